@@ -1,0 +1,49 @@
+# Makefile: the top-level build. Drives PGXS for the extension (ext/, sql/, expected/, specs/) and the
+# project commands: deps, test, run, bench. The version has one source: default_version in ex7.control.
+
+EXTENSION  = ex7
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" ex7.control)
+
+MODULE_big = ex7
+OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard ext/*.c)))
+
+# The install script is assembled from ext/sql/NN_*.sql, one concern a file, in name order.
+DATA_built = ext/ex7--$(EXTVERSION).sql
+DATA       = $(filter-out $(DATA_built),$(wildcard ext/ex7--*--*.sql))
+
+# pg_regress: init first (creates the extension and the test helpers), then one file per feature.
+REGRESS      = init $(filter-out init,$(sort $(basename $(notdir $(wildcard sql/*.sql)))))
+REGRESS_OPTS = --inputdir=. --outputdir=.
+ISOLATION    = $(sort $(basename $(notdir $(wildcard specs/*.spec))))
+ISOLATION_OPTS = --inputdir=. --outputdir=output_iso
+
+# -Wno-unused-parameter: every V1 function receives fcinfo whether or not it reads it (PostgreSQL's own
+# build uses the same flag set through pg_config).
+PG_CPPFLAGS = -Iext -DEX7_VERSION='"$(EXTVERSION)"'
+PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+
+EXTRA_CLEAN = ext/ex7--$(EXTVERSION).sql results output_iso regression.diffs regression.out
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+ext/ex7--$(EXTVERSION).sql: $(sort $(wildcard ext/sql/*.sql))
+	cat $^ > $@
+
+.PHONY: deps test run stop bench
+deps:
+	@bash tools/deps.sh
+
+test:
+	@bash tools/test.sh
+
+run:
+	@bash tools/run.sh
+
+stop:
+	@bash tools/run.sh stop
+
+bench:
+	@bash bench/run.sh
+

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# tools/test.sh: the README's test command (make test; .ci/run calls it). Installs what is missing, builds
+# with -Wall -Wextra -Werror, installs the extension, starts a throwaway cluster in a temporary directory
+# on a free port, runs pg_regress, the isolation specs and the pgTAP suites, stops the cluster, prints
+# regression.diffs on failure and ends with one line "N passed, N failed" (non-zero exit on any failure).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+TOP=$PWD
+. tools/cluster.sh
+
+bash tools/deps.sh || exit 1
+make -s clean >/dev/null 2>&1
+make -s 2>&1 || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+install_ext || { echo "0 passed, 1 failed"; exit 1; }
+
+TMP=$(mktemp -d /tmp/ex7-test.XXXXXX)
+PORT=$(free_port 55432)
+cleanup() { cluster_stop "$TMP"; rm -rf "$TMP"; }
+trap cleanup EXIT
+cluster_init "$TMP" && cluster_start "$TMP" "$PORT" "-c fsync=off -c max_connections=50" ||
+	{ echo "0 passed, 1 failed"; exit 1; }
+export PGHOST=$TMP PGPORT=$PORT PGUSER=postgres
+
+passed=0
+failed=0
+# count_regress LOG: add pg_regress' per-test verdicts ("... ok" / "... FAILED") to the totals.
+count_regress() {
+	local ok bad
+	ok=$(grep -cE '\.\.\. ok|^ok ' "$1" || true)
+	bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed|^not ok ' "$1" || true)
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+}
+
+echo "== pg_regress"
+rm -rf results output_iso regression.diffs
+make -s installcheck ISOLATION= 2>&1 | tee "$TMP/regress.log"
+count_regress "$TMP/regress.log"
+[ -f regression.diffs ] && { echo "== regression.diffs"; cat regression.diffs; }
+
+echo "== isolation"
+if ls specs/*.spec >/dev/null 2>&1; then
+	make -s installcheck REGRESS= 2>&1 | tee "$TMP/iso.log"
+	count_regress "$TMP/iso.log"
+	[ -f output_iso/regression.diffs ] && { echo "== output_iso/regression.diffs"; cat output_iso/regression.diffs; }
+fi
+
+echo "== pgTAP"
+if ls test/pgtap/*.sql >/dev/null 2>&1; then
+	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS ex7_tap" -c "CREATE DATABASE ex7_tap" >/dev/null
+	psql -X -q -d ex7_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION ex7" >/dev/null
+	pg_prove -d ex7_tap --verbose test/pgtap/*.sql >"$TMP/tap.log" 2>&1
+	grep -vE '^ok ' "$TMP/tap.log" | grep -vE '^\s*$' || true
+	ok=$(grep -cE '^\s*ok [0-9]' "$TMP/tap.log" || true)
+	bad=$(grep -cE '^\s*not ok [0-9]' "$TMP/tap.log" || true)
+	grep -q '^Result: PASS' "$TMP/tap.log" || [ "$bad" -gt 0 ] || bad=1
+	echo "pgTAP: $ok assertions passed, $bad failed"
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+fi
+
+if [ -d test/e2e ] && [ -x test/e2e/run.sh ]; then
+	echo "== end-to-end"
+	test/e2e/run.sh "$TMP" >"$TMP/e2e.log" 2>&1
+	cat "$TMP/e2e.log"
+	ok=$(grep -cE '^ok ' "$TMP/e2e.log" || true)
+	bad=$(grep -cE '^not ok ' "$TMP/e2e.log" || true)
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+fi
+
+[ $((passed + failed)) -eq 0 ] && failed=1
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
