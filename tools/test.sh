@@ -9,6 +9,9 @@ TOP=$PWD
 . tools/cluster.sh
 
 bash tools/deps.sh || exit 1
+# one build/install/test cycle at a time in this checkout (tools/try.sh takes the same lock)
+exec 9>/tmp/ex7-try.lock
+flock 9
 make -s clean >/dev/null 2>&1
 make -s 2>&1 || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 install_ext || { echo "0 passed, 1 failed"; exit 1; }

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# tools/try.sh: the developer's quick loop. Builds, installs, starts a throwaway cluster and runs only the
+# named pg_regress tests (init always first) and isolation specs, with results in a directory of its own.
+#   tools/try.sh pnl signals            # sql/pnl.sql, sql/signals.sql
+#   tools/try.sh signal_close.spec      # specs/signal_close.spec
+#   tools/try.sh --accept pnl           # also copy the results over expected/ (read the diff first!)
+# Several developers may share one checkout: the whole run holds a lock, so one build/install/test
+# cycle cannot replace the library under another's running tests.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. tools/cluster.sh
+
+accept=0
+[ "${1:-}" = "--accept" ] && { accept=1; shift; }
+regress=(init)
+iso=()
+for t in "$@"; do
+	case "$t" in
+		*.spec) iso+=("${t%.spec}") ;;
+		init) ;;
+		*) regress+=("$t") ;;
+	esac
+done
+
+exec 9>/tmp/ex7-try.lock
+flock 9
+
+make -s 2>&1 || exit 1
+install_ext || exit 1
+TMP=$(mktemp -d /tmp/ex7-try.XXXXXX)
+OUT=$TMP/out
+mkdir -p "$OUT"
+[ "$(id -u)" -eq 0 ] && chown postgres: "$OUT"
+PORT=$(free_port 56432)
+trap 'cluster_stop "$TMP"; rm -rf "$TMP"' EXIT
+cluster_init "$TMP" && cluster_start "$TMP" "$PORT" "-c fsync=off" || exit 1
+export PGHOST=$TMP PGPORT=$PORT PGUSER=postgres
+PGXS_DIR=$(dirname "$(pg_config --pgxs)")/..
+rc=0
+if [ ${#regress[@]} -gt 1 ] || [ ${#iso[@]} -eq 0 ]; then
+	"$PGXS_DIR/../src/test/regress/pg_regress" --inputdir=. --outputdir="$OUT" --bindir="$(pg_config --bindir)" \
+		--dbname=contrib_regression "${regress[@]}" || rc=1
+	[ -f "$OUT/regression.diffs" ] && cat "$OUT/regression.diffs"
+	if [ $accept = 1 ]; then
+		for t in "${regress[@]}"; do cp "$OUT/results/$t.out" "expected/$t.out"; done
+	fi
+fi
+if [ ${#iso[@]} -gt 0 ]; then
+	mkdir -p "$OUT/iso"
+	"$PGXS_DIR/../src/test/isolation/pg_isolation_regress" --inputdir=. --outputdir="$OUT/iso" \
+		--bindir="$(pg_config --bindir)" --dbname=isolation_regression "${iso[@]}" || rc=1
+	[ -f "$OUT/iso/regression.diffs" ] && cat "$OUT/iso/regression.diffs"
+	if [ $accept = 1 ]; then
+		for t in "${iso[@]}"; do cp "$OUT/iso/results/$t.out" "expected/$t.out"; done
+	fi
+fi
+exit $rc
