@@ -3,6 +3,7 @@
 # named pg_regress tests (init always first) and isolation specs, with results in a directory of its own.
 #   tools/try.sh pnl signals            # sql/pnl.sql, sql/signals.sql
 #   tools/try.sh signal_close.spec      # specs/signal_close.spec
+#   tools/try.sh rls.tap                # test/pgtap/rls.sql through pg_prove
 #   tools/try.sh --accept pnl           # also copy the results over expected/ (read the diff first!)
 # Several developers may share one checkout: the whole run holds a lock, so one build/install/test
 # cycle cannot replace the library under another's running tests.
@@ -14,9 +15,11 @@ accept=0
 [ "${1:-}" = "--accept" ] && { accept=1; shift; }
 regress=(init)
 iso=()
+tap=()
 for t in "$@"; do
 	case "$t" in
 		*.spec) iso+=("${t%.spec}") ;;
+		*.tap) tap+=("test/pgtap/${t%.tap}.sql") ;;
 		init) ;;
 		*) regress+=("$t") ;;
 	esac
@@ -37,7 +40,7 @@ cluster_init "$TMP" && cluster_start "$TMP" "$PORT" "-c fsync=off" || exit 1
 export PGHOST=$TMP PGPORT=$PORT PGUSER=postgres
 PGXS_DIR=$(dirname "$(pg_config --pgxs)")/..
 rc=0
-if [ ${#regress[@]} -gt 1 ] || [ ${#iso[@]} -eq 0 ]; then
+if [ ${#regress[@]} -gt 1 ] || [ $((${#iso[@]} + ${#tap[@]})) -eq 0 ]; then
 	"$PGXS_DIR/../src/test/regress/pg_regress" --inputdir=. --outputdir="$OUT" --bindir="$(pg_config --bindir)" \
 		--dbname=contrib_regression "${regress[@]}" || rc=1
 	[ -f "$OUT/regression.diffs" ] && cat "$OUT/regression.diffs"
@@ -53,5 +56,10 @@ if [ ${#iso[@]} -gt 0 ]; then
 	if [ $accept = 1 ]; then
 		for t in "${iso[@]}"; do cp "$OUT/iso/results/$t.out" "expected/$t.out"; done
 	fi
+fi
+if [ ${#tap[@]} -gt 0 ]; then
+	psql -X -q -d postgres -c "CREATE DATABASE ex7_tap" >/dev/null
+	psql -X -q -d ex7_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION ex7" >/dev/null
+	pg_prove -d ex7_tap --verbose "${tap[@]}" || rc=1
 fi
 exit $rc

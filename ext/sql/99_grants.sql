@@ -10,5 +10,5 @@ GRANT INSERT, UPDATE ON ex7.strategies, ex7.strategy_versions, ex7.strategy_runt
 GRANT INSERT (id, email) ON ex7.users TO ex7_user;
 GRANT UPDATE (last_event_seq, email) ON ex7.users TO ex7_user;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ex7 TO ex7_user;
-REVOKE EXECUTE ON FUNCTION ex7.bind_role(name, uuid) FROM ex7_user;
+REVOKE EXECUTE ON FUNCTION ex7.bind_role(name, uuid) FROM PUBLIC, ex7_user;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA ex7 TO ex7_user;
