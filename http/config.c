@@ -1,0 +1,200 @@
+/*
+ * config.c
+ *	  ex7d's settings from the environment. A setting that is unknown (an EX7_ variable we do not read:
+ *	  most likely a typo) or invalid stops start-up with a message naming it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static const char *const known_ex7_vars[] = {
+	"EX7_LISTEN", "EX7_JWT_SECRET", "EX7_JWKS_FILE", "EX7_JWT_AUD", "EX7_JWT_ISS", "EX7_POOL_SIZE",
+	"EX7_BODY_LIMIT", "EX7_QUEUE_TIMEOUT_MS", "EX7_PG_PORT", NULL
+};
+
+static const char usage[] =
+	"usage: ex7d                      serve the EX7 API\n"
+	"       ex7d token --sub UUID [--role authenticated|service_role] [--email E] [--ttl SECONDS]\n"
+	"                                 print a development HS256 token signed with EX7_JWT_SECRET\n"
+	"       ex7d --help\n"
+	"\n"
+	"environment:\n"
+	"  DATABASE_URL          libpq URI or conninfo (default: the embedded cluster of `make run`,\n"
+	"                        found at ../.pgdata next to this binary)\n"
+	"  EX7_LISTEN            host:port to listen on (default 127.0.0.1:8100)\n"
+	"  EX7_JWT_SECRET        HS256 shared secret (Supabase legacy JWT secret)\n"
+	"  EX7_JWKS_FILE         JWKS JSON file with ES256/RS256 public keys, matched by kid\n"
+	"                        (at least one of EX7_JWT_SECRET and EX7_JWKS_FILE is required)\n"
+	"  EX7_JWT_AUD           required audience (default authenticated)\n"
+	"  EX7_JWT_ISS           required issuer (default: not checked)\n"
+	"  ALLOWED_ORIGINS       CORS: comma-separated origins, or * (default: no CORS headers)\n"
+	"  EX7_POOL_SIZE         database connections (default 4, 1..64)\n"
+	"  EX7_BODY_LIMIT        largest request body in bytes (default 1048576, 1024..67108864)\n"
+	"  EX7_QUEUE_TIMEOUT_MS  how long a request may wait for a free connection (default 5000)\n";
+
+const char *
+config_usage(void)
+{
+	return usage;
+}
+
+/* append: returns nothing; adds one line to the error buffer. */
+static void
+append(char *err, size_t errlen, const char *fmt, const char *a)
+{
+	size_t		used = strlen(err);
+
+	if (used < errlen)
+		snprintf(err + used, errlen - used, fmt, a);
+}
+
+/* int_setting: returns the value of integer variable name in [lo, hi], def when unset, -1 when bad. */
+static long
+int_setting(const char *name, long def, long lo, long hi, char *err, size_t errlen)
+{
+	const char *v = getenv(name);
+	char	   *end;
+	long		n;
+
+	if (v == NULL || *v == '\0')
+		return def;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n < lo || n > hi)
+	{
+		char		msg[160];
+
+		snprintf(msg, sizeof(msg), "%s must be an integer between %ld and %ld\n", name, lo, hi);
+		append(err, errlen, "%s", msg);
+		return -1;
+	}
+	return n;
+}
+
+/* embedded_conninfo: returns a malloc'd conninfo for the `make run` cluster next to the binary, or NULL. */
+static char *
+embedded_conninfo(void)
+{
+	char		exe[PATH_MAX];
+	char		path[PATH_MAX + 32];
+	ssize_t		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char	   *slash;
+	FILE	   *f;
+	int			port;
+	char	   *out;
+
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	if ((slash = strrchr(exe, '/')) == NULL)
+		return NULL;
+	*slash = '\0';				/* .../http */
+	if ((slash = strrchr(exe, '/')) == NULL)
+		return NULL;
+	*slash = '\0';				/* the project folder */
+	snprintf(path, sizeof(path), "%s/.pgdata/port", exe);
+	if ((f = fopen(path, "r")) == NULL)
+		return NULL;
+	if (fscanf(f, "%d", &port) != 1)
+		port = 0;
+	fclose(f);
+	if (port <= 0)
+		return NULL;
+	out = malloc(PATH_MAX + 96);
+	snprintf(out, PATH_MAX + 96, "host=%s/.pgdata port=%d dbname=ex7 user=postgres", exe, port);
+	return out;
+}
+
+int
+config_load(Config *cfg, char *err, size_t errlen)
+{
+	const char *v;
+	long		n;
+
+	err[0] = '\0';
+	memset(cfg, 0, sizeof(*cfg));
+
+	for (char **e = environ; *e; e++)
+	{
+		bool		known = false;
+		size_t		len = strcspn(*e, "=");
+
+		if (strncmp(*e, "EX7_", 4) != 0)
+			continue;
+		for (int i = 0; known_ex7_vars[i]; i++)
+			if (strlen(known_ex7_vars[i]) == len && strncmp(*e, known_ex7_vars[i], len) == 0)
+				known = true;
+		if (!known)
+		{
+			char		name[128];
+
+			snprintf(name, sizeof(name), "%.*s", (int) (len < 100 ? len : 100), *e);
+			append(err, errlen, "unknown setting %s (see ex7d --help)\n", name);
+		}
+	}
+
+	v = getenv("DATABASE_URL");
+	if (v && *v)
+		cfg->database_url = strdup(v);
+	else if ((cfg->database_url = embedded_conninfo()) == NULL)
+		append(err, errlen, "%s", "DATABASE_URL is not set and no embedded cluster (make run) was found\n");
+
+	v = getenv("EX7_LISTEN");
+	if (v == NULL || *v == '\0')
+		v = "127.0.0.1:8100";	/* the contract's local dev port (ex7-api-introduction.txt) */
+	{
+		const char *colon = strrchr(v, ':');
+		char	   *end;
+		long		port;
+
+		port = colon ? strtol(colon + 1, &end, 10) : -1;
+		if (colon == NULL || colon == v || *end != '\0' || port < 1 || port > 65535)
+			append(err, errlen, "EX7_LISTEN must be host:port, got \"%s\"\n", v);
+		else
+		{
+			cfg->listen_host = strndup(v, colon - v);
+			cfg->listen_port = (int) port;
+		}
+	}
+
+	v = getenv("EX7_JWT_SECRET");
+	if (v && *v)
+	{
+		/* RFC 7518 3.2: an HS256 key must be at least as long as the hash output, 256 bits */
+		if (strlen(v) < 32)
+			append(err, errlen, "%s", "EX7_JWT_SECRET must be at least 32 bytes (RFC 7518 section 3.2)\n");
+		cfg->jwt_secret = strdup(v);
+	}
+	v = getenv("EX7_JWKS_FILE");
+	if (v && *v)
+	{
+		if (access(v, R_OK) != 0)
+			append(err, errlen, "EX7_JWKS_FILE %s is not readable\n", v);
+		cfg->jwks_file = strdup(v);
+	}
+	if (cfg->jwt_secret == NULL && cfg->jwks_file == NULL)
+		append(err, errlen, "%s", "set EX7_JWT_SECRET or EX7_JWKS_FILE: without a key no token can be verified\n");
+
+	v = getenv("EX7_JWT_AUD");
+	cfg->jwt_aud = strdup(v && *v ? v : "authenticated");
+	v = getenv("EX7_JWT_ISS");
+	cfg->jwt_iss = v && *v ? strdup(v) : NULL;
+	v = getenv("ALLOWED_ORIGINS");
+	cfg->allowed_origins = v && *v ? strdup(v) : NULL;
+
+	n = int_setting("EX7_POOL_SIZE", 4, 1, 64, err, errlen);
+	cfg->pool_size = (int) n;
+	n = int_setting("EX7_BODY_LIMIT", 1048576, 1024, 67108864, err, errlen);
+	cfg->body_limit = (size_t) n;
+	n = int_setting("EX7_QUEUE_TIMEOUT_MS", 5000, 100, 600000, err, errlen);
+	cfg->queue_timeout_ms = (int) n;
+
+	return err[0] ? -1 : 0;
+}

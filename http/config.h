@@ -1,0 +1,35 @@
+/*
+ * config.h
+ *	  ex7d's settings, all from the environment (ex7d --help lists them).
+ */
+#ifndef EX7D_CONFIG_H
+#define EX7D_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct Config
+{
+	char	   *database_url;	/* libpq URI or conninfo */
+	char	   *listen_host;
+	int			listen_port;
+	char	   *jwt_secret;		/* HS256 shared secret, or NULL */
+	char	   *jwks_file;		/* JWKS with ES256/RS256 public keys, or NULL */
+	char	   *jwt_aud;
+	char	   *jwt_iss;		/* NULL: not checked */
+	char	   *allowed_origins;	/* comma-separated origins, "*" or NULL (no CORS) */
+	int			pool_size;
+	size_t		body_limit;
+	int			queue_timeout_ms;
+} Config;
+
+/*
+ * config_load: returns 0 and fills cfg from the environment, or -1 after writing one line per problem
+ * to err (unknown EX7_* variables, bad numbers, no key configured, ...).
+ */
+extern int	config_load(Config *cfg, char *err, size_t errlen);
+
+/* config_usage: returns the --help text. */
+extern const char *config_usage(void);
+
+#endif
