@@ -1,0 +1,459 @@
+/*-------------------------------------------------------------------------
+ *
+ * pnl.c
+ *	  ex7.compute_pnl, the one and only P&L formula, and the backend-local cache of ex7.instruments
+ *	  it reads.
+ *
+ * Contract (ex7-api-reference.txt, "Close Signal"): "compute_pnl(instrument, side, size, entry_price,
+ * close_price) -- this is the one-and-only P&L formula (2-tick slippage 2-sided, per-instrument
+ * commission, all Decimal, no float drift)". With dir = +1 for long and -1 for short:
+ *
+ *	  points         = (close_price - entry_price) * dir
+ *	  ticks          = points / tick_size           an integer: both prices must lie on the tick grid
+ *	  gross_pnl      = ticks * tick_value * size
+ *	  slippage_ticks = 2.0                          per side, as signals.slippage_ticks stores it
+ *	  slippage_cost  = (2 + 2) * tick_value * size  2 ticks against the trader on entry and on exit
+ *	  commission     = commission_per_side * 2 * size
+ *	  net_pnl        = gross_pnl - slippage_cost - commission
+ *
+ * Every value is a PostgreSQL numeric computed with numeric's exact subtraction, multiplication,
+ * remainder and truncating division: no double anywhere, so no float drift. Scales are fixed by the
+ * instrument, not by how the caller spelled the prices: ticks has scale 0, points the scale of
+ * tick_size, money the scale of tick_value / commission_per_side but at least 2 (cents).
+ * docs/pnl.md has a worked example, the bounds and the errors.
+ *
+ * The instruments cache. A call must not run a query (bench/bench_pnl.sh holds it to 4x a PL/pgSQL
+ * version that does), so each backend keeps ex7.instruments in a hash table filled by one SPI read
+ * and dropped whenever the relcache entry of ex7.instruments is invalidated. Plain DML does not
+ * invalidate a relcache entry, so a statement trigger on ex7.instruments (ext/sql/40_pnl.sql) does it
+ * explicitly. The invalidation travels like a catalog change: our own backend sees it at the next
+ * command, a rollback replays it, other backends receive it at commit. Because an invalidation can
+ * be processed mid-transaction, the table is read with a fresh MVCC snapshot (the catalog snapshot),
+ * not the transaction snapshot: a cache reloaded under an old repeatable-read snapshot would keep
+ * pre-commit values after the invalidation that should have dropped them was already consumed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "ex7.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/snapmgr.h"
+
+/* symbols match ^[A-Z0-9]{1,12}$ (CHECK on ex7.instruments.symbol); the key adds the NUL */
+#define PNL_SYMBOL_MAXLEN		12
+#define PNL_SYMBOL_KEYLEN		(PNL_SYMBOL_MAXLEN + 1)
+
+/* contract, "Close Signal": "2-tick slippage 2-sided" */
+#define PNL_SLIPPAGE_TICKS_PER_SIDE 2
+/* a round trip pays commission and slippage on two sides: entry and exit */
+#define PNL_SIDES				2
+
+/*
+ * Bounds (docs/pnl.md). Prices and every money result must fit numeric(18,2): |x| < 10^16. A size
+ * above 100,000 contracts is a typo, not an order: it is far beyond any exchange position limit.
+ */
+#define PNL_MAX_ABS				INT64CONST(10000000000000000)
+#define PNL_MAX_ABS_TEXT		"10^16"
+#define PNL_MAX_SIZE			100000
+
+/* money results keep at least cents, like the "12.50" strings of the contract's JSON */
+#define PNL_MONEY_MIN_SCALE		2
+
+/* the result columns of ex7.compute_pnl, in declaration order */
+#define PNL_NCOLUMNS			7
+
+#define PNL_QUERY \
+	"SELECT symbol, tick_size, tick_value, commission_per_side FROM ex7.instruments"
+
+typedef struct PnlInstrument
+{
+	char		symbol[PNL_SYMBOL_KEYLEN];	/* hash key */
+	bool		finite;			/* false when a spec is NaN or infinite (refused on use) */
+	Numeric		tick_size;
+	Numeric		tick_value;		/* scale >= PNL_MONEY_MIN_SCALE */
+	Numeric		slippage_per_contract;	/* (2 + 2) * tick_value */
+	Numeric		commission_per_contract;	/* commission_per_side * 2 */
+	char	   *tick_size_text;
+} PnlInstrument;
+
+/* the cache: valid until a relcache invalidation of ex7.instruments (or of everything) arrives */
+static MemoryContext pnl_cxt = NULL;
+static HTAB *pnl_instruments = NULL;
+static Oid	pnl_instruments_relid = InvalidOid;
+static bool pnl_valid = false;
+static uint64 pnl_generation = 0;
+
+/* constants built once per backend in TopMemoryContext */
+static Numeric pnl_zero = NULL;
+static Numeric pnl_max_abs = NULL;
+static Numeric pnl_min_abs = NULL;
+static Numeric pnl_slippage_ticks = NULL;
+
+/* PostgreSQL 15's fmgr.h does not declare it (16 does) */
+extern PGDLLEXPORT void _PG_init(void);
+
+/*
+ * pnl_relcache_callback: returns nothing. Marks the cache stale when ex7.instruments, or every
+ * relation (InvalidOid, after a shared invalidation queue overflow), is invalidated. It only flips
+ * flags: it can run inside any lock acquisition, so freeing memory a caller holds is left to the
+ * next lookup.
+ */
+static void
+pnl_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == pnl_instruments_relid || pnl_instruments_relid == InvalidOid)
+	{
+		pnl_valid = false;
+		pnl_generation++;
+	}
+}
+
+/*
+ * _PG_init: returns nothing. Runs once when a backend loads ex7.so. Other modules of ex7 that need
+ * load-time setup add a call here (there is one _PG_init per library).
+ */
+void
+_PG_init(void)
+{
+	CacheRegisterRelcacheCallback(pnl_relcache_callback, (Datum) 0);
+}
+
+/*
+ * cmp: returns <0, 0, >0 as a is less than, equal to or greater than b (numeric order).
+ */
+static inline int
+cmp(Numeric a, Numeric b)
+{
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+static inline Numeric
+sub(Numeric a, Numeric b)
+{
+	return numeric_sub_opt_error(a, b, NULL);
+}
+
+static inline Numeric
+mul(Numeric a, Numeric b)
+{
+	return numeric_mul_opt_error(a, b, NULL);
+}
+
+/*
+ * in_bounds: returns true when |n| < 10^16 (PNL_MAX_ABS).
+ */
+static inline bool
+in_bounds(Numeric n)
+{
+	return cmp(n, pnl_max_abs) < 0 && cmp(n, pnl_min_abs) > 0;
+}
+
+static char *
+numeric_text(Numeric n)
+{
+	return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
+}
+
+/*
+ * pnl_constants: returns nothing; builds the numeric constants on first use in this backend.
+ */
+static void
+pnl_constants(void)
+{
+	MemoryContext oldcxt;
+
+	if (pnl_zero != NULL)
+		return;
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	pnl_max_abs = int64_to_numeric(PNL_MAX_ABS);
+	pnl_min_abs = int64_to_numeric(-PNL_MAX_ABS);
+	/* 2.0: the contract's "slippage_ticks=2.0" */
+	pnl_slippage_ticks = int64_div_fast_to_numeric(PNL_SLIPPAGE_TICKS_PER_SIDE * 10, 1);
+	pnl_zero = int64_to_numeric(0);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * money_scale: returns n, or n padded with zeros to PNL_MONEY_MIN_SCALE decimals when it has fewer
+ * (exact: rounding to more decimals than a number has only appends zeros).
+ */
+static Numeric
+money_scale(Numeric n)
+{
+	int32		scale = DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(n)));
+
+	if (scale >= PNL_MONEY_MIN_SCALE)
+		return n;
+	return DatumGetNumeric(DirectFunctionCall2(numeric_round, NumericGetDatum(n),
+											   Int32GetDatum(PNL_MONEY_MIN_SCALE)));
+}
+
+/*
+ * spec: returns column col of the current SPI row as a plain (4-byte header) numeric copy in the
+ * current memory context, so that lookups never detoast it again.
+ */
+static Numeric
+spec(HeapTuple tuple, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tuple, desc, col, &isnull);
+
+	if (isnull)
+		elog(ERROR, "ex7.instruments column %d is null", col);
+	return DatumGetNumericCopy(d);
+}
+
+/*
+ * pnl_load: returns nothing; fills the cache from ex7.instruments with one query. An invalidation
+ * processed while the query runs (its lock acquisitions accept invalidation messages) bumps the
+ * generation and the load starts over, so a cache marked valid is never older than the last
+ * invalidation this backend has seen.
+ */
+static void
+pnl_load(void)
+{
+	Oid			nsp = get_namespace_oid("ex7", false);
+
+	for (;;)
+	{
+		uint64		generation = pnl_generation;
+		HASHCTL		ctl;
+		SPIPlanPtr	plan;
+		MemoryContext oldcxt;
+		uint64		i;
+
+		CHECK_FOR_INTERRUPTS();
+		pnl_instruments_relid = get_relname_relid("instruments", nsp);
+		if (!OidIsValid(pnl_instruments_relid))
+			elog(ERROR, "relation ex7.instruments does not exist");
+
+		if (pnl_cxt == NULL)
+			pnl_cxt = AllocSetContextCreate(CacheMemoryContext, "ex7 compute_pnl instruments",
+											ALLOCSET_SMALL_SIZES);
+		else
+			MemoryContextReset(pnl_cxt);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = PNL_SYMBOL_KEYLEN;
+		ctl.entrysize = sizeof(PnlInstrument);
+		ctl.hcxt = pnl_cxt;
+		pnl_instruments = hash_create("ex7 compute_pnl instruments", 32, &ctl,
+									  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		/* planning takes the lock on ex7.instruments, which accepts pending invalidations ... */
+		plan = SPI_prepare(PNL_QUERY, 0, NULL);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		/* ... so a snapshot taken now sees every commit whose invalidation we have processed */
+		if (SPI_execute_snapshot(plan, NULL, NULL, GetCatalogSnapshot(pnl_instruments_relid),
+								 InvalidSnapshot, true, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute_snapshot failed on ex7.instruments");
+
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tuple = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			char	   *symbol = SPI_getvalue(tuple, desc, 1);
+			PnlInstrument *in;
+			Numeric		commission_per_side;
+			bool		found;
+
+			if (symbol == NULL || strlen(symbol) > PNL_SYMBOL_MAXLEN)
+				elog(ERROR, "ex7.instruments has an invalid symbol");
+			oldcxt = MemoryContextSwitchTo(pnl_cxt);
+			in = hash_search(pnl_instruments, symbol, HASH_ENTER, &found);
+			in->tick_size = spec(tuple, desc, 2);
+			in->tick_value = spec(tuple, desc, 3);
+			commission_per_side = spec(tuple, desc, 4);
+			in->tick_size_text = numeric_text(in->tick_size);
+			/* CHECK (x > 0) admits NaN and Infinity, which sort above every number */
+			in->finite = !(numeric_is_nan(in->tick_size) || numeric_is_inf(in->tick_size) ||
+						   numeric_is_nan(in->tick_value) || numeric_is_inf(in->tick_value) ||
+						   numeric_is_nan(commission_per_side) || numeric_is_inf(commission_per_side));
+			if (in->finite)
+			{
+				in->tick_value = money_scale(in->tick_value);
+				in->slippage_per_contract =
+					mul(int64_to_numeric(PNL_SIDES * PNL_SLIPPAGE_TICKS_PER_SIDE), in->tick_value);
+				in->commission_per_contract =
+					mul(money_scale(commission_per_side), int64_to_numeric(PNL_SIDES));
+			}
+			MemoryContextSwitchTo(oldcxt);
+		}
+		SPI_finish();
+
+		if (generation == pnl_generation)
+		{
+			pnl_valid = true;
+			return;
+		}
+	}
+}
+
+/*
+ * pnl_lookup: returns the cached instrument named by symbol; raises X7422 at ["body","instrument"]
+ * when there is none.
+ */
+static const PnlInstrument *
+pnl_lookup(text *symbol)
+{
+	char		key[PNL_SYMBOL_KEYLEN];
+	int			len = VARSIZE_ANY_EXHDR(symbol);
+	PnlInstrument *in = NULL;
+
+	if (!pnl_valid)
+		pnl_load();
+	if (len <= PNL_SYMBOL_MAXLEN)
+	{
+		memset(key, 0, sizeof(key));
+		memcpy(key, VARDATA_ANY(symbol), len);
+		in = hash_search(pnl_instruments, key, HASH_FIND, NULL);
+	}
+	if (in == NULL)
+		ex7_invalid("[\"body\",\"instrument\"]",
+					psprintf("unknown instrument \"%s\"", text_to_cstring(symbol)), "value_error");
+	if (!in->finite)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("instrument %s has a non-finite tick_size, tick_value or commission_per_side",
+						in->symbol),
+				 errhint("Fix the row in ex7.instruments.")));
+	return in;
+}
+
+/*
+ * check_price: returns nothing; raises X7422 at ["body",<name>] when price is NaN or infinite, out of
+ * bounds or off the instrument's tick grid. Zero and negative prices on the grid are accepted: WTI
+ * crude settled at -37.63 on 2020-04-20.
+ */
+static void
+check_price(Numeric price, const char *name, const PnlInstrument *in)
+{
+	char	   *loc = psprintf("[\"body\",\"%s\"]", name);
+
+	if (numeric_is_nan(price) || numeric_is_inf(price))
+		ex7_invalid(loc, psprintf("%s must be a finite number", name), "value_error.decimal.not_finite");
+	if (!in_bounds(price))
+		ex7_invalid(loc, psprintf("%s must be less than " PNL_MAX_ABS_TEXT " in absolute value", name),
+					"value_error.overflow");
+	if (cmp(numeric_mod_opt_error(price, in->tick_size, NULL), pnl_zero) != 0)
+		ex7_invalid(loc, psprintf("%s %s is not a multiple of the %s tick size %s", name,
+								  numeric_text(price), in->symbol, in->tick_size_text),
+					"value_error.number.not_multiple");
+}
+
+/*
+ * check_result: returns n; raises X7422 at ["body"] when |n| >= 10^16 (no single input is to blame).
+ */
+static Numeric
+check_result(Numeric n, const char *name)
+{
+	if (!in_bounds(n))
+		ex7_invalid("[\"body\"]",
+					psprintf("%s of this trade is out of range: it must be less than " PNL_MAX_ABS_TEXT
+							 " in absolute value", name),
+					"value_error.overflow");
+	return n;
+}
+
+PG_FUNCTION_INFO_V1(compute_pnl);
+Datum
+compute_pnl(PG_FUNCTION_ARGS)
+{
+	text	   *side = PG_GETARG_TEXT_PP(1);
+	int32		size = PG_GETARG_INT32(2);
+	Numeric		entry = PG_GETARG_NUMERIC(3);
+	Numeric		close = PG_GETARG_NUMERIC(4);
+	int			side_len = VARSIZE_ANY_EXHDR(side);
+	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	const PnlInstrument *in;
+	bool		is_long;
+	Numeric		nsize;
+	Numeric		ticks;
+	Numeric		gross;
+	Numeric		slippage;
+	Numeric		commission;
+	Datum		values[PNL_NCOLUMNS];
+	bool		nulls[PNL_NCOLUMNS] = {false};
+
+	/* the result descriptor is the same on every call through this FmgrInfo: build it once */
+	if (tupdesc == NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		tupdesc = BlessTupleDesc(tupdesc);
+		fcinfo->flinfo->fn_extra = tupdesc;
+		MemoryContextSwitchTo(oldcxt);
+	}
+	pnl_constants();
+
+	/* the checks, in argument order; the HTTP front maps each to a 422 on its body field */
+	in = pnl_lookup(PG_GETARG_TEXT_PP(0));
+	if (side_len == 4 && memcmp(VARDATA_ANY(side), "long", 4) == 0)
+		is_long = true;
+	else if (side_len == 5 && memcmp(VARDATA_ANY(side), "short", 5) == 0)
+		is_long = false;
+	else
+		ex7_invalid("[\"body\",\"side\"]", "side must be long or short", "value_error.const");
+	if (size <= 0)
+		ex7_invalid("[\"body\",\"size\"]", "size must be greater than 0", "value_error.number.not_gt");
+	if (size > PNL_MAX_SIZE)
+		ex7_invalid("[\"body\",\"size\"]", psprintf("size must be at most %d", PNL_MAX_SIZE),
+					"value_error.overflow");
+	check_price(entry, "entry_price", in);
+	check_price(close, "close_price", in);
+
+	/* both prices are multiples of tick_size, so the truncating division is exact */
+	ticks = DatumGetNumeric(DirectFunctionCall2(numeric_div_trunc,
+												NumericGetDatum(is_long ? sub(close, entry)
+																: sub(entry, close)),
+												NumericGetDatum(in->tick_size)));
+	nsize = int64_to_numeric(size);
+	gross = check_result(mul(mul(ticks, nsize), in->tick_value), "gross_pnl");
+	slippage = check_result(mul(in->slippage_per_contract, nsize), "slippage_cost");
+	commission = check_result(mul(in->commission_per_contract, nsize), "commission");
+
+	/* points = ticks * tick_size rather than the raw difference: the scale is tick_size's */
+	values[0] = NumericGetDatum(mul(ticks, in->tick_size));
+	values[1] = NumericGetDatum(ticks);
+	values[2] = NumericGetDatum(gross);
+	values[3] = NumericGetDatum(pnl_slippage_ticks);
+	values[4] = NumericGetDatum(slippage);
+	values[5] = NumericGetDatum(commission);
+	values[6] = NumericGetDatum(check_result(sub(sub(gross, slippage), commission), "net_pnl"));
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * pnl_invalidate: the statement trigger on ex7.instruments (SQL ex7._pnl_invalidate; C names drop the
+ * leading underscore, which C reserves at file scope). Returns NULL. Queues a relcache invalidation
+ * of the table: this backend drops its cache at the end of the statement, every other backend when
+ * the transaction commits; a rollback replays it here so the uncommitted values are dropped too.
+ */
+PG_FUNCTION_INFO_V1(pnl_invalidate);
+Datum
+pnl_invalidate(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "pnl_invalidate: not called by trigger manager");
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	PG_RETURN_POINTER(NULL);
+}
