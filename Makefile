@@ -22,7 +22,7 @@ ISOLATION_OPTS = --inputdir=. --outputdir=output_iso
 PG_CPPFLAGS = -Iext -DEX7_VERSION='"$(EXTVERSION)"'
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 
-EXTRA_CLEAN = ext/ex7--$(EXTVERSION).sql results output_iso regression.diffs regression.out
+EXTRA_CLEAN = ext/ex7--$(EXTVERSION).sql results output_iso regression.diffs regression.out http/ex7d
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -30,6 +30,15 @@ include $(PGXS)
 
 ext/ex7--$(EXTVERSION).sql: $(sort $(wildcard ext/sql/*.sql))
 	cat $^ > $@
+
+# http/ex7d: the HTTP front (libevent, libpq, json-c, OpenSSL), same warnings as the extension.
+HTTP_SRCS   = $(sort $(wildcard http/*.c))
+HTTP_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I/usr/include/json-c \
+              -I$(shell $(PG_CONFIG) --includedir) -DEX7_VERSION='"$(EXTVERSION)"' $(HTTP_EXTRA_CFLAGS)
+HTTP_LIBS   = -L$(shell $(PG_CONFIG) --libdir) -lpq -levent -ljson-c -lssl -lcrypto
+all: http/ex7d
+http/ex7d: $(HTTP_SRCS) $(wildcard http/*.h)
+	$(CC) $(HTTP_CFLAGS) -o $@ $(HTTP_SRCS) $(HTTP_LIBS)
 
 .PHONY: deps test run stop bench
 deps:

@@ -1,0 +1,15 @@
+/* ext/sql/90_health.sql: liveness for /api/health (ex7-api-introduction.txt, "One quick request": "A live
+ * API returns 200 with a JSON body that includes status, postgresql, and last_signal_time"). */
+
+CREATE FUNCTION ex7.health()
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT pg_catalog.jsonb_build_object(
+        'status', 'ok',
+        'postgresql', 'ok',
+        'extension_version', (SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname = 'ex7'),
+        'last_signal_time', (SELECT s.fired_at FROM ex7.signals s ORDER BY s.fired_at DESC LIMIT 1));
+$$;
+COMMENT ON FUNCTION ex7.health() IS
+'Returns {status, postgresql, extension_version, last_signal_time}: the body of GET /api/health. Not user-scoped; reads the newest signal through signals_fired_idx.';

@@ -1,0 +1,105 @@
+/*
+ * ex7d.h
+ *	  The HTTP front of ex7: shared types. ex7d authenticates, validates the shape of a request, calls
+ *	  exactly one SQL function of the extension and returns the JSON PostgreSQL built. Business rules
+ *	  live in the extension; nothing here decides anything a psql user could bypass.
+ */
+#ifndef EX7D_H
+#define EX7D_H
+
+#include <stdbool.h>
+#include <sys/time.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "config.h"
+#include "jwt.h"
+#include "pool.h"
+
+#define MAX_ROUTE_ARGS 12
+
+typedef enum AuthLevel
+{
+	AUTH_PUBLIC,				/* no token needed (ex7-api-introduction.txt, "Public endpoints") */
+	AUTH_USER,					/* any valid token */
+	AUTH_SERVICE				/* role service_role only */
+} AuthLevel;
+
+typedef enum ArgKind
+{
+	ARG_USER,					/* the token's sub */
+	ARG_PATH_UUID,				/* {name} in the path, must be a uuid (else 422 ["path", name]) */
+	ARG_PATH_INT,
+	ARG_PATH_TEXT,
+	ARG_QUERY_TEXT,				/* ?name=..., NULL when absent */
+	ARG_QUERY_INT,
+	ARG_QUERY_UUID,
+	ARG_QUERY_TS,				/* ISO-8601 date or date-time */
+	ARG_HEADER_TEXT,			/* a request header, NULL when absent */
+	ARG_BODY,					/* the whole JSON body (an object; {} when empty) */
+	ARG_BODY_TEXT,				/* body member: a string */
+	ARG_BODY_NUMBER,			/* body member: a number or a numeric string, passed exactly */
+	ARG_BODY_INT				/* body member: an integer */
+} ArgKind;
+
+typedef struct RouteArg
+{
+	ArgKind		kind;
+	const char *name;
+	const char *def;			/* default when absent (NULL: SQL NULL, so the function's rule applies) */
+} RouteArg;
+
+typedef struct Route
+{
+	enum evhttp_cmd_type method;
+	const char *pattern;		/* "/api/strategies/{strategy_id}/versions/{version}" */
+	AuthLevel	auth;
+	int			ok_status;		/* 200, 201 or 204 */
+	PoolStatement stmt;			/* the one SQL function call; returns json text (or nothing for 204) */
+	RouteArg	args[MAX_ROUTE_ARGS];
+} Route;
+
+typedef struct Server
+{
+	Config		cfg;
+	struct event_base *base;
+	struct evhttp *http;
+	Pool	   *pool;
+	JwtKeys    *keys;
+	bool		stopping;
+	int			inflight;
+} Server;
+
+/* One request in flight. */
+typedef struct Req
+{
+	Server	   *srv;
+	struct evhttp_request *req;
+	const Route *route;
+	char		request_id[65];
+	char		method[8];
+	char	   *path;
+	JwtClaims	claims;
+	bool		authed;
+	struct timeval start;
+} Req;
+
+/* routes.c */
+extern const Route routes[];
+extern const int nroutes;
+
+/* reply.c */
+extern void reply_raw(Req *r, int status, const char *json, size_t len);
+extern void reply_detail(Req *r, int status, const char *msg);
+extern void reply_detail_json(Req *r, int status, const char *detail_json);
+extern void reply_invalid(Req *r, const char *loc_json, const char *msg, const char *type);
+extern void reply_pg_error(Req *r, const char *sqlstate, const char *message, const char *detail);
+extern void req_free(Req *r);
+extern void add_cors(Req *r);
+
+/* router.c */
+extern void router_cb(struct evhttp_request *req, void *arg);
+
+#endif

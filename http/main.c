@@ -1,0 +1,204 @@
+/*
+ * main.c
+ *	  ex7d: serve the EX7 API (one libevent loop, a pool of asynchronous libpq connections), or mint a
+ *	  development token (`ex7d token`). SIGTERM/SIGINT: stop accepting, let in-flight requests finish
+ *	  (new requests on open connections get 503), then exit 0.
+ */
+#include "ex7d.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/http.h>
+#include <json.h>
+
+#define DRAIN_MAX_SECONDS 20	/* longer than the pool's default queue timeout (5 s) plus a query */
+
+static struct evhttp_bound_socket *bound;
+static struct event *drain_timer;
+static time_t drain_started;
+
+/* drain_cb: timer during shutdown; ends the loop once no request is in flight (or the wait is over). */
+static void
+drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	Server	   *srv = arg;
+
+	(void) fd;
+	(void) what;
+	if (srv->inflight == 0 || time(NULL) - drain_started >= DRAIN_MAX_SECONDS)
+		event_base_loopexit(srv->base, NULL);
+}
+
+/* signal_cb: SIGTERM or SIGINT; starts the graceful shutdown once. */
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	Server	   *srv = arg;
+	struct timeval tick = {0, 50 * 1000};
+
+	(void) what;
+	if (srv->stopping)
+		return;
+	fprintf(stderr, "{\"level\": \"info\", \"msg\": \"signal %d: draining %d request(s)\"}\n", (int) sig,
+			srv->inflight);
+	srv->stopping = true;
+	if (bound)
+		evhttp_del_accept_socket(srv->http, bound);
+	bound = NULL;
+	drain_started = time(NULL);
+	drain_timer = event_new(srv->base, -1, EV_PERSIST, drain_cb, srv);
+	event_add(drain_timer, &tick);
+}
+
+/* token_main: `ex7d token ...`; returns the exit status. */
+static int
+token_main(int argc, char **argv)
+{
+	const char *secret = getenv("EX7_JWT_SECRET");
+	const char *aud = getenv("EX7_JWT_AUD");
+	const char *iss = getenv("EX7_JWT_ISS");
+	const char *sub = NULL;
+	const char *role = "authenticated";
+	const char *email = NULL;
+	long		ttl = 3600;
+	json_object *c;
+	char	   *tok;
+	time_t		now = time(NULL);
+
+	for (int i = 2; i < argc; i++)
+	{
+		if (strcmp(argv[i], "--sub") == 0 && i + 1 < argc)
+			sub = argv[++i];
+		else if (strcmp(argv[i], "--role") == 0 && i + 1 < argc)
+			role = argv[++i];
+		else if (strcmp(argv[i], "--email") == 0 && i + 1 < argc)
+			email = argv[++i];
+		else if (strcmp(argv[i], "--ttl") == 0 && i + 1 < argc)
+			ttl = atol(argv[++i]);
+		else
+		{
+			fprintf(stderr, "%s", config_usage());
+			return 2;
+		}
+	}
+	if (secret == NULL || strlen(secret) < 32)
+	{
+		fprintf(stderr, "ex7d token: EX7_JWT_SECRET (at least 32 bytes) must be set: tokens are signed with it\n");
+		return 2;
+	}
+	if (sub == NULL || strlen(sub) != 36)
+	{
+		fprintf(stderr, "ex7d token: --sub UUID is required\n");
+		return 2;
+	}
+	if (strcmp(role, "authenticated") != 0 && strcmp(role, "service_role") != 0 && strcmp(role, "anon") != 0)
+	{
+		fprintf(stderr, "ex7d token: --role must be authenticated, service_role or anon\n");
+		return 2;
+	}
+	if (ttl < 1 || ttl > 30L * 86400)
+	{
+		fprintf(stderr, "ex7d token: --ttl must be 1..2592000 seconds\n");
+		return 2;
+	}
+	/* Supabase-shaped claims (facts.md, "JWT") */
+	c = json_object_new_object();
+	if (iss && *iss)
+		json_object_object_add(c, "iss", json_object_new_string(iss));
+	json_object_object_add(c, "aud", json_object_new_string(aud && *aud ? aud : "authenticated"));
+	json_object_object_add(c, "exp", json_object_new_int64((int64_t) (now + ttl)));
+	json_object_object_add(c, "iat", json_object_new_int64((int64_t) now));
+	json_object_object_add(c, "sub", json_object_new_string(sub));
+	json_object_object_add(c, "role", json_object_new_string(role));
+	json_object_object_add(c, "aal", json_object_new_string("aal1"));
+	json_object_object_add(c, "email", json_object_new_string(email ? email : ""));
+	json_object_object_add(c, "phone", json_object_new_string(""));
+	json_object_object_add(c, "is_anonymous", json_object_new_boolean(strcmp(role, "anon") == 0));
+	tok = jwt_mint_hs256(secret, json_object_to_json_string_ext(c, JSON_C_TO_STRING_PLAIN));
+	printf("%s\n", tok);
+	free(tok);
+	json_object_put(c);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	Server		srv = {0};
+	char		err[4096];
+	struct event *sigterm = NULL;
+	struct event *sigint = NULL;
+	int			rc = 1;
+
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+	{
+		printf("%s", config_usage());
+		return 0;
+	}
+	if (argc > 1 && strcmp(argv[1], "token") == 0)
+		return token_main(argc, argv);
+	if (argc > 1)
+	{
+		fprintf(stderr, "%s", config_usage());
+		return 2;
+	}
+	if (config_load(&srv.cfg, err, sizeof(err)) != 0)
+	{
+		fprintf(stderr, "ex7d: cannot start:\n%s", err);
+		return 2;
+	}
+	srv.keys = jwt_keys_load(srv.cfg.jwt_secret, srv.cfg.jwks_file, err, sizeof(err));
+	if (srv.keys == NULL)
+	{
+		fprintf(stderr, "ex7d: cannot start: %s\n", err);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	srv.base = event_base_new();
+	srv.http = evhttp_new(srv.base);
+	if (srv.base == NULL || srv.http == NULL)
+		goto err;
+	evhttp_set_max_body_size(srv.http, (ev_ssize_t) srv.cfg.body_limit);
+	evhttp_set_max_headers_size(srv.http, 64 * 1024);
+	evhttp_set_timeout(srv.http, 60);
+	evhttp_set_allowed_methods(srv.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
+							   EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_HEAD);
+	evhttp_set_gencb(srv.http, router_cb, &srv);
+	bound = evhttp_bind_socket_with_handle(srv.http, srv.cfg.listen_host, (ev_uint16_t) srv.cfg.listen_port);
+	if (bound == NULL)
+	{
+		fprintf(stderr, "ex7d: cannot listen on %s:%d\n", srv.cfg.listen_host, srv.cfg.listen_port);
+		goto err;
+	}
+	srv.pool = pool_new(srv.base, srv.cfg.database_url, srv.cfg.pool_size, 4096, srv.cfg.queue_timeout_ms);
+	sigterm = evsignal_new(srv.base, SIGTERM, signal_cb, &srv);
+	sigint = evsignal_new(srv.base, SIGINT, signal_cb, &srv);
+	event_add(sigterm, NULL);
+	event_add(sigint, NULL);
+	fprintf(stderr, "{\"level\": \"info\", \"msg\": \"ex7d listening on %s:%d\"}\n", srv.cfg.listen_host,
+			srv.cfg.listen_port);
+
+	event_base_dispatch(srv.base);
+	rc = 0;
+
+err:
+	if (drain_timer)
+		event_free(drain_timer);
+	if (sigterm)
+		event_free(sigterm);
+	if (sigint)
+		event_free(sigint);
+	if (srv.pool)
+		pool_free(srv.pool);
+	if (srv.http)
+		evhttp_free(srv.http);
+	if (srv.base)
+		event_base_free(srv.base);
+	jwt_keys_free(srv.keys);
+	return rc;
+}

@@ -1,0 +1,225 @@
+/*
+ * reply.c
+ *	  Every answer ex7d gives: JSON bodies, the {"detail": ...} error shape of the contract
+ *	  (ex7-api-introduction.txt, "Error responses always carry a JSON body of the form {"detail": "..."}"),
+ *	  the mapping of SQLSTATEs to statuses (docs/errors.md), CORS headers, X-Request-Id and the JSON
+ *	  access log line. Each request ends here exactly once.
+ */
+#include "ex7d.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <json.h>
+
+static const char *
+reason_of(int status)
+{
+	switch (status)
+	{
+		case 200: return "OK";
+		case 201: return "Created";
+		case 204: return "No Content";
+		case 400: return "Bad Request";
+		case 401: return "Unauthorized";
+		case 403: return "Forbidden";
+		case 404: return "Not Found";
+		case 405: return "Method Not Allowed";
+		case 409: return "Conflict";
+		case 412: return "Precondition Failed";
+		case 413: return "Payload Too Large";
+		case 422: return "Unprocessable Entity";
+		case 429: return "Too Many Requests";
+		case 503: return "Service Unavailable";
+		default: return "Internal Server Error";
+	}
+}
+
+/* origin_allowed: returns true when origin is in ALLOWED_ORIGINS (or it is "*"). */
+static bool
+origin_allowed(const char *allowed, const char *origin)
+{
+	size_t		olen = strlen(origin);
+	const char *p = allowed;
+
+	if (strcmp(allowed, "*") == 0)
+		return true;
+	while (*p)
+	{
+		size_t		len = strcspn(p, ",");
+		const char *s = p;
+		size_t		l = len;
+
+		while (l > 0 && *s == ' ')
+			s++, l--;
+		while (l > 0 && s[l - 1] == ' ')
+			l--;
+		if (l == olen && strncmp(s, origin, olen) == 0)
+			return true;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return false;
+}
+
+void
+add_cors(Req *r)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(r->req);
+	struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
+	const char *origin = evhttp_find_header(in, "Origin");
+
+	if (r->srv->cfg.allowed_origins == NULL || origin == NULL ||
+		!origin_allowed(r->srv->cfg.allowed_origins, origin))
+		return;
+	evhttp_add_header(out, "Access-Control-Allow-Origin", origin);
+	evhttp_add_header(out, "Vary", "Origin");
+	evhttp_add_header(out, "Access-Control-Expose-Headers", "ETag, X-Request-Id, Retry-After");
+	if (evhttp_request_get_command(r->req) == EVHTTP_REQ_OPTIONS)
+	{
+		evhttp_add_header(out, "Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+		evhttp_add_header(out, "Access-Control-Allow-Headers",
+						  "Authorization, Content-Type, If-Match, X-Request-Id, Last-Event-ID");
+		evhttp_add_header(out, "Access-Control-Max-Age", "600");
+	}
+}
+
+/* access_log: returns nothing; writes one JSON line per request to stdout. */
+static void
+access_log(Req *r, int status)
+{
+	struct timeval now;
+	double		ms;
+	json_object *o = json_object_new_object();
+
+	gettimeofday(&now, NULL);
+	ms = (now.tv_sec - r->start.tv_sec) * 1000.0 + (now.tv_usec - r->start.tv_usec) / 1000.0;
+	json_object_object_add(o, "ts", json_object_new_int64((int64_t) now.tv_sec));
+	json_object_object_add(o, "method", json_object_new_string(r->method));
+	json_object_object_add(o, "path", json_object_new_string(r->path ? r->path : ""));
+	json_object_object_add(o, "status", json_object_new_int(status));
+	{
+		char		d[32];
+
+		snprintf(d, sizeof(d), "%.2f", ms);
+		json_object_object_add(o, "duration_ms", json_object_new_double_s(ms, d));
+	}
+	json_object_object_add(o, "user_id", r->authed ? json_object_new_string(r->claims.sub) : NULL);
+	json_object_object_add(o, "request_id", json_object_new_string(r->request_id));
+	fprintf(stdout, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	fflush(stdout);
+	json_object_put(o);
+}
+
+void
+req_free(Req *r)
+{
+	r->srv->inflight--;
+	free(r->path);
+	free(r);
+}
+
+void
+reply_raw(Req *r, int status, const char *json, size_t len)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
+	struct evbuffer *buf = evbuffer_new();
+
+	evhttp_add_header(out, "X-Request-Id", r->request_id);
+	add_cors(r);
+	if (status != 204 && json)
+	{
+		evhttp_add_header(out, "Content-Type", "application/json");
+		evbuffer_add(buf, json, len);
+	}
+	if (status == 429 || status == 503)
+		evhttp_add_header(out, "Retry-After", status == 503 ? "5" : "60");
+	evhttp_send_reply(r->req, status, reason_of(status), buf);
+	evbuffer_free(buf);
+	access_log(r, status);
+	req_free(r);
+}
+
+void
+reply_detail_json(Req *r, int status, const char *detail_json)
+{
+	size_t		len = strlen(detail_json) + 16;
+	char	   *body = malloc(len);
+
+	snprintf(body, len, "{\"detail\": %s}", detail_json);
+	reply_raw(r, status, body, strlen(body));
+	free(body);
+}
+
+void
+reply_detail(Req *r, int status, const char *msg)
+{
+	json_object *s = json_object_new_string(msg);
+
+	reply_detail_json(r, status, json_object_to_json_string_ext(s, JSON_C_TO_STRING_PLAIN));
+	json_object_put(s);
+}
+
+void
+reply_invalid(Req *r, const char *loc_json, const char *msg, const char *type)
+{
+	json_object *m = json_object_new_string(msg);
+	json_object *t = json_object_new_string(type);
+	char		buf[2048];
+
+	snprintf(buf, sizeof(buf), "[{\"loc\": %s, \"msg\": %s, \"type\": %s}]", loc_json,
+			 json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN),
+			 json_object_to_json_string_ext(t, JSON_C_TO_STRING_PLAIN));
+	json_object_put(m);
+	json_object_put(t);
+	reply_detail_json(r, 422, buf);
+}
+
+/* detail_is_json: returns true when the DETAIL field holds a JSON array or object (docs/errors.md). */
+static bool
+detail_is_json(const char *d)
+{
+	json_object *o;
+	bool		ok;
+
+	if (d == NULL || (d[0] != '[' && d[0] != '{'))
+		return false;
+	o = json_tokener_parse(d);
+	ok = o != NULL;
+	json_object_put(o);
+	return ok;
+}
+
+void
+reply_pg_error(Req *r, const char *sqlstate, const char *message, const char *detail)
+{
+	int			status = 500;
+
+	if (sqlstate && strncmp(sqlstate, "X7", 2) == 0)
+		status = atoi(sqlstate + 2);	/* X7<status>: docs/errors.md */
+	else if (sqlstate && strncmp(sqlstate, "22", 2) == 0)
+		status = 422;			/* data exception: a value PostgreSQL could not take */
+	else if (sqlstate && (strncmp(sqlstate, "08", 2) == 0 || strcmp(sqlstate, "57P01") == 0 ||
+						  strcmp(sqlstate, "57014") == 0))
+		status = 503;			/* connection lost, server shutting down, statement timeout */
+	if (status < 400 || status > 599)
+		status = 500;
+
+	if (status == 500)
+	{
+		fprintf(stderr, "{\"level\": \"error\", \"request_id\": \"%s\", \"sqlstate\": \"%s\"}\n",
+				r->request_id, sqlstate ? sqlstate : "");
+		reply_detail(r, 500, "internal server error");
+	}
+	else if (detail_is_json(detail))
+		reply_detail_json(r, status, detail);
+	else if (status == 422)
+	{
+		reply_invalid(r, "[\"body\"]", message ? message : "invalid value", "value_error");
+	}
+	else
+		reply_detail(r, status, message ? message : reason_of(status));
+}

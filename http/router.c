@@ -1,0 +1,554 @@
+/*
+ * router.c
+ *	  From an HTTP request to one SQL call: match the route, authenticate, check the shape of every
+ *	  argument the route declares (uuids, integers, timestamps, the JSON body), queue the statement on
+ *	  the pool, and hand the JSON text PostgreSQL built to the client unchanged.
+ */
+#include "ex7d.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <sys/queue.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <json.h>
+
+#define MAX_SEGMENTS 12
+
+/* is_uuid_text: returns true when s is a canonical uuid. */
+static bool
+is_uuid_text(const char *s)
+{
+	if (strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++)
+	{
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+		{
+			if (s[i] != '-')
+				return false;
+		}
+		else if (!isxdigit((unsigned char) s[i]))
+			return false;
+	}
+	return true;
+}
+
+/* is_int_text: returns true when s is a decimal integer that fits in 32 bits. */
+static bool
+is_int_text(const char *s)
+{
+	char	   *end;
+	long		v;
+
+	if (*s == '\0' || isspace((unsigned char) *s))
+		return false;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	return errno == 0 && *end == '\0' && v >= -2147483648L && v <= 2147483647L;
+}
+
+/*
+ * is_iso8601: returns true for YYYY-MM-DD, optionally followed by [T ]HH:MM[:SS[.fraction]] and then
+ * Z or +HH:MM / -HH:MM. Ranges are PostgreSQL's to check; this only refuses what is not a timestamp.
+ */
+static bool
+is_iso8601(const char *s)
+{
+	const char *p = s;
+
+#define DIGITS(n) do { for (int _i = 0; _i < (n); _i++) if (!isdigit((unsigned char) *p++)) return false; } while (0)
+	DIGITS(4);
+	if (*p++ != '-')
+		return false;
+	DIGITS(2);
+	if (*p++ != '-')
+		return false;
+	DIGITS(2);
+	if (*p == '\0')
+		return true;
+	if (*p != 'T' && *p != ' ')
+		return false;
+	p++;
+	DIGITS(2);
+	if (*p++ != ':')
+		return false;
+	DIGITS(2);
+	if (*p == ':')
+	{
+		p++;
+		DIGITS(2);
+		if (*p == '.')
+		{
+			p++;
+			if (!isdigit((unsigned char) *p))
+				return false;
+			while (isdigit((unsigned char) *p))
+				p++;
+		}
+	}
+	if (*p == '\0' || (*p == 'Z' && p[1] == '\0'))
+		return true;
+	if (*p != '+' && *p != '-')
+		return false;
+	p++;
+	DIGITS(2);
+	if (*p == ':')
+		p++;
+	DIGITS(2);
+	return *p == '\0';
+#undef DIGITS
+}
+
+/* is_numeric_text: returns true for an optionally signed decimal number (no exponent, no NaN). */
+static bool
+is_numeric_text(const char *s)
+{
+	const char *p = s;
+	int			digits = 0;
+
+	if (*p == '-' || *p == '+')
+		p++;
+	while (isdigit((unsigned char) *p))
+		p++, digits++;
+	if (*p == '.')
+	{
+		p++;
+		while (isdigit((unsigned char) *p))
+			p++, digits++;
+	}
+	return digits > 0 && digits <= 40 && *p == '\0';
+}
+
+/* split_path: returns the number of '/'-separated, percent-decoded segments of path, or -1. */
+static int
+split_path(const char *path, char **seg, int max)
+{
+	int			n = 0;
+	const char *p = path;
+
+	if (*p != '/')
+		return -1;
+	while (*p)
+	{
+		const char *start = ++p;
+		size_t		len = strcspn(start, "/");
+		char	   *raw;
+
+		if (len == 0 && start[len] == '\0')
+			break;				/* a trailing slash */
+		if (n == max)
+			return -1;
+		raw = strndup(start, len);
+		seg[n] = evhttp_uridecode(raw, 0, NULL);
+		free(raw);
+		if (seg[n] == NULL)
+			return -1;
+		n++;
+		p = start + len;
+	}
+	return n;
+}
+
+typedef struct Match
+{
+	const char *name[MAX_SEGMENTS];
+	const char *value[MAX_SEGMENTS];
+	int			n;
+} Match;
+
+/* route_match: returns true when pattern matches the path segments, filling m with the captures. */
+static bool
+route_match(const char *pattern, char **seg, int nseg, Match *m)
+{
+	char		pat[256];
+	char	   *save = NULL;
+	char	   *tok;
+	int			i = 0;
+
+	m->n = 0;
+	snprintf(pat, sizeof(pat), "%s", pattern);
+	for (tok = strtok_r(pat, "/", &save); tok; tok = strtok_r(NULL, "/", &save), i++)
+	{
+		if (i >= nseg)
+			return false;
+		if (tok[0] == '{')
+		{
+			/* names point into the static pattern: find the same token there */
+			const char *at = strstr(pattern, tok);
+
+			m->name[m->n] = at + 1;
+			m->value[m->n] = seg[i];
+			m->n++;
+		}
+		else if (strcmp(tok, seg[i]) != 0)
+			return false;
+	}
+	return i == nseg;
+}
+
+/* capture: returns the value captured for {name}, or NULL. */
+static const char *
+capture(const Match *m, const char *name)
+{
+	size_t		len = strlen(name);
+
+	for (int i = 0; i < m->n; i++)
+		if (strncmp(m->name[i], name, len) == 0 && m->name[i][len] == '}')
+			return m->value[i];
+	return NULL;
+}
+
+/* loc: returns a static JSON locator ["where","name"]. */
+static const char *
+loc(const char *where, const char *name)
+{
+	static char buf[160];
+
+	snprintf(buf, sizeof(buf), "[\"%s\", \"%s\"]", where, name);
+	return buf;
+}
+
+/* pg_cb: the pool's answer: pass the function's JSON through, or map the error. */
+static void
+pg_cb(PGresult *res, const char *conn_error, void *arg)
+{
+	Req		   *r = arg;
+
+	if (res == NULL)
+	{
+		reply_detail(r, 503, "database unavailable, retry shortly");
+		(void) conn_error;
+		return;
+	}
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+	{
+		if (r->route->ok_status == 204)
+			reply_raw(r, 204, NULL, 0);
+		else if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+			reply_raw(r, r->route->ok_status, PQgetvalue(res, 0, 0), (size_t) PQgetlength(res, 0, 0));
+		else
+			reply_raw(r, r->route->ok_status, "null", 4);
+		return;
+	}
+	reply_pg_error(r, PQresultErrorField(res, PG_DIAG_SQLSTATE), PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
+				   PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL));
+}
+
+/* request_id: returns nothing; echoes a sane X-Request-Id or makes one. */
+static void
+set_request_id(Req *r)
+{
+	const char *given = evhttp_find_header(evhttp_request_get_input_headers(r->req), "X-Request-Id");
+	bool		ok = given && *given && strlen(given) <= 64;
+
+	for (const char *p = given; ok && *p; p++)
+		if (!isalnum((unsigned char) *p) && *p != '-' && *p != '_' && *p != '.')
+			ok = false;
+	if (ok)
+		snprintf(r->request_id, sizeof(r->request_id), "%s", given);
+	else
+	{
+		unsigned char rnd[16];
+		FILE	   *f = fopen("/dev/urandom", "rb");
+
+		if (f == NULL || fread(rnd, 1, sizeof(rnd), f) != sizeof(rnd))
+			memset(rnd, 0, sizeof(rnd));
+		if (f)
+			fclose(f);
+		for (int i = 0; i < 16; i++)
+			sprintf(r->request_id + 2 * i, "%02x", rnd[i]);
+	}
+}
+
+static const char *
+method_name(enum evhttp_cmd_type m)
+{
+	switch (m)
+	{
+		case EVHTTP_REQ_GET: return "GET";
+		case EVHTTP_REQ_POST: return "POST";
+		case EVHTTP_REQ_PUT: return "PUT";
+		case EVHTTP_REQ_PATCH: return "PATCH";
+		case EVHTTP_REQ_DELETE: return "DELETE";
+		case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+		case EVHTTP_REQ_HEAD: return "HEAD";
+		default: return "OTHER";
+	}
+}
+
+/* authenticate: returns true when the route may run for this request; otherwise it has replied. */
+static bool
+authenticate(Req *r)
+{
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Authorization");
+	const char *why = NULL;
+
+	if (r->route->auth == AUTH_PUBLIC)
+		return true;
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0')
+	{
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "WWW-Authenticate", "Bearer");
+		reply_detail(r, 401, "Not authenticated");
+		return false;
+	}
+	if (jwt_verify(r->srv->keys, h + 7, r->srv->cfg.jwt_aud, r->srv->cfg.jwt_iss, time(NULL), &r->claims,
+				   &why) != 0)
+	{
+		char		msg[128];
+
+		snprintf(msg, sizeof(msg), "Invalid token: %s", why);
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "WWW-Authenticate",
+						  "Bearer error=\"invalid_token\"");
+		reply_detail(r, 401, msg);
+		return false;
+	}
+	r->authed = true;
+	if (strcmp(r->claims.role, "anon") == 0)
+	{
+		reply_detail(r, 401, "Not authenticated: anonymous tokens cannot call this endpoint");
+		return false;
+	}
+	if (r->route->auth == AUTH_SERVICE && strcmp(r->claims.role, "service_role") != 0)
+	{
+		reply_detail(r, 403, "Forbidden: service_role only");
+		return false;
+	}
+	return true;
+}
+
+/* body_json: returns the parsed request body (an object), {} when empty, or NULL after replying 422. */
+static json_object *
+body_json(Req *r, char **text)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+	size_t		len = evbuffer_get_length(in);
+	json_tokener *tok;
+	json_object *o;
+	char	   *raw;
+
+	if (len == 0)
+	{
+		*text = strdup("{}");
+		return json_object_new_object();
+	}
+	raw = malloc(len + 1);
+	evbuffer_copyout(in, raw, len);
+	raw[len] = '\0';
+	tok = json_tokener_new();
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	o = json_tokener_parse_ex(tok, raw, (int) len);
+	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+		json_tokener_get_parse_end(tok) != len || strlen(raw) != len)
+	{
+		json_object_put(o);
+		json_tokener_free(tok);
+		free(raw);
+		reply_invalid(r, "[\"body\"]", "request body is not valid JSON", "value_error.jsondecode");
+		return NULL;
+	}
+	json_tokener_free(tok);
+	if (!json_object_is_type(o, json_type_object))
+	{
+		json_object_put(o);
+		free(raw);
+		reply_invalid(r, "[\"body\"]", "request body must be a JSON object", "type_error.dict");
+		return NULL;
+	}
+	*text = raw;
+	return o;
+}
+
+/*
+ * build_args: returns true with values[] filled (malloc'd strings or NULL) from the route's argument
+ * list; false after replying 422 with the failing locator.
+ */
+static bool
+build_args(Req *r, const Match *m, char **values)
+{
+	const Route *rt = r->route;
+	struct evkeyvalq query;
+	const char *uri_query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(r->req));
+	json_object *body = NULL;
+	char	   *body_text = NULL;
+	bool		ok = true;
+
+	TAILQ_INIT(&query);
+	if (uri_query && evhttp_parse_query_str(uri_query, &query) != 0)
+	{
+		reply_invalid(r, "[\"query\"]", "malformed query string", "value_error");
+		return false;
+	}
+	for (int i = 0; ok && i < rt->stmt.nparams; i++)
+	{
+		const RouteArg *a = &rt->args[i];
+		const char *v = NULL;
+
+		switch (a->kind)
+		{
+			case ARG_USER:
+				v = r->claims.sub;
+				break;
+			case ARG_PATH_UUID:
+			case ARG_PATH_INT:
+			case ARG_PATH_TEXT:
+				v = capture(m, a->name);
+				if (a->kind == ARG_PATH_UUID && (v == NULL || !is_uuid_text(v)))
+				{
+					reply_invalid(r, loc("path", a->name), "value is not a valid uuid", "type_error.uuid");
+					ok = false;
+				}
+				else if (a->kind == ARG_PATH_INT && (v == NULL || !is_int_text(v)))
+				{
+					reply_invalid(r, loc("path", a->name), "value is not a valid integer", "type_error.integer");
+					ok = false;
+				}
+				break;
+			case ARG_QUERY_TEXT:
+			case ARG_QUERY_INT:
+			case ARG_QUERY_UUID:
+			case ARG_QUERY_TS:
+				v = evhttp_find_header(&query, a->name);
+				if (v == NULL)
+					v = a->def;
+				else if (a->kind == ARG_QUERY_INT && !is_int_text(v))
+				{
+					reply_invalid(r, loc("query", a->name), "value is not a valid integer", "type_error.integer");
+					ok = false;
+				}
+				else if (a->kind == ARG_QUERY_UUID && !is_uuid_text(v))
+				{
+					reply_invalid(r, loc("query", a->name), "value is not a valid uuid", "type_error.uuid");
+					ok = false;
+				}
+				else if (a->kind == ARG_QUERY_TS && !is_iso8601(v))
+				{
+					reply_invalid(r, loc("query", a->name), "value is not a valid ISO-8601 datetime",
+								  "type_error.datetime");
+					ok = false;
+				}
+				break;
+			case ARG_HEADER_TEXT:
+				v = evhttp_find_header(evhttp_request_get_input_headers(r->req), a->name);
+				if (v == NULL)
+					v = a->def;
+				break;
+			case ARG_BODY:
+			case ARG_BODY_TEXT:
+			case ARG_BODY_NUMBER:
+			case ARG_BODY_INT:
+				if (body == NULL && (body = body_json(r, &body_text)) == NULL)
+				{
+					ok = false;
+					break;
+				}
+				if (a->kind == ARG_BODY)
+					v = body_text;
+				else
+				{
+					json_object *f = NULL;
+
+					if (!json_object_object_get_ex(body, a->name, &f) || f == NULL)
+						v = a->def;
+					else if (a->kind == ARG_BODY_TEXT && json_object_is_type(f, json_type_string))
+						v = json_object_get_string(f);
+					else if (a->kind == ARG_BODY_INT && json_object_is_type(f, json_type_int))
+						v = json_object_to_json_string_ext(f, JSON_C_TO_STRING_PLAIN);
+					else if (a->kind == ARG_BODY_NUMBER &&
+							 (json_object_is_type(f, json_type_int) || json_object_is_type(f, json_type_double)))
+						v = json_object_to_json_string_ext(f, JSON_C_TO_STRING_PLAIN);
+					else if (a->kind == ARG_BODY_NUMBER && json_object_is_type(f, json_type_string) &&
+							 is_numeric_text(json_object_get_string(f)))
+						v = json_object_get_string(f);
+					else
+					{
+						reply_invalid(r, loc("body", a->name),
+									  a->kind == ARG_BODY_TEXT ? "value is not a valid string"
+									  : a->kind == ARG_BODY_INT ? "value is not a valid integer"
+									  : "value is not a valid decimal",
+									  a->kind == ARG_BODY_TEXT ? "type_error.str"
+									  : a->kind == ARG_BODY_INT ? "type_error.integer" : "type_error.decimal");
+						ok = false;
+					}
+					if (ok && a->kind == ARG_BODY_INT && v && !is_int_text(v))
+					{
+						reply_invalid(r, loc("body", a->name), "value is not a valid integer", "type_error.integer");
+						ok = false;
+					}
+				}
+				break;
+		}
+		values[i] = (ok && v) ? strdup(v) : NULL;
+	}
+	evhttp_clear_headers(&query);
+	json_object_put(body);
+	free(body_text);
+	return ok;
+}
+
+void
+router_cb(struct evhttp_request *req, void *arg)
+{
+	Server	   *srv = arg;
+	Req		   *r = calloc(1, sizeof(Req));
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	enum evhttp_cmd_type method = evhttp_request_get_command(req);
+	char	   *seg[MAX_SEGMENTS] = {0};
+	int			nseg;
+	const Route *found = NULL;
+	bool		path_known = false;
+	Match		m = {0};
+	char	   *values[MAX_ROUTE_ARGS] = {0};
+
+	r->srv = srv;
+	r->req = req;
+	srv->inflight++;
+	gettimeofday(&r->start, NULL);
+	snprintf(r->method, sizeof(r->method), "%s", method_name(method));
+	r->path = strdup(path ? path : "");
+	set_request_id(r);
+
+	if (srv->stopping)
+	{
+		reply_detail(r, 503, "server shutting down");
+		return;
+	}
+	nseg = split_path(r->path, seg, MAX_SEGMENTS);
+	for (int i = 0; nseg >= 0 && i < nroutes; i++)
+	{
+		Match		cand;
+
+		if (!route_match(routes[i].pattern, seg, nseg, &cand))
+			continue;
+		path_known = true;
+		if (routes[i].method == method || (method == EVHTTP_REQ_HEAD && routes[i].method == EVHTTP_REQ_GET))
+		{
+			found = &routes[i];
+			m = cand;
+			break;
+		}
+	}
+	if (found == NULL)
+	{
+		if (path_known && method == EVHTTP_REQ_OPTIONS)
+			reply_raw(r, 204, NULL, 0);		/* CORS preflight: add_cors adds the allow headers */
+		else
+			reply_detail(r, path_known ? 405 : 404, path_known ? "Method Not Allowed" : "Not Found");
+		goto done;
+	}
+	r->route = found;
+	if (!authenticate(r))
+		goto done;
+	if (!build_args(r, &m, values))
+		goto done;
+	if (pool_exec(srv->pool, &found->stmt, (const char *const *) values, pg_cb, r) != 0)
+		reply_detail(r, 503, "server busy, retry shortly");
+done:
+	for (int i = 0; i < MAX_ROUTE_ARGS; i++)
+		free(values[i]);
+	for (int i = 0; i < MAX_SEGMENTS; i++)
+		free(seg[i]);
+}

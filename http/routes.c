@@ -1,0 +1,119 @@
+/*
+ * routes.c
+ *	  The route table: for each endpoint of the EX7 API reference (ex7-api-reference.txt), who may call
+ *	  it, the one SQL function it calls, and where each argument comes from. Defaults here are the
+ *	  contract's query defaults (the code samples' limit=50, hours=24, ...); every rule about the values
+ *	  lives in the function.
+ *
+ *	  Literal paths come before parameterised ones with the same prefix (/api/signals/audit before
+ *	  /api/signals/{signal_id}): the first match wins.
+ */
+#include "ex7d.h"
+
+#define U {ARG_USER, "sub", NULL}
+#define SQL(name, text, n) {name, text, n}
+
+const Route routes[] = {
+	/* Health (public): status, postgresql, last_signal_time (ex7-api-introduction.txt, "One quick request") */
+	{EVHTTP_REQ_GET, "/api/health", AUTH_PUBLIC, 200,
+	 SQL("health", "SELECT ex7.health()::text", 0), {{0}}},
+
+	/* Strategies */
+	{EVHTTP_REQ_GET, "/api/strategies", AUTH_USER, 200,
+	 SQL("list_strategies", "SELECT ex7.list_strategies($1::uuid, $2, $3, $4, $5, $6::int)::text", 6),
+	 {U, {ARG_QUERY_TEXT, "status", NULL}, {ARG_QUERY_TEXT, "instrument", NULL}, {ARG_QUERY_TEXT, "tag", NULL},
+	  {ARG_QUERY_TEXT, "cursor", NULL}, {ARG_QUERY_INT, "limit", "50"}}},
+	{EVHTTP_REQ_POST, "/api/strategies", AUTH_USER, 201,
+	 SQL("create_strategy", "SELECT ex7.create_strategy($1::uuid, $2::jsonb)::text", 2),
+	 {U, {ARG_BODY, "body", NULL}}},
+	{EVHTTP_REQ_POST, "/api/strategies/import", AUTH_USER, 201,
+	 SQL("import_strategy", "SELECT ex7.import_strategy($1::uuid, $2::jsonb)::text", 2),
+	 {U, {ARG_BODY, "body", NULL}}},
+	{EVHTTP_REQ_GET, "/api/strategies/{strategy_id}", AUTH_USER, 200,
+	 SQL("get_strategy", "SELECT ex7.get_strategy($1::uuid, $2::uuid)::text", 2),
+	 {U, {ARG_PATH_UUID, "strategy_id", NULL}}},
+	{EVHTTP_REQ_PUT, "/api/strategies/{strategy_id}", AUTH_USER, 200,
+	 SQL("update_strategy", "SELECT ex7.update_strategy($1::uuid, $2::uuid, $3::jsonb, $4)::text", 4),
+	 {U, {ARG_PATH_UUID, "strategy_id", NULL}, {ARG_BODY, "body", NULL}, {ARG_HEADER_TEXT, "If-Match", NULL}}},
+	{EVHTTP_REQ_DELETE, "/api/strategies/{strategy_id}", AUTH_USER, 204,
+	 SQL("delete_strategy", "SELECT ex7.delete_strategy($1::uuid, $2::uuid)", 2),
+	 {U, {ARG_PATH_UUID, "strategy_id", NULL}}},
+	{EVHTTP_REQ_POST, "/api/strategies/{source_id}/clone", AUTH_USER, 201,
+	 SQL("clone_strategy", "SELECT ex7.clone_strategy($1::uuid, $2::uuid, $3)::text", 3),
+	 {U, {ARG_PATH_UUID, "source_id", NULL}, {ARG_BODY_TEXT, "name", NULL}}},
+	{EVHTTP_REQ_POST, "/api/strategies/{strategy_id}/promote", AUTH_USER, 200,
+	 SQL("promote_strategy", "SELECT ex7.promote_strategy($1::uuid, $2::uuid)::text", 2),
+	 {U, {ARG_PATH_UUID, "strategy_id", NULL}}},
+	{EVHTTP_REQ_POST, "/api/strategies/{strategy_id}/pause", AUTH_USER, 200,
+	 SQL("pause_strategy", "SELECT ex7.pause_strategy($1::uuid, $2::uuid)::text", 2),
+	 {U, {ARG_PATH_UUID, "strategy_id", NULL}}},
+	{EVHTTP_REQ_POST, "/api/strategies/{strategy_id}/resume", AUTH_USER, 200,
+	 SQL("resume_strategy", "SELECT ex7.resume_strategy($1::uuid, $2::uuid)::text", 2),
+	 {U, {ARG_PATH_UUID, "strategy_id", NULL}}},
+	{EVHTTP_REQ_POST, "/api/strategies/{strategy_id}/archive", AUTH_USER, 200,
+	 SQL("archive_strategy", "SELECT ex7.archive_strategy($1::uuid, $2::uuid)::text", 2),
+	 {U, {ARG_PATH_UUID, "strategy_id", NULL}}},
+	{EVHTTP_REQ_POST, "/api/strategies/{strategy_id}/unarchive", AUTH_USER, 200,
+	 SQL("unarchive_strategy", "SELECT ex7.unarchive_strategy($1::uuid, $2::uuid)::text", 2),
+	 {U, {ARG_PATH_UUID, "strategy_id", NULL}}},
+	{EVHTTP_REQ_GET, "/api/strategies/{strategy_id}/export", AUTH_USER, 200,
+	 SQL("export_strategy", "SELECT ex7.export_strategy($1::uuid, $2::uuid)::text", 2),
+	 {U, {ARG_PATH_UUID, "strategy_id", NULL}}},
+	{EVHTTP_REQ_POST, "/api/strategies/{strategy_id}/rollback", AUTH_USER, 200,
+	 SQL("rollback_strategy", "SELECT ex7.rollback_strategy($1::uuid, $2::uuid, $3::int)::text", 3),
+	 {U, {ARG_PATH_UUID, "strategy_id", NULL}, {ARG_BODY_INT, "to_version", NULL}}},
+	{EVHTTP_REQ_GET, "/api/strategies/{strategy_id}/versions", AUTH_USER, 200,
+	 SQL("list_versions", "SELECT ex7.list_versions($1::uuid, $2::uuid, $3, $4::int)::text", 4),
+	 {U, {ARG_PATH_UUID, "strategy_id", NULL}, {ARG_QUERY_TEXT, "cursor", NULL}, {ARG_QUERY_INT, "limit", "50"}}},
+	{EVHTTP_REQ_GET, "/api/strategies/{strategy_id}/versions/{version}", AUTH_USER, 200,
+	 SQL("get_version", "SELECT ex7.get_version($1::uuid, $2::uuid, $3::int)::text", 3),
+	 {U, {ARG_PATH_UUID, "strategy_id", NULL}, {ARG_PATH_INT, "version", NULL}}},
+
+	/* Signals */
+	{EVHTTP_REQ_GET, "/api/legacy/signals", AUTH_USER, 200,
+	 SQL("legacy_signals", "SELECT ex7.legacy_signals($1::uuid, $2::int)::text", 2),
+	 {U, {ARG_QUERY_INT, "hours", "24"}}},
+	{EVHTTP_REQ_GET, "/api/legacy/signals/{instrument}", AUTH_USER, 200,
+	 SQL("legacy_signals_instrument", "SELECT ex7.legacy_signals($1::uuid, $2::int, $3)::text", 3),
+	 {U, {ARG_QUERY_INT, "hours", "24"}, {ARG_PATH_TEXT, "instrument", NULL}}},
+	{EVHTTP_REQ_GET, "/api/signals", AUTH_USER, 200,
+	 SQL("list_signals",
+		 "SELECT ex7.list_signals($1::uuid, $2::uuid, $3::timestamptz, $4::timestamptz, $5, $6, $7, $8, $9::int)::text", 9),
+	 {U, {ARG_QUERY_UUID, "strategy_id", NULL}, {ARG_QUERY_TS, "from", NULL}, {ARG_QUERY_TS, "to", NULL},
+	  {ARG_QUERY_TEXT, "side", NULL}, {ARG_QUERY_TEXT, "status", NULL}, {ARG_QUERY_TEXT, "instrument", NULL},
+	  {ARG_QUERY_TEXT, "cursor", NULL}, {ARG_QUERY_INT, "limit", "50"}}},
+	{EVHTTP_REQ_GET, "/api/signals/audit", AUTH_USER, 200,
+	 SQL("list_audit",
+		 "SELECT ex7.list_audit($1::uuid, $2::uuid, $3::timestamptz, $4::timestamptz, $5, $6, $7::int)::text", 7),
+	 {U, {ARG_QUERY_UUID, "strategy_id", NULL}, {ARG_QUERY_TS, "from", NULL}, {ARG_QUERY_TS, "to", NULL},
+	  {ARG_QUERY_TEXT, "decision", NULL}, {ARG_QUERY_TEXT, "cursor", NULL}, {ARG_QUERY_INT, "limit", "100"}}},
+	{EVHTTP_REQ_GET, "/api/signals/health/me", AUTH_USER, 200,
+	 SQL("signals_health_me", "SELECT ex7.signals_health_me($1::uuid)::text", 1), {U}},
+	{EVHTTP_REQ_GET, "/api/signals/runtimes", AUTH_USER, 200,
+	 SQL("list_runtimes", "SELECT ex7.list_runtimes($1::uuid)::text", 1), {U}},
+	{EVHTTP_REQ_POST, "/api/signals/runtimes/{strategy_id}/start", AUTH_USER, 200,
+	 SQL("start_runtime", "SELECT ex7.start_runtime($1::uuid, $2::uuid, $3)::text", 3),
+	 {U, {ARG_PATH_UUID, "strategy_id", NULL}, {ARG_BODY_TEXT, "mode", "paper"}}},
+	{EVHTTP_REQ_POST, "/api/signals/runtimes/{strategy_id}/stop", AUTH_USER, 200,
+	 SQL("stop_runtime", "SELECT ex7.stop_runtime($1::uuid, $2::uuid, $3)::text", 3),
+	 {U, {ARG_PATH_UUID, "strategy_id", NULL}, {ARG_BODY_TEXT, "mode", "paper"}}},
+	{EVHTTP_REQ_POST, "/api/signals/runtimes/{strategy_id}/force-close-all", AUTH_USER, 200,
+	 SQL("force_close_all", "SELECT ex7.force_close_all($1::uuid, $2::uuid)::text", 2),
+	 {U, {ARG_PATH_UUID, "strategy_id", NULL}}},
+	{EVHTTP_REQ_GET, "/api/signals/{signal_id}", AUTH_USER, 200,
+	 SQL("get_signal", "SELECT ex7.get_signal($1::uuid, $2::uuid)::text", 2),
+	 {U, {ARG_PATH_UUID, "signal_id", NULL}}},
+	{EVHTTP_REQ_POST, "/api/signals/{signal_id}/close", AUTH_USER, 200,
+	 SQL("close_signal", "SELECT ex7.close_signal($1::uuid, $2::uuid, $3::numeric)::text", 3),
+	 {U, {ARG_PATH_UUID, "signal_id", NULL}, {ARG_BODY_NUMBER, "close_price", NULL}}},
+
+	/* Risk (Account section) */
+	{EVHTTP_REQ_GET, "/api/risk", AUTH_USER, 200,
+	 SQL("risk_state", "SELECT ex7.risk_state($1::uuid, $2)::text", 2),
+	 {U, {ARG_QUERY_TEXT, "mode", "paper"}}},
+	{EVHTTP_REQ_GET, "/api/risk/blocked", AUTH_USER, 200,
+	 SQL("list_blocked", "SELECT ex7.list_blocked($1::uuid, $2::int, $3::int)::text", 3),
+	 {U, {ARG_QUERY_INT, "limit", "50"}, {ARG_QUERY_INT, "offset", "0"}}},
+};
+
+const int	nroutes = sizeof(routes) / sizeof(routes[0]);
