@@ -15,6 +15,11 @@ for p in "${PKGS[@]}"; do
 	st=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
 	case "$st" in ii*) ;; *) missing+=("$p") ;; esac
 done
+# the end-to-end tests run on Node.js (node:test, fetch) with npm packages (jose, eventsource); a node
+# that is already there (from any source) is used as it is
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "deps: missing ${missing[*]}"

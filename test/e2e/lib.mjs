@@ -1,0 +1,125 @@
+// test/e2e/lib.mjs: what every end-to-end test needs: a database with the extension, an ex7d process on
+// a free port with an HS256 secret and a JWKS of ES256 and RS256 keys (made with jose), tokens, and a
+// small HTTP client. The cluster itself is the one tools/test.sh started (PGHOST, PGPORT, PGUSER).
+import { spawn, execFileSync } from 'node:child_process';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SignJWT, generateKeyPair, exportJWK } from 'jose';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const EX7D = path.resolve(here, '../../http/ex7d');
+export const SECRET = 'e2e-hs256-secret-0123456789abcdef-0123456789';
+export const DB = process.env.EX7_E2E_DB || 'ex7_e2e';
+
+export function psql(sql, db = DB) {
+  return execFileSync('psql', ['-X', '-qAt', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', sql], { encoding: 'utf8' }).trim();
+}
+
+export function ensureDb() {
+  const exists = psql(`SELECT 1 FROM pg_database WHERE datname = '${DB}'`, 'postgres');
+  if (exists !== '1') {
+    try { psql(`CREATE DATABASE ${DB}`, 'postgres'); } catch (e) { /* a concurrent file made it */ }
+  }
+  psql('CREATE EXTENSION IF NOT EXISTS ex7');
+}
+
+export async function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+}
+
+export function conninfo(port = process.env.PGPORT) {
+  // over TCP so a test can put a proxy in between
+  return `host=127.0.0.1 port=${port} dbname=${DB} user=${process.env.PGUSER || 'postgres'} application_name=ex7d-e2e`;
+}
+
+let keysPromise;
+// keys: one ES256 and one RS256 key pair, and a JWKS file with their public halves
+export function keys() {
+  keysPromise ??= (async () => {
+    const es = await generateKeyPair('ES256', { extractable: true });
+    const rs = await generateKeyPair('RS256', { extractable: true, modulusLength: 2048 });
+    const esJwk = { ...(await exportJWK(es.publicKey)), kid: 'es-1', alg: 'ES256', use: 'sig' };
+    const rsJwk = { ...(await exportJWK(rs.publicKey)), kid: 'rs-1', alg: 'RS256', use: 'sig' };
+    const dir = mkdtempSync(path.join(tmpdir(), 'ex7-e2e-'));
+    const jwksFile = path.join(dir, 'jwks.json');
+    writeFileSync(jwksFile, JSON.stringify({ keys: [esJwk, rsJwk] }));
+    return { es, rs, esJwk, rsJwk, jwksFile };
+  })();
+  return keysPromise;
+}
+
+// startEx7d: starts ex7d with the test keys; resolves once /api/health answers. env overrides settings.
+export async function startEx7d(env = {}) {
+  const k = await keys();
+  const port = await freePort();
+  const proc = spawn(EX7D, [], {
+    env: {
+      PATH: process.env.PATH,
+      DATABASE_URL: conninfo(),
+      EX7_LISTEN: `127.0.0.1:${port}`,
+      EX7_JWT_SECRET: SECRET,
+      EX7_JWKS_FILE: k.jwksFile,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = { log: '', err: '' };
+  proc.stdout.on('data', (d) => { out.log += d; });
+  proc.stderr.on('data', (d) => { out.err += d; });
+  const exited = new Promise((resolve) => proc.on('exit', (code, sig) => resolve({ code, sig })));
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    if (proc.exitCode !== null) break;
+    try { await fetch(`${base}/api/health`); break; } catch { await new Promise((r) => setTimeout(r, 50)); }
+  }
+  return {
+    base, port, proc, out, exited,
+    async stop(signal = 'SIGTERM') { if (proc.exitCode === null) proc.kill(signal); return exited; },
+  };
+}
+
+// token: a Supabase-shaped access token (facts.md) signed HS256 with the shared secret by default.
+export async function token(sub, { alg = 'HS256', role = 'authenticated', claims = {}, header = {}, exp = '1h', key } = {}) {
+  const k = await keys();
+  let signKey = key;
+  let kid = header.kid;
+  if (!signKey) {
+    if (alg === 'HS256') signKey = new TextEncoder().encode(SECRET);
+    else if (alg === 'ES256') { signKey = k.es.privateKey; kid ??= 'es-1'; }
+    else if (alg === 'RS256') { signKey = k.rs.privateKey; kid ??= 'rs-1'; }
+  }
+  const jwt = new SignJWT({ role, aal: 'aal1', session_id: crypto.randomUUID(), email: `${sub.slice(-4)}@example.com`, phone: '', is_anonymous: false, ...claims })
+    .setProtectedHeader({ alg, typ: 'JWT', ...(kid ? { kid } : {}), ...header })
+    .setSubject(sub)
+    .setIssuedAt()
+    .setAudience(claims.aud ?? 'authenticated');
+  if (exp !== null) jwt.setExpirationTime(exp);
+  return jwt.sign(signKey);
+}
+
+// api: one request; resolves to { status, headers, body (parsed JSON or null), text }.
+export async function api(srv, method, p, { tok, body, headers = {}, raw } = {}) {
+  const h = { ...headers };
+  if (tok) h.Authorization = `Bearer ${tok}`;
+  let payload;
+  if (raw !== undefined) payload = raw;
+  else if (body !== undefined) { payload = JSON.stringify(body); h['Content-Type'] = 'application/json'; }
+  const res = await fetch(srv.base + p, { method, headers: h, body: payload });
+  const text = await res.text();
+  let parsed = null;
+  try { parsed = text ? JSON.parse(text) : null; } catch { parsed = null; }
+  return { status: res.status, headers: res.headers, body: parsed, text };
+}
+
+// uid: a fixed-format user uuid for test n of a file (each file has its own prefix)
+export function uid(prefix, n) {
+  return `00000000-0000-4000-8000-${prefix}${String(n).padStart(12 - prefix.length, '0')}`;
+}
+
+export const GRAPH = { nodes: [{ id: 'c', type: 'close' }, { id: 'e', type: 'enter_long' }], edges: [{ from: 'c', to: 'e' }], meta: {} };

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# test/e2e/run.sh: the end-to-end suites (ex7d over a real PostgreSQL), run by tools/test.sh with the
+# test cluster's PGHOST, PGPORT and PGUSER exported. Installs the npm test dependencies when missing
+# (package-lock.json pins them), then runs each *.test.mjs with Node's test runner, TAP output: every
+# top-level "ok"/"not ok" line is one test.
+set -uo pipefail
+cd "$(dirname "$0")"
+if [ ! -d node_modules/jose ]; then
+	npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1 || npm install --no-audit --no-fund --loglevel=error >/dev/null ||
+		{ echo "not ok - npm install of the e2e test dependencies failed"; exit 1; }
+fi
+export EX7_E2E_DB=ex7_e2e
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS ex7_e2e" >/dev/null 2>&1
+rc=0
+for f in *.test.mjs; do
+	echo "# $f"
+	timeout 300 node --test --test-reporter=tap "$f" || rc=1
+done
+exit $rc
