@@ -123,7 +123,7 @@ BEGIN
                            pg_catalog.jsonb_build_object('code', 'not_strategy_owner'));
     END IF;
     IF v.status NOT IN ('ready', 'live', 'paused') THEN                                     -- gate 3
-        PERFORM ex7._raise(409, pg_catalog.format('a %s strategy cannot be started', v.status),
+        PERFORM ex7._raise(409, pg_catalog.format('a strategy in status %s cannot be started', v.status),
                            pg_catalog.jsonb_build_object('code', 'strategy_not_startable', 'status', v.status));
     END IF;
     IF p_mode = 'live' THEN                                                                 -- gate 4
