@@ -68,9 +68,20 @@ typedef struct Server
 	struct evhttp *http;
 	Pool	   *pool;
 	JwtKeys    *keys;
+	Pool	   *listener;		/* LISTEN connection: tier changes (and, later, signal events) */
 	bool		stopping;
 	int			inflight;
 } Server;
+
+#define MAX_SEGMENTS 12
+
+/* The {name} captures of a matched route. */
+typedef struct Match
+{
+	const char *name[MAX_SEGMENTS];
+	const char *value[MAX_SEGMENTS];
+	int			n;
+} Match;
 
 /* One request in flight. */
 typedef struct Req
@@ -83,6 +94,9 @@ typedef struct Req
 	char	   *path;
 	JwtClaims	claims;
 	bool		authed;
+	int			retry_after;	/* seconds, for a 429 */
+	char	   *seg[MAX_SEGMENTS];	/* the decoded path segments the captures point into */
+	Match		m;
 	struct timeval start;
 } Req;
 
@@ -101,5 +115,7 @@ extern void add_cors(Req *r);
 
 /* router.c */
 extern void router_cb(struct evhttp_request *req, void *arg);
+extern void notify_cb(const char *channel, const char *payload, void *arg);
+extern void listen_cb(void *arg);
 
 #endif

@@ -176,6 +176,8 @@ main(int argc, char **argv)
 		goto err;
 	}
 	srv.pool = pool_new(srv.base, srv.cfg.database_url, srv.cfg.pool_size, 4096, srv.cfg.queue_timeout_ms);
+	srv.listener = pool_new_listener(srv.base, srv.cfg.database_url, "LISTEN ex7_user_changed", notify_cb,
+									 listen_cb, &srv);
 	sigterm = evsignal_new(srv.base, SIGTERM, signal_cb, &srv);
 	sigint = evsignal_new(srv.base, SIGINT, signal_cb, &srv);
 	event_add(sigterm, NULL);
@@ -195,6 +197,8 @@ err:
 		event_free(sigint);
 	if (srv.pool)
 		pool_free(srv.pool);
+	if (srv.listener)
+		pool_free(srv.listener);
 	if (srv.http)
 		evhttp_free(srv.http);
 	if (srv.base)

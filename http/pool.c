@@ -66,6 +66,11 @@ struct Pool
 	int			queue_timeout_ms;
 	struct event *sweep;		/* fails queued jobs older than queue_timeout_ms */
 	bool		closing;
+	/* a listener pool: one connection that runs listen_sql after each connect and reports NOTIFYs */
+	char	   *listen_sql;
+	PoolNotifyCallback notify_cb;
+	PoolListenCallback listen_cb;
+	void	   *listen_arg;
 };
 
 static void conn_start(Conn *c);
@@ -207,6 +212,24 @@ conn_result_done(Conn *c)
 	Job		   *j = c->job;
 
 	c->result = NULL;
+	if (j == NULL)
+	{
+		/* the LISTEN commands of a listener connection */
+		bool		ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+
+		if (res)
+			PQclear(res);
+		if (!ok)
+		{
+			conn_down(c, "LISTEN failed");
+			return;
+		}
+		c->state = CONN_IDLE;
+		conn_watch(c, EV_READ);
+		if (c->pool->listen_cb)
+			c->pool->listen_cb(c->pool->listen_arg);
+		return;
+	}
 	if (c->preparing)
 	{
 		if (res && PQresultStatus(res) == PGRES_COMMAND_OK)
@@ -246,8 +269,20 @@ conn_io_cb(evutil_socket_t fd, short what, void *arg)
 				conn_watch(c, EV_WRITE);
 				return;
 			case PGRES_POLLING_OK:
-				c->state = CONN_IDLE;
 				c->backoff_ms = RECONNECT_MIN_MS;
+				if (c->pool->listen_sql)
+				{
+					c->state = CONN_BUSY;
+					c->job = NULL;
+					if (!PQsendQuery(c->pg, c->pool->listen_sql))
+					{
+						conn_down(c, PQerrorMessage(c->pg));
+						return;
+					}
+					conn_watch(c, PQflush(c->pg) == 1 ? (EV_READ | EV_WRITE) : EV_READ);
+					return;
+				}
+				c->state = CONN_IDLE;
 				conn_watch(c, EV_READ);	/* notices a server that closes an idle connection */
 				dispatch(c->pool);
 				return;
@@ -259,10 +294,20 @@ conn_io_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->state != CONN_BUSY)
 	{
 		/* an idle connection became readable: the server closed it (or sent a notice) */
+		PGnotify   *n;
+
 		if (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD)
+		{
 			conn_down(c, "database connection lost");
-		else
-			conn_watch(c, EV_READ);
+			return;
+		}
+		while ((n = PQnotifies(c->pg)) != NULL)
+		{
+			if (c->pool->notify_cb)
+				c->pool->notify_cb(n->relname, n->extra, c->pool->listen_arg);
+			PQfreemem(n);
+		}
+		conn_watch(c, EV_READ);
 		return;
 	}
 	if (what & EV_WRITE)
@@ -377,6 +422,29 @@ pool_new(struct event_base *base, const char *conninfo, int size, int queue_max,
 	return pool;
 }
 
+Pool *
+pool_new_listener(struct event_base *base, const char *conninfo, const char *listen_sql,
+				  PoolNotifyCallback notify_cb, PoolListenCallback listen_cb, void *arg)
+{
+	Pool	   *pool = calloc(1, sizeof(Pool));
+	Conn	   *c;
+
+	pool->base = base;
+	pool->conninfo = strdup(conninfo);
+	pool->size = 1;
+	pool->listen_sql = strdup(listen_sql);
+	pool->notify_cb = notify_cb;
+	pool->listen_cb = listen_cb;
+	pool->listen_arg = arg;
+	pool->conns = calloc(1, sizeof(Conn));
+	c = &pool->conns[0];
+	c->pool = pool;
+	c->backoff_ms = RECONNECT_MIN_MS;
+	c->timer = evtimer_new(base, conn_reconnect_cb, c);
+	conn_start(c);
+	return pool;
+}
+
 int
 pool_exec(Pool *pool, const PoolStatement *stmt, const char *const *values, PoolCallback cb, void *arg)
 {
@@ -441,7 +509,9 @@ pool_free(Pool *pool)
 		pool->head = j->next;
 		job_finish(j, NULL, "server shutting down");
 	}
-	event_free(pool->sweep);
+	if (pool->sweep)
+		event_free(pool->sweep);
+	free(pool->listen_sql);
 	free(pool->conns);
 	free(pool->conninfo);
 	free(pool);

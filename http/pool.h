@@ -30,9 +30,23 @@ typedef struct PoolStatement
 	int			nparams;
 } PoolStatement;
 
+/* PoolNotifyCallback: a NOTIFY arrived on a listener pool (channel, payload). */
+typedef void (*PoolNotifyCallback) (const char *channel, const char *payload, void *arg);
+
+/* PoolListenCallback: a listener pool (re)connected and ran its LISTEN commands; notifications sent
+ * while it was down are lost, so the owner resynchronises here. */
+typedef void (*PoolListenCallback) (void *arg);
+
 /* pool_new: returns a pool of size connections to conninfo, connecting in the background. */
 extern Pool *pool_new(struct event_base *base, const char *conninfo, int size, int queue_max,
 					  int queue_timeout_ms);
+
+/*
+ * pool_new_listener: returns a pool of one dedicated connection that runs listen_sql ("LISTEN a; LISTEN
+ * b") after every connect, then reports each notification to notify_cb. It takes no statements.
+ */
+extern Pool *pool_new_listener(struct event_base *base, const char *conninfo, const char *listen_sql,
+							   PoolNotifyCallback notify_cb, PoolListenCallback listen_cb, void *arg);
 
 /*
  * pool_exec: returns 0 when the statement was queued (cb runs later, exactly once), -1 when the queue is

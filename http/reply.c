@@ -118,6 +118,8 @@ void
 req_free(Req *r)
 {
 	r->srv->inflight--;
+	for (int i = 0; i < MAX_SEGMENTS; i++)
+		free(r->seg[i]);
 	free(r->path);
 	free(r);
 }
@@ -136,7 +138,13 @@ reply_raw(Req *r, int status, const char *json, size_t len)
 		evbuffer_add(buf, json, len);
 	}
 	if (status == 429 || status == 503)
-		evhttp_add_header(out, "Retry-After", status == 503 ? "5" : "60");
+	{
+		char		ra[16];
+
+		/* "The Retry-After header is always set" on 429 (ex7-api-introduction.txt) */
+		snprintf(ra, sizeof(ra), "%d", status == 429 && r->retry_after > 0 ? r->retry_after : 5);
+		evhttp_add_header(out, "Retry-After", ra);
+	}
 	evhttp_send_reply(r->req, status, reason_of(status), buf);
 	evbuffer_free(buf);
 	access_log(r, status);

@@ -16,7 +16,12 @@
 #include <event2/buffer.h>
 #include <json.h>
 
-#define MAX_SEGMENTS 12
+#include "users.h"
+
+/* ex7.ensure_user: the first request of a subject in this process creates the user row and reads the
+ * caps of its tier */
+static const PoolStatement ensure_user_stmt = {"ensure_user", "SELECT ex7.ensure_user($1::uuid, $2)::text", 2};
+
 
 /* is_uuid_text: returns true when s is a canonical uuid. */
 static bool
@@ -152,13 +157,6 @@ split_path(const char *path, char **seg, int max)
 	}
 	return n;
 }
-
-typedef struct Match
-{
-	const char *name[MAX_SEGMENTS];
-	const char *value[MAX_SEGMENTS];
-	int			n;
-} Match;
 
 /* route_match: returns true when pattern matches the path segments, filling m with the captures. */
 static bool
@@ -489,6 +487,77 @@ build_args(Req *r, const Match *m, char **values)
 	return ok;
 }
 
+/* run_route: returns nothing; checks the arguments and queues the route's one SQL call. */
+static void
+run_route(Req *r)
+{
+	char	   *values[MAX_ROUTE_ARGS] = {0};
+
+	if (build_args(r, &r->m, values) &&
+		pool_exec(r->srv->pool, &r->route->stmt, (const char *const *) values, pg_cb, r) != 0)
+		reply_detail(r, 503, "server busy, retry shortly");
+	for (int i = 0; i < MAX_ROUTE_ARGS; i++)
+		free(values[i]);
+}
+
+/* admit: returns nothing; applies the subject's rate limits (429 with Retry-After) then runs the route. */
+static void
+admit(Req *r, UserEntry *e)
+{
+	int			retry = users_admit(e, time(NULL));
+
+	if (retry > 0)
+	{
+		r->retry_after = retry;
+		reply_detail(r, 429, "Too Many Requests: rate limit of your tier reached, retry after Retry-After seconds");
+		return;
+	}
+	run_route(r);
+}
+
+/* user_cb: ex7.ensure_user answered; learn the caps and go on. */
+static void
+user_cb(PGresult *res, const char *conn_error, void *arg)
+{
+	Req		   *r = arg;
+	UserEntry  *e = users_get(r->claims.sub);
+
+	(void) conn_error;
+	if (res == NULL)
+	{
+		reply_detail(r, 503, "database unavailable, retry shortly");
+		return;
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		reply_pg_error(r, PQresultErrorField(res, PG_DIAG_SQLSTATE),
+					   PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
+					   PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL));
+		return;
+	}
+	if (!users_learn(e, PQgetvalue(res, 0, 0)))
+	{
+		reply_detail(r, 500, "internal server error");
+		return;
+	}
+	admit(r, e);
+}
+
+void
+notify_cb(const char *channel, const char *payload, void *arg)
+{
+	(void) arg;
+	if (strcmp(channel, "ex7_user_changed") == 0)
+		users_forget(payload);
+}
+
+void
+listen_cb(void *arg)
+{
+	(void) arg;
+	users_forget("*");			/* a tier change may have gone by while the listener was down */
+}
+
 void
 router_cb(struct evhttp_request *req, void *arg)
 {
@@ -496,12 +565,10 @@ router_cb(struct evhttp_request *req, void *arg)
 	Req		   *r = calloc(1, sizeof(Req));
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	enum evhttp_cmd_type method = evhttp_request_get_command(req);
-	char	   *seg[MAX_SEGMENTS] = {0};
 	int			nseg;
 	const Route *found = NULL;
 	bool		path_known = false;
-	Match		m = {0};
-	char	   *values[MAX_ROUTE_ARGS] = {0};
+	UserEntry  *e;
 
 	r->srv = srv;
 	r->req = req;
@@ -516,18 +583,18 @@ router_cb(struct evhttp_request *req, void *arg)
 		reply_detail(r, 503, "server shutting down");
 		return;
 	}
-	nseg = split_path(r->path, seg, MAX_SEGMENTS);
+	nseg = split_path(r->path, r->seg, MAX_SEGMENTS);
 	for (int i = 0; nseg >= 0 && i < nroutes; i++)
 	{
 		Match		cand;
 
-		if (!route_match(routes[i].pattern, seg, nseg, &cand))
+		if (!route_match(routes[i].pattern, r->seg, nseg, &cand))
 			continue;
 		path_known = true;
 		if (routes[i].method == method || (method == EVHTTP_REQ_HEAD && routes[i].method == EVHTTP_REQ_GET))
 		{
 			found = &routes[i];
-			m = cand;
+			r->m = cand;
 			break;
 		}
 	}
@@ -537,18 +604,26 @@ router_cb(struct evhttp_request *req, void *arg)
 			reply_raw(r, 204, NULL, 0);		/* CORS preflight: add_cors adds the allow headers */
 		else
 			reply_detail(r, path_known ? 405 : 404, path_known ? "Method Not Allowed" : "Not Found");
-		goto done;
+		return;
 	}
 	r->route = found;
 	if (!authenticate(r))
-		goto done;
-	if (!build_args(r, &m, values))
-		goto done;
-	if (pool_exec(srv->pool, &found->stmt, (const char *const *) values, pg_cb, r) != 0)
-		reply_detail(r, 503, "server busy, retry shortly");
-done:
-	for (int i = 0; i < MAX_ROUTE_ARGS; i++)
-		free(values[i]);
-	for (int i = 0; i < MAX_SEGMENTS; i++)
-		free(seg[i]);
+		return;
+	if (!r->authed)
+	{
+		run_route(r);
+		return;
+	}
+	e = users_get(r->claims.sub);
+	if (e->known)
+	{
+		admit(r, e);
+		return;
+	}
+	{
+		const char *v[2] = {r->claims.sub, r->claims.email[0] ? r->claims.email : NULL};
+
+		if (pool_exec(srv->pool, &ensure_user_stmt, v, user_cb, r) != 0)
+			reply_detail(r, 503, "server busy, retry shortly");
+	}
 }

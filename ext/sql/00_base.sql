@@ -133,23 +133,77 @@ $$;
 COMMENT ON FUNCTION ex7._ensure_user(uuid) IS
 'Returns nothing. Creates the user row (tier free) on first use; raises X7401 when the acting user is NULL.';
 
+/*
+ * Tiers and their caps (ex7-api-introduction.txt, "Rate limits + quotas": Free 30/min 500/day 20 alerts,
+ * Operator 120/min 10,000/day 200 alerts, Strategist 600/min 100,000/day 2,000 alerts). A table so the
+ * operator can change a cap without a release; the HTTP front reads a user's caps through ensure_user.
+ */
+CREATE TABLE ex7.tiers (
+    tier                text PRIMARY KEY CHECK (tier IN ('free', 'operator', 'strategist')),
+    rank                integer NOT NULL UNIQUE,
+    requests_per_minute integer NOT NULL CHECK (requests_per_minute > 0),
+    requests_per_day    integer NOT NULL CHECK (requests_per_day > 0),
+    alerts_per_day      integer NOT NULL CHECK (alerts_per_day >= 0)
+);
+COMMENT ON TABLE ex7.tiers IS 'Per-tier caps: requests per minute and per day (enforced by the HTTP front per bearer subject), alert deliveries per day. Editable by the operator.';
+INSERT INTO ex7.tiers (tier, rank, requests_per_minute, requests_per_day, alerts_per_day) VALUES
+    ('free', 0, 30, 500, 20),
+    ('operator', 1, 120, 10000, 200),
+    ('strategist', 2, 600, 100000, 2000);
+SELECT pg_catalog.pg_extension_config_dump('ex7.tiers', '');
+
 CREATE FUNCTION ex7.ensure_user(p_user uuid, p_email text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     u ex7.users;
+    t ex7.tiers;
 BEGIN
     PERFORM ex7._ensure_user(p_user);
-    IF p_email IS NOT NULL THEN
+    IF p_email IS NOT NULL AND p_email <> '' THEN
         UPDATE ex7.users SET email = p_email WHERE id = p_user AND email IS DISTINCT FROM p_email;
     END IF;
     SELECT * INTO u FROM ex7.users WHERE id = p_user;
-    RETURN pg_catalog.jsonb_build_object('id', u.id, 'email', u.email, 'tier', u.tier, 'created_at', u.created_at);
+    SELECT * INTO t FROM ex7.tiers WHERE tier = u.tier;
+    RETURN pg_catalog.jsonb_build_object('id', u.id, 'email', u.email, 'tier', u.tier, 'created_at', u.created_at,
+        'limits', pg_catalog.jsonb_build_object('requests_per_minute', t.requests_per_minute,
+                                                'requests_per_day', t.requests_per_day,
+                                                'alerts_per_day', t.alerts_per_day));
 END
 $$;
 COMMENT ON FUNCTION ex7.ensure_user(uuid, text) IS
-'Returns the user {id, email, tier, created_at}, creating the row (tier free) on the first authenticated request and recording the email claim when given.';
+'Returns the user {id, email, tier, created_at, limits {requests_per_minute, requests_per_day, alerts_per_day}}, creating the row (tier free) on the first authenticated request and recording the email claim when given.';
+
+/*
+ * A tier change must reach the HTTP front's cache before the user's next request ("Tier changes take
+ * effect on the next request"): notify on commit, the front drops its cached caps for that user.
+ */
+CREATE FUNCTION ex7._users_tier_changed()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM pg_catalog.pg_notify('ex7_user_changed', NEW.id::text);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION ex7._users_tier_changed() IS 'Trigger: notifies ex7_user_changed with the user id when a tier changes.';
+CREATE TRIGGER users_tier_changed AFTER UPDATE OF tier ON ex7.users
+    FOR EACH ROW WHEN (OLD.tier IS DISTINCT FROM NEW.tier) EXECUTE FUNCTION ex7._users_tier_changed();
+
+CREATE FUNCTION ex7._tiers_changed()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM pg_catalog.pg_notify('ex7_user_changed', '*');
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION ex7._tiers_changed() IS 'Trigger: notifies ex7_user_changed with * (every user) when the tier caps change.';
+CREATE TRIGGER tiers_changed AFTER INSERT OR UPDATE OR DELETE ON ex7.tiers
+    FOR EACH STATEMENT EXECUTE FUNCTION ex7._tiers_changed();
 
 /*
  * _lock_user: every writer that touches a user's signals or events takes the user row first. One lock

@@ -5,7 +5,7 @@ BEGIN;
 SELECT plan(39);
 
 SELECT has_schema('ex7');
-SELECT tables_are('ex7', ARRAY['users', 'role_bindings', 'secrets', 'instruments', 'strategies',
+SELECT tables_are('ex7', ARRAY['users', 'tiers', 'role_bindings', 'secrets', 'instruments', 'strategies',
     'strategy_versions', 'strategy_runtimes', 'signals', 'signal_events', 'signal_audit', 'signals_blocked',
     'risk_limits']);
 
