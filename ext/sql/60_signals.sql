@@ -96,14 +96,17 @@ RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
 BEGIN
-    IF p_price IS NULL OR p_price <= 0 OR pg_catalog.mod(p_price, p_tick) <> 0 THEN
+    IF p_price IS NULL THEN
+        PERFORM ex7._invalid(p_loc, 'price is required', 'value_error.missing');
+    END IF;
+    IF p_price <= 0 OR pg_catalog.mod(p_price, p_tick) <> 0 THEN
         PERFORM ex7._invalid(p_loc, pg_catalog.format('price must be a positive multiple of the tick size %s', p_tick),
                              'value_error.tick');
     END IF;
 END
 $$;
 COMMENT ON FUNCTION ex7._check_price(numeric, numeric, jsonb) IS
-'Returns nothing when p_price is a positive multiple of p_tick; raises X7422 at p_loc otherwise.';
+'Returns nothing when p_price is a positive multiple of p_tick; raises X7422 at p_loc otherwise (also when it is NULL).';
 
 CREATE FUNCTION ex7.fire_signal(p_user uuid, p_strategy_id uuid, p_mode text, p_side text, p_size integer,
                                 p_entry_price numeric, p_bar_ts timestamptz, p_tag text DEFAULT NULL,
