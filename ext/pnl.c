@@ -71,21 +71,37 @@
 /* money results keep at least cents, like the "12.50" strings of the contract's JSON */
 #define PNL_MONEY_MIN_SCALE		2
 
+#define PNL_LOC_ENTRY			"[\"body\",\"entry_price\"]"
+#define PNL_LOC_CLOSE			"[\"body\",\"close_price\"]"
+
+/* the size-dependent numbers of sizes 1..100 are cached per instrument: nearly every order is there */
+#define PNL_CACHED_SIZES		100
+
 /* the result columns of ex7.compute_pnl, in declaration order */
 #define PNL_NCOLUMNS			7
 
 #define PNL_QUERY \
 	"SELECT symbol, tick_size, tick_value, commission_per_side FROM ex7.instruments"
 
+/* the numbers of an instrument that depend on the size only */
+typedef struct PnlSized
+{
+	Numeric		tick_value;		/* tick_value * size */
+	Numeric		slippage;		/* (2 + 2) * tick_value * size */
+	Numeric		commission;		/* commission_per_side * 2 * size */
+	Numeric		costs;			/* slippage + commission */
+} PnlSized;
+
 typedef struct PnlInstrument
 {
 	char		symbol[PNL_SYMBOL_KEYLEN];	/* hash key */
-	bool		finite;			/* false when a spec is NaN or infinite (refused on use) */
+	const char *problem;		/* why the row cannot be used (refused on use), or NULL */
 	Numeric		tick_size;
 	Numeric		tick_value;		/* scale >= PNL_MONEY_MIN_SCALE */
 	Numeric		slippage_per_contract;	/* (2 + 2) * tick_value */
 	Numeric		commission_per_contract;	/* commission_per_side * 2 */
 	char	   *tick_size_text;
+	PnlSized   *sized;			/* [PNL_CACHED_SIZES + 1], filled on first use, or NULL */
 } PnlInstrument;
 
 /* the cache: valid until a relcache invalidation of ex7.instruments (or of everything) arrives */
@@ -216,6 +232,52 @@ spec(HeapTuple tuple, TupleDesc desc, int col)
 }
 
 /*
+ * is_finite: returns true when n is neither NaN nor an infinity.
+ */
+static inline bool
+is_finite(Numeric n)
+{
+	return !numeric_is_nan(n) && !numeric_is_inf(n);
+}
+
+/*
+ * instrument_prepare: returns nothing; derives the per-contract costs of the cached instrument and
+ * records in in->problem why it cannot be used, if it cannot. The table's CHECKs admit NaN and
+ * Infinity (they sort above every number). compute_pnl bounds gross_pnl and net_pnl with two
+ * comparisons because 0 <= slippage_cost + commission < 10^16 for every size up to the cap: that is
+ * verified here, once, rather than on every call.
+ */
+static void
+instrument_prepare(PnlInstrument *in, Numeric commission_per_side)
+{
+	Numeric		max_size = int64_to_numeric(PNL_MAX_SIZE);
+
+	in->tick_size_text = numeric_text(in->tick_size);
+	in->sized = NULL;
+	in->problem = NULL;
+	if (!is_finite(in->tick_size) || !is_finite(in->tick_value) || !is_finite(commission_per_side))
+	{
+		in->problem = "has a non-finite tick_size, tick_value or commission_per_side";
+		return;
+	}
+	if (cmp(in->tick_size, pnl_zero) <= 0 || cmp(in->tick_value, pnl_zero) <= 0 ||
+		cmp(commission_per_side, pnl_zero) < 0)
+	{
+		in->problem = "has a tick_size or tick_value that is not positive, or a negative commission";
+		return;
+	}
+	in->tick_value = money_scale(in->tick_value);
+	in->slippage_per_contract =
+		mul(int64_to_numeric(PNL_SIDES * PNL_SLIPPAGE_TICKS_PER_SIDE), in->tick_value);
+	in->commission_per_contract = mul(money_scale(commission_per_side), int64_to_numeric(PNL_SIDES));
+	if (cmp(mul(numeric_add_opt_error(in->slippage_per_contract, in->commission_per_contract, NULL),
+				max_size),
+			pnl_max_abs) >= 0)
+		in->problem = "has costs out of range: slippage and commission of 100000 contracts "
+			"must stay under " PNL_MAX_ABS_TEXT;
+}
+
+/*
  * pnl_load: returns nothing; fills the cache from ex7.instruments with one query. An invalidation
  * processed while the query runs (its lock acquisitions accept invalidation messages) bumps the
  * generation and the load starts over, so a cache marked valid is never older than the last
@@ -226,12 +288,12 @@ pnl_load(void)
 {
 	Oid			nsp = get_namespace_oid("ex7", false);
 
+	pnl_constants();
 	for (;;)
 	{
 		uint64		generation = pnl_generation;
 		HASHCTL		ctl;
 		SPIPlanPtr	plan;
-		MemoryContext oldcxt;
 		uint64		i;
 
 		CHECK_FOR_INTERRUPTS();
@@ -257,7 +319,11 @@ pnl_load(void)
 		plan = SPI_prepare(PNL_QUERY, 0, NULL);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		/* ... so a snapshot taken now sees every commit whose invalidation we have processed */
+		/*
+		 * ... so a snapshot taken now sees every commit whose invalidation we have processed. The
+		 * catalog snapshot is a fresh MVCC snapshot that, unlike GetLatestSnapshot, may also be taken
+		 * in a parallel worker (compute_pnl is PARALLEL SAFE).
+		 */
 		if (SPI_execute_snapshot(plan, NULL, NULL, GetCatalogSnapshot(pnl_instruments_relid),
 								 InvalidSnapshot, true, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "SPI_execute_snapshot failed on ex7.instruments");
@@ -267,30 +333,16 @@ pnl_load(void)
 			HeapTuple	tuple = SPI_tuptable->vals[i];
 			TupleDesc	desc = SPI_tuptable->tupdesc;
 			char	   *symbol = SPI_getvalue(tuple, desc, 1);
+			MemoryContext oldcxt;
 			PnlInstrument *in;
-			Numeric		commission_per_side;
-			bool		found;
 
 			if (symbol == NULL || strlen(symbol) > PNL_SYMBOL_MAXLEN)
 				elog(ERROR, "ex7.instruments has an invalid symbol");
 			oldcxt = MemoryContextSwitchTo(pnl_cxt);
-			in = hash_search(pnl_instruments, symbol, HASH_ENTER, &found);
+			in = hash_search(pnl_instruments, symbol, HASH_ENTER, NULL);
 			in->tick_size = spec(tuple, desc, 2);
 			in->tick_value = spec(tuple, desc, 3);
-			commission_per_side = spec(tuple, desc, 4);
-			in->tick_size_text = numeric_text(in->tick_size);
-			/* CHECK (x > 0) admits NaN and Infinity, which sort above every number */
-			in->finite = !(numeric_is_nan(in->tick_size) || numeric_is_inf(in->tick_size) ||
-						   numeric_is_nan(in->tick_value) || numeric_is_inf(in->tick_value) ||
-						   numeric_is_nan(commission_per_side) || numeric_is_inf(commission_per_side));
-			if (in->finite)
-			{
-				in->tick_value = money_scale(in->tick_value);
-				in->slippage_per_contract =
-					mul(int64_to_numeric(PNL_SIDES * PNL_SLIPPAGE_TICKS_PER_SIDE), in->tick_value);
-				in->commission_per_contract =
-					mul(money_scale(commission_per_side), int64_to_numeric(PNL_SIDES));
-			}
+			instrument_prepare(in, spec(tuple, desc, 4));
 			MemoryContextSwitchTo(oldcxt);
 		}
 		SPI_finish();
@@ -304,10 +356,50 @@ pnl_load(void)
 }
 
 /*
+ * sized_fill: returns nothing; computes the size-dependent numbers of in for size into out.
+ */
+static void
+sized_fill(const PnlInstrument *in, int32 size, PnlSized *out)
+{
+	Numeric		nsize = int64_to_numeric(size);
+
+	out->slippage = mul(in->slippage_per_contract, nsize);
+	out->commission = mul(in->commission_per_contract, nsize);
+	out->costs = numeric_add_opt_error(out->slippage, out->commission, NULL);
+	/* set last: a filled cache slot is one whose tick_value is set */
+	out->tick_value = mul(in->tick_value, nsize);
+}
+
+/*
+ * pnl_sized: returns the size-dependent numbers of in for size, from the cache for sizes up to
+ * PNL_CACHED_SIZES, otherwise computed into *scratch.
+ */
+static const PnlSized *
+pnl_sized(PnlInstrument *in, int32 size, PnlSized *scratch)
+{
+	MemoryContext oldcxt;
+
+	if (size > PNL_CACHED_SIZES)
+	{
+		sized_fill(in, size, scratch);
+		return scratch;
+	}
+	if (in->sized == NULL)
+		in->sized = MemoryContextAllocZero(pnl_cxt, sizeof(PnlSized) * (PNL_CACHED_SIZES + 1));
+	if (in->sized[size].tick_value == NULL)
+	{
+		oldcxt = MemoryContextSwitchTo(pnl_cxt);
+		sized_fill(in, size, &in->sized[size]);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	return &in->sized[size];
+}
+
+/*
  * pnl_lookup: returns the cached instrument named by symbol; raises X7422 at ["body","instrument"]
  * when there is none.
  */
-static const PnlInstrument *
+static PnlInstrument *
 pnl_lookup(text *symbol)
 {
 	char		key[PNL_SYMBOL_KEYLEN];
@@ -325,48 +417,52 @@ pnl_lookup(text *symbol)
 	if (in == NULL)
 		ex7_invalid("[\"body\",\"instrument\"]",
 					psprintf("unknown instrument \"%s\"", text_to_cstring(symbol)), "value_error");
-	if (!in->finite)
+	/* a misconfigured row is the operator's to fix: a server error, not the client's 422 */
+	if (in->problem != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("instrument %s has a non-finite tick_size, tick_value or commission_per_side",
-						in->symbol),
+				 errmsg("instrument %s %s", in->symbol, in->problem),
 				 errhint("Fix the row in ex7.instruments.")));
 	return in;
 }
 
 /*
- * check_price: returns nothing; raises X7422 at ["body",<name>] when price is NaN or infinite, out of
- * bounds or off the instrument's tick grid. Zero and negative prices on the grid are accepted: WTI
- * crude settled at -37.63 on 2020-04-20.
+ * check_price: returns nothing; raises X7422 at loc when price is NaN, infinite or out of bounds.
  */
 static void
-check_price(Numeric price, const char *name, const PnlInstrument *in)
+check_price(Numeric price, const char *loc, const char *name)
 {
-	char	   *loc = psprintf("[\"body\",\"%s\"]", name);
-
-	if (numeric_is_nan(price) || numeric_is_inf(price))
+	if (!is_finite(price))
 		ex7_invalid(loc, psprintf("%s must be a finite number", name), "value_error.decimal.not_finite");
 	if (!in_bounds(price))
 		ex7_invalid(loc, psprintf("%s must be less than " PNL_MAX_ABS_TEXT " in absolute value", name),
 					"value_error.overflow");
-	if (cmp(numeric_mod_opt_error(price, in->tick_size, NULL), pnl_zero) != 0)
-		ex7_invalid(loc, psprintf("%s %s is not a multiple of the %s tick size %s", name,
-								  numeric_text(price), in->symbol, in->tick_size_text),
-					"value_error.number.not_multiple");
 }
 
 /*
- * check_result: returns n; raises X7422 at ["body"] when |n| >= 10^16 (no single input is to blame).
+ * off_grid: raises X7422 at loc saying that price is not a multiple of the tick size. Never returns.
  */
-static Numeric
-check_result(Numeric n, const char *name)
+static void
+pg_attribute_noreturn()
+off_grid(Numeric price, const char *loc, const char *name, const PnlInstrument *in)
 {
-	if (!in_bounds(n))
-		ex7_invalid("[\"body\"]",
-					psprintf("%s of this trade is out of range: it must be less than " PNL_MAX_ABS_TEXT
-							 " in absolute value", name),
-					"value_error.overflow");
-	return n;
+	ex7_invalid(loc, psprintf("%s %s is not a multiple of the %s tick size %s", name,
+							  numeric_text(price), in->symbol, in->tick_size_text),
+				"value_error.number.not_multiple");
+}
+
+/*
+ * out_of_range: raises X7422 at ["body"] (no single input is to blame) saying that result name of
+ * the trade is out of bounds. Never returns.
+ */
+static void
+pg_attribute_noreturn()
+out_of_range(const char *name)
+{
+	ex7_invalid("[\"body\"]",
+				psprintf("%s of this trade is out of range: it must be less than " PNL_MAX_ABS_TEXT
+						 " in absolute value", name),
+				"value_error.overflow");
 }
 
 PG_FUNCTION_INFO_V1(compute_pnl);
@@ -379,13 +475,15 @@ compute_pnl(PG_FUNCTION_ARGS)
 	Numeric		close = PG_GETARG_NUMERIC(4);
 	int			side_len = VARSIZE_ANY_EXHDR(side);
 	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
-	const PnlInstrument *in;
+	PnlInstrument *in;
+	const PnlSized *sized;
+	PnlSized	scratch;
 	bool		is_long;
-	Numeric		nsize;
+	Numeric		move;
 	Numeric		ticks;
+	Numeric		points;
 	Numeric		gross;
-	Numeric		slippage;
-	Numeric		commission;
+	Numeric		net;
 	Datum		values[PNL_NCOLUMNS];
 	bool		nulls[PNL_NCOLUMNS] = {false};
 
@@ -402,7 +500,7 @@ compute_pnl(PG_FUNCTION_ARGS)
 	}
 	pnl_constants();
 
-	/* the checks, in argument order; the HTTP front maps each to a 422 on its body field */
+	/* the checks, in argument order; the HTTP front answers each with a 422 on its body field */
 	in = pnl_lookup(PG_GETARG_TEXT_PP(0));
 	if (side_len == 4 && memcmp(VARDATA_ANY(side), "long", 4) == 0)
 		is_long = true;
@@ -415,27 +513,44 @@ compute_pnl(PG_FUNCTION_ARGS)
 	if (size > PNL_MAX_SIZE)
 		ex7_invalid("[\"body\",\"size\"]", psprintf("size must be at most %d", PNL_MAX_SIZE),
 					"value_error.overflow");
-	check_price(entry, "entry_price", in);
-	check_price(close, "close_price", in);
+	check_price(entry, PNL_LOC_ENTRY, "entry_price");
+	check_price(close, PNL_LOC_CLOSE, "close_price");
+	if (cmp(numeric_mod_opt_error(entry, in->tick_size, NULL), pnl_zero) != 0)
+		off_grid(entry, PNL_LOC_ENTRY, "entry_price", in);
 
-	/* both prices are multiples of tick_size, so the truncating division is exact */
-	ticks = DatumGetNumeric(DirectFunctionCall2(numeric_div_trunc,
-												NumericGetDatum(is_long ? sub(close, entry)
-																: sub(entry, close)),
+	/*
+	 * ticks = trunc(move / tick_size) and points = ticks * tick_size. The entry is on the grid, so
+	 * the close is exactly when the move is a whole number of ticks, that is when points == move;
+	 * then the division was exact. points takes tick_size's scale, whatever the prices' spelling.
+	 */
+	move = is_long ? sub(close, entry) : sub(entry, close);
+	ticks = DatumGetNumeric(DirectFunctionCall2(numeric_div_trunc, NumericGetDatum(move),
 												NumericGetDatum(in->tick_size)));
-	nsize = int64_to_numeric(size);
-	gross = check_result(mul(mul(ticks, nsize), in->tick_value), "gross_pnl");
-	slippage = check_result(mul(in->slippage_per_contract, nsize), "slippage_cost");
-	commission = check_result(mul(in->commission_per_contract, nsize), "commission");
+	points = mul(ticks, in->tick_size);
+	if (cmp(points, move) != 0)
+		off_grid(close, PNL_LOC_CLOSE, "close_price", in);
 
-	/* points = ticks * tick_size rather than the raw difference: the scale is tick_size's */
-	values[0] = NumericGetDatum(mul(ticks, in->tick_size));
+	/* gross = ticks * (tick_value * size); net = gross - (slippage + commission): exact either way */
+	sized = pnl_sized(in, size, &scratch);
+	gross = mul(ticks, sized->tick_value);
+	net = sub(gross, sized->costs);
+
+	/*
+	 * |gross| and |net| < 10^16. The costs are >= 0 and bounded (instrument_prepare), so slippage
+	 * and commission are in range and net <= gross: gross < 10^16 and net > -10^16 bound both.
+	 */
+	if (cmp(gross, pnl_max_abs) >= 0)
+		out_of_range("gross_pnl");
+	if (cmp(net, pnl_min_abs) <= 0)
+		out_of_range(cmp(gross, pnl_min_abs) <= 0 ? "gross_pnl" : "net_pnl");
+
+	values[0] = NumericGetDatum(points);
 	values[1] = NumericGetDatum(ticks);
 	values[2] = NumericGetDatum(gross);
 	values[3] = NumericGetDatum(pnl_slippage_ticks);
-	values[4] = NumericGetDatum(slippage);
-	values[5] = NumericGetDatum(commission);
-	values[6] = NumericGetDatum(check_result(sub(sub(gross, slippage), commission), "net_pnl"));
+	values[4] = NumericGetDatum(sized->slippage);
+	values[5] = NumericGetDatum(sized->commission);
+	values[6] = NumericGetDatum(net);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -136,9 +136,12 @@ SELECT ex7_test.err($$SELECT ex7.compute_pnl('MNQ', 'long', 1, 18000.00, 18010.2
 ROLLBACK;
 SELECT net_pnl FROM ex7.compute_pnl('MNQ', 'long', 1, 18000.00, 18010.25);
 
--- A misconfigured row (NaN satisfies CHECK (tick_value > 0)) is a server error, not a 422
+-- A misconfigured row is a server error (the operator's to fix), not a 422: NaN satisfies
+-- CHECK (tick_value > 0); costs so large that 100000 contracts would pass 10^16 are refused too.
 BEGIN;
 UPDATE ex7.instruments SET tick_value = 'NaN' WHERE symbol = 'MES';
+SELECT ex7_test.err($$SELECT ex7.compute_pnl('MES', 'long', 1, 5000, 5001)$$);
+UPDATE ex7.instruments SET tick_value = 1.25, commission_per_side = 1e11 WHERE symbol = 'MES';
 SELECT ex7_test.err($$SELECT ex7.compute_pnl('MES', 'long', 1, 5000, 5001)$$);
 ROLLBACK;
 SELECT net_pnl FROM ex7.compute_pnl('MES', 'long', 1, 5000, 5001);
