@@ -120,7 +120,7 @@ BEGIN
     END IF;
     IF v.user_id <> p_user THEN                                                             -- gate 2
         PERFORM ex7._raise(403, 'strategy belongs to another user',
-                           pg_catalog.jsonb_build_object('code', 'not_strategy_owner'));
+                           pg_catalog.jsonb_build_object('code', 'not_owner'));
     END IF;
     IF v.status NOT IN ('ready', 'live', 'paused') THEN                                     -- gate 3
         PERFORM ex7._raise(409, pg_catalog.format('a strategy in status %s cannot be started', v.status),
