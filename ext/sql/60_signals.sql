@@ -476,8 +476,8 @@ BEGIN
         UPDATE ex7.signals x
            SET status = 'cancelled', close_reason = 'force_close', close_price = x.entry_price,
                closed_at = pg_catalog.now(),
-               pnl_points = 0, pnl_ticks = 0, gross_pnl = 0, slippage_ticks = 0, slippage_cost = 0,
-               commission = 0, net_pnl = 0
+               pnl_points = 0, pnl_ticks = 0, gross_pnl = 0.00, slippage_ticks = 0, slippage_cost = 0.00,
+               commission = 0.00, net_pnl = 0.00
          WHERE x.strategy_id = p_strategy_id AND x.user_id = p_user AND x.status = 'open'
         RETURNING x.id, x.fired_at)
     SELECT coalesce(pg_catalog.array_agg(u.id ORDER BY u.fired_at, u.id), '{}') INTO v_ids FROM u;
