@@ -16,15 +16,16 @@
  *	  commission     = commission_per_side * 2 * size
  *	  net_pnl        = gross_pnl - slippage_cost - commission
  *
- * Every value is a PostgreSQL numeric computed with numeric's exact subtraction, multiplication,
- * remainder and truncating division: no double anywhere, so no float drift. Scales are fixed by the
- * instrument, not by how the caller spelled the prices: ticks has scale 0, points the scale of
- * tick_size, money the scale of tick_value / commission_per_side but at least 2 (cents).
+ * Every value is a PostgreSQL numeric computed with numeric's exact addition, subtraction,
+ * multiplication, remainder and truncating division: no double anywhere, so no float drift. Scales
+ * are fixed by the instrument, not by how the caller spelled the prices: ticks has scale 0, points
+ * the scale of tick_size, money the scale of tick_value / commission_per_side but at least 2 (cents).
  * docs/pnl.md has a worked example, the bounds and the errors.
  *
  * The instruments cache. A call must not run a query (bench/bench_pnl.sh holds it to 4x a PL/pgSQL
- * version that does), so each backend keeps ex7.instruments in a hash table filled by one SPI read
- * and dropped whenever the relcache entry of ex7.instruments is invalidated. Plain DML does not
+ * version that does), so each backend keeps ex7.instruments in a hash table filled by one SPI read,
+ * with the per-contract costs derived once and the size-dependent numbers of sizes 1..100 computed
+ * on first use, and drops it whenever the relcache entry of ex7.instruments is invalidated. Plain DML does not
  * invalidate a relcache entry, so a statement trigger on ex7.instruments (ext/sql/40_pnl.sql) does it
  * explicitly. The invalidation travels like a catalog change: our own backend sees it at the next
  * command, a rollback replays it, other backends receive it at commit. Because an invalidation can
@@ -61,8 +62,9 @@
 #define PNL_SIDES				2
 
 /*
- * Bounds (docs/pnl.md). Prices and every money result must fit numeric(18,2): |x| < 10^16. A size
- * above 100,000 contracts is a typo, not an order: it is far beyond any exchange position limit.
+ * Bounds (docs/pnl.md), ex7's own choice: prices and money results must fit numeric(18,2), that is
+ * |x| < 10^16, and size is capped so that costs stay bounded too. 100,000 contracts is orders of
+ * magnitude above the sizes this platform's signals carry; more is taken for a typo.
  */
 #define PNL_MAX_ABS				INT64CONST(10000000000000000)
 #define PNL_MAX_ABS_TEXT		"10^16"
