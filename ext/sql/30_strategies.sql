@@ -273,14 +273,15 @@ BEGIN
                                      'value_error.any_str.length');
             END IF;
             IF NOT v_str = ANY (v_tags) THEN
+                -- refused at the first tag over the bound: v_tags stays small, the = ANY above cheap
+                IF pg_catalog.cardinality(v_tags) = c_tags_max THEN
+                    PERFORM ex7._invalid('["body","tags"]',
+                                         pg_catalog.format('ensure this value has at most %s items', c_tags_max),
+                                         'value_error.list.max_items');
+                END IF;
                 v_tags := v_tags || v_str;
             END IF;
         END LOOP;
-        IF pg_catalog.cardinality(v_tags) > c_tags_max THEN
-            PERFORM ex7._invalid('["body","tags"]',
-                                 pg_catalog.format('ensure this value has at most %s items', c_tags_max),
-                                 'value_error.list.max_items');
-        END IF;
         v_out := v_out || pg_catalog.jsonb_build_object('tags', pg_catalog.to_jsonb(v_tags));
     END IF;
 
