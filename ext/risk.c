@@ -1,11 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * risk.c
- *	  The decision of the risk gate: given a user's limits and state for one mode, which breaker trips.
+ *	  The decision of the risk gate: given a user's limits and state for one mode, which breaker
+ *	  trips.
  *
- * The gate (ex7-api-reference.txt, Get Risk and Get Blocked; IRON LAW §4) refuses a would-be signal
- * when one of four breakers trips. They are checked in a fixed order and the first that trips is the
- * one reported, so a refusal names one cause:
+ * The gate (ex7-api-reference.txt, Get Risk and Get Blocked; IRON LAW §4) refuses a would-be
+ * signal when one of four breakers trips. They are checked in a fixed order and the first that
+ * trips is the one reported, so a refusal names one cause:
  *	  1. daily_loss_limit        realized P&L today <= -daily_loss_limit
  *	  2. max_trades_per_day      signals fired today >= max_trades_per_day
  *	  3. max_open_positions      open signals >= max_open_positions
@@ -14,9 +15,9 @@
  * state shows 6 trades (the contract's example, observed '6', limit '6'); a loss of exactly 500.00
  * against a limit of 500.00 refuses (observed '-500.00', limit '-500.00').
  *
- * The observed value and the limit are strings the way the contract shows them: money with at least
- * two decimals ('-500.00'), counts as integers ('6'). The daily loss limit is reported negated, on the
- * same scale as the realized P&L it is compared with.
+ * The observed value and the limit are strings the way the contract shows them: money with at
+ * least two decimals ('-500.00'), counts as integers ('6'). The daily loss limit is reported
+ * negated, on the same scale as the realized P&L it is compared with.
  *
  * The gate fails closed: a NULL, NaN or infinite input is an error here, never a pass, and the SQL
  * wrapper (ex7._risk_check in ext/sql/50_risk.sql) turns any error into a refusal.
@@ -49,8 +50,8 @@ static const char *const arg_names[RISK_NARGS] = {
 };
 
 /*
- * money_text: returns a palloc'd decimal string of n with at least two decimals ("-500.00", "12.5" ->
- * "12.50"); more decimals are kept as they are, so no value is rounded away.
+ * money_text: returns a palloc'd decimal string of n with at least two decimals ("-500.00",
+ * "12.5" -> "12.50"); more decimals are kept as they are, so no value is rounded away.
  */
 static char *
 money_text(Numeric n)
@@ -80,8 +81,8 @@ finite_numeric_arg(FunctionCallInfo fcinfo, int i)
 }
 
 /*
- * count_arg: returns argument i (a bigint count or an integer limit widened to bigint); raises an error
- * when it is negative.
+ * count_arg: returns argument i (a bigint count or an integer limit widened to bigint); raises an
+ * error when it is negative.
  */
 static int64
 count_arg(FunctionCallInfo fcinfo, int i, bool is_int4)
@@ -96,8 +97,9 @@ count_arg(FunctionCallInfo fcinfo, int i, bool is_int4)
 }
 
 /*
- * breaker_json: returns the jsonb {"breaker", "reason", "observed", "limit"} of a tripped breaker. The
- * reason is the machine-readable tag <breaker>_breached (the contract's 'daily_loss_limit_breached').
+ * breaker_json: returns the jsonb {"breaker", "reason", "observed", "limit"} of a tripped breaker.
+ * The reason is the machine-readable tag <breaker>_breached (the contract's
+ * 'daily_loss_limit_breached').
  */
 static Datum
 breaker_json(const char *breaker, const char *observed, const char *limit)
@@ -159,7 +161,8 @@ risk_decide(PG_FUNCTION_ARGS)
 
 	if (DatumGetBool(DirectFunctionCall2(numeric_le, NumericGetDatum(realized),
 										 NumericGetDatum(neg_limit))))
-		PG_RETURN_DATUM(breaker_json("daily_loss_limit", money_text(realized), money_text(neg_limit)));
+		PG_RETURN_DATUM(breaker_json("daily_loss_limit", money_text(realized),
+									 money_text(neg_limit)));
 	if (trades >= max_trades)
 		PG_RETURN_DATUM(breaker_json("max_trades_per_day", psprintf(INT64_FORMAT, trades),
 									 psprintf(INT64_FORMAT, max_trades)));

@@ -173,7 +173,8 @@ BEGIN
             END IF;
         ELSIF k IN ('max_trades_per_day', 'max_open_positions', 'max_consecutive_losses') THEN
             v_max := CASE k WHEN 'max_trades_per_day' THEN 1000 ELSE 100 END;
-            IF pg_catalog.jsonb_typeof(v) = 'number' AND (v #>> '{}')::numeric = pg_catalog.trunc((v #>> '{}')::numeric) THEN
+            IF pg_catalog.jsonb_typeof(v) = 'number'
+               AND (v #>> '{}')::numeric = pg_catalog.trunc((v #>> '{}')::numeric) THEN
                 v_num := (v #>> '{}')::numeric;
                 IF v_num < 1 OR v_num > v_max THEN
                     errs := errs || pg_catalog.jsonb_build_object('loc', pg_catalog.jsonb_build_array('body', k),

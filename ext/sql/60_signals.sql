@@ -100,7 +100,8 @@ BEGIN
         PERFORM ex7._invalid(p_loc, 'price is required', 'value_error.missing');
     END IF;
     IF p_price <= 0 OR pg_catalog.mod(p_price, p_tick) <> 0 THEN
-        PERFORM ex7._invalid(p_loc, pg_catalog.format('price must be a positive multiple of the tick size %s', p_tick),
+        PERFORM ex7._invalid(p_loc,
+                             pg_catalog.format('price must be a positive multiple of the tick size %s', p_tick),
                              'value_error.tick');
     END IF;
 END
@@ -221,7 +222,8 @@ BEGIN
         PERFORM ex7._invalid('["query","side"]', 'side must be one of: long, short', 'value_error.enum');
     END IF;
     IF p_status IS NOT NULL AND p_status NOT IN ('open', 'closed', 'cancelled') THEN
-        PERFORM ex7._invalid('["query","status"]', 'status must be one of: open, closed, cancelled', 'value_error.enum');
+        PERFORM ex7._invalid('["query","status"]', 'status must be one of: open, closed, cancelled',
+                             'value_error.enum');
     END IF;
     IF p_cursor IS NOT NULL THEN
         SELECT c.ts, c.id::uuid INTO v_ts, v_id FROM ex7.cursor_decode('signals', p_user, p_cursor) AS c;
