@@ -44,6 +44,8 @@ typedef enum ArgKind
 	ARG_BODY_INT				/* body member: an integer */
 } ArgKind;
 
+typedef struct Req Req;
+
 typedef struct RouteArg
 {
 	ArgKind		kind;
@@ -59,6 +61,8 @@ typedef struct Route
 	int			ok_status;		/* 200, 201 or 204 */
 	PoolStatement stmt;			/* the one SQL function call; returns json text (or nothing for 204) */
 	RouteArg	args[MAX_ROUTE_ARGS];
+	/* what to answer when the database cannot be reached (NULL: 503 {"detail": ...}) */
+	void		(*unavailable) (Req *r);
 } Route;
 
 typedef struct Server
@@ -84,7 +88,7 @@ typedef struct Match
 } Match;
 
 /* One request in flight. */
-typedef struct Req
+struct Req
 {
 	Server	   *srv;
 	struct evhttp_request *req;
@@ -98,7 +102,7 @@ typedef struct Req
 	char	   *seg[MAX_SEGMENTS];	/* the decoded path segments the captures point into */
 	Match		m;
 	struct timeval start;
-} Req;
+};
 
 /* routes.c */
 extern const Route routes[];
@@ -112,6 +116,10 @@ extern void reply_invalid(Req *r, const char *loc_json, const char *msg, const c
 extern void reply_pg_error(Req *r, const char *sqlstate, const char *message, const char *detail);
 extern void req_free(Req *r);
 extern void add_cors(Req *r);
+
+/* routes.c */
+extern void health_unavailable(Req *r);
+extern void risk_unavailable(Req *r);
 
 /* router.c */
 extern void router_cb(struct evhttp_request *req, void *arg);

@@ -452,6 +452,16 @@ pool_exec(Pool *pool, const PoolStatement *stmt, const char *const *values, Pool
 
 	if (pool->closing || pool->queued >= pool->queue_max)
 		return -1;
+	/* every connection is down and waiting to retry: answer now rather than after the queue timeout */
+	{
+		bool		hope = false;
+
+		for (int i = 0; i < pool->size; i++)
+			if (pool->conns[i].state != CONN_DOWN)
+				hope = true;
+		if (!hope)
+			return -2;
+	}
 	j = calloc(1, sizeof(Job));
 	j->stmt = stmt;
 	j->cb = cb;

@@ -50,7 +50,7 @@ extern Pool *pool_new_listener(struct event_base *base, const char *conninfo, co
 
 /*
  * pool_exec: returns 0 when the statement was queued (cb runs later, exactly once), -1 when the queue is
- * full (cb is not called). values holds stmt->nparams strings (NULL for SQL NULL); they are copied.
+ * full, -2 when every connection is down (in both cases cb is not called). values holds stmt->nparams strings (NULL for SQL NULL); they are copied.
  */
 extern int	pool_exec(Pool *pool, const PoolStatement *stmt, const char *const *values, PoolCallback cb,
 					  void *arg);

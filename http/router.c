@@ -210,16 +210,26 @@ loc(const char *where, const char *name)
 	return buf;
 }
 
+/* unavailable: returns nothing; answers a request whose statement could not reach the database. */
+static void
+unavailable(Req *r)
+{
+	if (r->route && r->route->unavailable)
+		r->route->unavailable(r);
+	else
+		reply_detail(r, 503, "database unavailable, retry shortly");
+}
+
 /* pg_cb: the pool's answer: pass the function's JSON through, or map the error. */
 static void
 pg_cb(PGresult *res, const char *conn_error, void *arg)
 {
 	Req		   *r = arg;
 
+	(void) conn_error;
 	if (res == NULL)
 	{
-		reply_detail(r, 503, "database unavailable, retry shortly");
-		(void) conn_error;
+		unavailable(r);
 		return;
 	}
 	if (PQresultStatus(res) == PGRES_TUPLES_OK)
@@ -493,9 +503,15 @@ run_route(Req *r)
 {
 	char	   *values[MAX_ROUTE_ARGS] = {0};
 
-	if (build_args(r, &r->m, values) &&
-		pool_exec(r->srv->pool, &r->route->stmt, (const char *const *) values, pg_cb, r) != 0)
-		reply_detail(r, 503, "server busy, retry shortly");
+	if (build_args(r, &r->m, values))
+	{
+		int			rc = pool_exec(r->srv->pool, &r->route->stmt, (const char *const *) values, pg_cb, r);
+
+		if (rc == -2)
+			unavailable(r);
+		else if (rc != 0)
+			reply_detail(r, 503, "server busy, retry shortly");
+	}
 	for (int i = 0; i < MAX_ROUTE_ARGS; i++)
 		free(values[i]);
 }
@@ -525,7 +541,7 @@ user_cb(PGresult *res, const char *conn_error, void *arg)
 	(void) conn_error;
 	if (res == NULL)
 	{
-		reply_detail(r, 503, "database unavailable, retry shortly");
+		unavailable(r);
 		return;
 	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -623,7 +639,11 @@ router_cb(struct evhttp_request *req, void *arg)
 	{
 		const char *v[2] = {r->claims.sub, r->claims.email[0] ? r->claims.email : NULL};
 
-		if (pool_exec(srv->pool, &ensure_user_stmt, v, user_cb, r) != 0)
+		int			rc = pool_exec(srv->pool, &ensure_user_stmt, v, user_cb, r);
+
+		if (rc == -2)
+			unavailable(r);
+		else if (rc != 0)
 			reply_detail(r, 503, "server busy, retry shortly");
 	}
 }

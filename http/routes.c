@@ -10,13 +10,54 @@
  */
 #include "ex7d.h"
 
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/*
+ * health_unavailable: /api/health when PostgreSQL cannot be reached: 503 with the same fields, so a
+ * status page can tell what is down.
+ */
+void
+health_unavailable(Req *r)
+{
+	static const char body[] =
+		"{\"status\": \"degraded\", \"postgresql\": \"unreachable\", \"last_signal_time\": null}";
+
+	reply_raw(r, 503, body, sizeof(body) - 1);
+}
+
+/*
+ * risk_unavailable: /api/risk when PostgreSQL cannot be reached. Get Risk: "On DB error: returns
+ * trading_allowed=false with blocked_reason.breaker='error'. Never returns 500 — fail-closed at the
+ * reporting layer too, so the UI shows 'trading blocked' during an outage".
+ */
+void
+risk_unavailable(Req *r)
+{
+	char		body[512];
+	char		now[32];
+	time_t		t = time(NULL);
+	struct tm	tm;
+	const char *uq = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(r->req));
+	const char *mode = (uq && strstr(uq, "mode=live")) ? "live" : "paper";
+
+	gmtime_r(&t, &tm);
+	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+	snprintf(body, sizeof(body),
+			 "{\"mode\": \"%s\", \"trading_allowed\": false, \"blocked_reason\": {\"breaker\": \"error\", "
+			 "\"reason\": \"database_unavailable\", \"observed\": null, \"limit\": null}, \"checked_at\": \"%s\"}",
+			 mode, now);
+	reply_raw(r, 200, body, strlen(body));
+}
+
 #define U {ARG_USER, "sub", NULL}
 #define SQL(name, text, n) {name, text, n}
 
 const Route routes[] = {
 	/* Health (public): status, postgresql, last_signal_time (ex7-api-introduction.txt, "One quick request") */
 	{EVHTTP_REQ_GET, "/api/health", AUTH_PUBLIC, 200,
-	 SQL("health", "SELECT ex7.health()::text", 0), {{0}}},
+	 SQL("health", "SELECT ex7.health()::text", 0), {{0}}, health_unavailable},
 
 	/* Strategies */
 	{EVHTTP_REQ_GET, "/api/strategies", AUTH_USER, 200,
@@ -110,7 +151,7 @@ const Route routes[] = {
 	/* Risk (Account section) */
 	{EVHTTP_REQ_GET, "/api/risk", AUTH_USER, 200,
 	 SQL("risk_state", "SELECT ex7.risk_state($1::uuid, $2)::text", 2),
-	 {U, {ARG_QUERY_TEXT, "mode", "paper"}}},
+	 {U, {ARG_QUERY_TEXT, "mode", "paper"}}, risk_unavailable},
 	{EVHTTP_REQ_GET, "/api/risk/blocked", AUTH_USER, 200,
 	 SQL("list_blocked", "SELECT ex7.list_blocked($1::uuid, $2::int, $3::int)::text", 3),
 	 {U, {ARG_QUERY_INT, "limit", "50"}, {ARG_QUERY_INT, "offset", "0"}}},

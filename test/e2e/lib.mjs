@@ -54,6 +54,9 @@ export function keys() {
   return keysPromise;
 }
 
+const children = new Set();
+process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+
 // startEx7d: starts ex7d with the test keys; resolves once /api/health answers. env overrides settings.
 export async function startEx7d(env = {}) {
   const k = await keys();
@@ -69,6 +72,12 @@ export async function startEx7d(env = {}) {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // a failed assertion must not leave a server behind that keeps the test process alive
+  children.add(proc);
+  proc.on('exit', () => children.delete(proc));
+  proc.unref();
+  proc.stdout.unref();
+  proc.stderr.unref();
   const out = { log: '', err: '' };
   proc.stdout.on('data', (d) => { out.log += d; });
   proc.stderr.on('data', (d) => { out.err += d; });
