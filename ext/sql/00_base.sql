@@ -78,10 +78,15 @@ CREATE TABLE ex7.users (
     email           text CHECK (email IS NULL OR pg_catalog.length(email) <= 320),
     tier            text NOT NULL DEFAULT 'free' CHECK (tier IN ('free', 'operator', 'strategist')),
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    last_event_seq  bigint NOT NULL DEFAULT 0 CHECK (last_event_seq >= 0)
+    last_event_seq  bigint NOT NULL DEFAULT 0 CHECK (last_event_seq >= 0),
+    last_signal_at  timestamptz
 );
 COMMENT ON TABLE ex7.users IS 'One row per authenticated user (id = JWT sub). tier decides rate limits and caps.';
 COMMENT ON COLUMN ex7.users.last_event_seq IS 'The last SSE event id handed out for this user (signal_events.seq).';
+COMMENT ON COLUMN ex7.users.last_signal_at IS 'When the user''s newest signal fired. Set with last_event_seq under the user row lock; /api/health reads the newest of all.';
+-- /api/health's last_signal_time. An index on signals(fired_at) would serve it too, but the planner then
+-- weighs it against signals_user_fired_idx for every keyset page (test/pgtap/schema.sql).
+CREATE INDEX users_last_signal_idx ON ex7.users (last_signal_at DESC NULLS LAST);
 
 /*
  * role_bindings: which ex7 user a database role acts as. Row-level security uses it through

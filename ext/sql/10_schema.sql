@@ -158,8 +158,6 @@ CREATE TABLE ex7.signals (
 COMMENT ON TABLE ex7.signals IS 'Published trade signals with their outcome. P&L fields come only from ex7.compute_pnl.';
 -- keyset order of ex7.list_signals: (fired_at DESC, id DESC) per user
 CREATE INDEX signals_user_fired_idx ON ex7.signals (user_id, fired_at DESC, id DESC);
--- the newest signal of anyone: /api/health's last_signal_time
-CREATE INDEX signals_fired_idx ON ex7.signals (fired_at DESC);
 CREATE INDEX signals_strategy_open_idx ON ex7.signals (strategy_id) WHERE status = 'open';
 CREATE INDEX signals_user_mode_open_idx ON ex7.signals (user_id, mode) WHERE status = 'open';
 CREATE INDEX signals_user_mode_closed_idx ON ex7.signals (user_id, mode, closed_at DESC) WHERE status <> 'open';

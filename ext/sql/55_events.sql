@@ -18,7 +18,10 @@ AS $$
 DECLARE
     v_seq bigint;
 BEGIN
-    UPDATE ex7.users SET last_event_seq = last_event_seq + 1 WHERE id = p_user
+    UPDATE ex7.users
+       SET last_event_seq = last_event_seq + 1,
+           last_signal_at = CASE WHEN p_kind = 'signal' THEN pg_catalog.now() ELSE last_signal_at END
+     WHERE id = p_user
     RETURNING last_event_seq INTO v_seq;
     IF v_seq IS NULL THEN
         PERFORM ex7._raise(404, 'user not found');

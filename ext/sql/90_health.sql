@@ -9,7 +9,8 @@ AS $$
         'status', 'ok',
         'postgresql', 'ok',
         'extension_version', (SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname = 'ex7'),
-        'last_signal_time', (SELECT s.fired_at FROM ex7.signals s ORDER BY s.fired_at DESC LIMIT 1));
+        'last_signal_time', (SELECT u.last_signal_at FROM ex7.users u
+                              WHERE u.last_signal_at IS NOT NULL ORDER BY u.last_signal_at DESC LIMIT 1));
 $$;
 COMMENT ON FUNCTION ex7.health() IS
-'Returns {status, postgresql, extension_version, last_signal_time}: the body of GET /api/health. Not user-scoped; reads the newest signal through signals_fired_idx.';
+'Returns {status, postgresql, extension_version, last_signal_time}: the body of GET /api/health. Not user-scoped; reads the newest users.last_signal_at through users_last_signal_idx.';

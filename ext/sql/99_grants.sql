@@ -8,7 +8,7 @@ GRANT INSERT, UPDATE ON ex7.strategies, ex7.strategy_versions, ex7.strategy_runt
     ex7.signal_events, ex7.signal_audit, ex7.signals_blocked, ex7.risk_limits TO ex7_user;
 -- a bound role may create its own user row and advance its event counter, never change its tier
 GRANT INSERT (id, email) ON ex7.users TO ex7_user;
-GRANT UPDATE (last_event_seq, email) ON ex7.users TO ex7_user;
+GRANT UPDATE (last_event_seq, last_signal_at, email) ON ex7.users TO ex7_user;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ex7 TO ex7_user;
 REVOKE EXECUTE ON FUNCTION ex7.bind_role(name, uuid) FROM PUBLIC, ex7_user;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA ex7 TO ex7_user;

@@ -88,8 +88,10 @@ export async function startEx7d(env = {}) {
     try { await fetch(`${base}/api/health`); break; } catch { await new Promise((r) => setTimeout(r, 50)); }
   }
   return {
-    base, port, proc, out, exited,
-    async stop(signal = 'SIGTERM') { if (proc.exitCode === null) proc.kill(signal); return exited; },
+    base, port, proc, out,
+    // waiting for the exit holds the event loop open again (the child is unref'd)
+    get exited() { proc.ref(); return exited; },
+    async stop(signal = 'SIGTERM') { proc.ref(); if (proc.exitCode === null) proc.kill(signal); return exited; },
   };
 }
 

@@ -51,8 +51,9 @@ SELECT is_empty(
          AND p.prosecdef AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%')$$,
     'every SECURITY DEFINER function pins its search_path');
 
--- the keyset orders: build a realistic table (two users, 20k signals, 10k audit rows, 2k strategies) and
--- check that the page queries read the matching index in order, with no sort and no sequential scan
+-- the keyset orders: build a realistic table (100 users; the one we page for owns half of the 2k
+-- strategies, 20k signals and 10k audit rows, the rest is spread over the others) and check that the
+-- page queries read the matching index in order, with no sort and no sequential scan
 CREATE FUNCTION pg_temp.plan_of(q text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE p json;
 BEGIN
@@ -60,10 +61,11 @@ BEGIN
     RETURN p::text;
 END $$;
 
-INSERT INTO ex7.users (id) VALUES ('00000000-0000-4000-8000-000000000f01'), ('00000000-0000-4000-8000-000000000f02');
+INSERT INTO ex7.users (id)
+SELECT ('00000000-0000-4000-8000-000000000' || to_hex(3840 + u))::uuid FROM generate_series(1, 100) u;
 INSERT INTO ex7.strategies (id, user_id, name, instrument, timeframe, etag, updated_at)
 SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid,
-       CASE WHEN i % 2 = 0 THEN '00000000-0000-4000-8000-000000000f01'::uuid ELSE '00000000-0000-4000-8000-000000000f02'::uuid END,
+       ('00000000-0000-4000-8000-000000000' || to_hex(CASE WHEN i % 2 = 0 THEN 3841 ELSE 3842 + i % 99 END))::uuid,
        'tap ' || i, 'MNQ', '5m', 'e', '2026-01-01'::timestamptz + i * interval '1 minute'
   FROM generate_series(1, 2000) i;
 INSERT INTO ex7.signals (user_id, strategy_id, strategy_version, instrument, timeframe, mode, side, size, entry_price, bar_ts, fired_at)
