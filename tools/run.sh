@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # tools/run.sh: the README's run command (make run), and make stop. Installs what is missing, builds and
 # installs the extension, starts a persistent cluster under the project folder (.pgdata/, ignored by
-# git), creates database ex7 with the extension (or updates it), loads the demo data once, and prints how
-# to connect. The cluster keeps running after the command returns; `make stop` stops it.
+# git), creates database ex7 with the extension (or updates it), loads the demo data once, starts ex7d on
+# 127.0.0.1:8100 (EX7_LISTEN to change) with a development HS256 secret kept in .pgdata/jwt_secret, and
+# prints how to connect. Both keep running after the command returns; `make stop` stops them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP=$PWD
 . tools/cluster.sh
 
 DIR=$TOP/.pgdata
+stop_ex7d() {
+	if [ -f "$DIR/ex7d.pid" ] && kill -0 "$(cat "$DIR/ex7d.pid")" 2>/dev/null; then
+		kill -TERM "$(cat "$DIR/ex7d.pid")"
+		for _ in $(seq 1 50); do kill -0 "$(cat "$DIR/ex7d.pid")" 2>/dev/null || break; sleep 0.1; done
+	fi
+	rm -f "$DIR/ex7d.pid"
+}
 if [ "${1:-}" = "stop" ]; then
+	stop_ex7d
 	cluster_stop "$DIR"
-	echo "ex7: cluster in $DIR stopped"
+	echo "ex7: ex7d and the cluster in $DIR stopped"
 	exit 0
 fi
 
@@ -39,19 +48,37 @@ export PGHOST=$DIR PGPORT=$PORT PGUSER=postgres
 psql -X -q -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'ex7'" | grep -q 1 ||
 	psql -X -q -d postgres -c "CREATE DATABASE ex7"
 if psql -X -q -d ex7 -tAc "SELECT 1 FROM pg_extension WHERE extname = 'ex7'" | grep -q 1; then
-	psql -X -q -d ex7 -c "ALTER EXTENSION ex7 UPDATE"
+	psql -X -q -d ex7 -c "SET client_min_messages = warning" -c "ALTER EXTENSION ex7 UPDATE"
 else
 	psql -X -q -d ex7 -c "CREATE EXTENSION ex7"
 fi
-psql -X -q -d ex7 -v ON_ERROR_STOP=1 -f tools/demo.sql
+psql -X -q -d ex7 -v ON_ERROR_STOP=1 -f tools/demo.sql 2>&1 | grep -v '^psql.*NOTICE' || true
+
+# ex7d, with a development secret made once (a real deployment sets EX7_JWT_SECRET / EX7_JWKS_FILE)
+[ -s "$DIR/jwt_secret" ] || (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DIR/jwt_secret")
+export EX7_JWT_SECRET=${EX7_JWT_SECRET:-$(cat "$DIR/jwt_secret")}
+export EX7_LISTEN=${EX7_LISTEN:-127.0.0.1:8100}
+export DATABASE_URL=${DATABASE_URL:-"host=$DIR port=$PORT dbname=ex7 user=postgres application_name=ex7d"}
+stop_ex7d
+nohup http/ex7d >>"$DIR/ex7d.log" 2>&1 &
+echo $! >"$DIR/ex7d.pid"
+for _ in $(seq 1 50); do curl -s -o /dev/null "http://$EX7_LISTEN/api/health" && break; sleep 0.1; done
+if ! curl -s -o /dev/null "http://$EX7_LISTEN/api/health"; then
+	echo "ex7d did not start (is $EX7_LISTEN taken?); its log:" >&2
+	tail -n 20 "$DIR/ex7d.log" >&2
+	exit 1
+fi
+DEMO=de000000-0000-4000-8000-000000000001
+TOKEN=$(http/ex7d token --sub "$DEMO" --email demo@ex7.local --ttl 86400)
 
 cat <<MSG
 
-ex7: PostgreSQL 15 is running with the ex7 extension and demo data.
-  data directory: $DIR/data (log: $DIR/postgresql.log)
-  connect:        psql "host=$DIR port=$PORT dbname=ex7 user=postgres"
-             or:  psql postgresql://postgres@127.0.0.1:$PORT/ex7
-  demo user:      de000000-0000-4000-8000-000000000001 (try: SELECT ex7.list_strategies('de000000-0000-4000-8000-000000000001');)
-  stop it with:   make stop
-The HTTP front (ex7d) is not built yet: the cluster is left running on its own.
+ex7 is running.
+  API:            http://$EX7_LISTEN  (ex7d log: $DIR/ex7d.log)
+  try:            curl -s http://$EX7_LISTEN/api/health
+                  curl -s -H "Authorization: Bearer $TOKEN" http://$EX7_LISTEN/api/strategies
+  a token for another user:  EX7_JWT_SECRET=\$(cat $DIR/jwt_secret) http/ex7d token --sub <uuid>
+  PostgreSQL:     psql "host=$DIR port=$PORT dbname=ex7 user=postgres"   (data: $DIR/data)
+  demo user:      $DEMO (3 strategies, 3 paper signals)
+  stop both with: make stop
 MSG
