@@ -98,7 +98,11 @@ job_finish(Job *j, PGresult *res, const char *err)
 	job_free(j);
 }
 
-/* conn_watch: returns nothing; (re)arms the socket event for what (EV_READ and/or EV_WRITE). */
+/*
+ * conn_watch: returns nothing; (re)arms the socket event for what (EV_READ and/or EV_WRITE). The event
+ * persists until the next conn_watch: a result may arrive in several reads (an error, then the
+ * ReadyForQuery that ends it), and every one of them must wake us.
+ */
 static void
 conn_watch(Conn *c, short what)
 {
@@ -110,7 +114,7 @@ conn_watch(Conn *c, short what)
 	}
 	if (what == 0)
 		return;
-	c->ev = event_new(c->pool->base, PQsocket(c->pg), what, conn_io_cb, c);
+	c->ev = event_new(c->pool->base, PQsocket(c->pg), what | EV_PERSIST, conn_io_cb, c);
 	event_add(c->ev, NULL);
 }
 

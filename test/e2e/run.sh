@@ -10,7 +10,7 @@ if [ ! -d node_modules/jose ]; then
 		{ echo "not ok - npm install of the e2e test dependencies failed"; exit 1; }
 fi
 export EX7_E2E_DB=ex7_e2e
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS ex7_e2e" >/dev/null 2>&1
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS ex7_e2e WITH (FORCE)" >/dev/null 2>&1
 rc=0
 for f in *.test.mjs; do
 	echo "# $f"
