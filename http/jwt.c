@@ -12,6 +12,7 @@
  *  - aud is required and must match; exp is required; exp and nbf are checked with a 60 s leeway.
  */
 #include "jwt.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <stdbool.h>
@@ -372,25 +373,6 @@ json_part(const char *s, size_t len)
 	return obj;
 }
 
-/* is_uuid: returns true when s is a canonical 8-4-4-4-12 hex uuid. */
-static bool
-is_uuid(const char *s)
-{
-	if (strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++)
-	{
-		if (i == 8 || i == 13 || i == 18 || i == 23)
-		{
-			if (s[i] != '-')
-				return false;
-		}
-		else if (!isxdigit((unsigned char) s[i]))
-			return false;
-	}
-	return true;
-}
-
 /* num_claim: returns true and sets *out when claim name is a JSON number (integer or not). */
 static bool
 num_claim(json_object *claims, const char *name, double *out)
@@ -567,7 +549,7 @@ jwt_verify(const JwtKeys *keys, const char *token, const char *aud, const char *
 		}
 	}
 	if (!json_object_object_get_ex(claims, "sub", &v) || !json_object_is_type(v, json_type_string) ||
-		!is_uuid(json_object_get_string(v)))
+		!is_uuid_text(json_object_get_string(v)))
 	{
 		*why = "sub must be a user uuid";
 		goto done;

@@ -17,116 +17,12 @@
 #include <json.h>
 
 #include "users.h"
+#include "util.h"
 
 /* ex7.ensure_user: the first request of a subject in this process creates the user row and reads the
  * caps of its tier */
 static const PoolStatement ensure_user_stmt = {"ensure_user", "SELECT ex7.ensure_user($1::uuid, $2)::text", 2};
 
-
-/* is_uuid_text: returns true when s is a canonical uuid. */
-static bool
-is_uuid_text(const char *s)
-{
-	if (strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++)
-	{
-		if (i == 8 || i == 13 || i == 18 || i == 23)
-		{
-			if (s[i] != '-')
-				return false;
-		}
-		else if (!isxdigit((unsigned char) s[i]))
-			return false;
-	}
-	return true;
-}
-
-/* is_int_text: returns true when s is a decimal integer that fits in 32 bits. */
-static bool
-is_int_text(const char *s)
-{
-	char	   *end;
-	long		v;
-
-	if (*s == '\0' || isspace((unsigned char) *s))
-		return false;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	return errno == 0 && *end == '\0' && v >= -2147483648L && v <= 2147483647L;
-}
-
-/*
- * is_iso8601: returns true for YYYY-MM-DD, optionally followed by [T ]HH:MM[:SS[.fraction]] and then
- * Z or +HH:MM / -HH:MM. Ranges are PostgreSQL's to check; this only refuses what is not a timestamp.
- */
-static bool
-is_iso8601(const char *s)
-{
-	const char *p = s;
-
-#define DIGITS(n) do { for (int _i = 0; _i < (n); _i++) if (!isdigit((unsigned char) *p++)) return false; } while (0)
-	DIGITS(4);
-	if (*p++ != '-')
-		return false;
-	DIGITS(2);
-	if (*p++ != '-')
-		return false;
-	DIGITS(2);
-	if (*p == '\0')
-		return true;
-	if (*p != 'T' && *p != ' ')
-		return false;
-	p++;
-	DIGITS(2);
-	if (*p++ != ':')
-		return false;
-	DIGITS(2);
-	if (*p == ':')
-	{
-		p++;
-		DIGITS(2);
-		if (*p == '.')
-		{
-			p++;
-			if (!isdigit((unsigned char) *p))
-				return false;
-			while (isdigit((unsigned char) *p))
-				p++;
-		}
-	}
-	if (*p == '\0' || (*p == 'Z' && p[1] == '\0'))
-		return true;
-	if (*p != '+' && *p != '-')
-		return false;
-	p++;
-	DIGITS(2);
-	if (*p == ':')
-		p++;
-	DIGITS(2);
-	return *p == '\0';
-#undef DIGITS
-}
-
-/* is_numeric_text: returns true for an optionally signed decimal number (no exponent, no NaN). */
-static bool
-is_numeric_text(const char *s)
-{
-	const char *p = s;
-	int			digits = 0;
-
-	if (*p == '-' || *p == '+')
-		p++;
-	while (isdigit((unsigned char) *p))
-		p++, digits++;
-	if (*p == '.')
-	{
-		p++;
-		while (isdigit((unsigned char) *p))
-			p++, digits++;
-	}
-	return digits > 0 && digits <= 40 && *p == '\0';
-}
 
 /* split_path: returns the number of '/'-separated, percent-decoded segments of path, or -1. */
 static int
