@@ -198,3 +198,16 @@ config_load(Config *cfg, char *err, size_t errlen)
 
 	return err[0] ? -1 : 0;
 }
+
+void
+config_free(Config *cfg)
+{
+	free(cfg->database_url);
+	free(cfg->listen_host);
+	free(cfg->jwt_secret);
+	free(cfg->jwks_file);
+	free(cfg->jwt_aud);
+	free(cfg->jwt_iss);
+	free(cfg->allowed_origins);
+	memset(cfg, 0, sizeof(*cfg));
+}

@@ -29,6 +29,9 @@ typedef struct Config
  */
 extern int	config_load(Config *cfg, char *err, size_t errlen);
 
+/* config_free: returns nothing; frees the strings config_load made. */
+extern void config_free(Config *cfg);
+
 /* config_usage: returns the --help text. */
 extern const char *config_usage(void);
 

@@ -149,12 +149,14 @@ main(int argc, char **argv)
 	if (config_load(&srv.cfg, err, sizeof(err)) != 0)
 	{
 		fprintf(stderr, "ex7d: cannot start:\n%s", err);
+		config_free(&srv.cfg);
 		return 2;
 	}
 	srv.keys = jwt_keys_load(srv.cfg.jwt_secret, srv.cfg.jwks_file, err, sizeof(err));
 	if (srv.keys == NULL)
 	{
 		fprintf(stderr, "ex7d: cannot start: %s\n", err);
+		config_free(&srv.cfg);
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -204,5 +206,6 @@ err:
 	if (srv.base)
 		event_base_free(srv.base);
 	jwt_keys_free(srv.keys);
+	config_free(&srv.cfg);
 	return rc;
 }

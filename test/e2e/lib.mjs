@@ -61,7 +61,9 @@ process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
 export async function startEx7d(env = {}) {
   const k = await keys();
   const port = await freePort();
-  const proc = spawn(EX7D, [], {
+  // EX7D_WRAPPER="valgrind --leak-check=full ..." runs the server under a checker (docs/http.md)
+  const wrap = process.env.EX7D_WRAPPER ? process.env.EX7D_WRAPPER.split(' ') : [];
+  const proc = spawn(wrap.length ? wrap[0] : EX7D, wrap.length ? [...wrap.slice(1), EX7D] : [], {
     env: {
       PATH: process.env.PATH,
       DATABASE_URL: conninfo(),
@@ -83,7 +85,7 @@ export async function startEx7d(env = {}) {
   proc.stderr.on('data', (d) => { out.err += d; });
   const exited = new Promise((resolve) => proc.on('exit', (code, sig) => resolve({ code, sig })));
   const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < (wrap.length ? 400 : 100); i++) {
     if (proc.exitCode !== null) break;
     try { await fetch(`${base}/api/health`); break; } catch { await new Promise((r) => setTimeout(r, 50)); }
   }
