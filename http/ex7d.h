@@ -63,6 +63,7 @@ typedef struct Route
 	RouteArg	args[MAX_ROUTE_ARGS];
 	/* what to answer when the database cannot be reached (NULL: 503 {"detail": ...}) */
 	void		(*unavailable) (Req *r);
+	bool		etag_header;	/* the 2xx body is a strategy: send its "etag" as the ETag header */
 } Route;
 
 typedef struct Server
@@ -99,6 +100,9 @@ struct Req
 	JwtClaims	claims;
 	bool		authed;
 	int			retry_after;	/* seconds, for a 429 */
+	int			rl_limit;		/* X-RateLimit-* values; rl_limit 0: not rate limited */
+	int			rl_remaining;
+	int			rl_reset;
 	char	   *seg[MAX_SEGMENTS];	/* the decoded path segments the captures point into */
 	Match		m;
 	struct timeval start;

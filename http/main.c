@@ -165,7 +165,11 @@ main(int argc, char **argv)
 	srv.http = evhttp_new(srv.base);
 	if (srv.base == NULL || srv.http == NULL)
 		goto err;
-	evhttp_set_max_body_size(srv.http, (ev_ssize_t) srv.cfg.body_limit);
+	/*
+	 * Bodies up to twice the limit are read and refused by the router with a JSON 413; libevent drops
+	 * anything larger while reading (its own 413 page), so no client can make us buffer more.
+	 */
+	evhttp_set_max_body_size(srv.http, (ev_ssize_t) srv.cfg.body_limit * 2);
 	evhttp_set_max_headers_size(srv.http, 64 * 1024);
 	evhttp_set_timeout(srv.http, 60);
 	evhttp_set_allowed_methods(srv.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |

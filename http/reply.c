@@ -137,6 +137,31 @@ reply_raw(Req *r, int status, const char *json, size_t len)
 		evhttp_add_header(out, "Content-Type", "application/json");
 		evbuffer_add(buf, json, len);
 	}
+	if (r->rl_limit > 0)
+	{
+		char		v[24];
+
+		snprintf(v, sizeof(v), "%d", r->rl_limit);
+		evhttp_add_header(out, "X-RateLimit-Limit", v);
+		snprintf(v, sizeof(v), "%d", r->rl_remaining);
+		evhttp_add_header(out, "X-RateLimit-Remaining", v);
+		snprintf(v, sizeof(v), "%d", r->rl_reset);
+		evhttp_add_header(out, "X-RateLimit-Reset", v);
+	}
+	if (status >= 200 && status < 300 && json && r->route && r->route->etag_header)
+	{
+		/* jsonb orders keys by length, so the strategy's own "etag" precedes any nested object */
+		const char *k = memmem(json, len < 512 ? len : 512, "\"etag\": \"", 9);
+		const char *e = k ? memchr(k + 9, '"', len - (size_t) (k + 9 - json)) : NULL;
+
+		if (e && e - (k + 9) < 64)
+		{
+			char		tag[80];
+
+			snprintf(tag, sizeof(tag), "\"%.*s\"", (int) (e - (k + 9)), k + 9);
+			evhttp_add_header(out, "ETag", tag);
+		}
+	}
 	if (status == 429 || status == 503)
 	{
 		char		ra[16];

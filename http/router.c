@@ -251,7 +251,7 @@ body_json(Req *r, char **text)
 		json_object_put(o);
 		json_tokener_free(tok);
 		free(raw);
-		reply_invalid(r, "[\"body\"]", "request body is not valid JSON", "value_error.jsondecode");
+		reply_detail(r, 400, "request body is not valid JSON");
 		return NULL;
 	}
 	json_tokener_free(tok);
@@ -416,8 +416,12 @@ run_route(Req *r)
 static void
 admit(Req *r, UserEntry *e)
 {
-	int			retry = users_admit(e, time(NULL));
+	time_t		now = time(NULL);
+	int			retry = users_admit(e, now);
 
+	r->rl_limit = e->per_minute;
+	r->rl_remaining = users_remaining(e);
+	r->rl_reset = retry > 0 ? retry : (int) (60 - now % 60);
 	if (retry > 0)
 	{
 		r->retry_after = retry;
@@ -512,10 +516,30 @@ router_cb(struct evhttp_request *req, void *arg)
 	}
 	if (found == NULL)
 	{
+		if (path_known)
+		{
+			char		allow[96] = "";
+			Match		cand;
+
+			for (int i = 0; i < nroutes; i++)
+				if (route_match(routes[i].pattern, r->seg, nseg, &cand) && !strstr(allow, method_name(routes[i].method)))
+					snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s", allow[0] ? ", " : "",
+							 method_name(routes[i].method));
+			snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), ", OPTIONS");
+			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+		}
 		if (path_known && method == EVHTTP_REQ_OPTIONS)
 			reply_raw(r, 204, NULL, 0);		/* CORS preflight: add_cors adds the allow headers */
 		else
 			reply_detail(r, path_known ? 405 : 404, path_known ? "Method Not Allowed" : "Not Found");
+		return;
+	}
+	if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > srv->cfg.body_limit)
+	{
+		char		msg[96];
+
+		snprintf(msg, sizeof(msg), "request body larger than %zu bytes", srv->cfg.body_limit);
+		reply_detail(r, 413, msg);
 		return;
 	}
 	r->route = found;

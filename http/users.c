@@ -125,3 +125,12 @@ users_admit(UserEntry *e, time_t now)
 	e->day_count++;
 	return 0;
 }
+
+int
+users_remaining(const UserEntry *e)
+{
+	int			m = e->per_minute - e->minute_count;
+	int			d = e->per_day - e->day_count;
+
+	return m < d ? (m > 0 ? m : 0) : (d > 0 ? d : 0);
+}

@@ -40,4 +40,7 @@ extern void users_forget(const char *sub);
  */
 extern int	users_admit(UserEntry *e, time_t now);
 
+/* users_remaining: returns the requests left in the tighter of the two windows (after users_admit). */
+extern int	users_remaining(const UserEntry *e);
+
 #endif

@@ -33,6 +33,12 @@ test('strategy lifecycle over HTTP: create 201, get, update with If-Match, promo
   r = await api(srv, 'GET', `/api/strategies/${s.id}`, { tok: ta });
   assert.equal(r.status, 200);
   assert.deepEqual(r.body.graph, GRAPH);
+  assert.equal(r.headers.get('etag'), `"${s.etag}"`, 'ETag header carries the row etag');
+  assert.ok(Number(r.headers.get('x-ratelimit-limit')) > 0);
+  assert.ok(r.headers.get('x-ratelimit-remaining') !== null && r.headers.get('x-ratelimit-reset') !== null);
+  r = await api(srv, 'PUT', `/api/strategies/${s.id}`, { tok: ta, body: { description: 'quoted If-Match' }, headers: { 'If-Match': r.headers.get('etag') } });
+  assert.equal(r.status, 200, 'the ETag header value is accepted as If-Match');
+  s.etag = r.body.etag;
 
   r = await api(srv, 'PUT', `/api/strategies/${s.id}`, { tok: ta, body: { description: 'v2', graph: { ...GRAPH, meta: { v: 2 } } }, headers: { 'If-Match': s.etag } });
   assert.equal(r.status, 200, r.text);
@@ -109,10 +115,14 @@ test('list strategies: keyset pages newest first, opaque cursor, tampered cursor
 test('shape errors are 422 with locators; nothing is created', async () => {
   const before = psql(`SELECT count(*) FROM ex7.strategies WHERE user_id = '${A}'`);
   let r = await api(srv, 'POST', '/api/strategies', { tok: ta, raw: '{"name": ', headers: { 'Content-Type': 'application/json' } });
-  assert.equal(r.status, 422);
-  assert.deepEqual(r.body.detail[0].loc, ['body']);
+  assert.equal(r.status, 400, 'malformed JSON');
+  assert.equal(typeof r.body.detail, 'string');
   r = await api(srv, 'POST', '/api/strategies', { tok: ta, raw: '[1,2]' });
-  assert.equal(r.status, 422);
+  assert.equal(r.status, 422, 'JSON, but not an object');
+  assert.deepEqual(r.body.detail[0].loc, ['body']);
+  r = await api(srv, 'POST', '/api/strategies', { tok: ta, raw: JSON.stringify({ ...strat('huge'), description: 'x'.repeat(1100000) }) });
+  assert.equal(r.status, 413, 'over EX7_BODY_LIMIT');
+  assert.match(r.body.detail, /larger than/);
   r = await api(srv, 'POST', '/api/strategies', { tok: ta, body: strat('bad', { instrument: 'XYZ' }) });
   assert.equal(r.status, 422);
   assert.deepEqual(r.body.detail[0].loc, ['body', 'instrument']);
@@ -130,6 +140,7 @@ test('shape errors are 422 with locators; nothing is created', async () => {
   assert.equal(r.status, 404);
   r = await api(srv, 'PATCH', '/api/strategies', { tok: ta });
   assert.equal(r.status, 405);
+  assert.equal(r.headers.get('allow'), 'GET, POST, OPTIONS');
 });
 
 test('versions and rollback over HTTP', async () => {

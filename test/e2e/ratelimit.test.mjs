@@ -27,6 +27,8 @@ test('a free user gets 30 requests a minute, then 429 with Retry-After and a JSO
   assert.deepEqual(statuses.slice(0, 30), Array(30).fill(200));
   const r = await api(srv, 'GET', '/api/strategies', { tok });
   assert.equal(r.status, 429);
+  assert.equal(r.headers.get('x-ratelimit-limit'), '30');
+  assert.equal(r.headers.get('x-ratelimit-remaining'), '0');
   const ra = Number(r.headers.get('retry-after'));
   assert.ok(ra >= 1 && ra <= 60, `Retry-After ${ra}`);
   assert.equal(typeof r.body.detail, 'string');
