@@ -74,6 +74,8 @@ typedef struct Server
 	Pool	   *pool;
 	JwtKeys    *keys;
 	Pool	   *listener;		/* LISTEN connection: tier changes (and, later, signal events) */
+	char	   *openapi;		/* http/openapi.json, served at /openapi.json (NULL: not found) */
+	size_t		openapi_len;
 	bool		stopping;
 	int			inflight;
 } Server;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/http.h>
 #include <json.h>
@@ -52,6 +53,38 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	drain_started = time(NULL);
 	drain_timer = event_new(srv->base, -1, EV_PERSIST, drain_cb, srv);
 	event_add(drain_timer, &tick);
+}
+
+/* load_openapi: returns nothing; reads openapi.json from the binary's folder (http/) into srv. */
+static void
+load_openapi(Server *srv)
+{
+	char		path[4096];
+	ssize_t		n = readlink("/proc/self/exe", path, sizeof(path) - 32);
+	char	   *slash;
+	FILE	   *f;
+	long		len;
+
+	if (n <= 0)
+		return;
+	path[n] = '\0';
+	if ((slash = strrchr(path, '/')) == NULL)
+		return;
+	strcpy(slash + 1, "openapi.json");
+	if ((f = fopen(path, "rb")) == NULL)
+		return;
+	if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0)
+	{
+		srv->openapi = malloc((size_t) len);
+		if (fread(srv->openapi, 1, (size_t) len, f) == (size_t) len)
+			srv->openapi_len = (size_t) len;
+		else
+		{
+			free(srv->openapi);
+			srv->openapi = NULL;
+		}
+	}
+	fclose(f);
 }
 
 /* token_main: `ex7d token ...`; returns the exit status. */
@@ -160,6 +193,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	load_openapi(&srv);
 
 	srv.base = event_base_new();
 	srv.http = evhttp_new(srv.base);
@@ -211,5 +245,6 @@ err:
 		event_base_free(srv.base);
 	jwt_keys_free(srv.keys);
 	config_free(&srv.cfg);
+	free(srv.openapi);
 	return rc;
 }

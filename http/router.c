@@ -499,6 +499,15 @@ router_cb(struct evhttp_request *req, void *arg)
 		reply_detail(r, 503, "server shutting down");
 		return;
 	}
+	if (strcmp(r->path, "/openapi.json") == 0 && (method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD))
+	{
+		/* public (issue 3): the document describing every route below, kept in http/openapi.json */
+		if (srv->openapi)
+			reply_raw(r, 200, srv->openapi, srv->openapi_len);
+		else
+			reply_detail(r, 404, "openapi.json is not installed next to ex7d");
+		return;
+	}
 	nseg = split_path(r->path, r->seg, MAX_SEGMENTS);
 	for (int i = 0; nseg >= 0 && i < nroutes; i++)
 	{

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""tools/openapi_gen.py: writes http/openapi.json (OpenAPI 3.1), the document ex7d serves at /openapi.json.
+
+The operations come from the route table (http/routes.c): method, path, auth level, success status and
+where each argument comes from; the texts, schemas and error responses are kept here. Run it after
+changing routes.c; test/e2e/openapi.test.mjs fails when the document and the table disagree."""
+import json, re, pathlib
+
+top = pathlib.Path(__file__).resolve().parent.parent
+src = (top / 'http/routes.c').read_text()
+version = re.search(r"default_version = '([^']+)'", (top / 'ex7.control').read_text()).group(1)
+
+route_re = re.compile(r'\{EVHTTP_REQ_(\w+), "([^"]+)", AUTH_(\w+), (\d+),\s*SQL\("(\w+)",.*?\),\s*(\{.*?\})(?:, (\w+|NULL))?(?:, (true))?\},\n', re.S)
+arg_re = re.compile(r'\{ARG_(\w+), "([^"]+)", (NULL|"[^"]*")\}')
+
+TAGS = [('/api/strategies', 'Strategies'), ('/api/signals/runtimes', 'Runtimes'), ('/api/signals', 'Signals'),
+        ('/api/legacy', 'Signals'), ('/api/risk', 'Risk'), ('/api/health', 'Health')]
+SUMMARY = {
+    'health': 'Health (public)', 'list_strategies': 'List Strategies', 'create_strategy': 'Create Strategy',
+    'import_strategy': 'Import Strategy', 'get_strategy': 'Get Strategy', 'update_strategy': 'Update Strategy',
+    'delete_strategy': 'Delete Strategy', 'clone_strategy': 'Clone Strategy', 'promote_strategy': 'Promote Strategy',
+    'pause_strategy': 'Pause Strategy', 'resume_strategy': 'Resume Strategy', 'archive_strategy': 'Archive Strategy',
+    'unarchive_strategy': 'Unarchive Strategy', 'export_strategy': 'Export Strategy', 'rollback_strategy': 'Rollback Strategy',
+    'list_versions': 'List Strategy Versions', 'get_version': 'Get Strategy Version', 'legacy_signals': 'Get Signals',
+    'legacy_signals_instrument': 'Get Signals By Instrument', 'list_signals': 'List Signals', 'list_audit': 'Get Audit',
+    'signals_health_me': 'Signals Health Me', 'list_runtimes': 'List Runtimes', 'start_runtime': 'Start Runtime',
+    'stop_runtime': 'Stop Runtime', 'force_close_all': 'Force Close All', 'get_signal': 'Get Signal',
+    'close_signal': 'Close Signal', 'risk_state': 'Get Risk', 'list_blocked': 'Get Blocked',
+}
+RESULT = {
+    'list_strategies': 'StrategyPage', 'create_strategy': 'Strategy', 'import_strategy': 'Strategy', 'get_strategy': 'Strategy',
+    'update_strategy': 'Strategy', 'clone_strategy': 'Strategy', 'promote_strategy': 'Strategy', 'pause_strategy': 'Strategy',
+    'resume_strategy': 'Strategy', 'archive_strategy': 'Strategy', 'unarchive_strategy': 'Strategy', 'list_signals': 'SignalPage',
+    'get_signal': 'Signal', 'close_signal': 'Signal', 'health': 'Health', 'risk_state': 'RiskState',
+}
+BODY = {
+    'create_strategy': 'StrategyCreate', 'update_strategy': 'StrategyPatch', 'import_strategy': 'ExportPayload',
+}
+
+def qschema(kind, default):
+    t = {'QUERY_INT': {'type': 'integer'}, 'QUERY_UUID': {'type': 'string', 'format': 'uuid'},
+         'QUERY_TS': {'type': 'string', 'format': 'date-time'}}.get(kind, {'type': 'string'})
+    if default != 'NULL':
+        d = default.strip('"')
+        t = {**t, 'default': int(d) if t.get('type') == 'integer' else d}
+    return t
+
+err = lambda d: {'description': d, 'content': {'application/json': {'schema': {'$ref': '#/components/schemas/Error'}}}}
+paths = {}
+for m in route_re.finditer(src):
+    method, pattern, auth, status, name, argblock = m.group(1, 2, 3, 4, 5, 6)
+    args = arg_re.findall(argblock)
+    op = {'operationId': name, 'summary': SUMMARY.get(name, name), 'tags': [next(t for p, t in TAGS if pattern.startswith(p))]}
+    params, body_props = [], {}
+    whole_body = False
+    for kind, aname, default in args:
+        if kind.startswith('PATH'):
+            params.append({'name': aname, 'in': 'path', 'required': True,
+                           'schema': {'type': 'integer'} if kind == 'PATH_INT' else
+                           {'type': 'string', 'format': 'uuid'} if kind == 'PATH_UUID' else {'type': 'string'}})
+        elif kind.startswith('QUERY'):
+            params.append({'name': aname, 'in': 'query', 'required': False, 'schema': qschema(kind, default)})
+        elif kind == 'HEADER_TEXT':
+            params.append({'name': aname, 'in': 'header', 'required': False, 'schema': {'type': 'string'},
+                           'description': 'The strategy etag (ETag of a previous response); a stale one is 409.'})
+        elif kind == 'BODY':
+            whole_body = True
+        elif kind.startswith('BODY_'):
+            body_props[aname] = {'BODY_INT': {'type': 'integer'}, 'BODY_NUMBER': {'type': ['number', 'string'], 'description': 'exact decimal'},
+                                 'BODY_TEXT': {'type': 'string'}}[kind]
+            if default != 'NULL':
+                body_props[aname]['default'] = default.strip('"')
+    if params:
+        op['parameters'] = params
+    if whole_body:
+        ref = BODY.get(name)
+        op['requestBody'] = {'required': True, 'content': {'application/json': {'schema': {'$ref': f'#/components/schemas/{ref}'} if ref else {'type': 'object'}}}}
+    elif body_props:
+        op['requestBody'] = {'required': False, 'content': {'application/json': {'schema': {'type': 'object', 'properties': body_props}}}}
+    ok = {'description': 'Successful Response'}
+    if status != '204':
+        ok['content'] = {'application/json': {'schema': {'$ref': f'#/components/schemas/{RESULT[name]}'} if name in RESULT else {}}}
+    responses = {status: ok}
+    if auth == 'PUBLIC':
+        op['security'] = []
+        if name == 'health':
+            responses['503'] = {'description': 'The database is unreachable', 'content': {'application/json': {'schema': {'$ref': '#/components/schemas/Health'}}}}
+    else:
+        responses['401'] = err('Missing or invalid bearer token')
+        responses['403'] = err('Token valid but not allowed (tier, role, or a gate the reference names)')
+        responses['404'] = err('Not found, or not owned by the caller')
+        responses['409'] = err('Conflict: stale etag, illegal lifecycle edge, already closed, name taken')
+        responses['422'] = {'description': 'Validation Error', 'content': {'application/json': {'schema': {'$ref': '#/components/schemas/ValidationError'}}}}
+        responses['429'] = err('Rate limit of the tier reached; read Retry-After')
+        responses['503'] = err('Database unavailable; safe to retry')
+    op['responses'] = responses
+    oapath = pattern
+    paths.setdefault(oapath, {})[method.lower()] = op
+
+S = lambda **p: {'type': 'object', 'properties': p}
+dec = {'type': 'string', 'description': 'exact decimal'}
+ts = {'type': 'string', 'format': 'date-time'}
+nts = {'type': ['string', 'null'], 'format': 'date-time'}
+doc = {
+    'openapi': '3.1.0',
+    'info': {'title': 'EX7 Capital API', 'version': version,
+             'description': 'Trading signal delivery, strategy validation and account management. All endpoints require a Supabase JWT bearer token unless marked public. Served by ex7d over the ex7 PostgreSQL extension.',
+             'license': {'name': 'Proprietary', 'identifier': 'LicenseRef-ex7'}},
+    'servers': [{'url': 'http://127.0.0.1:8100', 'description': 'local development (make run)'},
+                {'url': 'https://api.ex7capital.com'}],
+    'security': [{'bearer': []}],
+    'tags': [{'name': t, 'description': f'{t} endpoints'} for t in ['Strategies', 'Signals', 'Runtimes', 'Risk', 'Health']],
+    'paths': dict(sorted(paths.items())),
+    'components': {
+        'securitySchemes': {'bearer': {'type': 'http', 'scheme': 'bearer', 'bearerFormat': 'JWT'}},
+        'schemas': {
+            'Error': {'type': 'object', 'required': ['detail'], 'properties': {'detail': {'description': 'A message, or an object with a machine-readable code and the data the contract names'}}},
+            'ValidationError': {'type': 'object', 'required': ['detail'], 'properties': {'detail': {'type': 'array', 'items': {
+                'type': 'object', 'required': ['loc', 'msg', 'type'], 'properties': {
+                    'loc': {'type': 'array', 'items': {'type': ['string', 'integer']}}, 'msg': {'type': 'string'}, 'type': {'type': 'string'}}}}}},
+            'Graph': {'type': 'object', 'required': ['nodes', 'edges'], 'properties': {
+                'nodes': {'type': 'array', 'items': S(id={'type': 'string'}, type={'type': 'string'}, params={'type': 'object'})},
+                'edges': {'type': 'array', 'items': S(**{'from': {'type': 'string'}, 'to': {'type': 'string'}, 'port': {'type': 'string'}})},
+                'meta': {'type': 'object'}}},
+            'StrategyCreate': {'type': 'object', 'required': ['name', 'instrument', 'timeframe'], 'properties': {
+                'name': {'type': 'string', 'minLength': 1, 'maxLength': 120}, 'description': {'type': 'string'},
+                'instrument': {'type': 'string'}, 'timeframe': {'enum': ['1m', '2m', '5m', '15m', '30m', '1h', '4h', '1d']},
+                'tags': {'type': 'array', 'items': {'type': 'string'}}, 'graph': {'$ref': '#/components/schemas/Graph'}, 'note': {'type': 'string'}}},
+            'StrategyPatch': {'type': 'object', 'properties': {
+                'name': {'type': 'string'}, 'description': {'type': 'string'}, 'instrument': {'type': 'string'},
+                'timeframe': {'type': 'string'}, 'tags': {'type': 'array', 'items': {'type': 'string'}},
+                'graph': {'$ref': '#/components/schemas/Graph'}, 'note': {'type': 'string'}}},
+            'ExportPayload': {'type': 'object', 'required': ['format', 'name', 'instrument', 'timeframe', 'graph'], 'properties': {
+                'format': {'const': 'ex7.strategy/v1'}, 'exported_at': ts, 'name': {'type': 'string'}, 'description': {'type': 'string'},
+                'instrument': {'type': 'string'}, 'timeframe': {'type': 'string'}, 'tags': {'type': 'array', 'items': {'type': 'string'}},
+                'graph': {'$ref': '#/components/schemas/Graph'}, 'name_on_conflict': {'enum': ['suffix', 'error']}}},
+            'Strategy': S(id={'type': 'string', 'format': 'uuid'}, name={'type': 'string'}, description={'type': 'string'},
+                          instrument={'type': 'string'}, timeframe={'type': 'string'}, tags={'type': 'array', 'items': {'type': 'string'}},
+                          status={'enum': ['draft', 'ready', 'live', 'paused', 'archived']}, current_version={'type': 'integer'},
+                          etag={'type': 'string'}, created_at=ts, updated_at=ts,
+                          allowed_transitions={'type': 'array', 'items': {'type': 'string'}}, graph={'$ref': '#/components/schemas/Graph'}),
+            'StrategyPage': S(items={'type': 'array', 'items': {'$ref': '#/components/schemas/Strategy'}}, next_cursor={'type': ['string', 'null']}),
+            'Signal': S(id={'type': 'string', 'format': 'uuid'}, strategy_id={'type': 'string', 'format': 'uuid'},
+                        strategy_version={'type': 'integer'}, instrument={'type': 'string'}, timeframe={'type': 'string'},
+                        mode={'enum': ['paper', 'live']}, side={'enum': ['long', 'short']}, size={'type': 'integer'},
+                        entry_price=dec, bar_ts=ts, fired_at=ts, status={'enum': ['open', 'closed', 'cancelled']},
+                        close_reason={'type': ['string', 'null']}, close_price={'type': ['string', 'null']}, closed_at=nts,
+                        gross_pnl={'type': ['string', 'null']}, net_pnl={'type': ['string', 'null']}),
+            'SignalPage': S(items={'type': 'array', 'items': {'$ref': '#/components/schemas/Signal'}}, next_cursor={'type': ['string', 'null']}),
+            'Health': S(status={'enum': ['ok', 'degraded']}, postgresql={'enum': ['ok', 'unreachable']}, last_signal_time=nts),
+            'RiskState': S(mode={'enum': ['paper', 'live']}, trading_allowed={'type': 'boolean'},
+                           blocked_reason={'type': ['object', 'null']}, limits={'type': 'object'}, realized_pnl_today=dec,
+                           trades_today={'type': 'integer'}, open_positions={'type': 'integer'}, checked_at=ts),
+        },
+    },
+}
+doc['paths']['/openapi.json'] = {'get': {'operationId': 'openapi', 'summary': 'This document (public)', 'tags': ['Health'], 'security': [],
+                                         'responses': {'200': {'description': 'The OpenAPI document', 'content': {'application/json': {'schema': {'type': 'object'}}}}}}}
+(top / 'http/openapi.json').write_text(json.dumps(doc, indent=2) + '\n')
+print(f'http/openapi.json: {sum(len(v) for v in doc["paths"].values())} operations')
