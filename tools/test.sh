@@ -18,7 +18,7 @@ install_ext || { echo "0 passed, 1 failed"; exit 1; }
 
 TMP=$(mktemp -d /tmp/ex7-test.XXXXXX)
 PORT=$(free_port 55432)
-cleanup() { cluster_stop "$TMP"; rm -rf "$TMP"; }
+cleanup() { [ -n "${EX7_KEEP_TMP:-}" ] && { echo "kept $TMP"; return; }; cluster_stop "$TMP"; rm -rf "$TMP"; }
 trap cleanup EXIT
 cluster_init "$TMP" && cluster_start "$TMP" "$PORT" "-c fsync=off -c max_connections=50" ||
 	{ echo "0 passed, 1 failed"; exit 1; }

@@ -10,6 +10,8 @@ if [ ! -d node_modules/jose ] || [ ! -d node_modules/@redocly/cli ]; then
 		{ echo "not ok - npm install of the e2e test dependencies failed"; exit 1; }
 fi
 export EX7_E2E_DB=ex7_e2e
+# the cluster tools/test.sh started (its data directory), for the restart test
+export EX7_E2E_PGDATA=${1:+$1/data}
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS ex7_e2e WITH (FORCE)" >/dev/null 2>&1
 rc=0
 for f in *.test.mjs; do
