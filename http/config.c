@@ -16,7 +16,7 @@ extern char **environ;
 
 static const char *const known_ex7_vars[] = {
 	"EX7_LISTEN", "EX7_JWT_SECRET", "EX7_JWKS_FILE", "EX7_JWT_AUD", "EX7_JWT_ISS", "EX7_POOL_SIZE",
-	"EX7_BODY_LIMIT", "EX7_QUEUE_TIMEOUT_MS", "EX7_PG_PORT", NULL
+	"EX7_BODY_LIMIT", "EX7_QUEUE_TIMEOUT_MS", "EX7_RATE_LIMITS", "EX7_PG_PORT", NULL
 };
 
 static const char usage[] =
@@ -37,7 +37,8 @@ static const char usage[] =
 	"  ALLOWED_ORIGINS       CORS: comma-separated origins, or * (default: no CORS headers)\n"
 	"  EX7_POOL_SIZE         database connections (default 4, 1..64)\n"
 	"  EX7_BODY_LIMIT        largest request body in bytes (default 1048576, 1024..67108864)\n"
-	"  EX7_QUEUE_TIMEOUT_MS  how long a request may wait for a free connection (default 5000)\n";
+	"  EX7_QUEUE_TIMEOUT_MS  how long a request may wait for a free connection (default 5000)\n"
+	"  EX7_RATE_LIMITS       on (default) or off: the per-tier request limits (off only for benchmarks)\n";
 
 const char *
 config_usage(void)
@@ -195,6 +196,15 @@ config_load(Config *cfg, char *err, size_t errlen)
 	cfg->body_limit = (size_t) n;
 	n = int_setting("EX7_QUEUE_TIMEOUT_MS", 5000, 100, 600000, err, errlen);
 	cfg->queue_timeout_ms = (int) n;
+	v = getenv("EX7_RATE_LIMITS");
+	cfg->rate_limits = true;
+	if (v && *v)
+	{
+		if (strcmp(v, "off") == 0)
+			cfg->rate_limits = false;
+		else if (strcmp(v, "on") != 0)
+			append(err, errlen, "EX7_RATE_LIMITS must be on or off, got \"%s\"\n", v);
+	}
 
 	return err[0] ? -1 : 0;
 }

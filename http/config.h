@@ -21,6 +21,7 @@ typedef struct Config
 	int			pool_size;
 	size_t		body_limit;
 	int			queue_timeout_ms;
+	bool		rate_limits;	/* EX7_RATE_LIMITS=off turns the per-tier limits off (benchmarks) */
 } Config;
 
 /*

@@ -53,6 +53,25 @@ enum
 	ALG_RS256
 };
 
+/*
+ * A small cache of verified tokens: a client sends the same token with every request until it expires,
+ * and verifying it again (two JSON parses, an HMAC or a signature check) was a large part of a request.
+ * Direct-mapped by a hash of the token; an entry holds the whole token, compared in full before use, and
+ * the claims it produced. Only exp and nbf depend on the time, so they are checked again on every hit.
+ */
+#define JWT_CACHE_SIZE 1024
+#define JWT_CACHE_MAX_TOKEN 2048
+
+typedef struct JwtCacheEntry
+{
+	char	   *token;
+	JwtClaims	claims;
+	double		nbf;			/* 0: none */
+	const JwtKeys *keys;
+} JwtCacheEntry;
+
+static JwtCacheEntry jwt_cache[JWT_CACHE_SIZE];
+
 static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 char *
@@ -302,6 +321,13 @@ jwt_keys_free(JwtKeys *keys)
 {
 	if (keys == NULL)
 		return;
+	for (int i = 0; i < JWT_CACHE_SIZE; i++)
+		if (jwt_cache[i].keys == keys)
+		{
+			free(jwt_cache[i].token);
+			jwt_cache[i].token = NULL;
+			jwt_cache[i].keys = NULL;
+		}
 	for (int i = 0; i < keys->nkeys; i++)
 	{
 		free(keys->keys[i].kid);
@@ -408,9 +434,60 @@ aud_matches(json_object *claims, const char *aud)
 	return false;
 }
 
+
+static unsigned
+token_hash(const char *t)
+{
+	unsigned	h = 2166136261u;
+
+	for (; *t; t++)
+		h = (h ^ (unsigned char) *t) * 16777619u;
+	return h % JWT_CACHE_SIZE;
+}
+
+static int	jwt_verify_full(const JwtKeys *keys, const char *token, const char *aud, const char *iss,
+							time_t now, JwtClaims *out, const char **why, double *nbf_out);
+
 int
 jwt_verify(const JwtKeys *keys, const char *token, const char *aud, const char *iss, time_t now,
 		   JwtClaims *out, const char **why)
+{
+	JwtCacheEntry *e;
+	double		nbf = 0;
+
+	if (token == NULL || strlen(token) > JWT_CACHE_MAX_TOKEN)
+		return jwt_verify_full(keys, token, aud, iss, now, out, why, &nbf);
+	e = &jwt_cache[token_hash(token)];
+	if (e->token && e->keys == keys && strcmp(e->token, token) == 0)
+	{
+		if ((double) now >= (double) e->claims.exp + JWT_LEEWAY_SECONDS)
+		{
+			*why = "token expired";
+			return -1;
+		}
+		if (e->nbf > 0 && (double) now + JWT_LEEWAY_SECONDS < e->nbf)
+		{
+			*why = "token not yet valid";
+			return -1;
+		}
+		*out = e->claims;
+		*why = NULL;
+		return 0;
+	}
+	if (jwt_verify_full(keys, token, aud, iss, now, out, why, &nbf) != 0)
+		return -1;
+	free(e->token);
+	e->token = strdup(token);
+	e->claims = *out;
+	e->nbf = nbf;
+	e->keys = keys;
+	return 0;
+}
+
+/* jwt_verify_full: jwt_verify without the cache; also reports the nbf claim (0 when absent). */
+static int
+jwt_verify_full(const JwtKeys *keys, const char *token, const char *aud, const char *iss, time_t now,
+				JwtClaims *out, const char **why, double *nbf_out)
 {
 	const char *dot1;
 	const char *dot2;
@@ -533,6 +610,7 @@ jwt_verify(const JwtKeys *keys, const char *token, const char *aud, const char *
 			*why = "token not yet valid";
 			goto done;
 		}
+		*nbf_out = nbf;
 	}
 	if (!aud_matches(claims, aud))
 	{

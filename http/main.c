@@ -34,6 +34,16 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 		event_base_loopexit(srv->base, NULL);
 }
 
+/* flush_cb: timer; writes the buffered access log lines (at most 250 ms late). */
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void) fd;
+	(void) what;
+	(void) arg;
+	fflush(stdout);
+}
+
 /* signal_cb: SIGTERM or SIGINT; starts the graceful shutdown once. */
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -165,6 +175,8 @@ main(int argc, char **argv)
 	char		err[4096];
 	struct event *sigterm = NULL;
 	struct event *sigint = NULL;
+	struct event *flush = NULL;
+	struct timeval flush_every = {0, 250 * 1000};
 	int			rc = 1;
 
 	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
@@ -222,6 +234,9 @@ main(int argc, char **argv)
 	sigint = evsignal_new(srv.base, SIGINT, signal_cb, &srv);
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	flush = event_new(srv.base, -1, EV_PERSIST, flush_cb, NULL);
+	event_add(flush, &flush_every);
 	fprintf(stderr, "{\"level\": \"info\", \"msg\": \"ex7d listening on %s:%d\"}\n", srv.cfg.listen_host,
 			srv.cfg.listen_port);
 
@@ -231,6 +246,8 @@ main(int argc, char **argv)
 err:
 	if (drain_timer)
 		event_free(drain_timer);
+	if (flush)
+		event_free(flush);
 	if (sigterm)
 		event_free(sigterm);
 	if (sigint)
@@ -246,5 +263,6 @@ err:
 	jwt_keys_free(srv.keys);
 	config_free(&srv.cfg);
 	free(srv.openapi);
+	fflush(stdout);
 	return rc;
 }

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# bench/bench_http.sh: ex7d against the database it fronts (run by bench/run.sh; issue 3's goals). On
+# loopback, side by side in one run, same concurrency (4 connections, 2 threads), 10 s each:
+#   get:    GET /api/strategies/{id} with wrk  vs  pgbench running SELECT ex7.get_strategy(...)  (goal >= 0.6x)
+#   list:   GET /api/signals?limit=50 with wrk vs  pgbench running SELECT ex7.list_signals(...)  (goal >= 0.7x)
+#   limits: GET /api/strategies/{id} with rate limiting on vs off                                 (goal >= 0.85x)
+# The bench user's tier caps are raised so limiting is exercised (counted) without refusing anything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${BENCH_SECONDS:-10}
+CONC=4
+if ! command -v wrk >/dev/null 2>&1; then
+	if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq wrk >/dev/null; else echo "install wrk (apt-get install wrk)"; exit 1; fi
+fi
+U=00000000-0000-4000-8000-0000000b0101
+W=$(mktemp -d)
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$W"' EXIT
+
+psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+SELECT ex7.ensure_user('$U');
+UPDATE ex7.users SET tier = 'strategist' WHERE id = '$U';
+UPDATE ex7.tiers SET requests_per_minute = 2000000000, requests_per_day = 2000000000 WHERE tier = 'strategist';
+SQL
+SID=$(psql -X -qAt -c "SELECT coalesce((SELECT id FROM ex7.strategies WHERE user_id = '$U' AND name = 'bench http'),
+    (ex7.create_strategy('$U', '{\"name\": \"bench http\", \"instrument\": \"MNQ\", \"timeframe\": \"5m\", \"tags\": [\"bench\"],
+      \"graph\": {\"nodes\": [{\"id\": \"c\", \"type\": \"close\"}], \"edges\": []}}')->>'id')::uuid)")
+psql -X -q -c "SELECT ex7.set_risk_limits('$U', 'paper', '{\"max_trades_per_day\": 1000, \"max_open_positions\": 100}')" >/dev/null
+psql -X -q -c "SELECT count(ex7.fire_signal('$U', '$SID', 'paper', 'long', 1, 18000 + g * 0.25, now() - g * interval '1 minute'))
+               FROM generate_series(1, 60) g WHERE NOT EXISTS (SELECT 1 FROM ex7.signals WHERE user_id = '$U')" >/dev/null
+
+SECRET=bench-secret-bench-secret-bench-secret-0123
+TOKEN=$(EX7_JWT_SECRET=$SECRET http/ex7d token --sub "$U" --ttl 3600)
+start_ex7d() { # port limits
+	EX7_JWT_SECRET=$SECRET EX7_LISTEN=127.0.0.1:$1 EX7_RATE_LIMITS=$2 EX7_POOL_SIZE=$CONC \
+		DATABASE_URL="host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=$PGUSER" http/ex7d >/dev/null 2>"$W/ex7d.$1.log" &
+	PIDS+=($!)
+	for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$1/api/health" && return 0; sleep 0.1; done
+	cat "$W/ex7d.$1.log"; return 1
+}
+P_ON=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 18101)
+P_OFF=$((P_ON + 1))
+start_ex7d "$P_ON" on
+start_ex7d "$P_OFF" off
+# the first request of the user in each process reads the tier (ex7.ensure_user); warm both up
+for p in "$P_ON" "$P_OFF"; do curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$p/api/strategies/$SID"; done
+
+rps() { wrk -t2 -c"$CONC" -d"${SECS}s" -H "Authorization: Bearer $TOKEN" "$1" | awk '/Requests\/sec/ { print $2 }'; }
+non2xx() { wrk -t2 -c"$CONC" -d2s -H "Authorization: Bearer $TOKEN" "$1" | awk '/Non-2xx/ { print $NF }'; }
+tps() { echo "$1" >"$W/q.sql"; pgbench -n -M prepared -c "$CONC" -j 2 -T "$SECS" -f "$W/q.sql" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }
+
+[ -z "$(non2xx "http://127.0.0.1:$P_ON/api/strategies/$SID")" ] || { echo "ex7d answered non-2xx during the run"; exit 1; }
+get_pg=$(tps "SELECT ex7.get_strategy('$U', '$SID')::text;")
+get_http=$(rps "http://127.0.0.1:$P_ON/api/strategies/$SID")
+list_pg=$(tps "SELECT ex7.list_signals('$U', p_limit => 50)::text;")
+list_http=$(rps "http://127.0.0.1:$P_ON/api/signals?limit=50")
+get_off=$(rps "http://127.0.0.1:$P_OFF/api/strategies/$SID")
+
+r1=$(awk -v a="$get_http" -v b="$get_pg" 'BEGIN { printf "%.2f", a / b }')
+r2=$(awk -v a="$list_http" -v b="$list_pg" 'BEGIN { printf "%.2f", a / b }')
+r3=$(awk -v a="$get_http" -v b="$get_off" 'BEGIN { printf "%.2f", a / b }')
+echo "GET /api/strategies/{id}: ex7d $get_http req/s, pgbench $get_pg tps: ${r1}x (goal >= 0.6x)"
+echo "GET /api/signals?limit=50: ex7d $list_http req/s, pgbench $list_pg tps: ${r2}x (goal >= 0.7x)"
+echo "rate limiting: on $get_http req/s, off $get_off req/s: ${r3}x (goal >= 0.85x)"
+awk -v a="$r1" -v b="$r2" -v c="$r3" 'BEGIN { exit !(a >= 0.6 && b >= 0.7 && c >= 0.85) }'
