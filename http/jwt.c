@@ -435,15 +435,6 @@ aud_matches(json_object *claims, const char *aud)
 }
 
 
-static unsigned
-token_hash(const char *t)
-{
-	unsigned	h = 2166136261u;
-
-	for (; *t; t++)
-		h = (h ^ (unsigned char) *t) * 16777619u;
-	return h % JWT_CACHE_SIZE;
-}
 
 static int	jwt_verify_full(const JwtKeys *keys, const char *token, const char *aud, const char *iss,
 							time_t now, JwtClaims *out, const char **why, double *nbf_out);
@@ -457,7 +448,7 @@ jwt_verify(const JwtKeys *keys, const char *token, const char *aud, const char *
 
 	if (token == NULL || strlen(token) > JWT_CACHE_MAX_TOKEN)
 		return jwt_verify_full(keys, token, aud, iss, now, out, why, &nbf);
-	e = &jwt_cache[token_hash(token)];
+	e = &jwt_cache[fnv1a(token) % JWT_CACHE_SIZE];
 	if (e->token && e->keys == keys && strcmp(e->token, token) == 0)
 	{
 		if ((double) now >= (double) e->claims.exp + JWT_LEEWAY_SECONDS)

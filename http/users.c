@@ -5,6 +5,7 @@
  *	  own requests: behind several processes each enforces the cap on its share (docs/http.md).
  */
 #include "users.h"
+#include "util.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,15 +19,11 @@
 static UserEntry *table[BUCKETS];
 static int	nentries;
 
-/* hash: returns the bucket of sub (FNV-1a). */
+/* hash: returns the bucket of sub. */
 static unsigned
 hash(const char *s)
 {
-	uint32_t	h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char) *s) * 16777619u;
-	return h % BUCKETS;
+	return fnv1a(s) % BUCKETS;
 }
 
 /* clear_all: returns nothing; empties the cache. */

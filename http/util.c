@@ -115,3 +115,13 @@ is_numeric_text(const char *s)
 	return digits > 0 && digits <= 40 && *p == '\0';
 }
 
+
+unsigned
+fnv1a(const char *s)
+{
+	uint32_t	h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char) *s) * 16777619u;
+	return h;
+}
