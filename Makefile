@@ -8,8 +8,15 @@ MODULE_big = ex7
 OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard ext/*.c)))
 
 # The install script is assembled from ext/sql/NN_*.sql, one concern a file, in name order.
-DATA_built = ext/ex7--$(EXTVERSION).sql
-DATA       = $(filter-out $(DATA_built),$(wildcard ext/ex7--*--*.sql))
+# Upgrades (docs/extending.md): 00_base.sql and *_schema.sql hold DDL that runs once; every other file
+# holds only CREATE OR REPLACE FUNCTION, COMMENT and GRANT and is re-run whole by the upgrade script.
+# ext/ex7--PREV--CUR.sql = ext/upgrade/PREV--CUR.sql (the hand-written DDL delta) + those files.
+# Released scripts (the old full script, older upgrades) are frozen, byte for byte, in ext/frozen/.
+SQL_ALL    = $(sort $(wildcard ext/sql/*.sql))
+SQL_RERUN  = $(filter-out ext/sql/00_base.sql %_schema.sql,$(SQL_ALL))
+UPGRADES   = $(patsubst ext/upgrade/%.sql,ext/ex7--%.sql,$(wildcard ext/upgrade/*--*.sql))
+DATA_built = ext/ex7--$(EXTVERSION).sql $(UPGRADES)
+DATA       = $(wildcard ext/frozen/ex7--*.sql)
 
 # pg_regress: init first (creates the extension and the test helpers), then one file per feature.
 REGRESS      = init $(filter-out init,$(sort $(basename $(notdir $(wildcard sql/*.sql)))))
@@ -22,13 +29,16 @@ ISOLATION_OPTS = --inputdir=. --outputdir=output_iso
 PG_CPPFLAGS = -Iext -DEX7_VERSION='"$(EXTVERSION)"'
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 
-EXTRA_CLEAN = ext/ex7--$(EXTVERSION).sql results output_iso regression.diffs regression.out http/ex7d
+EXTRA_CLEAN = ext/ex7--$(EXTVERSION).sql $(UPGRADES) results output_iso regression.diffs regression.out http/ex7d
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-ext/ex7--$(EXTVERSION).sql: $(sort $(wildcard ext/sql/*.sql))
+ext/ex7--$(EXTVERSION).sql: $(SQL_ALL)
+	cat $^ > $@
+
+$(UPGRADES): ext/ex7--%.sql: ext/upgrade/%.sql $(SQL_RERUN)
 	cat $^ > $@
 
 # http/ex7d: the HTTP front (libevent, libpq, json-c, OpenSSL), same warnings as the extension (route

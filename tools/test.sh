@@ -62,6 +62,13 @@ if ls test/pgtap/*.sql >/dev/null 2>&1; then
 	failed=$((failed + bad))
 fi
 
+echo "== upgrades"
+tools/upgrade_check.sh >"$TMP/upgrade.log" 2>&1
+cat "$TMP/upgrade.log"
+passed=$((passed + $(grep -cE '^ok ' "$TMP/upgrade.log" || true)))
+failed=$((failed + $(grep -cE '^not ok ' "$TMP/upgrade.log" || true)))
+grep -qE '^(ok|not ok) ' "$TMP/upgrade.log" || { echo "upgrade check printed no verdict"; failed=$((failed + 1)); }
+
 if [ -d test/e2e ] && [ -x test/e2e/run.sh ]; then
 	echo "== end-to-end"
 	test/e2e/run.sh "$TMP" >"$TMP/e2e.log" 2>&1

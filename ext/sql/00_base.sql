@@ -27,7 +27,7 @@ $$;
  * present, is JSON and is what the HTTP front returns as "detail".
  * ------------------------------------------------------------------------------------------------- */
 
-CREATE FUNCTION ex7._raise(p_status integer, p_message text, p_detail jsonb DEFAULT NULL)
+CREATE OR REPLACE FUNCTION ex7._raise(p_status integer, p_message text, p_detail jsonb DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
@@ -44,7 +44,7 @@ $$;
 COMMENT ON FUNCTION ex7._raise(integer, text, jsonb) IS
 'Never returns: raises SQLSTATE X7<status> with the message and, when given, the JSON detail. Internal helper of the ex7 functions.';
 
-CREATE FUNCTION ex7._invalid(p_loc jsonb, p_msg text, p_type text DEFAULT 'value_error')
+CREATE OR REPLACE FUNCTION ex7._invalid(p_loc jsonb, p_msg text, p_type text DEFAULT 'value_error')
 RETURNS void
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
@@ -54,7 +54,7 @@ $$;
 COMMENT ON FUNCTION ex7._invalid(jsonb, text, text) IS
 'Never returns: raises X7422 whose detail is the FastAPI-shaped list [{loc, msg, type}] pointing at the failing input.';
 
-CREATE FUNCTION ex7._check_limit(p_limit integer, p_loc jsonb DEFAULT '["query","limit"]', p_max integer DEFAULT 200)
+CREATE OR REPLACE FUNCTION ex7._check_limit(p_limit integer, p_loc jsonb DEFAULT '["query","limit"]', p_max integer DEFAULT 200)
 RETURNS integer
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
@@ -98,7 +98,7 @@ CREATE TABLE ex7.role_bindings (
 );
 COMMENT ON TABLE ex7.role_bindings IS 'Binds a database role to one ex7 user: RLS lets that role see only the user''s rows. Managed by the operator.';
 
-CREATE FUNCTION ex7.current_user_id()
+CREATE OR REPLACE FUNCTION ex7.current_user_id()
 RETURNS uuid
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
@@ -107,7 +107,7 @@ $$;
 COMMENT ON FUNCTION ex7.current_user_id() IS
 'Returns the ex7 user id bound to the current database role (ex7.role_bindings), or NULL when it is bound to none. Used by the row-level security policies.';
 
-CREATE FUNCTION ex7.bind_role(p_role name, p_user uuid)
+CREATE OR REPLACE FUNCTION ex7.bind_role(p_role name, p_user uuid)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -124,7 +124,7 @@ $$;
 COMMENT ON FUNCTION ex7.bind_role(name, uuid) IS
 'Returns nothing. Operator only: binds database role p_role to ex7 user p_user (creating the user row when missing) and grants it ex7_user, so RLS shows that role only p_user''s rows.';
 
-CREATE FUNCTION ex7._ensure_user(p_user uuid)
+CREATE OR REPLACE FUNCTION ex7._ensure_user(p_user uuid)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -157,7 +157,7 @@ INSERT INTO ex7.tiers (tier, rank, requests_per_minute, requests_per_day, alerts
     ('strategist', 2, 600, 100000, 2000);
 SELECT pg_catalog.pg_extension_config_dump('ex7.tiers', '');
 
-CREATE FUNCTION ex7.ensure_user(p_user uuid, p_email text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION ex7.ensure_user(p_user uuid, p_email text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -184,7 +184,7 @@ COMMENT ON FUNCTION ex7.ensure_user(uuid, text) IS
  * A tier change must reach the HTTP front's cache before the user's next request ("Tier changes take
  * effect on the next request"): notify on commit, the front drops its cached caps for that user.
  */
-CREATE FUNCTION ex7._users_tier_changed()
+CREATE OR REPLACE FUNCTION ex7._users_tier_changed()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$
@@ -197,7 +197,7 @@ COMMENT ON FUNCTION ex7._users_tier_changed() IS 'Trigger: notifies ex7_user_cha
 CREATE TRIGGER users_tier_changed AFTER UPDATE OF tier ON ex7.users
     FOR EACH ROW WHEN (OLD.tier IS DISTINCT FROM NEW.tier) EXECUTE FUNCTION ex7._users_tier_changed();
 
-CREATE FUNCTION ex7._tiers_changed()
+CREATE OR REPLACE FUNCTION ex7._tiers_changed()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$
@@ -215,7 +215,7 @@ CREATE TRIGGER tiers_changed AFTER INSERT OR UPDATE OR DELETE ON ex7.tiers
  * order (user row, then signal rows) rules out deadlocks between fire, close and force-close-all, and it
  * is what orders SSE event ids by commit (ext/sql/55_events.sql).
  */
-CREATE FUNCTION ex7._lock_user(p_user uuid)
+CREATE OR REPLACE FUNCTION ex7._lock_user(p_user uuid)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$

@@ -83,7 +83,7 @@ CREATE TABLE ex7.strategy_versions (
 COMMENT ON TABLE ex7.strategy_versions IS 'Immutable history of a strategy''s graph. A rollback adds a version whose graph equals an older one.';
 COMMENT ON COLUMN ex7.strategy_versions.rolled_back_from IS 'For a rollback version: the version number whose graph it copies.';
 
-CREATE FUNCTION ex7._versions_immutable()
+CREATE OR REPLACE FUNCTION ex7._versions_immutable()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$

@@ -22,7 +22,7 @@
  * knows node types, ports and cycles ("422 ... e.g., strategy graph cycle", ex7-api-introduction.txt);
  * callers only rely on "returns, or raises X7422 with a locator under p_loc".
  */
-CREATE FUNCTION ex7._validate_graph(p_graph jsonb, p_loc jsonb)
+CREATE OR REPLACE FUNCTION ex7._validate_graph(p_graph jsonb, p_loc jsonb)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
@@ -147,7 +147,7 @@ COMMENT ON FUNCTION ex7._validate_graph(jsonb, jsonb) IS
  * instrument and timeframe are required and description, tags and graph get their defaults.
  * p_keep_instrument: an instrument accepted even when no longer active (the strategy's current one).
  */
-CREATE FUNCTION ex7._strategy_fields(p_body jsonb, p_partial boolean, p_keep_instrument text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION ex7._strategy_fields(p_body jsonb, p_partial boolean, p_keep_instrument text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
@@ -315,7 +315,7 @@ COMMENT ON FUNCTION ex7._strategy_fields(jsonb, boolean, text) IS
  * _strategy_etag: a strong validator that changes with every update because revision does. The JSON
  * carries the bare token; the HTTP front sends it quoted in ETag (RFC 9110 entity-tag syntax).
  */
-CREATE FUNCTION ex7._strategy_etag(p_id uuid, p_revision integer)
+CREATE OR REPLACE FUNCTION ex7._strategy_etag(p_id uuid, p_revision integer)
 RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
@@ -330,7 +330,7 @@ COMMENT ON FUNCTION ex7._strategy_etag(uuid, integer) IS
  * otherwise a comma-separated list of entity-tags compared with the strong comparison, so a weak tag
  * (W/"...") never matches. A bare token (the JSON "etag" as is) is accepted as well.
  */
-CREATE FUNCTION ex7._etag_matches(p_current text, p_if_match text)
+CREATE OR REPLACE FUNCTION ex7._etag_matches(p_current text, p_if_match text)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
@@ -347,7 +347,7 @@ COMMENT ON FUNCTION ex7._etag_matches(text, text) IS
  * it carries the current version's graph; list items are summaries without it (a graph can be large and a
  * page holds up to 200 strategies).
  */
-CREATE FUNCTION ex7._strategy_json(p_s ex7.strategies, p_with_graph boolean DEFAULT true)
+CREATE OR REPLACE FUNCTION ex7._strategy_json(p_s ex7.strategies, p_with_graph boolean DEFAULT true)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
@@ -382,7 +382,7 @@ COMMENT ON FUNCTION ex7._strategy_json(ex7.strategies, boolean) IS
  * _version_json: one JSON shape of a version. The summary (list) has counts; the full shape (get) adds
  * the graph and the strategy id.
  */
-CREATE FUNCTION ex7._version_json(p_v ex7.strategy_versions, p_current_version integer, p_with_graph boolean)
+CREATE OR REPLACE FUNCTION ex7._version_json(p_v ex7.strategy_versions, p_current_version integer, p_with_graph boolean)
 RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
@@ -410,7 +410,7 @@ COMMENT ON FUNCTION ex7._version_json(ex7.strategy_versions, integer, boolean) I
  * so another user's strategy is a 404 exactly like a missing one (ex7-api-introduction.txt: "404 Not
  * Found: Resource does not exist or is not owned by the authenticated user").
  */
-CREATE FUNCTION ex7._lock_strategy(p_user uuid, p_id uuid)
+CREATE OR REPLACE FUNCTION ex7._lock_strategy(p_user uuid, p_id uuid)
 RETURNS ex7.strategies
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -430,7 +430,7 @@ $$;
 COMMENT ON FUNCTION ex7._lock_strategy(uuid, uuid) IS
 'Returns the strategy p_id of user p_user locked FOR UPDATE; raises X7404 when it is missing, soft-deleted or another user''s.';
 
-CREATE FUNCTION ex7._get_strategy(p_user uuid, p_id uuid)
+CREATE OR REPLACE FUNCTION ex7._get_strategy(p_user uuid, p_id uuid)
 RETURNS ex7.strategies
 LANGUAGE plpgsql STABLE
 AS $$
@@ -449,7 +449,7 @@ $$;
 COMMENT ON FUNCTION ex7._get_strategy(uuid, uuid) IS
 'Returns the strategy p_id of user p_user (no lock); raises X7404 when it is missing, soft-deleted or another user''s.';
 
-CREATE FUNCTION ex7._name_conflict(p_name text)
+CREATE OR REPLACE FUNCTION ex7._name_conflict(p_name text)
 RETURNS void
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
@@ -466,7 +466,7 @@ COMMENT ON FUNCTION ex7._name_conflict(text) IS
  *   copy:   "Name (copy)", "Name (copy 2)", ... (Clone)
  * The base is shortened so that the result stays within the 120 characters of strategies.name.
  */
-CREATE FUNCTION ex7._name_candidate(p_base text, p_mode text, p_n integer)
+CREATE OR REPLACE FUNCTION ex7._name_candidate(p_base text, p_mode text, p_n integer)
 RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
@@ -487,7 +487,7 @@ COMMENT ON FUNCTION ex7._name_candidate(text, text, integer) IS
  * candidate of ex7._name_candidate. The unique index strategies_user_name_key is the arbiter: a
  * concurrent insert of the same name makes this one wait, then fail over to the next candidate (or 409).
  */
-CREATE FUNCTION ex7._insert_strategy(p_user uuid, p_fields jsonb, p_mode text, p_note text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION ex7._insert_strategy(p_user uuid, p_fields jsonb, p_mode text, p_note text DEFAULT NULL)
 RETURNS ex7.strategies
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -533,7 +533,7 @@ COMMENT ON FUNCTION ex7._insert_strategy(uuid, jsonb, text, text) IS
  * CRUD.
  * ------------------------------------------------------------------------------------------------- */
 
-CREATE FUNCTION ex7.create_strategy(p_user uuid, p_body jsonb)
+CREATE OR REPLACE FUNCTION ex7.create_strategy(p_user uuid, p_body jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -549,7 +549,7 @@ $$;
 COMMENT ON FUNCTION ex7.create_strategy(uuid, jsonb) IS
 'Returns the created strategy (201 body, with graph): status draft, version 1. Body: name (required), description, instrument (required, active), timeframe (required), tags, graph (default empty), note. X7422 for invalid or unknown fields, X7409 name_conflict when the owner already has a live strategy of that name.';
 
-CREATE FUNCTION ex7.get_strategy(p_user uuid, p_id uuid)
+CREATE OR REPLACE FUNCTION ex7.get_strategy(p_user uuid, p_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 AS $$
@@ -566,7 +566,7 @@ COMMENT ON FUNCTION ex7.get_strategy(uuid, uuid) IS
  * know whether another page exists without counting. Without a cursor the position is (infinity, max
  * uuid), so one query shape serves both cases and the row comparison stays an index condition.
  */
-CREATE FUNCTION ex7.list_strategies(p_user uuid, p_status text DEFAULT NULL, p_instrument text DEFAULT NULL,
+CREATE OR REPLACE FUNCTION ex7.list_strategies(p_user uuid, p_status text DEFAULT NULL, p_instrument text DEFAULT NULL,
                                     p_tag text DEFAULT NULL, p_cursor text DEFAULT NULL, p_limit integer DEFAULT 50)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
@@ -627,7 +627,7 @@ COMMENT ON FUNCTION ex7.list_strategies(uuid, text, text, text, text, integer) I
  * A graph that differs from the current version's creates version current + 1 carrying note; note
  * alone changes nothing. A request that changes nothing keeps revision and etag.
  */
-CREATE FUNCTION ex7.update_strategy(p_user uuid, p_id uuid, p_patch jsonb, p_if_match text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION ex7.update_strategy(p_user uuid, p_id uuid, p_patch jsonb, p_if_match text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -705,7 +705,7 @@ COMMENT ON FUNCTION ex7.update_strategy(uuid, uuid, jsonb, text) IS
  * delete_strategy: soft delete (deleted_at); the name becomes free again. Its runtimes stop in the same
  * transaction, without draining: a deleted strategy has nothing left to finish a bar for.
  */
-CREATE FUNCTION ex7.delete_strategy(p_user uuid, p_id uuid)
+CREATE OR REPLACE FUNCTION ex7.delete_strategy(p_user uuid, p_id uuid)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -727,7 +727,7 @@ COMMENT ON FUNCTION ex7.delete_strategy(uuid, uuid) IS
  * Lifecycle: every transition goes through ex7._transition and the state machine of ext/lifecycle.c.
  * ------------------------------------------------------------------------------------------------- */
 
-CREATE FUNCTION ex7._transition(p_user uuid, p_id uuid, p_action text)
+CREATE OR REPLACE FUNCTION ex7._transition(p_user uuid, p_id uuid, p_action text)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -764,7 +764,7 @@ $$;
 COMMENT ON FUNCTION ex7._transition(uuid, uuid, text) IS
 'Returns the strategy after lifecycle action p_action (promote, pause, resume, archive, unarchive). X7404 when missing, X7409 invalid_transition with the allowed set. Archiving drains the strategy''s runtimes.';
 
-CREATE FUNCTION ex7.promote_strategy(p_user uuid, p_id uuid)
+CREATE OR REPLACE FUNCTION ex7.promote_strategy(p_user uuid, p_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -775,7 +775,7 @@ $$;
 COMMENT ON FUNCTION ex7.promote_strategy(uuid, uuid) IS
 'Returns the strategy moved one step forward: draft -> ready or ready -> live. X7409 invalid_transition (with the allowed set) from any other status, X7404 when missing.';
 
-CREATE FUNCTION ex7.pause_strategy(p_user uuid, p_id uuid)
+CREATE OR REPLACE FUNCTION ex7.pause_strategy(p_user uuid, p_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -786,7 +786,7 @@ $$;
 COMMENT ON FUNCTION ex7.pause_strategy(uuid, uuid) IS
 'Returns the strategy moved live -> paused. X7409 invalid_transition from any other status, X7404 when missing.';
 
-CREATE FUNCTION ex7.resume_strategy(p_user uuid, p_id uuid)
+CREATE OR REPLACE FUNCTION ex7.resume_strategy(p_user uuid, p_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -797,7 +797,7 @@ $$;
 COMMENT ON FUNCTION ex7.resume_strategy(uuid, uuid) IS
 'Returns the strategy moved paused -> live. X7409 invalid_transition from any other status, X7404 when missing.';
 
-CREATE FUNCTION ex7.archive_strategy(p_user uuid, p_id uuid)
+CREATE OR REPLACE FUNCTION ex7.archive_strategy(p_user uuid, p_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -808,7 +808,7 @@ $$;
 COMMENT ON FUNCTION ex7.archive_strategy(uuid, uuid) IS
 'Returns the strategy archived (from any non-archived status) and drains its runtimes. X7409 when already archived, X7404 when missing.';
 
-CREATE FUNCTION ex7.unarchive_strategy(p_user uuid, p_id uuid)
+CREATE OR REPLACE FUNCTION ex7.unarchive_strategy(p_user uuid, p_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -828,7 +828,7 @@ COMMENT ON FUNCTION ex7.unarchive_strategy(uuid, uuid) IS
  * pagination)" and the response is { "items": [VersionSummary, ...], "next_cursor": int | null } (List
  * Strategy Versions). It comes as text (a query string) and must be a positive integer.
  */
-CREATE FUNCTION ex7.list_versions(p_user uuid, p_id uuid, p_cursor text DEFAULT NULL, p_limit integer DEFAULT 50)
+CREATE OR REPLACE FUNCTION ex7.list_versions(p_user uuid, p_id uuid, p_cursor text DEFAULT NULL, p_limit integer DEFAULT 50)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 AS $$
@@ -873,7 +873,7 @@ $$;
 COMMENT ON FUNCTION ex7.list_versions(uuid, uuid, text, integer) IS
 'Returns {items, next_cursor}: one page of the strategy''s version summaries, newest first; next_cursor is the last version number of the page (an integer) or null. X7404 unknown strategy, X7422 bad cursor or limit.';
 
-CREATE FUNCTION ex7.get_version(p_user uuid, p_id uuid, p_version integer)
+CREATE OR REPLACE FUNCTION ex7.get_version(p_user uuid, p_id uuid, p_version integer)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 AS $$
@@ -896,7 +896,7 @@ COMMENT ON FUNCTION ex7.get_version(uuid, uuid, integer) IS
  * { id, current_version }. Maps: StrategyNotFound -> 404 VersionNotFound -> 404 CannotRollbackToCurrent
  * -> 409". The response also carries the new etag (an additive field) for the front's ETag header.
  */
-CREATE FUNCTION ex7.rollback_strategy(p_user uuid, p_id uuid, p_to_version integer)
+CREATE OR REPLACE FUNCTION ex7.rollback_strategy(p_user uuid, p_id uuid, p_to_version integer)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -947,7 +947,7 @@ COMMENT ON FUNCTION ex7.rollback_strategy(uuid, uuid, integer) IS
  * Without p_name it is "<name> (copy)", then "<name> (copy 2)", ...; an explicit name that is taken is a
  * 409 like create.
  */
-CREATE FUNCTION ex7.clone_strategy(p_user uuid, p_source_id uuid, p_name text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION ex7.clone_strategy(p_user uuid, p_source_id uuid, p_name text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -978,7 +978,7 @@ COMMENT ON FUNCTION ex7.clone_strategy(uuid, uuid, text) IS
  * timeframe/tags, and the full graph (nodes, edges, meta). Internal ids, user_id, and timestamps other
  * than `exported_at` are stripped".
  */
-CREATE FUNCTION ex7.export_strategy(p_user uuid, p_id uuid)
+CREATE OR REPLACE FUNCTION ex7.export_strategy(p_user uuid, p_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 AS $$
@@ -1006,7 +1006,7 @@ COMMENT ON FUNCTION ex7.export_strategy(uuid, uuid) IS
  * auto-disambiguate, else errors out with 409 on name collision." Other keys (exported_at, anything a
  * newer exporter adds) are ignored, as the contract's ImportPayload does (extra="ignore").
  */
-CREATE FUNCTION ex7.import_strategy(p_user uuid, p_payload jsonb)
+CREATE OR REPLACE FUNCTION ex7.import_strategy(p_user uuid, p_payload jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$

@@ -1,14 +1,14 @@
 /* ext/sql/35_lifecycle.sql: the strategy lifecycle state machine (ext/lifecycle.c). The transition
  * functions that change rows live with the strategies (ext/sql/30_strategies.sql). */
 
-CREATE FUNCTION ex7.lifecycle_allowed(p_status text)
+CREATE OR REPLACE FUNCTION ex7.lifecycle_allowed(p_status text)
 RETURNS text[]
 AS 'MODULE_PATHNAME', 'lifecycle_allowed'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION ex7.lifecycle_allowed(text) IS
 'Returns the statuses a strategy in p_status may move to. Raises X7422 for an unknown status.';
 
-CREATE FUNCTION ex7.lifecycle_target(p_status text, p_action text)
+CREATE OR REPLACE FUNCTION ex7.lifecycle_target(p_status text, p_action text)
 RETURNS text
 AS 'MODULE_PATHNAME', 'lifecycle_target'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

@@ -13,7 +13,7 @@
 
 -- STABLE, not IMMUTABLE: the result depends on the time zone rules of the server's tz database, which
 -- an update of the tz data can change.
-CREATE FUNCTION ex7.trading_day_start(p_at timestamptz)
+CREATE OR REPLACE FUNCTION ex7.trading_day_start(p_at timestamptz)
 RETURNS timestamptz
 LANGUAGE sql STABLE STRICT PARALLEL SAFE
 AS $$
@@ -32,7 +32,7 @@ COMMENT ON FUNCTION ex7.trading_day_start(timestamptz) IS
  * Decimal rendering shared by the risk JSON: money as a string with at least two decimals, the same
  * rule as ext/risk.c money_text ("-500.00").
  * ------------------------------------------------------------------------------------------------- */
-CREATE FUNCTION ex7._money_text(p_value numeric)
+CREATE OR REPLACE FUNCTION ex7._money_text(p_value numeric)
 RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
@@ -45,7 +45,7 @@ COMMENT ON FUNCTION ex7._money_text(numeric) IS
 /* ---------------------------------------------------------------------------------------------------
  * The decision (ext/risk.c).
  * ------------------------------------------------------------------------------------------------- */
-CREATE FUNCTION ex7.risk_decide(p_daily_loss_limit numeric, p_max_trades_per_day integer,
+CREATE OR REPLACE FUNCTION ex7.risk_decide(p_daily_loss_limit numeric, p_max_trades_per_day integer,
                                 p_max_open_positions integer, p_max_consecutive_losses integer,
                                 p_realized_pnl numeric, p_trades_today bigint, p_open_positions bigint,
                                 p_consecutive_losses bigint)
@@ -59,7 +59,7 @@ COMMENT ON FUNCTION ex7.risk_decide(numeric, integer, integer, integer, numeric,
  * Limits. A missing row means the column defaults of ex7.risk_limits (ext/sql/10_schema.sql); the
  * defaults are repeated in _risk_limits below and sql/risk.sql checks that both agree.
  * ------------------------------------------------------------------------------------------------- */
-CREATE FUNCTION ex7._risk_limits(p_user uuid, p_mode text)
+CREATE OR REPLACE FUNCTION ex7._risk_limits(p_user uuid, p_mode text)
 RETURNS ex7.risk_limits
 LANGUAGE plpgsql STABLE
 AS $$
@@ -82,7 +82,7 @@ $$;
 COMMENT ON FUNCTION ex7._risk_limits(uuid, text) IS
 'Returns the risk_limits row of (p_user, p_mode), or one filled with the column defaults (updated_at NULL) when the user has set none.';
 
-CREATE FUNCTION ex7._risk_limits_json(r ex7.risk_limits)
+CREATE OR REPLACE FUNCTION ex7._risk_limits_json(r ex7.risk_limits)
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
@@ -95,7 +95,7 @@ $$;
 COMMENT ON FUNCTION ex7._risk_limits_json(ex7.risk_limits) IS
 'Returns the four limits of a risk_limits row as {daily_loss_limit: "500.00", max_trades_per_day, max_open_positions, max_consecutive_losses}.';
 
-CREATE FUNCTION ex7._check_trade_mode(p_mode text, p_loc jsonb)
+CREATE OR REPLACE FUNCTION ex7._check_trade_mode(p_mode text, p_loc jsonb)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
@@ -110,7 +110,7 @@ $$;
 COMMENT ON FUNCTION ex7._check_trade_mode(text, jsonb) IS
 'Returns p_mode when it is paper or live; raises X7422 at p_loc otherwise.';
 
-CREATE FUNCTION ex7.get_risk_limits(p_user uuid, p_mode text)
+CREATE OR REPLACE FUNCTION ex7.get_risk_limits(p_user uuid, p_mode text)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 AS $$
@@ -134,7 +134,7 @@ COMMENT ON FUNCTION ex7.get_risk_limits(uuid, text) IS
  * Upper bounds on the limits: ours (docs/risk.md, "Limits"), sanity caps so that a typo cannot disable
  * a breaker in practice; the lower bound 1 (0.01 for money) is the table's CHECK (> 0).
  */
-CREATE FUNCTION ex7.set_risk_limits(p_user uuid, p_mode text, p_limits jsonb)
+CREATE OR REPLACE FUNCTION ex7.set_risk_limits(p_user uuid, p_mode text, p_limits jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -234,7 +234,7 @@ COMMENT ON FUNCTION ex7.set_risk_limits(uuid, text, jsonb) IS
  * that waited for the user lock runs with now() = its own transaction start, and the signal it waited
  * for may carry a later fired_at (its transaction started later); bounding by p_at would miss it.
  */
-CREATE FUNCTION ex7._risk_state(p_user uuid, p_mode text, p_at timestamptz)
+CREATE OR REPLACE FUNCTION ex7._risk_state(p_user uuid, p_mode text, p_at timestamptz)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 AS $$
@@ -285,7 +285,7 @@ $$;
 COMMENT ON FUNCTION ex7._risk_state(uuid, text, timestamptz) IS
 'Returns the risk state of (p_user, p_mode) at p_at. May raise: callers use ex7._risk_check, which fails closed.';
 
-CREATE FUNCTION ex7._risk_check(p_user uuid, p_mode text, p_at timestamptz)
+CREATE OR REPLACE FUNCTION ex7._risk_check(p_user uuid, p_mode text, p_at timestamptz)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 AS $$
@@ -317,7 +317,7 @@ $$;
 COMMENT ON FUNCTION ex7._risk_check(uuid, text, timestamptz) IS
 'Returns the risk state of (p_user, p_mode) at p_at; when computing it fails for any reason, a state with trading_allowed false and blocked_reason {breaker: error, reason: risk_state_unavailable, observed: <SQLSTATE>}. Never raises for a database error.';
 
-CREATE FUNCTION ex7.risk_state(p_user uuid, p_mode text)
+CREATE OR REPLACE FUNCTION ex7.risk_state(p_user uuid, p_mode text)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 AS $$
@@ -335,7 +335,7 @@ COMMENT ON FUNCTION ex7.risk_state(uuid, text) IS
 /* ---------------------------------------------------------------------------------------------------
  * Refusals: ex7.signals_blocked (GET /api/risk/blocked).
  * ------------------------------------------------------------------------------------------------- */
-CREATE FUNCTION ex7._blocked_json(b ex7.signals_blocked)
+CREATE OR REPLACE FUNCTION ex7._blocked_json(b ex7.signals_blocked)
 RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
@@ -360,7 +360,7 @@ $$;
 COMMENT ON FUNCTION ex7._blocked_json(ex7.signals_blocked) IS
 'Returns one refusal as the Get Blocked item {id, user_id, strategy_id, strategy_version, instrument, timeframe, bar_ts, mode, side, triggered_limit, reason, observed, limit, reason_json, blocked_at}.';
 
-CREATE FUNCTION ex7._record_blocked(p_user uuid, p_strategy_id uuid, p_strategy_version integer,
+CREATE OR REPLACE FUNCTION ex7._record_blocked(p_user uuid, p_strategy_id uuid, p_strategy_version integer,
                                     p_instrument text, p_timeframe text, p_bar_ts timestamptz, p_mode text,
                                     p_side text, p_state jsonb)
 RETURNS ex7.signals_blocked
@@ -382,7 +382,7 @@ $$;
 COMMENT ON FUNCTION ex7._record_blocked(uuid, uuid, integer, text, text, timestamptz, text, text, jsonb) IS
 'Returns the new signals_blocked row recording that the gate refused a signal, with the refusing state p_state as reason_json.';
 
-CREATE FUNCTION ex7.list_blocked(p_user uuid, p_limit integer DEFAULT 50, p_offset integer DEFAULT 0)
+CREATE OR REPLACE FUNCTION ex7.list_blocked(p_user uuid, p_limit integer DEFAULT 50, p_offset integer DEFAULT 0)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 AS $$

@@ -11,7 +11,7 @@
  * proves it. Cost: one user's event writers serialize (a user fires a handful of signals per bar).
  */
 
-CREATE FUNCTION ex7._emit_event(p_user uuid, p_kind text, p_signal_id uuid, p_strategy_id uuid, p_payload jsonb)
+CREATE OR REPLACE FUNCTION ex7._emit_event(p_user uuid, p_kind text, p_signal_id uuid, p_strategy_id uuid, p_payload jsonb)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -41,7 +41,7 @@ $$;
 COMMENT ON FUNCTION ex7._emit_event(uuid, text, uuid, uuid, jsonb) IS
 'Returns the new event id. Appends a signal or signal_closed event to the user''s log under the user row lock and notifies signal_fired or signal_closed on commit.';
 
-CREATE FUNCTION ex7.replay_since_event_id(p_user uuid, p_last_event_id bigint, p_strategy_id uuid DEFAULT NULL,
+CREATE OR REPLACE FUNCTION ex7.replay_since_event_id(p_user uuid, p_last_event_id bigint, p_strategy_id uuid DEFAULT NULL,
                                           p_limit integer DEFAULT 1000)
 RETURNS TABLE (event_id bigint, kind text, signal_id uuid, strategy_id uuid, payload jsonb, created_at timestamptz)
 LANGUAGE plpgsql STABLE
@@ -63,7 +63,7 @@ $$;
 COMMENT ON FUNCTION ex7.replay_since_event_id(uuid, bigint, uuid, integer) IS
 'Returns the user''s events with id greater than p_last_event_id (optionally one strategy''s), oldest first, at most p_limit (default 1000, max 10000). Raises X7422 for a negative id.';
 
-CREATE FUNCTION ex7.last_event_id(p_user uuid)
+CREATE OR REPLACE FUNCTION ex7.last_event_id(p_user uuid)
 RETURNS bigint
 LANGUAGE sql STABLE
 AS $$

@@ -11,7 +11,7 @@
  * JSON shapes. Decimals (prices, P&L, slippage ticks) are strings, timestamps ISO strings, integers
  * numbers (ext/ex7.h conventions; Pydantic's Decimal serializes the same way).
  * ------------------------------------------------------------------------------------------------- */
-CREATE FUNCTION ex7._signal_json(s ex7.signals)
+CREATE OR REPLACE FUNCTION ex7._signal_json(s ex7.signals)
 RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
@@ -46,7 +46,7 @@ $$;
 COMMENT ON FUNCTION ex7._signal_json(ex7.signals) IS
 'Returns a signal as the API shows it (SignalOut): ids, instrument, timeframe, mode, side, size, prices, bar_ts, fired_at, status, close fields, P&L fields and tag; decimals as strings.';
 
-CREATE FUNCTION ex7._audit_json(a ex7.signal_audit)
+CREATE OR REPLACE FUNCTION ex7._audit_json(a ex7.signal_audit)
 RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
@@ -68,7 +68,7 @@ COMMENT ON FUNCTION ex7._audit_json(ex7.signal_audit) IS
 'Returns one audit row as the API shows it: {id, user_id, strategy_id, strategy_version, instrument, timeframe, mode, bar_ts, decision, signal_id, detail, created_at}.';
 
 /* The audit writer: one row per dispatcher decision. Used by fire_signal now and by the engine later. */
-CREATE FUNCTION ex7._audit(p_user uuid, p_strategy_id uuid, p_strategy_version integer, p_instrument text,
+CREATE OR REPLACE FUNCTION ex7._audit(p_user uuid, p_strategy_id uuid, p_strategy_version integer, p_instrument text,
                            p_timeframe text, p_mode text, p_bar_ts timestamptz, p_decision text,
                            p_signal_id uuid DEFAULT NULL, p_detail jsonb DEFAULT '{}')
 RETURNS bigint
@@ -91,7 +91,7 @@ COMMENT ON FUNCTION ex7._audit(uuid, uuid, integer, text, text, text, timestampt
  * _check_price: a price must lie on the instrument's tick grid (facts.md, CME contract specs: ES 0.25,
  * CL 0.01 ...), the same rule as ex7.compute_pnl applies to entry and close prices.
  */
-CREATE FUNCTION ex7._check_price(p_price numeric, p_tick numeric, p_loc jsonb)
+CREATE OR REPLACE FUNCTION ex7._check_price(p_price numeric, p_tick numeric, p_loc jsonb)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
@@ -109,7 +109,7 @@ $$;
 COMMENT ON FUNCTION ex7._check_price(numeric, numeric, jsonb) IS
 'Returns nothing when p_price is a positive multiple of p_tick; raises X7422 at p_loc otherwise (also when it is NULL).';
 
-CREATE FUNCTION ex7.fire_signal(p_user uuid, p_strategy_id uuid, p_mode text, p_side text, p_size integer,
+CREATE OR REPLACE FUNCTION ex7.fire_signal(p_user uuid, p_strategy_id uuid, p_mode text, p_side text, p_size integer,
                                 p_entry_price numeric, p_bar_ts timestamptz, p_tag text DEFAULT NULL,
                                 p_stop_price numeric DEFAULT NULL, p_target_price numeric DEFAULT NULL)
 RETURNS jsonb
@@ -202,7 +202,7 @@ COMMENT ON FUNCTION ex7.fire_signal(uuid, uuid, text, text, integer, numeric, ti
  * plan, so page k costs N+1 index entries, not k*N (sql/signals.sql counts them). from is inclusive,
  * to exclusive, both on fired_at and both index conditions too.
  */
-CREATE FUNCTION ex7.list_signals(p_user uuid, p_strategy_id uuid DEFAULT NULL, p_from timestamptz DEFAULT NULL,
+CREATE OR REPLACE FUNCTION ex7.list_signals(p_user uuid, p_strategy_id uuid DEFAULT NULL, p_from timestamptz DEFAULT NULL,
                                  p_to timestamptz DEFAULT NULL, p_side text DEFAULT NULL,
                                  p_status text DEFAULT NULL, p_instrument text DEFAULT NULL,
                                  p_cursor text DEFAULT NULL, p_limit integer DEFAULT 50)
@@ -256,7 +256,7 @@ $$;
 COMMENT ON FUNCTION ex7.list_signals(uuid, uuid, timestamptz, timestamptz, text, text, text, text, integer) IS
 'Returns a page of the user''s signals, newest first by (fired_at, id): {items, next_cursor} (next_cursor null on the last page). Filters: strategy, fired_at from (inclusive) and to (exclusive), side, status, instrument (case-insensitive). X7422 for a bad side, status, limit (1..200) or cursor.';
 
-CREATE FUNCTION ex7.get_signal(p_user uuid, p_signal_id uuid)
+CREATE OR REPLACE FUNCTION ex7.get_signal(p_user uuid, p_signal_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 AS $$
@@ -281,7 +281,7 @@ COMMENT ON FUNCTION ex7.get_signal(uuid, uuid) IS
  * only: an instrument that matches nothing gives an empty list, like any filter. Ours: hours 1..720 (30
  * days) and at most 1000 signals, newest first; page older history with list_signals.
  */
-CREATE FUNCTION ex7.legacy_signals(p_user uuid, p_hours integer DEFAULT 24, p_instrument text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION ex7.legacy_signals(p_user uuid, p_hours integer DEFAULT 24, p_instrument text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 AS $$
@@ -308,7 +308,7 @@ COMMENT ON FUNCTION ex7.legacy_signals(uuid, integer, text) IS
  * returned as next_cursor" (ex7-api-reference.txt, Get Audit). Same scheme as list_signals on
  * signal_audit_user_bar_idx; the id is a bigint, carried in the cursor as text.
  */
-CREATE FUNCTION ex7.list_audit(p_user uuid, p_strategy_id uuid DEFAULT NULL, p_from timestamptz DEFAULT NULL,
+CREATE OR REPLACE FUNCTION ex7.list_audit(p_user uuid, p_strategy_id uuid DEFAULT NULL, p_from timestamptz DEFAULT NULL,
                                p_to timestamptz DEFAULT NULL, p_decision text DEFAULT NULL,
                                p_cursor text DEFAULT NULL, p_limit integer DEFAULT 100)
 RETURNS jsonb
@@ -367,7 +367,7 @@ COMMENT ON FUNCTION ex7.list_audit(uuid, uuid, timestamptz, timestamptz, text, t
  * close_signal follows the six steps of ex7-api-reference.txt, Close Signal ("Workflow (§7.3)"), after
  * the body validation FastAPI would do (reason, close_price) and after _lock_user.
  */
-CREATE FUNCTION ex7.close_signal(p_user uuid, p_signal_id uuid, p_close_price numeric, p_reason text DEFAULT 'user')
+CREATE OR REPLACE FUNCTION ex7.close_signal(p_user uuid, p_signal_id uuid, p_close_price numeric, p_reason text DEFAULT 'user')
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -449,7 +449,7 @@ COMMENT ON FUNCTION ex7.close_signal(uuid, uuid, numeric, text) IS
  * signal of the strategy is cancelled, paper and live alike: the contract makes no exception, and an
  * emergency lever that skipped some positions would not be one.
  */
-CREATE FUNCTION ex7.force_close_all(p_user uuid, p_strategy_id uuid)
+CREATE OR REPLACE FUNCTION ex7.force_close_all(p_user uuid, p_strategy_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$

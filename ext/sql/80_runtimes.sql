@@ -4,7 +4,7 @@
  * moves starting -> running and draining -> stopped. docs/runtimes.md describes the JSON.
  */
 
-CREATE FUNCTION ex7._runtime_json(p_r ex7.strategy_runtimes, p_strategy_name text)
+CREATE OR REPLACE FUNCTION ex7._runtime_json(p_r ex7.strategy_runtimes, p_strategy_name text)
 RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
@@ -23,7 +23,7 @@ $$;
 COMMENT ON FUNCTION ex7._runtime_json(ex7.strategy_runtimes, text) IS
 'Returns the API JSON of a runtime: id, strategy_id, strategy_name, mode, status, started_at, stopped_at, last_bar_ts, error, updated_at.';
 
-CREATE FUNCTION ex7._check_mode(p_mode text)
+CREATE OR REPLACE FUNCTION ex7._check_mode(p_mode text)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
@@ -47,7 +47,7 @@ COMMENT ON FUNCTION ex7._check_mode(text) IS
  *   not p_drain (delete): starting, running and draining -> stopped at once; stopped and error stay
  *     (error keeps its message for the user to read).
  */
-CREATE FUNCTION ex7._stop_runtimes(p_strategy_id uuid, p_drain boolean)
+CREATE OR REPLACE FUNCTION ex7._stop_runtimes(p_strategy_id uuid, p_drain boolean)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -74,7 +74,7 @@ COMMENT ON FUNCTION ex7._stop_runtimes(uuid, boolean) IS
  * bottom with NULLS LAST." Every row means every: those of soft-deleted strategies too (they are
  * stopped). Ties break on id, the order of strategy_runtimes_user_started_idx.
  */
-CREATE FUNCTION ex7.list_runtimes(p_user uuid)
+CREATE OR REPLACE FUNCTION ex7.list_runtimes(p_user uuid)
 RETURNS jsonb
 LANGUAGE sql STABLE
 AS $$
@@ -103,7 +103,7 @@ COMMENT ON FUNCTION ex7.list_runtimes(uuid) IS
  * The strategy row is read FOR SHARE: a concurrent archive or delete (FOR UPDATE) waits for this start
  * to commit and then stops the runtime it created, or this start sees the new status.
  */
-CREATE FUNCTION ex7.start_runtime(p_user uuid, p_strategy_id uuid, p_mode text DEFAULT 'paper')
+CREATE OR REPLACE FUNCTION ex7.start_runtime(p_user uuid, p_strategy_id uuid, p_mode text DEFAULT 'paper')
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -160,7 +160,7 @@ COMMENT ON FUNCTION ex7.start_runtime(uuid, uuid, text) IS
  * and side-effect-free for non-running states. No such row -> 404. We do NOT check the strategies table
  * here: ownership is already enforced by the user_id predicate on the UPDATE."
  */
-CREATE FUNCTION ex7.stop_runtime(p_user uuid, p_strategy_id uuid, p_mode text DEFAULT 'paper')
+CREATE OR REPLACE FUNCTION ex7.stop_runtime(p_user uuid, p_strategy_id uuid, p_mode text DEFAULT 'paper')
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -192,7 +192,7 @@ COMMENT ON FUNCTION ex7.stop_runtime(uuid, uuid, text) IS
  * status, instrument and timeframe; runtimes of soft-deleted strategies are left out (they are no longer
  * the user's strategies). Same order as list_runtimes.
  */
-CREATE FUNCTION ex7.signals_health_me(p_user uuid)
+CREATE OR REPLACE FUNCTION ex7.signals_health_me(p_user uuid)
 RETURNS jsonb
 LANGUAGE sql STABLE
 AS $$

@@ -1,7 +1,7 @@
 /* ext/sql/90_health.sql: liveness for /api/health (ex7-api-introduction.txt, "One quick request": "A live
  * API returns 200 with a JSON body that includes status, postgresql, and last_signal_time"). */
 
-CREATE FUNCTION ex7.health()
+CREATE OR REPLACE FUNCTION ex7.health()
 RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
