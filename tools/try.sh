@@ -4,6 +4,8 @@
 #   tools/try.sh pnl signals            # sql/pnl.sql, sql/signals.sql
 #   tools/try.sh signal_close.spec      # specs/signal_close.spec
 #   tools/try.sh rls.tap                # test/pgtap/rls.sql through pg_prove
+#   tools/try.sh api.e2e                # test/e2e/api.test.mjs (a real ex7d on the throwaway cluster)
+#   tools/try.sh upgrade                # tools/upgrade_check.sh
 #   tools/try.sh --accept pnl           # also copy the results over expected/ (read the diff first!)
 # Several developers may share one checkout: the whole run holds a lock, so one build/install/test
 # cycle cannot replace the library under another's running tests.
@@ -16,10 +18,14 @@ accept=0
 regress=(init)
 iso=()
 tap=()
+e2e=()
+upgrade=0
 for t in "$@"; do
 	case "$t" in
 		*.spec) iso+=("${t%.spec}") ;;
 		*.tap) tap+=("test/pgtap/${t%.tap}.sql") ;;
+		*.e2e) e2e+=("${t%.e2e}.test.mjs") ;;
+		upgrade) upgrade=1 ;;
 		init) ;;
 		*) regress+=("$t") ;;
 	esac
@@ -40,7 +46,7 @@ cluster_init "$TMP" && cluster_start "$TMP" "$PORT" "-c fsync=off" || exit 1
 export PGHOST=$TMP PGPORT=$PORT PGUSER=postgres
 PGXS_DIR=$(dirname "$(pg_config --pgxs)")/..
 rc=0
-if [ ${#regress[@]} -gt 1 ] || [ $((${#iso[@]} + ${#tap[@]})) -eq 0 ]; then
+if [ ${#regress[@]} -gt 1 ] || [ $((${#iso[@]} + ${#tap[@]} + ${#e2e[@]} + upgrade)) -eq 0 ]; then
 	"$PGXS_DIR/../src/test/regress/pg_regress" --inputdir=. --outputdir="$OUT" --bindir="$(pg_config --bindir)" \
 		--dbname=contrib_regression "${regress[@]}" || rc=1
 	[ -f "$OUT/regression.diffs" ] && cat "$OUT/regression.diffs"
@@ -62,4 +68,12 @@ if [ ${#tap[@]} -gt 0 ]; then
 	psql -X -q -d ex7_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION ex7" >/dev/null
 	pg_prove -d ex7_tap --verbose "${tap[@]}" || rc=1
 fi
+if [ ${#e2e[@]} -gt 0 ]; then
+	[ -d test/e2e/node_modules/jose ] || (cd test/e2e && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS ex7_e2e WITH (FORCE)" >/dev/null 2>&1
+	for f in "${e2e[@]}"; do
+		(cd test/e2e && EX7_E2E_DB=ex7_e2e EX7_E2E_PGDATA=$TMP/data timeout 300 node --test --test-reporter=spec "$f") || rc=1
+	done
+fi
+[ $upgrade = 1 ] && { tools/upgrade_check.sh || rc=1; }
 exit $rc

@@ -6,3 +6,20 @@
 \echo Use "ALTER EXTENSION ex7 UPDATE TO '0.2.0'" to load this file. \quit
 
 -- 0.2.0 moved the instrument cache trigger into ext/sql/41_pnl_schema.sql; it is unchanged.
+
+-- ext/sql/12_market_schema.sql: market data
+CREATE TABLE ex7.bars (
+    instrument  text NOT NULL REFERENCES ex7.instruments (symbol),
+    timeframe   ex7.timeframe NOT NULL,
+    ts          timestamptz NOT NULL,
+    open        numeric NOT NULL,
+    high        numeric NOT NULL,
+    low         numeric NOT NULL,
+    close       numeric NOT NULL,
+    volume      bigint NOT NULL CHECK (volume >= 0),
+    received_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (instrument, timeframe, ts),
+    CHECK (high >= low AND high >= open AND high >= close AND low <= open AND low <= close)
+);
+COMMENT ON TABLE ex7.bars IS 'Closed OHLCV bars per (instrument, timeframe, close time ts). Prices are on the instrument''s tick grid (checked on ingest). The primary key serves the engine''s "last N bars up to ts" reads, newest first.';
+COMMENT ON COLUMN ex7.bars.ts IS 'The bar''s close time: a 5m bar covering 14:30-14:35 has ts 14:35.';
