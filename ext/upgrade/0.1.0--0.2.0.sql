@@ -23,3 +23,13 @@ CREATE TABLE ex7.bars (
 );
 COMMENT ON TABLE ex7.bars IS 'Closed OHLCV bars per (instrument, timeframe, close time ts). Prices are on the instrument''s tick grid (checked on ingest). The primary key serves the engine''s "last N bars up to ts" reads, newest first.';
 COMMENT ON COLUMN ex7.bars.ts IS 'The bar''s close time: a 5m bar covering 14:30-14:35 has ts 14:35.';
+
+-- ext/sql/06_rate_schema.sql: rate-limit counters shared by every ex7d process
+CREATE UNLOGGED TABLE ex7.rate_counters (
+    subject      text PRIMARY KEY CHECK (pg_catalog.length(subject) BETWEEN 1 AND 100),
+    minute_start timestamptz NOT NULL,
+    minute_used  integer NOT NULL CHECK (minute_used >= 0),
+    day_start    timestamptz NOT NULL,
+    day_used     integer NOT NULL CHECK (day_used >= 0)
+);
+COMMENT ON TABLE ex7.rate_counters IS 'Requests counted per rate-limit subject (user:<uuid> for bearer subjects, addr:<ip> for public routes) in the current minute and UTC day, across every ex7d process. Written only through ex7.rate_take.';

@@ -1,0 +1,15 @@
+/* ext/sql/06_rate_schema.sql: the request counters every ex7d process shares (issue 3: "The counts are
+ * shared by every ex7d process on the same database (several fronts behind one load balancer must
+ * enforce one limit)"). DDL: runs once; a change here is repeated in ext/upgrade/.
+ *
+ * UNLOGGED: a counter update writes no WAL, so taking quota costs no fsync; after a crash the table
+ * comes back empty and every subject starts its windows afresh (erring toward serving). */
+
+CREATE UNLOGGED TABLE ex7.rate_counters (
+    subject      text PRIMARY KEY CHECK (pg_catalog.length(subject) BETWEEN 1 AND 100),
+    minute_start timestamptz NOT NULL,
+    minute_used  integer NOT NULL CHECK (minute_used >= 0),
+    day_start    timestamptz NOT NULL,
+    day_used     integer NOT NULL CHECK (day_used >= 0)
+);
+COMMENT ON TABLE ex7.rate_counters IS 'Requests counted per rate-limit subject (user:<uuid> for bearer subjects, addr:<ip> for public routes) in the current minute and UTC day, across every ex7d process. Written only through ex7.rate_take.';
