@@ -16,7 +16,8 @@ extern char **environ;
 
 static const char *const known_ex7_vars[] = {
 	"EX7_LISTEN", "EX7_JWT_SECRET", "EX7_JWKS_FILE", "EX7_JWT_AUD", "EX7_JWT_ISS", "EX7_POOL_SIZE",
-	"EX7_BODY_LIMIT", "EX7_QUEUE_TIMEOUT_MS", "EX7_RATE_LIMITS", "EX7_PG_PORT", NULL
+	"EX7_BODY_LIMIT", "EX7_QUEUE_TIMEOUT_MS", "EX7_RATE_LIMITS", "EX7_PG_PORT",
+	"EX7_PUBLIC_PER_MINUTE", "EX7_PUBLIC_PER_DAY", "EX7_CLIENT_ADDR_HEADER", NULL
 };
 
 static const char usage[] =
@@ -38,7 +39,11 @@ static const char usage[] =
 	"  EX7_POOL_SIZE         database connections (default 4, 1..64)\n"
 	"  EX7_BODY_LIMIT        largest request body in bytes (default 1048576, 1024..67108864)\n"
 	"  EX7_QUEUE_TIMEOUT_MS  how long a request may wait for a free connection (default 5000)\n"
-	"  EX7_RATE_LIMITS       on (default) or off: the per-tier request limits (off only for benchmarks)\n";
+	"  EX7_RATE_LIMITS       on (default) or off: the per-tier request limits (off only for benchmarks)\n"
+	"  EX7_PUBLIC_PER_MINUTE requests a client address may make to public routes per minute (default 300)\n"
+	"  EX7_PUBLIC_PER_DAY    ... and per UTC day (default 50000)\n"
+	"  EX7_CLIENT_ADDR_HEADER  header a trusted proxy puts the client address in, e.g. X-Forwarded-For\n"
+	"                        (its last entry is used); default: the TCP peer address\n";
 
 const char *
 config_usage(void)
@@ -206,6 +211,14 @@ config_load(Config *cfg, char *err, size_t errlen)
 			append(err, errlen, "EX7_RATE_LIMITS must be on or off, got \"%s\"\n", v);
 	}
 
+	/* public routes are limited per client address (issue 3); the caps are this front's setting */
+	n = int_setting("EX7_PUBLIC_PER_MINUTE", 300, 1, 1000000, err, errlen);
+	cfg->public_per_minute = (int) n;
+	n = int_setting("EX7_PUBLIC_PER_DAY", 50000, 1, 1000000000, err, errlen);
+	cfg->public_per_day = (int) n;
+	v = getenv("EX7_CLIENT_ADDR_HEADER");
+	cfg->client_addr_header = v && *v ? strdup(v) : NULL;
+
 	return err[0] ? -1 : 0;
 }
 
@@ -219,5 +232,6 @@ config_free(Config *cfg)
 	free(cfg->jwt_aud);
 	free(cfg->jwt_iss);
 	free(cfg->allowed_origins);
+	free(cfg->client_addr_header);
 	memset(cfg, 0, sizeof(*cfg));
 }

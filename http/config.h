@@ -22,6 +22,9 @@ typedef struct Config
 	size_t		body_limit;
 	int			queue_timeout_ms;
 	bool		rate_limits;	/* EX7_RATE_LIMITS=off turns the per-tier limits off (benchmarks) */
+	int			public_per_minute;	/* caps of one client address on public routes */
+	int			public_per_day;
+	char	   *client_addr_header;	/* X-Forwarded-For style header of a trusted proxy, or NULL */
 } Config;
 
 /*

@@ -105,6 +105,7 @@ struct Req
 	int			rl_limit;		/* X-RateLimit-* values; rl_limit 0: not rate limited */
 	int			rl_remaining;
 	int			rl_reset;
+	struct UserEntry *rl_entry;	/* the rate-limit subject while its lease is being taken */
 	char	   *seg[MAX_SEGMENTS];	/* the decoded path segments the captures point into */
 	Match		m;
 	struct timeval start;

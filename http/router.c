@@ -437,30 +437,128 @@ run_route(Req *r)
 		free(values[i]);
 }
 
-/* admit: returns nothing; applies the subject's rate limits (429 with Retry-After) then runs the route. */
+/* set_rate_headers: returns nothing; fills the X-RateLimit-* values of r from e. */
+static void
+set_rate_headers(Req *r, const UserEntry *e, time_t now)
+{
+	r->rl_limit = e->per_minute;
+	r->rl_remaining = users_remaining(e);
+	r->rl_reset = users_reset(e, now);
+}
+
+/* the shared counter (ext/sql/07_rate.sql): subject, caps, want, give-back */
+static const PoolStatement rate_take_stmt = {
+	"rate_take", "SELECT ex7.rate_take($1, $2::int, $3::int, $4::int, $5::int)::text", 5
+};
+
+/* rate_cb: ex7.rate_take answered: serve the request from the new lease, or refuse it with 429. */
+static void
+rate_cb(PGresult *res, const char *conn_error, void *arg)
+{
+	Req		   *r = arg;
+	UserEntry  *e = r->rl_entry;
+	time_t		now = time(NULL);
+	int			retry;
+
+	(void) conn_error;
+	e->pending--;
+	if (res == NULL)
+	{
+		unavailable(r);
+		return;
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		reply_pg_error(r, PQresultErrorField(res, PG_DIAG_SQLSTATE),
+					   PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
+					   PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL));
+		return;
+	}
+	retry = users_leased(e, PQgetvalue(res, 0, 0), now);
+	set_rate_headers(r, e, now);
+	if (retry > 0)
+	{
+		r->retry_after = retry;
+		r->rl_reset = retry;
+		reply_detail(r, 429, r->authed
+					 ? "Too Many Requests: rate limit of your tier reached, retry after Retry-After seconds"
+					 : "Too Many Requests: rate limit of this client address reached, retry after Retry-After seconds");
+		return;
+	}
+	run_route(r);
+}
+
+/*
+ * admit: returns nothing; applies the rate limits of subject e (429 with Retry-After) then runs the
+ * route. The counts are shared by every front on the database (ex7.rate_take): a request is served
+ * from this front's lease when it has one, else the front takes a new lease first (users.c).
+ */
 static void
 admit(Req *r, UserEntry *e)
 {
 	time_t		now = time(NULL);
-	int			retry;
+	char		pm[16],
+				pd[16],
+				want[16],
+				back[16];
+	const char *v[5] = {e->key, pm, pd, want, back};
+	int			give_back;
+	int			rc;
 
 	if (!r->srv->cfg.rate_limits)
 	{
 		run_route(r);
 		return;
 	}
-	retry = users_admit(e, now);
-
-	r->rl_limit = e->per_minute;
-	r->rl_remaining = users_remaining(e);
-	r->rl_reset = retry > 0 ? retry : (int) (60 - now % 60);
-	if (retry > 0)
+	if (users_take_local(e, now))
 	{
-		r->retry_after = retry;
-		reply_detail(r, 429, "Too Many Requests: rate limit of your tier reached, retry after Retry-After seconds");
+		set_rate_headers(r, e, now);
+		run_route(r);
 		return;
 	}
-	run_route(r);
+	snprintf(pm, sizeof(pm), "%d", e->per_minute);
+	snprintf(pd, sizeof(pd), "%d", e->per_day);
+	snprintf(want, sizeof(want), "%d", users_want(e, now, &give_back));
+	snprintf(back, sizeof(back), "%d", give_back);
+	r->rl_entry = e;
+	e->pending++;
+	rc = pool_exec(r->srv->pool, &rate_take_stmt, v, rate_cb, r);
+	if (rc != 0)
+		e->pending--;
+	if (rc == -2)
+		unavailable(r);			/* the database is down: the route would be, too */
+	else if (rc != 0)
+		reply_detail(r, 503, "server busy, retry shortly");
+}
+
+/* client_addr: returns the client address of r: the last entry of the trusted proxy's header when one
+ * is configured (EX7_CLIENT_ADDR_HEADER), else the TCP peer. */
+static const char *
+client_addr(Req *r, char *buf, size_t len)
+{
+	const char *hdr = r->srv->cfg.client_addr_header;
+	char	   *host = NULL;
+	ev_uint16_t port;
+
+	if (hdr)
+	{
+		const char *v = evhttp_find_header(evhttp_request_get_input_headers(r->req), hdr);
+
+		if (v && *v)
+		{
+			const char *last = strrchr(v, ',');
+
+			last = last ? last + 1 : v;
+			while (*last == ' ')
+				last++;
+			snprintf(buf, len, "%.*s", (int) strcspn(last, " "), last);
+			if (buf[0])
+				return buf;
+		}
+	}
+	evhttp_connection_get_peer(evhttp_request_get_connection(r->req), &host, &port);
+	snprintf(buf, len, "%s", host ? host : "unknown");
+	return buf;
 }
 
 /* user_cb: ex7.ensure_user answered; learn the caps and go on. */
@@ -599,7 +697,11 @@ router_cb(struct evhttp_request *req, void *arg)
 		return;
 	if (!r->authed)
 	{
-		run_route(r);
+		/* public routes: limited per client address (issue 3) with this front's caps */
+		char		addr[64];
+
+		admit(r, users_get_addr(client_addr(r, addr, sizeof(addr)), srv->cfg.public_per_minute,
+								srv->cfg.public_per_day));
 		return;
 	}
 	e = users_get(r->claims.sub);

@@ -1,67 +1,104 @@
 /*
  * users.c
- *	  The per-subject cache of tier caps and rate counters (see users.h). Counting happens here, in the
- *	  front, like a proxy's limiter; the caps themselves come from ex7.tiers. One ex7d process counts its
- *	  own requests: behind several processes each enforces the cap on its share (docs/http.md).
+ *	  The per-subject cache of tier caps and quota leases (see users.h).
+ *
+ *	  Lease sizing. A lease of n units counts n requests in the shared counter at once, so units a front
+ *	  holds but does not use are, for the moment, unavailable to the other fronts. Two rules bound that:
+ *	  - never more than 1/16 of what is left in the tighter window: near a cap leases shrink to one unit,
+ *	    and then every request is counted in the database as it happens (exact: the 31st request of a
+ *	    free user in a minute is refused whichever front it reaches);
+ *	  - start at one unit and double only while each lease runs out within a second of the last one: a
+ *	    subject making one request a minute takes one unit at a time, so nothing is held for it.
+ *	  A lease dies with its minute window; its unused units are returned to the day's count with the next
+ *	  take (ex7.rate_take's give_back).
  */
 #include "users.h"
 #include "util.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <json.h>
 
 #define BUCKETS 4096
-#define MAX_ENTRIES 200000		/* ~ 20 MB; beyond it the cache starts over (counters too) */
+#define MAX_ENTRIES 200000		/* ~ 30 MB; beyond it the cache starts over (leases are given up) */
+#define LEASE_FRACTION 16		/* at most 1/16 of what is left */
+#define LEASE_MAX 4096
 
 static UserEntry *table[BUCKETS];
 static int	nentries;
 
-/* hash: returns the bucket of sub. */
-static unsigned
-hash(const char *s)
-{
-	return fnv1a(s) % BUCKETS;
-}
-
-/* clear_all: returns nothing; empties the cache. */
+/* clear_all: returns nothing; empties the cache but for entries a take in flight points at. */
 static void
 clear_all(void)
 {
+	nentries = 0;
 	for (int i = 0; i < BUCKETS; i++)
 	{
-		while (table[i])
-		{
-			UserEntry  *e = table[i];
+		UserEntry **link = &table[i];
 
-			table[i] = e->next;
+		while (*link)
+		{
+			UserEntry  *e = *link;
+
+			if (e->pending > 0)
+			{
+				nentries++;
+				link = &e->next;
+				continue;
+			}
+			*link = e->next;
 			free(e);
 		}
 	}
-	nentries = 0;
+}
+
+/* lookup: returns the entry for key, creating an empty one when missing. */
+static UserEntry *
+lookup(const char *key)
+{
+	unsigned	b = fnv1a(key) % BUCKETS;
+	UserEntry  *e;
+
+	for (e = table[b]; e; e = e->next)
+		if (strcmp(e->key, key) == 0)
+			return e;
+	if (nentries >= MAX_ENTRIES)
+		clear_all();
+	e = calloc(1, sizeof(UserEntry));
+	snprintf(e->key, sizeof(e->key), "%s", key);
+	e->lease_size = 1;
+	e->minute_remaining = -1;
+	e->day_remaining = -1;
+	e->next = table[b];
+	table[b] = e;
+	nentries++;
+	return e;
 }
 
 UserEntry *
 users_get(const char *sub)
 {
-	unsigned	b = hash(sub);
+	char		key[64];
+
+	snprintf(key, sizeof(key), "user:%s", sub);
+	return lookup(key);
+}
+
+UserEntry *
+users_get_addr(const char *addr, int per_minute, int per_day)
+{
+	char		key[64];
 	UserEntry  *e;
 
-	for (e = table[b]; e; e = e->next)
-		if (strcmp(e->sub, sub) == 0)
-			return e;
-	if (nentries >= MAX_ENTRIES)
-	{
-		clear_all();
-		b = hash(sub);
-	}
-	e = calloc(1, sizeof(UserEntry));
-	strncpy(e->sub, sub, sizeof(e->sub) - 1);
-	e->next = table[b];
-	table[b] = e;
-	nentries++;
+	snprintf(key, sizeof(key), "addr:%.56s", addr);
+	e = lookup(key);
+	e->known = true;
+	snprintf(e->tier, sizeof(e->tier), "public");
+	e->per_minute = per_minute;
+	e->per_day = per_day;
 	return e;
 }
 
@@ -79,7 +116,7 @@ users_learn(UserEntry *e, const char *json)
 		json_object_object_get_ex(limits, "requests_per_minute", &pm) &&
 		json_object_object_get_ex(limits, "requests_per_day", &pd))
 	{
-		strncpy(e->tier, json_object_get_string(tier), sizeof(e->tier) - 1);
+		snprintf(e->tier, sizeof(e->tier), "%s", json_object_get_string(tier));
 		e->per_minute = json_object_get_int(pm);
 		e->per_day = json_object_get_int(pd);
 		e->known = e->per_minute > 0 && e->per_day > 0;
@@ -92,42 +129,129 @@ users_learn(UserEntry *e, const char *json)
 void
 users_forget(const char *sub)
 {
+	char		key[64];
+
 	if (strcmp(sub, "*") == 0)
 	{
 		for (int i = 0; i < BUCKETS; i++)
 			for (UserEntry *e = table[i]; e; e = e->next)
-				e->known = false;
+				if (strncmp(e->key, "user:", 5) == 0)
+					e->known = false;
 		return;
 	}
-	for (UserEntry *e = table[hash(sub)]; e; e = e->next)
-		if (strcmp(e->sub, sub) == 0)
+	snprintf(key, sizeof(key), "user:%s", sub);
+	for (UserEntry *e = table[fnv1a(key) % BUCKETS]; e; e = e->next)
+		if (strcmp(e->key, key) == 0)
 			e->known = false;
 }
 
-int
-users_admit(UserEntry *e, time_t now)
+/* expire: returns nothing; ends e's lease when its minute is over, keeping its unused units to return. */
+static void
+expire(UserEntry *e, time_t now)
 {
-	long		minute = (long) (now / 60);
-	long		day = (long) (now / 86400);	/* unix days start at 00:00 UTC */
+	if (e->lease_left > 0 && now >= e->lease_until)
+	{
+		if (e->lease_day == now / 86400)
+			e->give_back += e->lease_left;
+		e->lease_left = 0;
+		e->minute_remaining = -1;
+	}
+}
 
-	if (e->minute != minute)
-		e->minute = minute, e->minute_count = 0;
-	if (e->day != day)
-		e->day = day, e->day_count = 0;
-	if (e->day_count >= e->per_day)
-		return (int) ((day + 1) * 86400 - now);
-	if (e->minute_count >= e->per_minute)
-		return (int) ((minute + 1) * 60 - now);
-	e->minute_count++;
-	e->day_count++;
+bool
+users_take_local(UserEntry *e, time_t now)
+{
+	expire(e, now);
+	if (e->lease_left <= 0)
+		return false;
+	e->lease_left--;
+	return true;
+}
+
+int
+users_want(UserEntry *e, time_t now, int *give_back)
+{
+	int			want;
+	int			left = -1;
+
+	expire(e, now);
+	/* leases that run out within a second of each other: this subject is busy here, lease more */
+	if (e->last_take != 0 && now - e->last_take <= 1)
+		e->lease_size = e->lease_size < LEASE_MAX ? e->lease_size * 2 : LEASE_MAX;
+	else
+		e->lease_size = 1;
+	want = e->lease_size;
+	if (e->minute_remaining >= 0)
+		left = e->minute_remaining;
+	if (e->day_remaining >= 0 && (left < 0 || e->day_remaining < left))
+		left = e->day_remaining;
+	if (left < 0)
+		left = e->per_minute < e->per_day ? e->per_minute : e->per_day;
+	if (want > left / LEASE_FRACTION)
+		want = left / LEASE_FRACTION;
+	if (want < 1)
+		want = 1;
+	*give_back = e->give_back;
+	e->give_back = 0;
+	return want;
+}
+
+/* get_int: returns member name of o as an int, or def. */
+static int
+get_int(json_object *o, const char *name, int def)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, name, &v) ? json_object_get_int(v) : def;
+}
+
+int
+users_leased(UserEntry *e, const char *json, time_t now)
+{
+	json_object *o = json_tokener_parse(json);
+	int			granted,
+				reset,
+				retry;
+
+	if (o == NULL)
+		return 1;
+	granted = get_int(o, "granted", 0);
+	reset = get_int(o, "minute_reset", 60);
+	retry = get_int(o, "retry_after", 1);
+	e->minute_remaining = get_int(o, "minute_remaining", 0);
+	e->day_remaining = get_int(o, "day_remaining", 0);
+	json_object_put(o);
+	e->last_take = now;
+	if (granted <= 0)
+		return retry > 0 ? retry : 1;
+	/* the lease lives in the database's minute window: its end is reset seconds from now */
+	if (e->lease_left > 0 && labs((long) (e->lease_until - (now + reset))) > 2)
+	{
+		/* a take answered after the window turned: what is left of the old lease is dead */
+		if (e->lease_day == now / 86400)
+			e->give_back += e->lease_left;
+		e->lease_left = 0;
+	}
+	e->lease_left += granted - 1;
+	e->lease_until = now + reset;
+	e->lease_day = now / 86400;
 	return 0;
 }
 
 int
 users_remaining(const UserEntry *e)
 {
-	int			m = e->per_minute - e->minute_count;
-	int			d = e->per_day - e->day_count;
+	int			m = e->minute_remaining < 0 ? e->per_minute : e->minute_remaining;
+	int			d = e->day_remaining < 0 ? e->per_day : e->day_remaining;
+	int			left = (m < d ? m : d) + e->lease_left;
 
-	return m < d ? (m > 0 ? m : 0) : (d > 0 ? d : 0);
+	return left > 0 ? left : 0;
+}
+
+int
+users_reset(const UserEntry *e, time_t now)
+{
+	if (e->lease_until > now)
+		return (int) (e->lease_until - now);
+	return (int) (60 - now % 60);
 }

@@ -1,9 +1,13 @@
 /*
  * users.h
- *	  Per-user state ex7d keeps between requests: the caps of the user's tier (read once through
- *	  ex7.ensure_user, which also creates the user row on the first authenticated request) and the rate
- *	  counters of the bearer subject (ex7-api-introduction.txt, "Rate limits + quotas": burst limits per
- *	  minute, daily quotas reset at 00:00 UTC).
+ *	  Per-subject state ex7d keeps between requests: the caps of a user's tier (read once through
+ *	  ex7.ensure_user, which also creates the user row on the first authenticated request), and the
+ *	  quota lease of each rate-limit subject (a bearer subject, or a client address on public routes).
+ *
+ *	  Counting is shared by every ex7d on the database (issue 3: "several fronts behind one load balancer
+ *	  must enforce one limit"): a front takes quota from ex7.rate_take in leases and serves requests from
+ *	  its lease in memory. Lease sizes adapt (see users.c) so that a cap is never exceeded and a front
+ *	  asks the database about once per lease, not once per request.
  */
 #ifndef EX7D_USERS_H
 #define EX7D_USERS_H
@@ -13,20 +17,29 @@
 
 typedef struct UserEntry
 {
-	char		sub[37];
+	char		key[64];		/* user:<uuid> or addr:<address>: the subject of ex7.rate_take */
 	bool		known;			/* caps below are current (dropped on a tier-change notification) */
 	char		tier[16];
 	int			per_minute;
 	int			per_day;
-	long		minute;			/* the minute (unix time / 60) minute_count counts */
-	int			minute_count;
-	long		day;			/* the UTC day (unix time / 86400) day_count counts */
-	int			day_count;
+	/* the lease: units of quota taken from the database and not yet used */
+	int			lease_left;
+	time_t		lease_until;	/* the end of the minute window the lease belongs to */
+	time_t		lease_day;		/* its UTC day (unix time / 86400) */
+	int			give_back;		/* unused units of an expired lease, returned with the next take */
+	int			lease_size;		/* the next want; doubles while leases run out within a second */
+	time_t		last_take;
+	int			minute_remaining;	/* as the last take reported (-1: unknown) */
+	int			day_remaining;
+	int			pending;		/* takes in flight that point at this entry: it is not freed meanwhile */
 	struct UserEntry *next;
 } UserEntry;
 
-/* users_get: returns the entry for sub, creating an unknown one when missing. */
+/* users_get: returns the entry of bearer subject sub (a uuid), creating an unknown one when missing. */
 extern UserEntry *users_get(const char *sub);
+
+/* users_get_addr: returns the entry of client address addr, with the public caps given. */
+extern UserEntry *users_get_addr(const char *addr, int per_minute, int per_day);
 
 /* users_learn: returns true when json (ex7.ensure_user's result) gave e its tier and caps. */
 extern bool users_learn(UserEntry *e, const char *json);
@@ -34,13 +47,25 @@ extern bool users_learn(UserEntry *e, const char *json);
 /* users_forget: returns nothing; drops the cached caps of sub, or of everyone when sub is "*". */
 extern void users_forget(const char *sub);
 
-/*
- * users_admit: returns 0 and counts the request when e is under both caps at now; otherwise returns
- * the seconds until the exhausted window resets (the Retry-After value).
- */
-extern int	users_admit(UserEntry *e, time_t now);
+/* users_take_local: returns true and uses one unit when e's lease covers a request at now. */
+extern bool users_take_local(UserEntry *e, time_t now);
 
-/* users_remaining: returns the requests left in the tighter of the two windows (after users_admit). */
+/*
+ * users_want: returns how many units to ask ex7.rate_take for (at least 1), and sets *give_back to the
+ * unused units to return with it (they are then forgotten here).
+ */
+extern int	users_want(UserEntry *e, time_t now, int *give_back);
+
+/*
+ * users_leased: returns 0 when json (ex7.rate_take's result) granted at least one unit: one is used for
+ * the current request, the rest becomes the lease. Otherwise returns the Retry-After seconds (>= 1).
+ */
+extern int	users_leased(UserEntry *e, const char *json, time_t now);
+
+/* users_remaining: returns the requests left this minute, as far as this front knows. */
 extern int	users_remaining(const UserEntry *e);
+
+/* users_reset: returns the seconds until the current minute window resets. */
+extern int	users_reset(const UserEntry *e, time_t now);
 
 #endif

@@ -6,8 +6,15 @@ import assert from 'node:assert/strict';
 import { ensureDb, startEx7d, token, api, uid, psql } from './lib.mjs';
 
 let srv;
-before(async () => { ensureDb(); srv = await startEx7d(); });
-after(async () => { await srv.stop(); });
+let srv2;
+before(async () => { ensureDb(); srv = await startEx7d(); srv2 = await startEx7d(); });
+after(async () => { await srv.stop(); await srv2.stop(); });
+
+// inMinute: waits when fewer than s seconds of the clock minute are left, so no window resets under a test
+async function inMinute(s = 15) {
+  const left = 60 - new Date().getSeconds();
+  if (left < s) await new Promise((r) => setTimeout(r, (left + 1) * 1000));
+}
 
 test('the first authenticated request creates the user row with tier free and the email claim', async () => {
   const U = uid('b0', 1);
@@ -52,4 +59,60 @@ test('a tier change takes effect on the next request (NOTIFY ex7_user_changed)',
     status = (await api(srv, 'GET', '/api/strategies', { tok })).status;
   }
   assert.equal(status, 200, 'operator tier: 120/min');
+});
+
+test('two ex7d processes share one count: requests alternating between them, the 31st is 429 (issue 3)', async () => {
+  const U = uid('b0', 5);
+  const tok = await token(U);
+  await inMinute();
+  const statuses = [];
+  for (let i = 0; i < 30; i++) statuses.push((await api(i % 2 ? srv2 : srv, 'GET', '/api/strategies', { tok })).status);
+  assert.deepEqual(statuses, Array(30).fill(200));
+  for (const s of [srv, srv2]) {
+    const r = await api(s, 'GET', '/api/strategies', { tok });
+    assert.equal(r.status, 429, 'the 31st and 32nd requests, one on each front');
+    assert.ok(Number(r.headers.get('retry-after')) >= 1);
+    assert.equal(r.headers.get('x-ratelimit-remaining'), '0');
+  }
+  // and in bursts: 30 concurrent requests spread over both fronts, then nothing more this minute
+  const V = uid('b0', 6);
+  const tokV = await token(V);
+  await inMinute();
+  const burst = await Promise.all(Array.from({ length: 40 }, (_, i) => api(i % 2 ? srv2 : srv, 'GET', '/api/strategies', { tok: tokV })));
+  const ok = burst.filter((r) => r.status === 200).length;
+  assert.equal(ok, 30, `exactly 30 of 40 concurrent requests served, got ${ok}`);
+  assert.equal(burst.filter((r) => r.status === 429).length, 10);
+});
+
+test('public routes are limited per client address, counted across fronts; proxies name the client', async () => {
+  const a = await startEx7d({ EX7_PUBLIC_PER_MINUTE: '4', EX7_CLIENT_ADDR_HEADER: 'X-Forwarded-For' });
+  const b = await startEx7d({ EX7_PUBLIC_PER_MINUTE: '4', EX7_CLIENT_ADDR_HEADER: 'X-Forwarded-For' });
+  try {
+    await inMinute();
+    const from = (ip) => ({ headers: { 'X-Forwarded-For': `203.0.113.77, ${ip}` } });
+    const seen = [];
+    for (let i = 0; i < 4; i++) seen.push((await api(i % 2 ? b : a, 'GET', '/api/health', from('198.51.100.9'))).status);
+    assert.deepEqual(seen, [200, 200, 200, 200]);
+    const r = await api(a, 'GET', '/api/health', from('198.51.100.9'));
+    assert.equal(r.status, 429);
+    assert.ok(Number(r.headers.get('retry-after')) >= 1);
+    assert.match(r.body.detail, /client address/);
+    // the last entry is the address the trusted proxy saw: another client is not limited
+    assert.equal((await api(b, 'GET', '/api/health', from('198.51.100.10'))).status, 200);
+    // a token does not lift the address limit of a public route; a user route is counted per user
+    assert.equal((await api(a, 'GET', '/openapi.json', from('198.51.100.9'))).status, 200, '/openapi.json is served without counting');
+    assert.equal((await api(a, 'GET', '/api/strategies', { ...from('198.51.100.9'), tok: await token(uid('b0', 7)) })).status, 200);
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+});
+
+test('invalid public limits stop start-up with a message naming the setting', async () => {
+  for (const env of [{ EX7_PUBLIC_PER_MINUTE: '0' }, { EX7_PUBLIC_PER_DAY: 'lots' }]) {
+    const s = await startEx7d(env);
+    const { code } = await s.exited;
+    assert.equal(code, 2, JSON.stringify(env));
+    assert.match(s.out.err, new RegExp(Object.keys(env)[0]));
+  }
 });
