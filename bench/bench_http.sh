@@ -4,14 +4,17 @@
 #   get:    GET /api/strategies/{id} with wrk  vs  pgbench running SELECT ex7.get_strategy(...)  (goal >= 0.6x)
 #   list:   GET /api/signals?limit=50 with wrk vs  pgbench running SELECT ex7.list_signals(...)  (goal >= 0.7x)
 #   limits: GET /api/strategies/{id} with rate limiting on vs off                                 (goal >= 0.85x)
+#   p99:    GET /api/strategies/{id} at half of ex7d's measured maximum rate with hey (-q, a fixed rate per
+#           worker), beside pgbench -R at the same rate (its per-transaction log gives the p99)
 # The bench user's tier caps are raised so limiting is exercised (counted) without refusing anything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${BENCH_SECONDS:-10}
 CONC=4
-if ! command -v wrk >/dev/null 2>&1; then
-	if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq wrk >/dev/null; else echo "install wrk (apt-get install wrk)"; exit 1; fi
-fi
+for tool in wrk hey; do
+	command -v $tool >/dev/null 2>&1 && continue
+	if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq $tool >/dev/null; else echo "install $tool (apt-get install $tool)"; exit 1; fi
+done
 U=00000000-0000-4000-8000-0000000b0101
 W=$(mktemp -d)
 PIDS=()
@@ -56,10 +59,21 @@ list_pg=$(tps "SELECT ex7.list_signals('$U', p_limit => 50)::text;")
 list_http=$(rps "http://127.0.0.1:$P_ON/api/signals?limit=50")
 get_off=$(rps "http://127.0.0.1:$P_OFF/api/strategies/$SID")
 
+# p99 at half the maximum rate: hey paces each of its CONC workers at rate/CONC requests a second
+half=$(awk -v a="$get_http" 'BEGIN { printf "%d", a / 2 }')
+p99_http=$(hey -z "${SECS}s" -c "$CONC" -q "$(awk -v h="$half" -v c="$CONC" 'BEGIN { printf "%d", h / c }')" \
+	-H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$P_ON/api/strategies/$SID" |
+	awk '/ 99% in / { printf "%.3f", $3 * 1000 }')
+echo "SELECT ex7.get_strategy('$U', '$SID')::text;" >"$W/q.sql"
+(cd "$W" && pgbench -n -M prepared -c "$CONC" -j 2 -T "$SECS" -R "$half" -l --log-prefix=lat -f q.sql >/dev/null 2>&1)
+# pgbench -l: column 3 is the transaction's latency in microseconds (schedule lag included with -R)
+p99_pg=$(cat "$W"/lat.* | awk '{ print $3 }' | sort -n | awk '{ v[NR] = $1 } END { printf "%.3f", v[int(NR * 0.99)] / 1000 }')
+
 r1=$(awk -v a="$get_http" -v b="$get_pg" 'BEGIN { printf "%.2f", a / b }')
 r2=$(awk -v a="$list_http" -v b="$list_pg" 'BEGIN { printf "%.2f", a / b }')
 r3=$(awk -v a="$get_http" -v b="$get_off" 'BEGIN { printf "%.2f", a / b }')
 echo "GET /api/strategies/{id}: ex7d $get_http req/s, pgbench $get_pg tps: ${r1}x (goal >= 0.6x)"
 echo "GET /api/signals?limit=50: ex7d $list_http req/s, pgbench $list_pg tps: ${r2}x (goal >= 0.7x)"
 echo "rate limiting: on $get_http req/s, off $get_off req/s: ${r3}x (goal >= 0.85x)"
+echo "p99 at $half req/s (half of ex7d's maximum): ex7d ${p99_http} ms, pgbench ${p99_pg} ms"
 awk -v a="$r1" -v b="$r2" -v c="$r3" 'BEGIN { exit !(a >= 0.6 && b >= 0.7 && c >= 0.85) }'

@@ -43,6 +43,8 @@ typedef struct Conn
 	PGconn	   *pg;
 	ConnState	state;
 	struct event *ev;			/* socket readiness */
+	short		ev_what;		/* what ev watches */
+	int			ev_fd;			/* on which socket */
 	struct event *timer;		/* reconnect */
 	int			backoff_ms;
 	bool		preparing;		/* the running command is the PREPARE of job->stmt */
@@ -106,6 +108,9 @@ job_finish(Job *j, PGresult *res, const char *err)
 static void
 conn_watch(Conn *c, short what)
 {
+	/* unchanged: keep the registration (each change costs epoll_ctl calls, twice per request otherwise) */
+	if (c->ev && what == c->ev_what && c->pg && PQsocket(c->pg) == c->ev_fd)
+		return;
 	if (c->ev)
 	{
 		event_del(c->ev);
@@ -115,6 +120,8 @@ conn_watch(Conn *c, short what)
 	if (what == 0)
 		return;
 	c->ev = event_new(c->pool->base, PQsocket(c->pg), what | EV_PERSIST, conn_io_cb, c);
+	c->ev_what = what;
+	c->ev_fd = PQsocket(c->pg);
 	event_add(c->ev, NULL);
 }
 
