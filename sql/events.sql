@@ -65,3 +65,39 @@ SELECT ex7_test.err(format('SELECT * FROM ex7.replay_since_event_id(%L, -1)', :'
 SELECT ex7_test.err(format('SELECT * FROM ex7.replay_since_event_id(%L, NULL)', :'ue'));
 SELECT ex7_test.err(format('SELECT * FROM ex7.replay_since_event_id(%L, 0, NULL, 0)', :'ue'));
 SELECT ex7_test.err(format('SELECT * FROM ex7.replay_since_event_id(%L, 0, NULL, 10001)', :'ue'));
+
+-- The NOTIFY payload (ex7._event_notification): ids and instrument for ex7d's filters, then the signal
+-- JSON as the log stores it, last; without the signal when that would reach the 8000-byte limit.
+SELECT e.event_id, n.note::jsonb - 'signal' = pg_catalog.jsonb_build_object('event_id', e.event_id, 'user_id', :'ue',
+           'kind', e.kind, 'signal_id', e.signal_id, 'strategy_id', e.strategy_id, 'instrument', e.payload ->> 'instrument') AS head_ok,
+       n.note LIKE '%, "signal": ' || e.payload::text || '}' AS signal_last_as_logged,
+       (pg_catalog.left(n.note, pg_catalog.strpos(n.note, ', "signal": ') - 1) || '}')::jsonb = n.note::jsonb - 'signal' AS header_first
+  FROM ex7.replay_since_event_id(:'ue', 0, NULL, 2) AS e,
+       LATERAL (SELECT ex7._event_notification(e.event_id, :'ue', e.kind, e.signal_id, e.strategy_id, e.payload) AS note) AS n;
+SELECT ex7._event_notification(7, :'ue', 'signal', :'se1', :'se1', pg_catalog.jsonb_build_object('instrument', 'MNQ', 'tag', repeat('x', 7700)))::jsonb ? 'signal' AS big_keeps_signal,
+       ex7._event_notification(7, :'ue', 'signal', :'se1', :'se1', pg_catalog.jsonb_build_object('instrument', 'MNQ', 'tag', repeat('x', 7900))) AS too_big;
+
+-- ex7.stream_replay: the banner row first (event_id = where the replay starts), then the events
+SELECT s.head, s.event_id, s.event, s.instrument, s.data::jsonb = ex7.compliance_banner() AS banner
+  FROM ex7.stream_replay(:'ue') AS s;
+SELECT ex7.compliance_banner() ->> 'rule' AS rule, pg_catalog.length(ex7.compliance_banner() ->> 'text') AS text_length,
+       ex7.compliance_banner() ->> 'text' LIKE 'HYPOTHETICAL OR SIMULATED PERFORMANCE RESULTS HAVE CERTAIN INHERENT LIMITATIONS.%SIMILAR TO THOSE SHOWN.' AS verbatim;
+-- with Last-Event-ID: the events after it, the signal JSON as logged; the instrument of each for the filter
+SELECT s.head, s.event_id, s.event, s.instrument, s.data::jsonb ->> 'tag' AS tag,
+       s.data = (SELECT e.payload::text FROM ex7.signal_events e WHERE e.user_id = :'ue' AND e.seq = s.event_id) AS as_logged
+  FROM ex7.stream_replay(:'ue', '3') AS s;
+-- one strategy, a batch limit, an empty header as none, an id beyond head starts at head, the filter normalized
+SELECT s.event_id, s.event, s.data::jsonb ->> 'tag' AS tag FROM ex7.stream_replay(:'ue', '0', :'se2') AS s WHERE s.event <> 'compliance';
+SELECT s.event_id, s.event FROM ex7.stream_replay(:'ue', '1', NULL, NULL, 2) AS s;
+SELECT s.event_id, s.event FROM ex7.stream_replay(:'ue', '') AS s;
+SELECT s.head, s.event_id, s.event FROM ex7.stream_replay(:'ue', '99') AS s;
+SELECT s.event_id, s.instrument FROM ex7.stream_replay(:'ue', NULL, NULL, 'mnq') AS s;
+-- another user's log is not reachable: the same ids, their own events
+SELECT s.event_id, s.data::jsonb ->> 'tag' AS tag FROM ex7.stream_replay(:'ue2', '0') AS s WHERE s.event <> 'compliance';
+-- 422 with the HTTP locators
+SELECT ex7_test.err(format('SELECT * FROM ex7.stream_replay(%L, %L)', :'ue', 'abc'));
+SELECT ex7_test.err(format('SELECT * FROM ex7.stream_replay(%L, %L)', :'ue', '-1'));
+SELECT ex7_test.err(format('SELECT * FROM ex7.stream_replay(%L, %L)', :'ue', '1234567890123456789'));
+SELECT ex7_test.err(format('SELECT * FROM ex7.stream_replay(%L, NULL, NULL, %L)', :'ue', repeat('x', 33)));
+SELECT ex7_test.err(format('SELECT * FROM ex7.stream_replay(%L, NULL, NULL, %L)', :'ue', ''));
+SELECT ex7_test.err(format('SELECT * FROM ex7.stream_replay(%L, %L, NULL, NULL, 0)', :'ue', '1'));
