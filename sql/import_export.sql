@@ -14,13 +14,13 @@ $$;
 SELECT ex7.create_strategy(:'u1', '{
     "name": "Gold Breakout", "description": "Asia range break", "instrument": "MGC", "timeframe": "15m",
     "tags": ["breakout", "metals"],
-    "graph": {"nodes": [{"id": "bars", "type": "bars"}, {"id": "rng", "type": "range", "params": {"session": "asia", "len": 12.5}},
-                        {"id": "sig", "type": "signal", "params": {"side": "long"}}],
-              "edges": [{"from": "bars", "to": "rng"}, {"from": "rng", "to": "sig", "port": "high"}],
+    "graph": {"nodes": [{"id": "bars", "type": "close"}, {"id": "rng", "type": "opening_range", "params": {"start": "20:00", "bars": 12, "tz": "Asia/Tokyo"}},
+                        {"id": "brk", "type": "crosses_above"}, {"id": "sig", "type": "enter_long", "params": {"size": 1}}],
+              "edges": [{"from": "bars", "to": "brk", "port": "a"}, {"from": "rng", "to": "brk", "port": "b"}, {"from": "brk", "to": "sig", "port": "when"}],
               "meta": {"layout": {"bars": [0, 0], "rng": [200, 0]}, "author_note": "v1"}},
     "note": "initial"}') ->> 'id' AS sid \gset
 -- export the head version, not version 1
-SELECT ex7.update_strategy(:'u1', :'sid', '{"graph": {"nodes": [{"id": "bars", "type": "bars"}, {"id": "rng", "type": "range", "params": {"session": "asia", "len": 12.5}}, {"id": "sig", "type": "signal", "params": {"side": "long"}}], "edges": [{"from": "bars", "to": "rng"}, {"from": "rng", "to": "sig", "port": "high"}], "meta": {"layout": {"bars": [0, 0], "rng": [200, 0]}, "author_note": "v2"}}}') -> 'current_version' AS head;
+SELECT ex7.update_strategy(:'u1', :'sid', '{"graph": {"nodes": [{"id": "bars", "type": "close"}, {"id": "rng", "type": "opening_range", "params": {"start": "20:00", "bars": 12, "tz": "Asia/Tokyo"}}, {"id": "brk", "type": "crosses_above"}, {"id": "sig", "type": "enter_long", "params": {"size": 1}}], "edges": [{"from": "bars", "to": "brk", "port": "a"}, {"from": "rng", "to": "brk", "port": "b"}, {"from": "brk", "to": "sig", "port": "when"}], "meta": {"layout": {"bars": [0, 0], "rng": [200, 0]}, "author_note": "v2"}}}') -> 'current_version' AS head;
 
 --
 -- Export
@@ -78,8 +78,8 @@ SELECT ex7_test.err(format('SELECT ex7.import_strategy(%L, %L)', :'u1',
 -- Clone
 --
 SELECT ex7.create_strategy(:'u1', '{"name": "Source", "instrument": "NQ", "timeframe": "1m", "tags": ["a"], "description": "src",
-    "graph": {"nodes": [{"id": "a", "type": "bars"}], "edges": []}}') ->> 'id' AS src \gset
-SELECT ex7.update_strategy(:'u1', :'src', '{"graph": {"nodes": [{"id": "a", "type": "bars"}, {"id": "b", "type": "sma"}], "edges": [{"from": "a", "to": "b"}]}}') -> 'current_version' AS src_version;
+    "graph": {"nodes": [{"id": "a", "type": "session_filter"}, {"id": "e", "type": "enter_long"}], "edges": [{"from": "a", "to": "e"}]}}') ->> 'id' AS src \gset
+SELECT ex7.update_strategy(:'u1', :'src', '{"graph": {"nodes": [{"id": "a", "type": "session_filter"}, {"id": "b", "type": "not"}, {"id": "e", "type": "enter_long"}], "edges": [{"from": "a", "to": "b"}, {"from": "b", "to": "e"}]}}') -> 'current_version' AS src_version;
 SELECT ex7.promote_strategy(:'u1', :'src') ->> 'status' AS src_status;
 -- a draft at version 1 with the source's head graph, named "<name> (copy)"
 SELECT ex7.clone_strategy(:'u1', :'src') AS c \gset
@@ -94,6 +94,12 @@ SELECT ex7.clone_strategy(:'u1', (:'c'::jsonb ->> 'id')::uuid) ->> 'name' AS clo
 SELECT ex7.clone_strategy(:'u1', :'src', '  Named copy ') ->> 'name' AS named;
 SELECT ex7_test.err(format('SELECT ex7.clone_strategy(%L, %L, %L)', :'u1', :'src', 'Named copy')) AS named_taken;
 SELECT ex7_test.err(format('SELECT ex7.clone_strategy(%L, %L, %L)', :'u1', :'src', '  ')) AS blank_name;
+-- a graph stored before the engine's validator (0.1.0 checked the shape only) is not copied: 422 naming the source
+INSERT INTO ex7.strategies (id, user_id, name, instrument, timeframe, etag)
+VALUES ('00000000-0000-4000-8000-00000004c001', :'u1', 'Legacy graph', 'ES', '5m', 'legacy');
+INSERT INTO ex7.strategy_versions (strategy_id, version, user_id, graph)
+VALUES ('00000000-0000-4000-8000-00000004c001', 1, :'u1', '{"nodes": [{"id": "a", "type": "bars"}], "edges": []}');
+SELECT ex7_test.err(format('SELECT ex7.clone_strategy(%L, %L)', :'u1', '00000000-0000-4000-8000-00000004c001')) AS legacy_graph;
 -- another user's source, an unknown one, a deleted one: 404
 SELECT ex7_test.err(format('SELECT ex7.clone_strategy(%L, %L)', :'u2', :'src')) AS other_user;
 SELECT ex7_test.err(format('SELECT ex7.clone_strategy(%L, %L)', :'u1', '00000000-0000-4000-8000-0000000004ff')) AS unknown;

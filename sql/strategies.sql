@@ -35,15 +35,17 @@ SELECT version, note, graph, rolled_back_from FROM ex7.strategy_versions WHERE s
 SELECT pg_temp.shown(ex7.create_strategy(:'u1', '{
     "name": "Trend", "description": "EMA cross on ES", "instrument": "ES", "timeframe": "15m",
     "tags": ["trend", " ema ", "trend", "ema"],
-    "graph": {"nodes": [{"id": "bar", "type": "bars"}, {"id": "x", "type": "ema_cross", "params": {"fast": 9}}],
-              "edges": [{"from": "bar", "to": "x"}], "meta": {"zoom": 1}},
+    "graph": {"nodes": [{"id": "bar", "type": "close"}, {"id": "fast", "type": "ema", "params": {"period": 9}},
+                        {"id": "x", "type": "crosses_above"}, {"id": "buy", "type": "enter_long"}],
+              "edges": [{"from": "bar", "to": "fast"}, {"from": "bar", "to": "x", "port": "a"},
+                        {"from": "fast", "to": "x", "port": "b"}, {"from": "x", "to": "buy"}], "meta": {"zoom": 1}},
     "note": "first cut"}'));
 SELECT s.name, v.version, v.note FROM ex7.strategies s JOIN ex7.strategy_versions v ON v.strategy_id = s.id
  WHERE s.user_id = :'u1' AND s.name = 'Trend';
 
 -- every 422, with the locator the HTTP route reports
 WITH base (b) AS (SELECT '{"name": "N", "instrument": "MNQ", "timeframe": "5m"}'::jsonb),
-     g (ok) AS (SELECT '{"nodes": [{"id": "a", "type": "bars"}, {"id": "b", "type": "sma"}], "edges": [{"from": "a", "to": "b"}]}'::jsonb),
+     g (ok) AS (SELECT '{"nodes": [{"id": "a", "type": "session_filter"}, {"id": "b", "type": "enter_long"}], "edges": [{"from": "a", "to": "b"}]}'::jsonb),
      cases (n, label, body) AS (
     SELECT v.n, v.label, v.body FROM base, g, LATERAL (VALUES
         (1, 'body not an object', '[]'::jsonb),
@@ -69,12 +71,12 @@ WITH base (b) AS (SELECT '{"name": "N", "instrument": "MNQ", "timeframe": "5m"}'
         (21, 'graph not an object', b || '{"graph": []}'),
         (22, 'graph: nodes missing', b || '{"graph": {"edges": []}}'),
         (23, 'graph: nodes not a list', b || '{"graph": {"nodes": {}, "edges": []}}'),
-        (24, 'graph: node not an object', b || jsonb_build_object('graph', ok || '{"nodes": [{"id": "a", "type": "bars"}, 3]}')),
-        (25, 'graph: node id missing', b || jsonb_build_object('graph', ok || '{"nodes": [{"id": "a", "type": "bars"}, {"type": "sma"}]}')),
-        (26, 'graph: node id not a string', b || jsonb_build_object('graph', ok || '{"nodes": [{"id": 1, "type": "bars"}]}')),
-        (27, 'graph: node id empty', b || jsonb_build_object('graph', ok || '{"nodes": [{"id": "", "type": "bars"}]}')),
+        (24, 'graph: node not an object', b || jsonb_build_object('graph', ok || '{"nodes": [{"id": "a", "type": "session_filter"}, 3]}')),
+        (25, 'graph: node id missing', b || jsonb_build_object('graph', ok || '{"nodes": [{"id": "a", "type": "session_filter"}, {"type": "enter_long"}]}')),
+        (26, 'graph: node id not a string', b || jsonb_build_object('graph', ok || '{"nodes": [{"id": 1, "type": "session_filter"}]}')),
+        (27, 'graph: node id empty', b || jsonb_build_object('graph', ok || '{"nodes": [{"id": "", "type": "session_filter"}]}')),
         (28, 'graph: node type missing', b || jsonb_build_object('graph', ok || '{"nodes": [{"id": "a"}]}')),
-        (29, 'graph: node id duplicated', b || jsonb_build_object('graph', ok || '{"nodes": [{"id": "a", "type": "bars"}, {"id": "b", "type": "sma"}, {"id": "c", "type": "sma"}, {"id": "a", "type": "sma"}]}')),
+        (29, 'graph: node id duplicated', b || jsonb_build_object('graph', ok || '{"nodes": [{"id": "a", "type": "session_filter"}, {"id": "b", "type": "enter_long"}, {"id": "c", "type": "not"}, {"id": "a", "type": "not"}]}')),
         (30, 'graph: edges missing', b || jsonb_build_object('graph', ok - 'edges')),
         (31, 'graph: edges not a list', b || jsonb_build_object('graph', ok || '{"edges": "a->b"}')),
         (32, 'graph: edge not an object', b || jsonb_build_object('graph', ok || '{"edges": [{"from": "a", "to": "b"}, ["a", "b"]]}')),
@@ -195,9 +197,11 @@ SELECT ex7.update_strategy(:'u1', :'orb_id', '{"note": "nothing"}') ->> 'etag' =
 SELECT ex7.update_strategy(:'u1', :'orb_id', '{}') ->> 'etag' = ex7._strategy_etag(:'orb_id', 6) AS empty_patch;
 -- a new graph makes version 2 with the note; the same graph again (keys in another order) does not
 SELECT pg_temp.shown(ex7.update_strategy(:'u1', :'orb_id',
-    '{"graph": {"nodes": [{"id": "bar", "type": "bars"}, {"id": "orb", "type": "opening_range"}], "edges": [{"from": "bar", "to": "orb"}]}, "note": "range node"}'));
+    '{"graph": {"nodes": [{"id": "bar", "type": "close"}, {"id": "orb", "type": "opening_range"}, {"id": "up", "type": "crosses_above"}, {"id": "buy", "type": "enter_long"}],
+                "edges": [{"from": "bar", "to": "up", "port": "a"}, {"from": "orb", "to": "up", "port": "b"}, {"from": "up", "to": "buy"}]}, "note": "range node"}'));
 SELECT ex7.update_strategy(:'u1', :'orb_id',
-    '{"graph": {"edges": [{"to": "orb", "from": "bar"}], "nodes": [{"type": "bars", "id": "bar"}, {"type": "opening_range", "id": "orb"}]}, "note": "same"}') -> 'current_version' AS still_2;
+    '{"graph": {"edges": [{"port": "a", "to": "up", "from": "bar"}, {"to": "up", "from": "orb", "port": "b"}, {"to": "buy", "from": "up"}],
+                "nodes": [{"type": "close", "id": "bar"}, {"type": "opening_range", "id": "orb"}, {"id": "up", "type": "crosses_above"}, {"type": "enter_long", "id": "buy"}]}, "note": "same"}') -> 'current_version' AS still_2;
 SELECT version, note, jsonb_array_length(graph -> 'nodes') AS nodes FROM ex7.strategy_versions WHERE strategy_id = :'orb_id' ORDER BY version;
 -- 422 before anything else; 404 for another user's strategy; 409 for a taken name
 SELECT ex7_test.err(format('SELECT ex7.update_strategy(%L, %L, %L)', :'u1', :'orb_id', '{"status": "live"}'));

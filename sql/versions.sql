@@ -6,12 +6,14 @@
 SELECT ex7.ensure_user(:'u1') ->> 'tier' AS u1_tier;
 SELECT ex7.ensure_user(:'u2') ->> 'tier' AS u2_tier;
 
--- graph n: a chain of n nodes
+-- graph n: a chain of n + 2 nodes: a session filter, n "not" nodes, an entry
 CREATE FUNCTION pg_temp.chain(n integer) RETURNS jsonb LANGUAGE sql AS $$
     SELECT jsonb_build_object(
-        'nodes', (SELECT jsonb_agg(jsonb_build_object('id', 'n' || i, 'type', 'step') ORDER BY i) FROM generate_series(1, n) i),
-        'edges', coalesce((SELECT jsonb_agg(jsonb_build_object('from', 'n' || i, 'to', 'n' || (i + 1)) ORDER BY i)
-                             FROM generate_series(1, n - 1) i), '[]'));
+        'nodes', '[{"id": "n0", "type": "session_filter"}]'::jsonb
+                 || (SELECT jsonb_agg(jsonb_build_object('id', 'n' || i, 'type', 'not') ORDER BY i) FROM generate_series(1, n) i)
+                 || jsonb_build_array(jsonb_build_object('id', 'n' || (n + 1), 'type', 'enter_long')),
+        'edges', (SELECT jsonb_agg(jsonb_build_object('from', 'n' || i, 'to', 'n' || (i + 1)) ORDER BY i)
+                    FROM generate_series(0, n) i));
 $$;
 -- a page without the creation times
 CREATE FUNCTION pg_temp.shown(page jsonb) RETURNS jsonb LANGUAGE sql AS $$

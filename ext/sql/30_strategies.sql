@@ -18,127 +18,17 @@
  * ------------------------------------------------------------------------------------------------- */
 
 /*
- * _validate_graph: SHAPE ONLY. A later issue replaces this one function with a C validator that also
- * knows node types, ports and cycles ("422 ... e.g., strategy graph cycle", ex7-api-introduction.txt);
- * callers only rely on "returns, or raises X7422 with a locator under p_loc".
+ * _validate_graph: the C validator of ext/graph.c (docs/engine.md, "Validation"): shape, node types,
+ * parameters, ports and their types, cycles ("422 ... e.g., strategy graph cycle",
+ * ex7-api-introduction.txt), the entry node. Callers only rely on "returns, or raises X7422 with a
+ * locator under p_loc". ex7.validate_graph (62_engines.sql) is the same check returning a summary.
  */
 CREATE OR REPLACE FUNCTION ex7._validate_graph(p_graph jsonb, p_loc jsonb)
 RETURNS void
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-AS $$
-DECLARE
-    v_key       text;
-    v_elem      jsonb;
-    v_i         bigint;
-    v_field     text;
-    v_ids       jsonb;
-BEGIN
-    IF p_graph IS NULL OR pg_catalog.jsonb_typeof(p_graph) <> 'object' THEN
-        PERFORM ex7._invalid(p_loc, 'value is not a valid dict', 'type_error.dict');
-    END IF;
-
-    -- nodes: a list of objects, each with a non-empty string "id" (unique) and "type"
-    IF NOT p_graph ? 'nodes' THEN
-        PERFORM ex7._invalid(p_loc || '"nodes"', 'field required', 'value_error.missing');
-    END IF;
-    IF pg_catalog.jsonb_typeof(p_graph -> 'nodes') <> 'array' THEN
-        PERFORM ex7._invalid(p_loc || '"nodes"', 'value is not a valid list', 'type_error.list');
-    END IF;
-    SELECT e.o - 1, e.v INTO v_i, v_elem
-      FROM pg_catalog.jsonb_array_elements(p_graph -> 'nodes') WITH ORDINALITY AS e (v, o)
-     WHERE pg_catalog.jsonb_typeof(e.v) <> 'object'
-        OR pg_catalog.jsonb_typeof(e.v -> 'id') IS DISTINCT FROM 'string' OR e.v ->> 'id' = ''
-        OR pg_catalog.jsonb_typeof(e.v -> 'type') IS DISTINCT FROM 'string' OR e.v ->> 'type' = ''
-     ORDER BY e.o
-     LIMIT 1;
-    IF FOUND THEN
-        IF pg_catalog.jsonb_typeof(v_elem) <> 'object' THEN
-            PERFORM ex7._invalid(p_loc || pg_catalog.jsonb_build_array('nodes', v_i),
-                                 'value is not a valid dict', 'type_error.dict');
-        END IF;
-        FOREACH v_field IN ARRAY ARRAY['id', 'type'] LOOP
-            IF NOT v_elem ? v_field THEN
-                PERFORM ex7._invalid(p_loc || pg_catalog.jsonb_build_array('nodes', v_i, v_field),
-                                     'field required', 'value_error.missing');
-            ELSIF pg_catalog.jsonb_typeof(v_elem -> v_field) <> 'string' THEN
-                PERFORM ex7._invalid(p_loc || pg_catalog.jsonb_build_array('nodes', v_i, v_field),
-                                     'str type expected', 'type_error.str');
-            ELSIF v_elem ->> v_field = '' THEN
-                PERFORM ex7._invalid(p_loc || pg_catalog.jsonb_build_array('nodes', v_i, v_field),
-                                     'ensure this value has at least 1 characters',
-                                     'value_error.any_str.min_length');
-            END IF;
-        END LOOP;
-    END IF;
-    -- the first node whose id an earlier node already has
-    SELECT d.o - 1, d.id INTO v_i, v_key
-      FROM (SELECT e.o, e.v ->> 'id' AS id,
-                   pg_catalog.row_number() OVER (PARTITION BY e.v ->> 'id' ORDER BY e.o) AS nth
-              FROM pg_catalog.jsonb_array_elements(p_graph -> 'nodes') WITH ORDINALITY AS e (v, o)) d
-     WHERE d.nth > 1
-     ORDER BY d.o
-     LIMIT 1;
-    IF FOUND THEN
-        PERFORM ex7._invalid(p_loc || pg_catalog.jsonb_build_array('nodes', v_i, 'id'),
-                             pg_catalog.format('duplicate node id "%s"', v_key), 'value_error.duplicate');
-    END IF;
-    -- node ids as the keys of one object: "?" on it is a binary search, not a scan per edge
-    SELECT coalesce(pg_catalog.jsonb_object_agg(e.v ->> 'id', true), '{}') INTO v_ids
-      FROM pg_catalog.jsonb_array_elements(p_graph -> 'nodes') AS e (v);
-
-    -- edges: a list of objects whose "from" and "to" name existing node ids
-    IF NOT p_graph ? 'edges' THEN
-        PERFORM ex7._invalid(p_loc || '"edges"', 'field required', 'value_error.missing');
-    END IF;
-    IF pg_catalog.jsonb_typeof(p_graph -> 'edges') <> 'array' THEN
-        PERFORM ex7._invalid(p_loc || '"edges"', 'value is not a valid list', 'type_error.list');
-    END IF;
-    SELECT e.o - 1, e.v INTO v_i, v_elem
-      FROM pg_catalog.jsonb_array_elements(p_graph -> 'edges') WITH ORDINALITY AS e (v, o)
-     WHERE pg_catalog.jsonb_typeof(e.v) <> 'object'
-        OR pg_catalog.jsonb_typeof(e.v -> 'from') IS DISTINCT FROM 'string' OR NOT v_ids ? (e.v ->> 'from')
-        OR pg_catalog.jsonb_typeof(e.v -> 'to') IS DISTINCT FROM 'string' OR NOT v_ids ? (e.v ->> 'to')
-     ORDER BY e.o
-     LIMIT 1;
-    IF FOUND THEN
-        IF pg_catalog.jsonb_typeof(v_elem) <> 'object' THEN
-            PERFORM ex7._invalid(p_loc || pg_catalog.jsonb_build_array('edges', v_i),
-                                 'value is not a valid dict', 'type_error.dict');
-        END IF;
-        FOREACH v_field IN ARRAY ARRAY['from', 'to'] LOOP
-            IF NOT v_elem ? v_field THEN
-                PERFORM ex7._invalid(p_loc || pg_catalog.jsonb_build_array('edges', v_i, v_field),
-                                     'field required', 'value_error.missing');
-            ELSIF pg_catalog.jsonb_typeof(v_elem -> v_field) <> 'string' THEN
-                PERFORM ex7._invalid(p_loc || pg_catalog.jsonb_build_array('edges', v_i, v_field),
-                                     'str type expected', 'type_error.str');
-            ELSIF NOT v_ids ? (v_elem ->> v_field) THEN
-                PERFORM ex7._invalid(p_loc || pg_catalog.jsonb_build_array('edges', v_i, v_field),
-                                     pg_catalog.format('unknown node id "%s"', v_elem ->> v_field),
-                                     'value_error.unknown_node');
-            END IF;
-        END LOOP;
-    END IF;
-
-    -- meta: optional, an object when present
-    IF p_graph ? 'meta' AND pg_catalog.jsonb_typeof(p_graph -> 'meta') <> 'object' THEN
-        PERFORM ex7._invalid(p_loc || '"meta"', 'value is not a valid dict', 'type_error.dict');
-    END IF;
-
-    -- anything else at the top level is refused, like the strategy body (extra="forbid"): a builder that
-    -- needs more state keeps it under "meta"
-    SELECT k INTO v_key
-      FROM pg_catalog.jsonb_object_keys(p_graph) AS k
-     WHERE k NOT IN ('nodes', 'edges', 'meta')
-     ORDER BY k
-     LIMIT 1;
-    IF FOUND THEN
-        PERFORM ex7._invalid(p_loc || pg_catalog.to_jsonb(v_key), 'extra fields not permitted', 'value_error.extra');
-    END IF;
-END
-$$;
+AS 'MODULE_PATHNAME', 'graph_check'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION ex7._validate_graph(jsonb, jsonb) IS
-'Returns nothing when p_graph has the shape of a strategy graph ({nodes: [{id, type, ...}], edges: [{from, to, ...}], meta?: {}}, node ids unique, edges naming existing nodes); raises X7422 with a locator under p_loc otherwise. Shape only: node types, ports and cycles are checked by a later validator.';
+'Returns nothing when p_graph is a valid strategy graph (docs/engine.md: known node types, parameters in range, every input connected once by an edge of the right type, no cycle, an entry node; the empty graph is the empty canvas); raises X7422 with a locator under p_loc for the first offending element otherwise.';
 
 /*
  * _strategy_fields: the one validator of strategy bodies (create, update, clone name, import). Returns the
@@ -965,13 +855,16 @@ BEGIN
         'tags', pg_catalog.to_jsonb(v_src.tags),
         'graph', (SELECT sv.graph FROM ex7.strategy_versions sv
                    WHERE sv.strategy_id = v_src.id AND sv.version = v_src.current_version));
+    -- the source's graph passed the validator of its day; a graph stored before the engine's (0.1.0 checked
+    -- the shape only) must not be copied into a new strategy unchecked. The locator names the source.
+    PERFORM ex7._validate_graph(v_f -> 'graph', '["path","source_id","graph"]');
     v_new := ex7._insert_strategy(p_user, v_f, CASE WHEN p_name IS NULL THEN 'copy' ELSE 'error' END,
         pg_catalog.format('cloned from "%s" version %s', v_src.name, v_src.current_version));
     RETURN ex7._strategy_json(v_new);
 END
 $$;
 COMMENT ON FUNCTION ex7.clone_strategy(uuid, uuid, text) IS
-'Returns the new strategy (201 body, with graph): a draft at version 1 with the source''s current graph, named p_name or "<name> (copy)", "<name> (copy 2)", ... X7404 unknown source, X7409 name_conflict for a taken explicit name, X7422 bad name.';
+'Returns the new strategy (201 body, with graph): a draft at version 1 with the source''s current graph, named p_name or "<name> (copy)", "<name> (copy 2)", ... X7404 unknown source, X7409 name_conflict for a taken explicit name, X7422 bad name, or a source graph the engine refuses (locator ["path","source_id","graph",...]).';
 
 /*
  * export_strategy: Export Strategy: "format stamp, exported_at ISO8601, name/description/instrument/
