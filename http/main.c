@@ -5,6 +5,7 @@
  *	  (new requests on open connections get 503), then exit 0.
  */
 #include "ex7d.h"
+#include "import_bars.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -186,6 +187,8 @@ main(int argc, char **argv)
 	}
 	if (argc > 1 && strcmp(argv[1], "token") == 0)
 		return token_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "import-bars") == 0)
+		return import_bars_main(argc, argv);
 	if (argc > 1)
 	{
 		fprintf(stderr, "%s", config_usage());

@@ -128,6 +128,9 @@ const Route routes[] = {
 		 "SELECT ex7.list_audit($1::uuid, $2::uuid, $3::timestamptz, $4::timestamptz, $5, $6, $7::int)::text", 7),
 	 {U, {ARG_QUERY_UUID, "strategy_id", NULL}, {ARG_QUERY_TS, "from", NULL}, {ARG_QUERY_TS, "to", NULL},
 	  {ARG_QUERY_TEXT, "decision", NULL}, {ARG_QUERY_TEXT, "cursor", NULL}, {ARG_QUERY_INT, "limit", "100"}}},
+	/* Signals Health: "Not user-scoped ... Safe for a public status page": public, like /api/health */
+	{EVHTTP_REQ_GET, "/api/signals/health", AUTH_PUBLIC, 200,
+	 SQL("signals_health", "SELECT ex7.signals_health()::text", 0), {{0}}},
 	{EVHTTP_REQ_GET, "/api/signals/health/me", AUTH_USER, 200,
 	 SQL("signals_health_me", "SELECT ex7.signals_health_me($1::uuid)::text", 1), {U}},
 	{EVHTTP_REQ_GET, "/api/signals/runtimes", AUTH_USER, 200,
@@ -147,6 +150,13 @@ const Route routes[] = {
 	{EVHTTP_REQ_POST, "/api/signals/{signal_id}/close", AUTH_USER, 200,
 	 SQL("close_signal", "SELECT ex7.close_signal($1::uuid, $2::uuid, $3::numeric)::text", 3),
 	 {U, {ARG_PATH_UUID, "signal_id", NULL}, {ARG_BODY_NUMBER, "close_price", NULL}}},
+
+	/* Market data. Get Instruments (Account section): "List all instruments with current market data." */
+	{EVHTTP_REQ_GET, "/api/instruments", AUTH_USER, 200,
+	 SQL("list_instruments", "SELECT ex7.list_instruments($1::uuid)::text", 1), {U}},
+	/* bar ingest (issue 4): service_role tokens only; body {"bars": [...], "dispatch": true} */
+	{EVHTTP_REQ_POST, "/api/market/bars", AUTH_SERVICE, 200,
+	 SQL("ingest_bars", "SELECT ex7.ingest_bars($1::jsonb)::text", 1), {{ARG_BODY, "body", NULL}}},
 
 	/* Risk (Account section) */
 	{EVHTTP_REQ_GET, "/api/risk", AUTH_USER, 200,

@@ -14,7 +14,8 @@ route_re = re.compile(r'\{EVHTTP_REQ_(\w+), "([^"]+)", AUTH_(\w+), (\d+),\s*SQL\
 arg_re = re.compile(r'\{ARG_(\w+), "([^"]+)", (NULL|"[^"]*")\}')
 
 TAGS = [('/api/strategies', 'Strategies'), ('/api/signals/runtimes', 'Runtimes'), ('/api/signals', 'Signals'),
-        ('/api/legacy', 'Signals'), ('/api/risk', 'Risk'), ('/api/health', 'Health')]
+        ('/api/legacy', 'Signals'), ('/api/risk', 'Risk'), ('/api/health', 'Health'),
+        ('/api/instruments', 'Market'), ('/api/market', 'Market')]
 SUMMARY = {
     'health': 'Health (public)', 'list_strategies': 'List Strategies', 'create_strategy': 'Create Strategy',
     'import_strategy': 'Import Strategy', 'get_strategy': 'Get Strategy', 'update_strategy': 'Update Strategy',
@@ -26,15 +27,19 @@ SUMMARY = {
     'signals_health_me': 'Signals Health Me', 'list_runtimes': 'List Runtimes', 'start_runtime': 'Start Runtime',
     'stop_runtime': 'Stop Runtime', 'force_close_all': 'Force Close All', 'get_signal': 'Get Signal',
     'close_signal': 'Close Signal', 'risk_state': 'Get Risk', 'list_blocked': 'Get Blocked',
+    'signals_health': 'Signals Health (public)', 'list_instruments': 'Get Instruments',
+    'ingest_bars': 'Ingest Bars (service_role only)',
 }
 RESULT = {
     'list_strategies': 'StrategyPage', 'create_strategy': 'Strategy', 'import_strategy': 'Strategy', 'get_strategy': 'Strategy',
     'update_strategy': 'Strategy', 'clone_strategy': 'Strategy', 'promote_strategy': 'Strategy', 'pause_strategy': 'Strategy',
     'resume_strategy': 'Strategy', 'archive_strategy': 'Strategy', 'unarchive_strategy': 'Strategy', 'list_signals': 'SignalPage',
     'get_signal': 'Signal', 'close_signal': 'Signal', 'health': 'Health', 'risk_state': 'RiskState',
+    'signals_health': 'SignalsHealth', 'list_instruments': 'InstrumentList', 'ingest_bars': 'BarIngestResult',
 }
 BODY = {
     'create_strategy': 'StrategyCreate', 'update_strategy': 'StrategyPatch', 'import_strategy': 'ExportPayload',
+    'ingest_bars': 'BarBatch',
 }
 
 def qschema(kind, default):
@@ -109,7 +114,7 @@ doc = {
     'servers': [{'url': 'http://127.0.0.1:8100', 'description': 'local development (make run)'},
                 {'url': 'https://api.ex7capital.com'}],
     'security': [{'bearer': []}],
-    'tags': [{'name': t, 'description': f'{t} endpoints'} for t in ['Strategies', 'Signals', 'Runtimes', 'Risk', 'Health']],
+    'tags': [{'name': t, 'description': f'{t} endpoints'} for t in ['Strategies', 'Signals', 'Runtimes', 'Risk', 'Market', 'Health']],
     'paths': dict(sorted(paths.items())),
     'components': {
         'securitySchemes': {'bearer': {'type': 'http', 'scheme': 'bearer', 'bearerFormat': 'JWT'}},
@@ -148,6 +153,28 @@ doc = {
                         gross_pnl={'type': ['string', 'null']}, net_pnl={'type': ['string', 'null']}),
             'SignalPage': S(items={'type': 'array', 'items': {'$ref': '#/components/schemas/Signal'}}, next_cursor={'type': ['string', 'null']}),
             'Health': S(status={'enum': ['ok', 'degraded']}, postgresql={'enum': ['ok', 'unreachable']}, last_signal_time=nts),
+            'Bar': {'type': 'object', 'required': ['instrument', 'timeframe', 'ts', 'open', 'high', 'low', 'close', 'volume'],
+                    'properties': {'instrument': {'type': 'string'}, 'timeframe': {'enum': ['1m', '2m', '5m', '15m', '30m', '1h', '4h', '1d']},
+                                   'ts': {**ts, 'description': 'the bar close time, ISO-8601 with offset'},
+                                   **{k: {'type': ['string', 'number'], 'description': 'exact decimal on the tick grid'} for k in ['open', 'high', 'low', 'close']},
+                                   'volume': {'type': ['integer', 'string'], 'minimum': 0}}},
+            'BarBatch': {'type': 'object', 'required': ['bars'], 'properties': {
+                'bars': {'type': 'array', 'maxItems': 10000, 'items': {'$ref': '#/components/schemas/Bar'}},
+                'dispatch': {'type': 'boolean', 'default': True, 'description': 'false: store without dispatching (history backfill)'}}},
+            'BarIngestResult': S(received={'type': 'integer'}, stored={'type': 'integer'}, late={'type': 'integer'},
+                                 duplicates={'type': 'integer'}, dispatched={'type': 'integer'}, dispatch={'type': 'object'}),
+            'MarketData': S(session={'enum': ['open', 'break', 'closed']}, status={'enum': ['fresh', 'stale', 'closed']},
+                            timeframe={'type': ['string', 'null']}, last_bar_ts=nts, lag_seconds={'type': ['number', 'null']},
+                            last_bar={'oneOf': [{'$ref': '#/components/schemas/Bar'}, {'type': 'null'}]}),
+            'Instrument': S(symbol={'type': 'string'}, name={'type': 'string'}, exchange={'type': 'string'}, tick_size=dec,
+                            tick_value=dec, commission_per_side=dec, currency={'type': 'string'}, session_calendar={'type': 'string'},
+                            active={'type': 'boolean'}, market={'$ref': '#/components/schemas/MarketData'}),
+            'InstrumentList': S(items={'type': 'array', 'items': {'$ref': '#/components/schemas/Instrument'}}),
+            'SignalsHealth': S(dispatcher={'enum': ['ok', 'stale']}, stale_runtimes={'type': 'integer'},
+                               market_data={'type': 'object', 'additionalProperties': S(
+                                   last_bar_ts=nts, lag_seconds={'type': ['number', 'null']}, status={'enum': ['fresh', 'stale', 'closed']},
+                                   session={'enum': ['open', 'break', 'closed']}, timeframe={'type': ['string', 'null']})},
+                               runtimes={'type': 'object', 'additionalProperties': {'type': 'integer'}}, now=ts),
             'RiskState': S(mode={'enum': ['paper', 'live']}, trading_allowed={'type': 'boolean'},
                            blocked_reason={'type': ['object', 'null']}, limits={'type': 'object'}, realized_pnl_today=dec,
                            trades_today={'type': 'integer'}, open_positions={'type': 'integer'}, checked_at=ts),

@@ -17,3 +17,20 @@ CREATE TABLE ex7.bars (
 );
 COMMENT ON TABLE ex7.bars IS 'Closed OHLCV bars per (instrument, timeframe, close time ts). Prices are on the instrument''s tick grid (checked on ingest). The primary key serves the engine''s "last N bars up to ts" reads, newest first.';
 COMMENT ON COLUMN ex7.bars.ts IS 'The bar''s close time: a 5m bar covering 14:30-14:35 has ts 14:35.';
+
+/*
+ * Market closures: periods a session calendar is closed outside its weekly hours (exchange holidays,
+ * early closes). The weekly CME Globex hours are code (ex7._globex_session); only the exceptions are
+ * rows, kept by the operator: CME publishes its holiday calendar a year at a time, so ex7 seeds none.
+ * An early close is a closure from the early close time to the next open.
+ */
+CREATE TABLE ex7.market_closures (
+    session_calendar text NOT NULL,
+    starts_at        timestamptz NOT NULL,
+    ends_at          timestamptz NOT NULL,
+    reason           text NOT NULL DEFAULT '' CHECK (pg_catalog.length(reason) <= 200),
+    PRIMARY KEY (session_calendar, starts_at),
+    CHECK (ends_at > starts_at)
+);
+COMMENT ON TABLE ex7.market_closures IS 'Closed periods of a session calendar beyond its weekly hours (holidays, early closes), kept by the operator. During one, ex7.market_session says closed and freshness is closed.';
+SELECT pg_catalog.pg_extension_config_dump('ex7.market_closures', '');

@@ -33,3 +33,15 @@ CREATE UNLOGGED TABLE ex7.rate_counters (
     day_used     integer NOT NULL CHECK (day_used >= 0)
 );
 COMMENT ON TABLE ex7.rate_counters IS 'Requests counted per rate-limit subject (user:<uuid> for bearer subjects, addr:<ip> for public routes) in the current minute and UTC day, across every ex7d process. Written only through ex7.rate_take.';
+
+-- ext/sql/12_market_schema.sql: market closures (holidays, early closes) of a session calendar
+CREATE TABLE ex7.market_closures (
+    session_calendar text NOT NULL,
+    starts_at        timestamptz NOT NULL,
+    ends_at          timestamptz NOT NULL,
+    reason           text NOT NULL DEFAULT '' CHECK (pg_catalog.length(reason) <= 200),
+    PRIMARY KEY (session_calendar, starts_at),
+    CHECK (ends_at > starts_at)
+);
+COMMENT ON TABLE ex7.market_closures IS 'Closed periods of a session calendar beyond its weekly hours (holidays, early closes), kept by the operator. During one, ex7.market_session says closed and freshness is closed.';
+SELECT pg_catalog.pg_extension_config_dump('ex7.market_closures', '');
