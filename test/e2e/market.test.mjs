@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ensureDb, startEx7d, token, api, uid, psql, conninfo, EX7D, GRAPH } from './lib.mjs';
+import { ensureDb, startEx7d, token, api, uid, psql, conninfo, EX7D } from './lib.mjs';
 
 let srv, svc, user;
 const SVC = uid('e7', 1);
@@ -77,7 +77,7 @@ test('POST /api/market/bars: the same key with other values is a 409 with both b
 });
 
 test('ingest dispatches: a starting runtime on MGC 5m is running after the next bar', async () => {
-  let r = await api(srv, 'POST', '/api/strategies', { tok: user, body: { name: 'gold 5m', instrument: 'MGC', timeframe: '5m', graph: GRAPH } });
+  let r = await api(srv, 'POST', '/api/strategies', { tok: user, body: { name: 'gold 5m', instrument: 'MGC', timeframe: '5m' } });
   assert.equal(r.status, 201, r.text);
   const id = r.body.id;
   assert.equal((await api(srv, 'POST', `/api/strategies/${id}/promote`, { tok: user })).status, 200);
