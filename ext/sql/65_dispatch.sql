@@ -1,7 +1,201 @@
-/* ext/sql/65_dispatch.sql: the dispatcher. Ingesting a closed bar calls ex7._dispatch_bar inside the ingest
- * transaction; it walks every runtime in starting, running or draining whose strategy trades that
- * instrument and timeframe. Issue 4: "starting becomes running on its first bar, draining finishes the
- * bar and becomes stopped". Evaluation of the strategy graph is added by the engine (ext/graph.c). */
+/* ext/sql/65_dispatch.sql: the dispatcher (docs/dispatcher.md). Ingesting a closed bar calls
+ * ex7._dispatch_bar inside the ingest transaction (issue 4: "Ingesting a closed bar evaluates every runtime
+ * in starting or running whose strategy trades that instrument and timeframe, inside the ingest
+ * transaction: starting becomes running on its first bar, draining finishes the bar and becomes stopped.
+ * Each evaluation writes one signal_audit row with its decision. Entries go through the risk gate [...];
+ * open signals exit on an exit node, a stop or a target touched by the bar (the close price is the
+ * stop/target level; P&L through compute_pnl; close_reason says which), and each change is an event with a
+ * notification. A failure in one strategy marks that runtime error with the reason and does not stop the
+ * others.") The graph itself is evaluated in C by ex7._evaluate (ext/graph.c, docs/engine.md). */
+
+/*
+ * _engine_close: closes one open signal for the engine at p_price with p_reason (stop_loss, take_profit,
+ * exit_signal, reverse, runtime_stop): status closed, P&L from ex7.compute_pnl (the one formula), a
+ * signal_closed event. The caller holds the user row lock (ex7._lock_user) and has the row locked.
+ */
+CREATE OR REPLACE FUNCTION ex7._engine_close(p_signal ex7.signals, p_price numeric, p_reason text)
+RETURNS ex7.signals
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    pnl record;
+    s ex7.signals;
+BEGIN
+    SELECT * INTO pnl FROM ex7.compute_pnl(p_instrument => p_signal.instrument, p_side => p_signal.side,
+                                           p_size => p_signal.size, p_entry_price => p_signal.entry_price,
+                                           p_close_price => p_price);
+    UPDATE ex7.signals x
+       SET status = 'closed', close_reason = p_reason, close_price = p_price, closed_at = pg_catalog.now(),
+           pnl_points = pnl.points, pnl_ticks = pnl.ticks, gross_pnl = pnl.gross_pnl,
+           slippage_ticks = pnl.slippage_ticks, slippage_cost = pnl.slippage_cost,
+           commission = pnl.commission, net_pnl = pnl.net_pnl
+     WHERE x.id = p_signal.id AND x.status = 'open'
+    RETURNING * INTO s;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    PERFORM ex7._emit_event(s.user_id, 'signal_closed', s.id, s.strategy_id, ex7._signal_json(s));
+    RETURN s;
+END
+$$;
+COMMENT ON FUNCTION ex7._engine_close(ex7.signals, numeric, text) IS
+'Returns the signal closed by the engine at p_price with close_reason p_reason (status closed, P&L from ex7.compute_pnl, a signal_closed event), or NULL when it was no longer open. The caller holds the user row lock.';
+
+/*
+ * _bracket_exit: which bracket, if any, the bar touched for an open signal: 'stop_loss' or 'take_profit'
+ * with the level as the close price. When one bar touches both the order inside the bar is unknown; the
+ * stop is assumed first (the conservative reading, as backtesters do by default).
+ */
+CREATE OR REPLACE FUNCTION ex7._bracket_exit(p_signal ex7.signals, p_high numeric, p_low numeric,
+                                             OUT reason text, OUT price numeric)
+RETURNS record
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE
+               WHEN p_signal.side = 'long' AND p_low <= p_signal.stop_price THEN 'stop_loss'
+               WHEN p_signal.side = 'short' AND p_high >= p_signal.stop_price THEN 'stop_loss'
+               WHEN p_signal.side = 'long' AND p_high >= p_signal.target_price THEN 'take_profit'
+               WHEN p_signal.side = 'short' AND p_low <= p_signal.target_price THEN 'take_profit'
+           END,
+           CASE
+               WHEN p_signal.side = 'long' AND p_low <= p_signal.stop_price THEN p_signal.stop_price
+               WHEN p_signal.side = 'short' AND p_high >= p_signal.stop_price THEN p_signal.stop_price
+               WHEN p_signal.side = 'long' AND p_high >= p_signal.target_price THEN p_signal.target_price
+               WHEN p_signal.side = 'short' AND p_low <= p_signal.target_price THEN p_signal.target_price
+           END;
+$$;
+COMMENT ON FUNCTION ex7._bracket_exit(ex7.signals, numeric, numeric) IS
+'Returns (reason, price): stop_loss at the stop price or take_profit at the target price when a bar with p_high and p_low touched that level of the open signal (stop first when both), else (NULL, NULL).';
+
+/*
+ * _run_strategy: one runtime on one bar. Returns the audit decision and its detail. Called by
+ * _dispatch_bar inside a subtransaction, so an error here undoes only this strategy's work.
+ *   1. brackets: every open signal of the strategy and mode fired on an earlier bar closes at its stop or
+ *      target when this bar touched it;
+ *   2. the graph (ex7._evaluate) on the bars up to this one;
+ *   3. exit nodes close open signals of their side at the bar's close (exit_signal);
+ *   4. an entry (not while draining, not before warm-up) fires through ex7.fire_signal and the risk gate;
+ *      a position of the same side already open skips it; one of the other side is closed first
+ *      (reverse). Brackets: stop and target are the entry price -/+ ticks * tick size.
+ * fire_signal writes the fired or blocked audit row itself; otherwise this function's caller writes one.
+ */
+CREATE OR REPLACE FUNCTION ex7._run_strategy(p_rt ex7.strategy_runtimes, p_s ex7.strategies, p_bar ex7.bars,
+                                             OUT decision text, OUT signal_id uuid, OUT detail jsonb)
+RETURNS record
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    v_graph jsonb;
+    v_tick numeric;
+    ev jsonb;
+    sg ex7.signals;
+    v_hit record;
+    v_closed jsonb := '[]';
+    v_side text;
+    v_size integer;
+    v_stop numeric;
+    v_target numeric;
+    v_fire jsonb;
+BEGIN
+    SELECT i.tick_size INTO v_tick FROM ex7.instruments i WHERE i.symbol = p_s.instrument;
+    SELECT v.graph INTO v_graph FROM ex7.strategy_versions v
+     WHERE v.strategy_id = p_s.id AND v.version = p_s.current_version;
+
+    -- 1. brackets touched by this bar
+    FOR sg IN
+        SELECT * FROM ex7.signals x
+         WHERE x.strategy_id = p_s.id AND x.mode = p_rt.mode AND x.status = 'open' AND x.bar_ts < p_bar.ts
+         ORDER BY x.fired_at, x.id
+           FOR UPDATE
+    LOOP
+        v_hit := ex7._bracket_exit(sg, p_bar.high, p_bar.low);
+        IF v_hit.reason IS NOT NULL AND (ex7._engine_close(sg, v_hit.price, v_hit.reason)).id IS NOT NULL THEN
+            v_closed := v_closed || pg_catalog.jsonb_build_object('signal_id', sg.id, 'reason', v_hit.reason,
+                                                                  'price', v_hit.price::text);
+        END IF;
+    END LOOP;
+
+    -- 2. the graph
+    ev := ex7._evaluate(p_s.id, p_s.current_version, v_graph, p_s.instrument, p_s.timeframe, p_bar.ts);
+
+    -- 3. exit nodes close what is still open on their side, at the bar's close
+    FOR sg IN
+        SELECT * FROM ex7.signals x
+         WHERE x.strategy_id = p_s.id AND x.mode = p_rt.mode AND x.status = 'open' AND x.bar_ts < p_bar.ts
+           AND ((x.side = 'long' AND (ev ->> 'exit_long')::boolean)
+             OR (x.side = 'short' AND (ev ->> 'exit_short')::boolean))
+         ORDER BY x.fired_at, x.id
+           FOR UPDATE
+    LOOP
+        IF (ex7._engine_close(sg, p_bar.close, 'exit_signal')).id IS NOT NULL THEN
+            v_closed := v_closed || pg_catalog.jsonb_build_object('signal_id', sg.id, 'reason', 'exit_signal',
+                                                                  'price', p_bar.close::text);
+        END IF;
+    END LOOP;
+
+    detail := pg_catalog.jsonb_build_object('closed', v_closed, 'warm', ev -> 'warm', 'bars', ev -> 'bars',
+                                            'values', ev -> 'values', 'close', p_bar.close::text);
+
+    -- 4. an entry
+    v_side := CASE WHEN ev ->> 'enter_long' IS NOT NULL AND ev ->> 'enter_short' IS NOT NULL THEN 'both'
+                   WHEN ev ->> 'enter_long' IS NOT NULL THEN 'long'
+                   WHEN ev ->> 'enter_short' IS NOT NULL THEN 'short' END;
+    IF v_side IS NULL THEN
+        decision := CASE WHEN pg_catalog.jsonb_array_length(v_closed) > 0 THEN 'exit' ELSE 'no_signal' END;
+        RETURN;
+    END IF;
+    IF v_side = 'both' OR p_rt.status = 'draining' OR NOT coalesce((ev ->> 'warm')::boolean, false) THEN
+        decision := 'skipped';
+        detail := detail || pg_catalog.jsonb_build_object('reason',
+            CASE WHEN v_side = 'both' THEN 'long_and_short_entries_on_one_bar'
+                 WHEN p_rt.status = 'draining' THEN 'runtime_draining'
+                 ELSE 'warming_up' END);
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT 1 FROM ex7.signals x WHERE x.strategy_id = p_s.id AND x.mode = p_rt.mode
+                                             AND x.status = 'open' AND x.side = v_side) THEN
+        decision := 'skipped';
+        detail := detail || '{"reason": "position_open"}';
+        RETURN;
+    END IF;
+    FOR sg IN
+        SELECT * FROM ex7.signals x
+         WHERE x.strategy_id = p_s.id AND x.mode = p_rt.mode AND x.status = 'open' AND x.side <> v_side
+         ORDER BY x.fired_at, x.id
+           FOR UPDATE
+    LOOP
+        PERFORM ex7._engine_close(sg, p_bar.close, 'reverse');
+    END LOOP;
+
+    v_size := CASE v_side WHEN 'long' THEN (ev ->> 'enter_long')::integer ELSE (ev ->> 'enter_short')::integer END;
+    IF ev ->> 'stop_loss_ticks' IS NOT NULL THEN
+        v_stop := p_bar.close + CASE v_side WHEN 'long' THEN -1 ELSE 1 END
+                                * (ev ->> 'stop_loss_ticks')::numeric * v_tick;
+        IF v_stop <= 0 THEN
+            v_stop := NULL;     -- a stop below zero can never be touched on a positive price grid
+        END IF;
+    END IF;
+    IF ev ->> 'take_profit_ticks' IS NOT NULL THEN
+        v_target := p_bar.close + CASE v_side WHEN 'long' THEN 1 ELSE -1 END
+                                  * (ev ->> 'take_profit_ticks')::numeric * v_tick;
+        IF v_target <= 0 THEN
+            v_target := NULL;
+        END IF;
+    END IF;
+    v_fire := ex7.fire_signal(p_rt.user_id, p_s.id, p_rt.mode, v_side, v_size, p_bar.close, p_bar.ts, NULL,
+                              v_stop, v_target);
+    decision := v_fire ->> 'decision';              -- fired or blocked, audited by fire_signal
+    signal_id := (v_fire #>> '{signal,id}')::uuid;
+    -- fire_signal's audit row is this evaluation's one row: it also tells what closed on this bar
+    IF pg_catalog.jsonb_array_length(v_closed) > 0 THEN
+        UPDATE ex7.signal_audit a SET detail = a.detail || pg_catalog.jsonb_build_object('closed', v_closed)
+         WHERE a.user_id = p_rt.user_id AND a.strategy_id = p_s.id AND a.mode = p_rt.mode AND a.bar_ts = p_bar.ts
+           AND a.decision IN ('fired', 'blocked');
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION ex7._run_strategy(ex7.strategy_runtimes, ex7.strategies, ex7.bars) IS
+'Returns (decision, signal_id, detail) of one runtime on one bar: closes open signals whose stop or target the bar touched, evaluates the graph (ex7._evaluate), closes on exit nodes, and fires an entry through ex7.fire_signal (decision fired or blocked, audited there) or returns exit, no_signal or skipped (with detail.reason) for the caller to audit.';
 
 CREATE OR REPLACE FUNCTION ex7._dispatch_bar(p_instrument text, p_timeframe text, p_bar_ts timestamptz)
 RETURNS jsonb
@@ -9,37 +203,82 @@ LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     r record;
-    v_status text;
+    rt ex7.strategy_runtimes;
+    st ex7.strategies;
+    b ex7.bars;
+    res record;
+    v_decision text;
+    v_err text;
+    v_state text;
+    v_counts jsonb := '{}';
     v_started integer := 0;
     v_stopped integer := 0;
+    v_errors integer := 0;
 BEGIN
+    SELECT * INTO b FROM ex7.bars x WHERE x.instrument = p_instrument AND x.timeframe = p_timeframe AND x.ts = p_bar_ts;
+    IF NOT FOUND THEN
+        PERFORM ex7._raise(404, 'bar not found');
+    END IF;
     -- one lock order for every writer: the user row first (ex7._lock_user), then the runtime row;
     -- users in id order so that two concurrent ingests cannot deadlock on each other's users
     FOR r IN
-        SELECT rt.id, rt.user_id
-          FROM ex7.strategy_runtimes rt
-          JOIN ex7.strategies s ON s.id = rt.strategy_id
+        SELECT x.id, x.user_id
+          FROM ex7.strategy_runtimes x
+          JOIN ex7.strategies s ON s.id = x.strategy_id
          WHERE s.instrument = p_instrument AND s.timeframe = p_timeframe AND s.deleted_at IS NULL
-           AND rt.status IN ('starting', 'running', 'draining')
-         ORDER BY rt.user_id, rt.id
+           AND x.status IN ('starting', 'running', 'draining')
+         ORDER BY x.user_id, x.id
     LOOP
         PERFORM ex7._lock_user(r.user_id);
         -- re-read under the lock: a stop or delete may have committed since the scan
-        SELECT rt.status INTO v_status FROM ex7.strategy_runtimes rt WHERE rt.id = r.id FOR UPDATE;
-        CONTINUE WHEN v_status NOT IN ('starting', 'running', 'draining');
-        UPDATE ex7.strategy_runtimes rt
-           SET status = CASE v_status WHEN 'starting' THEN 'running' WHEN 'draining' THEN 'stopped'
-                                      ELSE v_status END,
-               stopped_at = CASE WHEN v_status = 'draining' THEN pg_catalog.now() ELSE rt.stopped_at END,
-               last_bar_ts = GREATEST(rt.last_bar_ts, p_bar_ts),
-               updated_at = pg_catalog.now()
-         WHERE rt.id = r.id;
-        v_started := v_started + (v_status = 'starting')::integer;
-        v_stopped := v_stopped + (v_status = 'draining')::integer;
+        SELECT * INTO rt FROM ex7.strategy_runtimes x WHERE x.id = r.id FOR UPDATE;
+        CONTINUE WHEN rt.status NOT IN ('starting', 'running', 'draining');
+        -- a bar at or before the last one this runtime saw is not evaluated again
+        CONTINUE WHEN rt.last_bar_ts IS NOT NULL AND rt.last_bar_ts >= p_bar_ts;
+        SELECT * INTO st FROM ex7.strategies s WHERE s.id = rt.strategy_id;
+
+        v_err := NULL;
+        BEGIN
+            res := ex7._run_strategy(rt, st, b);
+            v_decision := res.decision;
+            IF res.decision NOT IN ('fired', 'blocked') THEN
+                PERFORM ex7._audit(rt.user_id, st.id, st.current_version, st.instrument, st.timeframe, rt.mode,
+                                   p_bar_ts, res.decision, res.signal_id, res.detail);
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_err = MESSAGE_TEXT;
+            v_decision := 'error';
+        END;
+
+        IF v_err IS NOT NULL THEN
+            -- "A failure in one strategy marks that runtime error with the reason and does not stop the
+            -- others": the subtransaction undid its partial work; record why it stopped
+            UPDATE ex7.strategy_runtimes x
+               SET status = 'error', error = pg_catalog.left(v_err, 1000), stopped_at = pg_catalog.now(),
+                   last_bar_ts = p_bar_ts, updated_at = pg_catalog.now()
+             WHERE x.id = rt.id;
+            PERFORM ex7._audit(rt.user_id, st.id, st.current_version, st.instrument, st.timeframe, rt.mode,
+                               p_bar_ts, 'error', NULL,
+                               pg_catalog.jsonb_build_object('sqlstate', v_state, 'message', v_err));
+            v_errors := v_errors + 1;
+        ELSE
+            UPDATE ex7.strategy_runtimes x
+               SET status = CASE rt.status WHEN 'starting' THEN 'running' WHEN 'draining' THEN 'stopped'
+                                           ELSE rt.status END,
+                   stopped_at = CASE WHEN rt.status = 'draining' THEN pg_catalog.now() ELSE x.stopped_at END,
+                   last_bar_ts = p_bar_ts,
+                   updated_at = pg_catalog.now()
+             WHERE x.id = rt.id;
+            v_started := v_started + (rt.status = 'starting')::integer;
+            v_stopped := v_stopped + (rt.status = 'draining')::integer;
+        END IF;
+        v_counts := v_counts || pg_catalog.jsonb_build_object(v_decision,
+                                                              coalesce((v_counts ->> v_decision)::integer, 0) + 1);
     END LOOP;
     RETURN pg_catalog.jsonb_build_object('instrument', p_instrument, 'timeframe', p_timeframe,
-                                         'bar_ts', p_bar_ts, 'started', v_started, 'stopped', v_stopped);
+                                         'bar_ts', p_bar_ts, 'started', v_started, 'stopped', v_stopped,
+                                         'errors', v_errors, 'decisions', v_counts);
 END
 $$;
 COMMENT ON FUNCTION ex7._dispatch_bar(text, text, timestamptz) IS
-'Returns {instrument, timeframe, bar_ts, started, stopped}: the dispatcher step for one closed bar, called by the ingest functions inside their transaction. Moves starting runtimes to running and draining runtimes to stopped, and records last_bar_ts.';
+'Returns {instrument, timeframe, bar_ts, started, stopped, errors, decisions: {decision: count}}: the dispatcher step for one stored closed bar, called by the ingest functions inside their transaction. For every runtime in starting, running or draining whose strategy trades that instrument and timeframe (users in id order, each under its user row lock): brackets, the graph, exits and an entry through the risk gate (ex7._run_strategy), one audit row per evaluation; starting becomes running, draining becomes stopped, a failure marks only that runtime error. X7404 when the bar is not stored.';
