@@ -246,8 +246,8 @@ first_key_outside(JsonbContainer *c, const char *const *allowed)
 }
 
 /*
- * json_number: the double value of a jsonb number, via its exact text (NaN for a number beyond double
- * range, which then fails any range check).
+ * json_number: the double value of a jsonb number, via its exact text; a number beyond double range is
+ * plus or minus infinity (and fails any range check on the right side).
  */
 static double
 json_number(const JsonbValue *v)
@@ -256,7 +256,7 @@ json_number(const JsonbValue *v)
 	double		d = strtod(s, NULL);
 
 	pfree(s);
-	return isfinite(d) ? d : NAN;
+	return d;
 }
 
 /* ---------------------------------------------------------------------------------------------------
@@ -335,7 +335,7 @@ compile_params(Compiler *c, int i, JsonbValue *params, PlanNode *node)
 						 pd->kind == NPARAM_INT ? "type_error.integer" : "type_error.float",
 						 pd->kind == NPARAM_INT ? "value is not a valid integer" : "value is not a valid float");
 				x = json_number(v);
-				if (pd->kind == NPARAM_INT && isfinite(x) && x != floor(x))
+				if (pd->kind == NPARAM_INT && x != floor(x))
 					fail(cloc(c, "nodes", i, "params", pd->name), "type_error.integer",
 						 "value is not a valid integer");
 				if (!(x >= pd->min))
