@@ -643,8 +643,8 @@ import_bars_main(int argc, char **argv)
 	{
 		printf("import-bars: rejected: %s\n", err);
 		if (im.nbatch > 0)
-			printf("import-bars: not stored: the batch of lines %d-%d (%d rows) and everything after it\n",
-				   im.lines[0], im.lines[im.nbatch - 1], im.nbatch);
+			printf("import-bars: not stored: the batch of lines %d-%d (%d row%s) and everything after it\n",
+				   im.lines[0], im.lines[im.nbatch - 1], im.nbatch, im.nbatch == 1 ? "" : "s");
 		else
 			printf("import-bars: not stored: everything from line %d on\n", im.line);
 		fprintf(stderr, "ex7d import-bars: rejected: %s\n", err);

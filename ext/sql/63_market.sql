@@ -295,8 +295,11 @@ DECLARE
 BEGIN
     -- class 1702377314 = 'ex7b' in ASCII: keeps these keys apart from other users of advisory locks
     PERFORM pg_catalog.pg_advisory_xact_lock(1702377314, pg_catalog.hashtext(p_b.instrument || '/' || p_b.timeframe));
-    SELECT pg_catalog.max(b.ts) INTO v_latest FROM ex7.bars b
-     WHERE b.instrument = p_b.instrument AND b.timeframe = p_b.timeframe;
+    -- ORDER BY ... LIMIT 1 rather than max(): a backward scan of the primary key reads one row, where
+    -- the planner, misled by a young table's statistics, ran max() over the whole series
+    SELECT b.ts INTO v_latest FROM ex7.bars b
+     WHERE b.instrument = p_b.instrument AND b.timeframe = p_b.timeframe
+     ORDER BY b.ts DESC LIMIT 1;
     INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
     VALUES (p_b.instrument, p_b.timeframe, p_b.ts, p_b.open, p_b.high, p_b.low, p_b.close, p_b.volume)
     ON CONFLICT (instrument, timeframe, ts) DO NOTHING;
