@@ -68,6 +68,10 @@ typedef struct PlanEntry
 static HTAB *plan_cache = NULL;
 static MemoryContext plan_cache_cxt = NULL;
 static uint64 plan_tick = 0;
+/* counters for ex7._graph_cache_stats */
+static uint64 plan_hits = 0;
+static uint64 plan_compiles = 0;
+static uint64 plan_evictions = 0;
 static SPIPlanPtr bars_plan = NULL;
 
 /* ---------------------------------------------------------------------------------------------------
@@ -984,6 +988,7 @@ cached_plan(pg_uuid_t *id, int32 version, Jsonb *graph)
 	if (entry != NULL && entry->graph_hash == hash)
 	{
 		entry->last_used = ++plan_tick;
+		plan_hits++;
 		return entry->plan;
 	}
 
@@ -991,6 +996,7 @@ cached_plan(pg_uuid_t *id, int32 version, Jsonb *graph)
 	old = MemoryContextSwitchTo(cxt);
 	plan = graph_compile(graph, GRAPH_LOC);
 	MemoryContextSwitchTo(old);
+	plan_compiles++;
 
 	if (entry == NULL && hash_get_num_entries(plan_cache) >= PLAN_CACHE_MAX)
 	{
@@ -1004,6 +1010,7 @@ cached_plan(pg_uuid_t *id, int32 version, Jsonb *graph)
 				lru = e;
 		MemoryContextDelete(lru->cxt);
 		hash_search(plan_cache, &lru->key, HASH_REMOVE, NULL);
+		plan_evictions++;
 	}
 	if (entry == NULL)
 		entry = hash_search(plan_cache, &key, HASH_ENTER, &found);
@@ -1452,4 +1459,22 @@ graph_evaluate(PG_FUNCTION_ARGS)
 	result = text_to_jsonb(&buf);
 	MemoryContextDelete(cxt);
 	PG_RETURN_DATUM(result);
+}
+
+/*
+ * graph_cache_stats: ex7._graph_cache_stats(): returns {entries, capacity, hits, compiles, evictions}
+ * of this backend's plan cache since the backend started.
+ */
+PG_FUNCTION_INFO_V1(graph_cache_stats);
+Datum
+graph_cache_stats(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"entries\": " INT64_FORMAT ", \"capacity\": %d, \"hits\": " UINT64_FORMAT
+					 ", \"compiles\": " UINT64_FORMAT ", \"evictions\": " UINT64_FORMAT "}",
+					 plan_cache ? (int64) hash_get_num_entries(plan_cache) : (int64) 0, PLAN_CACHE_MAX, plan_hits,
+					 plan_compiles, plan_evictions);
+	PG_RETURN_DATUM(text_to_jsonb(&buf));
 }

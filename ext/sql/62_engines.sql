@@ -43,6 +43,13 @@ LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION ex7._evaluate(uuid, integer, jsonb, text, text, timestamptz) IS
 'Returns {bar_ts, bars, close, warm, conflict, enter_long, enter_short, exit_long, exit_short, stop_loss_ticks, take_profit_ticks, values}: the graph of strategy version (p_strategy_id, p_version) evaluated on the bar of (p_instrument, p_timeframe) closing at p_bar_ts, with the graph''s lookback of bars up to it read from ex7.bars. bars = 0 (nothing fires) when no bar closes at p_bar_ts. The compiled graph is cached per backend. X7422 for an invalid graph.';
 
+CREATE OR REPLACE FUNCTION ex7._graph_cache_stats()
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'graph_cache_stats'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION ex7._graph_cache_stats() IS
+'Returns {entries, capacity, hits, compiles, evictions}: this backend''s cache of compiled graphs (ex7._evaluate) since the backend started.';
+
 /* ---------------------------------------------------------------------------------------------------
  * Fixtures: real strategies a new user starts from (issue 4: "at least three real strategies (for
  * example an EMA crossover, an RSI mean reversion, an opening-range breakout)"). Each is a create body;
