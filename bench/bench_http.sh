@@ -27,7 +27,8 @@ UPDATE ex7.tiers SET requests_per_minute = 2000000000, requests_per_day = 200000
 SQL
 SID=$(psql -X -qAt -c "SELECT coalesce((SELECT id FROM ex7.strategies WHERE user_id = '$U' AND name = 'bench http'),
     (ex7.create_strategy('$U', '{\"name\": \"bench http\", \"instrument\": \"MNQ\", \"timeframe\": \"5m\", \"tags\": [\"bench\"],
-      \"graph\": {\"nodes\": [{\"id\": \"c\", \"type\": \"close\"}], \"edges\": []}}')->>'id')::uuid)")
+      \"graph\": {\"nodes\": [{\"id\": \"t\", \"type\": \"session_filter\"}, {\"id\": \"e\", \"type\": \"enter_long\"}],
+                  \"edges\": [{\"from\": \"t\", \"to\": \"e\"}]}}')->>'id')::uuid)")
 psql -X -q -c "SELECT ex7.set_risk_limits('$U', 'paper', '{\"max_trades_per_day\": 1000, \"max_open_positions\": 100}')" >/dev/null
 psql -X -q -c "SELECT count(ex7.fire_signal('$U', '$SID', 'paper', 'long', 1, 18000 + g * 0.25, now() - g * interval '1 minute'))
                FROM generate_series(1, 60) g WHERE NOT EXISTS (SELECT 1 FROM ex7.signals WHERE user_id = '$U')" >/dev/null

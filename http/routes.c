@@ -60,6 +60,12 @@ const Route routes[] = {
 	 SQL("health", "SELECT ex7.health()::text", 0), {{0}}, health_unavailable},
 
 	/* Strategies */
+	/*
+	 * List Engines: the node catalog of the strategy builder (docs/engine.md). "Auth required so we
+	 * don't leak our stack to scrapers" (ex7-api-reference.txt), though it is the same for every user.
+	 */
+	{EVHTTP_REQ_GET, "/api/engines", AUTH_USER, 200,
+	 SQL("list_engines", "SELECT ex7.list_engines()::text", 0), {{0}}},
 	{EVHTTP_REQ_GET, "/api/strategies", AUTH_USER, 200,
 	 SQL("list_strategies", "SELECT ex7.list_strategies($1::uuid, $2, $3, $4, $5, $6::int)::text", 6),
 	 {U, {ARG_QUERY_TEXT, "status", NULL}, {ARG_QUERY_TEXT, "instrument", NULL}, {ARG_QUERY_TEXT, "tag", NULL},
@@ -70,6 +76,10 @@ const Route routes[] = {
 	{EVHTTP_REQ_POST, "/api/strategies/import", AUTH_USER, 201,
 	 SQL("import_strategy", "SELECT ex7.import_strategy($1::uuid, $2::jsonb)::text", 2),
 	 {U, {ARG_BODY, "body", NULL}}, NULL, true},
+	/* Create Strategy From Fixture: 201 with the strategy; an unknown slug is 404 (before {source_id}/clone) */
+	{EVHTTP_REQ_POST, "/api/strategies/from-fixture/{slug}", AUTH_USER, 201,
+	 SQL("create_from_fixture", "SELECT ex7.create_from_fixture($1::uuid, $2)::text", 2),
+	 {U, {ARG_PATH_TEXT, "slug", NULL}}, NULL, true},
 	{EVHTTP_REQ_GET, "/api/strategies/{strategy_id}", AUTH_USER, 200,
 	 SQL("get_strategy", "SELECT ex7.get_strategy($1::uuid, $2::uuid)::text", 2),
 	 {U, {ARG_PATH_UUID, "strategy_id", NULL}}, NULL, true},

@@ -15,7 +15,7 @@ arg_re = re.compile(r'\{ARG_(\w+), "([^"]+)", (NULL|"[^"]*")\}')
 
 TAGS = [('/api/strategies', 'Strategies'), ('/api/signals/runtimes', 'Runtimes'), ('/api/signals', 'Signals'),
         ('/api/legacy', 'Signals'), ('/api/risk', 'Risk'), ('/api/health', 'Health'),
-        ('/api/instruments', 'Market'), ('/api/market', 'Market')]
+        ('/api/instruments', 'Market'), ('/api/market', 'Market'), ('/api/engines', 'Strategies')]
 SUMMARY = {
     'health': 'Health (public)', 'list_strategies': 'List Strategies', 'create_strategy': 'Create Strategy',
     'import_strategy': 'Import Strategy', 'get_strategy': 'Get Strategy', 'update_strategy': 'Update Strategy',
@@ -29,6 +29,7 @@ SUMMARY = {
     'close_signal': 'Close Signal', 'risk_state': 'Get Risk', 'list_blocked': 'Get Blocked',
     'signals_health': 'Signals Health (public)', 'list_instruments': 'Get Instruments',
     'ingest_bars': 'Ingest Bars (service_role only)',
+    'list_engines': 'List Engines', 'create_from_fixture': 'Create Strategy From Fixture',
 }
 RESULT = {
     'list_strategies': 'StrategyPage', 'create_strategy': 'Strategy', 'import_strategy': 'Strategy', 'get_strategy': 'Strategy',
@@ -36,6 +37,7 @@ RESULT = {
     'resume_strategy': 'Strategy', 'archive_strategy': 'Strategy', 'unarchive_strategy': 'Strategy', 'list_signals': 'SignalPage',
     'get_signal': 'Signal', 'close_signal': 'Signal', 'health': 'Health', 'risk_state': 'RiskState',
     'signals_health': 'SignalsHealth', 'list_instruments': 'InstrumentList', 'ingest_bars': 'BarIngestResult',
+    'list_engines': 'Engines', 'create_from_fixture': 'Strategy',
 }
 BODY = {
     'create_strategy': 'StrategyCreate', 'update_strategy': 'StrategyPatch', 'import_strategy': 'ExportPayload',
@@ -178,6 +180,14 @@ doc = {
             'RiskState': S(mode={'enum': ['paper', 'live']}, trading_allowed={'type': 'boolean'},
                            blocked_reason={'type': ['object', 'null']}, limits={'type': 'object'}, realized_pnl_today=dec,
                            trades_today={'type': 'integer'}, open_positions={'type': 'integer'}, checked_at=ts),
+            'Engines': S(engines={'type': 'array', 'items': S(
+                             type={'type': 'string'}, category={'type': 'string'}, description={'type': 'string'},
+                             params={'type': 'array', 'items': S(name={'type': 'string'}, type={'enum': ['int', 'number', 'enum', 'bool', 'time']},
+                                                                  min={'type': ['number', 'null']}, max={'type': ['number', 'null']}, default={},
+                                                                  values={'type': 'array', 'items': {'type': 'string'}}, description={'type': 'string'})},
+                             inputs={'type': 'array', 'items': S(port={'type': 'string'}, type={'enum': ['series', 'boolean', 'entry']})},
+                             output={'enum': ['series', 'boolean', 'entry', 'action']})},
+                         port_types={'type': 'array', 'items': {'type': 'string'}}, limits={'type': 'object'}),
         },
     },
 }

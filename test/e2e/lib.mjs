@@ -135,4 +135,9 @@ export function uid(prefix, n) {
   return `00000000-0000-4000-8000-${prefix}${String(n).padStart(12 - prefix.length, '0')}`;
 }
 
-export const GRAPH = { nodes: [{ id: 'c', type: 'close' }, { id: 'e', type: 'enter_long' }], edges: [{ from: 'c', to: 'e' }], meta: {} };
+// a valid strategy graph (docs/engine.md): long when the close is above 0
+export const GRAPH = {
+  nodes: [{ id: 'c', type: 'close' }, { id: 'k', type: 'constant', params: { value: 0 } }, { id: 'up', type: 'gt' }, { id: 'e', type: 'enter_long' }],
+  edges: [{ from: 'c', to: 'up', port: 'a' }, { from: 'k', to: 'up', port: 'b' }, { from: 'up', to: 'e' }],
+  meta: {},
+};
