@@ -4,14 +4,15 @@
  *	  Market data helpers: the strict ISO-8601 reader for bar timestamps that arrive as JSON text.
  *
  * A batch of bars (ex7.ingest_bars) is all-or-nothing and must name the failing element, so a bad
- * timestamp has to come back as "not a timestamp" rather than as an error out of timestamptz_in (which
- * would lose the locator, and catching it costs a subtransaction per bar). The accepted form is RFC 3339
- * with an explicit offset, which is what feeds send and what leaves no doubt about the instant:
+ * timestamp has to come back as "not a timestamp" rather than as an error out of timestamptz_in
+ * (which would lose the locator, and catching it costs a subtransaction per bar). The accepted form
+ * is RFC 3339 with an explicit offset, which is what feeds send and what leaves no doubt about the
+ * instant:
  *
  *	  YYYY-MM-DD(T|t| )HH:MM[:SS[.ffffff]](Z|z|+HH[[:]MM]|-HH[[:]MM])
  *
- * A local time without an offset is refused on purpose: read in the session's TimeZone it would mean
- * a different instant for every client.
+ * A local time without an offset is refused on purpose: read in the session's TimeZone it would
+ * mean a different instant for every client.
  *
  *-------------------------------------------------------------------------
  */
@@ -24,7 +25,7 @@
 #include "utils/timestamp.h"
 
 #define TS_MAX_LEN			64
-#define TS_MAX_OFFSET_HOURS 15		/* PostgreSQL's own limit on a numeric UTC offset (TZDISP_LIMIT) */
+#define TS_MAX_OFFSET_HOURS 15		/* PostgreSQL's limit on a numeric offset (TZDISP_LIMIT) */
 
 /*
  * digits: returns the value of the n decimal digits at *p and advances *p past them, or -1 when
@@ -46,8 +47,8 @@ digits(const char **p, int n)
 }
 
 /*
- * parse_iso8601: returns true and sets *out when s is a timestamp of the form above; false otherwise.
- * Never raises.
+ * parse_iso8601: returns true and sets *out when s is a timestamp of the form above; false
+ * otherwise. Never raises.
  */
 static bool
 parse_iso8601(const char *s, TimestampTz *out)
@@ -75,7 +76,8 @@ parse_iso8601(const char *s, TimestampTz *out)
 	if (*p != 'T' && *p != 't' && *p != ' ')
 		return false;
 	p++;
-	if ((hour = digits(&p, 2)) < 0 || hour > 23 || *p++ != ':' || (min = digits(&p, 2)) < 0 || min > 59)
+	if ((hour = digits(&p, 2)) < 0 || hour > 23 || *p++ != ':' ||
+		(min = digits(&p, 2)) < 0 || min > 59)
 		return false;
 	if (*p == ':')
 	{

@@ -1,17 +1,19 @@
 /*
  * import_bars.c
- *	  `ex7d import-bars FILE [--batch N] [--no-dispatch] [--quiet]`: load closed bars from a CSV file
- *	  (RFC 4180; header instrument,timeframe,ts,open,high,low,close,volume in any order) into ex7.
+ *	  `ex7d import-bars FILE [--batch N] [--no-dispatch] [--quiet]`: load closed bars from a CSV
+ *	  file (RFC 4180; header instrument,timeframe,ts,open,high,low,close,volume in any order) into
+ *	  ex7.
  *
- *	  Rows go in batches through ex7.ingest_bars, the function behind POST /api/market/bars, so a CSV row
- *	  passes exactly the rules a REST or SQL bar does (docs/market.md). Each batch is one transaction,
- *	  all or nothing. The import stops at the first batch that fails: the batches before it are stored,
- *	  nothing from it on is, and the error names the CSV line of the first bad row (the locator
- *	  ["body","bars",i,field] of the error maps back to the row's line). Re-running the same file after
- *	  fixing that line is safe: the stored bars come back as duplicates, which are no-ops.
+ *	  Rows go in batches through ex7.ingest_bars, the function behind POST /api/market/bars, so a
+ *	  CSV row passes exactly the rules a REST or SQL bar does (docs/market.md). Each batch is one
+ *	  transaction, all or nothing. The import stops at the first batch that fails: the batches
+ *	  before it are stored, nothing from it on is, and the error names the CSV line of the first
+ *	  bad row (the locator ["body","bars",i,field] of the error maps back to the row's line).
+ *	  Re-running the same file after fixing that line is safe: the stored bars come back as
+ *	  duplicates, which are no-ops.
  *
- *	  On a terminal, stderr shows a progress bar (bytes read of the file's size, rows, rows/s); stdout
- *	  gets a one-line summary at the end in every case.
+ *	  On a terminal, stderr shows a progress bar (bytes read of the file's size, rows, rows/s);
+ *	  stdout gets a one-line summary at the end in every case.
  */
 #include "import_bars.h"
 
@@ -41,13 +43,15 @@ static const char *const columns[NCOLS] = {
 static const char usage[] =
 	"usage: ex7d import-bars FILE [--batch N] [--no-dispatch] [--quiet]\n"
 	"  FILE           CSV with the header instrument,timeframe,ts,open,high,low,close,volume\n"
-	"                 (any column order; ts ISO-8601 with offset, e.g. 2026-04-20T13:35:00Z); - reads stdin\n"
+	"                 (any column order; ts ISO-8601 with offset, e.g. 2026-04-20T13:35:00Z);\n"
+	"                 - reads stdin\n"
 	"  --batch N      rows per transaction (default 1000, 1..10000)\n"
 	"  --no-dispatch  store without handing the bars to the runtimes (history backfills)\n"
 	"  --quiet        no progress bar\n"
 	"Connects to DATABASE_URL (default: the `make run` cluster, else libpq's PG* variables).\n"
-	"Stops at the first batch with a bad row: earlier batches stay stored, that batch and the rest are\n"
-	"not; the error names the CSV line. Exit status 0 all stored, 1 rejected or database error, 2 usage.\n";
+	"Stops at the first batch with a bad row: earlier batches stay stored, that batch and\n"
+	"the rest are not; the error names the CSV line.\n"
+	"Exit status: 0 all stored, 1 a row rejected or a database error, 2 usage.\n";
 
 typedef struct Import
 {
@@ -85,7 +89,8 @@ elapsed_us(const struct timeval *a, const struct timeval *b)
 	return (long long) (b->tv_sec - a->tv_sec) * 1000000 + (b->tv_usec - a->tv_usec);
 }
 
-/* draw_progress: returns nothing; redraws the progress line on stderr (at most every 100 ms unless force). */
+/* draw_progress: returns nothing; redraws the progress line on stderr (every 100 ms at most, unless
+ * force). */
 static void
 draw_progress(Import *im, bool force)
 {
@@ -114,15 +119,15 @@ draw_progress(Import *im, bool force)
 		memset(bar, '#', (size_t) fill);
 		memset(bar + fill, '.', (size_t) (width - fill));
 		bar[width] = '\0';
-		fprintf(stderr, "\r[%s] %3d%%  %.1f/%.1f MB  %lld rows  %.0f rows/s\033[K", bar, (int) (frac * 100),
-				im->read / 1e6, im->size / 1e6, im->rows, rate);
+		fprintf(stderr, "\r[%s] %3d%%  %.1f/%.1f MB  %lld rows  %.0f rows/s\033[K", bar,
+				(int) (frac * 100), im->read / 1e6, im->size / 1e6, im->rows, rate);
 	}
 	else
 		fprintf(stderr, "\r%.1f MB  %lld rows  %.0f rows/s\033[K", im->read / 1e6, im->rows, rate);
 	fflush(stderr);
 }
 
-/* clear_progress: returns nothing; erases the progress line so the summary starts on a clean line. */
+/* clear_progress: returns nothing; erases the progress line, so the summary starts clean. */
 static void
 clear_progress(Import *im)
 {
@@ -134,10 +139,10 @@ clear_progress(Import *im)
 }
 
 /*
- * read_record: returns the number of fields of the next non-blank CSV record (RFC 4180: fields may be
- * quoted, "" is a quote inside quotes, a quoted field may span lines), 0 at the end of the file, or -1
- * after writing a message to err. fields[] point into *buf (reused across calls); *first_line is the
- * line the record starts on.
+ * read_record: returns the number of fields of the next non-blank CSV record (RFC 4180: fields
+ * may be quoted, "" is a quote inside quotes, a quoted field may span lines), 0 at the end of the
+ * file, or -1 after writing a message to err. fields[] point into *buf (reused across calls);
+ * *first_line is the line the record starts on.
  */
 static int
 read_record(Import *im, char **buf, size_t *cap, char **fields, int maxfields, int *first_line,
@@ -170,7 +175,8 @@ read_record(Import *im, char **buf, size_t *cap, char **fields, int maxfields, i
 				}
 				if (in_quotes)
 				{
-					snprintf(err, errlen, "%s:%d: unterminated quoted field", im->path, *first_line);
+					snprintf(err, errlen, "%s:%d: unterminated quoted field", im->path,
+							 *first_line);
 					free(line);
 					return -1;
 				}
@@ -193,8 +199,17 @@ read_record(Import *im, char **buf, size_t *cap, char **fields, int maxfields, i
 			}
 			if (len + (size_t) n + 1 > *cap)
 			{
-				*cap = len + (size_t) n + 1 > 2 * *cap ? len + (size_t) n + 1 : 2 * *cap;
-				*buf = realloc(*buf, *cap);
+				size_t		want = len + (size_t) n + 1 > 2 * *cap ? len + (size_t) n + 1 : 2 * *cap;
+				char	   *grown = realloc(*buf, want);
+
+				if (grown == NULL)
+				{
+					snprintf(err, errlen, "%s:%d: out of memory", im->path, *first_line);
+					free(line);
+					return -1;
+				}
+				*buf = grown;
+				*cap = want;
 			}
 			memcpy(*buf + len, line, (size_t) n + 1);
 			for (ssize_t i = 0; i < n; i++)
@@ -225,7 +240,8 @@ read_record(Import *im, char **buf, size_t *cap, char **fields, int maxfields, i
 		{
 			if (nf == maxfields)
 			{
-				snprintf(err, errlen, "%s:%d: more than %d fields", im->path, *first_line, maxfields);
+				snprintf(err, errlen, "%s:%d: more than %d fields", im->path, *first_line,
+						 maxfields);
 				free(line);
 				return -1;
 			}
@@ -294,8 +310,9 @@ read_header(Import *im, char **buf, size_t *cap, char *err, size_t errlen)
 
 	if (nf == 0)
 	{
-		snprintf(err, errlen, "%s: the file is empty: expected the header %s,%s,%s,%s,%s,%s,%s,%s", im->path,
-				 columns[0], columns[1], columns[2], columns[3], columns[4], columns[5], columns[6], columns[7]);
+		snprintf(err, errlen, "%s: the file is empty: expected the header %s,%s,%s,%s,%s,%s,%s,%s",
+				 im->path, columns[0], columns[1], columns[2], columns[3], columns[4], columns[5],
+				 columns[6], columns[7]);
 		return -1;
 	}
 	if (nf < 0)
@@ -311,9 +328,10 @@ read_header(Import *im, char **buf, size_t *cap, char *err, size_t errlen)
 				break;
 		if (c == NCOLS)
 		{
-			snprintf(err, errlen, "%s:%d: unknown column \"%.64s\" (the columns are %s,%s,%s,%s,%s,%s,%s,%s)",
-					 im->path, first, fields[i], columns[0], columns[1], columns[2], columns[3], columns[4], columns[5],
-					 columns[6], columns[7]);
+			snprintf(err, errlen,
+					 "%s:%d: unknown column \"%.64s\" (the columns are %s,%s,%s,%s,%s,%s,%s,%s)",
+					 im->path, first, fields[i], columns[0], columns[1], columns[2], columns[3],
+					 columns[4], columns[5], columns[6], columns[7]);
 			return -1;
 		}
 		if (im->col[c] >= 0)
@@ -326,7 +344,8 @@ read_header(Import *im, char **buf, size_t *cap, char *err, size_t errlen)
 	for (int c = 0; c < NCOLS; c++)
 		if (im->col[c] < 0)
 		{
-			snprintf(err, errlen, "%s:%d: the header has no column %s", im->path, first, columns[c]);
+			snprintf(err, errlen, "%s:%d: the header has no column %s", im->path, first,
+					 columns[c]);
 			return -1;
 		}
 	im->ncols = nf;
@@ -354,8 +373,8 @@ add_totals(Import *im, const char *json)
 
 /*
  * explain_error: returns nothing; writes into msg the error of a failed batch: for a bar the
- * function pointed at (the locator ["body","bars",i,field] of a 422, or the "loc" of a 409), the CSV
- * line of that row, the field and the message.
+ * function pointed at (the locator ["body","bars",i,field] of a 422, or the "loc" of a 409), the
+ * CSV line of that row, the field and the message.
  */
 static void
 explain_error(Import *im, const PGresult *res, char *msg, size_t len)
@@ -390,12 +409,12 @@ explain_error(Import *im, const PGresult *res, char *msg, size_t len)
 			field = json_object_get_string(json_object_array_get_idx(loc, 3));
 	}
 	if (row >= 0 && row < im->nbatch)
-		snprintf(msg, len, "%s:%d: %s%s%s [%s]", im->path, im->lines[row], field ? field : "", field ? ": " : "",
-				 text ? text : "error", state ? state : "?");
+		snprintf(msg, len, "%s:%d: %s%s%s [%s]", im->path, im->lines[row], field ? field : "",
+				 field ? ": " : "", text ? text : "error", state ? state : "?");
 	else
-		snprintf(msg, len, "%s: the batch of lines %d-%d: %s [%s]", im->path, im->nbatch ? im->lines[0] : 0,
-				 im->nbatch ? im->lines[im->nbatch - 1] : 0, text ? text : PQerrorMessage(im->conn),
-				 state ? state : "?");
+		snprintf(msg, len, "%s: the batch of lines %d-%d: %s [%s]", im->path,
+				 im->nbatch ? im->lines[0] : 0, im->nbatch ? im->lines[im->nbatch - 1] : 0,
+				 text ? text : PQerrorMessage(im->conn), state ? state : "?");
 	json_object_put(d);
 }
 
@@ -444,8 +463,8 @@ reset_batch(Import *im)
 	im->nbatch = 0;
 }
 
-/* embedded_conninfo: returns a malloc'd conninfo of the `make run` cluster next to this binary, or NULL
- * (the server's default, http/config.c). */
+/* embedded_conninfo: returns a malloc'd conninfo of the `make run` cluster next to this binary, or
+ * NULL (the server's default, http/config.c). */
 static char *
 embedded_conninfo(void)
 {
@@ -530,7 +549,8 @@ import_bars_main(int argc, char **argv)
 			n = strtol(argv[++i], &e, 10);
 			if (errno != 0 || *e != '\0' || n < 1 || n > MAX_BATCH)
 			{
-				fprintf(stderr, "ex7d import-bars: --batch must be an integer between 1 and %d\n", MAX_BATCH);
+				fprintf(stderr, "ex7d import-bars: --batch must be an integer between 1 and %d\n",
+						MAX_BATCH);
 				return 2;
 			}
 			im.batch = (int) n;
@@ -598,8 +618,8 @@ import_bars_main(int argc, char **argv)
 		}
 		if (nf > 0 && nf != im.ncols)
 		{
-			snprintf(err, sizeof(err), "%s:%d: expected %d fields like the header, found %d", im.path, first,
-					 im.ncols, nf);
+			snprintf(err, sizeof(err), "%s:%d: expected %d fields like the header, found %d",
+					 im.path, first, im.ncols, nf);
 			rc = 1;
 			break;
 		}
@@ -635,15 +655,17 @@ import_bars_main(int argc, char **argv)
 	clear_progress(&im);
 	gettimeofday(&end, NULL);
 	secs = elapsed_us(&im.start, &end) / 1e6;
-	printf("import-bars: %s: %lld rows in %d batch%s, %.2f s (%.0f rows/s): %lld stored (%lld late), "
-		   "%lld duplicates, %lld dispatched\n",
+	printf("import-bars: %s: %lld rows in %d batch%s, %.2f s (%.0f rows/s): "
+		   "%lld stored (%lld late), %lld duplicates, %lld dispatched\n",
 		   im.path, im.received, im.batches, im.batches == 1 ? "" : "es", secs,
-		   secs > 0 ? (double) im.received / secs : 0.0, im.stored, im.late, im.duplicates, im.dispatched);
+		   secs > 0 ? (double) im.received / secs : 0.0, im.stored, im.late, im.duplicates,
+		   im.dispatched);
 	if (rc != 0)
 	{
 		printf("import-bars: rejected: %s\n", err);
 		if (im.nbatch > 0)
-			printf("import-bars: not stored: the batch of lines %d-%d (%d row%s) and everything after it\n",
+			printf("import-bars: not stored: the batch of lines %d-%d (%d row%s) and everything "
+				   "after it\n",
 				   im.lines[0], im.lines[im.nbatch - 1], im.nbatch, im.nbatch == 1 ? "" : "s");
 		else
 			printf("import-bars: not stored: everything from line %d on\n", im.line);
