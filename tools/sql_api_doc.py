@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """tools/sql_api_doc.py: writes docs/sql-api.md, the index of ex7's public SQL functions, from the install
-script fragments (ext/sql/NN_*.sql): each CREATE FUNCTION ex7.<name> not starting with an underscore, its
+script fragments (ext/sql/NN_*.sql): each CREATE [OR REPLACE] FUNCTION ex7.<name> not starting with an underscore, its
 signature and its COMMENT ON text. Run it after adding or changing a function (tools/try.sh does not)."""
 import re, pathlib
 
 top = pathlib.Path(__file__).resolve().parent.parent
 areas = {
     '00_base': ('Users, roles and errors', 'docs/operations.md'),
+    '07_rate': ('Rate limits shared by the fronts', 'docs/http.md'),
     '20_cursor': ('Keyset cursors', 'docs/signals.md'),
     '30_strategies': ('Strategies, lifecycle and versions', 'docs/strategies.md'),
     '35_lifecycle': ('Lifecycle state machine', 'docs/strategies.md'),
@@ -14,6 +15,9 @@ areas = {
     '50_risk': ('Risk gate', 'docs/risk.md'),
     '55_events': ('Signal events (SSE ids)', 'docs/signals.md'),
     '60_signals': ('Signals', 'docs/signals.md'),
+    '62_engines': ('Strategy graph engine and fixtures', 'docs/engine.md'),
+    '63_market': ('Market data, sessions and pipeline health', 'docs/market.md'),
+    '65_dispatch': ('Dispatcher', 'docs/dispatcher.md'),
     '80_runtimes': ('Runtimes', 'docs/runtimes.md'),
     '90_health': ('Health', 'docs/http.md'),
 }
@@ -31,7 +35,7 @@ out = ['# The ex7 SQL API', '',
        '- Internal helpers start with an underscore and are not part of the API.', '']
 for f in sorted((top / 'ext/sql').glob('*.sql')):
     text = f.read_text()
-    fns = re.findall(r'CREATE FUNCTION ex7\.([a-z][a-z0-9_]*)\((.*?)\)\s*\n?\s*RETURNS\s+(.*?)\n', text, re.S)
+    fns = re.findall(r'CREATE (?:OR REPLACE )?FUNCTION ex7\.([a-z][a-z0-9_]*)\((.*?)\)\s*\n?\s*RETURNS\s+(.*?)\n', text, re.S)
     if not fns:
         continue
     title, doc = areas.get(f.stem, (f.stem, None))

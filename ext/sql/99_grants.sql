@@ -12,3 +12,9 @@ GRANT UPDATE (last_event_seq, last_signal_at, email) ON ex7.users TO ex7_user;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ex7 TO ex7_user;
 REVOKE EXECUTE ON FUNCTION ex7.bind_role(name, uuid) FROM PUBLIC, ex7_user;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA ex7 TO ex7_user;
+-- operator and service paths, not a user's: market data ingest (a feed or a service_role front) and the
+-- fronts' shared rate counters (which name other users' subjects)
+REVOKE EXECUTE ON FUNCTION ex7.ingest_bar(text, text, timestamptz, numeric, numeric, numeric, numeric, bigint, boolean),
+    ex7.ingest_bars(jsonb, boolean),
+    ex7.rate_take(text, integer, integer, integer, integer, timestamptz) FROM PUBLIC, ex7_user;
+REVOKE ALL ON ex7.rate_counters FROM ex7_user;
