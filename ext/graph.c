@@ -951,6 +951,26 @@ text_to_jsonb(StringInfo buf)
  * ------------------------------------------------------------------------------------------------- */
 
 /*
+ * plan_copy: returns a copy of plan allocated in cxt (node definitions and time zones are static).
+ */
+static GraphPlan *
+plan_copy(const GraphPlan *plan, MemoryContext cxt)
+{
+	GraphPlan  *copy = MemoryContextAlloc(cxt, sizeof(GraphPlan));
+
+	*copy = *plan;
+	copy->nodes = MemoryContextAlloc(cxt, sizeof(PlanNode) * Max(plan->nnodes, 1));
+	copy->order = MemoryContextAlloc(cxt, sizeof(int) * Max(plan->nnodes, 1));
+	for (int i = 0; i < plan->nnodes; i++)
+	{
+		copy->nodes[i] = plan->nodes[i];
+		copy->nodes[i].id = MemoryContextStrdup(cxt, plan->nodes[i].id);
+		copy->order[i] = plan->order[i];
+	}
+	return copy;
+}
+
+/*
  * cached_plan: returns the compiled plan of (id, version) whose graph is graph, compiling and caching it
  * when needed. An invalid graph raises X7422 and caches nothing: the plan is compiled in a context under
  * the caller's, which the error releases, and moves under the cache only once complete.
@@ -963,6 +983,7 @@ cached_plan(pg_uuid_t *id, int32 version, Jsonb *graph)
 	bool		found;
 	uint64		hash;
 	MemoryContext cxt,
+				scratch,
 				old;
 	GraphPlan  *plan;
 
@@ -992,10 +1013,18 @@ cached_plan(pg_uuid_t *id, int32 version, Jsonb *graph)
 		return entry->plan;
 	}
 
-	cxt = AllocSetContextCreate(CurrentMemoryContext, "ex7 graph plan", ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(cxt);
+	/*
+	 * Compile in a scratch context (the compiler's lookups allocate as they go), then keep only a copy
+	 * of the plan: a cached plan holds nothing but itself.
+	 */
+	scratch = AllocSetContextCreate(CurrentMemoryContext, "ex7 graph compile", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(scratch);
 	plan = graph_compile(graph, GRAPH_LOC);
+	/* under the caller's context, not the scratch one, until it moves under the cache */
+	cxt = AllocSetContextCreate(old, "ex7 graph plan", ALLOCSET_SMALL_SIZES);
+	plan = plan_copy(plan, cxt);
 	MemoryContextSwitchTo(old);
+	MemoryContextDelete(scratch);
 	plan_compiles++;
 
 	if (entry == NULL && hash_get_num_entries(plan_cache) >= PLAN_CACHE_MAX)
@@ -1083,6 +1112,9 @@ bar_ts(JsonbValue *v, int i)
 		DecodeDateTime(field, ftype, nf, &dtype, &tm, &fsec, &tz) != 0 || dtype != DTK_DATE ||
 		tm2timestamp(&tm, fsec, &tz, &result) != 0)
 		fail(loc, "type_error.datetime", "invalid datetime format");
+	/* a calendar the time zone database covers (local clocks of far-off years are not defined) */
+	if (tm.tm_year < 1900 || tm.tm_year > 9999)
+		fail(loc, "value_error.datetime", "ensure the year is from 1900 to 9999");
 	return result;
 }
 
@@ -1305,6 +1337,10 @@ evaluate_bars(FunctionCallInfo fcinfo, bool all)
 	Datum		result;
 
 	bars_from_json(jbars, &b);
+	if (all && (int64) b.n * plan->nnodes > GRAPH_MAX_SERIES_VALUES)
+		fail(BARS_LOC, "value_error.list.max_items",
+			 "ensure bars times nodes is at most %d (%d bars, %d nodes)", GRAPH_MAX_SERIES_VALUES, b.n,
+			 plan->nnodes);
 	graph_run(plan, &b, all, series, v);
 
 	initStringInfo(&buf);

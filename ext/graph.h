@@ -34,6 +34,8 @@
 #define GRAPH_MAX_LOOKBACK		20000
 /* bars evaluate_graph_on / evaluate_graph_series accept in one call */
 #define GRAPH_MAX_BARS			50000
+/* values evaluate_graph_series returns (bars times nodes): 8 MB of doubles, a few tens of MB of JSON */
+#define GRAPH_MAX_SERIES_VALUES	1000000
 
 #define NODE_MAX_PARAMS			5
 #define NODE_MAX_INPUTS			2

@@ -161,3 +161,30 @@ SELECT ex7_test.err(format('SELECT ex7.import_strategy(%L, %L)', :'u1', ex7.expo
 -- nothing refused was stored: one strategy, one version
 SELECT count(*) AS strategies, (SELECT count(*) FROM ex7.strategy_versions v WHERE v.user_id = :'u1') AS versions
   FROM ex7.strategies WHERE user_id = :'u1';
+
+--
+-- The bars of ex7.evaluate_graph_on / evaluate_graph_series: 422 at ["body","bars",i,field]
+--
+SELECT n, label, ex7_test.err(format('SELECT ex7.evaluate_graph_on(%L, %L)', pg_temp.g(), bars)) AS outcome
+  FROM (VALUES
+    (1, 'not a list', '{"close": 1}'::jsonb),
+    (2, 'a bar neither a number nor an object', '[1, "2"]'),
+    (3, 'close missing', '[{"close": 1}, {"open": 1}]'),
+    (4, 'close not a number', '[{"close": "1.5x"}]'),
+    (5, 'close null', '[{"close": null}]'),
+    (6, 'volume negative', '[{"close": 1, "volume": -1}]'),
+    (7, 'unknown key', '[{"close": 1, "vol": 5}]'),
+    (8, 'ts on the first bar only', '[{"ts": "2026-01-05T09:35:00-05:00", "close": 1}, {"close": 2}]'),
+    (9, 'ts on a later bar only', '[{"close": 1}, {"ts": "2026-01-05T09:35:00-05:00", "close": 2}]'),
+    (10, 'ts not increasing', '[{"ts": "2026-01-05T09:35:00-05:00", "close": 1}, {"ts": "2026-01-05T09:35:00-05:00", "close": 2}]'),
+    (11, 'ts not a date', '[{"ts": "the open", "close": 1}]'),
+    (12, 'ts not a string', '[{"ts": 1767623700, "close": 1}]'),
+    (13, 'ts in year 20000', '[{"ts": "20000-01-05T09:35:00Z", "close": 1}]'),
+    (14, '50001 bars (at most 50000)', (SELECT jsonb_agg(1) FROM generate_series(1, 50001)))
+  ) AS cases (n, label, bars)
+ ORDER BY n;
+-- numeric strings are numbers (exact decimals travel as strings); a bar without ts needs none later
+SELECT ex7.evaluate_graph_on(pg_temp.g(), '[{"close": "20000.25", "high": "20001", "low": 19999.75}, 20000.5]') #> '{values,c}' AS close;
+-- the per-bar view is bounded too: bars times nodes at most 1,000,000 (200 nodes, 5001 bars)
+SELECT ex7_test.err(format('SELECT ex7.evaluate_graph_series(%L, %L)', pg_temp.chain(198),
+                           (SELECT jsonb_agg(1) FROM generate_series(1, 5001)))) AS series_too_big;
