@@ -1,16 +1,17 @@
 /*-------------------------------------------------------------------------
  *
  * graph.c
- *	  Strategy graphs: validation with locators, compilation to a plan (topological order, lookback),
- *	  the backend-local cache of compiled plans, and evaluation on a window of bars.
+ *	  Strategy graphs: validation with locators, compilation to a plan (topological order,
+ *	  lookback), the backend-local cache of compiled plans, and evaluation on a window of bars.
  *
- * Validation reports the first failure as a 422 (X7422) whose locator points at the offending element,
- * e.g. ["body","graph","nodes",3,"params","period"] (issue 4). Nothing here recurses on the input:
- * graphs are walked with loops over arrays whose lengths are capped (graph.h, "Limits"), and cycles are
- * found with Kahn's algorithm.
+ * Validation reports the first failure as a 422 (X7422) whose locator points at the offending
+ * element, e.g. ["body","graph","nodes",3,"params","period"] (issue 4). Nothing here recurses on
+ * the input: graphs are walked with loops over arrays whose lengths are capped (graph.h, "Limits"),
+ * and cycles are found with Kahn's algorithm.
  *
- * SQL functions (ext/sql/62_engines.sql): list_engines, validate_graph, graph_check (ex7._validate_graph),
- * graph_evaluate (ex7._evaluate), evaluate_graph_on, evaluate_graph_series. docs/engine.md.
+ * SQL functions (ext/sql/62_engines.sql): list_engines, validate_graph, graph_check
+ * (ex7._validate_graph), graph_evaluate (ex7._evaluate), evaluate_graph_on, evaluate_graph_series.
+ * docs/engine.md.
  *
  *-------------------------------------------------------------------------
  */
@@ -74,9 +75,10 @@ static uint64 plan_compiles = 0;
 static uint64 plan_evictions = 0;
 static SPIPlanPtr bars_plan = NULL;
 
-/* ---------------------------------------------------------------------------------------------------
+/* ------------------------------------------------------------------------------------------------
  * Locators and errors.
- * ------------------------------------------------------------------------------------------------- */
+ * -------------------------------------------------------------------------------------------------
+ * */
 
 typedef struct Compiler
 {
@@ -183,9 +185,10 @@ fmt_number(double x)
 	return buf;
 }
 
-/* ---------------------------------------------------------------------------------------------------
+/* ------------------------------------------------------------------------------------------------
  * jsonb access.
- * ------------------------------------------------------------------------------------------------- */
+ * -------------------------------------------------------------------------------------------------
+ * */
 
 static JsonbValue *
 obj_get(JsonbContainer *c, const char *key)
@@ -250,22 +253,24 @@ first_key_outside(JsonbContainer *c, const char *const *allowed)
 }
 
 /*
- * json_number: the double value of a jsonb number, via its exact text; a number beyond double range is
- * plus or minus infinity (and fails any range check on the right side).
+ * json_number: the double value of a jsonb number, via its exact text; a number beyond double range
+ * is plus or minus infinity (and fails any range check on the right side).
  */
 static double
 json_number(const JsonbValue *v)
 {
-	char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+	Datum		text = DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric));
+	char	   *s = DatumGetCString(text);
 	double		d = strtod(s, NULL);
 
 	pfree(s);
 	return d;
 }
 
-/* ---------------------------------------------------------------------------------------------------
+/* ------------------------------------------------------------------------------------------------
  * Compilation.
- * ------------------------------------------------------------------------------------------------- */
+ * -------------------------------------------------------------------------------------------------
+ * */
 
 /*
  * parse_time: returns minutes after midnight of "HH:MM" (00:00 to 23:59), or -1.
@@ -290,8 +295,8 @@ parse_time(const JsonbValue *v)
 
 /*
  * compile_params: fills node->pv from the node's "params" object (absent or null: every default).
- * Order of checks: an unknown key, then each parameter in catalog order (type, range), then the rules
- * between parameters.
+ * Order of checks: an unknown key, then each parameter in catalog order (type, range), then the
+ * rules between parameters.
  */
 static void
 compile_params(Compiler *c, int i, JsonbValue *params, PlanNode *node)
@@ -310,7 +315,8 @@ compile_params(Compiler *c, int i, JsonbValue *params, PlanNode *node)
 	if (params != NULL && params->type != jbvNull)
 	{
 		if (!is_object(params))
-			fail(cloc(c, "nodes", i, "params", NULL), "type_error.dict", "value is not a valid dict");
+			fail(cloc(c, "nodes", i, "params", NULL), "type_error.dict",
+				 "value is not a valid dict");
 		pc = params->val.binary.data;
 		extra = first_key_outside(pc, names);
 		if (extra)
@@ -337,7 +343,8 @@ compile_params(Compiler *c, int i, JsonbValue *params, PlanNode *node)
 				if (v->type != jbvNumeric)
 					fail(cloc(c, "nodes", i, "params", pd->name),
 						 pd->kind == NPARAM_INT ? "type_error.integer" : "type_error.float",
-						 pd->kind == NPARAM_INT ? "value is not a valid integer" : "value is not a valid float");
+						 pd->kind == NPARAM_INT ? "value is not a valid integer" :
+						 "value is not a valid float");
 				x = json_number(v);
 				if (pd->kind == NPARAM_INT && x != floor(x))
 					fail(cloc(c, "nodes", i, "params", pd->name), "type_error.integer",
@@ -408,7 +415,8 @@ compile_params(Compiler *c, int i, JsonbValue *params, PlanNode *node)
 }
 
 /*
- * compile_nodes: the "nodes" list: shape, unique ids, known types, parameters. Node by node in order.
+ * compile_nodes: the "nodes" list: shape, unique ids, known types, parameters. Node by node in
+ * order.
  */
 static void
 compile_nodes(Compiler *c, JsonbContainer *root)
@@ -498,8 +506,8 @@ port_list(const NodeDef *d)
 }
 
 /*
- * compile_edges: the "edges" list: shape, endpoints, ports, one edge per port, port types. Edge by edge
- * in order. efrom/eto receive the node indices of every edge.
+ * compile_edges: the "edges" list: shape, endpoints, ports, one edge per port, port types. Edge by
+ * edge in order. efrom/eto receive the node indices of every edge.
  */
 static void
 compile_edges(Compiler *c, JsonbContainer *root, int **efrom, int **eto)
@@ -574,7 +582,8 @@ compile_edges(Compiler *c, JsonbContainer *root, int **efrom, int **eto)
 			if (port < 0)
 				fail(cloc(c, "edges", j, "port", NULL), "value_error.port",
 					 "node \"%s\" (%s) has no input port \"%s\"; its inputs: %s", dst->id,
-					 dst->def->type, clip(v->val.string.val, v->val.string.len), port_list(dst->def));
+					 dst->def->type, clip(v->val.string.val, v->val.string.len),
+					 port_list(dst->def));
 		}
 		if (dst->in[port] >= 0)
 			fail(cloc(c, "edges", j, NULL, NULL), "value_error.extra_input",
@@ -597,8 +606,8 @@ compile_edges(Compiler *c, JsonbContainer *root, int **efrom, int **eto)
 
 /*
  * report_cycle: raises the cycle error. Every node Kahn's algorithm left has a predecessor it also
- * left, so walking such predecessors from the first left node must repeat a node: the walk from that
- * node on is a cycle. The locator is its edge that comes first in the edge list.
+ * left, so walking such predecessors from the first left node must repeat a node: the walk from
+ * that node on is a cycle. The locator is its edge that comes first in the edge list.
  */
 static void
 report_cycle(Compiler *c, const bool *done, const int *efrom, const int *eto)
@@ -645,12 +654,13 @@ report_cycle(Compiler *c, const bool *done, const int *efrom, const int *eto)
 		else if (len - 1 - i == CYCLE_IDS_MAX)
 			appendStringInfoString(&path, " -> ...");
 	}
-	fail(cloc(c, "edges", worst, NULL, NULL), "value_error.cycle", "graph has a cycle: %s", path.data);
+	fail(cloc(c, "edges", worst, NULL, NULL), "value_error.cycle", "graph has a cycle: %s",
+		 path.data);
 }
 
 /*
- * compile_order: a topological order by Kahn's algorithm, ties to the earlier node. Quadratic in the
- * node count, which is capped at GRAPH_MAX_NODES.
+ * compile_order: a topological order by Kahn's algorithm, ties to the earlier node. Quadratic in
+ * the node count, which is capped at GRAPH_MAX_NODES.
  */
 static void
 compile_order(Compiler *c, const int *efrom, const int *eto)
@@ -683,11 +693,11 @@ compile_order(Compiler *c, const int *efrom, const int *eto)
 }
 
 /*
- * graph_compile: returns the plan of a graph, allocated in CurrentMemoryContext, or raises X7422 with a
- * locator under loc_json (a JSON array literal) for the first rule it breaks. Order: the graph object,
- * nodes (in order: shape, id, type, params), edges (in order: shape, endpoints, port, one edge per port,
- * port types), meta, unknown top-level keys, unconnected inputs, cycles, duplicate brackets, the entry
- * node, lookback.
+ * graph_compile: returns the plan of a graph, allocated in CurrentMemoryContext, or raises X7422
+ * with a locator under loc_json (a JSON array literal) for the first rule it breaks. Order: the
+ * graph object, nodes (in order: shape, id, type, params), edges (in order: shape, endpoints, port,
+ * one edge per port, port types), meta, unknown top-level keys, unconnected inputs, cycles,
+ * duplicate brackets, the entry node, lookback.
  */
 GraphPlan *
 graph_compile(Jsonb *graph, const char *loc_json)
@@ -777,14 +787,15 @@ graph_compile(Jsonb *graph, const char *loc_json)
 	return plan;
 }
 
-/* ---------------------------------------------------------------------------------------------------
+/* ------------------------------------------------------------------------------------------------
  * Evaluation.
- * ------------------------------------------------------------------------------------------------- */
+ * -------------------------------------------------------------------------------------------------
+ * */
 
 /*
- * graph_run: computes every node over the bars in topological order. With keep, series[i] holds every
- * node's series afterwards; without, a series is freed as soon as its last consumer has run, and only
- * last[i] (the value at the last bar) survives. Allocates in CurrentMemoryContext.
+ * graph_run: computes every node over the bars in topological order. With keep, series[i] holds
+ * every node's series afterwards; without, a series is freed as soon as its last consumer has run,
+ * and only last[i] (the value at the last bar) survives. Allocates in CurrentMemoryContext.
  */
 static void
 graph_run(const GraphPlan *plan, const BarSeries *b, bool keep, double **series, double *last)
@@ -857,10 +868,10 @@ append_value(StringInfo buf, double x, bool boolean)
 
 /*
  * append_result: appends the fields of one bar's result (without braces): the actions and "values".
- * v[i] is node i's value at the bar. Actions are reported as computed, warm or not: "warm" tells the
- * caller whether to trust them. The first enter_long (enter_short) node in node order that fires gives
- * its side's size; when both sides fire, "conflict" is true and no bracket is reported. Otherwise the
- * brackets are those of the entry that fired.
+ * v[i] is node i's value at the bar. Actions are reported as computed, warm or not: "warm" tells
+ * the caller whether to trust them. The first enter_long (enter_short) node in node order that
+ * fires gives its side's size; when both sides fire, "conflict" is true and no bracket is reported.
+ * Otherwise the brackets are those of the entry that fired.
  */
 static void
 append_result(StringInfo buf, const GraphPlan *plan, const double *v, bool warm)
@@ -908,8 +919,8 @@ append_result(StringInfo buf, const GraphPlan *plan, const double *v, bool warm)
 			target = node->pv[0];
 	}
 
-	appendStringInfo(buf, "\"warm\": %s, \"conflict\": %s, \"enter_long\": ", warm ? "true" : "false",
-					 conflict ? "true" : "false");
+	appendStringInfo(buf, "\"warm\": %s, \"conflict\": %s, \"enter_long\": ",
+					 warm ? "true" : "false", conflict ? "true" : "false");
 	append_value(buf, lng >= 0 ? v[lng] : NAN, false);
 	appendStringInfoString(buf, ", \"enter_short\": ");
 	append_value(buf, sht >= 0 ? v[sht] : NAN, false);
@@ -946,9 +957,10 @@ text_to_jsonb(StringInfo buf)
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf->data));
 }
 
-/* ---------------------------------------------------------------------------------------------------
+/* ------------------------------------------------------------------------------------------------
  * The plan cache.
- * ------------------------------------------------------------------------------------------------- */
+ * -------------------------------------------------------------------------------------------------
+ * */
 
 /*
  * plan_copy: returns a copy of plan allocated in cxt (node definitions and time zones are static).
@@ -971,9 +983,10 @@ plan_copy(const GraphPlan *plan, MemoryContext cxt)
 }
 
 /*
- * cached_plan: returns the compiled plan of (id, version) whose graph is graph, compiling and caching it
- * when needed. An invalid graph raises X7422 and caches nothing: the plan is compiled in a context under
- * the caller's, which the error releases, and moves under the cache only once complete.
+ * cached_plan: returns the compiled plan of (id, version) whose graph is graph, compiling and
+ * caching it when needed. An invalid graph raises X7422 and caches nothing: the plan is compiled in
+ * a context under the caller's, which the error releases, and moves under the cache only once
+ * complete.
  */
 static GraphPlan *
 cached_plan(pg_uuid_t *id, int32 version, Jsonb *graph)
@@ -1014,10 +1027,11 @@ cached_plan(pg_uuid_t *id, int32 version, Jsonb *graph)
 	}
 
 	/*
-	 * Compile in a scratch context (the compiler's lookups allocate as they go), then keep only a copy
-	 * of the plan: a cached plan holds nothing but itself.
+	 * Compile in a scratch context (the compiler's lookups allocate as they go), then keep only a
+	 * copy of the plan: a cached plan holds nothing but itself.
 	 */
-	scratch = AllocSetContextCreate(CurrentMemoryContext, "ex7 graph compile", ALLOCSET_DEFAULT_SIZES);
+	scratch = AllocSetContextCreate(CurrentMemoryContext, "ex7 graph compile",
+									ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(scratch);
 	plan = graph_compile(graph, GRAPH_LOC);
 	/* under the caller's context, not the scratch one, until it moves under the cache */
@@ -1053,9 +1067,17 @@ cached_plan(pg_uuid_t *id, int32 version, Jsonb *graph)
 	return plan;
 }
 
-/* ---------------------------------------------------------------------------------------------------
+/* ------------------------------------------------------------------------------------------------
  * Bars from JSON (evaluate_graph_on, evaluate_graph_series).
- * ------------------------------------------------------------------------------------------------- */
+ * -------------------------------------------------------------------------------------------------
+ * */
+
+/* bars_loc: the locator ["body","bars",i] or ["body","bars",i,field] */
+static char *
+bars_loc(int i, const char *field)
+{
+	return loc_path(BARS_LOC, strlen(BARS_LOC), false, NULL, i, field, NULL);
+}
 
 /*
  * bar_number: the value of a bar field: a JSON number or a numeric string (exact decimals travel as
@@ -1078,10 +1100,10 @@ bar_number(JsonbValue *v, int i, const char *field)
 			d = NAN;
 	}
 	else
-		fail(loc_path(BARS_LOC, strlen(BARS_LOC), false, NULL, i, field, NULL), "type_error.float",
+		fail(bars_loc(i, field), "type_error.float",
 			 "value is not a valid float");
 	if (!isfinite(d))
-		fail(loc_path(BARS_LOC, strlen(BARS_LOC), false, NULL, i, field, NULL), "type_error.float",
+		fail(bars_loc(i, field), "type_error.float",
 			 "value is not a valid float");
 	return d;
 }
@@ -1093,7 +1115,7 @@ bar_number(JsonbValue *v, int i, const char *field)
 static TimestampTz
 bar_ts(JsonbValue *v, int i)
 {
-	char	   *loc = loc_path(BARS_LOC, strlen(BARS_LOC), false, NULL, i, "ts", NULL);
+	char	   *loc = bars_loc(i, "ts");
 	char		workbuf[MAXDATELEN + MAXDATEFIELDS];
 	char	   *field[MAXDATEFIELDS];
 	int			ftype[MAXDATEFIELDS];
@@ -1155,21 +1177,21 @@ bars_from_json(Jsonb *bars, BarSeries *b)
 			b->open[i] = b->high[i] = b->low[i] = b->close[i] = bar_number(e, i, NULL);
 			b->volume[i] = 0;
 			if (i > 0 && b->ts != NULL)
-				fail(loc_path(BARS_LOC, strlen(BARS_LOC), false, NULL, i, NULL, NULL),
+				fail(bars_loc(i, NULL),
 					 "value_error.missing", "ts required: the first bar has one");
 			continue;
 		}
 		if (!is_object(e))
-			fail(loc_path(BARS_LOC, strlen(BARS_LOC), false, NULL, i, NULL, NULL), "type_error.dict",
+			fail(bars_loc(i, NULL), "type_error.dict",
 				 "value is not a valid dict");
 		oc = e->val.binary.data;
 		extra = first_key_outside(oc, fields);
 		if (extra)
-			fail(loc_path(BARS_LOC, strlen(BARS_LOC), false, NULL, i, extra, NULL), "value_error.extra",
+			fail(bars_loc(i, extra), "value_error.extra",
 				 "extra fields not permitted");
 		v = obj_get(oc, "close");
 		if (v == NULL)
-			fail(loc_path(BARS_LOC, strlen(BARS_LOC), false, NULL, i, "close", NULL),
+			fail(bars_loc(i, "close"),
 				 "value_error.missing", "field required");
 		b->close[i] = bar_number(v, i, "close");
 		v = obj_get(oc, "open");
@@ -1181,33 +1203,35 @@ bars_from_json(Jsonb *bars, BarSeries *b)
 		v = obj_get(oc, "volume");
 		b->volume[i] = v ? bar_number(v, i, "volume") : 0;
 		if (b->volume[i] < 0)
-			fail(loc_path(BARS_LOC, strlen(BARS_LOC), false, NULL, i, "volume", NULL),
+			fail(bars_loc(i, "volume"),
 				 "value_error.number.not_ge", "ensure this value is greater than or equal to 0");
 
 		v = obj_get(oc, "ts");
 		if (i == 0 && v != NULL)
 			b->ts = palloc(sizeof(TimestampTz) * b->n);
 		if ((v != NULL) != (b->ts != NULL))
-			fail(loc_path(BARS_LOC, strlen(BARS_LOC), false, NULL, i, "ts", NULL),
+			fail(bars_loc(i, "ts"),
 				 v ? "value_error.extra" : "value_error.missing",
-				 v ? "ts not permitted: the first bar has none" : "ts required: the first bar has one");
+				 v ? "ts not permitted: the first bar has none" :
+				 "ts required: the first bar has one");
 		if (v != NULL)
 		{
 			b->ts[i] = bar_ts(v, i);
 			if (i > 0 && b->ts[i] <= b->ts[i - 1])
-				fail(loc_path(BARS_LOC, strlen(BARS_LOC), false, NULL, i, "ts", NULL),
+				fail(bars_loc(i, "ts"),
 					 "value_error.order", "bars must be in increasing ts order");
 		}
 	}
 }
 
-/* ---------------------------------------------------------------------------------------------------
+/* ------------------------------------------------------------------------------------------------
  * SQL-callable functions.
- * ------------------------------------------------------------------------------------------------- */
+ * -------------------------------------------------------------------------------------------------
+ * */
 
 /*
- * list_engines: returns {"engines": [...], "port_types": [...], "limits": {...}}: the node catalog for a
- * strategy-builder UI (GET /api/engines).
+ * list_engines: returns {"engines": [...], "port_types": [...], "limits": {...}}: the node catalog
+ * for a strategy-builder UI (GET /api/engines).
  */
 PG_FUNCTION_INFO_V1(list_engines);
 Datum
@@ -1285,8 +1309,8 @@ validate_graph(PG_FUNCTION_ARGS)
 }
 
 /*
- * graph_check: ex7._validate_graph(p_graph, p_loc): returns nothing for a valid graph (NULL is not one);
- * raises X7422 under p_loc otherwise. The check of create, update, import and clone.
+ * graph_check: ex7._validate_graph(p_graph, p_loc): returns nothing for a valid graph (NULL is not
+ * one); raises X7422 under p_loc otherwise. The check of create, update, import and clone.
  */
 PG_FUNCTION_INFO_V1(graph_check);
 Datum
@@ -1300,8 +1324,8 @@ graph_check(PG_FUNCTION_ARGS)
 }
 
 /*
- * append_bar_result: appends the result object for bar t of explicit bars (t = -1: there are none); v
- * holds the node values at that bar.
+ * append_bar_result: appends the result object for bar t of explicit bars (t = -1: there are none);
+ * v holds the node values at that bar.
  */
 static void
 append_bar_result(StringInfo buf, const GraphPlan *plan, const BarSeries *b, int t, const double *v)
@@ -1317,8 +1341,8 @@ append_bar_result(StringInfo buf, const GraphPlan *plan, const BarSeries *b, int
 }
 
 /*
- * evaluate_bars: evaluates a graph on explicit bars (all of the history there is): one result for the
- * last bar, or with series an array of results, one per bar. Shared by evaluate_graph_on and
+ * evaluate_bars: evaluates a graph on explicit bars (all of the history there is): one result for
+ * the last bar, or with series an array of results, one per bar. Shared by evaluate_graph_on and
  * evaluate_graph_series.
  */
 static Datum
@@ -1339,8 +1363,8 @@ evaluate_bars(FunctionCallInfo fcinfo, bool all)
 	bars_from_json(jbars, &b);
 	if (all && (int64) b.n * plan->nnodes > GRAPH_MAX_SERIES_VALUES)
 		fail(BARS_LOC, "value_error.list.max_items",
-			 "ensure bars times nodes is at most %d (%d bars, %d nodes)", GRAPH_MAX_SERIES_VALUES, b.n,
-			 plan->nnodes);
+			 "ensure bars times nodes is at most %d (%d bars, %d nodes)", GRAPH_MAX_SERIES_VALUES,
+			 b.n, plan->nnodes);
 	graph_run(plan, &b, all, series, v);
 
 	initStringInfo(&buf);
@@ -1368,9 +1392,9 @@ evaluate_bars(FunctionCallInfo fcinfo, bool all)
 }
 
 /*
- * evaluate_graph_on: returns the result for the last of the bars p_bars (oldest first), the same shape as
- * ex7._evaluate without "close": {bar_ts, bars, warm, conflict, enter_long, enter_short, exit_long,
- * exit_short, stop_loss_ticks, take_profit_ticks, values}.
+ * evaluate_graph_on: returns the result for the last of the bars p_bars (oldest first), the same
+ * shape as ex7._evaluate without "close": {bar_ts, bars, warm, conflict, enter_long, enter_short,
+ * exit_long, exit_short, stop_loss_ticks, take_profit_ticks, values}.
  */
 PG_FUNCTION_INFO_V1(evaluate_graph_on);
 Datum
@@ -1394,9 +1418,10 @@ evaluate_graph_series(PG_FUNCTION_ARGS)
  * graph_evaluate: ex7._evaluate(p_strategy_id, p_version, p_graph, p_instrument, p_timeframe,
  * p_bar_ts). Returns the result for the bar of (instrument, timeframe) closing at p_bar_ts:
  * {bar_ts, bars, warm, close, conflict, enter_long, enter_short, exit_long, exit_short,
- * stop_loss_ticks, take_profit_ticks, values}. Reads the graph's lookback of bars with ts <= p_bar_ts,
- * newest first by the primary key. When no bar closes exactly at p_bar_ts, nothing is evaluated: bars
- * 0, not warm, no action. (A leading underscore is reserved for C identifiers, hence the C name.)
+ * stop_loss_ticks, take_profit_ticks, values}. Reads the graph's lookback of bars with ts <=
+ * p_bar_ts, newest first by the primary key. When no bar closes exactly at p_bar_ts, nothing is
+ * evaluated: bars 0, not warm, no action. (A leading underscore is reserved for C identifiers,
+ * hence the C name.)
  */
 PG_FUNCTION_INFO_V1(graph_evaluate);
 Datum
@@ -1435,8 +1460,8 @@ graph_evaluate(PG_FUNCTION_ARGS)
 		SPIPlanPtr	p;
 
 		/* newest first through the primary key (instrument, timeframe, ts) */
-		p = SPI_prepare("SELECT b.ts, b.open::float8, b.high::float8, b.low::float8, b.close::float8, "
-						"b.volume::float8, b.close::text FROM ex7.bars b "
+		p = SPI_prepare("SELECT b.ts, b.open::float8, b.high::float8, b.low::float8, "
+						"b.close::float8, b.volume::float8, b.close::text FROM ex7.bars b "
 						"WHERE b.instrument = $1 AND b.timeframe = $2 AND b.ts <= $3 "
 						"ORDER BY b.ts DESC LIMIT $4", 4, types);
 		if (p == NULL || SPI_keepplan(p) != 0)
@@ -1498,19 +1523,20 @@ graph_evaluate(PG_FUNCTION_ARGS)
 }
 
 /*
- * graph_cache_stats: ex7._graph_cache_stats(): returns {entries, capacity, hits, compiles, evictions}
- * of this backend's plan cache since the backend started.
+ * graph_cache_stats: ex7._graph_cache_stats(): returns {entries, capacity, hits, compiles,
+ * evictions} of this backend's plan cache since the backend started.
  */
 PG_FUNCTION_INFO_V1(graph_cache_stats);
 Datum
 graph_cache_stats(PG_FUNCTION_ARGS)
 {
 	StringInfoData buf;
+	int64		entries = plan_cache ? (int64) hash_get_num_entries(plan_cache) : 0;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "{\"entries\": " INT64_FORMAT ", \"capacity\": %d, \"hits\": " UINT64_FORMAT
-					 ", \"compiles\": " UINT64_FORMAT ", \"evictions\": " UINT64_FORMAT "}",
-					 plan_cache ? (int64) hash_get_num_entries(plan_cache) : (int64) 0, PLAN_CACHE_MAX, plan_hits,
-					 plan_compiles, plan_evictions);
+	appendStringInfo(&buf, "{\"entries\": " INT64_FORMAT ", \"capacity\": %d, \"hits\": "
+					 UINT64_FORMAT ", \"compiles\": " UINT64_FORMAT ", \"evictions\": "
+					 UINT64_FORMAT "}", entries, PLAN_CACHE_MAX, plan_hits, plan_compiles,
+					 plan_evictions);
 	PG_RETURN_DATUM(text_to_jsonb(&buf));
 }

@@ -1,14 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * graph.h
- *	  The strategy graph engine: the node catalog (nodes.c) and the compiler, validator, plan cache and
- *	  evaluator of strategy graphs (graph.c). docs/engine.md describes the format and the semantics.
+ *	  The strategy graph engine: the node catalog (nodes.c) and the compiler, validator, plan cache
+ *	  and evaluator of strategy graphs (graph.c). docs/engine.md describes the format and the
+ *	  semantics.
  *
- * A graph is {nodes: [{id, type, params}], edges: [{from, to, port}], meta} (issue 4). It compiles to a
- * GraphPlan: the nodes with their parameters resolved, the input of every port, a topological order and
- * the number of bars of history the whole graph needs (its lookback). Evaluation computes every node as
- * a series over a window of bars, oldest first, in double precision; the value of interest is the last
- * one (the closing bar).
+ * A graph is {nodes: [{id, type, params}], edges: [{from, to, port}], meta} (issue 4). It compiles
+ * to a GraphPlan: the nodes with their parameters resolved, the input of every port, a topological
+ * order and the number of bars of history the whole graph needs (its lookback). Evaluation computes
+ * every node as a series over a window of bars, oldest first, in double precision; the value of
+ * interest is the last one (the closing bar).
  *
  *-------------------------------------------------------------------------
  */
@@ -23,32 +24,34 @@
 #include "utils/timestamp.h"
 
 /*
- * Limits against hostile or runaway graphs (docs/engine.md, "Limits"). A builder UI draws a few dozen
- * nodes; 200 leaves room. Every input port takes exactly one edge and no node has more than two inputs,
- * so a valid graph has at most 400 edges; the cap on the list is looser so that the error names the edge.
+ * Limits against hostile or runaway graphs (docs/engine.md, "Limits"). A builder UI draws a few
+ * dozen nodes; 200 leaves room. Every input port takes exactly one edge and no node has more than
+ * two inputs, so a valid graph has at most 400 edges; the cap on the list is looser so that the
+ * error names the edge.
  */
 #define GRAPH_MAX_NODES			200
 #define GRAPH_MAX_EDGES			1000
 #define GRAPH_MAX_ID_LEN		64
-/* bars of history one evaluation may read: 20000 5-minute bars are about 10 weeks of Globex trading */
+/* bars one evaluation may read: 20000 5-minute bars are about 10 weeks of Globex trading */
 #define GRAPH_MAX_LOOKBACK		20000
 /* bars evaluate_graph_on / evaluate_graph_series accept in one call */
 #define GRAPH_MAX_BARS			50000
-/* values evaluate_graph_series returns (bars times nodes): 8 MB of doubles, a few tens of MB of JSON */
+/* values evaluate_graph_series returns (bars times nodes): 8 MB of doubles, tens of MB of JSON */
 #define GRAPH_MAX_SERIES_VALUES	1000000
 
 #define NODE_MAX_PARAMS			5
 #define NODE_MAX_INPUTS			2
 
 /*
- * Bars a day-anchored node (vwap, opening_range) reads: one day of 1-minute bars, the finest timeframe of
- * the ex7.timeframe domain (ext/sql/10_schema.sql), so the window always reaches back past the anchor.
+ * Bars a day-anchored node (vwap, opening_range) reads: one day of 1-minute bars, the finest
+ * timeframe of the ex7.timeframe domain (ext/sql/10_schema.sql), so the window always reaches back
+ * past the anchor.
  */
 #define DAY_BARS				1440
 
 /*
- * Weight left on the seed of an exponential smoothing when its warm-up ends: after k further values the
- * seed weighs (1 - alpha)^k, and k is chosen so that this is at most 1e-4 (0.01%).
+ * Weight left on the seed of an exponential smoothing when its warm-up ends: after k further values
+ * the seed weighs (1 - alpha)^k, and k is chosen so that this is at most 1e-4 (0.01%).
  */
 #define SMOOTHING_RESIDUAL		1e-4
 
@@ -88,7 +91,7 @@ typedef struct ParamDef
 	NodeParamKind	kind;
 	double		min;			/* NPARAM_INT / NPARAM_NUMBER */
 	double		max;
-	double		def;			/* the default: a number, minutes (time), an index (enum), 0/1 (bool) */
+	double		def;			/* default: a number, minutes (time), an index (enum), 0/1 (bool) */
 	const char *const *values;	/* NPARAM_ENUM: the members, NULL-terminated */
 	const char *description;
 } ParamDef;
@@ -130,7 +133,7 @@ typedef struct GraphPlan
 	int			nedges;
 	PlanNode   *nodes;			/* in the graph's node order */
 	int		   *order;			/* a topological order (ties broken by node order) */
-	int			lookback;		/* bars the whole graph needs: the largest node lookback, at least 1 */
+	int			lookback;		/* bars the graph needs: the largest node lookback, at least 1 */
 } GraphPlan;
 
 /* a window of bars, oldest first */

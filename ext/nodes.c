@@ -4,14 +4,15 @@
  *	  The node catalog of the strategy graph engine (one table: every node type with its parameters,
  *	  typed input ports and output type) and the compute function of every node type.
  *
- * Arithmetic is double precision (IEEE 754): indicators are statistics of prices, and the JSON numbers
- * they end up in are doubles for every client. Exact decimals stay where money is: the bar's close is
- * handed to the dispatcher as exact numeric text, and stops and targets are tick counts that the
- * dispatcher turns into prices with the instrument's exact tick_size (docs/engine.md, "Numbers").
+ * Arithmetic is double precision (IEEE 754): indicators are statistics of prices, and the JSON
+ * numbers they end up in are doubles for every client. Exact decimals stay where money is: the
+ * bar's close is handed to the dispatcher as exact numeric text, and stops and targets are tick
+ * counts that the dispatcher turns into prices with the instrument's exact tick_size
+ * (docs/engine.md, "Numbers").
  *
- * A series is an array of doubles, one per bar of the window, oldest first. NaN is "no value" (shown as
- * null): before an indicator has seen enough bars, after a division by zero, or where an input has none.
- * Booleans are 0/1 and never NaN: a comparison with a missing value is false.
+ * A series is an array of doubles, one per bar of the window, oldest first. NaN is "no value"
+ * (shown as null): before an indicator has seen enough bars, after a division by zero, or where an
+ * input has none. Booleans are 0/1 and never NaN: a comparison with a missing value is false.
  *
  *-------------------------------------------------------------------------
  */
@@ -44,9 +45,9 @@ static const char *const edge_values[] = {"high", "low", NULL};
 #define ENTRY	{{"entry", PORT_ENTRY}}
 
 /*
- * Periods: rolling windows (sma, highest, ...) up to 5000 bars; exponential smoothings need several times
- * their period to converge (graph.h, SMOOTHING_RESIDUAL), so theirs stop lower: every single node stays
- * within GRAPH_MAX_LOOKBACK.
+ * Periods: rolling windows (sma, highest, ...) up to 5000 bars; exponential smoothings need several
+ * times their period to converge (graph.h, SMOOTHING_RESIDUAL), so theirs stop lower: every single
+ * node stays within GRAPH_MAX_LOOKBACK.
  */
 #define PERIOD_MAX		5000
 #define EMA_PERIOD_MAX	1000
@@ -60,25 +61,30 @@ const NodeDef node_catalog[] = {
 	{"close", "bar", OP_CLOSE, PORT_SERIES, false, "Close price of the bar", {{0}}, {{0}}},
 	{"volume", "bar", OP_VOLUME, PORT_SERIES, false, "Volume of the bar (contracts)", {{0}}, {{0}}},
 	{"hl2", "bar", OP_HL2, PORT_SERIES, false, "Median price (high + low) / 2", {{0}}, {{0}}},
-	{"hlc3", "bar", OP_HLC3, PORT_SERIES, false, "Typical price (high + low + close) / 3", {{0}}, {{0}}},
+	{"hlc3", "bar", OP_HLC3, PORT_SERIES, false, "Typical price (high + low + close) / 3",
+	{{0}}, {{0}}},
 	{"ohlc4", "bar", OP_OHLC4, PORT_SERIES, false, "Average price (open + high + low + close) / 4",
 	{{0}}, {{0}}},
 
 	/* indicators */
-	{"sma", "indicator", OP_SMA, PORT_SERIES, false, "Simple moving average of the last period values",
+	{"sma", "indicator", OP_SMA, PORT_SERIES, false,
+		"Simple moving average of the last period values",
 		{P_INT("period", 1, PERIOD_MAX, 20, "bars in the window")}, IN1S},
 	{"ema", "indicator", OP_EMA, PORT_SERIES, false,
-		"Exponential moving average, alpha = 2 / (period + 1), seeded with the SMA of the first period values",
+		"Exponential moving average, alpha = 2 / (period + 1), seeded with the SMA of the first "
+		"period values",
 		{P_INT("period", 1, EMA_PERIOD_MAX, 20, "bars (alpha = 2 / (period + 1))")}, IN1S},
 	{"wma", "indicator", OP_WMA, PORT_SERIES, false,
 		"Linearly weighted moving average (weights 1..period, newest heaviest)",
 		{P_INT("period", 1, PERIOD_MAX, 20, "bars in the window")}, IN1S},
 	{"rsi", "indicator", OP_RSI, PORT_SERIES, false,
-		"Relative strength index 0..100 with Wilder smoothing (Wilder 1978): first averages are the "
-		"means of the first period gains and losses, then avg = (prev * (period - 1) + current) / period",
+		"Relative strength index 0..100 with Wilder smoothing (Wilder 1978): first averages are "
+		"the means of the first period gains and losses, then avg = (prev * (period - 1) + "
+		"current) / period",
 		{P_INT("period", 2, WILDER_MAX, 14, "bars (Wilder smoothing)")}, IN1S},
 	{"macd", "indicator", OP_MACD, PORT_SERIES, false,
-		"MACD (Appel): EMA(fast) - EMA(slow); signal = EMA(signal) of that line; histogram = macd - signal",
+		"MACD (Appel): EMA(fast) - EMA(slow); signal = EMA(signal) of that line; histogram = "
+		"macd - signal",
 		{P_INT("fast", 1, WILDER_MAX, 12, "fast EMA period (less than slow)"),
 			P_INT("slow", 2, EMA_PERIOD_MAX, 26, "slow EMA period"),
 			P_INT("signal", 1, WILDER_MAX, 9, "signal EMA period"),
@@ -96,7 +102,8 @@ const NodeDef node_catalog[] = {
 		{P_INT("period", 1, WILDER_MAX, 14, "bars (Wilder smoothing)")}, {{0}}},
 	{"vwap", "indicator", OP_VWAP, PORT_SERIES, false,
 		"Volume-weighted average of the typical price (h + l + c) / 3 since the last reset time",
-		{P_TIME("reset", HM(18, 0), "local time the average restarts (18:00: the CME trading day)"), P_TZ},
+		{P_TIME("reset", HM(18, 0),
+				"local time the average restarts (18:00: the CME trading day)"), P_TZ},
 	{{0}}},
 	{"highest", "indicator", OP_HIGHEST, PORT_SERIES, false,
 		"Highest value of the last period values, the current bar included",
@@ -105,14 +112,16 @@ const NodeDef node_catalog[] = {
 		"Lowest value of the last period values, the current bar included",
 		{P_INT("period", 1, PERIOD_MAX, 20, "bars in the window")}, IN1S},
 	{"opening_range", "indicator", OP_OPENING_RANGE, PORT_SERIES, false,
-		"High or low of the first bars of the day that close after start; null until they have all closed",
+		"High or low of the first bars of the day that close after start; null until they have "
+		"all closed",
 		{P_TIME("start", HM(9, 30), "local time the range starts (09:30: the New York open)"),
 			P_INT("bars", 1, 390, 6, "bars in the range (6 five-minute bars: 30 minutes)"),
 			P_ENUM("edge", edge_values, 0, "which edge of the range the node outputs"),
 		P_TZ}, {{0}}},
 	{"lag", "indicator", OP_LAG, PORT_SERIES, false, "The input's value bars ago",
 		{P_INT("bars", 1, PERIOD_MAX, 1, "how many bars back")}, IN1S},
-	{"change", "indicator", OP_CHANGE, PORT_SERIES, false, "The input minus its value bars ago (momentum)",
+	{"change", "indicator", OP_CHANGE, PORT_SERIES, false,
+		"The input minus its value bars ago (momentum)",
 		{P_INT("bars", 1, PERIOD_MAX, 1, "how many bars back")}, IN1S},
 
 	/* math */
@@ -143,18 +152,23 @@ const NodeDef node_catalog[] = {
 
 	/* time */
 	{"session_filter", "time", OP_SESSION_FILTER, PORT_BOOLEAN, true,
-		"True when the bar closes after start and at or before end, local time (overnight when end < start)",
+		"True when the bar closes after start and at or before end, local time (overnight when "
+		"end < start)",
 		{P_TIME("start", HM(9, 30), "session start, local time"),
 		P_TIME("end", HM(16, 0), "session end, local time"), P_TZ}, {{0}}},
 
 	/* entries, exits, brackets */
-	{"enter_long", "entry", OP_ENTER_LONG, PORT_ENTRY, false, "Buy size contracts when the input is true",
+	{"enter_long", "entry", OP_ENTER_LONG, PORT_ENTRY, false,
+		"Buy size contracts when the input is true",
 	{P_INT("size", 1, 1000, 1, "contracts")}, WHEN},
-	{"enter_short", "entry", OP_ENTER_SHORT, PORT_ENTRY, false, "Sell short size contracts when the input is true",
+	{"enter_short", "entry", OP_ENTER_SHORT, PORT_ENTRY, false,
+		"Sell short size contracts when the input is true",
 	{P_INT("size", 1, 1000, 1, "contracts")}, WHEN},
-	{"exit_long", "exit", OP_EXIT_LONG, PORT_ACTION, true, "Close the long position when the input is true",
+	{"exit_long", "exit", OP_EXIT_LONG, PORT_ACTION, true,
+		"Close the long position when the input is true",
 	{{0}}, WHEN},
-	{"exit_short", "exit", OP_EXIT_SHORT, PORT_ACTION, true, "Close the short position when the input is true",
+	{"exit_short", "exit", OP_EXIT_SHORT, PORT_ACTION, true,
+		"Close the short position when the input is true",
 	{{0}}, WHEN},
 	{"stop_loss_ticks", "bracket", OP_STOP_LOSS_TICKS, PORT_ACTION, false,
 		"Protective stop ticks away from the entry price of the entry it is connected to",
@@ -167,7 +181,8 @@ const NodeDef node_catalog[] = {
 const int	node_catalog_size = lengthof(node_catalog);
 
 /*
- * node_lookup: returns the catalog entry of node type type (len bytes, not NUL-terminated), or NULL.
+ * node_lookup: returns the catalog entry of node type type (len bytes, not NUL-terminated), or
+ * NULL.
  */
 const NodeDef *
 node_lookup(const char *type, int len)
@@ -266,15 +281,16 @@ node_own_lookback(const PlanNode *node)
 	}
 }
 
-/* ---------------------------------------------------------------------------------------------------
+/* ------------------------------------------------------------------------------------------------
  * Compute helpers. Each fills out[0 .. n-1].
- * ------------------------------------------------------------------------------------------------- */
+ * -------------------------------------------------------------------------------------------------
+ * */
 
 /*
- * rolling_moments: mean and population standard deviation (sd may be NULL) of the last w values. NaN
- * where the window is not full or holds a NaN. Sums are taken around a shift K (the window's first
- * value) and recomputed exactly every w bars, so rounding does not accumulate and prices far from zero
- * do not cancel catastrophically in the variance.
+ * rolling_moments: mean and population standard deviation (sd may be NULL) of the last w values.
+ * NaN where the window is not full or holds a NaN. Sums are taken around a shift K (the window's
+ * first value) and recomputed exactly every w bars, so rounding does not accumulate and prices far
+ * from zero do not cancel catastrophically in the variance.
  */
 static void
 rolling_moments(const double *x, int n, int w, double *mean, double *sd)
@@ -329,9 +345,9 @@ rolling_moments(const double *x, int n, int w, double *mean, double *sd)
 }
 
 /*
- * smooth: exponential smoothing seeded with the mean of the first w values (NaN until then). wilder:
- * avg = (prev * (w - 1) + x) / w (Wilder 1978), else avg = alpha * x + (1 - alpha) * prev with alpha =
- * 2 / (w + 1). A NaN input gives a NaN output and leaves the state as it was.
+ * smooth: exponential smoothing seeded with the mean of the first w values (NaN until then).
+ * wilder: avg = (prev * (w - 1) + x) / w (Wilder 1978), else avg = alpha * x + (1 - alpha) * prev
+ * with alpha = 2 / (w + 1). A NaN input gives a NaN output and leaves the state as it was.
  */
 static void
 smooth(const double *x, int n, int w, bool wilder, double *out)
@@ -440,8 +456,8 @@ wma(const double *x, int n, int w, double *out)
 
 /*
  * rsi: Wilder's RSI. Changes are taken between consecutive values that are not NaN; the averages of
- * gains and losses are smoothed with smooth(wilder). RSI = 100 - 100 / (1 + avg gain / avg loss); with
- * no loss it is 100, with neither gain nor loss (a flat market) 50.
+ * gains and losses are smoothed with smooth(wilder). RSI = 100 - 100 / (1 + avg gain / avg loss);
+ * with no loss it is 100, with neither gain nor loss (a flat market) 50.
  */
 static void
 rsi(const double *x, int n, int w, double *out)
@@ -497,10 +513,10 @@ local_clock(TimestampTz ts, pg_tz *tz, int *jday, int *minute)
 }
 
 /*
- * vwap: sum(typical * volume) / sum(volume) over the bars since the last reset. A bar closing at minute
- * m of local day j belongs to the period of day j when m > reset, else to the period of day j - 1 (a bar
- * closing exactly at the reset time ends the old period). The first period in a window that does not
- * start at the first bar there is may have begun before the window: its bars are NaN.
+ * vwap: sum(typical * volume) / sum(volume) over the bars since the last reset. A bar closing at
+ * minute m of local day j belongs to the period of day j when m > reset, else to the period of day
+ * j - 1 (a bar closing exactly at the reset time ends the old period). The first period in a window
+ * that does not start at the first bar there is may have begun before the window: its bars are NaN.
  */
 static void
 vwap(const PlanNode *node, const BarSeries *b, double *out)
@@ -541,10 +557,10 @@ vwap(const PlanNode *node, const BarSeries *b, double *out)
 }
 
 /*
- * opening_range: the high (or low) of the first `bars` bars of local day j that close after `start`,
- * from the bar that completes them to the end of day j; NaN before. When the window does not start at
- * the first bar there is and its first bar closes after start, that day's range may have begun before
- * the window: NaN for that day.
+ * opening_range: the high (or low) of the first `bars` bars of local day j that close after
+ * `start`, from the bar that completes them to the end of day j; NaN before. When the window does
+ * not start at the first bar there is and its first bar closes after start, that day's range may
+ * have begun before the window: NaN for that day.
  */
 static void
 opening_range(const PlanNode *node, const BarSeries *b, double *out)
@@ -586,9 +602,10 @@ opening_range(const PlanNode *node, const BarSeries *b, double *out)
 }
 
 /*
- * session_filter: true when the bar's close time, local, is in (start, end]; overnight (end < start)
- * when it is after start or at or before end. A 5-minute bar closing at 09:35 is in a 09:30 session, the
- * one closing at 09:30 is not: by close times, (start, end] is exactly the bars that open in [start, end).
+ * session_filter: true when the bar's close time, local, is in (start, end]; overnight (end <
+ * start) when it is after start or at or before end. A 5-minute bar closing at 09:35 is in a 09:30
+ * session, the one closing at 09:30 is not: by close times, (start, end] is exactly the bars that
+ * open in [start, end).
  */
 static void
 session_filter(const PlanNode *node, const BarSeries *b, double *out)
@@ -617,8 +634,8 @@ session_filter(const PlanNode *node, const BarSeries *b, double *out)
 }
 
 /*
- * node_compute: fills out[0 .. bars->n - 1] with the node's series; in[i] is the series of input port i.
- * Scratch memory comes from CurrentMemoryContext (the evaluation's context).
+ * node_compute: fills out[0 .. bars->n - 1] with the node's series; in[i] is the series of input
+ * port i. Scratch memory comes from CurrentMemoryContext (the evaluation's context).
  */
 void
 node_compute(const PlanNode *node, const double *const *in, const BarSeries *b, double *out)
@@ -851,7 +868,8 @@ node_compute(const PlanNode *node, const double *const *in, const BarSeries *b, 
 }
 
 /*
- * append_number: appends x as a JSON number (shortest round-trip form), or null when it is not finite.
+ * append_number: appends x as a JSON number (shortest round-trip form), or null when it is not
+ * finite.
  */
 static void
 append_number(StringInfo buf, double x)

@@ -1,7 +1,8 @@
 /* ext/sql/62_engines.sql: the strategy graph engine (ext/graph.c, ext/nodes.c): the node catalog of
- * GET /api/engines, graph validation, evaluation (on the bars table for the dispatcher, on explicit bars
- * for tests and backtests), and the fixture strategies of POST /api/strategies/from-fixture/{slug}.
- * docs/engine.md describes the graph format, the node types and the evaluation semantics. */
+ * GET /api/engines, graph validation, evaluation (on the bars table for the dispatcher, on explicit
+ * bars for tests and backtests), and the fixture strategies of
+ * POST /api/strategies/from-fixture/{slug}. docs/engine.md describes the graph format, the node types
+ * and the evaluation semantics. */
 
 CREATE OR REPLACE FUNCTION ex7.list_engines()
 RETURNS jsonb
@@ -35,8 +36,8 @@ COMMENT ON FUNCTION ex7.evaluate_graph_series(jsonb, jsonb) IS
  * _evaluate: the dispatcher's call (docs/dispatcher.md). p_graph is the graph of (p_strategy_id,
  * p_version); the compiled plan is cached per backend under that key (docs/engine.md, "Caching").
  */
-CREATE OR REPLACE FUNCTION ex7._evaluate(p_strategy_id uuid, p_version integer, p_graph jsonb, p_instrument text,
-                                         p_timeframe text, p_bar_ts timestamptz)
+CREATE OR REPLACE FUNCTION ex7._evaluate(p_strategy_id uuid, p_version integer, p_graph jsonb,
+                                         p_instrument text, p_timeframe text, p_bar_ts timestamptz)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'graph_evaluate'
 LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
