@@ -17,7 +17,8 @@ extern char **environ;
 static const char *const known_ex7_vars[] = {
 	"EX7_LISTEN", "EX7_JWT_SECRET", "EX7_JWKS_FILE", "EX7_JWT_AUD", "EX7_JWT_ISS", "EX7_POOL_SIZE",
 	"EX7_BODY_LIMIT", "EX7_QUEUE_TIMEOUT_MS", "EX7_RATE_LIMITS", "EX7_PG_PORT",
-	"EX7_PUBLIC_PER_MINUTE", "EX7_PUBLIC_PER_DAY", "EX7_CLIENT_ADDR_HEADER", NULL
+	"EX7_PUBLIC_PER_MINUTE", "EX7_PUBLIC_PER_DAY", "EX7_CLIENT_ADDR_HEADER",
+	"EX7_SSE_HEARTBEAT_MS", "EX7_SSE_RETRY_MS", "EX7_SSE_BUFFER_MAX", NULL
 };
 
 static const char usage[] =
@@ -43,7 +44,11 @@ static const char usage[] =
 	"  EX7_PUBLIC_PER_MINUTE requests a client address may make to public routes per minute (default 300)\n"
 	"  EX7_PUBLIC_PER_DAY    ... and per UTC day (default 50000)\n"
 	"  EX7_CLIENT_ADDR_HEADER  header a trusted proxy puts the client address in, e.g. X-Forwarded-For\n"
-	"                        (its last entry is used); default: the TCP peer address\n";
+	"                        (its last entry is used); default: the TCP peer address\n"
+	"  EX7_SSE_HEARTBEAT_MS  signal stream: heartbeat comment interval (default 15000, 50..3600000)\n"
+	"  EX7_SSE_RETRY_MS      signal stream: the retry: hint for reconnecting clients (default 3000)\n"
+	"  EX7_SSE_BUFFER_MAX    signal stream: bytes queued for a slow client before ex7d closes its\n"
+	"                        stream (default 262144, 4096..67108864)\n";
 
 const char *
 config_usage(void)
@@ -201,6 +206,12 @@ config_load(Config *cfg, char *err, size_t errlen)
 	cfg->body_limit = (size_t) n;
 	n = int_setting("EX7_QUEUE_TIMEOUT_MS", 5000, 100, 600000, err, errlen);
 	cfg->queue_timeout_ms = (int) n;
+	n = int_setting("EX7_SSE_HEARTBEAT_MS", 15000, 50, 3600000, err, errlen);
+	cfg->sse_heartbeat_ms = (int) n;
+	n = int_setting("EX7_SSE_RETRY_MS", 3000, 0, 3600000, err, errlen);
+	cfg->sse_retry_ms = (int) n;
+	n = int_setting("EX7_SSE_BUFFER_MAX", 262144, 4096, 67108864, err, errlen);
+	cfg->sse_buffer_max = (size_t) n;
 	v = getenv("EX7_RATE_LIMITS");
 	cfg->rate_limits = true;
 	if (v && *v)

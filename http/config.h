@@ -22,6 +22,10 @@ typedef struct Config
 	size_t		body_limit;
 	int			queue_timeout_ms;
 	bool		rate_limits;	/* EX7_RATE_LIMITS=off turns the per-tier limits off (benchmarks) */
+	/* the signal stream (http/sse.c, docs/stream.md) */
+	int			sse_heartbeat_ms;	/* comment frame interval (facts.md: about every 15 s) */
+	int			sse_retry_ms;	/* the retry: hint, the client's reconnect delay */
+	size_t		sse_buffer_max; /* bytes a stream may have queued before it is closed */
 	int			public_per_minute;	/* caps of one client address on public routes */
 	int			public_per_day;
 	char	   *client_addr_header;	/* X-Forwarded-For style header of a trusted proxy, or NULL */

@@ -64,6 +64,8 @@ typedef struct Route
 	/* what to answer when the database cannot be reached (NULL: 503 {"detail": ...}) */
 	void		(*unavailable) (Req *r);
 	bool		etag_header;	/* the 2xx body is a strategy: send its "etag" as the ETag header */
+	/* a route that answers by itself once its arguments passed the checks (the signal stream, sse.c) */
+	void		(*handler) (Req *r, char **values);
 } Route;
 
 typedef struct Server
@@ -123,6 +125,7 @@ extern void reply_invalid(Req *r, const char *loc_json, const char *msg, const c
 extern void reply_pg_error(Req *r, const char *sqlstate, const char *message, const char *detail);
 extern void req_free(Req *r);
 extern void add_cors(Req *r);
+extern void reply_stream_start(Req *r);
 
 /* routes.c */
 extern void health_unavailable(Req *r);

@@ -5,6 +5,7 @@
  *	  (new requests on open connections get 503), then exit 0.
  */
 #include "ex7d.h"
+#include "sse.h"
 #include "import_bars.h"
 
 #include <signal.h>
@@ -58,12 +59,34 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	fprintf(stderr, "{\"level\": \"info\", \"msg\": \"signal %d: draining %d request(s)\"}\n", (int) sig,
 			srv->inflight);
 	srv->stopping = true;
+	sse_shutdown();				/* end the signal streams: their clients reconnect elsewhere */
 	if (bound)
 		evhttp_del_accept_socket(srv->http, bound);
 	bound = NULL;
 	drain_started = time(NULL);
 	drain_timer = event_new(srv->base, -1, EV_PERSIST, drain_cb, srv);
 	event_add(drain_timer, &tick);
+}
+
+/*
+ * listener_notify: a notification on the LISTEN connection: signal events go to the signal streams
+ * (sse.c), the rest to the router.
+ */
+static void
+listener_notify(const char *channel, const char *payload, void *arg)
+{
+	if (strcmp(channel, "signal_fired") == 0 || strcmp(channel, "signal_closed") == 0)
+		sse_notify(channel, payload);
+	else
+		notify_cb(channel, payload, arg);
+}
+
+/* listener_ready: the LISTEN connection (re)connected: what went by while it was down is resent. */
+static void
+listener_ready(void *arg)
+{
+	listen_cb(arg);
+	sse_resync();
 }
 
 /* load_openapi: returns nothing; reads openapi.json from the binary's folder (http/) into srv. */
@@ -231,8 +254,10 @@ main(int argc, char **argv)
 		goto err;
 	}
 	srv.pool = pool_new(srv.base, srv.cfg.database_url, srv.cfg.pool_size, 4096, srv.cfg.queue_timeout_ms);
-	srv.listener = pool_new_listener(srv.base, srv.cfg.database_url, "LISTEN ex7_user_changed", notify_cb,
-									 listen_cb, &srv);
+	sse_init(&srv);
+	srv.listener = pool_new_listener(srv.base, srv.cfg.database_url,
+									 "LISTEN ex7_user_changed; LISTEN signal_fired; LISTEN signal_closed",
+									 listener_notify, listener_ready, &srv);
 	sigterm = evsignal_new(srv.base, SIGTERM, signal_cb, &srv);
 	sigint = evsignal_new(srv.base, SIGINT, signal_cb, &srv);
 	event_add(sigterm, NULL);
@@ -257,6 +282,7 @@ err:
 		event_free(sigint);
 	if (srv.pool)
 		pool_free(srv.pool);
+	sse_free();
 	if (srv.listener)
 		pool_free(srv.listener);
 	if (srv.http)

@@ -256,3 +256,34 @@ reply_pg_error(Req *r, const char *sqlstate, const char *message, const char *de
 	else
 		reply_detail(r, status, message ? message : reason_of(status));
 }
+
+/*
+ * reply_stream_start: returns nothing; starts the 200 reply of the signal stream (http/sse.c writes its
+ * events as chunks), logs it, and frees r: a stream is not a request in flight, so a graceful shutdown
+ * does not wait for it (sse_shutdown ends the streams instead). Headers: facts.md, Server-Sent Events.
+ */
+void
+reply_stream_start(Req *r)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
+
+	evhttp_add_header(out, "X-Request-Id", r->request_id);
+	add_cors(r);
+	evhttp_add_header(out, "Content-Type", "text/event-stream");
+	evhttp_add_header(out, "Cache-Control", "no-cache");
+	evhttp_add_header(out, "X-Accel-Buffering", "no");	/* nginx would buffer the stream otherwise */
+	if (r->rl_limit > 0)
+	{
+		char		v[24];
+
+		snprintf(v, sizeof(v), "%d", r->rl_limit);
+		evhttp_add_header(out, "X-RateLimit-Limit", v);
+		snprintf(v, sizeof(v), "%d", r->rl_remaining);
+		evhttp_add_header(out, "X-RateLimit-Remaining", v);
+		snprintf(v, sizeof(v), "%d", r->rl_reset);
+		evhttp_add_header(out, "X-RateLimit-Reset", v);
+	}
+	evhttp_send_reply_start(r->req, 200, "OK");
+	access_log(r, 200);
+	req_free(r);
+}

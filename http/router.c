@@ -424,7 +424,11 @@ run_route(Req *r)
 {
 	char	   *values[MAX_ROUTE_ARGS] = {0};
 
-	if (build_args(r, &r->m, values))
+	if (!build_args(r, &r->m, values))
+		;						/* it answered 422 */
+	else if (r->route->handler)
+		r->route->handler(r, values);	/* the signal stream (sse.c) */
+	else
 	{
 		int			rc = pool_exec(r->srv->pool, &r->route->stmt, (const char *const *) values, pg_cb, r);
 

@@ -9,6 +9,7 @@
  *	  /api/signals/{signal_id}): the first match wins.
  */
 #include "ex7d.h"
+#include "sse.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -154,6 +155,15 @@ const Route routes[] = {
 	{EVHTTP_REQ_POST, "/api/signals/runtimes/{strategy_id}/force-close-all", AUTH_USER, 200,
 	 SQL("force_close_all", "SELECT ex7.force_close_all($1::uuid, $2::uuid)::text", 2),
 	 {U, {ARG_PATH_UUID, "strategy_id", NULL}}},
+	/*
+	 * Signal Stream (Server-Sent Events): the arguments are checked here like any route's; then
+	 * sse_open answers by itself, running ex7.stream_replay in batches (with its own batch size) and
+	 * keeping the connection open for the live events of the LISTEN connection (http/sse.c).
+	 */
+	{EVHTTP_REQ_GET, "/api/signals/stream", AUTH_USER, 200,
+	 SQL("stream_replay", "SELECT * FROM ex7.stream_replay($1::uuid, $2, $3::uuid, $4)", 4),
+	 {U, {ARG_HEADER_TEXT, "Last-Event-ID", NULL}, {ARG_QUERY_UUID, "strategy_id", NULL},
+	  {ARG_QUERY_TEXT, "instrument", NULL}}, NULL, false, sse_open},
 	{EVHTTP_REQ_GET, "/api/signals/{signal_id}", AUTH_USER, 200,
 	 SQL("get_signal", "SELECT ex7.get_signal($1::uuid, $2::uuid)::text", 2),
 	 {U, {ARG_PATH_UUID, "signal_id", NULL}}},

@@ -10,7 +10,7 @@ top = pathlib.Path(__file__).resolve().parent.parent
 src = (top / 'http/routes.c').read_text()
 version = re.search(r"default_version = '([^']+)'", (top / 'ex7.control').read_text()).group(1)
 
-route_re = re.compile(r'\{EVHTTP_REQ_(\w+), "([^"]+)", AUTH_(\w+), (\d+),\s*SQL\("(\w+)",.*?\),\s*(\{.*?\})(?:, (\w+|NULL))?(?:, (true))?\},\n', re.S)
+route_re = re.compile(r'\{EVHTTP_REQ_(\w+), "([^"]+)", AUTH_(\w+), (\d+),\s*SQL\("(\w+)",.*?\),\s*(\{.*?\})(?:, (\w+|NULL))?(?:, (true|false))?(?:, (\w+))?\},\n', re.S)
 arg_re = re.compile(r'\{ARG_(\w+), "([^"]+)", (NULL|"[^"]*")\}')
 
 TAGS = [('/api/strategies', 'Strategies'), ('/api/signals/runtimes', 'Runtimes'), ('/api/signals', 'Signals'),
@@ -26,7 +26,7 @@ SUMMARY = {
     'legacy_signals_instrument': 'Get Signals By Instrument', 'list_signals': 'List Signals', 'list_audit': 'Get Audit',
     'signals_health_me': 'Signals Health Me', 'list_runtimes': 'List Runtimes', 'start_runtime': 'Start Runtime',
     'stop_runtime': 'Stop Runtime', 'force_close_all': 'Force Close All', 'get_signal': 'Get Signal',
-    'close_signal': 'Close Signal', 'risk_state': 'Get Risk', 'list_blocked': 'Get Blocked',
+    'close_signal': 'Close Signal', 'stream_replay': 'Signal Stream', 'risk_state': 'Get Risk', 'list_blocked': 'Get Blocked',
     'signals_health': 'Signals Health (public)', 'list_instruments': 'Get Instruments',
     'ingest_bars': 'Ingest Bars (service_role only)',
     'list_engines': 'List Engines', 'create_from_fixture': 'Create Strategy From Fixture',
@@ -56,6 +56,7 @@ err = lambda d: {'description': d, 'content': {'application/json': {'schema': {'
 paths = {}
 for m in route_re.finditer(src):
     method, pattern, auth, status, name, argblock = m.group(1, 2, 3, 4, 5, 6)
+    stream = m.group(9) is not None  # a route with a handler: the signal stream (http/sse.c)
     args = arg_re.findall(argblock)
     op = {'operationId': name, 'summary': SUMMARY.get(name, name), 'tags': [next(t for p, t in TAGS if pattern.startswith(p))]}
     params, body_props = [], {}
@@ -69,7 +70,9 @@ for m in route_re.finditer(src):
             params.append({'name': aname, 'in': 'query', 'required': False, 'schema': qschema(kind, default)})
         elif kind == 'HEADER_TEXT':
             params.append({'name': aname, 'in': 'header', 'required': False, 'schema': {'type': 'string'},
-                           'description': 'The strategy etag (ETag of a previous response); a stale one is 409.'})
+                           'description': 'The id of the last event received: the events after it are replayed first '
+                                          '(an EventSource sends it when it reconnects).' if aname == 'Last-Event-ID' else
+                                          'The strategy etag (ETag of a previous response); a stale one is 409.'})
         elif kind == 'BODY':
             whole_body = True
         elif kind.startswith('BODY_'):
@@ -85,7 +88,12 @@ for m in route_re.finditer(src):
     elif body_props:
         op['requestBody'] = {'required': False, 'content': {'application/json': {'schema': {'type': 'object', 'properties': body_props}}}}
     ok = {'description': 'Successful Response'}
-    if status != '204':
+    if stream:
+        op['description'] = ('Server-Sent Events (docs/stream.md): a retry hint, a compliance banner (event compliance), the events '
+                             'after Last-Event-ID, then live events (event signal or signal_closed, id = the event sequence, '
+                             'data = the signal JSON) and a comment every 15 s. Filters: strategy_id, instrument (case-insensitive).')
+        ok['content'] = {'text/event-stream': {'schema': {'type': 'string'}}}
+    elif status != '204':
         ok['content'] = {'application/json': {'schema': {'$ref': f'#/components/schemas/{RESULT[name]}'} if name in RESULT else {}}}
     responses = {status: ok}
     if auth == 'PUBLIC':
@@ -95,8 +103,9 @@ for m in route_re.finditer(src):
     else:
         responses['401'] = err('Missing or invalid bearer token')
         responses['403'] = err('Token valid but not allowed (tier, role, or a gate the reference names)')
-        responses['404'] = err('Not found, or not owned by the caller')
-        responses['409'] = err('Conflict: stale etag, illegal lifecycle edge, already closed, name taken')
+        if not stream:
+            responses['404'] = err('Not found, or not owned by the caller')
+            responses['409'] = err('Conflict: stale etag, illegal lifecycle edge, already closed, name taken')
         responses['422'] = {'description': 'Validation Error', 'content': {'application/json': {'schema': {'$ref': '#/components/schemas/ValidationError'}}}}
         responses['429'] = err('Rate limit of the tier reached; read Retry-After')
         responses['503'] = err('Database unavailable; safe to retry')

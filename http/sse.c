@@ -1,0 +1,918 @@
+/*
+ * sse.c
+ *	  The live signal stream, GET /api/signals/stream (ex7-api-reference.txt, "Signal Stream"):
+ *
+ *	  "1. Emit retry hint (client reconnect delay). 2. Emit one-time compliance banner. 3. If
+ *	  Last-Event-ID provided, replay any signals fired after that id via replay_since_event_id(user_id,
+ *	  last_event_id, strategy_id). 4. Subscribe to BROADCASTER with (user.id, strategy_id). 5. Pump the
+ *	  subscriber queue [...] apply the instrument filter if set, yield a `signal` or `signal_closed` frame
+ *	  - on timeout: yield heartbeat [...] 6. On disconnect / generator close, unsubscribe cleanly".
+ *
+ * The broadcaster: the process's one LISTEN connection (main.c) hands every notification of
+ * signal_fired / signal_closed to sse_notify, which carries the signal JSON (ext/sql/55_events.sql,
+ * ex7._event_notification); a hash of topics (one per user with streams) holds each user's
+ * subscribers, and an event is written once per matching subscriber, the strategy filter and then the
+ * instrument filter applied ("Instrument filter is post-queue").
+ *
+ * No gap, no duplicate. Event ids are the user's dense sequence, committed in id order, and NOTIFY is
+ * delivered on commit in commit order (55_events.sql, facts.md). A subscriber joins its topic BEFORE
+ * its replay query is sent, and keeps a cursor: the newest id it was given; it drops anything at or
+ * below it. A notification that arrives before the query is sent needs nothing: the query's snapshot
+ * is taken after that commit and returns the event. One that arrives while the query runs may or may
+ * not be in its snapshot: it is held back, and after the replayed rows the held ones above the cursor
+ * follow. A notification can still be lost: the LISTEN connection dropped (sse_resync), a payload
+ * too large to carry the signal, or a topic that sees id n+2 after n (a gap): the subscribers concerned
+ * catch up again from their cursor with the same query. A client far behind is replayed in batches of
+ * about half the buffer cap, the next batch queried once the previous one has left the output buffer.
+ *
+ * Resources. A subscriber is about 200 bytes and one timer serves every heartbeat (a wheel of slots,
+ * each visited once per slot period: each stream gets a comment frame once per interval). Queries of
+ * the streams wait in their own queue, at most half the pool at a time, so 10,000 clients connecting
+ * at once neither overflow the pool's queue nor starve the other routes. A live frame that would take
+ * a client's output buffer past EX7_SSE_BUFFER_MAX is its last live frame: the client falls behind and
+ * the events after it are read from the log (the buffer that costs nothing) once its buffer has
+ * drained, so a burst never costs more than the cap. A client whose output has still not drained
+ * one heartbeat interval later does not read: it is closed, and resumes later from its Last-Event-ID;
+ * so is one whose writes make no progress for a minute. Reading stays on (a close is noticed at once) with a small
+ * read limit, so what a client sends after its request cannot grow memory either.
+ */
+#include "sse.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/http.h>
+#include <json.h>
+
+#include "util.h"
+
+#define TOPIC_BUCKETS	4096
+#define HB_SLOTS		16		/* heartbeat wheel: the timer visits one slot per interval / HB_SLOTS */
+#define HELD_MAX		1024	/* live events held back per catching-up subscriber before it re-reads */
+#define READ_MAX		4096	/* bytes a client may send after its request before reading pauses */
+#define STALL_SECONDS	60		/* a write that makes no progress that long closes the stream */
+#define SNDBUF_BYTES	65536	/* kernel send buffer of a stream socket (the kernel doubles it) */
+#define FRAME_BYTES		2048	/* a signal frame's size, to size replay batches to the buffer cap */
+
+typedef enum SubState
+{
+	SUB_OPENING,				/* the opening query is queued or running; no reply yet */
+	SUB_QUERYING,				/* a catch-up query is queued or running */
+	SUB_DRAINING,				/* a replay batch, or a backlog over the cap, is being written; the
+								 * next query follows once it has left the buffer */
+	SUB_LIVE					/* up to date: live events are written as they come */
+} SubState;
+
+/* A signal frame, shared by the subscribers that hold it back. */
+typedef struct Frame
+{
+	int			refs;
+	int64_t		id;
+	char		instrument[33];
+	size_t		len;
+	char		data[];
+} Frame;
+
+typedef struct Held
+{
+	struct Held *next;
+	Frame	   *f;
+} Held;
+
+typedef struct Sub Sub;
+
+/* The streams of one user. */
+typedef struct Topic
+{
+	struct Topic *next;			/* hash chain */
+	Sub		   *subs;
+	int64_t		seen;			/* newest event id of the user seen here; -1: not yet known */
+	char		user[37];
+} Topic;
+
+struct Sub
+{
+	Sub		   *next,
+			   *prev;			/* the topic's subscribers */
+	Sub		   *hb_next,
+			   *hb_prev;		/* the heartbeat slot */
+	Sub		   *q_next,
+			   *q_prev;			/* the query queue */
+	Topic	   *topic;
+	struct evhttp_request *req;
+	Req		   *r;				/* until the reply starts */
+	char	   *open_lei;		/* the Last-Event-ID and instrument as sent, for the opening query */
+	char	   *open_inst;
+	Held	   *held,
+			   *held_tail;		/* live events held back while catching up, in id order */
+	int64_t		cursor;			/* newest event id given to the client (or skipped by its filter) */
+	int			nheld;
+	uint8_t		state;
+	uint8_t		slot;
+	uint8_t		behind;			/* heartbeat visits while its output has not drained */
+	bool		queued;			/* in the query queue */
+	bool		inflight;		/* its query runs: the callback still needs the struct */
+	bool		again;			/* something may be lost since that query's snapshot: one more round */
+	bool		dead;			/* the connection is gone; freed when the query returns */
+	char		strategy[37];	/* "": every strategy */
+	char		instrument[33]; /* "": every instrument; upper case */
+};
+
+static struct
+{
+	Server	   *srv;
+	Topic	   *topics[TOPIC_BUCKETS];
+	Sub		   *slots[HB_SLOTS];
+	int			hb_slot;		/* the slot the timer visits next */
+	unsigned	next_slot;		/* round robin of new subscribers over the slots */
+	struct event *hb;
+	struct event *kick;			/* runs the query queue from the loop */
+	Sub		   *q_head,
+			   *q_tail;
+	int			running;		/* queries in flight */
+	int			max_running;
+	int			batch;			/* events per replay query */
+	struct evbuffer *scratch;	/* frames are built here, then moved into the connection */
+	bool		ready;
+} S;
+
+static const PoolStatement replay_stmt = {
+	"sse_replay",
+	"SELECT head, event_id, event, instrument, data FROM ex7.stream_replay($1::uuid, $2, $3::uuid, $4, $5::int)",
+	5
+};
+
+static void sub_gone(Sub *s);
+
+/* ---------------------------------------------------------------------------------------------------
+ * Frames and topics
+ * ------------------------------------------------------------------------------------------------- */
+
+/* frame_new: returns a frame "id: N\nevent: K\ndata: JSON\n\n" with one reference. */
+static Frame *
+frame_new(int64_t id, const char *event, const char *instrument, const char *json, size_t jlen)
+{
+	char		head[96];
+	int			hlen = snprintf(head, sizeof(head), "id: %lld\nevent: %s\ndata: ", (long long) id, event);
+	Frame	   *f = malloc(sizeof(Frame) + (size_t) hlen + jlen + 2);
+
+	f->refs = 1;
+	f->id = id;
+	snprintf(f->instrument, sizeof(f->instrument), "%s", instrument ? instrument : "");
+	memcpy(f->data, head, (size_t) hlen);
+	memcpy(f->data + hlen, json, jlen);
+	memcpy(f->data + hlen + jlen, "\n\n", 2);
+	f->len = (size_t) hlen + jlen + 2;
+	return f;
+}
+
+static void
+frame_unref(Frame *f)
+{
+	if (f && --f->refs == 0)
+		free(f);
+}
+
+static Topic *
+topic_get(const char *user, bool create)
+{
+	unsigned	b = fnv1a(user) % TOPIC_BUCKETS;
+	Topic	   *t;
+
+	for (t = S.topics[b]; t; t = t->next)
+		if (strcmp(t->user, user) == 0)
+			return t;
+	if (!create)
+		return NULL;
+	t = calloc(1, sizeof(Topic));
+	snprintf(t->user, sizeof(t->user), "%s", user);
+	t->seen = -1;
+	t->next = S.topics[b];
+	S.topics[b] = t;
+	return t;
+}
+
+/* topic_drop: returns nothing; frees t once it has no subscriber left. */
+static void
+topic_drop(Topic *t)
+{
+	Topic	  **p = &S.topics[fnv1a(t->user) % TOPIC_BUCKETS];
+
+	if (t->subs)
+		return;
+	while (*p && *p != t)
+		p = &(*p)->next;
+	if (*p)
+		*p = t->next;
+	free(t);
+}
+
+/* topic_seen: returns nothing; t's newest known event id is at least id. */
+static void
+topic_seen(Topic *t, int64_t id)
+{
+	if (id > t->seen)
+		t->seen = id;
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Subscribers
+ * ------------------------------------------------------------------------------------------------- */
+
+static void
+held_clear(Sub *s)
+{
+	while (s->held)
+	{
+		Held	   *h = s->held;
+
+		s->held = h->next;
+		frame_unref(h->f);
+		free(h);
+	}
+	s->held_tail = NULL;
+	s->nheld = 0;
+}
+
+/*
+ * held_push: returns nothing; holds f back for s while its query runs (the query's snapshot may predate
+ * f's commit). Too many: drop them all and read the log once more.
+ */
+static void
+held_push(Sub *s, Frame *f)
+{
+	Held	   *h;
+
+	if (s->state != SUB_OPENING && f->id <= s->cursor)
+		return;
+	if (s->nheld >= HELD_MAX)
+	{
+		held_clear(s);
+		s->again = true;
+	}
+	h = malloc(sizeof(Held));
+	h->next = NULL;
+	h->f = f;
+	f->refs++;
+	if (s->held_tail)
+		s->held_tail->next = h;
+	else
+		s->held = h;
+	s->held_tail = h;
+	s->nheld++;
+}
+
+static void
+q_remove(Sub *s)
+{
+	if (!s->queued)
+		return;
+	if (s->q_prev)
+		s->q_prev->q_next = s->q_next;
+	else
+		S.q_head = s->q_next;
+	if (s->q_next)
+		s->q_next->q_prev = s->q_prev;
+	else
+		S.q_tail = s->q_prev;
+	s->q_next = s->q_prev = NULL;
+	s->queued = false;
+}
+
+static void
+q_push(Sub *s)
+{
+	if (s->queued)
+		return;
+	s->q_next = NULL;
+	s->q_prev = S.q_tail;
+	if (S.q_tail)
+		S.q_tail->q_next = s;
+	else
+		S.q_head = s;
+	S.q_tail = s;
+	s->queued = true;
+}
+
+/* kick: returns nothing; runs the query queue from the event loop (never inside a libevent callback of
+ * a connection that the queue might close). */
+static void
+kick(void)
+{
+	if (S.kick && S.q_head)
+		event_active(S.kick, EV_TIMEOUT, 0);
+}
+
+static void
+hb_link(Sub *s)
+{
+	s->slot = (uint8_t) (S.next_slot++ % HB_SLOTS);
+	s->hb_prev = NULL;
+	s->hb_next = S.slots[s->slot];
+	if (s->hb_next)
+		s->hb_next->hb_prev = s;
+	S.slots[s->slot] = s;
+}
+
+static void
+hb_unlink(Sub *s)
+{
+	if (s->hb_prev)
+		s->hb_prev->hb_next = s->hb_next;
+	else if (S.slots[s->slot] == s)
+		S.slots[s->slot] = s->hb_next;
+	if (s->hb_next)
+		s->hb_next->hb_prev = s->hb_prev;
+	s->hb_next = s->hb_prev = NULL;
+}
+
+/* detach: returns nothing; takes s out of its topic, its heartbeat slot and the query queue. */
+static void
+detach(Sub *s)
+{
+	Topic	   *t = s->topic;
+
+	if (t == NULL)
+		return;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		t->subs = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+	hb_unlink(s);
+	q_remove(s);
+	s->topic = NULL;
+	topic_drop(t);
+}
+
+static void
+sub_free(Sub *s)
+{
+	held_clear(s);
+	free(s->open_lei);
+	free(s->open_inst);
+	free(s);
+}
+
+/* sub_out: returns the output buffer of s's connection, or NULL when the connection is gone. */
+static struct evbuffer *
+sub_out(Sub *s)
+{
+	struct evhttp_connection *evcon = s->req ? evhttp_request_get_connection(s->req) : NULL;
+
+	return evcon ? bufferevent_get_output(evhttp_connection_get_bufferevent(evcon)) : NULL;
+}
+
+/* close_cb: the connection of a stream closes (the client left, a write failed, or sub_kill). */
+static void
+close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	(void) evcon;
+	sub_gone((Sub *) arg);
+}
+
+/*
+ * sub_gone: returns nothing; s's connection is being freed. When the client went away, libevent has
+ * already detached the unfinished request from the connection and leaves it to us to free; when we
+ * close the connection ourselves (sub_kill), the request is still attached and libevent frees it.
+ */
+static void
+sub_gone(Sub *s)
+{
+	if (s->req && evhttp_request_get_connection(s->req) == NULL)
+		evhttp_request_free(s->req);
+	s->req = NULL;
+	detach(s);
+	if (s->inflight)
+		s->dead = true;
+	else
+		sub_free(s);
+}
+
+/*
+ * sub_kill: returns nothing; closes s's connection at once (s is freed): a client over the buffer cap,
+ * or a stream whose catch-up query failed. The socket is reset rather than drained: what the client
+ * has not read is dropped with it, and it resumes from the last id it did read.
+ */
+static void
+sub_kill(Sub *s, const char *why)
+{
+	struct evhttp_connection *evcon = s->req ? evhttp_request_get_connection(s->req) : NULL;
+
+	fprintf(stderr, "{\"level\": \"info\", \"msg\": \"signal stream closed: %s\", \"user_id\": \"%s\", "
+			"\"event_id\": %lld}\n", why, s->topic ? s->topic->user : "", (long long) s->cursor);
+	if (evcon)
+	{
+		struct linger lg = {1, 0};
+
+		setsockopt(bufferevent_getfd(evhttp_connection_get_bufferevent(evcon)), SOL_SOCKET, SO_LINGER,
+				   &lg, sizeof(lg));
+		evhttp_connection_free(evcon);	/* runs close_cb, which frees s */
+	}
+	else
+		sub_gone(s);
+}
+
+/* drained_cb: everything written so far has left the output buffer: query the next replay batch. */
+static void
+drained_cb(struct evhttp_connection *evcon, void *arg)
+{
+	Sub		   *s = arg;
+
+	(void) evcon;
+	if (s->state != SUB_DRAINING)
+		return;
+	s->behind = 0;
+	s->state = SUB_QUERYING;
+	q_push(s);
+	kick();
+}
+
+/*
+ * sub_send: returns nothing; sends what b holds as one chunk and empties b. While s is DRAINING the
+ * chunk carries drained_cb, which moves it on once everything has been written.
+ */
+static void
+sub_send(Sub *s, struct evbuffer *b)
+{
+	if (sub_out(s) && evbuffer_get_length(b) > 0)
+		evhttp_send_reply_chunk_with_cb(s->req, b, s->state == SUB_DRAINING ? drained_cb : NULL, s);
+	evbuffer_drain(b, evbuffer_get_length(b));	/* a HEAD request or a connection gone: nothing sent */
+}
+
+/*
+ * sub_live: returns nothing; writes live frame f to s, which is up to date. When its output buffer
+ * would pass the cap, f is its last live frame: s falls behind (DRAINING), the events after f are read
+ * from the log once the buffer has drained, and hb_cb closes s if that does not happen in time.
+ */
+static void
+sub_live(Sub *s, Frame *f)
+{
+	struct evbuffer *out = sub_out(s);
+
+	if (out && evbuffer_get_length(out) + f->len > S.srv->cfg.sse_buffer_max)
+		s->state = SUB_DRAINING;
+	evbuffer_add(S.scratch, f->data, f->len);
+	sub_send(s, S.scratch);
+}
+
+/*
+ * sub_resync: returns nothing; s may have missed an event: it catches up from its cursor. A query
+ * that is queued (or a batch still draining) will see the event, one in flight may not: one more round.
+ */
+static void
+sub_resync(Sub *s)
+{
+	if (s->inflight)
+		s->again = true;
+	else if (s->state == SUB_LIVE)
+	{
+		s->state = SUB_QUERYING;
+		q_push(s);
+	}
+}
+
+static void
+topic_resync(Topic *t)
+{
+	for (Sub *s = t->subs; s; s = s->next)
+		sub_resync(s);
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Replay
+ * ------------------------------------------------------------------------------------------------- */
+
+/*
+ * add_rows: returns true when the batch was full (more events may follow); appends to b the frames of
+ * the event rows of an ex7.stream_replay result (row 0 is the banner) that s has not had and that pass
+ * its instrument filter, advancing its cursor.
+ */
+static bool
+add_rows(Sub *s, PGresult *res, struct evbuffer *b)
+{
+	int			n = PQntuples(res);
+
+	for (int i = 1; i < n; i++)
+	{
+		int64_t		id = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+		const char *event = PQgetvalue(res, i, 2);
+
+		if (id <= s->cursor)
+			continue;
+		s->cursor = id;
+		if (s->instrument[0] && strcmp(PQgetvalue(res, i, 3), s->instrument) != 0)
+			continue;
+		if (strcmp(event, "signal") != 0 && strcmp(event, "signal_closed") != 0)
+			continue;
+		evbuffer_add_printf(b, "id: %lld\nevent: %s\ndata: ", (long long) id, event);
+		evbuffer_add(b, PQgetvalue(res, i, 4), (size_t) PQgetlength(res, i, 4));
+		evbuffer_add(b, "\n\n", 2);
+	}
+	return n - 1 >= S.batch;
+}
+
+/*
+ * finish_round: returns nothing; a query's rows are in b: send them, then query the next batch, or
+ * read the log once more, or (up to date) send the held-back live events and go live.
+ */
+static void
+finish_round(Sub *s, struct evbuffer *b, bool more)
+{
+	if (more && evbuffer_get_length(b) > 0)
+		s->state = SUB_DRAINING;	/* the next batch once this one has left the buffer */
+	else if (more || s->again)
+	{
+		s->again = false;
+		s->state = SUB_QUERYING;
+		q_push(s);
+	}
+	else
+	{
+		for (Held *h = s->held; h; h = h->next)
+		{
+			if (h->f->id <= s->cursor)
+				continue;
+			s->cursor = h->f->id;
+			if (s->instrument[0] && strcmp(h->f->instrument, s->instrument) != 0)
+				continue;
+			evbuffer_add(b, h->f->data, h->f->len);
+		}
+		held_clear(s);
+		s->state = SUB_LIVE;
+	}
+	sub_send(s, b);
+}
+
+/* stream_setup: returns nothing; the reply of s has started: watch its connection. */
+static void
+stream_setup(Sub *s)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(s->req);
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+	struct timeval stall = {STALL_SECONDS, 0};
+	int			sndbuf = SNDBUF_BYTES;
+
+	evhttp_connection_set_closecb(evcon, close_cb, s);
+	/* no read timeout (ex7d's 60 s would end an idle stream); the write timeout catches a stall */
+	bufferevent_set_timeouts(bev, NULL, &stall);
+	bufferevent_setwatermark(bev, EV_READ, 0, READ_MAX);
+	bufferevent_enable(bev, EV_READ);
+	setsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+}
+
+/* opened: the opening query of s answered: refuse the request, or start the stream. */
+static void
+opened(Sub *s, PGresult *res, const char *conn_error)
+{
+	Req		   *r = s->r;
+	struct evbuffer *b = S.scratch;
+
+	s->r = NULL;
+	free(s->open_lei);
+	free(s->open_inst);
+	s->open_lei = s->open_inst = NULL;
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1 ||
+		S.srv->stopping || evhttp_request_get_connection(r->req) == NULL)
+	{
+		detach(s);
+		sub_free(s);
+		if (res == NULL)
+			reply_detail(r, 503, conn_error && strstr(conn_error, "busy") ? "server busy, retry shortly"
+						 : "database unavailable, retry shortly");
+		else if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			reply_pg_error(r, PQresultErrorField(res, PG_DIAG_SQLSTATE),
+						   PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
+						   PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL));
+		else
+			reply_detail(r, 503, S.srv->stopping ? "server shutting down" : "client gone");
+		return;
+	}
+	/* row 0: the banner; its event_id is where the replay starts, its instrument the filter */
+	topic_seen(s->topic, strtoll(PQgetvalue(res, 0, 0), NULL, 10));
+	s->cursor = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	if (!PQgetisnull(res, 0, 3))
+		snprintf(s->instrument, sizeof(s->instrument), "%s", PQgetvalue(res, 0, 3));
+	reply_stream_start(r);		/* frees r */
+	if (evhttp_request_get_command(s->req) == EVHTTP_REQ_HEAD)
+	{
+		evhttp_send_reply_end(s->req);	/* the headers, no stream */
+		detach(s);
+		sub_free(s);
+		return;
+	}
+	stream_setup(s);
+	hb_link(s);
+	if (S.srv->cfg.sse_retry_ms > 0)
+		evbuffer_add_printf(b, "retry: %d\n\n", S.srv->cfg.sse_retry_ms);
+	evbuffer_add_printf(b, "event: compliance\ndata: %s\n\n", PQgetvalue(res, 0, 4));
+	finish_round(s, b, add_rows(s, res, b));
+}
+
+/* caught_up: a catch-up query of a running stream answered. */
+static void
+caught_up(Sub *s, PGresult *res)
+{
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1)
+	{
+		sub_kill(s, "its event log could not be read");
+		return;
+	}
+	topic_seen(s->topic, strtoll(PQgetvalue(res, 0, 0), NULL, 10));
+	finish_round(s, S.scratch, add_rows(s, res, S.scratch));
+}
+
+static void
+replay_cb(PGresult *res, const char *conn_error, void *arg)
+{
+	Sub		   *s = arg;
+
+	S.running--;
+	s->inflight = false;
+	if (s->dead)
+		sub_free(s);
+	else if (s->r)
+		opened(s, res, conn_error);
+	else
+		caught_up(s, res);
+	kick();
+}
+
+/* q_run: returns nothing; starts queued queries while fewer than max_running run. */
+static void
+q_run(void)
+{
+	while (S.q_head && S.running < S.max_running)
+	{
+		Sub		   *s = S.q_head;
+		char		cursor[24];
+		char		limit[16];
+		const char *v[5];
+		int			rc;
+
+		q_remove(s);
+		snprintf(cursor, sizeof(cursor), "%lld", (long long) s->cursor);
+		snprintf(limit, sizeof(limit), "%d", S.batch);
+		v[0] = s->topic->user;
+		v[1] = s->r ? s->open_lei : cursor;
+		v[2] = s->strategy[0] ? s->strategy : NULL;
+		v[3] = s->r ? s->open_inst : NULL;
+		v[4] = limit;
+		rc = pool_exec(S.srv->pool, &replay_stmt, v, replay_cb, s);
+		if (rc == 0)
+		{
+			s->inflight = true;
+			S.running++;
+		}
+		else if (s->r)
+			opened(s, NULL, rc == -1 ? "busy" : "unavailable");
+		else
+			sub_kill(s, "database unavailable");
+	}
+}
+
+static void
+kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void) fd;
+	(void) what;
+	(void) arg;
+	q_run();
+}
+
+/* hb_cb: timer; a comment frame to every stream of the next slot (facts.md: about every 15 s). */
+static void
+hb_cb(evutil_socket_t fd, short what, void *arg)
+{
+	Sub		   *s,
+			   *next;
+
+	(void) fd;
+	(void) what;
+	(void) arg;
+	for (s = S.slots[S.hb_slot]; s; s = next)
+	{
+		next = s->hb_next;
+		/*
+		 * Waiting for its output to drain (a replay batch, or a backlog over the cap) at two visits in a
+		 * row: it has not taken what it was sent for a whole interval. It resumes later from its last id.
+		 */
+		if (s->state == SUB_DRAINING && ++s->behind > 1)
+		{
+			sub_kill(s, "client too slow: its output did not drain for a heartbeat interval");
+			continue;
+		}
+		evbuffer_add(S.scratch, ": heartbeat\n\n", 13);
+		sub_send(s, S.scratch);
+	}
+	S.hb_slot = (S.hb_slot + 1) % HB_SLOTS;
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * The interface
+ * ------------------------------------------------------------------------------------------------- */
+
+void
+sse_init(Server *srv)
+{
+	int			tick_ms = srv->cfg.sse_heartbeat_ms / HB_SLOTS;
+	struct timeval tick;
+
+	S.srv = srv;
+	S.scratch = evbuffer_new();
+	S.max_running = srv->cfg.pool_size > 1 ? srv->cfg.pool_size / 2 : 1;
+	/* a batch of replayed frames fills at most about half the buffer cap */
+	S.batch = (int) (srv->cfg.sse_buffer_max / 2 / FRAME_BYTES);
+	if (S.batch < 4)
+		S.batch = 4;
+	if (S.batch > 1000)
+		S.batch = 1000;
+	if (tick_ms < 1)
+		tick_ms = 1;
+	tick.tv_sec = tick_ms / 1000;
+	tick.tv_usec = (tick_ms % 1000) * 1000;
+	S.hb = event_new(srv->base, -1, EV_PERSIST, hb_cb, NULL);
+	event_add(S.hb, &tick);
+	S.kick = event_new(srv->base, -1, 0, kick_cb, NULL);
+	S.ready = true;
+}
+
+void
+sse_open(Req *r, char **values)
+{
+	Sub		   *s = calloc(1, sizeof(Sub));
+
+	s->r = r;
+	s->req = r->req;
+	s->state = SUB_OPENING;
+	s->open_lei = values[1] ? strdup(values[1]) : NULL;
+	s->open_inst = values[3] ? strdup(values[3]) : NULL;
+	if (values[2])
+		for (int i = 0; i < 36 && values[2][i]; i++)
+			s->strategy[i] = (char) tolower((unsigned char) values[2][i]);	/* as jsonb prints a uuid */
+	s->topic = topic_get(r->claims.sub, true);
+	s->next = s->topic->subs;
+	if (s->next)
+		s->next->prev = s;
+	s->topic->subs = s;
+	q_push(s);
+	q_run();
+}
+
+void
+sse_notify(const char *channel, const char *payload)
+{
+	json_object *o = json_tokener_parse(payload);
+	json_object *v;
+	const char *user,
+			   *kind,
+			   *strategy,
+			   *instrument = "";
+	const char *sig;
+	int64_t		id;
+	Topic	   *t;
+	Frame	   *f = NULL;
+	Sub		   *s,
+			   *next;
+
+	(void) channel;
+	if (!S.ready || o == NULL || !json_object_is_type(o, json_type_object))
+		goto done;
+	if (!json_object_object_get_ex(o, "event_id", &v) || !json_object_is_type(v, json_type_int))
+		goto done;
+	id = json_object_get_int64(v);
+	if (!json_object_object_get_ex(o, "user_id", &v) || (user = json_object_get_string(v)) == NULL ||
+		!json_object_object_get_ex(o, "kind", &v) || (kind = json_object_get_string(v)) == NULL ||
+		!json_object_object_get_ex(o, "strategy_id", &v) || (strategy = json_object_get_string(v)) == NULL)
+		goto done;
+	if (strcmp(kind, "signal") != 0 && strcmp(kind, "signal_closed") != 0)
+		goto done;
+	if (json_object_object_get_ex(o, "instrument", &v) && json_object_is_type(v, json_type_string))
+		instrument = json_object_get_string(v);
+	if ((t = topic_get(user, false)) == NULL)
+		goto done;				/* nobody listens to this user here */
+
+	/* ids of one user arrive dense and in order: a jump means a notification was lost */
+	if (t->seen >= 0 && id > t->seen + 1)
+		topic_resync(t);
+	topic_seen(t, id);
+	/* the signal is the payload's last member, as the log stores it (ex7._event_notification) */
+	sig = strstr(payload, ", \"signal\": ");
+	if (sig)
+	{
+		size_t		plen = strlen(payload);
+		const char *json = sig + 12;
+
+		if (plen > (size_t) (json - payload) + 2 && payload[plen - 1] == '}')
+			f = frame_new(id, kind, instrument, json, plen - (size_t) (json - payload) - 1);
+	}
+	for (s = t->subs; s; s = next)
+	{
+		next = s->next;
+		if (s->strategy[0] && strcmp(s->strategy, strategy) != 0)
+			continue;
+		if (f == NULL)
+			sub_resync(s);		/* too large to travel with the notification: read it from the log */
+		else if (s->inflight)
+			held_push(s, f);	/* its query's snapshot may or may not have it */
+		else if (s->state != SUB_LIVE)
+			;					/* its next query starts after this commit: it reads it from the log */
+		else if (id > s->cursor)
+		{
+			s->cursor = id;
+			if (s->instrument[0] && strcmp(s->instrument, instrument) != 0)
+				continue;
+			sub_live(s, f);
+		}
+	}
+	frame_unref(f);
+	kick();
+done:
+	json_object_put(o);
+}
+
+void
+sse_resync(void)
+{
+	if (!S.ready)
+		return;
+	for (int i = 0; i < TOPIC_BUCKETS; i++)
+		for (Topic *t = S.topics[i]; t; t = t->next)
+			topic_resync(t);
+	kick();
+}
+
+void
+sse_shutdown(void)
+{
+	for (int i = 0; S.ready && i < TOPIC_BUCKETS; i++)
+	{
+		Topic	   *t = S.topics[i];
+
+		while (t)
+		{
+			Topic	   *tnext = t->next;
+			Sub		   *s = t->subs;
+
+			while (s)
+			{
+				Sub		   *snext = s->next;
+
+				if (s->r == NULL)
+				{
+					/* a started stream: the last chunk; an EventSource reconnects after it */
+					struct evhttp_connection *evcon = evhttp_request_get_connection(s->req);
+
+					if (evcon)
+					{
+						evhttp_connection_set_closecb(evcon, NULL, NULL);
+						evhttp_send_reply_end(s->req);
+					}
+					s->req = NULL;
+					detach(s);	/* may free t: tnext was taken before */
+					if (s->inflight)
+						s->dead = true;
+					else
+						sub_free(s);
+				}
+				/* an opening one: its query answers 503 (server shutting down) */
+				s = snext;
+			}
+			t = tnext;
+		}
+	}
+}
+
+void
+sse_free(void)
+{
+	if (!S.ready)
+		return;
+	sse_shutdown();
+	/* opening streams still in the queue (the pool, gone by now, answered every query it had) */
+	for (int i = 0; i < TOPIC_BUCKETS; i++)
+		while (S.topics[i] && S.topics[i]->subs)
+		{
+			Sub		   *s = S.topics[i]->subs;
+
+			if (s->r)
+				opened(s, NULL, "unavailable");	/* 503; frees s */
+			else
+			{
+				detach(s);
+				sub_free(s);
+			}
+		}
+	event_free(S.hb);
+	event_free(S.kick);
+	evbuffer_free(S.scratch);
+	S.ready = false;
+}

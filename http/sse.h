@@ -1,0 +1,37 @@
+/*
+ * sse.h
+ *	  GET /api/signals/stream: the live signal stream (Server-Sent Events) of ex7-api-reference.txt,
+ *	  "Signal Stream". One LISTEN connection per process (signal_fired, signal_closed) fans events out in
+ *	  process to the subscribers of the user; a subscriber that missed something reads the user's event
+ *	  log (ex7.stream_replay) from the last id it sent. docs/stream.md describes the protocol.
+ */
+#ifndef EX7D_SSE_H
+#define EX7D_SSE_H
+
+#include "ex7d.h"
+
+/* sse_init: returns nothing; sets up the heartbeat timer and the state of srv's streams. */
+extern void sse_init(Server *srv);
+
+/*
+ * sse_open: the route handler of GET /api/signals/stream, after authentication and the argument
+ * checks: values are the route's arguments (user, Last-Event-ID, strategy_id, instrument). Answers r.
+ */
+extern void sse_open(Req *r, char **values);
+
+/* sse_notify: returns nothing; one notification of channel signal_fired or signal_closed. */
+extern void sse_notify(const char *channel, const char *payload);
+
+/*
+ * sse_resync: returns nothing; the LISTEN connection (re)connected: notifications may have been lost
+ * while it was down, so every stream catches up from its event log.
+ */
+extern void sse_resync(void);
+
+/* sse_shutdown: returns nothing; ends every open stream (SIGTERM): clients reconnect elsewhere. */
+extern void sse_shutdown(void);
+
+/* sse_free: returns nothing; ends the streams left and frees everything (exit). */
+extern void sse_free(void);
+
+#endif
