@@ -53,7 +53,7 @@
 #include "util.h"
 
 #define TOPIC_BUCKETS	4096
-#define HB_SLOTS		16		/* heartbeat wheel: the timer visits one slot per interval / HB_SLOTS */
+#define HB_SLOTS		64		/* heartbeat wheel: the timer visits one slot per interval / HB_SLOTS */
 #define HELD_MAX		1024	/* live events held back per catching-up subscriber before it re-reads */
 #define READ_MAX		4096	/* bytes a client may send after its request before reading pauses */
 #define STALL_SECONDS	60		/* a write that makes no progress that long closes the stream */

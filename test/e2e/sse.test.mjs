@@ -14,7 +14,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { EventSource } from 'eventsource';
-import { ensureDb, freePort, conninfo, keys, token, api, uid, psql, EX7D, SECRET } from './lib.mjs';
+import { ensureDb, freePort, conninfo, keys, token, api, uid, psql, EX7D, SECRET, GRAPH } from './lib.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const A = uid('f5', 1);
@@ -22,7 +22,8 @@ const B = uid('f5', 2);
 const C = uid('f5', 3);
 const D = uid('f5', 4);
 const E = uid('f5', 5);
-let ta, tb, tc, td, te;
+const F = uid('f5', 6);
+let ta, tb, tc, td, te, tf;
 const strat = {}; // name -> strategy id
 
 // ---------------------------------------------------------------------------------------------------
@@ -156,14 +157,45 @@ function frames(text) {
 
 before(async () => {
   ensureDb();
-  for (const u of [A, B, C, D, E]) setupUser(u);
+  for (const u of [A, B, C, D, E, F]) setupUser(u);
   makeStrategy(A, 'a-mnq', 'MNQ');
   makeStrategy(A, 'a-mes', 'MES');
   makeStrategy(B, 'b-mnq', 'MNQ');
   makeStrategy(C, 'c-mnq', 'MNQ');
   makeStrategy(D, 'd-mnq', 'MNQ');
   makeStrategy(E, 'e-mnq', 'MNQ');
-  [ta, tb, tc, td, te] = await Promise.all([A, B, C, D, E].map((u) => token(u)));
+  [ta, tb, tc, td, te, tf] = await Promise.all([A, B, C, D, E, F].map((u) => token(u)));
+});
+
+test('signals fired by ingesting bars (POST /api/market/bars, the dispatcher, the engine) reach the stream', async () => {
+  const srv = await ex7d();
+  try {
+    // a running strategy on a series no other e2e file uses: M2K 15m, "long when the close is above 0"
+    psql("DELETE FROM ex7.bars WHERE instrument = 'M2K' AND timeframe = '15m'");
+    const sid = psql(`SELECT ex7.create_strategy('${F}', '${JSON.stringify({ name: `bars ${Date.now()}`, instrument: 'M2K', timeframe: '15m', graph: GRAPH })}') ->> 'id'`);
+    psql(`SELECT ex7.promote_strategy('${F}', '${sid}'); SELECT ex7.start_runtime('${F}', '${sid}', 'paper')`);
+    const f = es(srv, tf);
+    await until(() => f.banners.length === 1, 'banner');
+    const start = lastEventId(F);
+    // Monday 2026-03-02, 10:00 and 10:15 New York: closed bars of the day session (tick 0.10)
+    const bar = (ts, close) => ({ instrument: 'M2K', timeframe: '15m', ts, open: '2100.0', high: '2101.0', low: '2099.0', close, volume: 10 });
+    const r = await api(srv, 'POST', '/api/market/bars', { tok: await token(uid('f5', 99), { role: 'service_role' }),
+      body: { bars: [bar('2026-03-02T15:00:00Z', '2100.5'), bar('2026-03-02T15:15:00Z', '2100.7')] } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.dispatched, 2);
+    const log = eventsAfter(F, start);
+    assert.ok(log.length >= 1 && log[0].kind === 'signal', `the first bar fired: ${JSON.stringify(r.body.dispatch)}`);
+    await until(() => f.got.length === log.length, 'the events the bars produced');
+    assert.deepEqual(f.ids(), log.map((e) => e.id));
+    assert.deepEqual(f.got.map((g) => g.data), log.map((e) => e.signal), 'the signals as the dispatcher fired them');
+    assert.equal(f.got[0].type, 'signal');
+    assert.equal(f.got[0].data.strategy_id, sid);
+    assert.equal(f.got[0].data.bar_ts, '2026-03-02T15:00:00+00:00');
+    assert.equal(Number(f.got[0].data.entry_price), 2100.5, 'entered at the bar\'s close');
+    f.close();
+  } finally {
+    await srv.stop();
+  }
 });
 
 test('headers, the retry hint, the compliance banner, then a heartbeat comment every interval', async () => {
@@ -525,7 +557,8 @@ test('a real browser: headless Chromium\'s EventSource receives the events, and 
     }
     res.setHeader('Content-Type', 'text/html');
     res.end(`<!doctype html><html><body><pre id="log"></pre><script>
-      const report = (o) => fetch('/report', { method: 'POST', body: JSON.stringify(o) });
+      let n = 0;  // reports may overtake each other on the way: the test orders them by n
+      const report = (o) => fetch('/report', { method: 'POST', body: JSON.stringify({ ...o, n: n++ }) });
       (async () => {
         await navigator.serviceWorker.register('/sw.js');
         if (!navigator.serviceWorker.controller)
@@ -546,7 +579,7 @@ test('a real browser: headless Chromium\'s EventSource receives the events, and 
   const browser = spawn(chromium, ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-extensions',
     `--user-data-dir=${profile}`, `${origin}/`], { stdio: 'ignore', detached: true });
   t.after(() => { try { process.kill(-browser.pid, 'SIGKILL'); } catch { /* gone */ } page.close(); rmSync(profile, { recursive: true, force: true }); });
-  const got = () => reports.filter((x) => x.type === 'signal' || x.type === 'signal_closed');
+  const got = () => reports.filter((x) => x.type === 'signal' || x.type === 'signal_closed').sort((x, y) => x.n - y.n);
   try {
     await until(() => reports.some((x) => x.type === 'compliance') || reports.some((x) => x.type === 'failed'), 'the browser\'s banner', 30000);
     assert.ok(!reports.some((x) => x.type === 'failed'), JSON.stringify(reports));
