@@ -509,7 +509,11 @@ admit(Req *r, UserEntry *e)
 	int			give_back;
 	int			rc;
 
-	if (!r->srv->cfg.rate_limits)
+	/*
+	 * service_role tokens are the platform's own services (a market-data feed posting bars, a worker):
+	 * the tiers' caps are per trader (ex7-api-introduction.txt, "Rate limits + quotas"), not for them
+	 */
+	if (!r->srv->cfg.rate_limits || (r->authed && strcmp(r->claims.role, "service_role") == 0))
 	{
 		run_route(r);
 		return;
@@ -623,17 +627,6 @@ router_cb(struct evhttp_request *req, void *arg)
 	r->srv = srv;
 	r->req = req;
 	srv->inflight++;
-	{
-		/*
-		 * A reply goes out in more than one write when it is large (a page of signals); with Nagle's
-		 * algorithm the second write waits for the client's delayed ACK, 40 ms a response.
-		 */
-		struct bufferevent *bev = evhttp_connection_get_bufferevent(evhttp_request_get_connection(req));
-		int			one = 1;
-
-		if (bev)
-			setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	}
 	gettimeofday(&r->start, NULL);
 	snprintf(r->method, sizeof(r->method), "%s", method_name(method));
 	r->path = strdup(path ? path : "");
