@@ -14,11 +14,10 @@ make -s || exit 1
 install_ext || exit 1
 
 TMP=$(mktemp -d /tmp/ex7-bench.XXXXXX)
-PORT=$(free_port 57432)
 trap 'cluster_stop "$TMP"; rm -rf "$TMP"' EXIT
 cluster_init "$TMP" &&
-	cluster_start "$TMP" "$PORT" "-c fsync=off -c shared_buffers=1GB -c work_mem=64MB -c max_wal_size=8GB" || exit 1
-export PGHOST=$TMP PGPORT=$PORT PGUSER=postgres PGDATABASE=ex7_bench
+	cluster_start_any "$TMP" 57432 "-c fsync=off -c shared_buffers=1GB -c work_mem=64MB -c max_wal_size=8GB" || exit 1
+export PGHOST=$TMP PGPORT=$CLUSTER_PORT PGUSER=postgres PGDATABASE=ex7_bench
 psql -X -q -d postgres -c "CREATE DATABASE ex7_bench" && psql -X -q -c "CREATE EXTENSION ex7" || exit 1
 
 if [ $# -gt 0 ]; then

@@ -39,6 +39,24 @@ cluster_start() {
 		{ cat "$dir/postgresql.log"; return 1; }
 }
 
+# cluster_start_any DIR BASEPORT [OPTIONS]: start the cluster on the first free port from BASEPORT, and
+# again on a later one when another process took that port between the check and the bind (several
+# checkouts or tools start clusters on this machine). Sets CLUSTER_PORT.
+cluster_start_any() {
+	local dir=$1 port=$2 extra=${3:-}
+	for _ in 1 2 3 4 5 6 7 8; do
+		port=$(free_port "$port")
+		if cluster_start "$dir" "$port" "$extra" >"$dir/start.log" 2>&1; then
+			CLUSTER_PORT=$port
+			return 0
+		fi
+		grep -q "Address already in use" "$dir/start.log" || { cat "$dir/start.log"; return 1; }
+		port=$((port + 1))
+	done
+	cat "$dir/start.log"
+	return 1
+}
+
 # cluster_stop DIR: fast shutdown; quiet when it is not running.
 cluster_stop() {
 	local dir=$1

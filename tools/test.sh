@@ -17,12 +17,11 @@ make -s 2>&1 || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 install_ext || { echo "0 passed, 1 failed"; exit 1; }
 
 TMP=$(mktemp -d /tmp/ex7-test.XXXXXX)
-PORT=$(free_port 55432)
 cleanup() { [ -n "${EX7_KEEP_TMP:-}" ] && { echo "kept $TMP"; return; }; cluster_stop "$TMP"; rm -rf "$TMP"; }
 trap cleanup EXIT
-cluster_init "$TMP" && cluster_start "$TMP" "$PORT" "-c fsync=off -c max_connections=50" ||
+cluster_init "$TMP" && cluster_start_any "$TMP" 55432 "-c fsync=off -c max_connections=50" ||
 	{ echo "0 passed, 1 failed"; exit 1; }
-export PGHOST=$TMP PGPORT=$PORT PGUSER=postgres
+export PGHOST=$TMP PGPORT=$CLUSTER_PORT PGUSER=postgres
 
 passed=0
 failed=0

@@ -40,10 +40,9 @@ TMP=$(mktemp -d /tmp/ex7-try.XXXXXX)
 OUT=$TMP/out
 mkdir -p "$OUT"
 [ "$(id -u)" -eq 0 ] && chown postgres: "$OUT"
-PORT=$(free_port 56432)
 trap 'cluster_stop "$TMP"; rm -rf "$TMP"' EXIT
-cluster_init "$TMP" && cluster_start "$TMP" "$PORT" "-c fsync=off" || exit 1
-export PGHOST=$TMP PGPORT=$PORT PGUSER=postgres
+cluster_init "$TMP" && cluster_start_any "$TMP" 56432 "-c fsync=off" || exit 1
+export PGHOST=$TMP PGPORT=$CLUSTER_PORT PGUSER=postgres
 PGXS_DIR=$(dirname "$(pg_config --pgxs)")/..
 rc=0
 if [ ${#regress[@]} -gt 1 ] || [ $((${#iso[@]} + ${#tap[@]} + ${#e2e[@]} + upgrade)) -eq 0 ]; then
