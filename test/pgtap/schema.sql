@@ -2,12 +2,19 @@
 -- forced with the per-user policy, every object documented with COMMENT ON, and the indexes that serve
 -- each keyset order actually used by the planner (checked with EXPLAIN on a realistic table).
 BEGIN;
-SELECT plan(39);
+SELECT plan(41);
 
 SELECT has_schema('ex7');
 SELECT tables_are('ex7', ARRAY['users', 'tiers', 'role_bindings', 'secrets', 'instruments', 'strategies',
     'strategy_versions', 'strategy_runtimes', 'signals', 'signal_events', 'signal_audit', 'signals_blocked',
-    'risk_limits']);
+    'risk_limits', 'rate_counters', 'bars', 'market_closures']);
+-- the shared rate counters: unlogged (no WAL on the request path), and hidden from bound roles
+SELECT is((SELECT relpersistence FROM pg_class WHERE oid = 'ex7.rate_counters'::regclass), 'u'::"char",
+          'ex7.rate_counters is UNLOGGED');
+SELECT ok(NOT has_table_privilege('ex7_user', 'ex7.rate_counters', 'SELECT')
+          AND NOT has_function_privilege('ex7_user', 'ex7.rate_take(text, integer, integer, integer, integer, timestamptz)', 'EXECUTE')
+          AND NOT has_function_privilege('ex7_user', 'ex7.ingest_bars(jsonb, boolean)', 'EXECUTE'),
+          'bound roles can neither read the rate counters nor take quota nor ingest bars');
 
 SELECT col_is_pk('ex7', 'users', 'id', 'users keyed by the JWT sub');
 SELECT col_is_pk('ex7', 'strategy_versions', ARRAY['strategy_id', 'version'], 'one row per (strategy, version)');
