@@ -22,16 +22,25 @@
 #include <limits.h>
 #include <math.h>
 
+#include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/shortest_dec.h"
 #include "executor/spi.h"
+#include "lib/ilist.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
+#include "pgstat.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/datum.h"
 #include "utils/hsearch.h"
 #include "utils/json.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/snapmgr.h"
 #include "utils/uuid.h"
 
 /* the locators of the functions that take a graph or bars in a request body */
@@ -45,11 +54,22 @@
 
 /*
  * Compiled plans kept per backend, keyed by (strategy id, version). A version's graph never changes
- * (ex7._versions_immutable), so an entry never goes stale; the graph's hash is kept as well, and a
- * caller passing another graph under the same key gets it compiled afresh. 256 plans of at most 200
- * nodes are a few megabytes at worst; the least recently used plan makes room.
+ * (ex7._versions_immutable), so an entry never goes stale; the graph is kept as well (or its hash),
+ * and a caller passing another graph under the same key gets it compiled afresh. The dispatcher
+ * evaluates every running strategy of an instrument on each bar (issue 4's benchmark: 1,000), so
+ * the cache must hold them all: a cache smaller than the set evaluated in turn misses on every call
+ * under LRU. 4096 plans; and at most 64 MB of them, for graphs near the limits (200 nodes with
+ * their ids and a 16 kB graph are about 50 kB; a typical plan is 2 to 4 kB). The least recently
+ * used plans make room.
  */
-#define PLAN_CACHE_MAX	256
+#define PLAN_CACHE_MAX		4096
+#define PLAN_CACHE_BYTES	((Size) 64 * 1024 * 1024)
+/*
+ * Graphs up to this size are kept with their plan and compared byte for byte on every call (a
+ * memcmp of a few hundred bytes); a larger one (a builder's meta can be large) is compared by size
+ * and a 64-bit hash. 16 kB is several times the fixtures' graphs.
+ */
+#define PLAN_GRAPH_COPY_MAX	(16 * 1024)
 
 typedef struct PlanKey
 {
@@ -60,20 +80,23 @@ typedef struct PlanKey
 typedef struct PlanEntry
 {
 	PlanKey		key;
-	uint64		graph_hash;
-	uint64		last_used;
+	Size		graph_size;		/* VARSIZE of the graph compiled */
+	Jsonb	   *graph;			/* a copy of it, or NULL when larger than PLAN_GRAPH_COPY_MAX */
+	uint64		graph_hash;		/* its jsonb_hash_extended when not copied */
+	dlist_node	lru;			/* in plan_lru, most recently used first */
+	Size		bytes;			/* memory of cxt */
 	MemoryContext cxt;
 	GraphPlan  *plan;
 } PlanEntry;
 
 static HTAB *plan_cache = NULL;
 static MemoryContext plan_cache_cxt = NULL;
-static uint64 plan_tick = 0;
+static dlist_head plan_lru = DLIST_STATIC_INIT(plan_lru);
+static Size plan_bytes = 0;
 /* counters for ex7._graph_cache_stats */
 static uint64 plan_hits = 0;
 static uint64 plan_compiles = 0;
 static uint64 plan_evictions = 0;
-static SPIPlanPtr bars_plan = NULL;
 
 /* ------------------------------------------------------------------------------------------------
  * Locators and errors.
@@ -867,14 +890,104 @@ append_value(StringInfo buf, double x, bool boolean)
 }
 
 /*
- * append_result: appends the fields of one bar's result (without braces): the actions and "values".
- * v[i] is node i's value at the bar. Actions are reported as computed, warm or not: "warm" tells
- * the caller whether to trust them. The first enter_long (enter_short) node in node order that
- * fires gives its side's size; when both sides fire, "conflict" is true and no bracket is reported.
- * Otherwise the brackets are those of the entry that fired.
+ * Results are built as a JsonbValue (pushJsonbValue) and turned into jsonb once: no JSON text is
+ * written and parsed again. Numbers go through the same shortest round-trip decimal text the text
+ * path used (double_to_shortest_decimal_buf, then numeric_in), integers straight from int64, so a
+ * result is the same jsonb either way.
  */
 static void
-append_result(StringInfo buf, const GraphPlan *plan, const double *v, bool warm)
+push_key(JsonbParseState **st, const char *key)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(st, WJB_KEY, &k);
+}
+
+static void
+push_null(JsonbParseState **st)
+{
+	JsonbValue	v;
+
+	v.type = jbvNull;
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+static void
+push_bool(JsonbParseState **st, bool b)
+{
+	JsonbValue	v;
+
+	v.type = jbvBool;
+	v.val.boolean = b;
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/* push_string: s must live until the value is serialized (pushJsonbValue keeps the pointer) */
+static void
+push_string(JsonbParseState **st, const char *s)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) s;
+	v.val.string.len = strlen(s);
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/* 2^53: every integer up to it is a double exactly */
+#define DOUBLE_EXACT_INT	9007199254740992.0
+
+/* push_number: a finite double as a JSON number, anything else (NaN: no value) as null */
+static void
+push_number(JsonbParseState **st, double x)
+{
+	JsonbValue	v;
+
+	if (!isfinite(x))
+	{
+		push_null(st);
+		return;
+	}
+	v.type = jbvNumeric;
+	if (x == rint(x) && fabs(x) < DOUBLE_EXACT_INT)
+		v.val.numeric = int64_to_numeric((int64) x);
+	else
+	{
+		char		tmp[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+		double_to_shortest_decimal_buf(x, tmp);
+		v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(tmp),
+															ObjectIdGetDatum(InvalidOid),
+															Int32GetDatum(-1)));
+	}
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/*
+ * push_ts: the string of to_jsonb(timestamptz): ISO 8601 with the session's offset. (A pushed
+ * string is referenced, not copied, until the value is serialized: it must outlive this call.)
+ */
+static void
+push_ts(JsonbParseState **st, TimestampTz ts)
+{
+	char	   *tmp = palloc(MAXDATELEN + 1);
+
+	JsonEncodeDateTime(tmp, TimestampTzGetDatum(ts), TIMESTAMPTZOID, NULL);
+	push_string(st, tmp);
+}
+
+/*
+ * push_result: pushes the fields of one bar's result into the open object: the actions and
+ * "values". v[i] is node i's value at the bar. Actions are reported as computed, warm or not:
+ * "warm" tells the caller whether to trust them. The first enter_long (enter_short) node in node
+ * order that fires gives its side's size; when both sides fire, "conflict" is true and no bracket is
+ * reported. Otherwise the brackets are those of the entry that fired.
+ */
+static void
+push_result(JsonbParseState **st, const GraphPlan *plan, const double *v, bool warm)
 {
 	int			lng = -1,
 				sht = -1,
@@ -919,36 +1032,33 @@ append_result(StringInfo buf, const GraphPlan *plan, const double *v, bool warm)
 			target = node->pv[0];
 	}
 
-	appendStringInfo(buf, "\"warm\": %s, \"conflict\": %s, \"enter_long\": ",
-					 warm ? "true" : "false", conflict ? "true" : "false");
-	append_value(buf, lng >= 0 ? v[lng] : NAN, false);
-	appendStringInfoString(buf, ", \"enter_short\": ");
-	append_value(buf, sht >= 0 ? v[sht] : NAN, false);
-	appendStringInfo(buf, ", \"exit_long\": %s, \"exit_short\": %s, \"stop_loss_ticks\": ",
-					 xl ? "true" : "false", xs ? "true" : "false");
-	append_value(buf, stop, false);
-	appendStringInfoString(buf, ", \"take_profit_ticks\": ");
-	append_value(buf, target, false);
-	appendStringInfoString(buf, ", \"values\": {");
+	push_key(st, "warm");
+	push_bool(st, warm);
+	push_key(st, "conflict");
+	push_bool(st, conflict);
+	push_key(st, "enter_long");
+	push_number(st, lng >= 0 ? v[lng] : NAN);
+	push_key(st, "enter_short");
+	push_number(st, sht >= 0 ? v[sht] : NAN);
+	push_key(st, "exit_long");
+	push_bool(st, xl);
+	push_key(st, "exit_short");
+	push_bool(st, xs);
+	push_key(st, "stop_loss_ticks");
+	push_number(st, stop);
+	push_key(st, "take_profit_ticks");
+	push_number(st, target);
+	push_key(st, "values");
+	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
 	for (int i = 0; i < plan->nnodes; i++)
 	{
-		if (i > 0)
-			appendStringInfoString(buf, ", ");
-		escape_json(buf, plan->nodes[i].id);
-		appendStringInfoString(buf, ": ");
-		append_value(buf, v[i], plan->nodes[i].def->bool_value);
+		push_key(st, plan->nodes[i].id);
+		if (plan->nodes[i].def->bool_value)
+			push_bool(st, truthy(v[i]));
+		else
+			push_number(st, v[i]);
 	}
-	appendStringInfoChar(buf, '}');
-}
-
-static void
-append_ts(StringInfo buf, TimestampTz ts)
-{
-	/* the text of to_jsonb(timestamptz): ISO 8601 with the session's offset */
-	char		tmp[MAXDATELEN + 1];
-
-	JsonEncodeDateTime(tmp, TimestampTzGetDatum(ts), TIMESTAMPTZOID, NULL);
-	appendStringInfo(buf, "\"%s\"", tmp);
+	pushJsonbValue(st, WJB_END_OBJECT, NULL);
 }
 
 static Datum
@@ -982,6 +1092,29 @@ plan_copy(const GraphPlan *plan, MemoryContext cxt)
 	return copy;
 }
 
+static uint64
+graph_hash(Jsonb *graph)
+{
+	return DatumGetUInt64(DirectFunctionCall2(jsonb_hash_extended, PointerGetDatum(graph),
+											  Int64GetDatum(0)));
+}
+
+/*
+ * plan_matches: whether entry was compiled from graph. Versions are immutable
+ * (ex7._versions_immutable), so this is a safety check against a caller's mistake, and the common
+ * answer is yes: an equal size and equal bytes. Equal graphs with different bytes (1.0 and 1.00)
+ * only cost a compile.
+ */
+static bool
+plan_matches(PlanEntry *entry, Jsonb *graph)
+{
+	if (VARSIZE(graph) != entry->graph_size)
+		return false;
+	if (entry->graph != NULL)
+		return memcmp(entry->graph, graph, entry->graph_size) == 0;
+	return graph_hash(graph) == entry->graph_hash;
+}
+
 /*
  * cached_plan: returns the compiled plan of (id, version) whose graph is graph, compiling and
  * caching it when needed. An invalid graph raises X7422 and caches nothing: the plan is compiled in
@@ -994,7 +1127,9 @@ cached_plan(pg_uuid_t *id, int32 version, Jsonb *graph)
 	PlanKey		key;
 	PlanEntry  *entry;
 	bool		found;
-	uint64		hash;
+	Size		bytes;
+	Jsonb	   *graph_copy = NULL;
+	uint64		hash = 0;
 	MemoryContext cxt,
 				scratch,
 				old;
@@ -1015,13 +1150,11 @@ cached_plan(pg_uuid_t *id, int32 version, Jsonb *graph)
 	memset(&key, 0, sizeof(key));
 	memcpy(&key.id, id, sizeof(pg_uuid_t));
 	key.version = version;
-	hash = DatumGetUInt64(DirectFunctionCall2(jsonb_hash_extended, PointerGetDatum(graph),
-											  Int64GetDatum(0)));
 
 	entry = hash_search(plan_cache, &key, HASH_FIND, NULL);
-	if (entry != NULL && entry->graph_hash == hash)
+	if (entry != NULL && plan_matches(entry, graph))
 	{
-		entry->last_used = ++plan_tick;
+		dlist_move_head(&plan_lru, &entry->lru);
 		plan_hits++;
 		return entry->plan;
 	}
@@ -1041,30 +1174,463 @@ cached_plan(pg_uuid_t *id, int32 version, Jsonb *graph)
 	MemoryContextDelete(scratch);
 	plan_compiles++;
 
-	if (entry == NULL && hash_get_num_entries(plan_cache) >= PLAN_CACHE_MAX)
+	if (VARSIZE(graph) <= PLAN_GRAPH_COPY_MAX)
 	{
-		HASH_SEQ_STATUS seq;
-		PlanEntry  *e,
-				   *lru = NULL;
+		graph_copy = MemoryContextAlloc(cxt, VARSIZE(graph));
+		memcpy(graph_copy, graph, VARSIZE(graph));
+	}
+	else
+		hash = graph_hash(graph);
+	bytes = MemoryContextMemAllocated(cxt, true);
 
-		hash_seq_init(&seq, plan_cache);
-		while ((e = hash_seq_search(&seq)) != NULL)
-			if (lru == NULL || e->last_used < lru->last_used)
-				lru = e;
+	/* from here only the hash table's new entry allocates (and may fail, leaving the cache whole) */
+	if (entry != NULL)
+	{
+		/* the same key with another graph: the new plan replaces the old one */
+		dlist_delete(&entry->lru);
+		plan_bytes -= entry->bytes;
+		MemoryContextDelete(entry->cxt);
+	}
+	while (!dlist_is_empty(&plan_lru) &&
+		   (hash_get_num_entries(plan_cache) >= PLAN_CACHE_MAX + (entry != NULL ? 1 : 0) ||
+			plan_bytes + bytes > PLAN_CACHE_BYTES))
+	{
+		PlanEntry  *lru = dlist_container(PlanEntry, lru, dlist_tail_node(&plan_lru));
+
+		dlist_delete(&lru->lru);
+		plan_bytes -= lru->bytes;
 		MemoryContextDelete(lru->cxt);
 		hash_search(plan_cache, &lru->key, HASH_REMOVE, NULL);
 		plan_evictions++;
 	}
 	if (entry == NULL)
 		entry = hash_search(plan_cache, &key, HASH_ENTER, &found);
-	else
-		MemoryContextDelete(entry->cxt);
 	MemoryContextSetParent(cxt, plan_cache_cxt);
 	entry->cxt = cxt;
 	entry->plan = plan;
+	entry->graph_size = VARSIZE(graph);
+	entry->graph = graph_copy;
 	entry->graph_hash = hash;
-	entry->last_used = ++plan_tick;
+	entry->bytes = bytes;
+	plan_bytes += bytes;
+	dlist_push_head(&plan_lru, &entry->lru);
 	return plan;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * The bar window: the bars ex7._evaluate reads, kept for the rest of the transaction.
+ * -------------------------------------------------------------------------------------------------
+ * */
+
+/*
+ * The dispatcher evaluates every running strategy of a series on the bar just stored, one
+ * ex7._evaluate call each, and every call wants the newest bars of the same series. The first
+ * call reads them into this backend-local window (as many as the most any caller has asked for in
+ * this transaction); later calls take a slice of it instead of reading, as long as the read would
+ * return exactly the same rows. That holds while all of these hold (docs/engine.md, "The bar
+ * window"):
+ *
+ *	1. the same transaction: a transaction callback empties the window when it ends;
+ *	2. no subtransaction aborted since the read: a subtransaction callback forgets the window (the
+ *	   rows an aborted subtransaction wrote are invisible again, the ones it deleted visible);
+ *	3. the snapshot sees the same other transactions: xmin, xmax and the lists of running
+ *	   transactions equal those of the snapshot the window was read under (always the case in
+ *	   REPEATABLE READ; in READ COMMITTED until another transaction ends);
+ *	4. this transaction's own writes are seen alike: either the snapshot's command id is the one
+ *	   of the read (what a command sees of its own transaction's writes cannot change), or the read
+ *	   was *clean* (it saw every write the transaction had made to ex7.bars) and the transaction
+ *	   has not written ex7.bars since.
+ *
+ * Writes to ex7.bars are counted by PostgreSQL's per-transaction table counters: the rows this
+ * transaction inserted, updated and deleted, attempted ones included, as pg_stat_xact_user_tables
+ * shows them, kept while track_counts is on (the default). TRUNCATE and DROP reset those counters:
+ * after one, or with track_counts off, a window serves only the command that read it.
+ *
+ * A read is clean when an earlier call of this transaction, made while the command counter was
+ * below the read's snapshot command id, saw the same count of writes: every write so far came
+ * before that call, in a command the read sees. A write earlier in the read's own command (a
+ * data-modifying WITH) is not visible to the read, and such a read serves its own command only.
+ * In the dispatcher, the first strategy's call reads in its own command, the second reads again,
+ * clean, and every other strategy of the bar takes a slice.
+ */
+#define WINDOW_MAX_BARS		(2 * GRAPH_MAX_LOOKBACK)
+
+typedef struct BarWindow
+{
+	/* the series (valid while key_set) */
+	bool		key_set;
+	LocalTransactionId lxid;
+	Oid			relid;			/* ex7.bars */
+	char	   *instrument;
+	Size		instrument_len;
+	char	   *timeframe;
+	Size		timeframe_len;
+	/* the bars: every bar with ts <= upper, newest n of them, oldest first */
+	TimestampTz upper;
+	bool		from_start;		/* fewer than asked for: no bar before ts[0] */
+	int			n;
+	TimestampTz *ts;
+	double	   *open;
+	double	   *high;
+	double	   *low;
+	double	   *close;
+	double	   *volume;
+	Datum	   *close_num;		/* the exact numeric close */
+	char	  **close_text;		/* its text, made when first asked for */
+	/* when the bars may be used again (rules 3 and 4) */
+	bool		valid;
+	CommandId	curcid;
+	bool		clean;
+	uint64		writes;
+	TransactionId xmin;
+	TransactionId xmax;
+	uint32		xcnt;
+	TransactionId *xip;
+	bool		suboverflowed;
+	int32		subxcnt;
+	TransactionId *subxip;
+} BarWindow;
+
+static BarWindow win;
+static MemoryContext window_cxt = NULL;
+/* the most bars a call asked for from the window's series in this transaction */
+static int	window_max_cap = 0;
+/* the last call's count of writes to ex7.bars and the command counter then (rule 4) */
+static bool obs_valid = false;
+static uint64 obs_writes = 0;
+static CommandId obs_command = InvalidCommandId;
+/* counters for ex7._graph_cache_stats */
+static uint64 window_reads = 0;
+static uint64 window_hits = 0;
+static SPIPlanPtr bars_plan = NULL;
+
+/* window_forget: the window may not be used again; with all, the series and its memory go too */
+static void
+window_forget(bool all)
+{
+	win.valid = false;
+	obs_valid = false;
+	if (all)
+	{
+		win.key_set = false;
+		window_max_cap = 0;
+		if (window_cxt != NULL)
+			MemoryContextReset(window_cxt);
+	}
+}
+
+static void
+window_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			window_forget(true);
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+window_subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid,
+						void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		window_forget(false);
+}
+
+/*
+ * bars_writes: the rows of ex7.bars (relid) this transaction has inserted, updated and deleted,
+ * attempted ones included (what pg_stat_get_xact_tuples_inserted and its siblings add up; the
+ * backend's pending counts are only flushed outside a transaction, so within one the sum never
+ * goes down). *counted is false when the sum cannot be trusted to have moved with every write:
+ * track_counts off, or a TRUNCATE or DROP, which reset the counts.
+ */
+static uint64
+bars_writes(Oid relid, bool *counted)
+{
+	PgStat_TableStatus *t = OidIsValid(relid) ? find_tabstat_entry(relid) : NULL;
+	uint64		w;
+
+	*counted = pgstat_track_counts && OidIsValid(relid);
+	if (t == NULL)
+		return 0;
+	if (t->t_counts.t_truncdropped)
+		*counted = false;
+	w = t->t_counts.t_tuples_inserted + t->t_counts.t_tuples_updated +
+		t->t_counts.t_tuples_deleted;
+	for (PgStat_TableXactStatus *x = t->trans; x != NULL; x = x->upper)
+	{
+		if (x->truncdropped)
+			*counted = false;
+		w += x->tuples_inserted + x->tuples_updated + x->tuples_deleted;
+	}
+	return w;
+}
+
+/* window_same_others: snapshot s sees the other transactions as the window's read did */
+static bool
+window_same_others(Snapshot s)
+{
+	return s->snapshot_type == SNAPSHOT_MVCC &&
+		s->xmin == win.xmin && s->xmax == win.xmax && s->xcnt == win.xcnt &&
+		s->suboverflowed == win.suboverflowed && s->subxcnt == win.subxcnt &&
+		(s->xcnt == 0 || memcmp(s->xip, win.xip, sizeof(TransactionId) * s->xcnt) == 0) &&
+		(s->subxcnt <= 0 ||
+		 memcmp(s->subxip, win.subxip, sizeof(TransactionId) * s->subxcnt) == 0);
+}
+
+static bool
+window_same_series(Oid relid, text *instrument, text *timeframe)
+{
+	return win.key_set && win.lxid == MyProc->lxid && win.relid == relid &&
+		VARSIZE_ANY_EXHDR(instrument) == win.instrument_len &&
+		VARSIZE_ANY_EXHDR(timeframe) == win.timeframe_len &&
+		memcmp(VARDATA_ANY(instrument), win.instrument, win.instrument_len) == 0 &&
+		memcmp(VARDATA_ANY(timeframe), win.timeframe, win.timeframe_len) == 0;
+}
+
+/* window_index: the index of the last bar of the window with ts <= t, or -1 */
+static int
+window_index(TimestampTz t)
+{
+	int			lo = 0,
+				hi = win.n;		/* the answer is lo - 1 once lo == hi */
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (win.ts[mid] <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo - 1;
+}
+
+/*
+ * window_slice: points b at what "ts <= bar_ts ORDER BY ts DESC LIMIT cap" returns when the
+ * newest of those bars closes at bar_ts (b->n = 0 otherwise), and *at at that bar's index (-1:
+ * none). Returns false when the window cannot tell.
+ */
+static bool
+window_slice(TimestampTz bar_ts, int cap, BarSeries *b, int *at)
+{
+	int			k,
+				first;
+
+	*at = -1;
+	b->n = 0;
+	b->complete = false;
+	b->ts = NULL;
+	if (bar_ts > win.upper)
+		return false;
+	k = window_index(bar_ts);
+	if (k < 0)
+		return win.from_start;	/* no bar at or before bar_ts at all */
+	if (win.ts[k] != bar_ts)
+		return true;			/* the window has every bar from ts[0] on: none closes then */
+	if (k + 1 >= cap)
+		first = k + 1 - cap;
+	else if (win.from_start)
+	{
+		first = 0;
+		b->complete = true;
+	}
+	else
+		return false;
+	b->n = k + 1 - first;
+	b->ts = win.ts + first;
+	b->open = win.open + first;
+	b->high = win.high + first;
+	b->low = win.low + first;
+	b->close = win.close + first;
+	b->volume = win.volume + first;
+	*at = k;
+	return true;
+}
+
+/*
+ * window_read: reads the newest limit bars of the series with ts <= upper (a prepared SPI plan,
+ * newest first through the primary key) into the window. It may be used again when snap is a
+ * snapshot to compare later ones with.
+ */
+static void
+window_read(Oid relid, text *instrument, text *timeframe, TimestampTz upper, int limit,
+			Snapshot snap, uint64 writes, bool clean)
+{
+	Datum		args[4];
+	MemoryContext old;
+	int			n;
+
+	win.valid = false;
+	win.key_set = false;
+	MemoryContextReset(window_cxt);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (bars_plan == NULL)
+	{
+		Oid			types[4] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT4OID};
+		SPIPlanPtr	p;
+
+		/* newest first through the primary key (instrument, timeframe, ts) */
+		p = SPI_prepare("SELECT b.ts, b.open::float8, b.high::float8, b.low::float8, "
+						"b.close::float8, b.volume::float8, b.close FROM ex7.bars b "
+						"WHERE b.instrument = $1 AND b.timeframe = $2 AND b.ts <= $3 "
+						"ORDER BY b.ts DESC LIMIT $4", 4, types);
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare the bars query: %s", SPI_result_code_string(SPI_result));
+		bars_plan = p;
+	}
+	args[0] = PointerGetDatum(instrument);
+	args[1] = PointerGetDatum(timeframe);
+	args[2] = TimestampTzGetDatum(upper);
+	args[3] = Int32GetDatum(limit);
+	if (SPI_execute_plan(bars_plan, args, NULL, true, limit) != SPI_OK_SELECT)
+		elog(ERROR, "the bars query failed");
+
+	old = MemoryContextSwitchTo(window_cxt);
+	n = (int) SPI_processed;
+	win.n = n;
+	win.ts = palloc(sizeof(TimestampTz) * Max(n, 1));
+	win.open = palloc(sizeof(double) * Max(n, 1));
+	win.high = palloc(sizeof(double) * Max(n, 1));
+	win.low = palloc(sizeof(double) * Max(n, 1));
+	win.close = palloc(sizeof(double) * Max(n, 1));
+	win.volume = palloc(sizeof(double) * Max(n, 1));
+	win.close_num = palloc(sizeof(Datum) * Max(n, 1));
+	win.close_text = palloc0(sizeof(char *) * Max(n, 1));
+	for (int r = 0; r < n; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		int			t = n - 1 - r;
+		bool		isnull;
+
+		win.ts[t] = DatumGetTimestampTz(SPI_getbinval(tup, td, 1, &isnull));
+		win.open[t] = DatumGetFloat8(SPI_getbinval(tup, td, 2, &isnull));
+		win.high[t] = DatumGetFloat8(SPI_getbinval(tup, td, 3, &isnull));
+		win.low[t] = DatumGetFloat8(SPI_getbinval(tup, td, 4, &isnull));
+		win.close[t] = DatumGetFloat8(SPI_getbinval(tup, td, 5, &isnull));
+		win.volume[t] = DatumGetFloat8(SPI_getbinval(tup, td, 6, &isnull));
+		win.close_num[t] = datumCopy(SPI_getbinval(tup, td, 7, &isnull), false, -1);
+	}
+	win.instrument_len = VARSIZE_ANY_EXHDR(instrument);
+	win.instrument = palloc(Max(win.instrument_len, 1));
+	memcpy(win.instrument, VARDATA_ANY(instrument), win.instrument_len);
+	win.timeframe_len = VARSIZE_ANY_EXHDR(timeframe);
+	win.timeframe = palloc(Max(win.timeframe_len, 1));
+	memcpy(win.timeframe, VARDATA_ANY(timeframe), win.timeframe_len);
+	win.upper = upper;
+	win.from_start = n < limit;
+	win.relid = relid;
+	win.lxid = MyProc->lxid;
+	win.key_set = true;
+	if (snap != NULL && snap->snapshot_type == SNAPSHOT_MVCC && OidIsValid(relid))
+	{
+		win.curcid = snap->curcid;
+		win.clean = clean;
+		win.writes = writes;
+		win.xmin = snap->xmin;
+		win.xmax = snap->xmax;
+		win.xcnt = snap->xcnt;
+		win.xip = palloc(sizeof(TransactionId) * Max(snap->xcnt, 1));
+		if (snap->xcnt > 0)
+			memcpy(win.xip, snap->xip, sizeof(TransactionId) * snap->xcnt);
+		win.suboverflowed = snap->suboverflowed;
+		win.subxcnt = snap->subxcnt;
+		win.subxip = palloc(sizeof(TransactionId) * Max(snap->subxcnt, 1));
+		if (snap->subxcnt > 0)
+			memcpy(win.subxip, snap->subxip, sizeof(TransactionId) * snap->subxcnt);
+		win.valid = true;
+	}
+	MemoryContextSwitchTo(old);
+	SPI_finish();
+	window_reads++;
+}
+
+/*
+ * window_bars: points b at the bars of (instrument, timeframe) that "ts <= bar_ts ORDER BY ts DESC
+ * LIMIT cap" returns, oldest first, when the newest of them closes at bar_ts; b->n is 0 when no bar
+ * closes at bar_ts. Returns the closing bar's close as exact numeric text, or NULL. b points into
+ * the window, good until the next call; the text is allocated in CurrentMemoryContext.
+ */
+static char *
+window_bars(text *instrument, text *timeframe, TimestampTz bar_ts, int cap, BarSeries *b)
+{
+	static bool callbacks = false;
+	Snapshot	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
+	Oid			nsp = get_namespace_oid("ex7", true);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid("bars", nsp) : InvalidOid;
+	bool		counted;
+	uint64		writes = bars_writes(relid, &counted);
+	bool		same,
+				usable,
+				clean;
+	TimestampTz upper = bar_ts;
+	int			limit,
+				at;
+
+	if (!callbacks)
+	{
+		window_cxt = AllocSetContextCreate(TopMemoryContext, "ex7 bar window",
+										   ALLOCSET_DEFAULT_SIZES);
+		RegisterXactCallback(window_xact_callback, NULL);
+		RegisterSubXactCallback(window_subxact_callback, NULL);
+		callbacks = true;
+	}
+	same = window_same_series(relid, instrument, timeframe);
+	if (!same)
+		window_max_cap = 0;
+	window_max_cap = Max(window_max_cap, cap);
+	usable = same && win.valid && snap != NULL && window_same_others(snap) &&
+		(snap->curcid == win.curcid || (counted && win.clean && writes == win.writes));
+	/* a read now is clean when the last call, in an earlier command, saw as many writes (rule 4) */
+	clean = counted && snap != NULL && obs_valid && obs_writes == writes &&
+		obs_command < snap->curcid;
+	obs_valid = counted;
+	obs_writes = writes;
+	obs_command = GetCurrentCommandId(false);
+
+	if (usable && window_slice(bar_ts, cap, b, &at))
+		window_hits++;
+	else
+	{
+		limit = window_max_cap;
+		if (usable && win.n > 0 && bar_ts >= win.ts[0] && bar_ts < win.upper)
+		{
+			/* an earlier bar of the window with too little history: read further back */
+			int			newer = win.n - 1 - window_index(bar_ts);
+
+			if (newer + cap <= WINDOW_MAX_BARS)
+			{
+				upper = win.upper;
+				limit = Max(limit, newer + cap);
+			}
+		}
+		window_read(relid, instrument, timeframe, upper, limit, snap, writes, clean);
+		if (!window_slice(bar_ts, cap, b, &at))
+		{
+			/* the series changed between two reads of one command's window: read just this */
+			window_read(relid, instrument, timeframe, bar_ts, cap, snap, writes, clean);
+			if (!window_slice(bar_ts, cap, b, &at))
+				elog(ERROR, "the bars read do not cover the bar");
+		}
+	}
+	if (at < 0)
+		return NULL;
+	if (win.close_text[at] == NULL)
+		win.close_text[at] = MemoryContextStrdup(window_cxt,
+												 DatumGetCString(DirectFunctionCall1(numeric_out,
+																					 win.close_num[at])));
+	return pstrdup(win.close_text[at]);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -1324,20 +1890,28 @@ graph_check(PG_FUNCTION_ARGS)
 }
 
 /*
- * append_bar_result: appends the result object for bar t of explicit bars (t = -1: there are none);
- * v holds the node values at that bar.
+ * push_bar_result: pushes the result object for bar t of explicit bars (t = -1: there are none);
+ * v holds the node values at that bar. Returns what pushJsonbValue returns for the object's end
+ * (the whole value when it is the outermost).
  */
-static void
-append_bar_result(StringInfo buf, const GraphPlan *plan, const BarSeries *b, int t, const double *v)
+static JsonbValue *
+push_bar_result(JsonbParseState **st, const GraphPlan *plan, const BarSeries *b, int t,
+				const double *v)
 {
-	appendStringInfoString(buf, "{\"bar_ts\": ");
+	JsonbValue	n;
+
+	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+	push_key(st, "bar_ts");
 	if (b->ts != NULL && t >= 0)
-		append_ts(buf, b->ts[t]);
+		push_ts(st, b->ts[t]);
 	else
-		appendStringInfoString(buf, "null");
-	appendStringInfo(buf, ", \"bars\": %d, ", t + 1);
-	append_result(buf, plan, v, t + 1 > 0 && t + 1 >= plan->lookback);
-	appendStringInfoChar(buf, '}');
+		push_null(st);
+	push_key(st, "bars");
+	n.type = jbvNumeric;
+	n.val.numeric = int64_to_numeric(t + 1);
+	pushJsonbValue(st, WJB_VALUE, &n);
+	push_result(st, plan, v, t + 1 > 0 && t + 1 >= plan->lookback);
+	return pushJsonbValue(st, WJB_END_OBJECT, NULL);
 }
 
 /*
@@ -1357,7 +1931,8 @@ evaluate_bars(FunctionCallInfo fcinfo, bool all)
 	BarSeries	b;
 	double	  **series = palloc(sizeof(double *) * Max(plan->nnodes, 1));
 	double	   *v = palloc(sizeof(double) * Max(plan->nnodes, 1));
-	StringInfoData buf;
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
 	Datum		result;
 
 	bars_from_json(jbars, &b);
@@ -1367,26 +1942,22 @@ evaluate_bars(FunctionCallInfo fcinfo, bool all)
 			 b.n, plan->nnodes);
 	graph_run(plan, &b, all, series, v);
 
-	initStringInfo(&buf);
 	if (all)
 	{
-		appendStringInfoChar(&buf, '[');
+		pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
 		for (int t = 0; t < b.n; t++)
 		{
 			for (int i = 0; i < plan->nnodes; i++)
 				v[i] = series[i][t];
-			if (t > 0)
-				appendStringInfoString(&buf, ", ");
-			append_bar_result(&buf, plan, &b, t, v);
+			push_bar_result(&st, plan, &b, t, v);
 		}
+		res = pushJsonbValue(&st, WJB_END_ARRAY, NULL);
 	}
 	else
-		append_bar_result(&buf, plan, &b, b.n - 1, v);
-	if (all)
-		appendStringInfoChar(&buf, ']');
+		res = push_bar_result(&st, plan, &b, b.n - 1, v);
 
 	MemoryContextSwitchTo(old);
-	result = text_to_jsonb(&buf);
+	result = JsonbPGetDatum(JsonbValueToJsonb(res));
 	MemoryContextDelete(cxt);
 	PG_RETURN_DATUM(result);
 }
@@ -1430,94 +2001,39 @@ graph_evaluate(PG_FUNCTION_ARGS)
 	pg_uuid_t  *id = PG_GETARG_UUID_P(0);
 	int32		version = PG_GETARG_INT32(1);
 	Jsonb	   *graph = PG_GETARG_JSONB_P(2);
+	text	   *instrument = PG_GETARG_TEXT_PP(3);
+	text	   *timeframe = PG_GETARG_TEXT_PP(4);
 	TimestampTz bar_ts = PG_GETARG_TIMESTAMPTZ(5);
 	GraphPlan  *plan = cached_plan(id, version, graph);
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "ex7 graph evaluation",
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
-	int			cap = plan->lookback;
-	BarSeries	b;
 	double	  **series = palloc(sizeof(double *) * Max(plan->nnodes, 1));
 	double	   *v = palloc(sizeof(double) * Max(plan->nnodes, 1));
-	char	   *close_text = NULL;
-	Datum		args[4];
-	StringInfoData buf;
+	BarSeries	b;
+	char	   *close_text;
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
 	Datum		result;
-	uint64		rows;
 
-	b.open = palloc(sizeof(double) * cap);
-	b.high = palloc(sizeof(double) * cap);
-	b.low = palloc(sizeof(double) * cap);
-	b.close = palloc(sizeof(double) * cap);
-	b.volume = palloc(sizeof(double) * cap);
-	b.ts = palloc(sizeof(TimestampTz) * cap);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (bars_plan == NULL)
-	{
-		Oid			types[4] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT4OID};
-		SPIPlanPtr	p;
-
-		/* newest first through the primary key (instrument, timeframe, ts) */
-		p = SPI_prepare("SELECT b.ts, b.open::float8, b.high::float8, b.low::float8, "
-						"b.close::float8, b.volume::float8, b.close::text FROM ex7.bars b "
-						"WHERE b.instrument = $1 AND b.timeframe = $2 AND b.ts <= $3 "
-						"ORDER BY b.ts DESC LIMIT $4", 4, types);
-		if (p == NULL || SPI_keepplan(p) != 0)
-			elog(ERROR, "could not prepare the bars query: %s", SPI_result_code_string(SPI_result));
-		bars_plan = p;
-	}
-	args[0] = PG_GETARG_DATUM(3);
-	args[1] = PG_GETARG_DATUM(4);
-	args[2] = TimestampTzGetDatum(bar_ts);
-	args[3] = Int32GetDatum(cap);
-	if (SPI_execute_plan(bars_plan, args, NULL, true, cap) != SPI_OK_SELECT)
-		elog(ERROR, "the bars query failed");
-	rows = SPI_processed;
-	b.n = 0;
-	if (rows > 0)
-	{
-		bool		isnull;
-		TupleDesc	td = SPI_tuptable->tupdesc;
-
-		if (DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], td, 1, &isnull)) == bar_ts)
-		{
-			b.n = (int) rows;
-			for (uint64 r = 0; r < rows; r++)
-			{
-				HeapTuple	tup = SPI_tuptable->vals[r];
-				int			t = b.n - 1 - (int) r;
-
-				b.ts[t] = DatumGetTimestampTz(SPI_getbinval(tup, td, 1, &isnull));
-				b.open[t] = DatumGetFloat8(SPI_getbinval(tup, td, 2, &isnull));
-				b.high[t] = DatumGetFloat8(SPI_getbinval(tup, td, 3, &isnull));
-				b.low[t] = DatumGetFloat8(SPI_getbinval(tup, td, 4, &isnull));
-				b.close[t] = DatumGetFloat8(SPI_getbinval(tup, td, 5, &isnull));
-				b.volume[t] = DatumGetFloat8(SPI_getbinval(tup, td, 6, &isnull));
-			}
-			close_text = MemoryContextStrdup(cxt, SPI_getvalue(SPI_tuptable->vals[0], td, 7));
-		}
-	}
-	b.complete = rows < (uint64) cap;
-	SPI_finish();
-
+	close_text = window_bars(instrument, timeframe, bar_ts, plan->lookback, &b);
 	graph_run(plan, &b, false, series, v);
 
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"bar_ts\": ");
-	append_ts(&buf, bar_ts);
-	appendStringInfo(&buf, ", \"bars\": %d, \"close\": ", b.n);
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	push_key(&st, "bar_ts");
+	push_ts(&st, bar_ts);
+	push_key(&st, "bars");
+	push_number(&st, b.n);
+	push_key(&st, "close");
 	if (close_text)
-		escape_json(&buf, close_text);
+		push_string(&st, close_text);
 	else
-		appendStringInfoString(&buf, "null");
-	appendStringInfoString(&buf, ", ");
-	append_result(&buf, plan, v, b.n > 0 && b.n >= plan->lookback);
-	appendStringInfoChar(&buf, '}');
+		push_null(&st);
+	push_result(&st, plan, v, b.n > 0 && b.n >= plan->lookback);
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 
 	MemoryContextSwitchTo(old);
-	result = text_to_jsonb(&buf);
+	result = JsonbPGetDatum(JsonbValueToJsonb(res));
 	MemoryContextDelete(cxt);
 	PG_RETURN_DATUM(result);
 }
@@ -1536,7 +2052,8 @@ graph_cache_stats(PG_FUNCTION_ARGS)
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "{\"entries\": " INT64_FORMAT ", \"capacity\": %d, \"hits\": "
 					 UINT64_FORMAT ", \"compiles\": " UINT64_FORMAT ", \"evictions\": "
+					 UINT64_FORMAT ", \"window_reads\": " UINT64_FORMAT ", \"window_hits\": "
 					 UINT64_FORMAT "}", entries, PLAN_CACHE_MAX, plan_hits, plan_compiles,
-					 plan_evictions);
+					 plan_evictions, window_reads, window_hits);
 	PG_RETURN_DATUM(text_to_jsonb(&buf));
 }

@@ -129,10 +129,19 @@ SELECT ex7._evaluate(:'sid', 1, jsonb_set(pg_temp.g(), '{nodes,1,params,period}'
 SELECT ex7_test.err(format('SELECT ex7._evaluate(%L, 2, %L, %L, %L, %L)', :'sid', pg_temp.g() #- '{edges,4}' #- '{edges,3}',
                            'X7ENG', '5m', '2026-03-02 10:40-05')) AS invalid;
 SELECT ex7._graph_cache_stats() -> 'entries' AS entries;
--- bounded: 300 more keys leave 256 plans, the least recently used evicted
-SELECT count(*) AS evaluated FROM generate_series(1, 300) i,
+-- bounded: capacity + 44 more keys leave capacity plans, the least recently used evicted (the 2 keys
+-- above, then the first 43 new ones); all of them one bar, read once (the bar window)
+SELECT count(*) AS evaluated FROM generate_series(1, (ex7._graph_cache_stats() ->> 'capacity')::int + 44) i,
        LATERAL ex7._evaluate(md5(i::text)::uuid, 1, pg_temp.g(), 'X7ENG', '5m', '2026-03-02 10:40-05') r;
-SELECT ex7._graph_cache_stats() - 'hits' AS cache_full;
+SELECT s ->> 'capacity' AS capacity, (s ->> 'entries') = (s ->> 'capacity') AS full, s -> 'evictions' AS evictions,
+       s -> 'window_reads' AS window_reads, s -> 'window_hits' AS window_hits
+  FROM ex7._graph_cache_stats() s;
+-- the most recently used key is still there (a hit), the first new key is not (a compile)
+SELECT ex7._graph_cache_stats() -> 'compiles' AS compiles_before;
+SELECT ex7._evaluate(md5(((ex7._graph_cache_stats() ->> 'capacity')::int + 44)::text)::uuid, 1, pg_temp.g(), 'X7ENG', '5m', '2026-03-02 10:40-05') -> 'bars' AS newest,
+       ex7._graph_cache_stats() -> 'compiles' AS compiles_after_newest;
+SELECT ex7._evaluate(md5('1')::uuid, 1, pg_temp.g(), 'X7ENG', '5m', '2026-03-02 10:40-05') -> 'bars' AS oldest,
+       ex7._graph_cache_stats() -> 'compiles' AS compiles_after_oldest;
 
 -- the EMA crossover fixture: on the bar where the 9 EMA crosses above the 21 EMA inside the session, the
 -- dispatcher's view (the graph's 119-bar lookback from the table) fires the long with its brackets, like
