@@ -3,38 +3,41 @@
  *	  The live signal stream, GET /api/signals/stream (ex7-api-reference.txt, "Signal Stream"):
  *
  *	  "1. Emit retry hint (client reconnect delay). 2. Emit one-time compliance banner. 3. If
- *	  Last-Event-ID provided, replay any signals fired after that id via replay_since_event_id(user_id,
- *	  last_event_id, strategy_id). 4. Subscribe to BROADCASTER with (user.id, strategy_id). 5. Pump the
- *	  subscriber queue [...] apply the instrument filter if set, yield a `signal` or `signal_closed` frame
- *	  - on timeout: yield heartbeat [...] 6. On disconnect / generator close, unsubscribe cleanly".
+ *	  Last-Event-ID provided, replay any signals fired after that id via
+ *	  replay_since_event_id(user_id, last_event_id, strategy_id). 4. Subscribe to BROADCASTER with
+ *	  (user.id, strategy_id). 5. Pump the subscriber queue [...] apply the instrument filter if set,
+ *	  yield a `signal` or `signal_closed` frame - on timeout: yield heartbeat [...] 6. On disconnect
+ *	  / generator close, unsubscribe cleanly".
  *
  * The broadcaster: the process's one LISTEN connection (main.c) hands every notification of
  * signal_fired / signal_closed to sse_notify, which carries the signal JSON (ext/sql/55_events.sql,
  * ex7._event_notification); a hash of topics (one per user with streams) holds each user's
- * subscribers, and an event is written once per matching subscriber, the strategy filter and then the
- * instrument filter applied ("Instrument filter is post-queue").
+ * subscribers, and an event is written once per matching subscriber, the strategy filter and then
+ * the instrument filter applied ("Instrument filter is post-queue").
  *
- * No gap, no duplicate. Event ids are the user's dense sequence, committed in id order, and NOTIFY is
- * delivered on commit in commit order (55_events.sql, facts.md). A subscriber joins its topic BEFORE
- * its replay query is sent, and keeps a cursor: the newest id it was given; it drops anything at or
- * below it. A notification that arrives before the query is sent needs nothing: the query's snapshot
- * is taken after that commit and returns the event. One that arrives while the query runs may or may
- * not be in its snapshot: it is held back, and after the replayed rows the held ones above the cursor
- * follow. A notification can still be lost: the LISTEN connection dropped (sse_resync), a payload
- * too large to carry the signal, or a topic that sees id n+2 after n (a gap): the subscribers concerned
- * catch up again from their cursor with the same query. A client far behind is replayed in batches of
- * about half the buffer cap, the next batch queried once the previous one has left the output buffer.
+ * No gap, no duplicate. Event ids are the user's dense sequence, committed in id order, and NOTIFY
+ * is delivered on commit in commit order (55_events.sql, facts.md). A subscriber joins its topic
+ * BEFORE its replay query is sent, and keeps a cursor: the newest id it was given; it drops
+ * anything at or below it. A notification that arrives before the query is sent needs nothing: the
+ * query's snapshot is taken after that commit and returns the event. One that arrives while the
+ * query runs may or may not be in its snapshot: it is held back, and after the replayed rows the
+ * held ones above the cursor follow. A notification can still be lost: the LISTEN connection
+ * dropped (sse_resync), a payload too large to carry the signal, or a topic that sees id n+2 after
+ * n (a gap): the subscribers concerned catch up again from their cursor with the same query. A
+ * client far behind is replayed in batches of about half the buffer cap, the next batch queried
+ * once the previous one has left the output buffer.
  *
- * Resources. A subscriber is about 200 bytes and one timer serves every heartbeat (a wheel of slots,
- * each visited once per slot period: each stream gets a comment frame once per interval). Queries of
- * the streams wait in their own queue, at most half the pool at a time, so 10,000 clients connecting
- * at once neither overflow the pool's queue nor starve the other routes. A live frame that would take
- * a client's output buffer past EX7_SSE_BUFFER_MAX is its last live frame: the client falls behind and
- * the events after it are read from the log (the buffer that costs nothing) once its buffer has
- * drained, so a burst never costs more than the cap. A client whose output has still not drained
- * one heartbeat interval later does not read: it is closed, and resumes later from its Last-Event-ID;
- * so is one whose writes make no progress for a minute. Reading stays on (a close is noticed at once) with a small
- * read limit, so what a client sends after its request cannot grow memory either.
+ * Resources. A subscriber is about 200 bytes and one timer serves every heartbeat (a wheel of
+ * slots, each visited once per slot period: each stream gets a comment frame once per interval).
+ * Queries of the streams wait in their own queue, at most half the pool at a time, so 10,000
+ * clients connecting at once neither overflow the pool's queue nor starve the other routes. A live
+ * frame that would take a client's output buffer past EX7_SSE_BUFFER_MAX is its last live frame:
+ * the client falls behind and the events after it are read from the log (the buffer that costs
+ * nothing) once its buffer has drained, so a burst never costs more than the cap. A client whose
+ * output has still not drained one heartbeat interval later does not read: it is closed, and
+ * resumes later from its Last-Event-ID; so is one whose writes make no progress for a minute.
+ * Reading stays on (a close is noticed at once) with a small read limit, so what a client sends
+ * after its request cannot grow memory either.
  */
 #include "sse.h"
 
@@ -53,12 +56,14 @@
 #include "util.h"
 
 #define TOPIC_BUCKETS	4096
-#define HB_SLOTS		64		/* heartbeat wheel: the timer visits one slot per interval / HB_SLOTS */
-#define HELD_MAX		1024	/* live events held back per catching-up subscriber before it re-reads */
-#define READ_MAX		4096	/* bytes a client may send after its request before reading pauses */
-#define STALL_SECONDS	60		/* a write that makes no progress that long closes the stream */
-#define SNDBUF_BYTES	65536	/* kernel send buffer of a stream socket (the kernel doubles it) */
-#define FRAME_BYTES		2048	/* a signal frame's size, to size replay batches to the buffer cap */
+/* the heartbeat wheel: the timer visits one slot every interval / HB_SLOTS (docs/performance.md: 16
+ * slots wrote 625 of 10,000 streams at once and doubled the p99 of an event arriving meanwhile) */
+#define HB_SLOTS		64
+#define HELD_MAX		1024	/* events held back per subscriber while its query runs */
+#define READ_MAX		4096	/* bytes a client may send after its request before reads pause */
+#define STALL_SECONDS	60		/* a write making no progress that long closes the stream */
+#define SNDBUF_BYTES	65536	/* a stream socket's kernel send buffer (the kernel doubles it) */
+#define FRAME_BYTES		2048	/* about a signal frame (~1 KiB), to size batches to the cap */
 
 typedef enum SubState
 {
@@ -107,7 +112,7 @@ struct Sub
 	Topic	   *topic;
 	struct evhttp_request *req;
 	Req		   *r;				/* until the reply starts */
-	char	   *open_lei;		/* the Last-Event-ID and instrument as sent, for the opening query */
+	char	   *open_lei;		/* Last-Event-ID and instrument as sent, for the opening query */
 	char	   *open_inst;
 	Held	   *held,
 			   *held_tail;		/* live events held back while catching up, in id order */
@@ -118,7 +123,7 @@ struct Sub
 	uint8_t		behind;			/* heartbeat visits while its output has not drained */
 	bool		queued;			/* in the query queue */
 	bool		inflight;		/* its query runs: the callback still needs the struct */
-	bool		again;			/* something may be lost since that query's snapshot: one more round */
+	bool		again;			/* something may be missing from that query's snapshot: once more */
 	bool		dead;			/* the connection is gone; freed when the query returns */
 	char		strategy[37];	/* "": every strategy */
 	char		instrument[33]; /* "": every instrument; upper case */
@@ -144,22 +149,24 @@ static struct
 
 static const PoolStatement replay_stmt = {
 	"sse_replay",
-	"SELECT head, event_id, event, instrument, data FROM ex7.stream_replay($1::uuid, $2, $3::uuid, $4, $5::int)",
+	"SELECT head, event_id, event, instrument, data "
+	"FROM ex7.stream_replay($1::uuid, $2, $3::uuid, $4, $5::int)",
 	5
 };
 
 static void sub_gone(Sub *s);
 
-/* ---------------------------------------------------------------------------------------------------
+/* ------------------------------------------------------------------------------------------------
  * Frames and topics
- * ------------------------------------------------------------------------------------------------- */
+ * ---------------------------------------------------------------------------------------------- */
 
 /* frame_new: returns a frame "id: N\nevent: K\ndata: JSON\n\n" with one reference. */
 static Frame *
 frame_new(int64_t id, const char *event, const char *instrument, const char *json, size_t jlen)
 {
 	char		head[96];
-	int			hlen = snprintf(head, sizeof(head), "id: %lld\nevent: %s\ndata: ", (long long) id, event);
+	int			hlen = snprintf(head, sizeof(head), "id: %lld\nevent: %s\ndata: ", (long long) id,
+								event);
 	Frame	   *f = malloc(sizeof(Frame) + (size_t) hlen + jlen + 2);
 
 	f->refs = 1;
@@ -172,6 +179,7 @@ frame_new(int64_t id, const char *event, const char *instrument, const char *jso
 	return f;
 }
 
+/* frame_unref: returns nothing; drops a reference to f (NULL is fine), freeing it with the last. */
 static void
 frame_unref(Frame *f)
 {
@@ -179,6 +187,7 @@ frame_unref(Frame *f)
 		free(f);
 }
 
+/* topic_get: returns the topic of user; NULL when it has none, unless create. */
 static Topic *
 topic_get(const char *user, bool create)
 {
@@ -221,10 +230,11 @@ topic_seen(Topic *t, int64_t id)
 		t->seen = id;
 }
 
-/* ---------------------------------------------------------------------------------------------------
+/* ------------------------------------------------------------------------------------------------
  * Subscribers
- * ------------------------------------------------------------------------------------------------- */
+ * ---------------------------------------------------------------------------------------------- */
 
+/* held_clear: returns nothing; drops every event s held back. */
 static void
 held_clear(Sub *s)
 {
@@ -241,8 +251,8 @@ held_clear(Sub *s)
 }
 
 /*
- * held_push: returns nothing; holds f back for s while its query runs (the query's snapshot may predate
- * f's commit). Too many: drop them all and read the log once more.
+ * held_push: returns nothing; holds f back for s while its query runs (the query's snapshot may
+ * predate f's commit). Too many: drop them all and read the log once more.
  */
 static void
 held_push(Sub *s, Frame *f)
@@ -268,6 +278,7 @@ held_push(Sub *s, Frame *f)
 	s->nheld++;
 }
 
+/* q_remove: returns nothing; takes s out of the query queue when it is in it. */
 static void
 q_remove(Sub *s)
 {
@@ -285,6 +296,7 @@ q_remove(Sub *s)
 	s->queued = false;
 }
 
+/* q_push: returns nothing; queues s's next query (once). */
 static void
 q_push(Sub *s)
 {
@@ -300,8 +312,10 @@ q_push(Sub *s)
 	s->queued = true;
 }
 
-/* kick: returns nothing; runs the query queue from the event loop (never inside a libevent callback of
- * a connection that the queue might close). */
+/*
+ * kick: returns nothing; has the event loop run the query queue soon (never inside a libevent
+ * callback of a connection that the queue might close: STYLE.md, redis networking.c).
+ */
 static void
 kick(void)
 {
@@ -309,6 +323,7 @@ kick(void)
 		event_active(S.kick, EV_TIMEOUT, 0);
 }
 
+/* hb_link: returns nothing; puts s in a heartbeat slot, round robin over the slots. */
 static void
 hb_link(Sub *s)
 {
@@ -320,6 +335,7 @@ hb_link(Sub *s)
 	S.slots[s->slot] = s;
 }
 
+/* hb_unlink: returns nothing; takes s out of its heartbeat slot (when it is in one). */
 static void
 hb_unlink(Sub *s)
 {
@@ -353,6 +369,7 @@ detach(Sub *s)
 	topic_drop(t);
 }
 
+/* sub_free: returns nothing; frees s (detached, no query in flight). */
 static void
 sub_free(Sub *s)
 {
@@ -398,23 +415,25 @@ sub_gone(Sub *s)
 }
 
 /*
- * sub_kill: returns nothing; closes s's connection at once (s is freed): a client over the buffer cap,
- * or a stream whose catch-up query failed. The socket is reset rather than drained: what the client
- * has not read is dropped with it, and it resumes from the last id it did read.
+ * sub_kill: returns nothing; closes s's connection at once (s is freed): a client that does not
+ * drain, or a stream whose catch-up query failed. Called from timers and query callbacks only. The
+ * socket is reset rather than drained: what the client has not read is dropped with it, and it
+ * resumes from the last id it did read.
  */
 static void
 sub_kill(Sub *s, const char *why)
 {
 	struct evhttp_connection *evcon = s->req ? evhttp_request_get_connection(s->req) : NULL;
 
-	fprintf(stderr, "{\"level\": \"info\", \"msg\": \"signal stream closed: %s\", \"user_id\": \"%s\", "
-			"\"event_id\": %lld}\n", why, s->topic ? s->topic->user : "", (long long) s->cursor);
+	fprintf(stderr, "{\"level\": \"info\", \"msg\": \"signal stream closed: %s\", "
+			"\"user_id\": \"%s\", \"event_id\": %lld}\n",
+			why, s->topic ? s->topic->user : "", (long long) s->cursor);
 	if (evcon)
 	{
 		struct linger lg = {1, 0};
 
-		setsockopt(bufferevent_getfd(evhttp_connection_get_bufferevent(evcon)), SOL_SOCKET, SO_LINGER,
-				   &lg, sizeof(lg));
+		setsockopt(bufferevent_getfd(evhttp_connection_get_bufferevent(evcon)), SOL_SOCKET,
+				   SO_LINGER, &lg, sizeof(lg));
 		evhttp_connection_free(evcon);	/* runs close_cb, which frees s */
 	}
 	else
@@ -445,13 +464,14 @@ sub_send(Sub *s, struct evbuffer *b)
 {
 	if (sub_out(s) && evbuffer_get_length(b) > 0)
 		evhttp_send_reply_chunk_with_cb(s->req, b, s->state == SUB_DRAINING ? drained_cb : NULL, s);
-	evbuffer_drain(b, evbuffer_get_length(b));	/* a HEAD request or a connection gone: nothing sent */
+	/* a HEAD request or a connection gone: nothing was sent */
+	evbuffer_drain(b, evbuffer_get_length(b));
 }
 
 /*
  * sub_live: returns nothing; writes live frame f to s, which is up to date. When its output buffer
- * would pass the cap, f is its last live frame: s falls behind (DRAINING), the events after f are read
- * from the log once the buffer has drained, and hb_cb closes s if that does not happen in time.
+ * would pass the cap, f is its last live frame: s falls behind (DRAINING), the events after f are
+ * read from the log once the buffer has drained, and hb_cb closes s if it does not drain in time.
  */
 static void
 sub_live(Sub *s, Frame *f)
@@ -466,7 +486,7 @@ sub_live(Sub *s, Frame *f)
 
 /*
  * sub_resync: returns nothing; s may have missed an event: it catches up from its cursor. A query
- * that is queued (or a batch still draining) will see the event, one in flight may not: one more round.
+ * that is queued (or a batch still draining) will see the event; one in flight may not: once more.
  */
 static void
 sub_resync(Sub *s)
@@ -480,6 +500,7 @@ sub_resync(Sub *s)
 	}
 }
 
+/* topic_resync: returns nothing; every subscriber of t catches up (a notification was lost). */
 static void
 topic_resync(Topic *t)
 {
@@ -487,14 +508,14 @@ topic_resync(Topic *t)
 		sub_resync(s);
 }
 
-/* ---------------------------------------------------------------------------------------------------
+/* ------------------------------------------------------------------------------------------------
  * Replay
- * ------------------------------------------------------------------------------------------------- */
+ * ---------------------------------------------------------------------------------------------- */
 
 /*
- * add_rows: returns true when the batch was full (more events may follow); appends to b the frames of
- * the event rows of an ex7.stream_replay result (row 0 is the banner) that s has not had and that pass
- * its instrument filter, advancing its cursor.
+ * add_rows: returns true when the batch was full (more events may follow); appends to b the frames
+ * of the event rows of an ex7.stream_replay result (row 0 is the banner) that s has not had and
+ * that pass its instrument filter, advancing its cursor.
  */
 static bool
 add_rows(Sub *s, PGresult *res, struct evbuffer *b)
@@ -586,8 +607,8 @@ opened(Sub *s, PGresult *res, const char *conn_error)
 		detach(s);
 		sub_free(s);
 		if (res == NULL)
-			reply_detail(r, 503, conn_error && strstr(conn_error, "busy") ? "server busy, retry shortly"
-						 : "database unavailable, retry shortly");
+			reply_detail(r, 503, conn_error && strstr(conn_error, "busy")
+						 ? "server busy, retry shortly" : "database unavailable, retry shortly");
 		else if (PQresultStatus(res) != PGRES_TUPLES_OK)
 			reply_pg_error(r, PQresultErrorField(res, PG_DIAG_SQLSTATE),
 						   PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
@@ -630,6 +651,7 @@ caught_up(Sub *s, PGresult *res)
 	finish_round(s, S.scratch, add_rows(s, res, S.scratch));
 }
 
+/* replay_cb: the pool's answer to a stream's query (res NULL: the database could not run it). */
 static void
 replay_cb(PGresult *res, const char *conn_error, void *arg)
 {
@@ -679,6 +701,7 @@ q_run(void)
 	}
 }
 
+/* kick_cb: the loop runs the query queue (see kick). */
 static void
 kick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -702,8 +725,8 @@ hb_cb(evutil_socket_t fd, short what, void *arg)
 	{
 		next = s->hb_next;
 		/*
-		 * Waiting for its output to drain (a replay batch, or a backlog over the cap) at two visits in a
-		 * row: it has not taken what it was sent for a whole interval. It resumes later from its last id.
+		 * Waiting for its output to drain (a replay batch, or a backlog over the cap) at two visits
+		 * in a row: it has not taken what it was sent for a whole interval. It resumes later.
 		 */
 		if (s->state == SUB_DRAINING && ++s->behind > 1)
 		{
@@ -716,9 +739,9 @@ hb_cb(evutil_socket_t fd, short what, void *arg)
 	S.hb_slot = (S.hb_slot + 1) % HB_SLOTS;
 }
 
-/* ---------------------------------------------------------------------------------------------------
+/* ------------------------------------------------------------------------------------------------
  * The interface
- * ------------------------------------------------------------------------------------------------- */
+ * ---------------------------------------------------------------------------------------------- */
 
 void
 sse_init(Server *srv)
@@ -757,7 +780,7 @@ sse_open(Req *r, char **values)
 	s->open_inst = values[3] ? strdup(values[3]) : NULL;
 	if (values[2])
 		for (int i = 0; i < 36 && values[2][i]; i++)
-			s->strategy[i] = (char) tolower((unsigned char) values[2][i]);	/* as jsonb prints a uuid */
+			s->strategy[i] = (char) tolower((unsigned char) values[2][i]);	/* as jsonb prints it */
 	s->topic = topic_get(r->claims.sub, true);
 	s->next = s->topic->subs;
 	if (s->next)
@@ -789,9 +812,12 @@ sse_notify(const char *channel, const char *payload)
 	if (!json_object_object_get_ex(o, "event_id", &v) || !json_object_is_type(v, json_type_int))
 		goto done;
 	id = json_object_get_int64(v);
-	if (!json_object_object_get_ex(o, "user_id", &v) || (user = json_object_get_string(v)) == NULL ||
-		!json_object_object_get_ex(o, "kind", &v) || (kind = json_object_get_string(v)) == NULL ||
-		!json_object_object_get_ex(o, "strategy_id", &v) || (strategy = json_object_get_string(v)) == NULL)
+	if (!json_object_object_get_ex(o, "user_id", &v) || (user = json_object_get_string(v)) == NULL)
+		goto done;
+	if (!json_object_object_get_ex(o, "kind", &v) || (kind = json_object_get_string(v)) == NULL)
+		goto done;
+	if (!json_object_object_get_ex(o, "strategy_id", &v) ||
+		(strategy = json_object_get_string(v)) == NULL)
 		goto done;
 	if (strcmp(kind, "signal") != 0 && strcmp(kind, "signal_closed") != 0)
 		goto done;
@@ -820,11 +846,11 @@ sse_notify(const char *channel, const char *payload)
 		if (s->strategy[0] && strcmp(s->strategy, strategy) != 0)
 			continue;
 		if (f == NULL)
-			sub_resync(s);		/* too large to travel with the notification: read it from the log */
+			sub_resync(s);		/* too large for the notification: read it from the log */
 		else if (s->inflight)
 			held_push(s, f);	/* its query's snapshot may or may not have it */
 		else if (s->state != SUB_LIVE)
-			;					/* its next query starts after this commit: it reads it from the log */
+			;					/* its next query starts after this commit: it reads it */
 		else if (id > s->cursor)
 		{
 			s->cursor = id;

@@ -1,9 +1,10 @@
 /*
  * sse.h
- *	  GET /api/signals/stream: the live signal stream (Server-Sent Events) of ex7-api-reference.txt,
- *	  "Signal Stream". One LISTEN connection per process (signal_fired, signal_closed) fans events out in
- *	  process to the subscribers of the user; a subscriber that missed something reads the user's event
- *	  log (ex7.stream_replay) from the last id it sent. docs/stream.md describes the protocol.
+ *	  GET /api/signals/stream: the live signal stream (Server-Sent Events) of
+ *	  ex7-api-reference.txt, "Signal Stream". One LISTEN connection per process (signal_fired,
+ *	  signal_closed) fans events out in process to the subscribers of the user; a subscriber that
+ *	  missed something reads the user's event log (ex7.stream_replay) from the last id it sent.
+ *	  docs/stream.md describes the protocol.
  */
 #ifndef EX7D_SSE_H
 #define EX7D_SSE_H
@@ -14,8 +15,9 @@
 extern void sse_init(Server *srv);
 
 /*
- * sse_open: the route handler of GET /api/signals/stream, after authentication and the argument
- * checks: values are the route's arguments (user, Last-Event-ID, strategy_id, instrument). Answers r.
+ * sse_open: returns nothing; the route handler of GET /api/signals/stream, after authentication
+ * and the argument checks: values are the route's arguments (user, Last-Event-ID, strategy_id,
+ * instrument). It answers r, at once or once its opening query returns.
  */
 extern void sse_open(Req *r, char **values);
 
@@ -23,8 +25,8 @@ extern void sse_open(Req *r, char **values);
 extern void sse_notify(const char *channel, const char *payload);
 
 /*
- * sse_resync: returns nothing; the LISTEN connection (re)connected: notifications may have been lost
- * while it was down, so every stream catches up from its event log.
+ * sse_resync: returns nothing; the LISTEN connection (re)connected: notifications may have been
+ * lost while it was down, so every stream catches up from its event log.
  */
 extern void sse_resync(void);
 
