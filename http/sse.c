@@ -64,6 +64,7 @@
 #define STALL_SECONDS	60		/* a write making no progress that long closes the stream */
 #define SNDBUF_BYTES	65536	/* a stream socket's kernel send buffer (the kernel doubles it) */
 #define FRAME_BYTES		2048	/* about a signal frame (~1 KiB), to size batches to the cap */
+#define RETRY_MS		250		/* the pool's first reconnect is after 100 ms (pool.c) */
 
 typedef enum SubState
 {
@@ -138,6 +139,7 @@ static struct
 	unsigned	next_slot;		/* round robin of new subscribers over the slots */
 	struct event *hb;
 	struct event *kick;			/* runs the query queue from the loop */
+	struct event *retry;		/* runs it again later: the database was out of reach */
 	Sub		   *q_head,
 			   *q_tail;
 	int			running;		/* queries in flight */
@@ -155,6 +157,7 @@ static const PoolStatement replay_stmt = {
 };
 
 static void sub_gone(Sub *s);
+static void retry_later(void);
 
 /* ------------------------------------------------------------------------------------------------
  * Frames and topics
@@ -642,7 +645,15 @@ opened(Sub *s, PGresult *res, const char *conn_error)
 static void
 caught_up(Sub *s, PGresult *res)
 {
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1)
+	if (res == NULL)
+	{
+		/* the connection went away with the query (a database restart): ask again later */
+		s->state = SUB_QUERYING;
+		q_push(s);
+		retry_later();
+		return;
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1)
 	{
 		sub_kill(s, "its event log could not be read");
 		return;
@@ -666,6 +677,16 @@ replay_cb(PGresult *res, const char *conn_error, void *arg)
 	else
 		caught_up(s, res);
 	kick();
+}
+
+/* retry_later: returns nothing; runs the query queue again in RETRY_MS. */
+static void
+retry_later(void)
+{
+	struct timeval tv = {0, RETRY_MS * 1000};
+
+	if (!evtimer_pending(S.retry, NULL))
+		evtimer_add(S.retry, &tv);
 }
 
 /* q_run: returns nothing; starts queued queries while fewer than max_running run. */
@@ -695,9 +716,14 @@ q_run(void)
 			S.running++;
 		}
 		else if (s->r)
-			opened(s, NULL, rc == -1 ? "busy" : "unavailable");
+			opened(s, NULL, rc == -1 ? "busy" : "unavailable");	/* 503, like any route */
 		else
-			sub_kill(s, "database unavailable");
+		{
+			/* a running stream waits for the database (restarting, or the pool's queue full) */
+			q_push(s);
+			retry_later();
+			break;
+		}
 	}
 }
 
@@ -765,6 +791,7 @@ sse_init(Server *srv)
 	S.hb = event_new(srv->base, -1, EV_PERSIST, hb_cb, NULL);
 	event_add(S.hb, &tick);
 	S.kick = event_new(srv->base, -1, 0, kick_cb, NULL);
+	S.retry = evtimer_new(srv->base, kick_cb, NULL);
 	S.ready = true;
 }
 
@@ -787,7 +814,7 @@ sse_open(Req *r, char **values)
 		s->next->prev = s;
 	s->topic->subs = s;
 	q_push(s);
-	q_run();
+	kick();
 }
 
 void
@@ -939,6 +966,7 @@ sse_free(void)
 		}
 	event_free(S.hb);
 	event_free(S.kick);
+	event_free(S.retry);
 	evbuffer_free(S.scratch);
 	S.ready = false;
 }

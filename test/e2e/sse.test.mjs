@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import http from 'node:http';
 import net from 'node:net';
@@ -482,6 +482,44 @@ test('a lost LISTEN connection and a notification without the signal are caught 
     assert.deepEqual(e.ids(), Array.from({ length: 6 }, (_, k) => start + 1 + k));
     e.close();
   } finally {
+    await srv.stop();
+  }
+});
+
+// needs the test cluster's data directory, which tools/test.sh and tools/try.sh pass (as resilience.test.mjs)
+test('PostgreSQL restarts under open streams: they stay open, and what commits before LISTEN is back is caught up', { skip: !process.env.EX7_E2E_PGDATA }, async () => {
+  const pgdata = process.env.EX7_E2E_PGDATA;
+  const bindir = execFileSync('pg_config', ['--bindir'], { encoding: 'utf8' }).trim();
+  const pgctl = (args) => (process.getuid() === 0
+    ? execFileSync('runuser', ['-u', 'postgres', '--', `${bindir}/pg_ctl`, ...args], { stdio: 'ignore' })
+    : execFileSync(`${bindir}/pg_ctl`, args, { stdio: 'ignore' }));
+  const srv = await ex7d({ EX7_SSE_HEARTBEAT_MS: '300' });
+  const e = es(srv, te);
+  const st = raw(srv, te);
+  try {
+    await until(() => e.banners.length === 1 && frames(st.text).length >= 2, 'banners');
+    const start = lastEventId(E);
+    const recorded = [...readFileSync(`${pgdata}/postmaster.opts`, 'utf8').matchAll(/"([^"]*)"/g)].map((m) => m[1]);
+    const opts = recorded.filter((_, i) => !(recorded[i] === '-D' || recorded[i - 1] === '-D')).join(' ');
+    pgctl(['-D', pgdata, '-m', 'fast', '-w', 'stop']);
+    try {
+      const beats = frames(st.text).filter((f) => f.comment === 'heartbeat').length;
+      await until(() => frames(st.text).filter((f) => f.comment === 'heartbeat').length >= beats + 2, 'heartbeats while the database is down');
+    } finally {
+      pgctl(['-D', pgdata, '-w', '-l', `${pgdata}/../postgresql.log`, '-o', opts, 'start']);
+    }
+    // at once, before ex7d's LISTEN connection (backoff 100 ms and up) is back: these notifications are lost
+    const f = fire(E, strat['e-mnq'], 3, 'restart');
+    await until(() => e.got.length === 3, 'the events of the restart window, from the log', 15000);
+    assert.deepEqual(e.ids(), f.map((x) => x.id));
+    assert.deepEqual(e.ids(), [start + 1, start + 2, start + 3]);
+    assert.equal(e.errors.length, 0, 'the stream never broke');
+    assert.ok(!st.ended, 'the raw stream is still open');
+    fire(E, strat['e-mnq'], 1, 'after');
+    await until(() => e.got.length === 4, 'live again');
+  } finally {
+    e.close();
+    st.close();
     await srv.stop();
   }
 });
