@@ -113,20 +113,24 @@ SELECT count(*) FROM bench_strategies b, generate_series(0, 19) k,
        LATERAL (SELECT v.graph FROM ex7.strategy_versions v WHERE v.strategy_id = b.id) g
  WHERE ex7._evaluate(b.id, 1, g.graph, 'MES', '5m', $LAST - k * interval '5 minutes') ->> 'enter_long' IS NOT NULL")
 
-# timing: each side evaluates all 1,000 strategies on the last bar, best of 5 runs (plans cached after the first)
-cat >"$W/time.sql" <<SQL
-\\timing on
+# timing: each side evaluates all 1,000 strategies on the last bar. One session, as the dispatcher's pooled
+# connection is: a first run of each side (cold: the C side compiles and caches the 1,000 plans, PL/pgSQL
+# plans its queries), then 5 runs of each, alternating; the best of each counts. Both queries read the
+# strategies' parameters from a table; the C side also joins the versions for the graph.
+{
+	echo '\timing on'
+	for _ in 0 1 2 3 4 5; do
+		cat <<SQL
 SELECT count(*) FROM bench_strategies b JOIN ex7.strategy_versions v ON v.strategy_id = b.id
  WHERE ex7._evaluate(b.id, 1, v.graph, 'MES', '5m', $LAST) IS NOT NULL;
 SELECT count(*) FROM bench_strategies b WHERE sql_entry(b.kind, b.p1, b.p2, $LAST) IS NOT NULL;
 SQL
-best_c=999999; best_sql=999999
-for _ in 1 2 3 4 5; do
-	out=$(q -f "$W/time.sql" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
-	c=$(echo "$out" | sed -n 1p); s=$(echo "$out" | sed -n 2p)
-	best_c=$(awk -v a="$c" -v b="$best_c" 'BEGIN { print (a < b ? a : b) }')
-	best_sql=$(awk -v a="$s" -v b="$best_sql" 'BEGIN { print (a < b ? a : b) }')
-done
+	done
+} >"$W/time.sql"
+times=$(q -f "$W/time.sql" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
+cold_c=$(echo "$times" | sed -n 1p); cold_sql=$(echo "$times" | sed -n 2p)
+best_c=$(echo "$times" | sed -n '3~2p' | sort -g | head -1)
+best_sql=$(echo "$times" | sed -n '4~2p' | sort -g | head -1)
 
 # one bar through the whole pipeline with 1,000 running strategies (the first bar also starts them: warm
 # them up with one, then time the next)
@@ -136,6 +140,7 @@ ingest=$(q -c '\timing on' -c "SELECT ex7.ingest_bar('MES', '5m', timestamptz '2
 
 ratio=$(awk -v c="$best_c" -v s="$best_sql" 'BEGIN { printf "%.1f", s / c }')
 echo "evaluation of 1,000 strategies on one bar: C $best_c ms ($(awk -v c="$best_c" 'BEGIN { printf "%.1f", c }') us per strategy), SQL window functions $best_sql ms: ${ratio}x (goal >= 10x)"
+echo "first run in a fresh session: C $cold_c ms (compiles the 1,000 plans), SQL window functions $cold_sql ms"
 echo "agreement over 20 bars x 1,000 strategies: $mism mismatches, $fires entries"
 echo "one bar ingested with 1,000 running strategies dispatched: $ingest ms ($(awk -v t="$ingest" 'BEGIN { printf "%.0f", t }') us per strategy, all included)"
 awk -v r="$ratio" -v m="$mism" 'BEGIN { exit !(r >= 10 && m == 0) }'

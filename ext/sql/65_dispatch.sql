@@ -91,17 +91,19 @@ DECLARE
     sg ex7.signals;
     v_hit record;
     v_closed jsonb := '[]';
+    v_open_long boolean := false;
+    v_open_short boolean := false;
     v_side text;
     v_size integer;
     v_stop numeric;
     v_target numeric;
     v_fire jsonb;
 BEGIN
-    SELECT i.tick_size INTO v_tick FROM ex7.instruments i WHERE i.symbol = p_s.instrument;
-    SELECT v.graph INTO v_graph FROM ex7.strategy_versions v
-     WHERE v.strategy_id = p_s.id AND v.version = p_s.current_version;
+    SELECT i.tick_size, v.graph INTO v_tick, v_graph
+      FROM ex7.strategy_versions v, ex7.instruments i
+     WHERE v.strategy_id = p_s.id AND v.version = p_s.current_version AND i.symbol = p_s.instrument;
 
-    -- 1. brackets touched by this bar
+    -- 1. brackets touched by this bar; what stays open is noted for step 3
     FOR sg IN
         SELECT * FROM ex7.signals x
          WHERE x.strategy_id = p_s.id AND x.mode = p_rt.mode AND x.status = 'open' AND x.bar_ts < p_bar.ts
@@ -112,26 +114,33 @@ BEGIN
         IF v_hit.reason IS NOT NULL AND (ex7._engine_close(sg, v_hit.price, v_hit.reason)).id IS NOT NULL THEN
             v_closed := v_closed || pg_catalog.jsonb_build_object('signal_id', sg.id, 'reason', v_hit.reason,
                                                                   'price', v_hit.price::text);
+        ELSE
+            v_open_long := v_open_long OR sg.side = 'long';
+            v_open_short := v_open_short OR sg.side = 'short';
         END IF;
     END LOOP;
 
     -- 2. the graph
     ev := ex7._evaluate(p_s.id, p_s.current_version, v_graph, p_s.instrument, p_s.timeframe, p_bar.ts);
 
-    -- 3. exit nodes close what is still open on their side, at the bar's close
-    FOR sg IN
-        SELECT * FROM ex7.signals x
-         WHERE x.strategy_id = p_s.id AND x.mode = p_rt.mode AND x.status = 'open' AND x.bar_ts < p_bar.ts
-           AND ((x.side = 'long' AND (ev ->> 'exit_long')::boolean)
-             OR (x.side = 'short' AND (ev ->> 'exit_short')::boolean))
-         ORDER BY x.fired_at, x.id
-           FOR UPDATE
-    LOOP
-        IF (ex7._engine_close(sg, p_bar.close, 'exit_signal')).id IS NOT NULL THEN
-            v_closed := v_closed || pg_catalog.jsonb_build_object('signal_id', sg.id, 'reason', 'exit_signal',
-                                                                  'price', p_bar.close::text);
-        END IF;
-    END LOOP;
+    -- 3. exit nodes close what is still open on their side, at the bar's close. Step 1 saw every open
+    -- signal this step could close (the same rows, locked, and no writer of this user's signals runs
+    -- meanwhile: the user row lock), so without one on a side that exits there is nothing to look for.
+    IF (v_open_long AND (ev ->> 'exit_long')::boolean) OR (v_open_short AND (ev ->> 'exit_short')::boolean) THEN
+        FOR sg IN
+            SELECT * FROM ex7.signals x
+             WHERE x.strategy_id = p_s.id AND x.mode = p_rt.mode AND x.status = 'open' AND x.bar_ts < p_bar.ts
+               AND ((x.side = 'long' AND (ev ->> 'exit_long')::boolean)
+                 OR (x.side = 'short' AND (ev ->> 'exit_short')::boolean))
+             ORDER BY x.fired_at, x.id
+               FOR UPDATE
+        LOOP
+            IF (ex7._engine_close(sg, p_bar.close, 'exit_signal')).id IS NOT NULL THEN
+                v_closed := v_closed || pg_catalog.jsonb_build_object('signal_id', sg.id, 'reason', 'exit_signal',
+                                                                      'price', p_bar.close::text);
+            END IF;
+        END LOOP;
+    END IF;
 
     detail := pg_catalog.jsonb_build_object('closed', v_closed, 'warm', ev -> 'warm', 'bars', ev -> 'bars',
                                             'values', ev -> 'values', 'close', p_bar.close::text);
@@ -210,7 +219,16 @@ DECLARE
     v_decision text;
     v_err text;
     v_state text;
-    v_counts jsonb := '{}';
+    v_locked uuid;
+    v_done uuid[] := '{}';
+    v_done_status text[] := '{}';
+    -- decisions counted per kind (the six of signal_audit's CHECK), a jsonb object built once at the end
+    n_fired integer := 0;
+    n_blocked integer := 0;
+    n_exit integer := 0;
+    n_no_signal integer := 0;
+    n_skipped integer := 0;
+    n_error integer := 0;
     v_started integer := 0;
     v_stopped integer := 0;
     v_errors integer := 0;
@@ -229,7 +247,11 @@ BEGIN
            AND x.status IN ('starting', 'running', 'draining')
          ORDER BY x.user_id, x.id
     LOOP
-        PERFORM ex7._lock_user(r.user_id);
+        -- once per user: the lock is held until the transaction ends
+        IF v_locked IS DISTINCT FROM r.user_id THEN
+            PERFORM ex7._lock_user(r.user_id);
+            v_locked := r.user_id;
+        END IF;
         -- re-read under the lock: a stop or delete may have committed since the scan
         SELECT * INTO rt FROM ex7.strategy_runtimes x WHERE x.id = r.id FOR UPDATE;
         CONTINUE WHEN rt.status NOT IN ('starting', 'running', 'draining');
@@ -242,8 +264,13 @@ BEGIN
             res := ex7._run_strategy(rt, st, b);
             v_decision := res.decision;
             IF res.decision NOT IN ('fired', 'blocked') THEN
-                PERFORM ex7._audit(rt.user_id, st.id, st.current_version, st.instrument, st.timeframe, rt.mode,
-                                   p_bar_ts, res.decision, res.signal_id, res.detail);
+                -- the row ex7._audit writes, written here: this statement's plan is kept from one runtime
+                -- to the next, where a SQL function called in each runtime's subtransaction is planned
+                -- anew every time
+                INSERT INTO ex7.signal_audit (user_id, strategy_id, strategy_version, instrument, timeframe, mode,
+                                              bar_ts, decision, signal_id, detail)
+                VALUES (rt.user_id, st.id, st.current_version, st.instrument, st.timeframe, rt.mode, p_bar_ts,
+                        res.decision, res.signal_id, coalesce(res.detail, '{}'));
             END IF;
         EXCEPTION WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_err = MESSAGE_TEXT;
@@ -262,22 +289,38 @@ BEGIN
                                pg_catalog.jsonb_build_object('sqlstate', v_state, 'message', v_err));
             v_errors := v_errors + 1;
         ELSE
-            UPDATE ex7.strategy_runtimes x
-               SET status = CASE rt.status WHEN 'starting' THEN 'running' WHEN 'draining' THEN 'stopped'
-                                           ELSE rt.status END,
-                   stopped_at = CASE WHEN rt.status = 'draining' THEN pg_catalog.now() ELSE x.stopped_at END,
-                   last_bar_ts = p_bar_ts,
-                   updated_at = pg_catalog.now()
-             WHERE x.id = rt.id;
+            -- moved on after the loop, in one statement (below)
+            v_done := pg_catalog.array_append(v_done, rt.id);
+            v_done_status := pg_catalog.array_append(v_done_status, rt.status);
             v_started := v_started + (rt.status = 'starting')::integer;
             v_stopped := v_stopped + (rt.status = 'draining')::integer;
         END IF;
-        v_counts := v_counts || pg_catalog.jsonb_build_object(v_decision,
-                                                              coalesce((v_counts ->> v_decision)::integer, 0) + 1);
+        CASE v_decision
+            WHEN 'no_signal' THEN n_no_signal := n_no_signal + 1;
+            WHEN 'fired' THEN n_fired := n_fired + 1;
+            WHEN 'blocked' THEN n_blocked := n_blocked + 1;
+            WHEN 'exit' THEN n_exit := n_exit + 1;
+            WHEN 'skipped' THEN n_skipped := n_skipped + 1;
+            ELSE n_error := n_error + 1;       -- 'error': the audit's CHECK admits no other decision
+        END CASE;
     END LOOP;
+    -- every runtime evaluated without error: starting becomes running, draining stopped, and this bar is its
+    -- last. One UPDATE for all of them rather than one per runtime; the rows have been locked since their
+    -- turn (FOR UPDATE above) and nothing in the loop reads another runtime's row, so the result is the same.
+    UPDATE ex7.strategy_runtimes x
+       SET status = CASE d.status WHEN 'starting' THEN 'running' WHEN 'draining' THEN 'stopped' ELSE d.status END,
+           stopped_at = CASE WHEN d.status = 'draining' THEN pg_catalog.now() ELSE x.stopped_at END,
+           last_bar_ts = p_bar_ts,
+           updated_at = pg_catalog.now()
+      FROM ROWS FROM (pg_catalog.unnest(v_done), pg_catalog.unnest(v_done_status)) AS d (id, status)
+     WHERE x.id = d.id;
     RETURN pg_catalog.jsonb_build_object('instrument', p_instrument, 'timeframe', p_timeframe,
                                          'bar_ts', p_bar_ts, 'started', v_started, 'stopped', v_stopped,
-                                         'errors', v_errors, 'decisions', v_counts);
+                                         'errors', v_errors,
+                                         'decisions', pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                                             'fired', NULLIF(n_fired, 0), 'blocked', NULLIF(n_blocked, 0),
+                                             'exit', NULLIF(n_exit, 0), 'no_signal', NULLIF(n_no_signal, 0),
+                                             'skipped', NULLIF(n_skipped, 0), 'error', NULLIF(n_error, 0))));
 END
 $$;
 COMMENT ON FUNCTION ex7._dispatch_bar(text, text, timestamptz) IS
