@@ -46,14 +46,15 @@ BEGIN
     s2 := (rsi->>'id')::uuid;
     orb := ex7.create_strategy(u, $j${
         "name": "Opening range breakout", "instrument": "NQ", "timeframe": "5m", "tags": ["breakout", "demo"],
-        "description": "Long above the 30-minute opening range high during the New York session.",
-        "graph": {"nodes": [{"id": "high", "type": "high"}, {"id": "range_hi", "type": "highest", "params": {"period": 6}},
+        "description": "Long when the close crosses above the high of the 30-minute opening range (the first six 5-minute bars from 09:30 New York), during the New York session.",
+        "graph": {"nodes": [{"id": "close", "type": "close"},
+                            {"id": "range_hi", "type": "opening_range", "params": {"start": "09:30", "bars": 6, "edge": "high", "tz": "America/New_York"}},
                             {"id": "session", "type": "session_filter", "params": {"start": "09:30", "end": "16:00", "tz": "America/New_York"}},
-                            {"id": "breakout", "type": "gt"}, {"id": "both", "type": "and"},
+                            {"id": "breakout", "type": "crosses_above"}, {"id": "both", "type": "and"},
                             {"id": "entry", "type": "enter_long", "params": {"size": 1}}],
-                  "edges": [{"from": "high", "to": "range_hi", "port": "in"}, {"from": "high", "to": "breakout", "port": "a"},
-                            {"from": "range_hi", "to": "breakout", "port": "b"}, {"from": "breakout", "to": "both", "port": "a"},
-                            {"from": "session", "to": "both", "port": "b"}, {"from": "both", "to": "entry", "port": "when"}],
+                  "edges": [{"from": "close", "to": "breakout", "port": "a"}, {"from": "range_hi", "to": "breakout", "port": "b"},
+                            {"from": "breakout", "to": "both", "port": "a"}, {"from": "session", "to": "both", "port": "b"},
+                            {"from": "both", "to": "entry", "port": "when"}],
                   "meta": {}}}$j$);
     s3 := (orb->>'id')::uuid;
 
