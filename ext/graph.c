@@ -24,12 +24,14 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "common/shortest_dec.h"
 #include "executor/spi.h"
 #include "lib/ilist.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
@@ -41,6 +43,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/uuid.h"
 
 /* the locators of the functions that take a graph or bars in a request body */
@@ -983,8 +986,8 @@ push_ts(JsonbParseState **st, TimestampTz ts)
  * push_result: pushes the fields of one bar's result into the open object: the actions and
  * "values". v[i] is node i's value at the bar. Actions are reported as computed, warm or not:
  * "warm" tells the caller whether to trust them. The first enter_long (enter_short) node in node
- * order that fires gives its side's size; when both sides fire, "conflict" is true and no bracket is
- * reported. Otherwise the brackets are those of the entry that fired.
+ * order that fires gives its side's size; when both sides fire, "conflict" is true and no bracket
+ * is reported. Otherwise the brackets are those of the entry that fired.
  */
 static void
 push_result(JsonbParseState **st, const GraphPlan *plan, const double *v, bool warm)
@@ -1183,7 +1186,7 @@ cached_plan(pg_uuid_t *id, int32 version, Jsonb *graph)
 		hash = graph_hash(graph);
 	bytes = MemoryContextMemAllocated(cxt, true);
 
-	/* from here only the hash table's new entry allocates (and may fail, leaving the cache whole) */
+	/* from here only the hash table's new entry allocates (it may fail, leaving the cache whole) */
 	if (entry != NULL)
 	{
 		/* the same key with another graph: the new plan replaces the old one */
@@ -1237,9 +1240,11 @@ cached_plan(pg_uuid_t *id, int32 version, Jsonb *graph)
  *	   transactions equal those of the snapshot the window was read under (always the case in
  *	   REPEATABLE READ; in READ COMMITTED until another transaction ends);
  *	4. this transaction's own writes are seen alike: either the snapshot's command id is the one
- *	   of the read (what a command sees of its own transaction's writes cannot change), or the read
- *	   was *clean* (it saw every write the transaction had made to ex7.bars) and the transaction
- *	   has not written ex7.bars since.
+ *	   of the read (what a command sees of its own transaction's writes cannot change), or it is a
+ *	   later one, the read was *clean* (it saw every write the transaction had made to ex7.bars)
+ *	   and the transaction has not written ex7.bars since. (An earlier command id sees fewer of the
+ *	   transaction's writes: a statement's own snapshot is older than the commands of the functions
+ *	   it calls.)
  *
  * Writes to ex7.bars are counted by PostgreSQL's per-transaction table counters: the rows this
  * transaction inserted, updated and deleted, attempted ones included, as pg_stat_xact_user_tables
@@ -1255,12 +1260,24 @@ cached_plan(pg_uuid_t *id, int32 version, Jsonb *graph)
  */
 #define WINDOW_MAX_BARS		(2 * GRAPH_MAX_LOOKBACK)
 
+/*
+ * What else a read depends on: the table (dropped and created again, or rewritten by a TRUNCATE or an
+ * ALTER TABLE, it has another oid or relfilenode) and the user reading (whose privileges the read
+ * checks). ex7.bars has no row security: bars are the same for every user.
+ */
+typedef struct BarsTable
+{
+	Oid			relid;			/* ex7.bars, InvalidOid when there is none */
+	Oid			relfilenode;
+	Oid			userid;
+} BarsTable;
+
 typedef struct BarWindow
 {
 	/* the series (valid while key_set) */
 	bool		key_set;
 	LocalTransactionId lxid;
-	Oid			relid;			/* ex7.bars */
+	BarsTable	table;
 	char	   *instrument;
 	Size		instrument_len;
 	char	   *timeframe;
@@ -1344,6 +1361,26 @@ window_subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTransac
 		window_forget(false);
 }
 
+/* bars_table: ex7.bars as it is now (one syscache lookup) */
+static void
+bars_table(BarsTable *table)
+{
+	Oid			nsp = get_namespace_oid("ex7", true);
+	HeapTuple	tup;
+
+	table->relid = InvalidOid;
+	table->relfilenode = InvalidOid;
+	table->userid = GetUserId();
+	if (!OidIsValid(nsp))
+		return;
+	tup = SearchSysCache2(RELNAMENSP, CStringGetDatum("bars"), ObjectIdGetDatum(nsp));
+	if (!HeapTupleIsValid(tup))
+		return;
+	table->relid = ((Form_pg_class) GETSTRUCT(tup))->oid;
+	table->relfilenode = ((Form_pg_class) GETSTRUCT(tup))->relfilenode;
+	ReleaseSysCache(tup);
+}
+
 /*
  * bars_writes: the rows of ex7.bars (relid) this transaction has inserted, updated and deleted,
  * attempted ones included (what pg_stat_get_xact_tuples_inserted and its siblings add up; the
@@ -1386,9 +1423,10 @@ window_same_others(Snapshot s)
 }
 
 static bool
-window_same_series(Oid relid, text *instrument, text *timeframe)
+window_same_series(const BarsTable *table, text *instrument, text *timeframe)
 {
-	return win.key_set && win.lxid == MyProc->lxid && win.relid == relid &&
+	return win.key_set && win.lxid == MyProc->lxid && table->relid == win.table.relid &&
+		table->relfilenode == win.table.relfilenode && table->userid == win.table.userid &&
 		VARSIZE_ANY_EXHDR(instrument) == win.instrument_len &&
 		VARSIZE_ANY_EXHDR(timeframe) == win.timeframe_len &&
 		memcmp(VARDATA_ANY(instrument), win.instrument, win.instrument_len) == 0 &&
@@ -1462,8 +1500,8 @@ window_slice(TimestampTz bar_ts, int cap, BarSeries *b, int *at)
  * snapshot to compare later ones with.
  */
 static void
-window_read(Oid relid, text *instrument, text *timeframe, TimestampTz upper, int limit,
-			Snapshot snap, uint64 writes, bool clean)
+window_read(const BarsTable *table, text *instrument, text *timeframe, TimestampTz upper,
+			int limit, Snapshot snap, uint64 writes, bool clean)
 {
 	Datum		args[4];
 	MemoryContext old;
@@ -1530,10 +1568,10 @@ window_read(Oid relid, text *instrument, text *timeframe, TimestampTz upper, int
 	memcpy(win.timeframe, VARDATA_ANY(timeframe), win.timeframe_len);
 	win.upper = upper;
 	win.from_start = n < limit;
-	win.relid = relid;
+	win.table = *table;
 	win.lxid = MyProc->lxid;
 	win.key_set = true;
-	if (snap != NULL && snap->snapshot_type == SNAPSHOT_MVCC && OidIsValid(relid))
+	if (snap != NULL && snap->snapshot_type == SNAPSHOT_MVCC && OidIsValid(table->relid))
 	{
 		win.curcid = snap->curcid;
 		win.clean = clean;
@@ -1567,10 +1605,9 @@ window_bars(text *instrument, text *timeframe, TimestampTz bar_ts, int cap, BarS
 {
 	static bool callbacks = false;
 	Snapshot	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
-	Oid			nsp = get_namespace_oid("ex7", true);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid("bars", nsp) : InvalidOid;
+	BarsTable	table;
 	bool		counted;
-	uint64		writes = bars_writes(relid, &counted);
+	uint64		writes;
 	bool		same,
 				usable,
 				clean;
@@ -1586,12 +1623,15 @@ window_bars(text *instrument, text *timeframe, TimestampTz bar_ts, int cap, BarS
 		RegisterSubXactCallback(window_subxact_callback, NULL);
 		callbacks = true;
 	}
-	same = window_same_series(relid, instrument, timeframe);
+	bars_table(&table);
+	writes = bars_writes(table.relid, &counted);
+	same = window_same_series(&table, instrument, timeframe);
 	if (!same)
 		window_max_cap = 0;
 	window_max_cap = Max(window_max_cap, cap);
 	usable = same && win.valid && snap != NULL && window_same_others(snap) &&
-		(snap->curcid == win.curcid || (counted && win.clean && writes == win.writes));
+		(snap->curcid == win.curcid ||
+		 (snap->curcid > win.curcid && counted && win.clean && writes == win.writes));
 	/* a read now is clean when the last call, in an earlier command, saw as many writes (rule 4) */
 	clean = counted && snap != NULL && obs_valid && obs_writes == writes &&
 		obs_command < snap->curcid;
@@ -1615,21 +1655,19 @@ window_bars(text *instrument, text *timeframe, TimestampTz bar_ts, int cap, BarS
 				limit = Max(limit, newer + cap);
 			}
 		}
-		window_read(relid, instrument, timeframe, upper, limit, snap, writes, clean);
+		window_read(&table, instrument, timeframe, upper, limit, snap, writes, clean);
+		/* at least cap bars up to bar_ts, or the newer ones kept and cap more: always covers it */
 		if (!window_slice(bar_ts, cap, b, &at))
-		{
-			/* the series changed between two reads of one command's window: read just this */
-			window_read(relid, instrument, timeframe, bar_ts, cap, snap, writes, clean);
-			if (!window_slice(bar_ts, cap, b, &at))
-				elog(ERROR, "the bars read do not cover the bar");
-		}
+			elog(ERROR, "the bars read do not cover the bar");
 	}
 	if (at < 0)
 		return NULL;
 	if (win.close_text[at] == NULL)
-		win.close_text[at] = MemoryContextStrdup(window_cxt,
-												 DatumGetCString(DirectFunctionCall1(numeric_out,
-																					 win.close_num[at])));
+	{
+		Datum		text = DirectFunctionCall1(numeric_out, win.close_num[at]);
+
+		win.close_text[at] = MemoryContextStrdup(window_cxt, DatumGetCString(text));
+	}
 	return pstrdup(win.close_text[at]);
 }
 

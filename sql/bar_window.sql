@@ -140,6 +140,52 @@ SELECT pg_temp.window_delta() AS delete;
 ROLLBACK;
 
 --
+-- A statement's snapshot is older than the commands of the functions it calls: a window read inside such a
+-- function after it stored a bar (clean, in a later command) does not serve the statement's own evaluations,
+-- which do not see that bar
+--
+CREATE TEMP TABLE unrelated2 (x int);
+CREATE FUNCTION pg_temp.write_then_eval(p_bar boolean) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_bar THEN
+        INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
+        VALUES ('X7WIN', '5m', '2026-03-02 10:40-05', 800, 800, 800, 800, 10);
+    ELSE
+        INSERT INTO unrelated2 VALUES (1);
+    END IF;
+    RETURN pg_temp.ev(1, '10:50');
+END
+$$;
+BEGIN;
+SELECT k, pg_temp.write_then_eval(k = 1) AS in_function, pg_temp.ev(2, '10:50') AS in_statement
+  FROM generate_series(1, 3) k ORDER BY k;
+SELECT pg_temp.ev(3, '10:50') AS next_statement;
+SELECT pg_temp.window_delta() AS function_snapshots;
+ROLLBACK;
+
+--
+-- Another user (SET ROLE) reads for itself: the read checks its privileges
+--
+BEGIN;
+SELECT pg_temp.ev(1, '10:50') AS as_owner;
+SET LOCAL ROLE ex7_user;
+SELECT pg_temp.ev(2, '10:50') AS as_ex7_user;
+SELECT pg_temp.ev(3, '10:50') AS as_ex7_user_again;
+RESET ROLE;
+SELECT pg_temp.window_delta() AS other_user;
+ROLLBACK;
+
+--
+-- The table rewritten inside the transaction (a new relfilenode): read again
+--
+BEGIN;
+SELECT pg_temp.ev(1, '10:50') AS before;
+ALTER TABLE ex7.bars ALTER COLUMN volume TYPE numeric;
+SELECT pg_temp.ev(2, '10:50') AS after_rewrite;
+SELECT pg_temp.window_delta() AS rewrite;
+ROLLBACK;
+
+--
 -- REPEATABLE READ: one snapshot for the transaction; without writes, one command id too
 --
 BEGIN ISOLATION LEVEL REPEATABLE READ;
