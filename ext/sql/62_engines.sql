@@ -34,7 +34,9 @@ COMMENT ON FUNCTION ex7.evaluate_graph_series(jsonb, jsonb) IS
 
 /*
  * _evaluate: the dispatcher's call (docs/dispatcher.md). p_graph is the graph of (p_strategy_id,
- * p_version); the compiled plan is cached per backend under that key (docs/engine.md, "Caching").
+ * p_version); the compiled plan is cached per backend under that key, and the bars one call reads serve
+ * the other calls of the transaction while a read would return the same rows (docs/engine.md,
+ * "Caching").
  */
 CREATE OR REPLACE FUNCTION ex7._evaluate(p_strategy_id uuid, p_version integer, p_graph jsonb,
                                          p_instrument text, p_timeframe text, p_bar_ts timestamptz)
@@ -42,14 +44,14 @@ RETURNS jsonb
 AS 'MODULE_PATHNAME', 'graph_evaluate'
 LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION ex7._evaluate(uuid, integer, jsonb, text, text, timestamptz) IS
-'Returns {bar_ts, bars, close, warm, conflict, enter_long, enter_short, exit_long, exit_short, stop_loss_ticks, take_profit_ticks, values}: the graph of strategy version (p_strategy_id, p_version) evaluated on the bar of (p_instrument, p_timeframe) closing at p_bar_ts, with the graph''s lookback of bars up to it read from ex7.bars. bars = 0 (nothing fires) when no bar closes at p_bar_ts. The compiled graph is cached per backend. X7422 for an invalid graph.';
+'Returns {bar_ts, bars, close, warm, conflict, enter_long, enter_short, exit_long, exit_short, stop_loss_ticks, take_profit_ticks, values}: the graph of strategy version (p_strategy_id, p_version) evaluated on the bar of (p_instrument, p_timeframe) closing at p_bar_ts, with the graph''s lookback of bars up to it read from ex7.bars. bars = 0 (nothing fires) when no bar closes at p_bar_ts. The compiled graph is cached per backend, the bars read for the rest of the transaction while they are what a read would return. X7422 for an invalid graph.';
 
 CREATE OR REPLACE FUNCTION ex7._graph_cache_stats()
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'graph_cache_stats'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION ex7._graph_cache_stats() IS
-'Returns {entries, capacity, hits, compiles, evictions}: this backend''s cache of compiled graphs (ex7._evaluate) since the backend started.';
+'Returns {entries, capacity, hits, compiles, evictions, window_reads, window_hits}: this backend''s cache of compiled graphs (ex7._evaluate) and its reads of bars and the calls its bar window served instead, since the backend started.';
 
 /* ---------------------------------------------------------------------------------------------------
  * Fixtures: real strategies a new user starts from (issue 4: "at least three real strategies (for
