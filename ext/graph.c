@@ -2,7 +2,8 @@
  *
  * graph.c
  *	  Strategy graphs: validation with locators, compilation to a plan (topological order,
- *	  lookback), the backend-local cache of compiled plans, and evaluation on a window of bars.
+ *	  lookback), the backend-local cache of compiled plans, the transaction's window of bars read
+ *	  from ex7.bars, and evaluation on a window of bars.
  *
  * Validation reports the first failure as a 422 (X7422) whose locator points at the offending
  * element, e.g. ["body","graph","nodes",3,"params","period"] (issue 4). Nothing here recurses on
@@ -1233,7 +1234,8 @@ cached_plan(pg_uuid_t *id, int32 version, Jsonb *graph)
  * return exactly the same rows. That holds while all of these hold (docs/engine.md, "The bar
  * window"):
  *
- *	1. the same transaction: a transaction callback empties the window when it ends;
+ *	1. the same transaction, table and user (BarsTable): a transaction callback empties the window
+ *	   when the transaction ends;
  *	2. no subtransaction aborted since the read: a subtransaction callback forgets the window (the
  *	   rows an aborted subtransaction wrote are invisible again, the ones it deleted visible);
  *	3. the snapshot sees the same other transactions: xmin, xmax and the lists of running
@@ -1261,9 +1263,9 @@ cached_plan(pg_uuid_t *id, int32 version, Jsonb *graph)
 #define WINDOW_MAX_BARS		(2 * GRAPH_MAX_LOOKBACK)
 
 /*
- * What else a read depends on: the table (dropped and created again, or rewritten by a TRUNCATE or an
- * ALTER TABLE, it has another oid or relfilenode) and the user reading (whose privileges the read
- * checks). ex7.bars has no row security: bars are the same for every user.
+ * What else a read depends on: the table (dropped and created again, or rewritten by a TRUNCATE or
+ * an ALTER TABLE, it has another oid or relfilenode) and the user reading (whose privileges the
+ * read checks). ex7.bars has no row security: bars are the same for every user.
  */
 typedef struct BarsTable
 {
