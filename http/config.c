@@ -92,9 +92,8 @@ int_setting(const char *name, long def, long lo, long hi, char *err, size_t errl
 	return n;
 }
 
-/* embedded_conninfo: returns a malloc'd conninfo for the `make run` cluster next to the binary, or NULL. */
-static char *
-embedded_conninfo(void)
+char *
+config_embedded_conninfo(void)
 {
 	char		exe[PATH_MAX];
 	char		path[PATH_MAX + 32];
@@ -157,7 +156,7 @@ config_load(Config *cfg, char *err, size_t errlen)
 	v = getenv("DATABASE_URL");
 	if (v && *v)
 		cfg->database_url = strdup(v);
-	else if ((cfg->database_url = embedded_conninfo()) == NULL)
+	else if ((cfg->database_url = config_embedded_conninfo()) == NULL)
 		append(err, errlen, "%s", "DATABASE_URL is not set and no embedded cluster (make run) was found\n");
 
 	v = getenv("EX7_LISTEN");

@@ -40,6 +40,12 @@ extern int	config_load(Config *cfg, char *err, size_t errlen);
 /* config_free: returns nothing; frees the strings config_load made. */
 extern void config_free(Config *cfg);
 
+/*
+ * config_embedded_conninfo: returns a malloc'd conninfo for the `make run` cluster next to the binary
+ * (the default DATABASE_URL of the server and of ex7d import-bars), or NULL when there is none.
+ */
+extern char *config_embedded_conninfo(void);
+
 /* config_usage: returns the --help text. */
 extern const char *config_usage(void);
 

@@ -16,6 +16,7 @@
  *	  stdout gets a one-line summary at the end in every case.
  */
 #include "import_bars.h"
+#include "config.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -463,41 +464,6 @@ reset_batch(Import *im)
 	im->nbatch = 0;
 }
 
-/* embedded_conninfo: returns a malloc'd conninfo of the `make run` cluster next to this binary, or
- * NULL (the server's default, http/config.c). */
-static char *
-embedded_conninfo(void)
-{
-	char		exe[PATH_MAX];
-	char		path[PATH_MAX + 32];
-	ssize_t		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char	   *slash;
-	FILE	   *f;
-	int			port = 0;
-	char	   *out;
-
-	if (n <= 0)
-		return NULL;
-	exe[n] = '\0';
-	for (int up = 0; up < 2; up++)	/* .../http/ex7d -> the project folder */
-	{
-		if ((slash = strrchr(exe, '/')) == NULL)
-			return NULL;
-		*slash = '\0';
-	}
-	snprintf(path, sizeof(path), "%s/.pgdata/port", exe);
-	if ((f = fopen(path, "r")) == NULL)
-		return NULL;
-	if (fscanf(f, "%d", &port) != 1)
-		port = 0;
-	fclose(f);
-	if (port <= 0)
-		return NULL;
-	out = malloc(PATH_MAX + 96);
-	snprintf(out, PATH_MAX + 96, "host=%s/.pgdata port=%d dbname=ex7 user=postgres", exe, port);
-	return out;
-}
-
 /* connect_db: returns a connection, or NULL after printing why. */
 static PGconn *
 connect_db(void)
@@ -509,7 +475,7 @@ connect_db(void)
 	PGconn	   *conn;
 
 	if (url == NULL || *url == '\0')
-		url = embedded = embedded_conninfo();
+		url = embedded = config_embedded_conninfo();
 	vals[0] = url ? url : "";
 	conn = PQconnectdbParams(keys, vals, 1);
 	free(embedded);

@@ -65,6 +65,23 @@ origin_allowed(const char *allowed, const char *origin)
 	return false;
 }
 
+/* add_rate_headers: returns nothing; adds X-RateLimit-Limit/Remaining/Reset when r was counted. */
+static void
+add_rate_headers(Req *r)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
+	char		v[24];
+
+	if (r->rl_limit <= 0)
+		return;
+	snprintf(v, sizeof(v), "%d", r->rl_limit);
+	evhttp_add_header(out, "X-RateLimit-Limit", v);
+	snprintf(v, sizeof(v), "%d", r->rl_remaining);
+	evhttp_add_header(out, "X-RateLimit-Remaining", v);
+	snprintf(v, sizeof(v), "%d", r->rl_reset);
+	evhttp_add_header(out, "X-RateLimit-Reset", v);
+}
+
 void
 add_cors(Req *r)
 {
@@ -137,17 +154,7 @@ reply_raw(Req *r, int status, const char *json, size_t len)
 		evhttp_add_header(out, "Content-Type", "application/json");
 		evbuffer_add(buf, json, len);
 	}
-	if (r->rl_limit > 0)
-	{
-		char		v[24];
-
-		snprintf(v, sizeof(v), "%d", r->rl_limit);
-		evhttp_add_header(out, "X-RateLimit-Limit", v);
-		snprintf(v, sizeof(v), "%d", r->rl_remaining);
-		evhttp_add_header(out, "X-RateLimit-Remaining", v);
-		snprintf(v, sizeof(v), "%d", r->rl_reset);
-		evhttp_add_header(out, "X-RateLimit-Reset", v);
-	}
+	add_rate_headers(r);
 	if (status >= 200 && status < 300 && json && r->route && r->route->etag_header)
 	{
 		/* jsonb orders keys by length, so the strategy's own "etag" precedes any nested object */
@@ -272,17 +279,7 @@ reply_stream_start(Req *r)
 	evhttp_add_header(out, "Content-Type", "text/event-stream");
 	evhttp_add_header(out, "Cache-Control", "no-cache");
 	evhttp_add_header(out, "X-Accel-Buffering", "no");	/* nginx would buffer the stream otherwise */
-	if (r->rl_limit > 0)
-	{
-		char		v[24];
-
-		snprintf(v, sizeof(v), "%d", r->rl_limit);
-		evhttp_add_header(out, "X-RateLimit-Limit", v);
-		snprintf(v, sizeof(v), "%d", r->rl_remaining);
-		evhttp_add_header(out, "X-RateLimit-Remaining", v);
-		snprintf(v, sizeof(v), "%d", r->rl_reset);
-		evhttp_add_header(out, "X-RateLimit-Reset", v);
-	}
+	add_rate_headers(r);
 	evhttp_send_reply_start(r->req, 200, "OK");
 	access_log(r, 200);
 	req_free(r);

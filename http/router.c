@@ -122,6 +122,28 @@ unavailable(Req *r)
 		reply_detail(r, 503, "database unavailable, retry shortly");
 }
 
+/*
+ * answered_failure: returns true after answering r when res is not a successful result: 503 (or the
+ * route's own fallback) when the statement never reached the database, the SQLSTATE's status otherwise.
+ */
+static bool
+answered_failure(Req *r, PGresult *res)
+{
+	if (res == NULL)
+	{
+		unavailable(r);
+		return true;
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		reply_pg_error(r, PQresultErrorField(res, PG_DIAG_SQLSTATE),
+					   PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
+					   PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL));
+		return true;
+	}
+	return false;
+}
+
 /* pg_cb: the pool's answer: pass the function's JSON through, or map the error. */
 static void
 pg_cb(PGresult *res, const char *conn_error, void *arg)
@@ -129,23 +151,14 @@ pg_cb(PGresult *res, const char *conn_error, void *arg)
 	Req		   *r = arg;
 
 	(void) conn_error;
-	if (res == NULL)
-	{
-		unavailable(r);
+	if (answered_failure(r, res))
 		return;
-	}
-	if (PQresultStatus(res) == PGRES_TUPLES_OK)
-	{
-		if (r->route->ok_status == 204)
-			reply_raw(r, 204, NULL, 0);
-		else if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
-			reply_raw(r, r->route->ok_status, PQgetvalue(res, 0, 0), (size_t) PQgetlength(res, 0, 0));
-		else
-			reply_raw(r, r->route->ok_status, "null", 4);
-		return;
-	}
-	reply_pg_error(r, PQresultErrorField(res, PG_DIAG_SQLSTATE), PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
-				   PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL));
+	if (r->route->ok_status == 204)
+		reply_raw(r, 204, NULL, 0);
+	else if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+		reply_raw(r, r->route->ok_status, PQgetvalue(res, 0, 0), (size_t) PQgetlength(res, 0, 0));
+	else
+		reply_raw(r, r->route->ok_status, "null", 4);
 }
 
 /*
@@ -466,18 +479,8 @@ rate_cb(PGresult *res, const char *conn_error, void *arg)
 
 	(void) conn_error;
 	e->pending--;
-	if (res == NULL)
-	{
-		unavailable(r);
+	if (answered_failure(r, res))
 		return;
-	}
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-	{
-		reply_pg_error(r, PQresultErrorField(res, PG_DIAG_SQLSTATE),
-					   PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
-					   PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL));
-		return;
-	}
 	retry = users_leased(e, PQgetvalue(res, 0, 0), now);
 	set_rate_headers(r, e, now);
 	if (retry > 0)
@@ -577,18 +580,8 @@ user_cb(PGresult *res, const char *conn_error, void *arg)
 	UserEntry  *e = users_get(r->claims.sub);
 
 	(void) conn_error;
-	if (res == NULL)
-	{
-		unavailable(r);
+	if (answered_failure(r, res))
 		return;
-	}
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-	{
-		reply_pg_error(r, PQresultErrorField(res, PG_DIAG_SQLSTATE),
-					   PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
-					   PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL));
-		return;
-	}
 	if (!users_learn(e, PQgetvalue(res, 0, 0)))
 	{
 		reply_detail(r, 500, "internal server error");

@@ -364,6 +364,40 @@ COMMENT ON FUNCTION ex7.list_audit(uuid, uuid, timestamptz, timestamptz, text, t
  * ------------------------------------------------------------------------------------------------- */
 
 /*
+ * _close_at: the one way a signal closes with P&L (close_signal for the user, the dispatcher for stops,
+ * targets, exits and reversals): P&L from ex7.compute_pnl (the one formula; X7422 at
+ * ["body","close_price"] for a price off the tick grid), the UPDATE guarded by status = 'open', and the
+ * signal_closed event. The caller holds the user row lock (ex7._lock_user) and has the row locked.
+ */
+CREATE OR REPLACE FUNCTION ex7._close_at(p_signal ex7.signals, p_price numeric, p_status text, p_reason text)
+RETURNS ex7.signals
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    pnl record;
+    s ex7.signals;
+BEGIN
+    SELECT * INTO pnl FROM ex7.compute_pnl(p_instrument => p_signal.instrument, p_side => p_signal.side,
+                                           p_size => p_signal.size, p_entry_price => p_signal.entry_price,
+                                           p_close_price => p_price);
+    UPDATE ex7.signals x
+       SET status = p_status, close_reason = p_reason, close_price = p_price, closed_at = pg_catalog.now(),
+           pnl_points = pnl.points, pnl_ticks = pnl.ticks, gross_pnl = pnl.gross_pnl,
+           slippage_ticks = pnl.slippage_ticks, slippage_cost = pnl.slippage_cost,
+           commission = pnl.commission, net_pnl = pnl.net_pnl
+     WHERE x.id = p_signal.id AND x.status = 'open'
+    RETURNING * INTO s;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    PERFORM ex7._emit_event(s.user_id, 'signal_closed', s.id, s.strategy_id, ex7._signal_json(s));
+    RETURN s;
+END
+$$;
+COMMENT ON FUNCTION ex7._close_at(ex7.signals, numeric, text, text) IS
+'Returns the signal closed at p_price with status p_status (cancelled for a manual close, closed for the engine) and close_reason p_reason, with P&L from ex7.compute_pnl and a signal_closed event; NULL when it was no longer open. The caller holds the user row lock.';
+
+/*
  * close_signal follows the six steps of ex7-api-reference.txt, Close Signal ("Workflow (§7.3)"), after
  * the body validation FastAPI would do (reason, close_price) and after _lock_user.
  */
@@ -373,8 +407,6 @@ LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     s ex7.signals;
-    pnl record;
-    v_json jsonb;
 BEGIN
     -- "status='cancelled' (per SignalClose.reason Literal 'user')": the only reason a client may send
     IF p_reason IS DISTINCT FROM 'user' THEN
@@ -410,32 +442,19 @@ BEGIN
     -- 4. "Compute P&L via compute_pnl(instrument, side, size, entry_price, close_price) — this is the
     --    one-and-only P&L formula (2-tick slippage 2-sided, per-instrument commission, all Decimal)."
     --    It raises X7422 at ["body","close_price"] for a price off the tick grid.
-    SELECT * INTO pnl FROM ex7.compute_pnl(p_instrument => s.instrument, p_side => s.side, p_size => s.size,
-                                           p_entry_price => s.entry_price, p_close_price => p_close_price);
-
     -- 5. "UPDATE with status='cancelled', close_reason='user', pnl fields populated, and
     --    slippage_ticks=2.0 (IRON LAW §7). The WHERE status='open' guard makes the UPDATE a no-op if a
     --    concurrent writer already closed the row — in which case we re-raise as 409."
     --    slippage_ticks is compute_pnl's, the one formula's 2 ticks.
-    UPDATE ex7.signals x
-       SET status = 'cancelled', close_reason = 'user', close_price = p_close_price,
-           closed_at = pg_catalog.now(),
-           pnl_points = pnl.points, pnl_ticks = pnl.ticks, gross_pnl = pnl.gross_pnl,
-           slippage_ticks = pnl.slippage_ticks, slippage_cost = pnl.slippage_cost,
-           commission = pnl.commission, net_pnl = pnl.net_pnl
-     WHERE x.id = s.id AND x.status = 'open'
-    RETURNING * INTO s;
-    IF NOT FOUND THEN
+    -- 6. "pg_notify('signal_closed', <json>) inside the same transaction so the SSE broadcaster sees the
+    --    close on commit only": _close_at appends the event and notifies signal_closed.
+    s := ex7._close_at(s, p_close_price, 'cancelled', 'user');
+    IF s.id IS NULL THEN
         SELECT * INTO s FROM ex7.signals x WHERE x.id = p_signal_id;
         PERFORM ex7._raise(409, 'signal is not open',
                            pg_catalog.jsonb_build_object('code', 'signal_not_open', 'signal', ex7._signal_json(s)));
     END IF;
-
-    -- 6. "pg_notify('signal_closed', <json>) inside the same transaction so the SSE broadcaster sees the
-    --    close on commit only": _emit_event appends the event and notifies signal_closed.
-    v_json := ex7._signal_json(s);
-    PERFORM ex7._emit_event(p_user, 'signal_closed', s.id, s.strategy_id, v_json);
-    RETURN v_json;
+    RETURN ex7._signal_json(s);
 END
 $$;
 COMMENT ON FUNCTION ex7.close_signal(uuid, uuid, numeric, text) IS

@@ -9,39 +9,6 @@
  * others.") The graph itself is evaluated in C by ex7._evaluate (ext/graph.c, docs/engine.md). */
 
 /*
- * _engine_close: closes one open signal for the engine at p_price with p_reason (stop_loss, take_profit,
- * exit_signal, reverse, runtime_stop): status closed, P&L from ex7.compute_pnl (the one formula), a
- * signal_closed event. The caller holds the user row lock (ex7._lock_user) and has the row locked.
- */
-CREATE OR REPLACE FUNCTION ex7._engine_close(p_signal ex7.signals, p_price numeric, p_reason text)
-RETURNS ex7.signals
-LANGUAGE plpgsql VOLATILE
-AS $$
-DECLARE
-    pnl record;
-    s ex7.signals;
-BEGIN
-    SELECT * INTO pnl FROM ex7.compute_pnl(p_instrument => p_signal.instrument, p_side => p_signal.side,
-                                           p_size => p_signal.size, p_entry_price => p_signal.entry_price,
-                                           p_close_price => p_price);
-    UPDATE ex7.signals x
-       SET status = 'closed', close_reason = p_reason, close_price = p_price, closed_at = pg_catalog.now(),
-           pnl_points = pnl.points, pnl_ticks = pnl.ticks, gross_pnl = pnl.gross_pnl,
-           slippage_ticks = pnl.slippage_ticks, slippage_cost = pnl.slippage_cost,
-           commission = pnl.commission, net_pnl = pnl.net_pnl
-     WHERE x.id = p_signal.id AND x.status = 'open'
-    RETURNING * INTO s;
-    IF NOT FOUND THEN
-        RETURN NULL;
-    END IF;
-    PERFORM ex7._emit_event(s.user_id, 'signal_closed', s.id, s.strategy_id, ex7._signal_json(s));
-    RETURN s;
-END
-$$;
-COMMENT ON FUNCTION ex7._engine_close(ex7.signals, numeric, text) IS
-'Returns the signal closed by the engine at p_price with close_reason p_reason (status closed, P&L from ex7.compute_pnl, a signal_closed event), or NULL when it was no longer open. The caller holds the user row lock.';
-
-/*
  * _bracket_exit: which bracket, if any, the bar touched for an open signal: 'stop_loss' or 'take_profit'
  * with the level as the close price. When one bar touches both the order inside the bar is unknown; the
  * stop is assumed first (the conservative reading, as backtesters do by default).
@@ -111,7 +78,7 @@ BEGIN
            FOR UPDATE
     LOOP
         v_hit := ex7._bracket_exit(sg, p_bar.high, p_bar.low);
-        IF v_hit.reason IS NOT NULL AND (ex7._engine_close(sg, v_hit.price, v_hit.reason)).id IS NOT NULL THEN
+        IF v_hit.reason IS NOT NULL AND (ex7._close_at(sg, v_hit.price, 'closed', v_hit.reason)).id IS NOT NULL THEN
             v_closed := v_closed || pg_catalog.jsonb_build_object('signal_id', sg.id, 'reason', v_hit.reason,
                                                                   'price', v_hit.price::text);
         ELSE
@@ -135,7 +102,7 @@ BEGIN
              ORDER BY x.fired_at, x.id
                FOR UPDATE
         LOOP
-            IF (ex7._engine_close(sg, p_bar.close, 'exit_signal')).id IS NOT NULL THEN
+            IF (ex7._close_at(sg, p_bar.close, 'closed', 'exit_signal')).id IS NOT NULL THEN
                 v_closed := v_closed || pg_catalog.jsonb_build_object('signal_id', sg.id, 'reason', 'exit_signal',
                                                                       'price', p_bar.close::text);
             END IF;
@@ -173,7 +140,7 @@ BEGIN
          ORDER BY x.fired_at, x.id
            FOR UPDATE
     LOOP
-        PERFORM ex7._engine_close(sg, p_bar.close, 'reverse');
+        PERFORM ex7._close_at(sg, p_bar.close, 'closed', 'reverse');
     END LOOP;
 
     v_size := CASE v_side WHEN 'long' THEN (ev ->> 'enter_long')::integer ELSE (ev ->> 'enter_short')::integer END;
