@@ -41,7 +41,10 @@ typedef enum ArgKind
 	ARG_BODY,					/* the whole JSON body (an object; {} when empty) */
 	ARG_BODY_TEXT,				/* body member: a string */
 	ARG_BODY_NUMBER,			/* body member: a number or a numeric string, passed exactly */
-	ARG_BODY_INT				/* body member: an integer */
+	ARG_BODY_INT,				/* body member: an integer */
+	ARG_RAW_BODY,				/* the body exactly as sent, any content type ("" when empty): signed
+								 * webhooks verify these bytes, form logins parse them in the function */
+	ARG_CLIENT_ADDR				/* the client address (the trusted proxy's header, else the peer) */
 } ArgKind;
 
 typedef struct Req Req;
@@ -66,6 +69,8 @@ typedef struct Route
 	bool		etag_header;	/* the 2xx body is a strategy: send its "etag" as the ETag header */
 	/* a route that answers by itself once its arguments passed the checks (the signal stream, sse.c) */
 	void		(*handler) (Req *r, char **values);
+	/* the media type of a 2xx body that is not JSON (an SVG chart, an HTML page); NULL: JSON */
+	const char *content_type;
 } Route;
 
 typedef struct Server
@@ -132,6 +137,8 @@ extern void health_unavailable(Req *r);
 extern void risk_unavailable(Req *r);
 
 /* router.c */
+extern void route_exec(Req *r, const PoolStatement *stmt, const char *const *values);
+extern const char *client_addr(Req *r, char *buf, size_t len);
 extern void router_cb(struct evhttp_request *req, void *arg);
 extern void notify_cb(const char *channel, const char *payload, void *arg);
 extern void listen_cb(void *arg);

@@ -151,7 +151,9 @@ reply_raw(Req *r, int status, const char *json, size_t len)
 	add_cors(r);
 	if (status != 204 && json)
 	{
-		evhttp_add_header(out, "Content-Type", "application/json");
+		evhttp_add_header(out, "Content-Type",
+						  status >= 200 && status < 300 && r->route && r->route->content_type
+						  ? r->route->content_type : "application/json");
 		evbuffer_add(buf, json, len);
 	}
 	add_rate_headers(r);

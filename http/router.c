@@ -316,6 +316,8 @@ build_args(Req *r, const Match *m, char **values)
 	const char *uri_query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(r->req));
 	json_object *body = NULL;
 	char	   *body_text = NULL;
+	char	   *raw_body = NULL;
+	char		addr[64];
 	bool		ok = true;
 
 	TAILQ_INIT(&query);
@@ -378,6 +380,26 @@ build_args(Req *r, const Match *m, char **values)
 				if (v == NULL)
 					v = a->def;
 				break;
+			case ARG_CLIENT_ADDR:
+				v = client_addr(r, addr, sizeof(addr));
+				break;
+			case ARG_RAW_BODY:
+				{
+					struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+					size_t		len = evbuffer_get_length(in);
+
+					free(raw_body);
+					raw_body = malloc(len + 1);
+					evbuffer_copyout(in, raw_body, len);
+					raw_body[len] = '\0';
+					if (strlen(raw_body) != len)
+					{
+						reply_detail(r, 400, "request body contains a NUL byte");
+						ok = false;
+					}
+					v = raw_body;
+				}
+				break;
 			case ARG_BODY:
 			case ARG_BODY_TEXT:
 			case ARG_BODY_NUMBER:
@@ -428,7 +450,23 @@ build_args(Req *r, const Match *m, char **values)
 	evhttp_clear_headers(&query);
 	json_object_put(body);
 	free(body_text);
+	free(raw_body);
 	return ok;
+}
+
+/*
+ * route_exec: returns nothing; queues stmt with values and answers r with its result the way every
+ * route does (the JSON through, the SQLSTATE mapped). Handlers call it once their own checks passed.
+ */
+void
+route_exec(Req *r, const PoolStatement *stmt, const char *const *values)
+{
+	int			rc = pool_exec(r->srv->pool, stmt, values, pg_cb, r);
+
+	if (rc == -2)
+		unavailable(r);
+	else if (rc != 0)
+		reply_detail(r, 503, "server busy, retry shortly");
 }
 
 /* run_route: returns nothing; checks the arguments and queues the route's one SQL call. */
@@ -440,16 +478,9 @@ run_route(Req *r)
 	if (!build_args(r, &r->m, values))
 		;						/* it answered 422 */
 	else if (r->route->handler)
-		r->route->handler(r, values);	/* the signal stream (sse.c) */
+		r->route->handler(r, values);	/* the signal stream (sse.c), signed webhooks, ... */
 	else
-	{
-		int			rc = pool_exec(r->srv->pool, &r->route->stmt, (const char *const *) values, pg_cb, r);
-
-		if (rc == -2)
-			unavailable(r);
-		else if (rc != 0)
-			reply_detail(r, 503, "server busy, retry shortly");
-	}
+		route_exec(r, &r->route->stmt, (const char *const *) values);
 	for (int i = 0; i < MAX_ROUTE_ARGS; i++)
 		free(values[i]);
 }
@@ -544,7 +575,7 @@ admit(Req *r, UserEntry *e)
 
 /* client_addr: returns the client address of r: the last entry of the trusted proxy's header when one
  * is configured (EX7_CLIENT_ADDR_HEADER), else the TCP peer. */
-static const char *
+const char *
 client_addr(Req *r, char *buf, size_t len)
 {
 	const char *hdr = r->srv->cfg.client_addr_header;

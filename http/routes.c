@@ -185,6 +185,12 @@ const Route routes[] = {
 	{EVHTTP_REQ_GET, "/api/risk/blocked", AUTH_USER, 200,
 	 SQL("list_blocked", "SELECT ex7.list_blocked($1::uuid, $2::int, $3::int)::text", 3),
 	 {U, {ARG_QUERY_INT, "limit", "50"}, {ARG_QUERY_INT, "offset", "0"}}},
+
+	/* the other areas, a file each (tools/openapi_gen.py reads them in this order) */
+#include "routes_backtests.h"
+#include "routes_billing.h"
+#include "routes_account.h"
+#include "routes_alerts.h"
 };
 
 const int	nroutes = sizeof(routes) / sizeof(routes[0]);

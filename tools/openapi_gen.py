@@ -7,10 +7,12 @@ changing routes.c; test/e2e/openapi.test.mjs fails when the document and the tab
 import json, re, pathlib
 
 top = pathlib.Path(__file__).resolve().parent.parent
-src = (top / 'http/routes.c').read_text()
+# routes.c includes one file per area (http/routes_*.h) inside its table: read them in place
+src = re.sub(r'#include "(routes_\w+\.h)"', lambda m: (top / 'http' / m.group(1)).read_text(),
+             (top / 'http/routes.c').read_text())
 version = re.search(r"default_version = '([^']+)'", (top / 'ex7.control').read_text()).group(1)
 
-route_re = re.compile(r'\{EVHTTP_REQ_(\w+), "([^"]+)", AUTH_(\w+), (\d+),\s*SQL\("(\w+)",.*?\),\s*(\{.*?\})(?:, (\w+|NULL))?(?:, (true|false))?(?:, (\w+))?\},\n', re.S)
+route_re = re.compile(r'\{EVHTTP_REQ_(\w+), "([^"]+)", AUTH_(\w+), (\d+),\s*SQL\("(\w+)",.*?\),\s*(\{.*?\})(?:, (\w+|NULL))?(?:, (true|false))?(?:, (\w+|NULL))?(?:,\s*"([^"]+)")?\},\n', re.S)
 arg_re = re.compile(r'\{ARG_(\w+), "([^"]+)", (NULL|"[^"]*")\}')
 
 TAGS = [('/api/strategies', 'Strategies'), ('/api/signals/runtimes', 'Runtimes'), ('/api/signals', 'Signals'),
@@ -44,6 +46,21 @@ BODY = {
     'ingest_bars': 'BarBatch',
 }
 
+# Each area with a route file (http/routes_AREA.h) may keep its texts in tools/openapi_AREA.py: dicts
+# TAGS (list of (prefix, tag)), SUMMARY, RESULT, BODY, SCHEMAS and DESCRIPTION (operationId -> text).
+AREA_SCHEMAS, DESCRIPTION = {}, {}
+for area in sorted((top / 'tools').glob('openapi_*.py')):
+    if area.name == 'openapi_gen.py':
+        continue
+    mod = {}
+    exec(area.read_text(), mod)
+    TAGS = mod.get('TAGS', []) + TAGS
+    SUMMARY.update(mod.get('SUMMARY', {}))
+    RESULT.update(mod.get('RESULT', {}))
+    BODY.update(mod.get('BODY', {}))
+    AREA_SCHEMAS.update(mod.get('SCHEMAS', {}))
+    DESCRIPTION.update(mod.get('DESCRIPTION', {}))
+
 def qschema(kind, default):
     t = {'QUERY_INT': {'type': 'integer'}, 'QUERY_UUID': {'type': 'string', 'format': 'uuid'},
          'QUERY_TS': {'type': 'string', 'format': 'date-time'}}.get(kind, {'type': 'string'})
@@ -56,9 +73,12 @@ err = lambda d: {'description': d, 'content': {'application/json': {'schema': {'
 paths = {}
 for m in route_re.finditer(src):
     method, pattern, auth, status, name, argblock = m.group(1, 2, 3, 4, 5, 6)
-    stream = m.group(9) is not None  # a route with a handler: the signal stream (http/sse.c)
+    stream = m.group(9) == 'sse_open'  # the signal stream (http/sse.c)
+    media = m.group(10)                 # a 2xx body that is not JSON (Route.content_type)
     args = arg_re.findall(argblock)
     op = {'operationId': name, 'summary': SUMMARY.get(name, name), 'tags': [next(t for p, t in TAGS if pattern.startswith(p))]}
+    if name in DESCRIPTION:
+        op['description'] = DESCRIPTION[name]
     params, body_props = [], {}
     whole_body = False
     for kind, aname, default in args:
@@ -93,6 +113,8 @@ for m in route_re.finditer(src):
                              'after Last-Event-ID, then live events (event signal or signal_closed, id = the event sequence, '
                              'data = the signal JSON) and a comment every 15 s. Filters: strategy_id, instrument (case-insensitive).')
         ok['content'] = {'text/event-stream': {'schema': {'type': 'string'}}}
+    elif media:
+        ok['content'] = {media: {'schema': {'type': 'string'}}}
     elif status != '204':
         ok['content'] = {'application/json': {'schema': {'$ref': f'#/components/schemas/{RESULT[name]}'} if name in RESULT else {}}}
     responses = {status: ok}
@@ -125,7 +147,7 @@ doc = {
     'servers': [{'url': 'http://127.0.0.1:8100', 'description': 'local development (make run)'},
                 {'url': 'https://api.ex7capital.com'}],
     'security': [{'bearer': []}],
-    'tags': [{'name': t, 'description': f'{t} endpoints'} for t in ['Strategies', 'Signals', 'Runtimes', 'Risk', 'Market', 'Health']],
+    'tags': [{'name': t, 'description': f'{t} endpoints'} for t in dict.fromkeys(t for _, t in TAGS)],
     'paths': dict(sorted(paths.items())),
     'components': {
         'securitySchemes': {'bearer': {'type': 'http', 'scheme': 'bearer', 'bearerFormat': 'JWT'}},
@@ -200,6 +222,7 @@ doc = {
         },
     },
 }
+doc['components']['schemas'].update(AREA_SCHEMAS)
 doc['paths']['/openapi.json'] = {'get': {'operationId': 'openapi', 'summary': 'This document (public)', 'tags': ['Health'], 'security': [],
                                          'responses': {'200': {'description': 'The OpenAPI document', 'content': {'application/json': {'schema': {'type': 'object'}}}}}}}
 (top / 'http/openapi.json').write_text(json.dumps(doc, indent=2) + '\n')
