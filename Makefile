@@ -27,6 +27,8 @@ ISOLATION_OPTS = --inputdir=. --outputdir=output_iso
 # -Wno-unused-parameter: every V1 function receives fcinfo whether or not it reads it (PostgreSQL's own
 # build uses the same flag set through pg_config).
 PG_CPPFLAGS = -Iext -DEX7_VERSION='"$(EXTVERSION)"'
+# libcrypto (OpenSSL, which the server itself links): scrypt password hashes, HMAC tokens (docs/account.md)
+SHLIB_LINK  = -lcrypto
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 
 EXTRA_CLEAN = ext/ex7--$(EXTVERSION).sql $(UPGRADES) results output_iso regression.diffs regression.out http/ex7d
@@ -46,7 +48,7 @@ $(UPGRADES): ext/ex7--%.sql: ext/upgrade/%.sql $(SQL_RERUN)
 HTTP_SRCS   = $(sort $(wildcard http/*.c))
 HTTP_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-missing-field-initializers -D_GNU_SOURCE -I/usr/include/json-c \
               -I$(shell $(PG_CONFIG) --includedir) -DEX7_VERSION='"$(EXTVERSION)"' $(HTTP_EXTRA_CFLAGS)
-HTTP_LIBS   = -L$(shell $(PG_CONFIG) --libdir) -lpq -levent -ljson-c -lssl -lcrypto
+HTTP_LIBS   = -L$(shell $(PG_CONFIG) --libdir) -lpq -levent -levent_openssl -ljson-c -lssl -lcrypto
 all: http/ex7d
 http/ex7d: $(HTTP_SRCS) $(wildcard http/*.h)
 	$(CC) $(HTTP_CFLAGS) -o $@ $(HTTP_SRCS) $(HTTP_LIBS)
