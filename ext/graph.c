@@ -824,7 +824,7 @@ graph_compile(Jsonb *graph, const char *loc_json)
  * every node's series afterwards; without, a series is freed as soon as its last consumer has run,
  * and only last[i] (the value at the last bar) survives. Allocates in CurrentMemoryContext.
  */
-static void
+void
 graph_run(const GraphPlan *plan, const BarSeries *b, bool keep, double **series, double *last)
 {
 	int		   *left = palloc(sizeof(int) * Max(plan->nnodes, 1));
@@ -984,57 +984,83 @@ push_ts(JsonbParseState **st, TimestampTz ts)
 }
 
 /*
- * push_result: pushes the fields of one bar's result into the open object: the actions and
- * "values". v[i] is node i's value at the bar. Actions are reported as computed, warm or not:
- * "warm" tells the caller whether to trust them. The first enter_long (enter_short) node in node
- * order that fires gives its side's size; when both sides fire, "conflict" is true and no bracket
- * is reported. Otherwise the brackets are those of the entry that fired.
+ * graph_actions: fills out with the actions of one bar whose node values are v[i]: the first
+ * enter_long (enter_short) node in node order that fires gives its side (its value is the size);
+ * when both sides fire, "conflict" is true and no bracket is reported. Otherwise the brackets are
+ * those of the entry that fired. The dispatcher (through ex7._evaluate's JSON) and the backtest
+ * (directly) read the same actions.
  */
-static void
-push_result(JsonbParseState **st, const GraphPlan *plan, const double *v, bool warm)
+void
+graph_actions(const GraphPlan *plan, const double *v, GraphActions *out)
 {
-	int			lng = -1,
-				sht = -1,
-				chosen;
-	bool		xl = false,
-				xs = false,
-				conflict;
-	double		stop = NAN,
-				target = NAN;
+	int			chosen;
 
+	out->enter_long = -1;
+	out->enter_short = -1;
+	out->exit_long = false;
+	out->exit_short = false;
+	out->stop_loss_ticks = NAN;
+	out->take_profit_ticks = NAN;
 	for (int i = 0; i < plan->nnodes; i++)
 	{
 		switch (plan->nodes[i].def->op)
 		{
 			case OP_ENTER_LONG:
-				if (lng < 0 && !isnan(v[i]))
-					lng = i;
+				if (out->enter_long < 0 && !isnan(v[i]))
+					out->enter_long = i;
 				break;
 			case OP_ENTER_SHORT:
-				if (sht < 0 && !isnan(v[i]))
-					sht = i;
+				if (out->enter_short < 0 && !isnan(v[i]))
+					out->enter_short = i;
 				break;
 			case OP_EXIT_LONG:
-				xl = xl || truthy(v[i]);
+				out->exit_long = out->exit_long || truthy(v[i]);
 				break;
 			case OP_EXIT_SHORT:
-				xs = xs || truthy(v[i]);
+				out->exit_short = out->exit_short || truthy(v[i]);
 				break;
 			default:
 				break;
 		}
 	}
-	conflict = lng >= 0 && sht >= 0;
-	chosen = conflict ? -1 : lng >= 0 ? lng : sht;
+	out->conflict = out->enter_long >= 0 && out->enter_short >= 0;
+	chosen = out->conflict ? -1 : out->enter_long >= 0 ? out->enter_long : out->enter_short;
 	for (int i = 0; i < plan->nnodes && chosen >= 0; i++)
 	{
 		const PlanNode *node = &plan->nodes[i];
 
 		if (node->def->op == OP_STOP_LOSS_TICKS && node->in[0] == chosen)
-			stop = node->pv[0];
+			out->stop_loss_ticks = node->pv[0];
 		if (node->def->op == OP_TAKE_PROFIT_TICKS && node->in[0] == chosen)
-			target = node->pv[0];
+			out->take_profit_ticks = node->pv[0];
 	}
+}
+
+/*
+ * push_result: pushes the fields of one bar's result into the open object: the actions
+ * (graph_actions) and "values". v[i] is node i's value at the bar. Actions are reported as
+ * computed, warm or not: "warm" tells the caller whether to trust them.
+ */
+static void
+push_result(JsonbParseState **st, const GraphPlan *plan, const double *v, bool warm)
+{
+	GraphActions a;
+	int			lng,
+				sht;
+	bool		xl,
+				xs,
+				conflict;
+	double		stop,
+				target;
+
+	graph_actions(plan, v, &a);
+	lng = a.enter_long;
+	sht = a.enter_short;
+	xl = a.exit_long;
+	xs = a.exit_short;
+	conflict = a.conflict;
+	stop = a.stop_loss_ticks;
+	target = a.take_profit_ticks;
 
 	push_key(st, "warm");
 	push_bool(st, warm);

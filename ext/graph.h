@@ -149,6 +149,22 @@ typedef struct BarSeries
 	bool		complete;		/* the window starts at the first bar there is */
 } BarSeries;
 
+/*
+ * The actions of one bar (graph_actions): what the dispatcher reads from ex7._evaluate's JSON and
+ * the backtest reads directly (docs/engine.md, "Semantics on the closing bar").
+ */
+typedef struct GraphActions
+{
+	int			enter_long;		/* node index of the first enter_long that fires (its value is the
+								 * size), or -1 */
+	int			enter_short;	/* likewise for enter_short */
+	bool		conflict;		/* both sides fired: no bracket is reported */
+	bool		exit_long;		/* an exit_long node fired */
+	bool		exit_short;
+	double		stop_loss_ticks;	/* the brackets of the entry that fired, NaN when none */
+	double		take_profit_ticks;
+} GraphActions;
+
 /* nodes.c */
 extern const NodeDef node_catalog[];
 extern const int node_catalog_size;
@@ -161,5 +177,8 @@ extern void node_catalog_json(StringInfo buf);
 
 /* graph.c */
 extern GraphPlan *graph_compile(Jsonb *graph, const char *loc_json);
+extern void graph_run(const GraphPlan *plan, const BarSeries *b, bool keep, double **series,
+					  double *last);
+extern void graph_actions(const GraphPlan *plan, const double *v, GraphActions *out);
 
 #endif							/* EX7_GRAPH_H */

@@ -9,34 +9,30 @@
  * others.") The graph itself is evaluated in C by ex7._evaluate (ext/graph.c, docs/engine.md). */
 
 /*
- * _bracket_exit: which bracket, if any, the bar touched for an open signal: 'stop_loss' or 'take_profit'
- * with the level as the close price. When one bar touches both the order inside the bar is unknown; the
- * stop is assumed first (the conservative reading, as backtesters do by default).
+ * _fill_decide: the per-bar decision of a strategy (ext/fills.c), shared with the backtest
+ * (ext/backtest.c, docs/backtests.md): brackets touched by the bar (stop first when both), exit nodes,
+ * and the entry with its skip rules, reversal and bracket levels. The open signals come as parallel
+ * arrays in the order they opened; nothing is read or written here: the caller applies the closes
+ * (ex7._close_at) and the entry (ex7.fire_signal).
  */
-CREATE OR REPLACE FUNCTION ex7._bracket_exit(p_signal ex7.signals, p_high numeric, p_low numeric,
-                                             OUT reason text, OUT price numeric)
+CREATE OR REPLACE FUNCTION ex7._fill_decide(p_sides text[], p_earlier boolean[], p_stops numeric[],
+                                            p_targets numeric[], p_high numeric, p_low numeric,
+                                            p_close numeric, p_tick numeric, p_ev jsonb, p_draining boolean,
+                                            OUT closes integer[], OUT close_prices numeric[],
+                                            OUT close_reasons text[], OUT decision text, OUT reason text,
+                                            OUT side text, OUT size integer, OUT stop_price numeric,
+                                            OUT target_price numeric)
 RETURNS record
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$
-    SELECT CASE
-               WHEN p_signal.side = 'long' AND p_low <= p_signal.stop_price THEN 'stop_loss'
-               WHEN p_signal.side = 'short' AND p_high >= p_signal.stop_price THEN 'stop_loss'
-               WHEN p_signal.side = 'long' AND p_high >= p_signal.target_price THEN 'take_profit'
-               WHEN p_signal.side = 'short' AND p_low <= p_signal.target_price THEN 'take_profit'
-           END,
-           CASE
-               WHEN p_signal.side = 'long' AND p_low <= p_signal.stop_price THEN p_signal.stop_price
-               WHEN p_signal.side = 'short' AND p_high >= p_signal.stop_price THEN p_signal.stop_price
-               WHEN p_signal.side = 'long' AND p_high >= p_signal.target_price THEN p_signal.target_price
-               WHEN p_signal.side = 'short' AND p_low <= p_signal.target_price THEN p_signal.target_price
-           END;
-$$;
-COMMENT ON FUNCTION ex7._bracket_exit(ex7.signals, numeric, numeric) IS
-'Returns (reason, price): stop_loss at the stop price or take_profit at the target price when a bar with p_high and p_low touched that level of the open signal (stop first when both), else (NULL, NULL).';
+AS 'MODULE_PATHNAME', 'fill_decide'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION ex7._fill_decide(text[], boolean[], numeric[], numeric[], numeric, numeric, numeric, numeric, jsonb, boolean) IS
+'Returns (closes, close_prices, close_reasons, decision, reason, side, size, stop_price, target_price): the decision of one strategy on one bar for its open signals (parallel arrays p_sides, p_earlier = opened on an earlier bar, p_stops, p_targets, in opening order) and the graph''s result p_ev (ex7._evaluate). closes are 1-based indexes into the arrays in the order they close (brackets, exit nodes, reversals) with their price and close_reason; decision is no_signal, exit, skipped (reason: long_and_short_entries_on_one_bar, runtime_draining, warming_up, position_open) or enter (side, size and the bracket levels, NULL when none). The live dispatcher and the backtest share it (ext/fills.c).';
 
 /*
  * _run_strategy: one runtime on one bar. Returns the audit decision and its detail. Called by
  * _dispatch_bar inside a subtransaction, so an error here undoes only this strategy's work.
+ * The decision is ex7._fill_decide's (ext/fills.c, the same code the backtest runs); this function
+ * reads the open signals and applies it:
  *   1. brackets: every open signal of the strategy and mode fired on an earlier bar closes at its stop or
  *      target when this bar touched it;
  *   2. the graph (ex7._evaluate) on the bars up to this one;
@@ -56,110 +52,57 @@ DECLARE
     v_tick numeric;
     ev jsonb;
     sg ex7.signals;
-    v_hit record;
+    v_sigs ex7.signals[];
+    v_sides text[];
+    v_earlier boolean[];
+    v_stops numeric[];
+    v_targets numeric[];
+    d record;
     v_closed jsonb := '[]';
-    v_open_long boolean := false;
-    v_open_short boolean := false;
-    v_side text;
-    v_size integer;
-    v_stop numeric;
-    v_target numeric;
     v_fire jsonb;
 BEGIN
     SELECT i.tick_size, v.graph INTO v_tick, v_graph
       FROM ex7.strategy_versions v, ex7.instruments i
      WHERE v.strategy_id = p_s.id AND v.version = p_s.current_version AND i.symbol = p_s.instrument;
 
-    -- 1. brackets touched by this bar; what stays open is noted for step 3
-    FOR sg IN
-        SELECT * FROM ex7.signals x
-         WHERE x.strategy_id = p_s.id AND x.mode = p_rt.mode AND x.status = 'open' AND x.bar_ts < p_bar.ts
-         ORDER BY x.fired_at, x.id
-           FOR UPDATE
-    LOOP
-        v_hit := ex7._bracket_exit(sg, p_bar.high, p_bar.low);
-        IF v_hit.reason IS NOT NULL AND (ex7._close_at(sg, v_hit.price, 'closed', v_hit.reason)).id IS NOT NULL THEN
-            v_closed := v_closed || pg_catalog.jsonb_build_object('signal_id', sg.id, 'reason', v_hit.reason,
-                                                                  'price', v_hit.price::text);
-        ELSE
-            v_open_long := v_open_long OR sg.side = 'long';
-            v_open_short := v_open_short OR sg.side = 'short';
+    -- the open signals of the strategy and mode, locked, in the order they opened
+    SELECT pg_catalog.array_agg(x ORDER BY x.fired_at, x.id),
+           pg_catalog.array_agg(x.side ORDER BY x.fired_at, x.id),
+           pg_catalog.array_agg(x.bar_ts < p_bar.ts ORDER BY x.fired_at, x.id),
+           pg_catalog.array_agg(x.stop_price ORDER BY x.fired_at, x.id),
+           pg_catalog.array_agg(x.target_price ORDER BY x.fired_at, x.id)
+      INTO v_sigs, v_sides, v_earlier, v_stops, v_targets
+      FROM (SELECT * FROM ex7.signals y
+             WHERE y.strategy_id = p_s.id AND y.mode = p_rt.mode AND y.status = 'open'
+               FOR UPDATE) AS x;
+
+    -- the graph, then the decision (ext/fills.c)
+    ev := ex7._evaluate(p_s.id, p_s.current_version, v_graph, p_s.instrument, p_s.timeframe, p_bar.ts);
+    d := ex7._fill_decide(v_sides, v_earlier, v_stops, v_targets, p_bar.high, p_bar.low, p_bar.close, v_tick,
+                          ev, p_rt.status = 'draining');
+
+    -- the closes in the decision's order: brackets and exits (reported in the audit), then reversals
+    FOR k IN 1 .. coalesce(pg_catalog.array_length(d.closes, 1), 0) LOOP
+        sg := v_sigs[d.closes[k]];
+        IF (ex7._close_at(sg, d.close_prices[k], 'closed', d.close_reasons[k])).id IS NOT NULL
+           AND d.close_reasons[k] <> 'reverse' THEN
+            v_closed := v_closed || pg_catalog.jsonb_build_object('signal_id', sg.id, 'reason', d.close_reasons[k],
+                                                                  'price', d.close_prices[k]::text);
         END IF;
     END LOOP;
-
-    -- 2. the graph
-    ev := ex7._evaluate(p_s.id, p_s.current_version, v_graph, p_s.instrument, p_s.timeframe, p_bar.ts);
-
-    -- 3. exit nodes close what is still open on their side, at the bar's close. Step 1 saw every open
-    -- signal this step could close (the same rows, locked, and no writer of this user's signals runs
-    -- meanwhile: the user row lock), so without one on a side that exits there is nothing to look for.
-    IF (v_open_long AND (ev ->> 'exit_long')::boolean) OR (v_open_short AND (ev ->> 'exit_short')::boolean) THEN
-        FOR sg IN
-            SELECT * FROM ex7.signals x
-             WHERE x.strategy_id = p_s.id AND x.mode = p_rt.mode AND x.status = 'open' AND x.bar_ts < p_bar.ts
-               AND ((x.side = 'long' AND (ev ->> 'exit_long')::boolean)
-                 OR (x.side = 'short' AND (ev ->> 'exit_short')::boolean))
-             ORDER BY x.fired_at, x.id
-               FOR UPDATE
-        LOOP
-            IF (ex7._close_at(sg, p_bar.close, 'closed', 'exit_signal')).id IS NOT NULL THEN
-                v_closed := v_closed || pg_catalog.jsonb_build_object('signal_id', sg.id, 'reason', 'exit_signal',
-                                                                      'price', p_bar.close::text);
-            END IF;
-        END LOOP;
-    END IF;
 
     detail := pg_catalog.jsonb_build_object('closed', v_closed, 'warm', ev -> 'warm', 'bars', ev -> 'bars',
                                             'values', ev -> 'values', 'close', p_bar.close::text);
-
-    -- 4. an entry
-    v_side := CASE WHEN ev ->> 'enter_long' IS NOT NULL AND ev ->> 'enter_short' IS NOT NULL THEN 'both'
-                   WHEN ev ->> 'enter_long' IS NOT NULL THEN 'long'
-                   WHEN ev ->> 'enter_short' IS NOT NULL THEN 'short' END;
-    IF v_side IS NULL THEN
-        decision := CASE WHEN pg_catalog.jsonb_array_length(v_closed) > 0 THEN 'exit' ELSE 'no_signal' END;
-        RETURN;
-    END IF;
-    IF v_side = 'both' OR p_rt.status = 'draining' OR NOT coalesce((ev ->> 'warm')::boolean, false) THEN
-        decision := 'skipped';
-        detail := detail || pg_catalog.jsonb_build_object('reason',
-            CASE WHEN v_side = 'both' THEN 'long_and_short_entries_on_one_bar'
-                 WHEN p_rt.status = 'draining' THEN 'runtime_draining'
-                 ELSE 'warming_up' END);
-        RETURN;
-    END IF;
-    IF EXISTS (SELECT 1 FROM ex7.signals x WHERE x.strategy_id = p_s.id AND x.mode = p_rt.mode
-                                             AND x.status = 'open' AND x.side = v_side) THEN
-        decision := 'skipped';
-        detail := detail || '{"reason": "position_open"}';
-        RETURN;
-    END IF;
-    FOR sg IN
-        SELECT * FROM ex7.signals x
-         WHERE x.strategy_id = p_s.id AND x.mode = p_rt.mode AND x.status = 'open' AND x.side <> v_side
-         ORDER BY x.fired_at, x.id
-           FOR UPDATE
-    LOOP
-        PERFORM ex7._close_at(sg, p_bar.close, 'closed', 'reverse');
-    END LOOP;
-
-    v_size := CASE v_side WHEN 'long' THEN (ev ->> 'enter_long')::integer ELSE (ev ->> 'enter_short')::integer END;
-    IF ev ->> 'stop_loss_ticks' IS NOT NULL THEN
-        v_stop := p_bar.close + CASE v_side WHEN 'long' THEN -1 ELSE 1 END
-                                * (ev ->> 'stop_loss_ticks')::numeric * v_tick;
-        IF v_stop <= 0 THEN
-            v_stop := NULL;     -- a stop below zero can never be touched on a positive price grid
+    IF d.decision <> 'enter' THEN
+        decision := d.decision;
+        IF d.reason IS NOT NULL THEN
+            detail := detail || pg_catalog.jsonb_build_object('reason', d.reason);
         END IF;
+        RETURN;
     END IF;
-    IF ev ->> 'take_profit_ticks' IS NOT NULL THEN
-        v_target := p_bar.close + CASE v_side WHEN 'long' THEN 1 ELSE -1 END
-                                  * (ev ->> 'take_profit_ticks')::numeric * v_tick;
-        IF v_target <= 0 THEN
-            v_target := NULL;
-        END IF;
-    END IF;
-    v_fire := ex7.fire_signal(p_rt.user_id, p_s.id, p_rt.mode, v_side, v_size, p_bar.close, p_bar.ts, NULL,
-                              v_stop, v_target);
+
+    v_fire := ex7.fire_signal(p_rt.user_id, p_s.id, p_rt.mode, d.side, d.size, p_bar.close, p_bar.ts, NULL,
+                              d.stop_price, d.target_price);
     decision := v_fire ->> 'decision';              -- fired or blocked, audited by fire_signal
     signal_id := (v_fire #>> '{signal,id}')::uuid;
     -- fire_signal's audit row is this evaluation's one row: it also tells what closed on this bar
@@ -171,7 +114,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7._run_strategy(ex7.strategy_runtimes, ex7.strategies, ex7.bars) IS
-'Returns (decision, signal_id, detail) of one runtime on one bar: closes open signals whose stop or target the bar touched, evaluates the graph (ex7._evaluate), closes on exit nodes, and fires an entry through ex7.fire_signal (decision fired or blocked, audited there) or returns exit, no_signal or skipped (with detail.reason) for the caller to audit.';
+'Returns (decision, signal_id, detail) of one runtime on one bar: evaluates the graph (ex7._evaluate), decides with ex7._fill_decide (the backtest''s decision too), closes open signals whose stop or target the bar touched or whose exit node fired, and fires an entry through ex7.fire_signal (decision fired or blocked, audited there) or returns exit, no_signal or skipped (with detail.reason) for the caller to audit.';
 
 CREATE OR REPLACE FUNCTION ex7._dispatch_bar(p_instrument text, p_timeframe text, p_bar_ts timestamptz)
 RETURNS jsonb
