@@ -820,7 +820,7 @@ sse_open(Req *r, char **values)
 void
 sse_notify(const char *channel, const char *payload)
 {
-	json_object *o = json_tokener_parse(payload);
+	json_object *o;
 	json_object *v;
 	const char *user,
 			   *kind,
@@ -834,7 +834,27 @@ sse_notify(const char *channel, const char *payload)
 			   *next;
 
 	(void) channel;
-	if (!S.ready || o == NULL || !json_object_is_type(o, json_type_object))
+	if (!S.ready)
+		return;
+
+	/*
+	 * Most notifications are for users nobody streams from this front: look the user up before parsing.
+	 * The head of the payload is a jsonb object (ex7._event_notification), so its "user_id" member comes
+	 * before the signal appended after it, and jsonb prints a uuid lower-case as the topics key it.
+	 */
+	{
+		const char *u = strstr(payload, "\"user_id\": \"");
+		char		key[37];
+
+		if (u == NULL || strlen(u + 12) < 36)
+			return;
+		memcpy(key, u + 12, 36);
+		key[36] = '\0';
+		if (topic_get(key, false) == NULL)
+			return;
+	}
+	o = json_tokener_parse(payload);
+	if (o == NULL || !json_object_is_type(o, json_type_object))
 		goto done;
 	if (!json_object_object_get_ex(o, "event_id", &v) || !json_object_is_type(v, json_type_int))
 		goto done;
