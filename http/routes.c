@@ -191,6 +191,7 @@ const Route routes[] = {
 #include "routes_billing.h"
 #include "routes_account.h"
 #include "routes_alerts.h"
+#include "routes_performance.h"
 };
 
 const int	nroutes = sizeof(routes) / sizeof(routes[0]);
