@@ -18,3 +18,23 @@ REVOKE EXECUTE ON FUNCTION ex7.ingest_bar(text, text, timestamptz, numeric, nume
     ex7.ingest_bars(jsonb, boolean),
     ex7.rate_take(text, integer, integer, integer, integer, timestamptz) FROM PUBLIC, ex7_user;
 REVOKE ALL ON ex7.rate_counters FROM ex7_user;
+-- alerts (76_alerts.sql): the worker's and the providers' paths are ex7d's, not a user's; unsubscribe
+-- tokens are minted only by the server. A bound role reads its channels and deliveries without the
+-- verification secrets (a code's hash, a verification message's code) and the webhook signing secret.
+REVOKE EXECUTE ON FUNCTION ex7.outbox_claim(text, integer, jsonb, integer),
+    ex7.outbox_record(text, uuid, integer, text, text, integer),
+    ex7.alerts_resend_event(jsonb), ex7.alerts_telegram_update(jsonb), ex7.alerts_twilio_event(jsonb),
+    ex7._alert_token(text, uuid) FROM PUBLIC, ex7_user;
+REVOKE ALL ON ex7.alert_channels, ex7.alert_deliveries FROM ex7_user;
+GRANT SELECT (id, user_id, type, destination, label, verified_at, disabled_at, disabled_reason, created_at,
+              updated_at) ON ex7.alert_channels TO ex7_user;
+GRANT SELECT (id, user_id, subscription_id, channel_id, channel_type, strategy_id, event, event_key, status, reason,
+              attempts, next_attempt_at, provider_message_id, last_error, created_at, sent_at, updated_at)
+    ON ex7.alert_deliveries TO ex7_user;
+-- a bound role that fires or closes its own signals writes their notification and outbox rows (RLS keeps
+-- them its own)
+GRANT INSERT ON ex7.notifications, ex7.alert_deliveries TO ex7_user;
+-- backtests (ext/sql/66_backtest_schema.sql): a run replaces its own trades and curve and records its progress;
+-- the Judge records its verdicts. ex7.validation_policy stays read-only: the operator's
+GRANT INSERT, UPDATE, DELETE ON ex7.backtests, ex7.backtest_trades, ex7.backtest_equity TO ex7_user;
+GRANT INSERT ON ex7.strategy_validations TO ex7_user;

@@ -1,0 +1,1190 @@
+/*-------------------------------------------------------------------------
+ *
+ * backtest.c
+ *	  Backtests: a strategy version run over the stored bars of a range with the live path's
+ *	  pieces: the same compiled graph (graph_compile, graph_run, graph_actions), the same
+ *	  decision (fills_decide, ext/fills.c: brackets at their levels, exit nodes, entries on the
+ *	  bar's close with the skip rules and reversals), the same P&L (ex7.compute_pnl, called
+ *	  through fmgr) and optionally the same risk gate (ex7.risk_decide on the backtest's own day).
+ *
+ * Issue 5: "runs a strategy version over the stored bars of a date range: the same compiled graph,
+ * the same fills (stop/target levels, next-bar rules as live), the same compute_pnl with slippage
+ * and commission, optionally the same risk gate. No second implementation of anything the live
+ * path does." docs/backtests.md.
+ *
+ * Bars are streamed: read in chunks of BT_CHUNK through the primary key (keyset on ts), with the
+ * graph's lookback of history kept from one chunk to the next, so memory does not grow with the
+ * number of bars. Each bar of the range is evaluated on
+ *	  exact: the window ex7._evaluate reads for it (its lookback of bars up to it), so its values,
+ *		   and the decisions, are those the live dispatcher computes on that bar;
+ *	  fast:  the chunk it is in, with a lookback of history before the chunk: one graph run per
+ *		   chunk. A bar's values then rest on more history than live's window (at least the
+ *		   lookback), which changes smoothed values by less than their settling residual
+ *		   (SMOOTHING_RESIDUAL, graph.h).
+ *
+ * SQL functions (ext/sql/67_backtest.sql): backtest_exec (ex7._backtest_exec), backtest_launch
+ * (ex7._backtest_launch); the background worker's entry point backtest_worker_main.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "ex7.h"
+#include "fills.h"
+#include "graph.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "storage/lmgr.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgrprotos.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+/* bars read per query: 8192 rows of 9 columns are under 1 MB of tuples */
+#define BT_CHUNK			8192
+/* a background run commits its progress at least every this many bars */
+#define BT_PROGRESS_BARS	(8 * BT_CHUNK)
+/* positions open at once: one per side at most (an entry of the side already open is skipped) */
+#define BT_MAX_POSITIONS	2
+/* skip reasons of fills_decide counted in the summary */
+#define BT_NSKIP			4
+static const char *const skip_names[BT_NSKIP] = {
+	"warming_up", "position_open", "long_and_short_entries_on_one_bar", "runtime_draining"
+};
+/* breakers of ex7.risk_decide (ext/risk.c), in its order */
+#define BT_NBREAKERS		4
+static const char *const breaker_names[BT_NBREAKERS] = {
+	"daily_loss_limit", "max_trades_per_day", "max_open_positions", "max_consecutive_losses"
+};
+/* the next trading day starts 23 to 25 hours after one (DST); 26 hours always lands in it */
+#define BT_DAY_PROBE		((int64) 26 * USECS_PER_HOUR)
+
+typedef struct BtPosition
+{
+	FillPosition fp;			/* side, stop, target (in BtState.cxt) */
+	Numeric		entry;
+	double		entry_d;
+	int32		size;
+	TimestampTz entry_ts;
+	double		best;			/* largest favourable excursion so far, in points */
+	double		worst;			/* largest adverse excursion so far, in points (>= 0) */
+} BtPosition;
+
+typedef struct BtState
+{
+	MemoryContext cxt;			/* everything that lives as long as the run */
+	MemoryContext bar_cxt;		/* reset on every bar */
+	pg_uuid_t	id;
+	Datum		user_id;		/* uuid */
+	text	   *instrument;
+	text	   *timeframe;
+	TimestampTz range_from;
+	TimestampTz range_to;
+	bool		exact;
+	bool		risk_gate;
+	GraphPlan  *plan;
+	int			lookback;
+	Numeric		tick_size;
+	double		tick_d;
+	Numeric		tick_value;
+	Numeric		capital;
+
+	/* the bar buffer: up to lookback - 1 bars of history, then the current chunk */
+	int			cap;
+	int			n;
+	bool		from_start;		/* buffer[0] is the first bar of the series (fewer existed) */
+	int64		dropped;		/* bars dropped from the front so far */
+	TimestampTz *ts;
+	double	   *open;
+	double	   *high;
+	double	   *low;
+	double	   *close;
+	double	   *volume;
+	TimestampTz last_ts;		/* the newest bar read */
+	bool		done;			/* no more bars in the range */
+
+	/* the previous bar of the range: its day and close (for the day-end sample) */
+	bool		have_prev;
+	TimestampTz prev_ts;
+	Numeric		prev_close;		/* in cxt when carried over a chunk boundary */
+
+	BtPosition	pos[BT_MAX_POSITIONS];
+	int			npos;
+
+	/* money and the summary */
+	Numeric		realized;		/* net P&L of closed trades */
+	Numeric		gross_profit;
+	Numeric		gross_loss;
+	Numeric		peak;			/* highest equity sample so far (from the initial capital) */
+	Numeric		max_drawdown;
+	Numeric		last_equity;
+	TimestampTz last_sample_ts;
+	bool		sampled;
+	int64		bars;
+	int64		entries;
+	int64		trades;
+	int64		wins;
+	int64		losses;
+	int64		skipped[BT_NSKIP];
+	int64		blocked[BT_NBREAKERS];
+	int32		equity_seq;
+	int64		flushed_bars;
+
+	/* the risk gate's day (only with risk_gate) */
+	Datum		limits[4];		/* daily_loss_limit numeric, max trades, max open, max consecutive */
+	TimestampTz day_start;
+	TimestampTz day_next;
+	Numeric		day_realized;
+	int64		day_trades;
+	int64		day_consec;
+
+	/* the functions shared with the live path, called through fmgr */
+	FmgrInfo	pnl_fn;
+	FmgrInfo	day_fn;
+	FmgrInfo	risk_fn;
+
+	/* prepared statements (kept across the transactions of a background run) */
+	SPIPlanPtr	bars_plan;
+	SPIPlanPtr	trade_plan;
+	SPIPlanPtr	equity_plan;
+	SPIPlanPtr	progress_plan;
+	int64		t0;				/* start, for the timings */
+} BtState;
+
+/* ------------------------------------------------------------------------------------------------
+ * Helpers.
+ * -------------------------------------------------------------------------------------------------
+ * */
+
+static inline int
+ncmp(Numeric a, Numeric b)
+{
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+static inline Numeric
+nadd(Numeric a, Numeric b)
+{
+	return numeric_add_opt_error(a, b, NULL);
+}
+
+static inline Numeric
+nsub(Numeric a, Numeric b)
+{
+	return numeric_sub_opt_error(a, b, NULL);
+}
+
+static inline Numeric
+nmul(Numeric a, Numeric b)
+{
+	return numeric_mul_opt_error(a, b, NULL);
+}
+
+static Numeric
+ncopy_in(MemoryContext cxt, Numeric n)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	Numeric		c = DatumGetNumeric(datumCopy(NumericGetDatum(n), false, -1));
+
+	MemoryContextSwitchTo(old);
+	return c;
+}
+
+static char *
+ntext(Numeric n)
+{
+	return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
+}
+
+/* lookup: the oid of ex7.<name>(argtypes) */
+static Oid
+lookup(const char *name, int nargs, Oid *argtypes)
+{
+	return LookupFuncName(list_make2(makeString("ex7"), makeString((char *) name)), nargs, argtypes,
+						  false);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Money: trades, equity, the summary.
+ * -------------------------------------------------------------------------------------------------
+ * */
+
+/*
+ * unrealized: the gross P&L of the open positions marked at price (ticks * tick_value * size; no
+ * costs until a position closes).
+ */
+static Numeric
+unrealized(BtState *st, Numeric price)
+{
+	Numeric		sum = int64_to_numeric(0);
+
+	for (int i = 0; i < st->npos; i++)
+	{
+		BtPosition *p = &st->pos[i];
+		Numeric		move = p->fp.side > 0 ? nsub(price, p->entry) : nsub(p->entry, price);
+		Numeric		ticks = DatumGetNumeric(DirectFunctionCall2(numeric_div_trunc,
+																NumericGetDatum(move),
+																NumericGetDatum(st->tick_size)));
+
+		sum = nadd(sum, nmul(nmul(ticks, st->tick_value), int64_to_numeric(p->size)));
+	}
+	return sum;
+}
+
+/*
+ * sample: appends a point of the equity curve at ts (skipped when the last point has the same ts:
+ * a day-end sample right after a trade close on the day's last bar repeats it) and follows the
+ * drawdown.
+ */
+static void
+sample(BtState *st, TimestampTz ts, Numeric equity)
+{
+	Datum		args[4];
+	Numeric		dd;
+
+	if (st->sampled && st->last_sample_ts == ts)
+		return;
+	st->sampled = true;
+	st->last_sample_ts = ts;
+	args[0] = UUIDPGetDatum(&st->id);
+	args[1] = Int32GetDatum(++st->equity_seq);
+	args[2] = TimestampTzGetDatum(ts);
+	args[3] = NumericGetDatum(equity);
+	if (SPI_execute_plan(st->equity_plan, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not store an equity sample");
+	if (ncmp(equity, st->peak) > 0)
+		st->peak = ncopy_in(st->cxt, equity);
+	dd = nsub(st->peak, equity);
+	if (ncmp(dd, st->max_drawdown) > 0)
+		st->max_drawdown = ncopy_in(st->cxt, dd);
+	st->last_equity = ncopy_in(st->cxt, equity);
+}
+
+/* excursion_money: points of excursion as gross money: whole ticks * tick_value * size */
+static Numeric
+excursion_money(BtState *st, double points, int32 size)
+{
+	double		ticks = rint(Max(points, 0) / st->tick_d);
+
+	return nmul(nmul(int64_to_numeric((int64) ticks), st->tick_value), int64_to_numeric(size));
+}
+
+/* day_roll: moves the risk gate's day to the trading day of ts (ex7.trading_day_start) */
+static void
+day_roll(BtState *st, TimestampTz ts)
+{
+	if (ts < st->day_next && ts >= st->day_start)
+		return;
+	st->day_start = DatumGetTimestampTz(FunctionCall1(&st->day_fn, TimestampTzGetDatum(ts)));
+	st->day_next = DatumGetTimestampTz(FunctionCall1(&st->day_fn,
+													 TimestampTzGetDatum(st->day_start +
+																		 BT_DAY_PROBE)));
+	st->day_realized = ncopy_in(st->cxt, int64_to_numeric(0));
+	st->day_trades = 0;
+	st->day_consec = 0;
+}
+
+/*
+ * close_position: closes position i at price on bar ts with reason: prices it with
+ * ex7.compute_pnl, stores the trade, updates the summary and the risk day, samples the equity.
+ * The position leaves the array.
+ */
+static void
+close_position(BtState *st, int i, Numeric price, const char *reason, TimestampTz ts)
+{
+	BtPosition *p = &st->pos[i];
+	Datum		r;
+	HeapTupleHeader tup;
+	bool		isnull;
+	Numeric		gross,
+				slippage,
+				commission,
+				net;
+	Datum		args[18];
+	char		nulls[18];
+	double		price_d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(price)));
+
+	/* the exit bar's own excursion up to the fill (the level on a bracket exit) */
+	p->best = Max(p->best, (price_d - p->entry_d) * p->fp.side);
+	p->worst = Max(p->worst, (p->entry_d - price_d) * p->fp.side);
+
+	r = FunctionCall5(&st->pnl_fn, PointerGetDatum(st->instrument),
+					  CStringGetTextDatum(p->fp.side > 0 ? "long" : "short"), Int32GetDatum(p->size),
+					  NumericGetDatum(p->entry), NumericGetDatum(price));
+	tup = DatumGetHeapTupleHeader(r);
+	/* compute_pnl's columns: points, ticks, gross_pnl, slippage_ticks, slippage_cost, commission,
+	 * net_pnl */
+	gross = DatumGetNumeric(GetAttributeByNum(tup, 3, &isnull));
+	slippage = DatumGetNumeric(GetAttributeByNum(tup, 5, &isnull));
+	commission = DatumGetNumeric(GetAttributeByNum(tup, 6, &isnull));
+	net = DatumGetNumeric(GetAttributeByNum(tup, 7, &isnull));
+
+	memset(nulls, ' ', sizeof(nulls));
+	args[0] = UUIDPGetDatum(&st->id);
+	args[1] = Int32GetDatum((int32) ++st->trades);
+	args[2] = st->user_id;
+	args[3] = CStringGetTextDatum(p->fp.side > 0 ? "long" : "short");
+	args[4] = Int32GetDatum(p->size);
+	args[5] = TimestampTzGetDatum(p->entry_ts);
+	args[6] = NumericGetDatum(p->entry);
+	args[7] = NumericGetDatum(p->fp.stop);
+	nulls[7] = p->fp.stop ? ' ' : 'n';
+	args[8] = NumericGetDatum(p->fp.target);
+	nulls[8] = p->fp.target ? ' ' : 'n';
+	args[9] = TimestampTzGetDatum(ts);
+	args[10] = NumericGetDatum(price);
+	args[11] = CStringGetTextDatum(reason);
+	args[12] = NumericGetDatum(gross);
+	args[13] = NumericGetDatum(slippage);
+	args[14] = NumericGetDatum(commission);
+	args[15] = NumericGetDatum(net);
+	args[16] = NumericGetDatum(excursion_money(st, p->worst, p->size));
+	args[17] = NumericGetDatum(excursion_money(st, p->best, p->size));
+	if (SPI_execute_plan(st->trade_plan, args, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not store a backtest trade");
+
+	st->realized = ncopy_in(st->cxt, nadd(st->realized, net));
+	if (ncmp(net, int64_to_numeric(0)) > 0)
+	{
+		st->wins++;
+		st->gross_profit = ncopy_in(st->cxt, nadd(st->gross_profit, net));
+	}
+	else if (ncmp(net, int64_to_numeric(0)) < 0)
+	{
+		st->losses++;
+		st->gross_loss = ncopy_in(st->cxt, nadd(st->gross_loss, net));
+	}
+	if (st->risk_gate)
+	{
+		day_roll(st, ts);
+		st->day_realized = ncopy_in(st->cxt, nadd(st->day_realized, net));
+		/* the trailing run of losing closes of the day; a close at >= 0 ends it */
+		st->day_consec = ncmp(net, int64_to_numeric(0)) < 0 ? st->day_consec + 1 : 0;
+	}
+
+	/* the position leaves; its numbers were copied in the run's context */
+	if (p->fp.stop)
+		pfree(p->fp.stop);
+	if (p->fp.target)
+		pfree(p->fp.target);
+	pfree(p->entry);
+	st->npos--;
+	for (int k = i; k < st->npos; k++)
+		st->pos[k] = st->pos[k + 1];
+}
+
+/*
+ * gate: the risk gate on an entry at ts (ex7.risk_decide with the backtest's own day). Returns the
+ * index of the breaker that trips, or -1.
+ */
+static int
+gate(BtState *st, TimestampTz ts)
+{
+	LOCAL_FCINFO(fcinfo, 8);
+	Datum		r;
+	Jsonb	   *res;
+	JsonbValue	k;
+	JsonbValue *v;
+
+	day_roll(st, ts);
+	InitFunctionCallInfoData(*fcinfo, &st->risk_fn, 8, InvalidOid, NULL, NULL);
+	for (int a = 0; a < 4; a++)
+		fcinfo->args[a].value = st->limits[a];
+	fcinfo->args[4].value = NumericGetDatum(st->day_realized);
+	fcinfo->args[5].value = Int64GetDatum(st->day_trades);
+	fcinfo->args[6].value = Int64GetDatum((int64) st->npos);
+	fcinfo->args[7].value = Int64GetDatum(st->day_consec);
+	for (int a = 0; a < 8; a++)
+		fcinfo->args[a].isnull = false;
+	r = FunctionCallInvoke(fcinfo);
+	if (fcinfo->isnull)
+		return -1;
+	res = DatumGetJsonbP(r);
+	k.type = jbvString;
+	k.val.string.val = "breaker";
+	k.val.string.len = strlen("breaker");
+	v = findJsonbValueFromContainer(&res->root, JB_FOBJECT, &k);
+	for (int b = 0; v != NULL && v->type == jbvString && b < BT_NBREAKERS; b++)
+		if (strlen(breaker_names[b]) == (size_t) v->val.string.len &&
+			memcmp(breaker_names[b], v->val.string.val, v->val.string.len) == 0)
+			return b;
+	elog(ERROR, "unknown risk breaker");
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * One bar.
+ * -------------------------------------------------------------------------------------------------
+ * */
+
+/*
+ * values_exact: the node values of buffer bar i on the window ex7._evaluate reads for it: the
+ * lookback of bars up to it (fewer, and "complete", at the start of the series). Sets *warm.
+ */
+static void
+values_exact(BtState *st, int i, double *v, bool *warm)
+{
+	const GraphPlan *plan = st->plan;
+	double	  **series = palloc(sizeof(double *) * Max(plan->nnodes, 1));
+	BarSeries	b;
+	int			first;
+
+	if (i + 1 >= st->lookback)
+	{
+		first = i + 1 - st->lookback;
+		b.complete = false;
+	}
+	else
+	{
+		/* only when the buffer starts at the first bar there is (history is lookback - 1 bars) */
+		first = 0;
+		b.complete = true;
+	}
+	b.n = i + 1 - first;
+	b.ts = st->ts + first;
+	b.open = st->open + first;
+	b.high = st->high + first;
+	b.low = st->low + first;
+	b.close = st->close + first;
+	b.volume = st->volume + first;
+	graph_run(plan, &b, false, series, v);
+	*warm = b.n >= plan->lookback;
+}
+
+/*
+ * decide_bar: one bar of the range, at buffer index i, with its exact high, low and close and the
+ * graph's values v: excursions, the decision (fills_decide), the closes, the entry through the
+ * gate.
+ */
+static void
+decide_bar(BtState *st, int i, Numeric high, Numeric low, Numeric close, const double *v,
+		   bool warm)
+{
+	GraphActions a;
+	FillSignal	sig;
+	FillDecision d;
+	FillPosition fp[BT_MAX_POSITIONS];
+	int			order[BT_MAX_POSITIONS];
+	TimestampTz ts = st->ts[i];
+	int			closed = 0;
+
+	graph_actions(st->plan, v, &a);
+	sig.warm = warm;
+	sig.conflict = a.conflict;
+	sig.exit_long = a.exit_long;
+	sig.exit_short = a.exit_short;
+	sig.long_size = a.enter_long >= 0 ? (int32) v[a.enter_long] : 0;
+	sig.short_size = a.enter_short >= 0 ? (int32) v[a.enter_short] : 0;
+	sig.stop_ticks = isnan(a.stop_loss_ticks) ? 0 : (int32) a.stop_loss_ticks;
+	sig.target_ticks = isnan(a.take_profit_ticks) ? 0 : (int32) a.take_profit_ticks;
+
+	for (int k = 0; k < st->npos; k++)
+	{
+		fp[k] = st->pos[k].fp;
+		fp[k].earlier = true;	/* every position opened on an earlier bar of this run */
+	}
+	d.close_order = order;
+	fills_decide(fp, st->npos, high, low, close, st->tick_size, &sig, false, &d);
+
+	/*
+	 * Excursions of the positions this bar does not close at a level: the whole bar happened while
+	 * they were open. One closed at a level counts only up to it (close_position).
+	 */
+	for (int k = 0; k < st->npos; k++)
+	{
+		BtPosition *p = &st->pos[k];
+
+		if (fp[k].closed == FILL_STOP_LOSS || fp[k].closed == FILL_TAKE_PROFIT)
+			continue;
+		p->best = Max(p->best, p->fp.side > 0 ? st->high[i] - p->entry_d : p->entry_d - st->low[i]);
+		p->worst = Max(p->worst, p->fp.side > 0 ? p->entry_d - st->low[i] : st->high[i] - p->entry_d);
+	}
+
+	/* the closes, in the decision's order; positions leave the array as they close */
+	for (int c = 0; c < d.nclosed; c++)
+	{
+		int			k = order[c];
+		int			at = k;
+
+		/* earlier closes of this bar shifted the positions after them down */
+		for (int e = 0; e < c; e++)
+			if (order[e] < k)
+				at--;
+		close_position(st, at, fp[k].close_price, fill_reason_names[fp[k].closed], ts);
+		closed++;
+	}
+	if (closed > 0)
+		sample(st, ts, nadd(nadd(st->capital, st->realized), unrealized(st, close)));
+
+	switch (d.verdict)
+	{
+		case FILL_SKIPPED:
+			for (int s = 0; s < BT_NSKIP; s++)
+				if (strcmp(d.skip_reason, skip_names[s]) == 0)
+					st->skipped[s]++;
+			break;
+		case FILL_ENTER:
+			{
+				int			b = st->risk_gate ? gate(st, ts) : -1;
+				BtPosition *p;
+
+				if (b >= 0)
+				{
+					st->blocked[b]++;
+					break;
+				}
+				if (st->npos >= BT_MAX_POSITIONS)
+					elog(ERROR, "more open positions than sides");
+				p = &st->pos[st->npos++];
+				memset(p, 0, sizeof(*p));
+				p->fp.side = d.side;
+				p->fp.stop = d.stop ? ncopy_in(st->cxt, d.stop) : NULL;
+				p->fp.target = d.target ? ncopy_in(st->cxt, d.target) : NULL;
+				p->entry = ncopy_in(st->cxt, close);
+				p->entry_d = st->close[i];
+				p->size = d.size;
+				p->entry_ts = ts;
+				st->entries++;
+				if (st->risk_gate)
+					st->day_trades++;
+			}
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * day_end: the equity at the end of the UTC day of the previous bar, when bar ts starts another.
+ */
+static void
+day_end(BtState *st, TimestampTz ts, bool last)
+{
+	if (!st->have_prev)
+		return;
+	if (!last && ts / USECS_PER_DAY == st->prev_ts / USECS_PER_DAY &&
+		(ts >= 0) == (st->prev_ts >= 0))
+		return;
+	sample(st, st->prev_ts, nadd(nadd(st->capital, st->realized), unrealized(st, st->prev_close)));
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Reading bars.
+ * -------------------------------------------------------------------------------------------------
+ * */
+
+/* store_bar: copies row r of the SPI result (ts, open, high, low, close, volume as float8) to k */
+static void
+store_bar(BtState *st, HeapTuple tup, TupleDesc td, int k)
+{
+	bool		isnull;
+
+	st->ts[k] = DatumGetTimestampTz(SPI_getbinval(tup, td, 1, &isnull));
+	st->open[k] = DatumGetFloat8(SPI_getbinval(tup, td, 2, &isnull));
+	st->high[k] = DatumGetFloat8(SPI_getbinval(tup, td, 3, &isnull));
+	st->low[k] = DatumGetFloat8(SPI_getbinval(tup, td, 4, &isnull));
+	st->close[k] = DatumGetFloat8(SPI_getbinval(tup, td, 5, &isnull));
+	st->volume[k] = DatumGetFloat8(SPI_getbinval(tup, td, 6, &isnull));
+}
+
+#define BARS_COLUMNS \
+	"b.ts, b.open::float8, b.high::float8, b.low::float8, b.close::float8, b.volume::float8, " \
+	"b.high, b.low, b.close"
+
+/*
+ * read_history: the lookback - 1 bars up to range_from (newest first through the primary key),
+ * stored oldest first at the front of the buffer.
+ */
+static void
+read_history(BtState *st)
+{
+	static const char *q =
+	"SELECT " BARS_COLUMNS " FROM ex7.bars b WHERE b.instrument = $1 AND b.timeframe = $2 "
+	"AND b.ts <= $3 ORDER BY b.ts DESC LIMIT $4";
+	Oid			types[4] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT4OID};
+	Datum		args[4];
+	int			want = st->lookback - 1;
+
+	args[0] = PointerGetDatum(st->instrument);
+	args[1] = PointerGetDatum(st->timeframe);
+	args[2] = TimestampTzGetDatum(st->range_from);
+	args[3] = Int32GetDatum(want);
+	if (SPI_execute_with_args(q, 4, types, args, NULL, true, want) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the history bars");
+	st->n = (int) SPI_processed;
+	for (int r = 0; r < st->n; r++)
+		store_bar(st, SPI_tuptable->vals[r], SPI_tuptable->tupdesc, st->n - 1 - r);
+	st->from_start = st->n < want || want == 0;
+	st->last_ts = st->range_from;
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * run_chunk: reads the next chunk of bars of the range and runs every one of them. Returns false
+ * when the range is exhausted (nothing was read).
+ */
+static bool
+run_chunk(BtState *st)
+{
+	Datum		args[4];
+	SPITupleTable *tt;
+	int			got,
+				base,
+				keep;
+	double	  **series = NULL;
+	double	   *v;
+	int			fast_first = 0;
+	MemoryContext old;
+
+	if (st->done)
+		return false;
+	args[0] = PointerGetDatum(st->instrument);
+	args[1] = PointerGetDatum(st->timeframe);
+	args[2] = TimestampTzGetDatum(st->last_ts);
+	args[3] = TimestampTzGetDatum(st->range_to);
+	if (SPI_execute_plan(st->bars_plan, args, NULL, true, BT_CHUNK) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the bars");
+	tt = SPI_tuptable;
+	got = (int) SPI_processed;
+	if (got < BT_CHUNK)
+		st->done = true;
+	if (got == 0)
+	{
+		SPI_freetuptable(tt);
+		return false;
+	}
+	base = st->n;
+	for (int r = 0; r < got; r++)
+		store_bar(st, tt->vals[r], tt->tupdesc, base + r);
+	st->n = base + got;
+	st->last_ts = st->ts[st->n - 1];
+
+	v = MemoryContextAlloc(st->cxt, sizeof(double) * Max(st->plan->nnodes, 1));
+	if (!st->exact)
+	{
+		/* fast: one run over the chunk with the history before it */
+		BarSeries	b;
+
+		old = MemoryContextSwitchTo(st->bar_cxt);
+		series = palloc(sizeof(double *) * Max(st->plan->nnodes, 1));
+		fast_first = 0;
+		b.n = st->n;
+		b.ts = st->ts;
+		b.open = st->open;
+		b.high = st->high;
+		b.low = st->low;
+		b.close = st->close;
+		b.volume = st->volume;
+		b.complete = st->from_start && st->dropped == 0;
+		graph_run(st->plan, &b, true, series, v);
+		MemoryContextSwitchTo(old);
+	}
+
+	for (int r = 0; r < got; r++)
+	{
+		int			i = base + r;
+		HeapTuple	tup = tt->vals[r];
+		bool		isnull;
+		Numeric		high = DatumGetNumeric(SPI_getbinval(tup, tt->tupdesc, 7, &isnull));
+		Numeric		low = DatumGetNumeric(SPI_getbinval(tup, tt->tupdesc, 8, &isnull));
+		Numeric		close = DatumGetNumeric(SPI_getbinval(tup, tt->tupdesc, 9, &isnull));
+		bool		warm;
+		MemoryContext bar_old;
+
+		CHECK_FOR_INTERRUPTS();
+		day_end(st, st->ts[i], false);
+		if (st->exact)
+		{
+			bar_old = MemoryContextSwitchTo(st->bar_cxt);
+			values_exact(st, i, v, &warm);
+			MemoryContextSwitchTo(bar_old);
+		}
+		else
+		{
+			for (int k = 0; k < st->plan->nnodes; k++)
+				v[k] = series[k][i - fast_first];
+			warm = (st->from_start ? st->dropped + i + 1 : INT64_MAX) >= st->plan->lookback;
+		}
+		bar_old = MemoryContextSwitchTo(st->bar_cxt);
+		decide_bar(st, i, high, low, close, v, warm);
+		MemoryContextSwitchTo(bar_old);
+		if (st->exact)
+			MemoryContextReset(st->bar_cxt);
+		st->have_prev = true;
+		st->prev_ts = st->ts[i];
+		st->prev_close = close;
+		st->bars++;
+	}
+	MemoryContextReset(st->bar_cxt);
+	pfree(v);
+	/* the last close outlives the tuples: the next chunk's first day-end sample may need it */
+	st->prev_close = ncopy_in(st->cxt, st->prev_close);
+	SPI_freetuptable(tt);
+
+	/* keep lookback - 1 bars of history for the next chunk */
+	keep = Min(st->n, st->lookback - 1);
+	if (st->n > keep)
+	{
+		int			drop = st->n - keep;
+
+		memmove(st->ts, st->ts + drop, sizeof(TimestampTz) * keep);
+		memmove(st->open, st->open + drop, sizeof(double) * keep);
+		memmove(st->high, st->high + drop, sizeof(double) * keep);
+		memmove(st->low, st->low + drop, sizeof(double) * keep);
+		memmove(st->close, st->close + drop, sizeof(double) * keep);
+		memmove(st->volume, st->volume + drop, sizeof(double) * keep);
+		st->dropped += drop;
+		st->n = keep;
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * The run.
+ * -------------------------------------------------------------------------------------------------
+ * */
+
+static SPIPlanPtr
+prepare(const char *q, int nargs, Oid *types)
+{
+	SPIPlanPtr	p = SPI_prepare(q, nargs, types);
+
+	if (p == NULL || SPI_keepplan(p) != 0)
+		elog(ERROR, "could not prepare \"%s\": %s", q, SPI_result_code_string(SPI_result));
+	return p;
+}
+
+/* json_param: the text of key in params, or NULL */
+static char *
+json_param(Jsonb *params, const char *key)
+{
+	JsonbValue	k;
+	JsonbValue *v;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	v = findJsonbValueFromContainer(&params->root, JB_FOBJECT, &k);
+	if (v == NULL || v->type == jbvNull)
+		return NULL;
+	if (v->type == jbvString)
+		return pnstrdup(v->val.string.val, v->val.string.len);
+	if (v->type == jbvBool)
+		return pstrdup(v->val.boolean ? "true" : "false");
+	if (v->type == jbvNumeric)
+		return ntext(v->val.numeric);
+	return NULL;
+}
+
+/*
+ * bt_begin: returns the state of backtest id, status set to running: reads the row, the version's
+ * graph and the instrument, compiles the graph, prepares the statements and reads the history.
+ * Called inside SPI; the state lives in a context under parent.
+ */
+static BtState *
+bt_begin(pg_uuid_t *id, MemoryContext parent)
+{
+	static const char *q =
+	"SELECT b.user_id, b.instrument, b.timeframe::text, b.range_from, b.range_to, b.params, v.graph, "
+	"i.tick_size, i.tick_value, b.status FROM ex7.backtests b "
+	"JOIN ex7.strategy_versions v ON v.strategy_id = b.strategy_id AND v.version = b.strategy_version "
+	"JOIN ex7.instruments i ON i.symbol = b.instrument WHERE b.id = $1 FOR NO KEY UPDATE OF b";
+	Oid			uuidtype[1] = {UUIDOID};
+	Datum		args[1];
+	MemoryContext cxt = AllocSetContextCreate(parent, "ex7 backtest", ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old;
+	BtState    *st;
+	HeapTuple	tup;
+	TupleDesc	td;
+	bool		isnull;
+	Jsonb	   *params;
+	char	   *s;
+	Oid			pnl_args[5] = {TEXTOID, TEXTOID, INT4OID, NUMERICOID, NUMERICOID};
+	Oid			day_args[1] = {TIMESTAMPTZOID};
+	Oid			risk_args[8] = {NUMERICOID, INT4OID, INT4OID, INT4OID, NUMERICOID, INT8OID, INT8OID,
+	INT8OID};
+
+	args[0] = UUIDPGetDatum(id);
+	if (SPI_execute_with_args(q, 1, uuidtype, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the backtest");
+	if (SPI_processed != 1)
+		ereport(ERROR, (errcode(ERRCODE_EX7_NOT_FOUND), errmsg("backtest not found")));
+	tup = SPI_tuptable->vals[0];
+	td = SPI_tuptable->tupdesc;
+
+	old = MemoryContextSwitchTo(cxt);
+	st = palloc0(sizeof(BtState));
+	st->cxt = cxt;
+	st->bar_cxt = AllocSetContextCreate(cxt, "ex7 backtest bar", ALLOCSET_DEFAULT_SIZES);
+	memcpy(&st->id, id, sizeof(pg_uuid_t));
+	st->user_id = datumCopy(SPI_getbinval(tup, td, 1, &isnull), false, UUID_LEN);
+	st->instrument = DatumGetTextPCopy(SPI_getbinval(tup, td, 2, &isnull));
+	st->timeframe = DatumGetTextPCopy(SPI_getbinval(tup, td, 3, &isnull));
+	st->range_from = DatumGetTimestampTz(SPI_getbinval(tup, td, 4, &isnull));
+	st->range_to = DatumGetTimestampTz(SPI_getbinval(tup, td, 5, &isnull));
+	params = DatumGetJsonbPCopy(SPI_getbinval(tup, td, 6, &isnull));
+	st->plan = graph_compile(DatumGetJsonbPCopy(SPI_getbinval(tup, td, 7, &isnull)),
+							 "[\"body\", \"graph\"]");
+	st->lookback = st->plan->lookback;
+	st->tick_size = DatumGetNumericCopy(SPI_getbinval(tup, td, 8, &isnull));
+	st->tick_d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(st->tick_size)));
+	st->tick_value = DatumGetNumericCopy(SPI_getbinval(tup, td, 9, &isnull));
+
+	s = json_param(params, "evaluation");
+	st->exact = s == NULL || strcmp(s, "exact") == 0;
+	s = json_param(params, "risk_gate");
+	st->risk_gate = s != NULL && strcmp(s, "true") == 0;
+	s = json_param(params, "initial_capital");
+	st->capital = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(s ? s : "10000"),
+													  ObjectIdGetDatum(InvalidOid),
+													  Int32GetDatum(-1)));
+	st->realized = int64_to_numeric(0);
+	st->gross_profit = int64_to_numeric(0);
+	st->gross_loss = int64_to_numeric(0);
+	st->max_drawdown = int64_to_numeric(0);
+	st->peak = st->capital;
+	st->last_equity = st->capital;
+	st->day_realized = int64_to_numeric(0);
+
+	st->cap = st->lookback - 1 + BT_CHUNK;
+	st->ts = palloc(sizeof(TimestampTz) * st->cap);
+	st->open = palloc(sizeof(double) * st->cap);
+	st->high = palloc(sizeof(double) * st->cap);
+	st->low = palloc(sizeof(double) * st->cap);
+	st->close = palloc(sizeof(double) * st->cap);
+	st->volume = palloc(sizeof(double) * st->cap);
+
+	fmgr_info_cxt(lookup("compute_pnl", 5, pnl_args), &st->pnl_fn, cxt);
+	fmgr_info_cxt(lookup("trading_day_start", 1, day_args), &st->day_fn, cxt);
+	fmgr_info_cxt(lookup("risk_decide", 8, risk_args), &st->risk_fn, cxt);
+	MemoryContextSwitchTo(old);
+
+	if (st->risk_gate)
+	{
+		/* the user's paper limits (ex7._risk_limits: the defaults when there is no row) */
+		static const char *lq =
+		"SELECT l.daily_loss_limit, l.max_trades_per_day, l.max_open_positions, "
+		"l.max_consecutive_losses FROM ex7._risk_limits($1, 'paper') l";
+		Datum		uargs[1] = {st->user_id};
+
+		if (SPI_execute_with_args(lq, 1, uuidtype, uargs, NULL, true, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "could not read the risk limits");
+		old = MemoryContextSwitchTo(cxt);
+		st->limits[0] = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+												&isnull), false, -1);
+		for (int a = 1; a < 4; a++)
+			st->limits[a] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, a + 1,
+										  &isnull);
+		MemoryContextSwitchTo(old);
+		st->day_start = DT_NOBEGIN;
+		st->day_next = DT_NOBEGIN;
+	}
+
+	{
+		Oid			bt[4] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+		Oid			tt[18] = {UUIDOID, INT4OID, UUIDOID, TEXTOID, INT4OID, TIMESTAMPTZOID, NUMERICOID,
+			NUMERICOID, NUMERICOID, TIMESTAMPTZOID, NUMERICOID, TEXTOID, NUMERICOID, NUMERICOID,
+		NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID};
+		Oid			et[4] = {UUIDOID, INT4OID, TIMESTAMPTZOID, NUMERICOID};
+		Oid			pt[2] = {UUIDOID, INT8OID};
+
+		/* oldest first through the primary key (instrument, timeframe, ts) */
+		st->bars_plan = prepare("SELECT " BARS_COLUMNS " FROM ex7.bars b WHERE b.instrument = $1 "
+								"AND b.timeframe = $2 AND b.ts > $3 AND b.ts <= $4 ORDER BY b.ts "
+								"LIMIT " CppAsString2(BT_CHUNK), 4, bt);
+		st->trade_plan = prepare("INSERT INTO ex7.backtest_trades (backtest_id, seq, user_id, side, "
+								 "quantity, entry_time, entry_price, stop_price, target_price, "
+								 "exit_time, exit_price, exit_reason, gross_pnl, slippage_cost, "
+								 "commission, net_pnl, mae, mfe) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+								 "$8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)", 18, tt);
+		st->equity_plan = prepare("INSERT INTO ex7.backtest_equity (backtest_id, seq, user_id, ts, "
+								  "equity) SELECT $1, $2, b.user_id, $3, $4 FROM ex7.backtests b "
+								  "WHERE b.id = $1", 4, et);
+		st->progress_plan = prepare("UPDATE ex7.backtests SET bars_done = $2 WHERE id = $1", 2, pt);
+	}
+	/* a run starts from nothing: what an earlier, failed attempt stored goes */
+	if (SPI_execute_with_args("DELETE FROM ex7.backtest_trades WHERE backtest_id = $1", 1, uuidtype,
+							  args, NULL, false, 0) != SPI_OK_DELETE ||
+		SPI_execute_with_args("DELETE FROM ex7.backtest_equity WHERE backtest_id = $1", 1, uuidtype,
+							  args, NULL, false, 0) != SPI_OK_DELETE ||
+		SPI_execute_with_args("UPDATE ex7.backtests SET status = 'running', bars_done = 0, "
+							  "started_at = pg_catalog.clock_timestamp(), error = NULL WHERE id = $1",
+							  1, uuidtype, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not start the backtest");
+	st->t0 = GetCurrentTimestamp();
+	read_history(st);
+	return st;
+}
+
+/* bt_progress: stores the bars done so far */
+static void
+bt_progress(BtState *st)
+{
+	Datum		args[2];
+
+	args[0] = UUIDPGetDatum(&st->id);
+	args[1] = Int64GetDatum(st->bars);
+	if (SPI_execute_plan(st->progress_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not store the progress");
+	st->flushed_bars = st->bars;
+}
+
+/*
+ * bt_finish: closes what is still open at the last bar's close (end_of_range), takes the last
+ * day-end sample, stores the summary and marks the backtest done. Returns the summary.
+ */
+static Datum
+bt_finish(BtState *st)
+{
+	StringInfoData buf;
+	Datum		args[3];
+	Oid			types[3] = {UUIDOID, JSONBOID, INT8OID};
+	Datum		summary;
+	int64		elapsed;
+
+	if (st->have_prev)
+	{
+		if (st->npos > 0)
+		{
+			while (st->npos > 0)
+				close_position(st, 0, st->prev_close, "end_of_range", st->prev_ts);
+			sample(st, st->prev_ts, nadd(st->capital, st->realized));
+		}
+		day_end(st, st->prev_ts, true);
+	}
+	elapsed = GetCurrentTimestamp() - st->t0;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"bars\": " INT64_FORMAT ", \"evaluation\": \"%s\", \"lookback\": %d, "
+					 "\"entries\": " INT64_FORMAT ", \"trades\": " INT64_FORMAT ", \"wins\": "
+					 INT64_FORMAT ", \"losses\": " INT64_FORMAT ", ", st->bars,
+					 st->exact ? "exact" : "fast", st->lookback, st->entries, st->trades, st->wins,
+					 st->losses);
+	appendStringInfo(&buf, "\"net_pnl\": \"%s\", \"gross_profit\": \"%s\", \"gross_loss\": \"%s\", "
+					 "\"max_drawdown\": \"%s\", \"final_equity\": \"%s\", ", ntext(st->realized),
+					 ntext(st->gross_profit), ntext(st->gross_loss), ntext(st->max_drawdown),
+					 ntext(nadd(st->capital, st->realized)));
+	appendStringInfoString(&buf, "\"skipped\": {");
+	for (int s = 0; s < BT_NSKIP; s++)
+		appendStringInfo(&buf, "%s\"%s\": " INT64_FORMAT, s ? ", " : "", skip_names[s],
+						 st->skipped[s]);
+	appendStringInfo(&buf, "}, \"risk_gate\": %s, \"blocked\": {", st->risk_gate ? "true" : "false");
+	for (int b = 0; b < BT_NBREAKERS; b++)
+		appendStringInfo(&buf, "%s\"%s\": " INT64_FORMAT, b ? ", " : "", breaker_names[b],
+						 st->blocked[b]);
+	appendStringInfo(&buf, "}, \"elapsed_ms\": %.3f, \"bars_per_second\": %.0f}",
+					 elapsed / 1000.0, elapsed > 0 ? st->bars * 1e6 / elapsed : 0.0);
+	summary = DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+
+	args[0] = UUIDPGetDatum(&st->id);
+	args[1] = summary;
+	args[2] = Int64GetDatum(st->bars);
+	if (SPI_execute_with_args("UPDATE ex7.backtests SET status = 'done', result = $2, bars_done = $3, "
+							  "finished_at = pg_catalog.clock_timestamp() WHERE id = $1", 3, types,
+							  args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not store the backtest result");
+	return summary;
+}
+
+static void
+bt_end(BtState *st)
+{
+	SPI_freeplan(st->bars_plan);
+	SPI_freeplan(st->trade_plan);
+	SPI_freeplan(st->equity_plan);
+	SPI_freeplan(st->progress_plan);
+	MemoryContextDelete(st->cxt);
+}
+
+/*
+ * backtest_exec: ex7._backtest_exec(p_id uuid). Runs backtest p_id to the end in the caller's
+ * transaction (status running, then done; trades and equity stored) and returns its summary.
+ */
+PG_FUNCTION_INFO_V1(backtest_exec);
+Datum
+backtest_exec(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *id = PG_GETARG_UUID_P(0);
+	MemoryContext caller = CurrentMemoryContext;
+	BtState    *st;
+	Datum		summary;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	st = bt_begin(id, caller);
+	while (run_chunk(st))
+		;
+	summary = SPI_datumTransfer(bt_finish(st), false, -1);
+	bt_end(st);
+	SPI_finish();
+	PG_RETURN_DATUM(summary);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Background runs: a dynamic background worker per long backtest, committing progress as it goes.
+ * -------------------------------------------------------------------------------------------------
+ * */
+
+/* what the launching backend hands its worker (in bgw_extra) */
+typedef struct BtLaunch
+{
+	Oid			database;
+	Oid			role;
+	TransactionId xid;			/* the transaction that created the backtest row */
+	pg_uuid_t	id;
+} BtLaunch;
+
+StaticAssertDecl(sizeof(BtLaunch) <= BGW_EXTRALEN, "BtLaunch must fit in bgw_extra");
+
+extern PGDLLEXPORT void backtest_worker_main(Datum arg);
+
+/*
+ * backtest_launch: ex7._backtest_launch(p_id uuid). Returns true when a background worker was
+ * registered to run backtest p_id once the calling transaction ends (it waits for it, and finds
+ * nothing to do when it rolled back); false when no worker slot is free (max_worker_processes),
+ * for the caller to run it inline instead.
+ */
+PG_FUNCTION_INFO_V1(backtest_launch);
+Datum
+backtest_launch(PG_FUNCTION_ARGS)
+{
+	BackgroundWorker w;
+	BtLaunch	l;
+
+	memset(&w, 0, sizeof(w));
+	memset(&l, 0, sizeof(l));
+	l.database = MyDatabaseId;
+	l.role = GetUserId();
+	l.xid = GetTopTransactionId();
+	memcpy(&l.id, PG_GETARG_UUID_P(0), sizeof(pg_uuid_t));
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(w.bgw_library_name, BGW_MAXLEN, "ex7");
+	snprintf(w.bgw_function_name, BGW_MAXLEN, "backtest_worker_main");
+	snprintf(w.bgw_name, BGW_MAXLEN, "ex7 backtest");
+	snprintf(w.bgw_type, BGW_MAXLEN, "ex7 backtest");
+	memcpy(w.bgw_extra, &l, sizeof(l));
+	w.bgw_notify_pid = 0;
+	PG_RETURN_BOOL(RegisterDynamicBackgroundWorker(&w, NULL));
+}
+
+/* worker_xact_begin / worker_xact_end: a transaction with a snapshot and SPI around a step */
+static void
+worker_xact_begin(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+static void
+worker_xact_end(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/*
+ * backtest_worker_main: the background worker. Waits for the launching transaction to end, then
+ * runs the backtest as ex7._backtest_exec does, but in several transactions: the first marks it
+ * running, each later one runs at least BT_PROGRESS_BARS bars and commits bars_done, the last
+ * stores the result. On an error the backtest is marked failed with the message.
+ */
+void
+backtest_worker_main(Datum arg)
+{
+	BtLaunch	l;
+	BtState    *st = NULL;
+	MemoryContext top = AllocSetContextCreate(TopMemoryContext, "ex7 backtest worker",
+											  ALLOCSET_DEFAULT_SIZES);
+
+	memcpy(&l, MyBgworkerEntry->bgw_extra, sizeof(l));
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(l.database, l.role, 0);
+	pgstat_report_appname("ex7 backtest");
+
+	/* the row is visible once the launching transaction commits */
+	StartTransactionCommand();
+	XactLockTableWait(l.xid, NULL, NULL, XLTW_None);
+	CommitTransactionCommand();
+
+	PG_TRY();
+	{
+		bool		more = true;
+		Oid			types[1] = {UUIDOID};
+		Datum		args[1] = {UUIDPGetDatum(&l.id)};
+
+		worker_xact_begin();
+		/* rolled back, or already run: nothing to do */
+		if (SPI_execute_with_args("SELECT 1 FROM ex7.backtests WHERE id = $1 AND status = 'queued'",
+								  1, types, args, NULL, true, 1) != SPI_OK_SELECT ||
+			SPI_processed == 0)
+		{
+			worker_xact_end();
+			proc_exit(0);
+		}
+		st = bt_begin(&l.id, top);
+		worker_xact_end();
+		while (more)
+		{
+			worker_xact_begin();
+			while (more && st->bars - st->flushed_bars < BT_PROGRESS_BARS)
+				more = run_chunk(st);
+			if (more)
+				bt_progress(st);
+			else
+				bt_finish(st);
+			worker_xact_end();
+		}
+		worker_xact_begin();
+		bt_end(st);
+		worker_xact_end();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+		MemoryContext old = MemoryContextSwitchTo(top);
+
+		e = CopyErrorData();
+		MemoryContextSwitchTo(old);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		worker_xact_begin();
+		{
+			Oid			types[2] = {UUIDOID, TEXTOID};
+			Datum		args[2] = {UUIDPGetDatum(&l.id), CStringGetTextDatum(e->message)};
+
+			SPI_execute_with_args("UPDATE ex7.backtests SET status = 'failed', error = $2, "
+								  "finished_at = pg_catalog.clock_timestamp() WHERE id = $1", 2,
+								  types, args, NULL, false, 0);
+		}
+		worker_xact_end();
+	}
+	PG_END_TRY();
+	proc_exit(0);
+}

@@ -1,0 +1,384 @@
+/* ext/sql/67_backtest.sql: backtests (issue 5) and the Judge, the live-promotion validation. The run is C
+ * (ext/backtest.c) on the live path's pieces: the compiled graph (ext/graph.c), the per-bar decision
+ * (ext/fills.c, ex7._fill_decide for the dispatcher), ex7.compute_pnl and ex7.risk_decide.
+ * docs/backtests.md. */
+
+/* bars a backtest runs inline (in the request's transaction); longer ranges go to a background worker */
+CREATE OR REPLACE FUNCTION ex7._backtest_inline_bars()
+RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT 20000 $$;
+COMMENT ON FUNCTION ex7._backtest_inline_bars() IS
+'Returns 20000: the most bars a backtest runs inline, in the request''s transaction; a longer range runs in a background worker (POST answers at once with status queued). About 0.1 to 0.5 s of work.';
+
+CREATE OR REPLACE FUNCTION ex7._backtest_exec(p_id uuid)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'backtest_exec'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION ex7._backtest_exec(uuid) IS
+'Returns the summary of backtest p_id after running it to the end in the caller''s transaction: status running then done, trades in ex7.backtest_trades, the equity curve in ex7.backtest_equity, the summary and timings in the row. X7404 when it does not exist (or the caller''s row security hides it).';
+
+CREATE OR REPLACE FUNCTION ex7._backtest_launch(p_id uuid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'backtest_launch'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION ex7._backtest_launch(uuid) IS
+'Returns true when a background worker was registered to run backtest p_id after the calling transaction commits (committing its progress every 65,536 bars), false when no worker slot is free.';
+
+/* ---------------------------------------------------------------------------------------------------
+ * JSON.
+ * ------------------------------------------------------------------------------------------------- */
+
+CREATE OR REPLACE FUNCTION ex7._backtest_trades_json(p_id uuid)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+    SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+               'seq', t.seq, 'entry_time', t.entry_time, 'exit_time', t.exit_time, 'side', t.side,
+               'quantity', t.quantity, 'entry_price', t.entry_price::text, 'exit_price', t.exit_price::text,
+               'stop_price', t.stop_price::text, 'target_price', t.target_price::text,
+               'exit_reason', t.exit_reason, 'gross_pnl', t.gross_pnl::text,
+               'slippage_cost', t.slippage_cost::text, 'commission', t.commission::text,
+               'pnl', t.net_pnl::text, 'mae', t.mae::text, 'mfe', t.mfe::text, 'tag', NULL)
+               ORDER BY t.seq), '[]')
+      FROM ex7.backtest_trades t
+     WHERE t.backtest_id = p_id;
+$$;
+COMMENT ON FUNCTION ex7._backtest_trades_json(uuid) IS
+'Returns the trades of backtest p_id in exit order: [{seq, entry_time, exit_time, side, quantity, entry_price, exit_price, stop_price, target_price, exit_reason, gross_pnl, slippage_cost, commission, pnl (net), mae, mfe, tag}], money as decimal strings: the trades ex7.compute_metrics reads.';
+
+CREATE OR REPLACE FUNCTION ex7._backtest_equity_json(p_id uuid)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+    SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('ts', e.ts, 'equity', e.equity::text)
+                                         ORDER BY e.seq), '[]')
+      FROM ex7.backtest_equity e
+     WHERE e.backtest_id = p_id;
+$$;
+COMMENT ON FUNCTION ex7._backtest_equity_json(uuid) IS
+'Returns the equity curve of backtest p_id: [{ts, equity}] in time order (every trade close and the last bar of every UTC day), equity as a decimal string.';
+
+/* _backtest_json: the row without trades, equity and metrics (the list's item) */
+CREATE OR REPLACE FUNCTION ex7._backtest_json(b ex7.backtests)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+    SELECT pg_catalog.jsonb_build_object(
+        'id', b.id, 'strategy_id', b.strategy_id, 'strategy_version', b.strategy_version,
+        'instrument', b.instrument, 'timeframe', b.timeframe, 'from', b.range_from, 'to', b.range_to,
+        'params', b.params, 'purpose', b.purpose, 'status', b.status,
+        'progress', pg_catalog.jsonb_build_object(
+            'bars_done', b.bars_done, 'bars_total', b.bars_total,
+            'percent', CASE WHEN b.status = 'done' THEN 100
+                            WHEN coalesce(b.bars_total, 0) = 0 THEN 0
+                            ELSE pg_catalog.round(100.0 * b.bars_done / b.bars_total, 1) END),
+        'result', b.result, 'error', b.error,
+        'created_at', b.created_at, 'started_at', b.started_at, 'finished_at', b.finished_at,
+        'duration_ms', pg_catalog.round(EXTRACT(epoch FROM b.finished_at - b.started_at) * 1000, 3),
+        'compliance', ex7.compliance_banner());
+$$;
+COMMENT ON FUNCTION ex7._backtest_json(ex7.backtests) IS
+'Returns a backtest without its trades and equity: {id, strategy_id, strategy_version, instrument, timeframe, from, to, params, purpose, status, progress: {bars_done, bars_total, percent}, result, error, created_at, started_at, finished_at, duration_ms, compliance}. compliance is the CFTC Rule 4.41 statement: hypothetical performance.';
+
+CREATE OR REPLACE FUNCTION ex7._backtest_metrics(b ex7.backtests, p_trades jsonb, p_equity jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF b.status <> 'done' THEN
+        RETURN NULL;
+    END IF;
+    RETURN ex7.compute_metrics(p_trades, p_equity,
+                               pg_catalog.jsonb_build_object('initial_capital', b.params -> 'initial_capital',
+                                                             'risk_free_rate', b.params -> 'risk_free_rate'));
+END
+$$;
+COMMENT ON FUNCTION ex7._backtest_metrics(ex7.backtests, jsonb, jsonb) IS
+'Returns ex7.compute_metrics of a finished backtest''s trades and equity curve with its initial capital and risk-free rate; NULL while it has not finished.';
+
+/* _own_backtest: the caller's backtest or X7404 (another user's is not found, never a leak) */
+CREATE OR REPLACE FUNCTION ex7._own_backtest(p_user uuid, p_id uuid)
+RETURNS ex7.backtests
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    b ex7.backtests;
+BEGIN
+    SELECT * INTO b FROM ex7.backtests x WHERE x.id = p_id AND x.user_id = p_user;
+    IF NOT FOUND THEN
+        PERFORM ex7._raise(404, 'backtest not found');
+    END IF;
+    RETURN b;
+END
+$$;
+COMMENT ON FUNCTION ex7._own_backtest(uuid, uuid) IS
+'Returns backtest p_id when it is p_user''s; X7404 otherwise.';
+
+/* ---------------------------------------------------------------------------------------------------
+ * Running.
+ * ------------------------------------------------------------------------------------------------- */
+
+/* _own_strategy: the caller's live (not deleted) strategy or X7404 */
+CREATE OR REPLACE FUNCTION ex7._backtest_strategy(p_user uuid, p_id uuid)
+RETURNS ex7.strategies
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    s ex7.strategies;
+BEGIN
+    SELECT * INTO s FROM ex7.strategies x WHERE x.id = p_id AND x.user_id = p_user AND x.deleted_at IS NULL;
+    IF NOT FOUND THEN
+        PERFORM ex7._raise(404, 'strategy not found');
+    END IF;
+    RETURN s;
+END
+$$;
+COMMENT ON FUNCTION ex7._backtest_strategy(uuid, uuid) IS
+'Returns strategy p_id when it is p_user''s and not deleted; X7404 otherwise.';
+
+/*
+ * _backtest_params: the body of POST /api/strategies/{id}/backtest checked, with the defaults filled in:
+ * {from, to, version, initial_capital, risk_free_rate, risk_gate, evaluation}. X7422 at ["body", field].
+ */
+CREATE OR REPLACE FUNCTION ex7._backtest_params(p_body jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_key text;
+    v_from timestamptz;
+    v_to timestamptz;
+    v_capital numeric;
+    v_rate numeric;
+    v_eval text;
+BEGIN
+    IF p_body IS NULL OR pg_catalog.jsonb_typeof(p_body) <> 'object' THEN
+        PERFORM ex7._invalid('["body"]', 'value is not a valid dict', 'type_error.dict');
+    END IF;
+    FOR v_key IN SELECT k FROM pg_catalog.jsonb_object_keys(p_body) AS k ORDER BY k LOOP
+        IF v_key NOT IN ('from', 'to', 'version', 'initial_capital', 'risk_free_rate', 'risk_gate', 'evaluation') THEN
+            PERFORM ex7._invalid(pg_catalog.jsonb_build_array('body', v_key), 'extra fields not permitted',
+                                 'value_error.extra');
+        END IF;
+    END LOOP;
+    FOREACH v_key IN ARRAY ARRAY['from', 'to'] LOOP
+        IF p_body -> v_key IS NULL OR p_body -> v_key = 'null' THEN
+            PERFORM ex7._invalid(pg_catalog.jsonb_build_array('body', v_key), 'field required', 'value_error.missing');
+        END IF;
+        IF pg_catalog.jsonb_typeof(p_body -> v_key) <> 'string' THEN
+            PERFORM ex7._invalid(pg_catalog.jsonb_build_array('body', v_key), 'invalid datetime format',
+                                 'type_error.datetime');
+        END IF;
+        BEGIN
+            IF v_key = 'from' THEN
+                v_from := (p_body ->> 'from')::timestamptz;
+            ELSE
+                v_to := (p_body ->> 'to')::timestamptz;
+            END IF;
+        EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR invalid_text_representation THEN
+            PERFORM ex7._invalid(pg_catalog.jsonb_build_array('body', v_key), 'invalid datetime format',
+                                 'value_error.datetime');
+        END;
+    END LOOP;
+    IF NOT pg_catalog.isfinite(v_from) OR NOT pg_catalog.isfinite(v_to) THEN
+        PERFORM ex7._invalid('["body","from"]', 'from and to must be finite', 'value_error.datetime');
+    END IF;
+    IF v_to <= v_from THEN
+        PERFORM ex7._invalid('["body","to"]', 'to must be after from', 'value_error.range');
+    END IF;
+    IF v_to - v_from > interval '3660 days' THEN
+        PERFORM ex7._invalid('["body","to"]', 'the range must be at most 3660 days', 'value_error.range');
+    END IF;
+    IF p_body ? 'version' AND p_body -> 'version' <> 'null'
+       AND (pg_catalog.jsonb_typeof(p_body -> 'version') <> 'number'
+            OR (p_body ->> 'version')::numeric <> pg_catalog.trunc((p_body ->> 'version')::numeric)
+            OR (p_body ->> 'version')::numeric NOT BETWEEN 1 AND 2147483647) THEN
+        PERFORM ex7._invalid('["body","version"]', 'version must be a positive integer', 'type_error.integer');
+    END IF;
+    BEGIN
+        v_capital := coalesce(p_body ->> 'initial_capital', '10000.00')::numeric;
+    EXCEPTION WHEN invalid_text_representation THEN
+        PERFORM ex7._invalid('["body","initial_capital"]', 'value is not a valid decimal', 'type_error.decimal');
+    END;
+    IF pg_catalog.jsonb_typeof(p_body -> 'initial_capital') NOT IN ('string', 'number', 'null')
+       OR v_capital = 'NaN' OR v_capital <= 0 OR v_capital >= 1e12 THEN
+        PERFORM ex7._invalid('["body","initial_capital"]', 'initial_capital must be greater than 0 and less than 10^12',
+                             'value_error.number.not_gt');
+    END IF;
+    BEGIN
+        v_rate := coalesce(p_body ->> 'risk_free_rate', '0')::numeric;
+    EXCEPTION WHEN invalid_text_representation THEN
+        PERFORM ex7._invalid('["body","risk_free_rate"]', 'value is not a valid decimal', 'type_error.decimal');
+    END;
+    IF pg_catalog.jsonb_typeof(p_body -> 'risk_free_rate') NOT IN ('string', 'number', 'null')
+       OR v_rate = 'NaN' OR v_rate < 0 OR v_rate > 1 THEN
+        PERFORM ex7._invalid('["body","risk_free_rate"]', 'risk_free_rate must be between 0 and 1',
+                             'value_error.number.not_le');
+    END IF;
+    IF p_body ? 'risk_gate' AND pg_catalog.jsonb_typeof(p_body -> 'risk_gate') NOT IN ('boolean', 'null') THEN
+        PERFORM ex7._invalid('["body","risk_gate"]', 'value could not be parsed to a boolean', 'type_error.bool');
+    END IF;
+    v_eval := coalesce(p_body ->> 'evaluation', 'exact');
+    IF pg_catalog.jsonb_typeof(p_body -> 'evaluation') NOT IN ('string', 'null') OR v_eval NOT IN ('exact', 'fast') THEN
+        PERFORM ex7._invalid('["body","evaluation"]', 'evaluation must be one of: exact, fast', 'type_error.enum');
+    END IF;
+    RETURN pg_catalog.jsonb_build_object(
+        'from', v_from, 'to', v_to, 'version', (p_body ->> 'version')::integer,
+        'initial_capital', v_capital::text, 'risk_free_rate', v_rate::text,
+        'risk_gate', coalesce((p_body ->> 'risk_gate')::boolean, false), 'evaluation', v_eval);
+END
+$$;
+COMMENT ON FUNCTION ex7._backtest_params(jsonb) IS
+'Returns the backtest body {from, to, version?, initial_capital?, risk_free_rate?, risk_gate?, evaluation?} checked and completed (initial_capital 10000.00, risk_free_rate 0, risk_gate false, evaluation exact); X7422 at ["body", field] for a missing or bad field, an unknown field, to <= from or a range over 3660 days.';
+
+/*
+ * _backtest_create: the backtest row (queued) of strategy s, version p_version, over (p_from, p_to], with
+ * the count of bars in the range for the progress.
+ */
+CREATE OR REPLACE FUNCTION ex7._backtest_create(s ex7.strategies, p_version integer, p_from timestamptz,
+                                                p_to timestamptz, p_params jsonb, p_purpose text)
+RETURNS ex7.backtests
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    b ex7.backtests;
+BEGIN
+    INSERT INTO ex7.backtests (user_id, strategy_id, strategy_version, instrument, timeframe, range_from,
+                               range_to, params, purpose, bars_total)
+    VALUES (s.user_id, s.id, p_version, s.instrument, s.timeframe, p_from, p_to, p_params, p_purpose,
+            (SELECT count(*) FROM ex7.bars x
+              WHERE x.instrument = s.instrument AND x.timeframe = s.timeframe AND x.ts > p_from AND x.ts <= p_to))
+    RETURNING * INTO b;
+    RETURN b;
+END
+$$;
+COMMENT ON FUNCTION ex7._backtest_create(ex7.strategies, integer, timestamptz, timestamptz, jsonb, text) IS
+'Returns a new queued backtest row of strategy s at p_version over the bars of (p_from, p_to], bars_total counted.';
+
+/*
+ * backtest_strategy: POST /api/strategies/{id}/backtest. A range of at most ex7._backtest_inline_bars()
+ * bars (or p_sync) runs at once in this transaction and comes back done; a longer one is handed to a
+ * background worker and comes back queued (GET /api/backtests/{id} follows its progress). At most 2 of a
+ * user's backtests may be queued or running at once.
+ */
+CREATE OR REPLACE FUNCTION ex7.backtest_strategy(p_user uuid, p_strategy_id uuid, p_body jsonb,
+                                                 p_sync boolean DEFAULT false)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    s ex7.strategies;
+    v_params jsonb;
+    v_version integer;
+    b ex7.backtests;
+BEGIN
+    s := ex7._backtest_strategy(p_user, p_strategy_id);
+    v_params := ex7._backtest_params(p_body);
+    v_version := coalesce((v_params ->> 'version')::integer, s.current_version);
+    IF NOT EXISTS (SELECT 1 FROM ex7.strategy_versions v WHERE v.strategy_id = s.id AND v.version = v_version) THEN
+        PERFORM ex7._raise(404, 'version not found');
+    END IF;
+    v_params := v_params - 'from' - 'to' - 'version';
+    b := ex7._backtest_create(s, v_version, (p_body ->> 'from')::timestamptz, (p_body ->> 'to')::timestamptz,
+                              v_params, 'user');
+    IF p_sync OR b.bars_total <= ex7._backtest_inline_bars() THEN
+        PERFORM ex7._backtest_exec(b.id);
+        RETURN ex7.get_backtest(p_user, b.id);
+    END IF;
+    -- the per-user cap on background runs (each holds a worker process for its whole run)
+    PERFORM ex7._lock_user(p_user);
+    IF (SELECT count(*) FROM ex7.backtests x
+         WHERE x.user_id = p_user AND x.status IN ('queued', 'running') AND x.id <> b.id) >= 2 THEN
+        PERFORM ex7._raise(429, 'too many backtests running: wait for one to finish',
+                           pg_catalog.jsonb_build_object('code', 'backtests_running', 'limit', 2));
+    END IF;
+    IF NOT ex7._backtest_launch(b.id) THEN
+        -- no worker slot free: run it here, as a short one would
+        PERFORM ex7._backtest_exec(b.id);
+    END IF;
+    RETURN ex7.get_backtest(p_user, b.id);
+END
+$$;
+COMMENT ON FUNCTION ex7.backtest_strategy(uuid, uuid, jsonb, boolean) IS
+'Returns the backtest (GET /api/backtests/{id} shape) of the caller''s strategy p_strategy_id over the stored bars of (from, to] with body {from, to, version?, initial_capital?, risk_free_rate?, risk_gate?, evaluation?}: done when the range has at most 20000 bars or p_sync (run in this transaction), else queued for a background worker. X7404 for a strategy (or version) that is missing, deleted or another user''s; X7422 for a bad body; X7429 backtests_running when 2 are already queued or running.';
+
+/* ---------------------------------------------------------------------------------------------------
+ * Reading.
+ * ------------------------------------------------------------------------------------------------- */
+
+CREATE OR REPLACE FUNCTION ex7.get_backtest(p_user uuid, p_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    b ex7.backtests := ex7._own_backtest(p_user, p_id);
+    v_trades jsonb := ex7._backtest_trades_json(b.id);
+    v_equity jsonb := ex7._backtest_equity_json(b.id);
+BEGIN
+    RETURN ex7._backtest_json(b) || pg_catalog.jsonb_build_object(
+        'trades', v_trades, 'equity', v_equity, 'metrics', ex7._backtest_metrics(b, v_trades, v_equity));
+END
+$$;
+COMMENT ON FUNCTION ex7.get_backtest(uuid, uuid) IS
+'Returns the caller''s backtest with its trades, equity curve [{ts, equity}] and metrics (ex7.compute_metrics; null until done), with the CFTC Rule 4.41 statement under compliance. X7404 when missing or another user''s.';
+
+CREATE OR REPLACE FUNCTION ex7.list_backtests(p_user uuid, p_strategy_id uuid, p_limit integer DEFAULT 50,
+                                              p_cursor text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_limit integer := ex7._check_limit(p_limit);
+    -- the position: after (created_at, id) of the previous page's last item; the first page starts above all
+    v_ts timestamptz := 'infinity';
+    v_id uuid := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+    v_items jsonb;
+    v_next text;
+    v_n integer;
+    v_last record;
+BEGIN
+    PERFORM ex7._backtest_strategy(p_user, p_strategy_id);
+    IF p_cursor IS NOT NULL THEN
+        SELECT c.ts, c.id::uuid INTO v_ts, v_id FROM ex7.cursor_decode('backtests', p_user, p_cursor) c;
+    END IF;
+    -- limit + 1 rows: one more than the page says whether there is a next one
+    SELECT coalesce(pg_catalog.jsonb_agg(ex7._backtest_json(p) ORDER BY p.created_at DESC, p.id DESC)
+                        FILTER (WHERE p.rn <= v_limit), '[]'),
+           count(*)
+      INTO v_items, v_n
+      FROM (SELECT x.*, pg_catalog.row_number() OVER (ORDER BY x.created_at DESC, x.id DESC) AS rn
+              FROM ex7.backtests x
+             WHERE x.user_id = p_user AND x.strategy_id = p_strategy_id AND (x.created_at, x.id) < (v_ts, v_id)
+             ORDER BY x.created_at DESC, x.id DESC
+             LIMIT v_limit + 1) p;
+    IF v_n > v_limit THEN
+        SELECT x.created_at, x.id INTO v_last FROM ex7.backtests x
+         WHERE x.id = ((v_items -> (v_limit - 1)) ->> 'id')::uuid;
+        v_next := ex7.cursor_encode('backtests', p_user, v_last.created_at, v_last.id::text);
+    END IF;
+    RETURN pg_catalog.jsonb_build_object('items', v_items, 'next_cursor', v_next,
+                                         'compliance', ex7.compliance_banner());
+END
+$$;
+COMMENT ON FUNCTION ex7.list_backtests(uuid, uuid, integer, text) IS
+'Returns {items, next_cursor, compliance}: the backtests of the caller''s strategy, newest first by (created_at, id), without trades and equity. X7404 for a strategy that is missing, deleted or another user''s; X7422 for a bad limit (1..200) or cursor.';
+
+CREATE OR REPLACE FUNCTION ex7.backtest_equity_svg(p_user uuid, p_id uuid)
+RETURNS text
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    b ex7.backtests := ex7._own_backtest(p_user, p_id);
+    v_name text;
+BEGIN
+    SELECT s.name INTO v_name FROM ex7.strategies s WHERE s.id = b.strategy_id;
+    RETURN ex7.equity_svg(ex7._backtest_equity_json(b.id),
+                          pg_catalog.format('%s v%s, %s %s: backtest %s to %s', v_name, b.strategy_version,
+                                            b.instrument, b.timeframe,
+                                            pg_catalog.to_char(b.range_from AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
+                                            pg_catalog.to_char(b.range_to AT TIME ZONE 'UTC', 'YYYY-MM-DD')));
+END
+$$;
+COMMENT ON FUNCTION ex7.backtest_equity_svg(uuid, uuid) IS
+'Returns the SVG picture (ex7.equity_svg) of the caller''s backtest''s equity curve and drawdown, titled with the strategy, version, series and range (UTC dates), with the CFTC Rule 4.41 statement under it. X7404 when missing or another user''s.';
