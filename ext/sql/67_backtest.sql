@@ -343,11 +343,10 @@ BEGIN
         SELECT c.ts, c.id::uuid INTO v_ts, v_id FROM ex7.cursor_decode('backtests', p_user, p_cursor) c;
     END IF;
     -- limit + 1 rows: one more than the page says whether there is a next one
-    SELECT coalesce(pg_catalog.jsonb_agg(ex7._backtest_json(p) ORDER BY p.created_at DESC, p.id DESC)
-                        FILTER (WHERE p.rn <= v_limit), '[]'),
+    SELECT coalesce(pg_catalog.jsonb_agg(ex7._backtest_json(p.x) ORDER BY p.rn) FILTER (WHERE p.rn <= v_limit), '[]'),
            count(*)
       INTO v_items, v_n
-      FROM (SELECT x.*, pg_catalog.row_number() OVER (ORDER BY x.created_at DESC, x.id DESC) AS rn
+      FROM (SELECT x, pg_catalog.row_number() OVER (ORDER BY x.created_at DESC, x.id DESC) AS rn
               FROM ex7.backtests x
              WHERE x.user_id = p_user AND x.strategy_id = p_strategy_id AND (x.created_at, x.id) < (v_ts, v_id)
              ORDER BY x.created_at DESC, x.id DESC
