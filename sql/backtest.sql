@@ -1,8 +1,9 @@
 -- sql/backtest.sql: backtests (ext/backtest.c, ext/sql/67_backtest.sql, docs/backtests.md): the live
 -- dispatcher and a backtest fed the same bars give the same signals and P&L; a backtest is deterministic;
 -- the risk gate option; body checks; ownership; the list; a background run with its progress.
--- Users 00000000-0000-4000-8000-5a00000000NN. Bars: MES 5m from Monday 2026-03-02 00:05 UTC, a scripted
--- walk on the 0.25 tick grid (integer steps: the same numbers on every platform).
+-- Users 00000000-0000-4000-8000-5a00000000NN. Bars: RTY 5m (tick 0.10, 5.00 USD a tick; no other test file
+-- uses the series) from Monday 2026-03-02 00:05 UTC, a scripted walk on the tick grid (integer steps: the
+-- same numbers on every platform).
 \set u1 '00000000-0000-4000-8000-5a0000000001'
 \set u2 '00000000-0000-4000-8000-5a0000000002'
 SELECT ex7.ensure_user(:'u1') IS NOT NULL AS u1, ex7.ensure_user(:'u2') IS NOT NULL AS u2;
@@ -19,10 +20,10 @@ WITH t AS (SELECT row_number() OVER (ORDER BY ts)::int AS g, ts
                        AND (ts AT TIME ZONE 'America/New_York')::time <= '18:00')),
      s AS (SELECT g, ts, ((g * 7919) % 17 - 8) + CASE WHEN (g / 40) % 2 = 0 THEN 3 ELSE -3 END AS step
              FROM t WHERE g <= 600),
-     c AS (SELECT g, ts, 5000 + 0.25 * sum(step) OVER (ORDER BY g) AS c FROM s),
+     c AS (SELECT g, ts, 2000 + 0.10 * sum(step) OVER (ORDER BY g) AS c FROM s),
      o AS (SELECT g, ts, c, lag(c, 1, c) OVER (ORDER BY g) AS o FROM c)
 SELECT g, ts, o,
-       greatest(o, c) + 0.25 * ((g * 31) % 5) AS h, least(o, c) - 0.25 * ((g * 17) % 5) AS l, c
+       greatest(o, c) + 0.10 * ((g * 31) % 5) AS h, least(o, c) - 0.10 * ((g * 17) % 5) AS l, c
   FROM o;
 SELECT count(*) AS bars, min(c) AS lowest, max(c) AS highest,
        to_char(max(ts) FILTER (WHERE g = 200) AT TIME ZONE 'UTC', 'MM-DD HH24:MI') AS bar_200,
@@ -32,18 +33,19 @@ SELECT jsonb_build_object('from', max(ts) FILTER (WHERE g = 200), 'to', max(ts))
 
 -- the first 200 bars are history, stored before the strategy runs
 INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
-SELECT 'MES', '5m', ts, o, h, l, c, 100 FROM walk WHERE g <= 200;
+SELECT 'RTY', '5m', ts, o, h, l, c, 100 FROM walk WHERE g <= 200;
 
--- the EMA 9/21 crossover fixture (MES 5m, day session, 16-tick stop, 32-tick target, exits on the
--- opposite cross), live in paper mode
-SELECT (ex7.create_from_fixture(:'u1', 'ema-crossover') ->> 'id') AS s1 \gset
+-- the EMA 9/21 crossover fixture (day session, 16-tick stop, 32-tick target, exits on the opposite cross)
+-- on RTY 5m, live in paper mode
+SELECT (ex7.create_strategy(:'u1', (SELECT f -> 'body' FROM jsonb_array_elements(ex7._fixtures()) f
+                                     WHERE f ->> 'slug' = 'ema-crossover') || '{"instrument": "RTY"}') ->> 'id') AS s1 \gset
 SELECT ex7.promote_strategy(:'u1', :'s1') ->> 'status' AS ready;
 SELECT ex7.promote_strategy(:'u1', :'s1') ->> 'status' AS live;
 SELECT ex7.start_runtime(:'u1', :'s1', 'paper') ->> 'status' AS runtime;
 -- and a busier one, around the clock: long while SMA(3) > SMA(8) (level-triggered: "position_open" skips),
 -- short on SMA(3) crossing below SMA(8) (reversing a long), a long exits when the close crosses below
 -- SMA(8), a short when above; long 6-tick stop and 14-tick target, size 2; short 8-tick stop, no target
-SELECT (ex7.create_strategy(:'u1', '{"name": "Fast SMA", "instrument": "MES", "timeframe": "5m", "graph": {
+SELECT (ex7.create_strategy(:'u1', '{"name": "Fast SMA", "instrument": "RTY", "timeframe": "5m", "graph": {
   "nodes": [{"id": "c", "type": "close"},
             {"id": "f", "type": "sma", "params": {"period": 3}}, {"id": "s", "type": "sma", "params": {"period": 8}},
             {"id": "above", "type": "gt"}, {"id": "down", "type": "crosses_below"},
@@ -71,7 +73,7 @@ DO $$
 DECLARE r record;
 BEGIN
     FOR r IN SELECT * FROM walk WHERE g > 200 ORDER BY g LOOP
-        PERFORM ex7.ingest_bar('MES', '5m', r.ts, r.o, r.h, r.l, r.c, 100);
+        PERFORM ex7.ingest_bar('RTY', '5m', r.ts, r.o, r.h, r.l, r.c, 100);
     END LOOP;
 END $$;
 SELECT s.name, a.decision, coalesce(a.detail ->> 'reason', '') AS reason, count(*)
@@ -218,7 +220,7 @@ SELECT b AS body, ex7_test.err(format('SELECT ex7.backtest_strategy(%L, %L, %L, 
                ('{"from": "2026-03-02", "to": "2026-03-03", "evaluation": "quick"}')) AS t (b);
 
 -- an empty canvas trades nothing; a range without bars is done at once with nothing in it
-SELECT (ex7.create_strategy(:'u1', '{"name": "Empty", "instrument": "MES", "timeframe": "5m"}') ->> 'id') AS s2 \gset
+SELECT (ex7.create_strategy(:'u1', '{"name": "Empty", "instrument": "RTY", "timeframe": "5m"}') ->> 'id') AS s2 \gset
 SELECT (ex7.backtest_strategy(:'u1', :'s2', '{"from": "2026-03-02", "to": "2026-03-04"}', true) -> 'result')
        - 'elapsed_ms' - 'bars_per_second' AS empty_graph;
 SELECT (ex7.backtest_strategy(:'u1', :'s1', '{"from": "2025-01-01", "to": "2025-02-01"}', true) -> 'result')

@@ -631,10 +631,10 @@ BEGIN
     v_target := ex7.lifecycle_target(v.status, p_action);
 
     IF v.status = 'ready' AND v_target = 'live' THEN
-        -- HOOK live_promotion_validation (The Judge, a later issue): validate the current version before
-        -- ready -> live and raise here when it fails (Unarchive Strategy: "re-promote explicitly, which
-        -- re-triggers the live-promotion validation"). Nothing is checked yet.
-        NULL;
+        -- The Judge (ext/sql/67_backtest.sql, docs/backtests.md): a backtest of the current version must meet
+        -- the validation policy before ready -> live, or X7409 validation_failed (Unarchive Strategy:
+        -- "re-promote explicitly, which re-triggers the live-promotion validation")
+        PERFORM ex7._judge_promotion(v);
     END IF;
 
     UPDATE ex7.strategies s

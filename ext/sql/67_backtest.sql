@@ -381,3 +381,247 @@ END
 $$;
 COMMENT ON FUNCTION ex7.backtest_equity_svg(uuid, uuid) IS
 'Returns the SVG picture (ex7.equity_svg) of the caller''s backtest''s equity curve and drawdown, titled with the strategy, version, series and range (UTC dates), with the CFTC Rule 4.41 statement under it. X7404 when missing or another user''s.';
+
+/* ---------------------------------------------------------------------------------------------------
+ * The Judge: live-promotion validation (issue 5; Unarchive Strategy: "re-promote explicitly, which
+ * re-triggers the live-promotion validation"). Promotion ready -> live runs a backtest of the current
+ * version over the policy's window (the window_days before the newest stored bar of the strategy's series)
+ * and refuses it with X7409 validation_failed when a criterion of ex7.validation_policy is not met.
+ * ------------------------------------------------------------------------------------------------- */
+
+CREATE OR REPLACE FUNCTION ex7._validation_policy()
+RETURNS ex7.validation_policy
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    p ex7.validation_policy;
+BEGIN
+    SELECT * INTO p FROM ex7.validation_policy x WHERE x.id;
+    IF NOT FOUND THEN
+        -- the seeded row was deleted: the column defaults, nothing checked
+        p.id := true;
+        p.window_days := 90;
+    END IF;
+    RETURN p;
+END
+$$;
+COMMENT ON FUNCTION ex7._validation_policy() IS
+'Returns the Judge''s policy row (window_days and the criteria; NULL criteria are not checked), the defaults when the row is missing.';
+
+CREATE OR REPLACE FUNCTION ex7._validation_policy_json(p ex7.validation_policy)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+    SELECT pg_catalog.jsonb_build_object(
+        'window_days', p.window_days, 'min_trades', p.min_trades, 'max_drawdown', p.max_drawdown::text,
+        'min_profit_factor', p.min_profit_factor, 'min_net_pnl', p.min_net_pnl::text,
+        'min_win_rate', p.min_win_rate);
+$$;
+COMMENT ON FUNCTION ex7._validation_policy_json(ex7.validation_policy) IS
+'Returns the policy as {window_days, min_trades, max_drawdown, min_profit_factor, min_net_pnl, min_win_rate}: money as decimal strings, ratios as numbers, null for a criterion not checked.';
+
+CREATE OR REPLACE FUNCTION ex7.get_validation_policy()
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+    SELECT ex7._validation_policy_json(ex7._validation_policy());
+$$;
+COMMENT ON FUNCTION ex7.get_validation_policy() IS
+'Returns the Judge''s policy {window_days, min_trades, max_drawdown, min_profit_factor, min_net_pnl, min_win_rate} (null: not checked). The same for every user.';
+
+/*
+ * set_validation_policy: the operator's. Every key of p_policy that is present replaces that setting (null
+ * switches a criterion off); other keys are refused. Not callable by roles bound to a user (99_grants.sql).
+ */
+CREATE OR REPLACE FUNCTION ex7.set_validation_policy(p_policy jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    p ex7.validation_policy := ex7._validation_policy();
+    v_key text;
+BEGIN
+    IF p_policy IS NULL OR pg_catalog.jsonb_typeof(p_policy) <> 'object' THEN
+        PERFORM ex7._invalid('["body"]', 'value is not a valid dict', 'type_error.dict');
+    END IF;
+    FOR v_key IN SELECT k FROM pg_catalog.jsonb_object_keys(p_policy) AS k ORDER BY k LOOP
+        IF v_key NOT IN ('window_days', 'min_trades', 'max_drawdown', 'min_profit_factor', 'min_net_pnl',
+                         'min_win_rate') THEN
+            PERFORM ex7._invalid(pg_catalog.jsonb_build_array('body', v_key), 'extra fields not permitted',
+                                 'value_error.extra');
+        END IF;
+        IF v_key <> 'window_days' AND pg_catalog.jsonb_typeof(p_policy -> v_key) NOT IN ('number', 'string', 'null')
+           OR v_key = 'window_days' AND pg_catalog.jsonb_typeof(p_policy -> v_key) <> 'number' THEN
+            PERFORM ex7._invalid(pg_catalog.jsonb_build_array('body', v_key), 'value is not a valid number',
+                                 'type_error.number');
+        END IF;
+    END LOOP;
+    BEGIN
+        IF p_policy ? 'window_days' THEN p.window_days := (p_policy ->> 'window_days')::integer; END IF;
+        IF p_policy ? 'min_trades' THEN p.min_trades := (p_policy ->> 'min_trades')::integer; END IF;
+        IF p_policy ? 'max_drawdown' THEN p.max_drawdown := (p_policy ->> 'max_drawdown')::numeric; END IF;
+        IF p_policy ? 'min_profit_factor' THEN p.min_profit_factor := (p_policy ->> 'min_profit_factor')::numeric; END IF;
+        IF p_policy ? 'min_net_pnl' THEN p.min_net_pnl := (p_policy ->> 'min_net_pnl')::numeric; END IF;
+        IF p_policy ? 'min_win_rate' THEN p.min_win_rate := (p_policy ->> 'min_win_rate')::numeric; END IF;
+        INSERT INTO ex7.validation_policy AS x (id, window_days, min_trades, max_drawdown, min_profit_factor,
+                                                min_net_pnl, min_win_rate, updated_at)
+        VALUES (true, p.window_days, p.min_trades, p.max_drawdown, p.min_profit_factor, p.min_net_pnl,
+                p.min_win_rate, pg_catalog.now())
+        ON CONFLICT (id) DO UPDATE
+           SET window_days = excluded.window_days, min_trades = excluded.min_trades,
+               max_drawdown = excluded.max_drawdown, min_profit_factor = excluded.min_profit_factor,
+               min_net_pnl = excluded.min_net_pnl, min_win_rate = excluded.min_win_rate,
+               updated_at = excluded.updated_at;
+    EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range OR check_violation THEN
+        PERFORM ex7._invalid('["body"]', 'invalid policy: ' || SQLERRM, 'value_error');
+    END;
+    RETURN ex7.get_validation_policy();
+END
+$$;
+COMMENT ON FUNCTION ex7.set_validation_policy(jsonb) IS
+'Returns the Judge''s policy after setting the keys of p_policy (window_days 1..3660, min_trades >= 0, max_drawdown >= 0, min_profit_factor >= 0, min_net_pnl, min_win_rate 0..1; null switches a criterion off). The operator''s: not granted to user roles. X7422 for an unknown key or a bad value.';
+
+/* _validation_json: a stored verdict */
+CREATE OR REPLACE FUNCTION ex7._validation_json(v ex7.strategy_validations)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+    SELECT pg_catalog.jsonb_build_object(
+        'id', v.id, 'strategy_id', v.strategy_id, 'strategy_version', v.strategy_version,
+        'backtest_id', v.backtest_id, 'passed', v.passed, 'trigger', v.trigger,
+        'window', (SELECT pg_catalog.jsonb_build_object('from', b.range_from, 'to', b.range_to,
+                                                        'bars', b.bars_total)
+                     FROM ex7.backtests b WHERE b.id = v.backtest_id),
+        'criteria', v.criteria, 'observed', v.observed, 'failed', v.failed, 'validated_at', v.created_at,
+        'compliance', ex7.compliance_banner());
+$$;
+COMMENT ON FUNCTION ex7._validation_json(ex7.strategy_validations) IS
+'Returns a verdict of the Judge: {id, strategy_id, strategy_version, backtest_id, passed, trigger, window: {from, to, bars}, criteria, observed, failed: [{criterion, observed, required}], validated_at, compliance}.';
+
+/*
+ * _judge: validates strategy s's current version: a backtest (purpose validation, run inline) over the
+ * policy's window_days before the newest stored bar of its series (before now() when there is none), then
+ * every criterion that is set. Observed values come from the backtest's summary: trades, max_drawdown
+ * (peak to trough of the equity curve, money), profit_factor (gross profit / gross loss of net P&L; no
+ * losing trade: null, which meets any minimum when something was won), net_pnl, win_rate (wins / trades).
+ * Stores and returns the verdict.
+ */
+CREATE OR REPLACE FUNCTION ex7._judge(s ex7.strategies, p_trigger text)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    p ex7.validation_policy := ex7._validation_policy();
+    v_to timestamptz;
+    b ex7.backtests;
+    r jsonb;
+    v_trades bigint;
+    v_dd numeric;
+    v_gp numeric;
+    v_gl numeric;
+    v_net numeric;
+    v_pf numeric;
+    v_wr numeric;
+    v_failed jsonb := '[]';
+    v ex7.strategy_validations;
+BEGIN
+    SELECT max(x.ts) INTO v_to FROM ex7.bars x WHERE x.instrument = s.instrument AND x.timeframe = s.timeframe;
+    v_to := coalesce(v_to, pg_catalog.now());
+    b := ex7._backtest_create(s, s.current_version, v_to - p.window_days * interval '1 day', v_to,
+                              '{"initial_capital": "10000.00", "risk_free_rate": "0", "risk_gate": false,
+                                "evaluation": "exact"}', 'validation');
+    r := ex7._backtest_exec(b.id);
+    v_trades := (r ->> 'trades')::bigint;
+    v_dd := (r ->> 'max_drawdown')::numeric;
+    v_gp := (r ->> 'gross_profit')::numeric;
+    v_gl := -(r ->> 'gross_loss')::numeric;
+    v_net := (r ->> 'net_pnl')::numeric;
+    v_pf := CASE WHEN v_gl > 0 THEN pg_catalog.round(v_gp / v_gl, 4) END;
+    v_wr := CASE WHEN v_trades > 0 THEN pg_catalog.round((r ->> 'wins')::numeric / v_trades, 4) END;
+
+    IF p.min_trades IS NOT NULL AND v_trades < p.min_trades THEN
+        v_failed := v_failed || pg_catalog.jsonb_build_object('criterion', 'min_trades', 'observed', v_trades,
+                                                              'required', p.min_trades);
+    END IF;
+    IF p.max_drawdown IS NOT NULL AND v_dd > p.max_drawdown THEN
+        v_failed := v_failed || pg_catalog.jsonb_build_object('criterion', 'max_drawdown', 'observed', v_dd::text,
+                                                              'required', p.max_drawdown::text);
+    END IF;
+    IF p.min_profit_factor IS NOT NULL
+       AND (CASE WHEN v_pf IS NULL THEN v_gp <= 0 ELSE v_pf < p.min_profit_factor END) THEN
+        v_failed := v_failed || pg_catalog.jsonb_build_object('criterion', 'min_profit_factor', 'observed', v_pf,
+                                                              'required', p.min_profit_factor);
+    END IF;
+    IF p.min_net_pnl IS NOT NULL AND v_net < p.min_net_pnl THEN
+        v_failed := v_failed || pg_catalog.jsonb_build_object('criterion', 'min_net_pnl', 'observed', v_net::text,
+                                                              'required', p.min_net_pnl::text);
+    END IF;
+    IF p.min_win_rate IS NOT NULL AND coalesce(v_wr < p.min_win_rate, true) THEN
+        v_failed := v_failed || pg_catalog.jsonb_build_object('criterion', 'min_win_rate', 'observed', v_wr,
+                                                              'required', p.min_win_rate);
+    END IF;
+
+    INSERT INTO ex7.strategy_validations (user_id, strategy_id, strategy_version, backtest_id, passed, criteria,
+                                          observed, failed, trigger)
+    VALUES (s.user_id, s.id, s.current_version, b.id, pg_catalog.jsonb_array_length(v_failed) = 0,
+            ex7._validation_policy_json(p),
+            pg_catalog.jsonb_build_object('trades', v_trades, 'max_drawdown', v_dd::text, 'profit_factor', v_pf,
+                                          'net_pnl', v_net::text, 'win_rate', v_wr, 'bars', (r ->> 'bars')::bigint),
+            v_failed, p_trigger)
+    RETURNING * INTO v;
+    RETURN ex7._validation_json(v);
+END
+$$;
+COMMENT ON FUNCTION ex7._judge(ex7.strategies, text) IS
+'Returns the verdict of the Judge on strategy s''s current version (stored in ex7.strategy_validations): a backtest over the policy''s window before the newest stored bar of its series, its observed trades, max_drawdown, profit_factor, net_pnl and win_rate, and every criterion of ex7.validation_policy it fails as {criterion, observed, required}.';
+
+/* _judge_promotion: the hook of ex7._transition for ready -> live: the verdict, or X7409 validation_failed */
+CREATE OR REPLACE FUNCTION ex7._judge_promotion(s ex7.strategies)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    v jsonb := ex7._judge(s, 'promotion');
+BEGIN
+    IF NOT (v ->> 'passed')::boolean THEN
+        PERFORM ex7._raise(409, 'promotion to live refused: the strategy failed validation',
+                           pg_catalog.jsonb_build_object('code', 'validation_failed', 'failed', v -> 'failed',
+                                                         'validation', v - 'compliance'));
+    END IF;
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION ex7._judge_promotion(ex7.strategies) IS
+'Returns the passing verdict of the Judge on strategy s (ready -> live); raises X7409 with detail {code: validation_failed, failed: [{criterion, observed, required}], validation} when a criterion fails (the refusal rolls the verdict back with the promotion: POST /api/strategies/{id}/validation keeps one).';
+
+CREATE OR REPLACE FUNCTION ex7.validate_strategy(p_user uuid, p_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    RETURN ex7._judge(ex7._backtest_strategy(p_user, p_id), 'request');
+END
+$$;
+COMMENT ON FUNCTION ex7.validate_strategy(uuid, uuid) IS
+'Returns the Judge''s verdict on the caller''s strategy now (POST /api/strategies/{id}/validation), stored whether it passes or not; the strategy''s status does not change. X7404 when missing, deleted or another user''s.';
+
+CREATE OR REPLACE FUNCTION ex7.get_validation(p_user uuid, p_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    s ex7.strategies := ex7._backtest_strategy(p_user, p_id);
+    v ex7.strategy_validations;
+BEGIN
+    SELECT * INTO v FROM ex7.strategy_validations x
+     WHERE x.user_id = p_user AND x.strategy_id = s.id
+     ORDER BY x.created_at DESC, x.id DESC LIMIT 1;
+    RETURN pg_catalog.jsonb_build_object(
+        'strategy_id', s.id, 'current_version', s.current_version,
+        'policy', ex7.get_validation_policy(),
+        'latest', CASE WHEN v.id IS NOT NULL THEN ex7._validation_json(v) END,
+        'compliance', ex7.compliance_banner());
+END
+$$;
+COMMENT ON FUNCTION ex7.get_validation(uuid, uuid) IS
+'Returns {strategy_id, current_version, policy, latest, compliance}: the Judge''s policy and its latest stored verdict on the caller''s strategy (null when none: a verdict is stored by a promotion that passed and by POST /api/strategies/{id}/validation). X7404 when missing, deleted or another user''s.';
