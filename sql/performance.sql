@@ -119,9 +119,41 @@ SELECT ex7_test.err(format('SELECT ex7.strategy_performance(%L, %L, %L, %L)', :'
 
 -- ---------------------------------------------------------------------------------------------------
 -- performance: every live strategy of the user (not the deleted one, not another user's), with the
--- newest backtest (none yet) beside the paper and live statistics.
+-- newest finished backtest beside the paper and live statistics. alpha has three backtests: an older
+-- done one, the newest done one (bt2) and a newer one still running, which is not shown; beta has none.
+-- bt2's trades, by hand on 10000.00: +100.00 (MAE 5.00, MFE 120.00), -40.00 (MAE 45.00, MFE 10.00):
+-- net 60.00, profit factor 2.5, win rate 0.5; drawdown 40.00 from 10100.00 (0.39604%), not recovered.
 -- ---------------------------------------------------------------------------------------------------
-SELECT i->>'name' AS name, i->>'status' AS status, i->'backtest' AS backtest,
+INSERT INTO ex7.backtests (id, user_id, strategy_id, strategy_version, instrument, timeframe, range_from, range_to,
+                           params, status, result, created_at, finished_at) VALUES
+    ('00000000-0000-4000-8000-5b00000b0001', :'u1', :'s1', 1, 'MNQ', '5m', '2026-01-01 00:00+00', '2026-02-01 00:00+00',
+     '{"initial_capital": "10000.00"}', 'done', '{"trades": 0}', '2026-03-01 10:00+00', '2026-03-01 10:01+00'),
+    ('00000000-0000-4000-8000-5b00000b0002', :'u1', :'s1', 1, 'MNQ', '5m', '2026-02-02 00:00+00', '2026-02-04 00:00+00',
+     '{"initial_capital": "10000.00"}', 'done', '{"trades": 2, "bars": 576}', '2026-03-01 11:00+00', '2026-03-01 11:01+00'),
+    ('00000000-0000-4000-8000-5b00000b0003', :'u1', :'s1', 1, 'MNQ', '5m', '2026-02-02 00:00+00', '2026-02-04 00:00+00',
+     '{"initial_capital": "10000.00"}', 'running', NULL, '2026-03-01 12:00+00', NULL);
+INSERT INTO ex7.backtest_trades (backtest_id, seq, user_id, side, quantity, entry_time, entry_price, exit_time, exit_price,
+                                 exit_reason, gross_pnl, slippage_cost, commission, net_pnl, mae, mfe) VALUES
+    ('00000000-0000-4000-8000-5b00000b0002', 1, :'u1', 'long', 1, '2026-02-02 14:00+00', 18000.00, '2026-02-02 15:00+00',
+     18103.25, 'take_profit', 103.24, 2.00, 1.24, 100.00, 5.00, 120.00),
+    ('00000000-0000-4000-8000-5b00000b0002', 2, :'u1', 'long', 1, '2026-02-03 14:00+00', 18000.00, '2026-02-03 15:00+00',
+     17926.50, 'stop_loss', -36.76, 2.00, 1.24, -40.00, 45.00, 10.00);
+INSERT INTO ex7.backtest_equity (backtest_id, seq, user_id, ts, equity) VALUES
+    ('00000000-0000-4000-8000-5b00000b0002', 1, :'u1', '2026-02-02 15:00+00', 10100.00),
+    ('00000000-0000-4000-8000-5b00000b0002', 2, :'u1', '2026-02-03 00:00+00', 10100.00),
+    ('00000000-0000-4000-8000-5b00000b0002', 3, :'u1', '2026-02-03 15:00+00', 10060.00),
+    ('00000000-0000-4000-8000-5b00000b0002', 4, :'u1', '2026-02-04 00:00+00', 10060.00);
+SELECT i->>'name' AS name, i->'backtest'->>'id' AS backtest_id, i->'backtest'->'summary' AS summary,
+       i->'backtest'->'metrics'->>'net_pnl' AS bt_net, i->'backtest'->'metrics'->'profit_factor' AS bt_pf,
+       i->'backtest'->'metrics'->'win_rate' AS bt_win_rate, i->'backtest'->'metrics'->'max_drawdown' AS bt_drawdown,
+       i->'backtest'->'metrics'->'excursions'->>'avg_mae' AS bt_avg_mae,
+       i->'backtest'->'metrics' ? 'breakdowns' AS bt_has_breakdowns
+  FROM jsonb_array_elements(ex7._performance(:'u1', '2026-03-05 00:00+00')->'strategies') AS i;
+-- another user's backtest never shows: u2's performance has none, and u1's strategy is not u2's
+SELECT i->>'name' AS name, i->'backtest' AS backtest
+  FROM jsonb_array_elements(ex7._performance(:'u2', '2026-03-05 00:00+00')->'strategies') AS i;
+
+SELECT i->>'name' AS name, i->>'status' AS status, i->'backtest'->>'id' AS backtest,
        i->'live'->'paper'->>'net_pnl' AS paper_net, i->'live'->'paper'->'trades' AS paper_trades,
        i->'live'->'live'->>'net_pnl' AS live_net, i->'live'->'paper' ? 'breakdowns' AS has_breakdowns
   FROM jsonb_array_elements(ex7._performance(:'u1', '2026-03-05 00:00+00')->'strategies') AS i;

@@ -121,34 +121,36 @@ COMMENT ON FUNCTION ex7._check_range(timestamptz, timestamptz) IS
 
 /*
  * _latest_backtest: the strategy's newest finished backtest as Get Performance shows it, or NULL. The
- * backtests table belongs to the backtest engine (ext/sql/66_backtest_schema.sql): read through
- * PL/pgSQL so that this file does not depend on the order the two are installed in.
+ * backtest tables and their JSON belong to the backtest engine (ext/sql/66_backtest_schema.sql,
+ * 67_backtest.sql); the metrics are the same ex7.compute_metrics its own GET shows, without the
+ * breakdowns, and summary is the engine's run summary (backtests.result).
  */
 CREATE OR REPLACE FUNCTION ex7._latest_backtest(p_user uuid, p_strategy uuid)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-    v jsonb;
+    b ex7.backtests;
 BEGIN
-    IF pg_catalog.to_regclass('ex7.backtests') IS NULL THEN
+    -- backtests_strategy_idx (user_id, strategy_id, created_at DESC, id DESC)
+    SELECT * INTO b
+      FROM ex7.backtests x
+     WHERE x.user_id = p_user AND x.strategy_id = p_strategy AND x.status = 'done'
+     ORDER BY x.created_at DESC, x.id DESC
+     LIMIT 1;
+    IF NOT FOUND THEN
         RETURN NULL;
     END IF;
-    -- backtests_strategy_idx (user_id, strategy_id, created_at DESC, id DESC)
-    SELECT pg_catalog.jsonb_build_object(
+    RETURN pg_catalog.jsonb_build_object(
                'id', b.id, 'strategy_version', b.strategy_version, 'purpose', b.purpose,
                'range_from', b.range_from, 'range_to', b.range_to, 'finished_at', b.finished_at,
-               'metrics', coalesce(b.result->'metrics', b.result))
-      INTO v
-      FROM ex7.backtests b
-     WHERE b.user_id = p_user AND b.strategy_id = p_strategy AND b.status = 'done'
-     ORDER BY b.created_at DESC, b.id DESC
-     LIMIT 1;
-    RETURN v;
+               'summary', b.result,
+               'metrics', ex7._backtest_metrics(b, ex7._backtest_trades_json(b.id), ex7._backtest_equity_json(b.id))
+                          - 'breakdowns');
 END
 $$;
 COMMENT ON FUNCTION ex7._latest_backtest(uuid, uuid) IS
-'Returns {id, strategy_version, purpose, range_from, range_to, finished_at, metrics} of the strategy''s newest finished (done) backtest, or NULL when it has none.';
+'Returns {id, strategy_version, purpose, range_from, range_to, finished_at, summary, metrics (compute_metrics without breakdowns)} of the strategy''s newest finished (done) backtest, or NULL when it has none.';
 
 /* ---------------------------------------------------------------------------------------------------
  * Get Performance: "Per-strategy backtest performance and live stats."
@@ -186,7 +188,7 @@ AS $$
     SELECT ex7._performance(p_user, pg_catalog.now());
 $$;
 COMMENT ON FUNCTION ex7.performance(uuid) IS
-'Returns {strategies: [{strategy_id, name, instrument, timeframe, status, current_version, backtest: newest done backtest {id, strategy_version, purpose, range_from, range_to, finished_at, metrics} | null, live: {paper, live}: compute_metrics of the closed signals without breakdowns}], initial_capital, as_of, disclaimer} for the user''s strategies (GET /api/performance).';
+'Returns {strategies: [{strategy_id, name, instrument, timeframe, status, current_version, backtest: newest done backtest {id, strategy_version, purpose, range_from, range_to, finished_at, summary, metrics} | null, live: {paper, live}: compute_metrics of the closed signals without breakdowns}], initial_capital, as_of, disclaimer} for the user''s strategies (GET /api/performance).';
 
 /* ---------------------------------------------------------------------------------------------------
  * Per-strategy performance with a range (the peer's flows/{flowId}/performance).
