@@ -48,7 +48,8 @@ SCHEMAS = {
             timeframe={'type': 'string'}, status={'type': 'string'}, current_version=_int,
             backtest={'type': ['object', 'null'], 'properties': {
                 'id': {'type': 'string', 'format': 'uuid'}, 'strategy_version': _int, 'purpose': {'type': 'string'},
-                'range_from': _ts, 'range_to': _ts, 'finished_at': _ts, 'metrics': {'type': 'object'}}},
+                'range_from': _ts, 'range_to': _ts, 'finished_at': _ts, 'summary': {'type': ['object', 'null']},
+                'metrics': _ref('Metrics')}},
             live=_obj(paper=_ref('Metrics'), live=_ref('Metrics')))},
         initial_capital=_dec, as_of=_ts, disclaimer=_ref('Disclaimer')),
     'PortfolioCounts': _obj(signals_taken=_int, closed=_int, force_closed=_int, wins=_int, losses=_int,
