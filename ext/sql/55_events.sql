@@ -55,6 +55,9 @@ BEGIN
     END IF;
     INSERT INTO ex7.signal_events (user_id, seq, kind, signal_id, strategy_id, payload)
     VALUES (p_user, v_seq, p_kind, p_signal_id, p_strategy_id, p_payload);
+    -- alerts (issue 7, ext/sql/76_alerts.sql): the in-app notification and the outbox rows of this event,
+    -- written in this transaction so they commit (or roll back) with the signal
+    PERFORM ex7._alert_signal_event(p_user, p_kind, v_seq, p_strategy_id, p_payload);
     -- NOTIFY is delivered on commit only, in commit order (facts.md): ex7d's LISTEN connection sees the
     -- event once it is visible to a replay. Distinct seq values keep payloads distinct, so none is merged.
     PERFORM pg_catalog.pg_notify(CASE p_kind WHEN 'signal' THEN 'signal_fired' ELSE p_kind END,
