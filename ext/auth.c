@@ -139,7 +139,7 @@ password_verify(PG_FUNCTION_ARGS)
 	hash_b64 = dollar + 1;
 	saltlen = unb64(salt_b64, (int) (dollar - salt_b64), salt, sizeof(salt));
 	hashlen = unb64(hash_b64, (int) strlen(hash_b64), want, sizeof(want));
-	if (saltlen < 8 || hashlen < 16)
+	if (saltlen < 4 || hashlen < 16)
 		PG_RETURN_BOOL(false);
 	scrypt_raw(VARDATA_ANY(pw), VARSIZE_ANY_EXHDR(pw), salt, saltlen, ln, r, p, got, hashlen);
 	ok = CRYPTO_memcmp(got, want, hashlen) == 0;

@@ -980,8 +980,11 @@ compute_metrics(PG_FUNCTION_ARGS)
 #define SVG_XLABEL_Y		(SVG_DD_TOP + SVG_DD_HEIGHT + 18)
 #define SVG_NOTE_TOP		(SVG_XLABEL_Y + 40)
 #define SVG_NOTE_LINE		15
-/* 11px sans-serif averages under 6.5px a character: 125 characters fit in the 840 units of text */
-#define SVG_NOTE_CHARS		125
+/*
+ * The statement is in capitals, which in 11px sans-serif average about 7.4px (0.67 em, Helvetica's
+ * capitals): 100 characters take about 740 of the 850 units from the text's left edge to the margin.
+ */
+#define SVG_NOTE_CHARS		100
 #define SVG_XTICKS			5
 
 /* appends s with the five XML special characters escaped and characters XML 1.0 forbids dropped */

@@ -18,7 +18,9 @@ static const char *const known_ex7_vars[] = {
 	"EX7_LISTEN", "EX7_JWT_SECRET", "EX7_JWKS_FILE", "EX7_JWT_AUD", "EX7_JWT_ISS", "EX7_POOL_SIZE",
 	"EX7_BODY_LIMIT", "EX7_QUEUE_TIMEOUT_MS", "EX7_RATE_LIMITS", "EX7_PG_PORT",
 	"EX7_PUBLIC_PER_MINUTE", "EX7_PUBLIC_PER_DAY", "EX7_CLIENT_ADDR_HEADER",
-	"EX7_SSE_HEARTBEAT_MS", "EX7_SSE_RETRY_MS", "EX7_SSE_BUFFER_MAX", NULL
+	"EX7_SSE_HEARTBEAT_MS", "EX7_SSE_RETRY_MS", "EX7_SSE_BUFFER_MAX",
+	"EX7_AUTH_ENABLED", "EX7_AUTH_TOKEN_TTL", "EX7_MASTER_KEYS",	/* read by http/auth.c, http/keys.c */
+	NULL
 };
 
 static const char usage[] =
@@ -28,6 +30,7 @@ static const char usage[] =
 	"       ex7d import-bars FILE|- [--batch N] [--no-dispatch] [--quiet]\n"
 	"                                 load closed bars from a CSV (instrument,timeframe,ts,open,high,low,\n"
 	"                                 close,volume) through ex7.ingest_bars into DATABASE_URL (docs/market.md)\n"
+	"       ex7d rekey [--batch N]    re-encrypt exchange keys under the current EX7_MASTER_KEYS key\n"
 	"       ex7d --help\n"
 	"\n"
 	"environment:\n"
@@ -51,7 +54,11 @@ static const char usage[] =
 	"  EX7_SSE_HEARTBEAT_MS  signal stream: heartbeat comment interval (default 15000, 50..3600000)\n"
 	"  EX7_SSE_RETRY_MS      signal stream: the retry: hint for reconnecting clients (default 3000)\n"
 	"  EX7_SSE_BUFFER_MAX    signal stream: bytes queued for a slow client before ex7d closes its\n"
-	"                        stream (default 262144, 4096..67108864)\n";
+	"                        stream (default 262144, 4096..67108864)\n"
+	"  EX7_AUTH_ENABLED      1: the self-hosted login /api/auth/* (tokens signed with EX7_JWT_SECRET);\n"
+	"                        default 0 (those routes answer 404). docs/account.md\n"
+	"  EX7_AUTH_TOKEN_TTL    lifetime of the tokens it issues, seconds (default 1800)\n"
+	"  EX7_MASTER_KEYS       kid:base64(32 bytes),...: exchange-key encryption keys, the first current\n";
 
 const char *
 config_usage(void)

@@ -7,6 +7,7 @@
 #include "ex7d.h"
 #include "sse.h"
 #include "import_bars.h"
+#include "auth.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -212,6 +213,8 @@ main(int argc, char **argv)
 	}
 	if (argc > 1 && strcmp(argv[1], "token") == 0)
 		return token_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "rekey") == 0)
+		return keys_rekey_main(argc, argv);	/* exchange keys to the current master key: keys.c */
 	if (argc > 1 && strcmp(argv[1], "import-bars") == 0)
 		return import_bars_main(argc, argv);
 	if (argc > 1)
@@ -219,7 +222,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s", config_usage());
 		return 2;
 	}
-	if (config_load(&srv.cfg, err, sizeof(err)) != 0)
+	if (config_load(&srv.cfg, err, sizeof(err)) != 0 || account_init(&srv.cfg, err, sizeof(err)) != 0)
 	{
 		fprintf(stderr, "ex7d: cannot start:\n%s", err);
 		config_free(&srv.cfg);
@@ -312,6 +315,7 @@ err:
 	if (srv.base)
 		event_base_free(srv.base);
 	jwt_keys_free(srv.keys);
+	account_free();
 	config_free(&srv.cfg);
 	free(srv.openapi);
 	fflush(stdout);

@@ -10,6 +10,7 @@
  */
 #include "ex7d.h"
 #include "sse.h"
+#include "auth.h"			/* handlers of routes_account.h */
 
 #include <stdio.h>
 #include <string.h>

@@ -300,16 +300,6 @@ AS $$
 $$;
 COMMENT ON FUNCTION ex7._exchanges() IS 'Returns the exchanges an exchange key may name, sorted.';
 
-CREATE OR REPLACE FUNCTION ex7._exchange_key_json(k ex7.exchange_keys)
-RETURNS jsonb
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-    SELECT pg_catalog.jsonb_build_object('id', k.id, 'exchange', k.exchange, 'label', k.label, 'hint', k.hint,
-                                         'has_passphrase', k.has_passphrase, 'created_at', k.created_at);
-$$;
-COMMENT ON FUNCTION ex7._exchange_key_json(ex7.exchange_keys) IS
-'Returns {id, exchange, label, hint, has_passphrase, created_at} of an exchange key: never the ciphertext.';
-
 CREATE OR REPLACE FUNCTION ex7.list_exchange_keys(p_user uuid)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
@@ -335,7 +325,7 @@ AS $$
 DECLARE
     -- a user's saved connections; more is a mistake or abuse, and the list is not paged
     c_max_keys CONSTANT integer := 20;
-    v ex7.exchange_keys;
+    v_created timestamptz;
 BEGIN
     PERFORM ex7._lock_user(p_user);
     IF p_exchange IS NULL THEN
@@ -361,8 +351,10 @@ BEGIN
     INSERT INTO ex7.exchange_keys (id, user_id, exchange, label, hint, has_passphrase, kid, iv, ciphertext, tag)
     VALUES (p_id, p_user, p_exchange, COALESCE(p_label, ''), p_hint, COALESCE(p_has_passphrase, false), p_kid,
             p_iv, p_ciphertext, p_tag)
-    RETURNING * INTO v;
-    RETURN ex7._exchange_key_json(v);
+    RETURNING created_at INTO v_created;    -- not RETURNING *: a bound role may not read the ciphertext back
+    RETURN pg_catalog.jsonb_build_object('id', p_id, 'exchange', p_exchange, 'label', COALESCE(p_label, ''),
+                                         'hint', p_hint, 'has_passphrase', COALESCE(p_has_passphrase, false),
+                                         'created_at', v_created);
 END
 $$;
 COMMENT ON FUNCTION ex7.create_exchange_key(uuid, uuid, text, text, text, boolean, text, bytea, bytea, bytea) IS
@@ -391,14 +383,14 @@ LANGUAGE sql STABLE
 AS $$
     SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                'id', k.id, 'user_id', k.user_id, 'exchange', k.exchange, 'kid', k.kid,
-               'iv', pg_catalog.encode(k.iv, 'base64'), 'ciphertext', pg_catalog.encode(k.ciphertext, 'base64'),
-               'tag', pg_catalog.encode(k.tag, 'base64')) ORDER BY k.id), '[]'::jsonb)
+               'iv', pg_catalog.encode(k.iv, 'hex'), 'ciphertext', pg_catalog.encode(k.ciphertext, 'hex'),
+               'tag', pg_catalog.encode(k.tag, 'hex')) ORDER BY k.id), '[]'::jsonb)
       FROM (SELECT * FROM ex7.exchange_keys
              WHERE kid <> p_current_kid AND (p_after IS NULL OR id > p_after)
              ORDER BY id LIMIT LEAST(GREATEST(p_limit, 1), 1000)) k;
 $$;
 COMMENT ON FUNCTION ex7._exchange_keys_to_rekey(text, uuid, integer) IS
-'Returns [{id, user_id, exchange, kid, iv, ciphertext, tag}] (bytes in base64), at most p_limit (1..1000) exchange keys not under master key p_current_kid with id after p_after, in id order: the next batch of ex7d rekey. Service only.';
+'Returns [{id, user_id, exchange, kid, iv, ciphertext, tag}] (bytes in hex), at most p_limit (1..1000) exchange keys not under master key p_current_kid with id after p_after, in id order: the next batch of ex7d rekey. Service only.';
 
 CREATE OR REPLACE FUNCTION ex7._exchange_key_rekey(p_id uuid, p_old_kid text, p_kid text, p_iv bytea,
                                                    p_ciphertext bytea, p_tag bytea)
