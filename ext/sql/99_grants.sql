@@ -53,16 +53,3 @@ REVOKE EXECUTE ON FUNCTION ex7._password_hash(text), ex7._password_verify(text, 
     ex7._attempt_gate(text, integer, interval, timestamptz), ex7._attempt_count(text),
     ex7._exchange_keys_to_rekey(text, uuid, integer),
     ex7._exchange_key_rekey(uuid, text, text, bytea, bytea, bytea), ex7._exchange_key_kids() FROM PUBLIC, ex7_user;
--- account (ext/sql/72_account_schema.sql, docs/account.md): the waitlist, password accounts and attempt
--- counters are the front's alone; exchange keys show a bound role its rows without the ciphertext
--- columns; password hashing, the login and the rekey batches are not a user's to call
-REVOKE ALL ON ex7.waitlist, ex7.auth_accounts, ex7.auth_attempts FROM ex7_user;
-REVOKE SELECT ON ex7.exchange_keys FROM ex7_user;
-GRANT SELECT (id, user_id, exchange, label, hint, has_passphrase, kid, created_at, rekeyed_at) ON ex7.exchange_keys TO ex7_user;
-GRANT INSERT, DELETE ON ex7.exchange_keys TO ex7_user;
-GRANT INSERT, UPDATE ON ex7.vix_usage TO ex7_user;
-REVOKE EXECUTE ON FUNCTION ex7._password_hash(text), ex7._password_verify(text, text),
-    ex7.auth_signup(text, text, text), ex7.auth_login(text, text, text),
-    ex7._attempt_gate(text, integer, interval, timestamptz), ex7._attempt_count(text),
-    ex7._exchange_keys_to_rekey(text, uuid, integer),
-    ex7._exchange_key_rekey(uuid, text, text, bytea, bytea, bytea), ex7._exchange_key_kids() FROM PUBLIC, ex7_user;
