@@ -257,7 +257,7 @@ AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM new_bars n JOIN ex7.price_alerts a
                  ON a.instrument = n.instrument AND a.timeframe = n.timeframe AND a.active) THEN
-        PERFORM ex7._price_alerts_bars(ARRAY(SELECT n FROM new_bars n ORDER BY n.ts, n.timeframe));
+        PERFORM ex7._price_alerts_bars(ARRAY(SELECT ROW(n.*)::ex7.bars FROM new_bars n ORDER BY n.ts, n.timeframe));
     END IF;
     RETURN NULL;
 END

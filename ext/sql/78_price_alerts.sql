@@ -146,8 +146,16 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM ex7._raise(404, 'price alert not found');
     END IF;
+    -- a re-armed alert, or a new level or condition, is compared with the newest close from now on: the
+    -- reference an inactive alert kept may be long out of date
+    IF (p_body ? 'active' AND NOT a.active) OR p_body ? 'level' OR p_body ? 'condition' THEN
+        SELECT b.close, b.ts INTO a.last_price, a.last_ts FROM ex7.bars b
+         WHERE b.instrument = a.instrument AND b.timeframe = a.timeframe
+         ORDER BY b.ts DESC LIMIT 1;
+    END IF;
     UPDATE ex7.price_alerts
-       SET condition = CASE WHEN p_body ? 'condition' THEN ex7._price_alert_field(p_body, 'condition') ELSE condition END,
+       SET last_price = a.last_price, last_ts = a.last_ts,
+           condition = CASE WHEN p_body ? 'condition' THEN ex7._price_alert_field(p_body, 'condition') ELSE condition END,
            level = CASE WHEN p_body ? 'level' THEN ex7._price_alert_field(p_body, 'level')::numeric ELSE level END,
            repeat = CASE WHEN p_body ? 'repeat' THEN ex7._price_alert_field(p_body, 'repeat')::boolean ELSE repeat END,
            active = CASE WHEN p_body ? 'active' THEN ex7._price_alert_field(p_body, 'active')::boolean ELSE active END,
@@ -159,7 +167,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7.update_price_alert(uuid, uuid, jsonb) IS
-'Returns the price alert after applying the given fields (condition, level, repeat, active: true re-arms a triggered one-shot alert, note). X7404 when not the user''s, X7422 for bad fields.';
+'Returns the price alert after applying the given fields (condition, level, repeat, active: true re-arms a triggered one-shot alert, note); re-arming or a new level or condition takes the newest close of the series as the reference. X7404 when not the user''s, X7422 for bad fields.';
 
 CREATE OR REPLACE FUNCTION ex7.delete_price_alert(p_user uuid, p_id uuid)
 RETURNS void
