@@ -20,6 +20,7 @@ static const char *const known_ex7_vars[] = {
 	"EX7_PUBLIC_PER_MINUTE", "EX7_PUBLIC_PER_DAY", "EX7_CLIENT_ADDR_HEADER",
 	"EX7_SSE_HEARTBEAT_MS", "EX7_SSE_RETRY_MS", "EX7_SSE_BUFFER_MAX",
 	"EX7_AUTH_ENABLED", "EX7_AUTH_TOKEN_TTL", "EX7_MASTER_KEYS",	/* read by http/auth.c, http/keys.c */
+	"EX7_OUTCALL_CAFILE",		/* read by http/outcall.c */
 	NULL
 };
 
@@ -30,6 +31,9 @@ static const char usage[] =
 	"       ex7d import-bars FILE|- [--batch N] [--no-dispatch] [--quiet]\n"
 	"                                 load closed bars from a CSV (instrument,timeframe,ts,open,high,low,\n"
 	"                                 close,volume) through ex7.ingest_bars into DATABASE_URL (docs/market.md)\n"
+	"       ex7d fetch [-X METHOD] [-H 'Name: value']... [-d BODY] [--timeout MS] URL\n"
+	"                                 one outbound request as ex7d makes them to providers (TLS checks,\n"
+	"                                 EX7_OUTCALL_CAFILE): the status and body, or why it failed\n"
 	"       ex7d rekey [--batch N]    re-encrypt exchange keys under the current EX7_MASTER_KEYS key\n"
 	"       ex7d --help\n"
 	"\n"
@@ -58,7 +62,11 @@ static const char usage[] =
 	"  EX7_AUTH_ENABLED      1: the self-hosted login /api/auth/* (tokens signed with EX7_JWT_SECRET);\n"
 	"                        default 0 (those routes answer 404). docs/account.md\n"
 	"  EX7_AUTH_TOKEN_TTL    lifetime of the tokens it issues, seconds (default 1800)\n"
-	"  EX7_MASTER_KEYS       kid:base64(32 bytes),...: exchange-key encryption keys, the first current\n";
+	"  EX7_MASTER_KEYS       kid:base64(32 bytes),...: exchange-key encryption keys, the first current\n"
+	"  EX7_OUTCALL_CAFILE    CA certificates (PEM) that outbound HTTPS calls trust instead of the\n"
+	"                        system store (tests with a self-signed provider stand-in)\n"
+	"  STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, STRIPE_API_BASE, STRIPE_RETURN_URL, STRIPE_TIMEOUT_MS\n"
+	"                        billing (docs/billing.md)\n";
 
 const char *
 config_usage(void)
