@@ -7,6 +7,8 @@
 #include "ex7d.h"
 #include "sse.h"
 #include "import_bars.h"
+#include "outcall.h"
+#include "billing.h"
 #include "auth.h"
 
 #include <netinet/in.h>
@@ -217,6 +219,8 @@ main(int argc, char **argv)
 		return keys_rekey_main(argc, argv);	/* exchange keys to the current master key: keys.c */
 	if (argc > 1 && strcmp(argv[1], "import-bars") == 0)
 		return import_bars_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "fetch") == 0)
+		return outcall_main(argc, argv);	/* one outbound request: http/outcall.c */
 	if (argc > 1)
 	{
 		fprintf(stderr, "%s", config_usage());
@@ -237,6 +241,7 @@ main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	load_openapi(&srv);
+	billing_init();				/* STRIPE_* settings: http/billing.c, docs/billing.md */
 
 	{
 		/*
@@ -312,6 +317,8 @@ err:
 		pool_free(srv.listener);
 	if (srv.http)
 		evhttp_free(srv.http);
+	billing_free();
+	outcall_free();				/* before the event base its resolver lives on */
 	if (srv.base)
 		event_base_free(srv.base);
 	jwt_keys_free(srv.keys);
