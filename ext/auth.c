@@ -26,14 +26,14 @@
 #define SCRYPT_LN			15		/* N = 2^15 (see the header comment) */
 #define SCRYPT_R			8
 #define SCRYPT_P			1
-#define SCRYPT_SALT_LEN		16		/* 128 bits (RFC 7914 leaves it to the user; NIST SP 800-132: >= 128) */
+#define SCRYPT_SALT_LEN		16		/* 128 bits (NIST SP 800-132: at least 128; RFC 7914 is silent) */
 #define SCRYPT_HASH_LEN		32
 #define SCRYPT_MAX_LN		20		/* verification refuses costlier strings: 1 GiB at r = 8 */
 #define SCRYPT_MAX_R		32
 #define SCRYPT_MAX_P		16
 #define PASSWORD_MAX_BYTES	1024	/* longer input is refused before hashing (no cost amplification) */
 
-/* scrypt_raw: returns nothing; out = scrypt(password, salt, 2^ln, r, p), or raises a cannot-happen error. */
+/* scrypt_raw: returns nothing; out = scrypt(password, salt, 2^ln, r, p); a failure cannot happen. */
 static void
 scrypt_raw(const char *pw, size_t pwlen, const uint8 *salt, size_t saltlen, int ln, int r, int p,
 		   uint8 *out, size_t outlen)
@@ -93,7 +93,8 @@ password_hash(PG_FUNCTION_ARGS)
 	char	   *out;
 
 	if (VARSIZE_ANY_EXHDR(pw) > PASSWORD_MAX_BYTES)
-		ex7_invalid("[\"body\",\"password\"]", "password is longer than 1024 bytes", "value_error.any_str.max_length");
+		ex7_invalid("[\"body\",\"password\"]", "password is longer than 1024 bytes",
+					"value_error.any_str.max_length");
 	if (RAND_bytes(salt, sizeof(salt)) != 1)
 		elog(ERROR, "RAND_bytes failed");
 	scrypt_raw(VARDATA_ANY(pw), VARSIZE_ANY_EXHDR(pw), salt, sizeof(salt), SCRYPT_LN, SCRYPT_R, SCRYPT_P,

@@ -58,7 +58,8 @@ account_init(const Config *cfg, char *err, size_t errlen)
 		else if (strcmp(v, "0") != 0 && strcmp(v, "off") != 0 && strcmp(v, "false") != 0)
 		{
 			used = strlen(err);
-			snprintf(err + used, errlen - used, "EX7_AUTH_ENABLED must be 1 or 0, got \"%.40s\"\n", v);
+			snprintf(err + used, errlen - used, "EX7_AUTH_ENABLED must be 1 or 0, got \"%.40s\"\n",
+					 v);
 			rc = -1;
 		}
 	}
@@ -80,7 +81,8 @@ account_init(const Config *cfg, char *err, size_t errlen)
 	{
 		used = strlen(err);
 		snprintf(err + used, errlen - used,
-				 "EX7_AUTH_ENABLED=1 needs EX7_JWT_SECRET: the tokens it issues are HS256 under that secret\n");
+				 "EX7_AUTH_ENABLED=1 needs EX7_JWT_SECRET: the tokens it issues are HS256 under "
+				 "that secret\n");
 		rc = -1;
 	}
 	if (keys_load(err, errlen) != 0)
@@ -211,7 +213,8 @@ reply_token(Req *r, int status, json_object *claims)
 	char		session[37];
 	char	   *tok;
 
-	if (!json_object_object_get_ex(claims, "sub", &sub) || !json_object_object_get_ex(claims, "email", &email) ||
+	if (!json_object_object_get_ex(claims, "sub", &sub) ||
+		!json_object_object_get_ex(claims, "email", &email) ||
 		!json_object_object_get_ex(claims, "role", &role))
 	{
 		reply_detail(r, 500, "internal server error");
@@ -431,7 +434,8 @@ auth_login_handler(Req *r, char **values)
 		{
 			json_object_put(o);
 			reply_invalid(r, "[\"body\"]",
-						  "send a form (application/x-www-form-urlencoded) or a JSON object with username and password",
+						  "send a form (application/x-www-form-urlencoded) or a JSON object with "
+						  "username and password",
 						  "type_error.dict");
 			return;
 		}

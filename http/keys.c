@@ -51,14 +51,12 @@ b64_decode32(const char *in, size_t len, unsigned char *out)
 {
 	unsigned char buf[64];
 	int			n;
-	int			pad = 0;
 
 	if (len != 44 || in[43] != '=' || in[42] == '=')	/* 32 bytes: 43 characters and one '=' */
 		return false;
 	n = EVP_DecodeBlock(buf, (const unsigned char *) in, (int) len);
 	if (n != 33)				/* EVP_DecodeBlock counts the padding as a zero byte */
 		return false;
-	(void) pad;
 	memcpy(out, buf, 32);
 	OPENSSL_cleanse(buf, sizeof(buf));
 	return true;
@@ -100,8 +98,8 @@ keys_load(char *err, size_t errlen)
 			/* never echo the value: it is key material */
 			used = strlen(err);
 			snprintf(err + used, errlen - used,
-					 "EX7_MASTER_KEYS entry %d must be kid:base64 of 32 bytes (kid 1..32 of A-Z a-z 0-9 _ - ., "
-					 "each kid once, at most %d keys)\n", nmasters + 1, KEYS_MAX);
+					 "EX7_MASTER_KEYS entry %d must be kid:base64 of 32 bytes (kid 1..32 of "
+					 "A-Z a-z 0-9 _ - ., each kid once, at most %d keys)\n", nmasters + 1, KEYS_MAX);
 			keys_free();
 			return -1;
 		}
@@ -296,7 +294,8 @@ keys_create_handler(Req *r, char **values)
 		char		l[64];
 
 		snprintf(l, sizeof(l), "[\"body\", \"%s\"]", loc);
-		reply_invalid(r, l, msg, strcmp(msg, "field required") == 0 ? "value_error.missing" : "value_error");
+		reply_invalid(r, l, msg,
+					  strcmp(msg, "field required") == 0 ? "value_error.missing" : "value_error");
 		goto done;
 	}
 	for (size_t i = 0; i <= strlen(exchange); i++)
@@ -333,8 +332,8 @@ keys_create_handler(Req *r, char **values)
 		char	   *hiv = hex_bytea(iv, sizeof(iv));
 		char	   *hct = hex_bytea(ct, plen);
 		char	   *htag = hex_bytea(tag, sizeof(tag));
-		const char *v[10] = {values[0], id, exch, label, hint, passphrase && *passphrase ? "true" : "false",
-			mk->kid, hiv, hct, htag};
+		const char *v[10] = {values[0], id, exch, label, hint,
+			passphrase && *passphrase ? "true" : "false", mk->kid, hiv, hct, htag};
 
 		account_exec(r, &create_stmt, v);
 		free(hiv);
@@ -353,7 +352,8 @@ done:
 		{
 			(void) k;
 			if (val && json_object_is_type(val, json_type_string))
-				OPENSSL_cleanse((void *) json_object_get_string(val), (size_t) json_object_get_string_len(val));
+				OPENSSL_cleanse((void *) json_object_get_string(val),
+								(size_t) json_object_get_string_len(val));
 		}
 	}
 	json_object_put(p);
@@ -363,7 +363,8 @@ done:
 		{
 			(void) k2;
 			if (val2 && json_object_is_type(val2, json_type_string))
-				OPENSSL_cleanse((void *) json_object_get_string(val2), (size_t) json_object_get_string_len(val2));
+				OPENSSL_cleanse((void *) json_object_get_string(val2),
+								(size_t) json_object_get_string_len(val2));
 		}
 	}
 	json_object_put(body);
@@ -377,9 +378,10 @@ done:
 
 static const char rekey_usage[] =
 	"usage: ex7d rekey [--batch N]\n"
-	"  re-encrypts every exchange key stored under an older master key with the current one (the first of\n"
-	"  EX7_MASTER_KEYS), N keys per batch (default 100). Keys under a kid that EX7_MASTER_KEYS no longer\n"
-	"  lists are reported and left as they are. Connects to DATABASE_URL (default: the make run cluster).\n";
+	"  re-encrypts every exchange key stored under an older master key with the current one\n"
+	"  (the first of EX7_MASTER_KEYS), N keys per batch (default 100). Keys under a kid that\n"
+	"  EX7_MASTER_KEYS no longer lists are reported and left as they are. Connects to\n"
+	"  DATABASE_URL (default: the make run cluster).\n";
 
 /* rekey_one: returns 1 when row was re-encrypted, 0 when it was not there any more, -1 on failure. */
 static int
@@ -405,7 +407,8 @@ rekey_one(PGconn *conn, json_object *row, const MasterKey *cur, long *unknown)
 	char		aad[160];
 	int			rc = -1;
 
-#define FIELD(var, name) var = json_object_object_get_ex(row, name, &f) ? json_object_get_string(f) : NULL
+#define FIELD(var, name) \
+	var = json_object_object_get_ex(row, name, &f) ? json_object_get_string(f) : NULL
 	FIELD(id, "id");
 	FIELD(user, "user_id");
 	FIELD(exch, "exchange");
@@ -418,8 +421,8 @@ rekey_one(PGconn *conn, json_object *row, const MasterKey *cur, long *unknown)
 		return -1;
 	if ((old = master_find(kid)) == NULL)
 	{
-		fprintf(stderr, "{\"level\": \"warning\", \"msg\": \"exchange key %s is under kid %s, which EX7_MASTER_KEYS "
-				"does not list: left as it is\"}\n", id, kid);
+		fprintf(stderr, "{\"level\": \"warning\", \"msg\": \"exchange key %s is under kid %s, "
+				"which EX7_MASTER_KEYS does not list: left as it is\"}\n", id, kid);
 		(*unknown)++;
 		return 0;
 	}
@@ -428,29 +431,37 @@ rekey_one(PGconn *conn, json_object *row, const MasterKey *cur, long *unknown)
 	nct = malloc(strlen(hct) / 2 + 16);
 	len = unhex(hct, ct, strlen(hct) / 2);
 	snprintf(aad, sizeof(aad), "%s|%s|%s", user, id, exch);
-	if (len > 0 && unhex(hiv, iv, sizeof(iv)) == GCM_IV_LEN && unhex(htag, tag, sizeof(tag)) == GCM_TAG_LEN &&
-		gcm(false, old->key, iv, aad, ct, len, plain, tag) && RAND_bytes(niv, sizeof(niv)) == 1 &&
+	if (len > 0 && unhex(hiv, iv, sizeof(iv)) == GCM_IV_LEN &&
+		unhex(htag, tag, sizeof(tag)) == GCM_TAG_LEN &&
+		gcm(false, old->key, iv, aad, ct, len, plain, tag) &&
+		RAND_bytes(niv, sizeof(niv)) == 1 &&
 		gcm(true, cur->key, niv, aad, plain, len, nct, ntag))
 	{
 		char	   *a = hex_bytea(niv, sizeof(niv));
 		char	   *b = hex_bytea(nct, (size_t) len);
 		char	   *c = hex_bytea(ntag, sizeof(ntag));
 		const char *v[6] = {id, kid, cur->kid, a, b, c};
-		PGresult   *res = PQexecParams(conn, "SELECT ex7._exchange_key_rekey($1::uuid, $2, $3, $4::bytea, "
-										 "$5::bytea, $6::bytea)", 6, NULL, v, NULL, NULL, 0);
+		PGresult   *res = PQexecParams(conn,
+									   "SELECT ex7._exchange_key_rekey($1::uuid, $2, $3, $4::bytea, "
+									   "$5::bytea, $6::bytea)", 6, NULL, v, NULL, NULL, 0);
 
 		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
 			rc = strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? 1 : 0;
 		else
+		{
+			const char *why = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
 			fprintf(stderr, "{\"level\": \"error\", \"msg\": \"exchange key %s: %s\"}\n", id,
-					PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : "failed");
+					why ? why : "failed");
+		}
 		PQclear(res);
 		free(a);
 		free(b);
 		free(c);
 	}
 	else
-		fprintf(stderr, "{\"level\": \"error\", \"msg\": \"exchange key %s does not decrypt under kid %s\"}\n", id, kid);
+		fprintf(stderr, "{\"level\": \"error\", \"msg\": \"exchange key %s does not decrypt "
+				"under kid %s\"}\n", id, kid);
 	if (len > 0)
 		OPENSSL_cleanse(plain, (size_t) len);
 	free(ct);
@@ -549,8 +560,8 @@ keys_rekey_main(int argc, char **argv)
 			break;
 	}
 	same = unknown;
-	printf("{\"current_kid\": \"%s\", \"rekeyed\": %ld, \"unknown_kid\": %ld, \"failed\": %ld}\n", masters[0].kid,
-		   done, same, failed);
+	printf("{\"current_kid\": \"%s\", \"rekeyed\": %ld, \"unknown_kid\": %ld, \"failed\": %ld}\n",
+		   masters[0].kid, done, same, failed);
 	PQfinish(conn);
 	keys_free();
 	return status != 0 || failed > 0 || unknown > 0 ? 1 : 0;
