@@ -48,6 +48,7 @@
 #include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgrprotos.h"
@@ -88,6 +89,25 @@ typedef struct BtPosition
 	double		best;			/* largest favourable excursion so far, in points */
 	double		worst;			/* largest adverse excursion so far, in points (>= 0) */
 } BtPosition;
+
+/*
+ * Rows waiting to be stored: trades and equity samples are inserted in one statement per chunk
+ * (unnest of one array per column), not one statement per row.
+ */
+#define BT_MAX_COLS			16
+typedef struct BtRows
+{
+	int			ncols;
+	Oid			types[BT_MAX_COLS];
+	int16		typlen[BT_MAX_COLS];
+	bool		typbyval[BT_MAX_COLS];
+	char		typalign[BT_MAX_COLS];
+	int			n;
+	int			cap;
+	Datum	   *vals[BT_MAX_COLS];
+	bool	   *nulls[BT_MAX_COLS];
+	SPIPlanPtr	plan;
+} BtRows;
 
 typedef struct BtState
 {
@@ -164,9 +184,10 @@ typedef struct BtState
 
 	/* prepared statements (kept across the transactions of a background run) */
 	SPIPlanPtr	bars_plan;
-	SPIPlanPtr	trade_plan;
-	SPIPlanPtr	equity_plan;
 	SPIPlanPtr	progress_plan;
+	MemoryContext rows_cxt;		/* the pending rows, reset when they are stored */
+	BtRows		trade_rows;
+	BtRows		equity;
 	int64		t0;				/* start, for the timings */
 } BtState;
 
@@ -223,6 +244,89 @@ lookup(const char *name, int nargs, Oid *argtypes)
 						  false);
 }
 
+/* rows_init: the pending rows of an INSERT ... SELECT FROM unnest($3, $4, ...) with $1 the backtest id
+ * and $2 the user id */
+static void
+rows_init(BtState *st, BtRows *r, int ncols, const Oid *types, const char *insert)
+{
+	Oid			argtypes[BT_MAX_COLS + 2];
+
+	memset(r, 0, sizeof(*r));
+	r->ncols = ncols;
+	argtypes[0] = UUIDOID;
+	argtypes[1] = UUIDOID;
+	for (int c = 0; c < ncols; c++)
+	{
+		r->types[c] = types[c];
+		get_typlenbyvalalign(types[c], &r->typlen[c], &r->typbyval[c], &r->typalign[c]);
+		argtypes[c + 2] = get_array_type(types[c]);
+	}
+	r->plan = SPI_prepare(insert, ncols + 2, argtypes);
+	if (r->plan == NULL || SPI_keepplan(r->plan) != 0)
+		elog(ERROR, "could not prepare \"%s\": %s", insert, SPI_result_code_string(SPI_result));
+}
+
+/* rows_add: appends a row (by-reference values are copied) */
+static void
+rows_add(BtState *st, BtRows *r, const Datum *vals, const bool *nulls)
+{
+	MemoryContext old = MemoryContextSwitchTo(st->rows_cxt);
+
+	if (r->n == r->cap)
+	{
+		int			cap = Max(r->cap * 2, 256);
+
+		for (int c = 0; c < r->ncols; c++)
+		{
+			r->vals[c] = r->cap ? repalloc(r->vals[c], sizeof(Datum) * cap) : palloc(sizeof(Datum) * cap);
+			r->nulls[c] = r->cap ? repalloc(r->nulls[c], sizeof(bool) * cap) : palloc(sizeof(bool) * cap);
+		}
+		r->cap = cap;
+	}
+	for (int c = 0; c < r->ncols; c++)
+	{
+		r->nulls[c][r->n] = nulls != NULL && nulls[c];
+		r->vals[c][r->n] = r->nulls[c][r->n] ? (Datum) 0
+			: datumCopy(vals[c], r->typbyval[c], r->typlen[c]);
+	}
+	r->n++;
+	MemoryContextSwitchTo(old);
+}
+
+/* rows_flush: stores the pending rows in one statement */
+static void
+rows_flush(BtState *st, BtRows *r)
+{
+	Datum		args[BT_MAX_COLS + 2];
+
+	if (r->n == 0)
+		return;
+	args[0] = UUIDPGetDatum(&st->id);
+	args[1] = st->user_id;
+	for (int c = 0; c < r->ncols; c++)
+	{
+		int			dims[1] = {r->n};
+		int			lbs[1] = {1};
+
+		args[c + 2] = PointerGetDatum(construct_md_array(r->vals[c], r->nulls[c], 1, dims, lbs,
+														 r->types[c], r->typlen[c], r->typbyval[c],
+														 r->typalign[c]));
+	}
+	if (SPI_execute_plan(r->plan, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not store the backtest's rows");
+	r->n = 0;
+	r->cap = 0;
+}
+
+/* flush: stores every pending row */
+static void
+flush(BtState *st)
+{
+	rows_flush(st, &st->trade_rows);
+	rows_flush(st, &st->equity);
+	MemoryContextReset(st->rows_cxt);
+}
+
 /* ------------------------------------------------------------------------------------------------
  * Money: trades, equity, the summary.
  * -------------------------------------------------------------------------------------------------
@@ -258,19 +362,17 @@ unrealized(BtState *st, Numeric price)
 static void
 sample(BtState *st, TimestampTz ts, Numeric equity)
 {
-	Datum		args[4];
+	Datum		vals[3];
 	Numeric		dd;
 
 	if (st->sampled && st->last_sample_ts == ts)
 		return;
 	st->sampled = true;
 	st->last_sample_ts = ts;
-	args[0] = UUIDPGetDatum(&st->id);
-	args[1] = Int32GetDatum(++st->equity_seq);
-	args[2] = TimestampTzGetDatum(ts);
-	args[3] = NumericGetDatum(equity);
-	if (SPI_execute_plan(st->equity_plan, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not store an equity sample");
+	vals[0] = Int32GetDatum(++st->equity_seq);
+	vals[1] = TimestampTzGetDatum(ts);
+	vals[2] = NumericGetDatum(equity);
+	rows_add(st, &st->equity, vals, NULL);
 	if (ncmp(equity, st->peak) > 0)
 		st->peak = ncopy_in(st->cxt, equity);
 	dd = nsub(st->peak, equity);
@@ -319,8 +421,8 @@ close_position(BtState *st, int i, Numeric price, const char *reason, TimestampT
 				slippage,
 				commission,
 				net;
-	Datum		args[18];
-	char		nulls[18];
+	Datum		vals[16];
+	bool		nulls[16];
 	double		price_d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(price)));
 
 	/* the exit bar's own excursion up to the fill (the level on a bracket exit) */
@@ -338,29 +440,26 @@ close_position(BtState *st, int i, Numeric price, const char *reason, TimestampT
 	commission = DatumGetNumeric(GetAttributeByNum(tup, 6, &isnull));
 	net = DatumGetNumeric(GetAttributeByNum(tup, 7, &isnull));
 
-	memset(nulls, ' ', sizeof(nulls));
-	args[0] = UUIDPGetDatum(&st->id);
-	args[1] = Int32GetDatum((int32) ++st->trades);
-	args[2] = st->user_id;
-	args[3] = CStringGetTextDatum(p->fp.side > 0 ? "long" : "short");
-	args[4] = Int32GetDatum(p->size);
-	args[5] = TimestampTzGetDatum(p->entry_ts);
-	args[6] = NumericGetDatum(p->entry);
-	args[7] = NumericGetDatum(p->fp.stop);
-	nulls[7] = p->fp.stop ? ' ' : 'n';
-	args[8] = NumericGetDatum(p->fp.target);
-	nulls[8] = p->fp.target ? ' ' : 'n';
-	args[9] = TimestampTzGetDatum(ts);
-	args[10] = NumericGetDatum(price);
-	args[11] = CStringGetTextDatum(reason);
-	args[12] = NumericGetDatum(gross);
-	args[13] = NumericGetDatum(slippage);
-	args[14] = NumericGetDatum(commission);
-	args[15] = NumericGetDatum(net);
-	args[16] = NumericGetDatum(excursion_money(st, p->worst, p->size));
-	args[17] = NumericGetDatum(excursion_money(st, p->best, p->size));
-	if (SPI_execute_plan(st->trade_plan, args, nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not store a backtest trade");
+	memset(nulls, 0, sizeof(nulls));
+	vals[0] = Int32GetDatum((int32) ++st->trades);
+	vals[1] = CStringGetTextDatum(p->fp.side > 0 ? "long" : "short");
+	vals[2] = Int32GetDatum(p->size);
+	vals[3] = TimestampTzGetDatum(p->entry_ts);
+	vals[4] = NumericGetDatum(p->entry);
+	vals[5] = NumericGetDatum(p->fp.stop);
+	nulls[5] = p->fp.stop == NULL;
+	vals[6] = NumericGetDatum(p->fp.target);
+	nulls[6] = p->fp.target == NULL;
+	vals[7] = TimestampTzGetDatum(ts);
+	vals[8] = NumericGetDatum(price);
+	vals[9] = CStringGetTextDatum(reason);
+	vals[10] = NumericGetDatum(gross);
+	vals[11] = NumericGetDatum(slippage);
+	vals[12] = NumericGetDatum(commission);
+	vals[13] = NumericGetDatum(net);
+	vals[14] = NumericGetDatum(excursion_money(st, p->worst, p->size));
+	vals[15] = NumericGetDatum(excursion_money(st, p->best, p->size));
+	rows_add(st, &st->trade_rows, vals, nulls);
 
 	st->realized = ncopy_in(st->cxt, nadd(st->realized, net));
 	if (ncmp(net, int64_to_numeric(0)) > 0)
@@ -735,6 +834,7 @@ run_chunk(BtState *st)
 	}
 	MemoryContextReset(st->bar_cxt);
 	pfree(v);
+	flush(st);
 	/* the last close outlives the tuples: the next chunk's first day-end sample may need it */
 	st->prev_close = ncopy_in(st->cxt, st->prev_close);
 	SPI_freetuptable(tt);
@@ -901,24 +1001,31 @@ bt_begin(pg_uuid_t *id, MemoryContext parent)
 
 	{
 		Oid			bt[4] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-		Oid			tt[18] = {UUIDOID, INT4OID, UUIDOID, TEXTOID, INT4OID, TIMESTAMPTZOID, NUMERICOID,
-			NUMERICOID, NUMERICOID, TIMESTAMPTZOID, NUMERICOID, TEXTOID, NUMERICOID, NUMERICOID,
-		NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID};
-		Oid			et[4] = {UUIDOID, INT4OID, TIMESTAMPTZOID, NUMERICOID};
+		Oid			tt[16] = {INT4OID, TEXTOID, INT4OID, TIMESTAMPTZOID, NUMERICOID, NUMERICOID,
+			NUMERICOID, TIMESTAMPTZOID, NUMERICOID, TEXTOID, NUMERICOID, NUMERICOID, NUMERICOID,
+		NUMERICOID, NUMERICOID, NUMERICOID};
+		Oid			et[3] = {INT4OID, TIMESTAMPTZOID, NUMERICOID};
 		Oid			pt[2] = {UUIDOID, INT8OID};
 
 		/* oldest first through the primary key (instrument, timeframe, ts) */
 		st->bars_plan = prepare("SELECT " BARS_COLUMNS " FROM ex7.bars b WHERE b.instrument = $1 "
 								"AND b.timeframe = $2 AND b.ts > $3 AND b.ts <= $4 ORDER BY b.ts "
 								"LIMIT " CppAsString2(BT_CHUNK), 4, bt);
-		st->trade_plan = prepare("INSERT INTO ex7.backtest_trades (backtest_id, seq, user_id, side, "
-								 "quantity, entry_time, entry_price, stop_price, target_price, "
-								 "exit_time, exit_price, exit_reason, gross_pnl, slippage_cost, "
-								 "commission, net_pnl, mae, mfe) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-								 "$8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)", 18, tt);
-		st->equity_plan = prepare("INSERT INTO ex7.backtest_equity (backtest_id, seq, user_id, ts, "
-								  "equity) SELECT $1, $2, b.user_id, $3, $4 FROM ex7.backtests b "
-								  "WHERE b.id = $1", 4, et);
+		st->rows_cxt = AllocSetContextCreate(st->cxt, "ex7 backtest rows", ALLOCSET_DEFAULT_SIZES);
+		rows_init(st, &st->trade_rows, 16, tt,
+				  "INSERT INTO ex7.backtest_trades (backtest_id, user_id, seq, side, quantity, entry_time, "
+				  "entry_price, stop_price, target_price, exit_time, exit_price, exit_reason, gross_pnl, "
+				  "slippage_cost, commission, net_pnl, mae, mfe) SELECT $1, $2, t.* FROM ROWS FROM ("
+				  "pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5), "
+				  "pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), "
+				  "pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11), "
+				  "pg_catalog.unnest($12), pg_catalog.unnest($13), pg_catalog.unnest($14), "
+				  "pg_catalog.unnest($15), pg_catalog.unnest($16), pg_catalog.unnest($17), "
+				  "pg_catalog.unnest($18)) AS t");
+		rows_init(st, &st->equity, 3, et,
+				  "INSERT INTO ex7.backtest_equity (backtest_id, user_id, seq, ts, equity) "
+				  "SELECT $1, $2, t.* FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), "
+				  "pg_catalog.unnest($5)) AS t");
 		st->progress_plan = prepare("UPDATE ex7.backtests SET bars_done = $2 WHERE id = $1", 2, pt);
 	}
 	/* a run starts from nothing: what an earlier, failed attempt stored goes */
@@ -971,6 +1078,7 @@ bt_finish(BtState *st)
 		}
 		day_end(st, st->prev_ts, true);
 	}
+	flush(st);
 	elapsed = GetCurrentTimestamp() - st->t0;
 
 	initStringInfo(&buf);
@@ -1009,8 +1117,8 @@ static void
 bt_end(BtState *st)
 {
 	SPI_freeplan(st->bars_plan);
-	SPI_freeplan(st->trade_plan);
-	SPI_freeplan(st->equity_plan);
+	SPI_freeplan(st->trade_rows.plan);
+	SPI_freeplan(st->equity.plan);
 	SPI_freeplan(st->progress_plan);
 	MemoryContextDelete(st->cxt);
 }
