@@ -291,7 +291,7 @@ BEGIN
     IF (SELECT count(*) FROM ex7.backtests x
          WHERE x.user_id = p_user AND x.status IN ('queued', 'running') AND x.id <> b.id) >= 2 THEN
         PERFORM ex7._raise(429, 'too many backtests running: wait for one to finish',
-                           pg_catalog.jsonb_build_object('code', 'backtests_running', 'limit', 2));
+                           pg_catalog.jsonb_build_object('code', 'backtests_running', 'limit', 2, 'retry_after', 10));
     END IF;
     IF NOT ex7._backtest_launch(b.id) THEN
         -- no worker slot free: run it here, as a short one would

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# bench/bench_backtest.sh: backtest throughput (run by bench/run.sh; issue 5's goals). 1,000,000 MES 1-minute
+# bars (a seeded random walk on the 0.25 grid) and a ten-node strategy: SMA(10) crossing SMA(30), long on the
+# cross above, short on the cross below (reversing), a 12-tick stop and 24-tick target on the long, a 16-tick
+# stop on the short:
+#   close, sma10, sma30, crosses_above, crosses_below, enter_long, enter_short, stop, target, stop  (10 nodes)
+# Side by side in one run, one session:
+#   engine: ex7.backtest_strategy over the whole range, inline (p_sync), evaluation exact (every bar on the
+#           dispatcher's window) and fast (one graph run per chunk): streamed bars, fills, compute_pnl, trades
+#           and equity stored. Reported as bars per second.
+#   SQL:    the same strategy's signals with window functions (avg over ROWS frames, lag for the crosses) over
+#           the same bars: only the entry signals, no fills, no P&L (the part SQL can express).
+#   Both count the bars with an entry signal; they must agree (the engine's: entries + skips + blocks).
+#   Goal: the engine >= 10x faster than SQL.
+# Memory: the backend's private memory (RssAnon of /proc/self/status, after the run, in a fresh session) for a
+# backtest of a tenth of the bars and of all of them: streamed in chunks, it must not grow with the bars.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+N=${BACKTEST_BARS:-1000000}
+U=00000000-0000-4000-8000-5a00000000b1
+
+q >/dev/null <<SQL
+SELECT setseed(0.5);
+INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
+SELECT 'MES', '1m', ts, o, greatest(o, c) + 0.25 * (g % 3), least(o, c) - 0.25 * (g % 2), c, 10
+  FROM (SELECT g, ts, c, lag(c, 1, c) OVER (ORDER BY g) AS o
+          FROM (SELECT g, timestamptz '2023-01-02 00:00+00' + g * interval '1 minute' AS ts,
+                       4000 + 0.25 * sum(floor(random() * 9)::int - 4) OVER (ORDER BY g) AS c
+                  FROM generate_series(1, $N) g) w) b;
+ANALYZE ex7.bars;
+SELECT ex7.ensure_user('$U');
+SQL
+S=$(q -tA -c "SELECT ex7.create_strategy('$U', '{\"name\": \"SMA 10/30\", \"instrument\": \"MES\", \"timeframe\": \"1m\", \"graph\": {
+  \"nodes\": [{\"id\": \"c\", \"type\": \"close\"},
+            {\"id\": \"f\", \"type\": \"sma\", \"params\": {\"period\": 10}}, {\"id\": \"s\", \"type\": \"sma\", \"params\": {\"period\": 30}},
+            {\"id\": \"up\", \"type\": \"crosses_above\"}, {\"id\": \"dn\", \"type\": \"crosses_below\"},
+            {\"id\": \"long\", \"type\": \"enter_long\"}, {\"id\": \"short\", \"type\": \"enter_short\"},
+            {\"id\": \"ls\", \"type\": \"stop_loss_ticks\", \"params\": {\"ticks\": 12}},
+            {\"id\": \"lt\", \"type\": \"take_profit_ticks\", \"params\": {\"ticks\": 24}},
+            {\"id\": \"ss\", \"type\": \"stop_loss_ticks\", \"params\": {\"ticks\": 16}}],
+  \"edges\": [{\"from\": \"c\", \"to\": \"f\"}, {\"from\": \"c\", \"to\": \"s\"},
+            {\"from\": \"f\", \"to\": \"up\", \"port\": \"a\"}, {\"from\": \"s\", \"to\": \"up\", \"port\": \"b\"},
+            {\"from\": \"f\", \"to\": \"dn\", \"port\": \"a\"}, {\"from\": \"s\", \"to\": \"dn\", \"port\": \"b\"},
+            {\"from\": \"up\", \"to\": \"long\"}, {\"from\": \"dn\", \"to\": \"short\"},
+            {\"from\": \"long\", \"to\": \"ls\"}, {\"from\": \"long\", \"to\": \"lt\"}, {\"from\": \"short\", \"to\": \"ss\"}]}}') ->> 'id'")
+RANGE="{\"from\": \"2023-01-01T00:00:00Z\", \"to\": \"2030-01-01T00:00:00Z\""
+
+# the engine: one session, a warm-up run on a small range first (plans, caches), then each mode
+engine() {	# $1: evaluation; prints "elapsed_ms bars trades signals"
+	q -tA -c "SELECT r->>'elapsed_ms', r->>'bars', r->>'trades',
+	                 (r->>'entries')::bigint + (SELECT sum(v::bigint) FROM jsonb_each_text(r->'skipped') x(k, v))
+	                   + (SELECT sum(v::bigint) FROM jsonb_each_text(r->'blocked') x(k, v))
+	            FROM (SELECT ex7.backtest_strategy('$U', '$S', '$RANGE, \"evaluation\": \"$1\"}', true) -> 'result' AS r) x" |
+		tr '|' ' '
+}
+q -tA -c "SELECT ex7.backtest_strategy('$U', '$S', '{\"from\": \"2023-01-02T00:00:00Z\", \"to\": \"2023-01-03T00:00:00Z\"}', true) IS NULL" >/dev/null
+read -r exact_ms bars trades exact_signals <<<"$(engine exact)"
+read -r fast_ms _ fast_trades fast_signals <<<"$(engine fast)"
+# the whole call as the client sees it (row insert, run, result JSON with trades and curve)
+call_ms=$(q -c '\timing on' -c "SELECT ex7.backtest_strategy('$U', '$S', '$RANGE, \"evaluation\": \"fast\"}', true) IS NULL" |
+	sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
+
+# SQL window functions: the same entry signals over the same bars (a cross is defined from bar 31 on:
+# SMA(30) from the 30th, the cross needs the bar before)
+sql_out=$(q -c '\timing on' -tA -c "
+SELECT count(*) FILTER (WHERE pf <= ps AND f > s) + count(*) FILTER (WHERE pf >= ps AND f < s)
+  FROM (SELECT f, s, lag(f) OVER (ORDER BY ts) AS pf, lag(s) OVER (ORDER BY ts) AS ps
+          FROM (SELECT ts, CASE WHEN count(*) OVER w10 = 10 THEN avg(close) OVER w10 END AS f,
+                           CASE WHEN count(*) OVER w30 = 30 THEN avg(close) OVER w30 END AS s
+                  FROM ex7.bars WHERE instrument = 'MES' AND timeframe = '1m'
+                WINDOW w10 AS (ORDER BY ts ROWS BETWEEN 9 PRECEDING AND CURRENT ROW),
+                       w30 AS (ORDER BY ts ROWS BETWEEN 29 PRECEDING AND CURRENT ROW)) a) b")
+sql_signals=$(echo "$sql_out" | sed -n 1p)
+sql_ms=$(echo "$sql_out" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
+
+# memory: private memory of a fresh backend after a backtest of the first tenth of the bars, and of all of them
+mem() {	# $1: to
+	q -tA -c "SELECT ex7.backtest_strategy('$U', '$S', '{\"from\": \"2023-01-01T00:00:00Z\", \"to\": \"$1\", \"evaluation\": \"fast\"}', true) IS NULL" \
+		-c "SELECT substring(pg_read_file('/proc/self/status') FROM 'RssAnon:\\s+(\\d+) kB')" | tail -1
+}
+mem_small=$(mem "$(q -tA -c "SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM ex7.bars WHERE instrument = 'MES' AND timeframe = '1m' ORDER BY ts OFFSET $((N / 10 - 1)) LIMIT 1")")
+mem_large=$(mem "2030-01-01T00:00:00Z")
+
+rate() { awk -v n="$bars" -v ms="$1" 'BEGIN { printf "%.0f", n / (ms / 1000) }'; }
+echo "backtest of $bars 1-minute bars, ten-node strategy ($trades trades exact, $fast_trades fast):"
+echo "  engine exact: $exact_ms ms, $(rate "$exact_ms") bars/s; engine fast: $fast_ms ms, $(rate "$fast_ms") bars/s (whole call $call_ms ms)"
+echo "  SQL window functions (signals only): $sql_ms ms, $(rate "$sql_ms") bars/s"
+echo "  ratio: exact $(awk -v a="$sql_ms" -v b="$exact_ms" 'BEGIN { printf "%.1f", a / b }')x, fast $(awk -v a="$sql_ms" -v b="$fast_ms" 'BEGIN { printf "%.1f", a / b }')x (goal >= 10x)"
+echo "  entry signals: engine exact $exact_signals, fast $fast_signals, SQL $sql_signals"
+echo "  backend private memory after a backtest: $((N / 10)) bars $mem_small kB, $bars bars $mem_large kB"
+awk -v a="$sql_ms" -v b="$fast_ms" -v e="$exact_signals" -v s="$sql_signals" 'BEGIN { exit !(a / b >= 10 && e == s) }'
