@@ -112,6 +112,7 @@ typedef struct BtRows
 typedef struct BtState
 {
 	MemoryContext cxt;			/* everything that lives as long as the run */
+	bool		keep_plans;		/* a background run: statements outlive its transactions */
 	MemoryContext bar_cxt;		/* reset on every bar */
 	pg_uuid_t	id;
 	Datum		user_id;		/* uuid */
@@ -244,6 +245,8 @@ lookup(const char *name, int nargs, Oid *argtypes)
 						  false);
 }
 
+static SPIPlanPtr prepare(BtState *st, const char *q, int nargs, Oid *types);
+
 /* rows_init: the pending rows of an INSERT ... SELECT FROM unnest($3, $4, ...) with $1 the backtest id
  * and $2 the user id */
 static void
@@ -261,9 +264,7 @@ rows_init(BtState *st, BtRows *r, int ncols, const Oid *types, const char *inser
 		get_typlenbyvalalign(types[c], &r->typlen[c], &r->typbyval[c], &r->typalign[c]);
 		argtypes[c + 2] = get_array_type(types[c]);
 	}
-	r->plan = SPI_prepare(insert, ncols + 2, argtypes);
-	if (r->plan == NULL || SPI_keepplan(r->plan) != 0)
-		elog(ERROR, "could not prepare \"%s\": %s", insert, SPI_result_code_string(SPI_result));
+	r->plan = prepare(st, insert, ncols + 2, argtypes);
 }
 
 /* rows_add: appends a row (by-reference values are copied) */
@@ -862,12 +863,17 @@ run_chunk(BtState *st)
  * -------------------------------------------------------------------------------------------------
  * */
 
+/*
+ * prepare: a prepared statement for the run. A background run keeps it across its transactions
+ * (SPI_keepplan; bt_end frees it); an inline run leaves it to SPI, which frees it at SPI_finish, also
+ * when the run fails.
+ */
 static SPIPlanPtr
-prepare(const char *q, int nargs, Oid *types)
+prepare(BtState *st, const char *q, int nargs, Oid *types)
 {
 	SPIPlanPtr	p = SPI_prepare(q, nargs, types);
 
-	if (p == NULL || SPI_keepplan(p) != 0)
+	if (p == NULL || (st->keep_plans && SPI_keepplan(p) != 0))
 		elog(ERROR, "could not prepare \"%s\": %s", q, SPI_result_code_string(SPI_result));
 	return p;
 }
@@ -900,7 +906,7 @@ json_param(Jsonb *params, const char *key)
  * Called inside SPI; the state lives in a context under parent.
  */
 static BtState *
-bt_begin(pg_uuid_t *id, MemoryContext parent)
+bt_begin(pg_uuid_t *id, MemoryContext parent, bool keep_plans)
 {
 	static const char *q =
 	"SELECT b.user_id, b.instrument, b.timeframe::text, b.range_from, b.range_to, b.params, v.graph, "
@@ -933,6 +939,7 @@ bt_begin(pg_uuid_t *id, MemoryContext parent)
 	old = MemoryContextSwitchTo(cxt);
 	st = palloc0(sizeof(BtState));
 	st->cxt = cxt;
+	st->keep_plans = keep_plans;
 	st->bar_cxt = AllocSetContextCreate(cxt, "ex7 backtest bar", ALLOCSET_DEFAULT_SIZES);
 	memcpy(&st->id, id, sizeof(pg_uuid_t));
 	st->user_id = datumCopy(SPI_getbinval(tup, td, 1, &isnull), false, UUID_LEN);
@@ -1008,7 +1015,7 @@ bt_begin(pg_uuid_t *id, MemoryContext parent)
 		Oid			pt[2] = {UUIDOID, INT8OID};
 
 		/* oldest first through the primary key (instrument, timeframe, ts) */
-		st->bars_plan = prepare("SELECT " BARS_COLUMNS " FROM ex7.bars b WHERE b.instrument = $1 "
+		st->bars_plan = prepare(st, "SELECT " BARS_COLUMNS " FROM ex7.bars b WHERE b.instrument = $1 "
 								"AND b.timeframe = $2 AND b.ts > $3 AND b.ts <= $4 ORDER BY b.ts "
 								"LIMIT " CppAsString2(BT_CHUNK), 4, bt);
 		st->rows_cxt = AllocSetContextCreate(st->cxt, "ex7 backtest rows", ALLOCSET_DEFAULT_SIZES);
@@ -1026,7 +1033,7 @@ bt_begin(pg_uuid_t *id, MemoryContext parent)
 				  "INSERT INTO ex7.backtest_equity (backtest_id, user_id, seq, ts, equity) "
 				  "SELECT $1, $2, t.* FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), "
 				  "pg_catalog.unnest($5)) AS t");
-		st->progress_plan = prepare("UPDATE ex7.backtests SET bars_done = $2 WHERE id = $1", 2, pt);
+		st->progress_plan = prepare(st, "UPDATE ex7.backtests SET bars_done = $2 WHERE id = $1", 2, pt);
 	}
 	/* a run starts from nothing: what an earlier, failed attempt stored goes */
 	if (SPI_execute_with_args("DELETE FROM ex7.backtest_trades WHERE backtest_id = $1", 1, uuidtype,
@@ -1116,10 +1123,13 @@ bt_finish(BtState *st)
 static void
 bt_end(BtState *st)
 {
-	SPI_freeplan(st->bars_plan);
-	SPI_freeplan(st->trade_rows.plan);
-	SPI_freeplan(st->equity.plan);
-	SPI_freeplan(st->progress_plan);
+	if (st->keep_plans)
+	{
+		SPI_freeplan(st->bars_plan);
+		SPI_freeplan(st->trade_rows.plan);
+		SPI_freeplan(st->equity.plan);
+		SPI_freeplan(st->progress_plan);
+	}
 	MemoryContextDelete(st->cxt);
 }
 
@@ -1138,7 +1148,7 @@ backtest_exec(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	st = bt_begin(id, caller);
+	st = bt_begin(id, caller, false);
 	while (run_chunk(st))
 		;
 	summary = SPI_datumTransfer(bt_finish(st), false, -1);
@@ -1255,7 +1265,7 @@ backtest_worker_main(Datum arg)
 			worker_xact_end();
 			proc_exit(0);
 		}
-		st = bt_begin(&l.id, top);
+		st = bt_begin(&l.id, top, true);
 		worker_xact_end();
 		while (more)
 		{
