@@ -7,6 +7,8 @@
 \set u1 '00000000-0000-4000-8000-5a0000000001'
 \set u2 '00000000-0000-4000-8000-5a0000000002'
 SELECT ex7.ensure_user(:'u1') IS NOT NULL AS u1, ex7.ensure_user(:'u2') IS NOT NULL AS u2;
+-- runtimes start only for users who accepted the compliance documents (sql/init.sql)
+SELECT ex7_test.accept_compliance(ARRAY[:'u1']::uuid[]) > 0 AS accepted;
 -- the live run below fires every trade within one transaction (one now(), one trading day): room for all
 SELECT ex7.set_risk_limits(:'u1', 'paper', '{"max_trades_per_day": 1000, "max_open_positions": 100,
     "daily_loss_limit": "1000000", "max_consecutive_losses": 100}') IS NOT NULL AS limits;
