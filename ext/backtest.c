@@ -672,6 +672,13 @@ decide_bar(BtState *st, int i, Numeric high, Numeric low, Numeric close, const d
 	}
 }
 
+/* utc_day: the UTC day of ts, counted from 2000-01-01 (floor division: days before 2000 too) */
+static int64
+utc_day(TimestampTz ts)
+{
+	return ts >= 0 ? ts / USECS_PER_DAY : -((-ts - 1) / USECS_PER_DAY) - 1;
+}
+
 /*
  * day_end: the equity at the end of the UTC day of the previous bar, when bar ts starts another.
  */
@@ -680,8 +687,7 @@ day_end(BtState *st, TimestampTz ts, bool last)
 {
 	if (!st->have_prev)
 		return;
-	if (!last && ts / USECS_PER_DAY == st->prev_ts / USECS_PER_DAY &&
-		(ts >= 0) == (st->prev_ts >= 0))
+	if (!last && utc_day(ts) == utc_day(st->prev_ts))
 		return;
 	sample(st, st->prev_ts, nadd(nadd(st->capital, st->realized), unrealized(st, st->prev_close)));
 }
