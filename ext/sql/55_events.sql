@@ -144,6 +144,7 @@ DECLARE
     v_head bigint := ex7.last_event_id(p_user);
     v_after bigint;
 BEGIN
+    PERFORM ex7._require_compliance(p_user);    -- issue 6: the stream delivers signals; 412 until accepted
     IF p_last_event_id IS NULL OR p_last_event_id = '' THEN
         v_after := v_head;
     ELSIF p_last_event_id ~ '^[0-9]{1,18}$' THEN
