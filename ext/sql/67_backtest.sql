@@ -499,7 +499,7 @@ COMMENT ON FUNCTION ex7._validation_json(ex7.strategy_validations) IS
 'Returns a verdict of the Judge: {id, strategy_id, strategy_version, backtest_id, passed, trigger, window: {from, to, bars}, criteria, observed, failed: [{criterion, observed, required}], validated_at, compliance}.';
 
 /*
- * _judge: validates strategy s's current version: a backtest (purpose validation, run inline) over the
+ * _judge: validates strategy s's current version: a backtest (purpose validation, fast evaluation, run inline) over the
  * policy's window_days before the newest stored bar of its series (before now() when there is none), then
  * every criterion that is set. Observed values come from the backtest's summary: trades, max_drawdown
  * (peak to trough of the equity curve, money), profit_factor (gross profit / gross loss of net P&L; no
@@ -527,9 +527,11 @@ DECLARE
 BEGIN
     SELECT max(x.ts) INTO v_to FROM ex7.bars x WHERE x.instrument = s.instrument AND x.timeframe = s.timeframe;
     v_to := coalesce(v_to, pg_catalog.now());
+    -- fast evaluation: the promotion request waits for this run, whose cost must not grow with the lookback
+    -- (a day-anchored node on 1-minute bars would make exact evaluation 1,440 graph bars per bar)
     b := ex7._backtest_create(s, s.current_version, v_to - p.window_days * interval '1 day', v_to,
                               '{"initial_capital": "10000.00", "risk_free_rate": "0", "risk_gate": false,
-                                "evaluation": "exact"}', 'validation');
+                                "evaluation": "fast"}', 'validation');
     r := ex7._backtest_exec(b.id);
     v_trades := (r ->> 'trades')::bigint;
     v_dd := (r ->> 'max_drawdown')::numeric;
