@@ -19,6 +19,7 @@ static const char *const known_ex7_vars[] = {
 	"EX7_BODY_LIMIT", "EX7_QUEUE_TIMEOUT_MS", "EX7_RATE_LIMITS", "EX7_PG_PORT",
 	"EX7_PUBLIC_PER_MINUTE", "EX7_PUBLIC_PER_DAY", "EX7_CLIENT_ADDR_HEADER",
 	"EX7_SSE_HEARTBEAT_MS", "EX7_SSE_RETRY_MS", "EX7_SSE_BUFFER_MAX",
+	"EX7_WORKER", "EX7_WORKER_BATCH", "EX7_WORKER_INTERVAL_MS", "EX7_WORKER_RETRY_MS", "EX7_PUBLIC_URL",	/* http/worker.c */
 	"EX7_AUTH_ENABLED", "EX7_AUTH_TOKEN_TTL", "EX7_MASTER_KEYS",	/* read by http/auth.c, http/keys.c */
 	"EX7_OUTCALL_CAFILE",		/* read by http/outcall.c */
 	NULL
@@ -35,6 +36,7 @@ static const char usage[] =
 	"                                 one outbound request as ex7d makes them to providers (TLS checks,\n"
 	"                                 EX7_OUTCALL_CAFILE): the status and body, or why it failed\n"
 	"       ex7d rekey [--batch N]    re-encrypt exchange keys under the current EX7_MASTER_KEYS key\n"
+	"       ex7d worker               run only the alerts delivery worker (docs/alerts.md)\n"
 	"       ex7d --help\n"
 	"\n"
 	"environment:\n"
@@ -59,6 +61,13 @@ static const char usage[] =
 	"  EX7_SSE_RETRY_MS      signal stream: the retry: hint for reconnecting clients (default 3000)\n"
 	"  EX7_SSE_BUFFER_MAX    signal stream: bytes queued for a slow client before ex7d closes its\n"
 	"                        stream (default 262144, 4096..67108864)\n"
+	"  EX7_WORKER            1: run the alerts delivery worker in this process (default 0; docs/alerts.md)\n"
+	"  EX7_WORKER_BATCH, EX7_WORKER_INTERVAL_MS, EX7_WORKER_RETRY_MS  its batch (32), timer (5000) and\n"
+	"                        first retry wait (30000, doubling, at most an hour)\n"
+	"  EX7_PUBLIC_URL        the public URL of this API (unsubscribe links, Twilio callbacks and signatures)\n"
+	"  RESEND_API_KEY, RESEND_WEBHOOK_SECRET, RESEND_API_BASE, RESEND_FROM, TELEGRAM_BOT_TOKEN,\n"
+	"  TELEGRAM_WEBHOOK_SECRET, TELEGRAM_API_BASE, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_API_BASE,\n"
+	"  TWILIO_FROM_NUMBER    alert providers (docs/alerts.md)\n"
 	"  EX7_AUTH_ENABLED      1: the self-hosted login /api/auth/* (tokens signed with EX7_JWT_SECRET);\n"
 	"                        default 0 (those routes answer 404). docs/account.md\n"
 	"  EX7_AUTH_TOKEN_TTL    lifetime of the tokens it issues, seconds (default 1800)\n"

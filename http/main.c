@@ -7,6 +7,8 @@
 #include "ex7d.h"
 #include "sse.h"
 #include "import_bars.h"
+#include "alerts.h"
+#include "worker.h"
 #include "outcall.h"
 #include "billing.h"
 #include "auth.h"
@@ -26,6 +28,7 @@
 #define DRAIN_MAX_SECONDS 20	/* longer than the pool's default queue timeout (5 s) plus a query */
 
 static struct evhttp_bound_socket *bound;
+static Worker *worker;			/* the alerts worker when EX7_WORKER=1 (http/worker.c) */
 static struct event *drain_timer;
 static time_t drain_started;
 
@@ -64,6 +67,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	fprintf(stderr, "{\"level\": \"info\", \"msg\": \"signal %d: draining %d request(s)\"}\n", (int) sig,
 			srv->inflight);
 	srv->stopping = true;
+	worker_stop(worker);			/* no new claims; a send cut short is sent again after its lease */
 	sse_shutdown();				/* end the signal streams: their clients reconnect elsewhere */
 	if (bound)
 		evhttp_del_accept_socket(srv->http, bound);
@@ -219,6 +223,8 @@ main(int argc, char **argv)
 		return keys_rekey_main(argc, argv);	/* exchange keys to the current master key: keys.c */
 	if (argc > 1 && strcmp(argv[1], "import-bars") == 0)
 		return import_bars_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "worker") == 0)
+		return worker_main(argc, argv);	/* the alerts worker alone: http/worker.c */
 	if (argc > 1 && strcmp(argv[1], "fetch") == 0)
 		return outcall_main(argc, argv);	/* one outbound request: http/outcall.c */
 	if (argc > 1)
@@ -241,6 +247,7 @@ main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	load_openapi(&srv);
+	alerts_init();				/* provider webhook secrets: http/alerts.c, docs/alerts.md */
 	billing_init();				/* STRIPE_* settings: http/billing.c, docs/billing.md */
 
 	{
@@ -285,6 +292,8 @@ main(int argc, char **argv)
 	}
 	srv.pool = pool_new(srv.base, srv.cfg.database_url, srv.cfg.pool_size, 4096, srv.cfg.queue_timeout_ms);
 	sse_init(&srv);
+	if (worker_enabled())
+		worker = worker_start(srv.base, srv.pool, srv.cfg.database_url);
 	srv.listener = pool_new_listener(srv.base, srv.cfg.database_url,
 									 "LISTEN ex7_user_changed; LISTEN signal_fired; LISTEN signal_closed",
 									 listener_notify, listener_ready, &srv);
@@ -310,6 +319,7 @@ err:
 		event_free(sigterm);
 	if (sigint)
 		event_free(sigint);
+	worker_free(worker);
 	if (srv.pool)
 		pool_free(srv.pool);
 	sse_free();
@@ -321,6 +331,7 @@ err:
 	outcall_free();				/* before the event base its resolver lives on */
 	if (srv.base)
 		event_base_free(srv.base);
+	alerts_free();
 	jwt_keys_free(srv.keys);
 	account_free();
 	config_free(&srv.cfg);

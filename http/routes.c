@@ -10,6 +10,7 @@
  */
 #include "ex7d.h"
 #include "sse.h"
+#include "alerts.h"			/* handlers of routes_alerts.h */
 #include "auth.h"			/* handlers of routes_account.h */
 
 #include <stdio.h>
