@@ -12,6 +12,7 @@
 #include "sse.h"
 #include "alerts.h"			/* handlers of routes_alerts.h */
 #include "auth.h"			/* handlers of routes_account.h */
+#include "billing.h"			/* handlers of routes_billing.h */
 
 #include <stdio.h>
 #include <string.h>

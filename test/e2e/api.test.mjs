@@ -3,7 +3,7 @@
 // with their locators. The rules themselves are tested in sql/; this proves the routes reach them intact.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ensureDb, startEx7d, token, api, uid, psql, GRAPH } from './lib.mjs';
+import { ensureDb, startEx7d, token, api, uid, psql, GRAPH, acceptCompliance } from './lib.mjs';
 
 let srv, ta, tb;
 const A = uid('d0', 1);
@@ -13,6 +13,7 @@ before(async () => {
   // these tests make more than the free tier's 30 requests a minute (ratelimit.test.mjs tests that cap)
   for (const u of [A, B, uid('d0', 3)]) {
     psql(`SELECT ex7.ensure_user('${u}'); UPDATE ex7.users SET tier = 'strategist' WHERE id = '${u}'`);
+    acceptCompliance(u); // issue 6: runtimes and closes are gated on the compliance documents
   }
   srv = await startEx7d();
   ta = await token(A);

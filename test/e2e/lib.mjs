@@ -130,6 +130,13 @@ export async function api(srv, method, p, { tok, body, headers = {}, raw } = {})
   return { status: res.status, headers: res.headers, body: parsed, text };
 }
 
+// acceptCompliance: records that each user accepted every current compliance document, as POST
+// /api/billing/compliance/accept with an empty body does. Runtime starts, signal closes, force-close-all
+// and the stream answer 412 until then (issue 6, docs/billing.md).
+export function acceptCompliance(...users) {
+  for (const u of users) psql(`SELECT ex7.accept_compliance('${u}', '{}', 'e2e')`);
+}
+
 // uid: a fixed-format user uuid for test n of a file (each file has its own prefix)
 export function uid(prefix, n) {
   return `00000000-0000-4000-8000-${prefix}${String(n).padStart(12 - prefix.length, '0')}`;

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ensureDb, startEx7d, token, api, uid, psql, conninfo, EX7D } from './lib.mjs';
+import { ensureDb, startEx7d, token, api, uid, psql, conninfo, EX7D, acceptCompliance } from './lib.mjs';
 
 let srv, svc, user;
 const SVC = uid('e7', 1);
@@ -21,6 +21,7 @@ const bar = (ts, close = '2900.5', extra = {}) => ({ instrument: 'MGC', timefram
 before(async () => {
   ensureDb();
   for (const u of [SVC, U]) psql(`SELECT ex7.ensure_user('${u}'); UPDATE ex7.users SET tier = 'strategist' WHERE id = '${u}'`);
+  acceptCompliance(U); // issue 6: starting a runtime is gated on the compliance documents
   srv = await startEx7d();
   svc = await token(SVC, { role: 'service_role' });
   user = await token(U);

@@ -14,7 +14,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { EventSource } from 'eventsource';
-import { ensureDb, freePort, conninfo, keys, token, api, uid, psql, EX7D, SECRET, GRAPH } from './lib.mjs';
+import { ensureDb, freePort, conninfo, keys, token, api, uid, psql, EX7D, SECRET, GRAPH, acceptCompliance } from './lib.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const A = uid('f5', 1);
@@ -68,6 +68,7 @@ function setupUser(u) {
         VALUES ('${u}', 'paper', 1e12, 1000000000, 1000000000, 1000000000)
         ON CONFLICT (user_id, mode) DO UPDATE SET daily_loss_limit = 1e12, max_trades_per_day = 1000000000,
           max_open_positions = 1000000000, max_consecutive_losses = 1000000000`);
+  acceptCompliance(u); // issue 6: the stream and force-close-all are gated on the compliance documents
 }
 function makeStrategy(u, name, instrument) {
   // straight into the tables (as sql/events.sql does): the stream does not care what the graph is
