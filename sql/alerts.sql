@@ -377,5 +377,11 @@ SELECT count(*) AS verification_items, bool_and(NOT x ? 'message' AND NOT x ? 'c
 -- ===================================================================================================
 SELECT ex7.delete_channel(:'ua', :'ch_hook');
 SELECT count(*) AS hook_subs FROM ex7.alert_subscriptions WHERE id = :'sub_hook';
-SELECT count(*) AS history, count(channel_id) AS with_channel FROM ex7.alert_deliveries WHERE channel_type = 'webhook';
+SELECT count(*) AS history, count(*) FILTER (WHERE c.id IS NULL) AS channel_gone
+  FROM ex7.alert_deliveries d LEFT JOIN ex7.alert_channels c ON c.id = d.channel_id WHERE d.channel_type = 'webhook';
+-- a queued delivery of a deleted channel is suppressed when claimed
+INSERT INTO ex7.alert_deliveries (user_id, subscription_id, channel_id, channel_type, event, event_key, message)
+VALUES (:'ua', :'sub_hook', :'ch_hook', 'webhook', 'signal', 'signal:orphan', '{"title": "t", "text": "x"}');
+SELECT ex7.outbox_claim('w1', 100) AS nothing_to_send;
+SELECT status, reason FROM ex7.alert_deliveries WHERE event_key = 'signal:orphan';
 SELECT ex7_test.err(format('SELECT ex7.delete_channel(%L, %L)', :'ua', :'ch_hook')) AS deleted_again;

@@ -77,8 +77,8 @@ CREATE INDEX alert_subscriptions_user_idx ON ex7.alert_subscriptions (user_id) W
 CREATE TABLE ex7.alert_deliveries (
     id                  uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     user_id             uuid NOT NULL REFERENCES ex7.users (id),
-    subscription_id     uuid REFERENCES ex7.alert_subscriptions (id) ON DELETE SET NULL,
-    channel_id          uuid REFERENCES ex7.alert_channels (id) ON DELETE SET NULL,
+    subscription_id     uuid,
+    channel_id          uuid,
     channel_type        text NOT NULL,
     strategy_id         uuid,
     event               text NOT NULL CHECK (event IN ('signal', 'signal_closed', 'blocked', 'runtime_error',
@@ -103,9 +103,12 @@ COMMENT ON TABLE ex7.alert_deliveries IS 'The alerts outbox: one row per (event,
 COMMENT ON COLUMN ex7.alert_deliveries.event_key IS 'The event the row delivers (signal:<event id>, blocked:<id>, runtime_error:<runtime>:<time>, price_alert:<log id>, verify:<n>): unique per subscription.';
 COMMENT ON COLUMN ex7.alert_deliveries.next_attempt_at IS 'When a queued row is due: the next retry, or the end of the current worker''s lease.';
 COMMENT ON COLUMN ex7.alert_deliveries.strategy_id IS 'The strategy of the event (no foreign key: strategies are never removed, only soft-deleted).';
--- "one per (event, subscription)"; it also serves the ON DELETE SET NULL of a subscription
+-- No foreign keys to the subscription and the channel: each would be a trigger and a lookup per delivery on
+-- the signal path (docs/performance.md, "Alerts"). The history keeps the ids of a deleted subscription or
+-- channel; the worker's claim joins them and suppresses a row whose subscription or channel is gone.
+COMMENT ON COLUMN ex7.alert_deliveries.channel_id IS 'The channel (no foreign key: may name a deleted channel; channel_type is kept on the row).';
+-- "one per (event, subscription)"
 CREATE UNIQUE INDEX alert_deliveries_subscription_event_key ON ex7.alert_deliveries (subscription_id, event_key);
-CREATE INDEX alert_deliveries_channel_idx ON ex7.alert_deliveries (channel_id);
 -- keyset order of ex7.list_deliveries: (created_at DESC, id DESC) per user
 CREATE INDEX alert_deliveries_user_created_idx ON ex7.alert_deliveries (user_id, created_at DESC, id DESC);
 -- the worker's claim: due queued rows, oldest first

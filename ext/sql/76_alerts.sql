@@ -368,12 +368,13 @@ LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
     PERFORM ex7._own_channel(p_user, p_channel_id);
-    -- its subscriptions go with it (ON DELETE CASCADE); past deliveries stay, with channel_id null
+    -- its subscriptions go with it (ON DELETE CASCADE); past deliveries stay (they keep the ids; a queued one
+    -- is suppressed when claimed)
     DELETE FROM ex7.alert_channels WHERE id = p_channel_id;
 END
 $$;
 COMMENT ON FUNCTION ex7.delete_channel(uuid, uuid) IS
-'Returns nothing (Delete Channel, 204): removes the channel and its subscriptions; its deliveries stay in the history. X7404 when not the user''s.';
+'Returns nothing (Delete Channel, 204): removes the channel and its subscriptions; its deliveries stay in the history (queued ones are suppressed unsubscribed when claimed). X7404 when not the user''s.';
 
 CREATE OR REPLACE FUNCTION ex7.resend_channel_verification(p_user uuid, p_channel_id uuid)
 RETURNS jsonb
