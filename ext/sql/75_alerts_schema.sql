@@ -10,6 +10,9 @@ INSERT INTO ex7.secrets (name, value)
 VALUES ('alerts', pg_catalog.uuid_send(pg_catalog.gen_random_uuid()) || pg_catalog.uuid_send(pg_catalog.gen_random_uuid()));
 
 /*
+ * Every table here cascades from its user: a user's alert data goes with the user (the tests' teardowns
+ * delete users; the product never does).
+ *
  * Channels: where alerts go. A channel delivers only once verified (verified_at): email and sms by a
  * code sent to the destination, webhook by a code in a signed challenge, telegram by the user sending
  * "/start <verify_token>" to the bot (the chat becomes the destination). The code itself is never
@@ -18,7 +21,7 @@ VALUES ('alerts', pg_catalog.uuid_send(pg_catalog.gen_random_uuid()) || pg_catal
  */
 CREATE TABLE ex7.alert_channels (
     id                  uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
-    user_id             uuid NOT NULL REFERENCES ex7.users (id),
+    user_id             uuid NOT NULL REFERENCES ex7.users (id) ON DELETE CASCADE,
     type                text NOT NULL CHECK (type IN ('email', 'telegram', 'sms', 'webhook')),
     destination         text CHECK (pg_catalog.length(destination) <= 2048),
     label               text NOT NULL DEFAULT '' CHECK (pg_catalog.length(label) <= 120),
@@ -52,9 +55,9 @@ CREATE INDEX alert_channels_destination_idx ON ex7.alert_channels (type, destina
  */
 CREATE TABLE ex7.alert_subscriptions (
     id              uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
-    user_id         uuid NOT NULL REFERENCES ex7.users (id),
+    user_id         uuid NOT NULL REFERENCES ex7.users (id) ON DELETE CASCADE,
     channel_id      uuid NOT NULL REFERENCES ex7.alert_channels (id) ON DELETE CASCADE,
-    strategy_id     uuid REFERENCES ex7.strategies (id),
+    strategy_id     uuid REFERENCES ex7.strategies (id) ON DELETE CASCADE,
     events          text[] NOT NULL CHECK (pg_catalog.cardinality(events) >= 1 AND
                         events <@ ARRAY['signal', 'signal_closed', 'blocked', 'runtime_error', 'price_alert']),
     enabled         boolean NOT NULL DEFAULT true,
@@ -76,7 +79,7 @@ CREATE INDEX alert_subscriptions_user_idx ON ex7.alert_subscriptions (user_id) W
  */
 CREATE TABLE ex7.alert_deliveries (
     id                  uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
-    user_id             uuid NOT NULL REFERENCES ex7.users (id),
+    user_id             uuid NOT NULL REFERENCES ex7.users (id) ON DELETE CASCADE,
     subscription_id     uuid,
     channel_id          uuid,
     channel_type        text NOT NULL,
@@ -119,7 +122,7 @@ CREATE INDEX alert_deliveries_provider_idx ON ex7.alert_deliveries (provider_mes
 
 /* Deliveries sent per user and UTC day: the tier's alerts_per_day quota (ex7.tiers) counts here. */
 CREATE TABLE ex7.alert_usage (
-    user_id uuid NOT NULL REFERENCES ex7.users (id),
+    user_id uuid NOT NULL REFERENCES ex7.users (id) ON DELETE CASCADE,
     day     date NOT NULL,
     sent    integer NOT NULL DEFAULT 0 CHECK (sent >= 0),
     PRIMARY KEY (user_id, day)
@@ -132,7 +135,7 @@ COMMENT ON TABLE ex7.alert_usage IS 'Alert deliveries handed to a provider per u
  */
 CREATE TABLE ex7.notifications (
     id          uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
-    user_id     uuid NOT NULL REFERENCES ex7.users (id),
+    user_id     uuid NOT NULL REFERENCES ex7.users (id) ON DELETE CASCADE,
     type        text NOT NULL CHECK (type IN ('signal', 'signal_closed', 'blocked', 'runtime_error', 'price_alert',
                                               'system')),
     title       text NOT NULL,
@@ -147,7 +150,7 @@ CREATE INDEX notifications_user_created_idx ON ex7.notifications (user_id, creat
 CREATE INDEX notifications_user_unread_idx ON ex7.notifications (user_id, created_at DESC) WHERE read_at IS NULL;
 
 CREATE TABLE ex7.notification_preferences (
-    user_id     uuid PRIMARY KEY REFERENCES ex7.users (id),
+    user_id     uuid PRIMARY KEY REFERENCES ex7.users (id) ON DELETE CASCADE,
     preferences jsonb NOT NULL DEFAULT '{}',
     updated_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
@@ -160,7 +163,7 @@ COMMENT ON TABLE ex7.notification_preferences IS 'Per user: {type: boolean} for 
  */
 CREATE TABLE ex7.price_alerts (
     id                  uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
-    user_id             uuid NOT NULL REFERENCES ex7.users (id),
+    user_id             uuid NOT NULL REFERENCES ex7.users (id) ON DELETE CASCADE,
     instrument          text NOT NULL REFERENCES ex7.instruments (symbol),
     timeframe           ex7.timeframe NOT NULL,
     condition           text NOT NULL CHECK (condition IN ('crosses_above', 'crosses_below')),
@@ -184,7 +187,7 @@ CREATE INDEX price_alerts_series_idx ON ex7.price_alerts (instrument, timeframe)
 
 CREATE TABLE ex7.price_alert_logs (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    user_id         uuid NOT NULL REFERENCES ex7.users (id),
+    user_id         uuid NOT NULL REFERENCES ex7.users (id) ON DELETE CASCADE,
     alert_id        uuid REFERENCES ex7.price_alerts (id) ON DELETE SET NULL,
     instrument      text NOT NULL,
     condition       text NOT NULL,
