@@ -706,8 +706,7 @@ BEGIN
         PERFORM ex7._stripe_apply_subscription(p_user, p_response, pg_catalog.now(), false);
         RETURN ex7.billing_me(p_user);
     END IF;
-    PERFORM ex7._raise(500, pg_catalog.format('unknown billing action %s', p_action));
-    RETURN NULL;
+    RAISE EXCEPTION 'unknown billing action %', p_action;
 END
 $$;
 COMMENT ON FUNCTION ex7.billing_stripe_result(uuid, text, jsonb, jsonb) IS
@@ -777,7 +776,7 @@ BEGIN
             v_tier := o #>> '{metadata,tier}';
             IF v_tier IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ex7.tiers t WHERE t.tier = v_tier) THEN
                 -- our checkout wrote this metadata: an unknown tier is a configuration error, retried
-                PERFORM ex7._raise(500, pg_catalog.format('checkout session %s names unknown tier %s', o ->> 'id', v_tier));
+                RAISE EXCEPTION 'checkout session % names unknown tier %', o ->> 'id', v_tier;
             END IF;
             PERFORM ex7._lock_user(v_user);
             v_sub := ex7._stripe_id(o -> 'subscription');
