@@ -37,6 +37,9 @@ BEGIN
     FOR i IN 1..100 LOOP
         u := ('00000000-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid;
         PERFORM ex7.ensure_user(u);
+        -- issue 6: runtimes need the compliance documents accepted, and 10 running runtimes a paid tier
+        PERFORM ex7.accept_compliance(u, '{}', 'bench');
+        UPDATE ex7.users SET tier = 'strategist' WHERE id = u;
         PERFORM ex7.set_risk_limits(u, 'paper', '{"max_trades_per_day": 1000, "max_open_positions": 100, "daily_loss_limit": "1000000"}');
         FOR j IN 1..10 LOOP
             k := k + 1;

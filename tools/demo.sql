@@ -12,6 +12,9 @@ BEGIN
         RETURN;
     END IF;
     PERFORM ex7.ensure_user(u, 'demo@ex7.local');
+    -- the demo user has accepted the ToS, risk disclosure and privacy policy (issue 6: runtimes and
+    -- closes answer 412 until then)
+    PERFORM ex7.accept_compliance(u, '{}', 'demo');
 
     ema := ex7.create_strategy(u, $j${
         "name": "EMA 9/21 crossover", "instrument": "MNQ", "timeframe": "5m", "tags": ["trend", "demo"],
