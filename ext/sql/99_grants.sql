@@ -53,7 +53,7 @@ REVOKE EXECUTE ON FUNCTION ex7._password_hash(text), ex7._password_verify(text, 
     ex7._attempt_gate(text, integer, interval, timestamptz), ex7._attempt_count(text),
     ex7._exchange_keys_to_rekey(text, uuid, integer),
     ex7._exchange_key_rekey(uuid, text, text, bytea, bytea, bytea), ex7._exchange_key_kids() FROM PUBLIC, ex7_user;
--- billing (ext/sql/70_billing_schema.sql, docs/billing.md): a bound role records its own acceptances and
+-- billing (ext/sql/72_billing_schema.sql, docs/billing.md): a bound role records its own acceptances and
 -- reads its own billing row; the Stripe event log is the webhook's alone. Recording Stripe's answers, the
 -- webhook and complimentary tiers are ex7d's and the operator's, never a user's to call
 GRANT INSERT ON ex7.compliance_acceptances TO ex7_user;

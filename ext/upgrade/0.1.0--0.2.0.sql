@@ -516,7 +516,7 @@ ALTER TABLE ex7.waitlist ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ex7.auth_accounts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ex7.auth_attempts ENABLE ROW LEVEL SECURITY;
 
--- ext/sql/70_billing_schema.sql: tiers' prices and caps, compliance documents and acceptances, billing state, Stripe events (issue 6)
+-- ext/sql/72_billing_schema.sql: tiers' prices and caps, compliance documents and acceptances, billing state, Stripe events (issue 6)
 ALTER TABLE ex7.tiers
     ADD COLUMN name text NOT NULL DEFAULT '' CHECK (pg_catalog.length(name) <= 60),
     ADD COLUMN price_monthly numeric(10,2) NOT NULL DEFAULT 0 CHECK (price_monthly >= 0),

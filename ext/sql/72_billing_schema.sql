@@ -1,4 +1,4 @@
-/* ext/sql/70_billing_schema.sql: tiers' prices and caps, the compliance documents a user must accept and
+/* ext/sql/72_billing_schema.sql: tiers' prices and caps, the compliance documents a user must accept and
  * the acceptances, Stripe billing state and the processed Stripe events (issue 6, docs/billing.md).
  * DDL only: every statement here is also in ext/upgrade/0.1.0--0.2.0.sql. */
 

@@ -1,5 +1,5 @@
-/* ext/sql/71_billing.sql: tiers, the compliance gate, billing state and Stripe (issue 6, docs/billing.md).
- * Functions only (re-run whole by the upgrade); the tables are in 70_billing_schema.sql. */
+/* ext/sql/73_billing.sql: tiers, the compliance gate, billing state and Stripe (issue 6, docs/billing.md).
+ * Functions only (re-run whole by the upgrade); the tables are in 72_billing_schema.sql. */
 
 /* ---------------------------------------------------------------------------------------------------
  * Compliance. ex7-api-introduction.txt: "412 Precondition Failed: Compliance gate: user has not yet
