@@ -22,19 +22,13 @@ LANGUAGE C STABLE STRICT PARALLEL SAFE SECURITY DEFINER SET search_path = pg_cat
 COMMENT ON FUNCTION ex7._alert_token_parse(text) IS
 'Returns (kind, id) of a valid unsubscribe token; raises X7422 at ["query","token"] for a malformed, edited or forged one (constant-time MAC check).';
 
-/*
- * Issue 6: "alert channels and subscriptions ... answer 412" until the user accepted the current
- * documents. ex7._require_compliance is the billing area's; until it is installed this is a no-op.
- */
+/* Issue 6: "alert channels and subscriptions ... answer 412" until the user accepted the current
+ * documents (ex7._require_compliance, 73_billing.sql). */
 CREATE OR REPLACE FUNCTION ex7._alerts_require_compliance(p_user uuid)
 RETURNS void
-LANGUAGE plpgsql VOLATILE
+LANGUAGE sql VOLATILE
 AS $$
-BEGIN
-    IF pg_catalog.to_regprocedure('ex7._require_compliance(uuid)') IS NOT NULL THEN
-        PERFORM ex7._require_compliance(p_user);
-    END IF;
-END
+    SELECT ex7._require_compliance(p_user);
 $$;
 COMMENT ON FUNCTION ex7._alerts_require_compliance(uuid) IS
 'Returns nothing; raises X7412 (ex7._require_compliance) when the user has not accepted the current documents.';
