@@ -21,7 +21,7 @@ areas = {
     '67_backtest': ('Backtests and the Judge', 'docs/backtests.md'),
     '68_metrics': ('Performance metrics and the equity chart', 'docs/metrics.md'),
     '69_performance': ('Performance, portfolio and dashboard', 'docs/metrics.md'),
-    '71_billing': ('Tiers, compliance and billing', 'docs/billing.md'),
+    '73_billing': ('Tiers, compliance and billing', 'docs/billing.md'),
     '73_account': ('Waitlist, self-hosted login and exchange keys', 'docs/account.md'),
     '74_vix': ('Vix strategy generation', 'docs/account.md'),
     '76_alerts': ('Alert channels, subscriptions and deliveries', 'docs/alerts.md'),
