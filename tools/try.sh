@@ -68,7 +68,7 @@ if [ ${#tap[@]} -gt 0 ]; then
 	pg_prove -d ex7_tap --verbose "${tap[@]}" || rc=1
 fi
 if [ ${#e2e[@]} -gt 0 ]; then
-	[ -d test/e2e/node_modules/jose ] || (cd test/e2e && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+	[ -d test/e2e/node_modules/jose ] && [ -d test/e2e/node_modules/stripe ] && [ -d test/e2e/node_modules/svix ] || (cd test/e2e && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS ex7_e2e WITH (FORCE)" >/dev/null 2>&1
 	for f in "${e2e[@]}"; do
 		(cd test/e2e && EX7_E2E_DB=ex7_e2e EX7_E2E_PGDATA=$TMP/data timeout 300 node --test --test-reporter=spec "$f") || rc=1
