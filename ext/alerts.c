@@ -35,28 +35,8 @@ static size_t alerts_key_len = 0;
 static void
 load_alerts_key(void)
 {
-	bool		isnull;
-	Datum		d;
-	bytea	   *b;
-	MemoryContext oldcxt;
-
-	if (alerts_key != NULL)
-		return;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT value FROM ex7.secrets WHERE name = 'alerts'", true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "ex7.secrets has no alerts key");
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
-		elog(ERROR, "ex7.secrets alerts key is null");
-	b = DatumGetByteaPP(d);
-	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
-	alerts_key_len = VARSIZE_ANY_EXHDR(b);
-	alerts_key = palloc(alerts_key_len);
-	memcpy(alerts_key, VARDATA_ANY(b), alerts_key_len);
-	MemoryContextSwitchTo(oldcxt);
-	SPI_finish();
+	if (alerts_key == NULL)
+		alerts_key = ex7_secret("alerts", &alerts_key_len);
 }
 
 /* token_mac: returns nothing; writes TOKEN_MAC_LEN bytes of the mac of (kind, id) to out. */

@@ -33,36 +33,12 @@
 static uint8 *cursor_key = NULL;
 static size_t cursor_key_len = 0;
 
-/*
- * load_cursor_key: returns nothing; fills cursor_key from ex7.secrets on first use in this backend.
- */
+/* load_cursor_key: returns nothing; fills cursor_key from ex7.secrets on first use in this backend. */
 static void
 load_cursor_key(void)
 {
-	bool		isnull;
-	Datum		d;
-	bytea	   *b;
-	MemoryContext oldcxt;
-
-	if (cursor_key != NULL)
-		return;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT value FROM ex7.secrets WHERE name = 'cursor'", true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "ex7.secrets has no cursor key");
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
-		elog(ERROR, "ex7.secrets cursor key is null");
-	b = DatumGetByteaPP(d);
-
-	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
-	cursor_key_len = VARSIZE_ANY_EXHDR(b);
-	cursor_key = palloc(cursor_key_len);
-	memcpy(cursor_key, VARDATA_ANY(b), cursor_key_len);
-	MemoryContextSwitchTo(oldcxt);
-	SPI_finish();
+	if (cursor_key == NULL)
+		cursor_key = ex7_secret("cursor", &cursor_key_len);
 }
 
 /*

@@ -37,6 +37,9 @@ extern char *ex7_json_quote(const char *s);
  * [{"loc": <loc_json>, "msg": msg, "type": type}]. loc_json is a JSON array literal such as
  * '["query","cursor"]'. Does not return.
  */
+/* secrets.c: a key of ex7.secrets, read once per backend by its caller */
+extern uint8 *ex7_secret(const char *name, size_t *len);
+
 extern void ex7_invalid(const char *loc_json, const char *msg, const char *type) pg_attribute_noreturn();
 
 #endif							/* EX7_H */

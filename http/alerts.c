@@ -282,20 +282,16 @@ exec1(Req *r, const PoolStatement *stmt, const char *value, PoolCallback cb)
 		reply_detail(r, 503, rc == -2 ? "database unavailable, retry shortly" : "server busy, retry shortly");
 }
 
-/* failed: returns true after answering r when res is not a result with one row. */
+/* failed: returns true after answering r when res is not a result with one row (router.c's rule for
+ * failures, then the row count these functions promise). */
 static bool
 failed(Req *r, PGresult *res)
 {
-	if (res == NULL)
-	{
-		reply_detail(r, 503, "database unavailable, retry shortly");
+	if (answered_failure(r, res))
 		return true;
-	}
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+	if (PQntuples(res) != 1)
 	{
-		reply_pg_error(r, PQresultErrorField(res, PG_DIAG_SQLSTATE),
-					   PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
-					   PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL));
+		reply_pg_error(r, NULL, "no result from the database", NULL);
 		return true;
 	}
 	return false;

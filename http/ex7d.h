@@ -137,6 +137,7 @@ extern void health_unavailable(Req *r);
 extern void risk_unavailable(Req *r);
 
 /* router.c */
+extern bool answered_failure(Req *r, PGresult *res);
 extern void route_exec(Req *r, const PoolStatement *stmt, const char *const *values);
 extern const char *client_addr(Req *r, char *buf, size_t len);
 extern void router_cb(struct evhttp_request *req, void *arg);

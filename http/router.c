@@ -126,7 +126,7 @@ unavailable(Req *r)
  * answered_failure: returns true after answering r when res is not a successful result: 503 (or the
  * route's own fallback) when the statement never reached the database, the SQLSTATE's status otherwise.
  */
-static bool
+bool
 answered_failure(Req *r, PGresult *res)
 {
 	if (res == NULL)
