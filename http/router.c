@@ -726,7 +726,7 @@ router_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	e = users_get(r->claims.sub);
-	if (e->known)
+	if (users_current(e, time(NULL)))
 	{
 		admit(r, e);
 		return;

@@ -109,7 +109,8 @@ users_learn(UserEntry *e, const char *json)
 	json_object *tier,
 			   *limits,
 			   *pm,
-			   *pd;
+			   *pd,
+			   *until;
 	bool		ok = false;
 
 	if (o && json_object_object_get_ex(o, "tier", &tier) && json_object_object_get_ex(o, "limits", &limits) &&
@@ -120,10 +121,19 @@ users_learn(UserEntry *e, const char *json)
 		e->per_minute = json_object_get_int(pm);
 		e->per_day = json_object_get_int(pd);
 		e->known = e->per_minute > 0 && e->per_day > 0;
+		e->known_until = 0;
+		if (json_object_object_get_ex(o, "tier_until_unix", &until) && json_object_is_type(until, json_type_int))
+			e->known_until = (time_t) json_object_get_int64(until);
 		ok = e->known;
 	}
 	json_object_put(o);
 	return ok;
+}
+
+bool
+users_current(const UserEntry *e, time_t now)
+{
+	return e->known && (e->known_until == 0 || now < e->known_until);
 }
 
 void

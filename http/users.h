@@ -19,6 +19,7 @@ typedef struct UserEntry
 {
 	char		key[64];		/* user:<uuid> or addr:<address>: the subject of ex7.rate_take */
 	bool		known;			/* caps below are current (dropped on a tier-change notification) */
+	time_t		known_until;	/* 0, or when they go stale by the clock (a complimentary tier ends) */
 	char		tier[16];
 	int			per_minute;
 	int			per_day;
@@ -41,8 +42,14 @@ extern UserEntry *users_get(const char *sub);
 /* users_get_addr: returns the entry of client address addr, with the public caps given. */
 extern UserEntry *users_get_addr(const char *addr, int per_minute, int per_day);
 
-/* users_learn: returns true when json (ex7.ensure_user's result) gave e its tier and caps. */
+/*
+ * users_learn: returns true when json (ex7.ensure_user's result) gave e its tier and caps, and their end
+ * (tier_until_unix) when the tier is due to change by the clock.
+ */
 extern bool users_learn(UserEntry *e, const char *json);
+
+/* users_current: returns true when e's caps are known and still current at now. */
+extern bool users_current(const UserEntry *e, time_t now);
 
 /* users_forget: returns nothing; drops the cached caps of sub, or of everyone when sub is "*". */
 extern void users_forget(const char *sub);

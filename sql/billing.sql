@@ -105,10 +105,36 @@ SELECT j ->> 'tier' AS tier, j ->> 'tier_source' AS source, j #>> '{comp,tier}' 
        (j #>> '{comp,until}')::timestamptz - now() BETWEEN interval '6 days 23 hours' AND interval '7 days' AS seven_days
   FROM ex7.billing_comp(NULL, jsonb_build_object('user_id', :'u3', 'tier', 'strategist', 'days', 7)) AS r(j);
 UPDATE ex7.billing_accounts SET comp_until = now() - interval '1 second' WHERE user_id = :'u3';
+-- before anything applies the end, every reader of the caps already counts the tier without the comp
+SELECT ex7._current_tier(:'u3') AS current_tier, (SELECT tier FROM ex7.users WHERE id = :'u3') AS stored,
+       ex7.vix_quota(:'u3') ->> 'tier' AS vix_tier;
 SELECT ex7.billing_expire() AS expired;
 SELECT tier FROM ex7.users WHERE id = :'u3';
 SELECT ex7.billing_comp(NULL, jsonb_build_object('user_id', :'u3', 'tier', 'operator')) ->> 'tier' AS comped,
        ex7.billing_comp(NULL, jsonb_build_object('user_id', :'u3', 'tier', 'free')) ->> 'tier' AS ended;
+-- ex7.ensure_user (the caps ex7d caches) says when a running comp ends, and applies one that has ended
+SELECT ex7.billing_comp(NULL, jsonb_build_object('user_id', :'u3', 'tier', 'operator', 'days', 2)) ->> 'tier' AS comped_again;
+SELECT j ->> 'tier' AS tier,
+       (j ->> 'tier_until')::timestamptz = (SELECT comp_until FROM ex7.billing_accounts WHERE user_id = :'u3') AS until_is_comp_end,
+       (j ->> 'tier_until_unix')::bigint = floor(extract(epoch FROM (j ->> 'tier_until')::timestamptz)) AS unix_agrees
+  FROM ex7.ensure_user(:'u3') AS j;
+UPDATE ex7.billing_accounts SET comp_until = now() - interval '1 second' WHERE user_id = :'u3';
+SELECT j ->> 'tier' AS tier, j -> 'tier_until' AS tier_until FROM ex7.ensure_user(:'u3') AS j;
+SELECT tier AS stored FROM ex7.users WHERE id = :'u3';
+-- a role bound to the user may not write its tier: it reads the tier without the ended comp
+SELECT ex7.billing_comp(NULL, jsonb_build_object('user_id', :'u3', 'tier', 'strategist', 'days', 2)) ->> 'tier' AS comped_third;
+UPDATE ex7.billing_accounts SET comp_until = now() - interval '1 second' WHERE user_id = :'u3';
+CREATE ROLE ex7_billing_role;
+SELECT ex7.bind_role('ex7_billing_role', :'u3');
+SET ROLE ex7_billing_role;
+SELECT ex7.ensure_user(:'u3') ->> 'tier' AS ensured, ex7.billing_me(:'u3') ->> 'tier' AS me,
+       ex7.vix_quota(:'u3') ->> 'tier' AS vix, (SELECT tier FROM ex7.users WHERE id = :'u3') AS stored;
+RESET ROLE;
+DELETE FROM ex7.role_bindings WHERE role_name = 'ex7_billing_role';
+DROP OWNED BY ex7_billing_role;
+DROP ROLE ex7_billing_role;
+SELECT ex7.ensure_user(:'u3') ->> 'tier' AS ensured_by_owner;
+SELECT tier AS stored FROM ex7.users WHERE id = :'u3';
 -- a tier an operator set by hand stays while billing never touched the user
 UPDATE ex7.users SET tier = 'strategist' WHERE id = :'u2';
 SELECT ex7.billing_me(:'u2') ->> 'tier' AS tier, ex7.billing_me(:'u2') ->> 'tier_source' AS source;

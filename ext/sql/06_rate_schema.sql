@@ -13,3 +13,9 @@ CREATE UNLOGGED TABLE ex7.rate_counters (
     day_used     integer NOT NULL CHECK (day_used >= 0)
 );
 COMMENT ON TABLE ex7.rate_counters IS 'Requests counted per rate-limit subject (user:<uuid> for bearer subjects, addr:<ip> for public routes) in the current minute and UTC day, across every ex7d process. Written only through ex7.rate_take.';
+
+/* A role bound to a user reads its own counter only (GET /api/billing/me's usage); the fronts bypass RLS. */
+ALTER TABLE ex7.rate_counters ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ex7.rate_counters FORCE ROW LEVEL SECURITY;
+CREATE POLICY rate_counters_own ON ex7.rate_counters FOR SELECT
+    USING (subject = 'user:' || (SELECT ex7.current_user_id())::text);

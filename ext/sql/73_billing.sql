@@ -242,8 +242,7 @@ DECLARE
     v_used  bigint;
 BEGIN
     PERFORM ex7._lock_user(p_user);
-    SELECT u.tier, t.strategies_max INTO v_tier, v_max FROM ex7.users u JOIN ex7.tiers t ON t.tier = u.tier
-     WHERE u.id = p_user;
+    SELECT t.tier, t.strategies_max INTO v_tier, v_max FROM ex7.tiers t WHERE t.tier = ex7._current_tier(p_user);
     SELECT pg_catalog.count(*) INTO v_used FROM ex7.strategies s WHERE s.user_id = p_user AND s.deleted_at IS NULL;
     IF v_used >= v_max THEN
         PERFORM ex7._tier_limit(p_user, 'strategies', v_max, v_used, v_tier);
@@ -263,8 +262,7 @@ DECLARE
     v_used  bigint;
 BEGIN
     PERFORM ex7._lock_user(p_user);
-    SELECT u.tier, t.running_runtimes_max INTO v_tier, v_max FROM ex7.users u JOIN ex7.tiers t ON t.tier = u.tier
-     WHERE u.id = p_user;
+    SELECT t.tier, t.running_runtimes_max INTO v_tier, v_max FROM ex7.tiers t WHERE t.tier = ex7._current_tier(p_user);
     -- the runtime being (re)started does not count against itself
     SELECT pg_catalog.count(*) INTO v_used FROM ex7.strategy_runtimes r
      WHERE r.user_id = p_user AND r.status IN ('starting', 'running', 'draining')
@@ -318,6 +316,50 @@ $$;
 COMMENT ON FUNCTION ex7._billing_sync_tier(uuid) IS
 'Returns the user''s effective tier (ex7._billing_effective_tier) after writing it to ex7.users.tier.';
 
+/*
+ * _current_tier: the tier a user has now, read-only. ex7.users.tier is written when billing changes
+ * (webhooks, comps, ex7.billing_expire), but a complimentary tier runs out by the clock with nobody
+ * writing. Every reader of a user's caps goes through here, so an expired comp stops counting at its
+ * end ("Tier changes take effect on the next request"), whether or not anything has run billing_expire.
+ * A tier an operator set by hand (not the comp's) is left as it is.
+ */
+CREATE OR REPLACE FUNCTION ex7._current_tier(p_user uuid)
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT CASE WHEN a.comp_until <= pg_catalog.now() AND u.tier = a.comp_tier
+                THEN ex7._billing_effective_tier(p_user) ELSE u.tier END
+      FROM ex7.users u LEFT JOIN ex7.billing_accounts a ON a.user_id = u.id
+     WHERE u.id = p_user;
+$$;
+COMMENT ON FUNCTION ex7._current_tier(uuid) IS
+'Returns the user''s tier now: ex7.users.tier, or the tier without the complimentary one when that comp has ended and has not been applied yet (NULL for an unknown user). Writes nothing.';
+
+/*
+ * _billing_refresh: applies an ended comp (writing ex7.users.tier, which notifies the HTTP fronts) and
+ * returns when the user's tier will next change by the clock alone: the end of a running comp, or NULL.
+ * ex7.ensure_user hands it to ex7d, which re-reads the caps once that time has passed.
+ */
+CREATE OR REPLACE FUNCTION ex7._billing_refresh(p_user uuid)
+RETURNS timestamptz
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    v_until timestamptz;
+BEGIN
+    -- a role bound to a user may not write its tier (99_grants.sql): it reads ex7._current_tier instead
+    IF ex7._current_tier(p_user) IS DISTINCT FROM (SELECT u.tier FROM ex7.users u WHERE u.id = p_user)
+       AND pg_catalog.has_function_privilege('ex7._billing_sync_tier(uuid)', 'EXECUTE') THEN
+        PERFORM ex7._billing_sync_tier(p_user);
+    END IF;
+    SELECT a.comp_until INTO v_until FROM ex7.billing_accounts a
+     WHERE a.user_id = p_user AND a.comp_until > pg_catalog.now();
+    RETURN v_until;
+END
+$$;
+COMMENT ON FUNCTION ex7._billing_refresh(uuid) IS
+'Returns the end of the user''s running complimentary tier (NULL when none), after applying a comp that has ended (ex7.users.tier follows ex7._current_tier).';
+
 CREATE OR REPLACE FUNCTION ex7.billing_expire()
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
@@ -338,7 +380,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7.billing_expire() IS
-'Returns how many users whose complimentary tier ran out were moved to their tier without it. Run it every few minutes (cron, pg_cron); GET /api/billing/me applies it for its own user too.';
+'Returns how many users whose complimentary tier ran out were moved to their tier without it in ex7.users.tier. Optional housekeeping: readers of the caps already use ex7._current_tier, and ex7.ensure_user and GET /api/billing/me apply the end for their user.';
 
 CREATE OR REPLACE FUNCTION ex7.billing_me(p_user uuid)
 RETURNS jsonb
@@ -356,7 +398,11 @@ BEGIN
     SELECT u.tier INTO v_tier FROM ex7.users u WHERE u.id = p_user;
     -- a user billing never touched keeps the tier an operator set by hand
     IF a.user_id IS NOT NULL AND v_tier IS DISTINCT FROM ex7._billing_effective_tier(p_user) THEN
-        v_tier := ex7._billing_sync_tier(p_user);   -- a comp ran out since: apply it now
+        IF pg_catalog.has_function_privilege('ex7._billing_sync_tier(uuid)', 'EXECUTE') THEN
+            v_tier := ex7._billing_sync_tier(p_user);   -- a comp ran out since: apply it now
+        ELSE
+            v_tier := ex7._current_tier(p_user);        -- a bound role: what counts, without writing it
+        END IF;
     END IF;
     SELECT * INTO t FROM ex7.tiers x WHERE x.tier = v_tier;
     -- "usage against caps today" (daily counts reset at 00:00 UTC, ex7-api-introduction.txt)

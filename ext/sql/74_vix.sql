@@ -766,8 +766,7 @@ DECLARE
     v_used integer;
 BEGIN
     PERFORM ex7._ensure_user(p_user);
-    SELECT u.tier, t.vix_per_day INTO v_tier, v_limit
-      FROM ex7.users u JOIN ex7.tiers t ON t.tier = u.tier WHERE u.id = p_user;
+    SELECT t.tier, t.vix_per_day INTO v_tier, v_limit FROM ex7.tiers t WHERE t.tier = ex7._current_tier(p_user);
     SELECT used INTO v_used FROM ex7.vix_usage WHERE user_id = p_user AND day = v_day;
     v_used := COALESCE(v_used, 0);
     RETURN pg_catalog.jsonb_build_object('tier', v_tier, 'limit', v_limit, 'used', v_used,
@@ -819,7 +818,7 @@ BEGIN
     END IF;
 
     -- the quota: counted in this transaction, so a request that fails (422) costs nothing
-    SELECT t.vix_per_day INTO v_limit FROM ex7.users u JOIN ex7.tiers t ON t.tier = u.tier WHERE u.id = p_user;
+    SELECT t.vix_per_day INTO v_limit FROM ex7.tiers t WHERE t.tier = ex7._current_tier(p_user);
     INSERT INTO ex7.vix_usage AS q (user_id, day, used) VALUES (p_user, v_day, 0)
     ON CONFLICT (user_id, day) DO UPDATE SET used = q.used
     RETURNING q.used INTO v_used;

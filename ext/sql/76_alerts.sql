@@ -973,8 +973,7 @@ BEGIN
         IF v_reason IS NULL AND (r.d).event <> 'verification' AND (r.d).attempts = 1 THEN
             IF v_user IS DISTINCT FROM (r.d).user_id THEN
                 v_user := (r.d).user_id;
-                SELECT t.alerts_per_day INTO v_cap FROM ex7.users u JOIN ex7.tiers t ON t.tier = u.tier
-                 WHERE u.id = v_user;
+                SELECT t.alerts_per_day INTO v_cap FROM ex7.tiers t WHERE t.tier = ex7._current_tier(v_user);
             END IF;
             v_sent := NULL;
             IF coalesce(v_cap, 0) > 0 THEN

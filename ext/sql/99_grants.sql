@@ -18,6 +18,8 @@ REVOKE EXECUTE ON FUNCTION ex7.ingest_bar(text, text, timestamptz, numeric, nume
     ex7.ingest_bars(jsonb, boolean),
     ex7.rate_take(text, integer, integer, integer, integer, timestamptz) FROM PUBLIC, ex7_user;
 REVOKE ALL ON ex7.rate_counters FROM ex7_user;
+-- ... but a bound role may read its own counter (RLS, 06_rate_schema.sql): usage in ex7.billing_me
+GRANT SELECT ON ex7.rate_counters TO ex7_user;
 -- alerts (76_alerts.sql): the worker's and the providers' paths are ex7d's, not a user's; unsubscribe
 -- tokens are minted only by the server. A bound role reads its channels and deliveries without the
 -- verification secrets (a code's hash, a verification message's code) and the webhook signing secret.

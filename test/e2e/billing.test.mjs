@@ -343,6 +343,26 @@ test('comp: service_role only; grants a tier for a period without payment', asyn
   assert.deepEqual([r.body.tier, r.body.comp], ['free', null]);
 });
 
+test('a comp that ends reaches the rate limit by the clock: no billing_expire, no notification', async () => {
+  // ex7.ensure_user tells ex7d when the comp ends (tier_until_unix); the cached caps go stale then and
+  // the next request re-reads them, which applies the end ("Tier changes take effect on the next request")
+  const U = uid('6c', 40);
+  psql(`SELECT ex7.ensure_user('${U}');
+        INSERT INTO ex7.billing_accounts (user_id, comp_tier, comp_until) VALUES ('${U}', 'strategist', now() + interval '2 seconds');
+        SELECT ex7._billing_sync_tier('${U}')`);
+  const t = await token(U);
+  let r = await api(srv, 'GET', '/api/strategies', { tok: t });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.headers.get('x-ratelimit-limit'), '600', 'strategist caps while the comp runs');
+  const until = Date.parse(psql(`SELECT to_char(comp_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') FROM ex7.billing_accounts WHERE user_id = '${U}'`));
+  await new Promise((res) => setTimeout(res, Math.max(0, until - Date.now()) + 1100));
+  assert.equal(psql(`SELECT tier FROM ex7.users WHERE id = '${U}'`), 'strategist', 'nothing has applied the end yet');
+  r = await api(srv, 'GET', '/api/strategies', { tok: t });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.headers.get('x-ratelimit-limit'), '30', 'free caps on the first request after the end');
+  assert.equal(psql(`SELECT tier FROM ex7.users WHERE id = '${U}'`), 'free');
+});
+
 test('caps: strategies and running runtimes per tier are 403 tier_limit_reached', async () => {
   const U = uid('6c', 7);
   psql(`SELECT ex7.ensure_user('${U}'); SELECT ex7.accept_compliance('${U}', '{}', 'e2e'); UPDATE ex7.users SET tier = 'operator' WHERE id = '${U}'`);

@@ -1,7 +1,7 @@
 -- test/pgtap/rls.sql: a database role bound to user A (ex7.bind_role) sees and writes only A's rows, in
 -- every per-user table, and cannot reach the cursor key or raise its own tier.
 BEGIN;
-SELECT plan(21);
+SELECT plan(23);
 
 -- A and B each own a strategy, a version, a runtime, a signal, an event, an audit row, a block and limits
 INSERT INTO ex7.users (id, tier) VALUES ('00000000-0000-4000-8000-000000000e0a', 'free'),
@@ -29,6 +29,10 @@ VALUES ('00000000-0000-4000-8000-000000000e0a', 'MNQ', 'paper', 'max_open_positi
 INSERT INTO ex7.risk_limits (user_id, mode) VALUES ('00000000-0000-4000-8000-000000000e0a', 'paper'),
                                                    ('00000000-0000-4000-8000-000000000e0b', 'paper');
 
+INSERT INTO ex7.rate_counters (subject, minute_start, minute_used, day_start, day_used)
+VALUES ('user:00000000-0000-4000-8000-000000000e0a', now(), 1, now(), 1),
+       ('user:00000000-0000-4000-8000-000000000e0b', now(), 2, now(), 2), ('addr:192.0.2.7', now(), 3, now(), 3);
+
 CREATE ROLE ex7_tap_alice NOLOGIN;
 SELECT lives_ok($$SELECT ex7.bind_role('ex7_tap_alice', '00000000-0000-4000-8000-000000000e0a')$$, 'bind a role to A');
 SELECT throws_ok($$SELECT ex7.bind_role('ex7_tap_nobody', '00000000-0000-4000-8000-000000000e0a')$$, 'X7404',
@@ -46,6 +50,10 @@ SELECT results_eq(format('SELECT count(*)::int, bool_and(user_id = %L) FROM ex7.
   FROM unnest(ARRAY['strategies', 'strategy_versions', 'strategy_runtimes', 'signals', 'signal_events',
                     'signal_audit', 'signals_blocked', 'risk_limits', 'role_bindings']) AS t
  ORDER BY t;
+
+SELECT results_eq('SELECT subject FROM ex7.rate_counters',
+    $$VALUES ('user:00000000-0000-4000-8000-000000000e0a')$$, 'rate_counters: only A''s own subject');
+SELECT throws_ok($$UPDATE ex7.rate_counters SET day_used = 0$$, '42501', NULL, 'A cannot reset its request count');
 
 -- looking B's rows up by id finds nothing
 SELECT is_empty($$SELECT 1 FROM ex7.signals WHERE id = '00000000-0000-4000-8000-0000000e0b02'$$, 'B''s signal is invisible to A');

@@ -33,13 +33,15 @@ SELECT ok(NOT has_function_privilege('ex7_user', 'ex7.stripe_apply_event(jsonb)'
           'webhooks, comps, the outbox worker and the login are not callable by bound roles');
 SELECT ok(NOT has_function_privilege('ex7_user', 'ex7.set_validation_policy(jsonb)', 'EXECUTE'),
           'the Judge''s policy is the operator''s');
--- the shared rate counters: unlogged (no WAL on the request path), and hidden from bound roles
+-- the shared rate counters: unlogged (no WAL on the request path); a bound role reads only its own row
+-- (RLS, test/pgtap/rls.sql) and writes none
 SELECT is((SELECT relpersistence FROM pg_class WHERE oid = 'ex7.rate_counters'::regclass), 'u'::"char",
           'ex7.rate_counters is UNLOGGED');
-SELECT ok(NOT has_table_privilege('ex7_user', 'ex7.rate_counters', 'SELECT')
+SELECT ok(NOT has_table_privilege('ex7_user', 'ex7.rate_counters', 'INSERT, UPDATE, DELETE, TRUNCATE')
+          AND (SELECT relrowsecurity AND relforcerowsecurity FROM pg_class WHERE oid = 'ex7.rate_counters'::regclass)
           AND NOT has_function_privilege('ex7_user', 'ex7.rate_take(text, integer, integer, integer, integer, timestamptz)', 'EXECUTE')
           AND NOT has_function_privilege('ex7_user', 'ex7.ingest_bars(jsonb, boolean)', 'EXECUTE'),
-          'bound roles can neither read the rate counters nor take quota nor ingest bars');
+          'bound roles can neither write the rate counters (RLS forced) nor take quota nor ingest bars');
 
 SELECT col_is_pk('ex7', 'users', 'id', 'users keyed by the JWT sub');
 SELECT col_is_pk('ex7', 'strategy_versions', ARRAY['strategy_id', 'version'], 'one row per (strategy, version)');
