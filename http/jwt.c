@@ -603,6 +603,15 @@ jwt_verify_full(const JwtKeys *keys, const char *token, const char *aud, const c
 		}
 		*nbf_out = nbf;
 	}
+	out->iat = 0;
+	if (json_object_object_get_ex(claims, "iat", &v))
+	{
+		double		iat;
+
+		if (!num_claim(claims, "iat", &iat))
+			goto done;
+		out->iat = (long) iat;
+	}
 	if (!aud_matches(claims, aud))
 	{
 		*why = "wrong audience";

@@ -20,6 +20,7 @@ typedef struct JwtClaims
 	char		role[32];		/* authenticated | anon | service_role */
 	char		email[321];		/* "" when absent */
 	long		exp;
+	long		iat;			/* issued at; 0 when the token has none */
 } JwtClaims;
 
 /*

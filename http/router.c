@@ -603,6 +603,23 @@ client_addr(Req *r, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * admit_user: returns nothing; refuses (401) a token issued before its user's sessions were ended (a
+ * password change sets ex7.users.tokens_valid_after, docs/account.md), else admits the request.
+ */
+static void
+admit_user(Req *r, UserEntry *e)
+{
+	if (users_token_revoked(e, r->claims.iat))
+	{
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "WWW-Authenticate",
+						  "Bearer error=\"invalid_token\"");
+		reply_detail(r, 401, "Invalid token: revoked by a password change; log in again");
+		return;
+	}
+	admit(r, e);
+}
+
 /* user_cb: ex7.ensure_user answered; learn the caps and go on. */
 static void
 user_cb(PGresult *res, const char *conn_error, void *arg)
@@ -618,7 +635,7 @@ user_cb(PGresult *res, const char *conn_error, void *arg)
 		reply_detail(r, 500, "internal server error");
 		return;
 	}
-	admit(r, e);
+	admit_user(r, e);
 }
 
 void
@@ -728,7 +745,7 @@ router_cb(struct evhttp_request *req, void *arg)
 	e = users_get(r->claims.sub);
 	if (users_current(e, time(NULL)))
 	{
-		admit(r, e);
+		admit_user(r, e);
 		return;
 	}
 	{

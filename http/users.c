@@ -122,12 +122,22 @@ users_learn(UserEntry *e, const char *json)
 		e->per_day = json_object_get_int(pd);
 		e->known = e->per_minute > 0 && e->per_day > 0;
 		e->known_until = 0;
+		e->tokens_after = 0;
+		if (json_object_object_get_ex(o, "tokens_valid_after_unix", &until) &&
+			json_object_is_type(until, json_type_int))
+			e->tokens_after = (long) json_object_get_int64(until);
 		if (json_object_object_get_ex(o, "tier_until_unix", &until) && json_object_is_type(until, json_type_int))
 			e->known_until = (time_t) json_object_get_int64(until);
 		ok = e->known;
 	}
 	json_object_put(o);
 	return ok;
+}
+
+bool
+users_token_revoked(const UserEntry *e, long iat)
+{
+	return e->tokens_after != 0 && iat < e->tokens_after;
 }
 
 bool

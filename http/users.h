@@ -20,6 +20,7 @@ typedef struct UserEntry
 	char		key[64];		/* user:<uuid> or addr:<address>: the subject of ex7.rate_take */
 	bool		known;			/* caps below are current (dropped on a tier-change notification) */
 	time_t		known_until;	/* 0, or when they go stale by the clock (a complimentary tier ends) */
+	long		tokens_after;	/* 0, or tokens issued (iat) before this unix second are refused */
 	char		tier[16];
 	int			per_minute;
 	int			per_day;
@@ -47,6 +48,9 @@ extern UserEntry *users_get_addr(const char *addr, int per_minute, int per_day);
  * (tier_until_unix) when the tier is due to change by the clock.
  */
 extern bool users_learn(UserEntry *e, const char *json);
+
+/* users_token_revoked: returns true when a token of e's user issued at iat (0: unknown) was revoked. */
+extern bool users_token_revoked(const UserEntry *e, long iat);
 
 /* users_current: returns true when e's caps are known and still current at now. */
 extern bool users_current(const UserEntry *e, time_t now);

@@ -180,11 +180,13 @@ BEGIN
                                                 'requests_per_day', t.requests_per_day,
                                                 'alerts_per_day', t.alerts_per_day),
         'tier_until', v_until,
-        'tier_until_unix', pg_catalog.floor(pg_catalog.date_part('epoch', v_until))::bigint);
+        'tier_until_unix', pg_catalog.floor(pg_catalog.date_part('epoch', v_until))::bigint,
+        -- the account area (72_account_schema.sql): tokens issued before a password change are refused
+        'tokens_valid_after_unix', pg_catalog.floor(pg_catalog.date_part('epoch', u.tokens_valid_after))::bigint);
 END
 $$;
 COMMENT ON FUNCTION ex7.ensure_user(uuid, text) IS
-'Returns the user {id, email, tier, created_at, limits {requests_per_minute, requests_per_day, alerts_per_day}, tier_until, tier_until_unix}, creating the row (tier free) on the first authenticated request and recording the email claim when given. tier_until (and the same instant in unix seconds) is when the tier changes by the clock alone (the end of a complimentary tier), NULL when nothing is scheduled; a caller caching the caps re-reads them then.';
+'Returns the user {id, email, tier, created_at, limits {requests_per_minute, requests_per_day, alerts_per_day}, tier_until, tier_until_unix, tokens_valid_after_unix}, creating the row (tier free) on the first authenticated request and recording the email claim when given. tier_until (and the same instant in unix seconds) is when the tier changes by the clock alone (the end of a complimentary tier), NULL when nothing is scheduled; a caller caching the caps re-reads them then. tokens_valid_after_unix: bearer tokens issued (iat) before this second are refused (a password change), NULL when none are.';
 
 /*
  * A tier change must reach the HTTP front's cache before the user's next request ("Tier changes take

@@ -87,3 +87,14 @@ CREATE POLICY exchange_keys_own ON ex7.exchange_keys USING (user_id = (SELECT ex
 ALTER TABLE ex7.waitlist ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ex7.auth_accounts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ex7.auth_attempts ENABLE ROW LEVEL SECURITY;
+
+/*
+ * Sessions a password change ends (docs/account.md): bearer tokens issued (iat) before this second are
+ * refused by ex7d. Changing it notifies ex7_user_changed like a tier change, so every front re-reads it
+ * before the user's next request.
+ */
+ALTER TABLE ex7.users ADD COLUMN tokens_valid_after timestamptz;
+COMMENT ON COLUMN ex7.users.tokens_valid_after IS 'Bearer tokens issued (iat) before this time are refused by the HTTP front (set by a password change); NULL: no such cut.';
+CREATE TRIGGER users_tokens_revoked AFTER UPDATE OF tokens_valid_after ON ex7.users
+    FOR EACH ROW WHEN (OLD.tokens_valid_after IS DISTINCT FROM NEW.tokens_valid_after)
+    EXECUTE FUNCTION ex7._users_tier_changed();

@@ -260,12 +260,16 @@ BEGIN
      WHERE user_id = p_user
     RETURNING * INTO v_acc;
     DELETE FROM ex7.auth_attempts WHERE subject = 'login:' || v_acc.email;
+    -- every session ends with the old password: ex7d refuses tokens issued before this second (the
+    -- column's trigger tells the fronts); the client logs in again with the new password
+    UPDATE ex7.users SET tokens_valid_after = pg_catalog.date_trunc('second', pg_catalog.statement_timestamp())
+     WHERE id = p_user;
     RETURN pg_catalog.jsonb_build_object('status', 200, 'body',
         pg_catalog.jsonb_build_object('changed', true, 'password_changed_at', v_acc.password_changed_at));
 END
 $$;
 COMMENT ON FUNCTION ex7.auth_change_password(uuid, text, text, text) IS
-'Returns {status: 200, body: {changed, password_changed_at}} after replacing the password of p_user''s self-hosted account, or {status: 422, body} when p_current is wrong (counted like a failed login) or {status: 429, retry_after, body} while the login counters are exhausted. X7404 when the user has no password login; X7422 for a missing current password or a new one outside 8 to 128 characters.';
+'Returns {status: 200, body: {changed, password_changed_at}} after replacing the password of p_user''s self-hosted account and ending its sessions (ex7.users.tokens_valid_after: tokens issued before this second are refused), or {status: 422, body} when p_current is wrong (counted like a failed login) or {status: 429, retry_after, body} while the login counters are exhausted. X7404 when the user has no password login; X7422 for a missing current password or a new one outside 8 to 128 characters.';
 
 CREATE OR REPLACE FUNCTION ex7.auth_session(p_user uuid)
 RETURNS jsonb

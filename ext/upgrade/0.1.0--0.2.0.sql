@@ -614,6 +614,17 @@ ALTER TABLE ex7.rate_counters FORCE ROW LEVEL SECURITY;
 CREATE POLICY rate_counters_own ON ex7.rate_counters FOR SELECT
     USING (subject = 'user:' || (SELECT ex7.current_user_id())::text);
 
+/*
+ * Sessions a password change ends (docs/account.md): bearer tokens issued (iat) before this second are
+ * refused by ex7d. Changing it notifies ex7_user_changed like a tier change, so every front re-reads it
+ * before the user's next request.
+ */
+ALTER TABLE ex7.users ADD COLUMN tokens_valid_after timestamptz;
+COMMENT ON COLUMN ex7.users.tokens_valid_after IS 'Bearer tokens issued (iat) before this time are refused by the HTTP front (set by a password change); NULL: no such cut.';
+CREATE TRIGGER users_tokens_revoked AFTER UPDATE OF tokens_valid_after ON ex7.users
+    FOR EACH ROW WHEN (OLD.tokens_valid_after IS DISTINCT FROM NEW.tokens_valid_after)
+    EXECUTE FUNCTION ex7._users_tier_changed();
+
 /* ex7.ensure_user (00_base.sql, not re-run) reads billing: the end of a complimentary tier (73_billing.sql). */
 CREATE OR REPLACE FUNCTION ex7.ensure_user(p_user uuid, p_email text DEFAULT NULL)
 RETURNS jsonb
@@ -638,8 +649,10 @@ BEGIN
                                                 'requests_per_day', t.requests_per_day,
                                                 'alerts_per_day', t.alerts_per_day),
         'tier_until', v_until,
-        'tier_until_unix', pg_catalog.floor(pg_catalog.date_part('epoch', v_until))::bigint);
+        'tier_until_unix', pg_catalog.floor(pg_catalog.date_part('epoch', v_until))::bigint,
+        -- the account area (72_account_schema.sql): tokens issued before a password change are refused
+        'tokens_valid_after_unix', pg_catalog.floor(pg_catalog.date_part('epoch', u.tokens_valid_after))::bigint);
 END
 $$;
 COMMENT ON FUNCTION ex7.ensure_user(uuid, text) IS
-'Returns the user {id, email, tier, created_at, limits {requests_per_minute, requests_per_day, alerts_per_day}, tier_until, tier_until_unix}, creating the row (tier free) on the first authenticated request and recording the email claim when given. tier_until (and the same instant in unix seconds) is when the tier changes by the clock alone (the end of a complimentary tier), NULL when nothing is scheduled; a caller caching the caps re-reads them then.';
+'Returns the user {id, email, tier, created_at, limits {requests_per_minute, requests_per_day, alerts_per_day}, tier_until, tier_until_unix, tokens_valid_after_unix}, creating the row (tier free) on the first authenticated request and recording the email claim when given. tier_until (and the same instant in unix seconds) is when the tier changes by the clock alone (the end of a complimentary tier), NULL when nothing is scheduled; a caller caching the caps re-reads them then. tokens_valid_after_unix: bearer tokens issued (iat) before this second are refused (a password change), NULL when none are.';

@@ -209,9 +209,12 @@ test('login brute force: 5 failures lock the account (429, Retry-After) wherever
   assert.equal(r.status, 200);
 });
 
-test('password change needs the current password; session; login off means 404', async () => {
+test('password change needs the current password and ends the older sessions; session; login off means 404', async () => {
   let r = await call(srv, 'POST', '/api/auth/signup', { body: { email: 'changer@example.com', password: 'first-password' }, headers: ADDR(60) });
   const tok = r.body.access_token;
+  // tokens are cut by their second (iat): let the change happen in a later second than the sign-up
+  await new Promise((res) => setTimeout(res, 1010 - (Date.now() % 1000)));
+  assert.equal((await call(srv, 'GET', '/api/auth/session', { tok })).status, 200);
   r = await call(srv, 'POST', '/api/auth/password', { tok, body: { current_password: 'wrong-password', new_password: 'second-password' }, headers: ADDR(60) });
   assert.equal(r.status, 422, r.text);
   assert.deepEqual(r.body.detail[0].loc, ['body', 'current_password']);
@@ -222,6 +225,16 @@ test('password change needs the current password; session; login off means 404',
   assert.equal(r.status, 401);
   r = await call(srv, 'POST', '/api/auth/login', { body: { username: 'changer@example.com', password: 'second-password' }, headers: ADDR(61) });
   assert.equal(r.status, 200);
+  // the token of the session before the change is refused from the next request on; the new login's works
+  const fresh = r.body.access_token;
+  r = await call(srv, 'GET', '/api/auth/session', { tok });
+  assert.equal(r.status, 401, r.text);
+  assert.match(r.body.detail, /revoked by a password change/);
+  assert.match(r.headers.get('www-authenticate'), /invalid_token/);
+  assert.equal((await call(srv, 'GET', '/api/strategies', { tok })).status, 401);
+  r = await call(srv, 'GET', '/api/auth/session', { tok: fresh });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.user.email, 'changer@example.com');
   // a Supabase user has no password here
   r = await call(srv, 'POST', '/api/auth/password', { tok: await token(U(3)), body: { current_password: 'a', new_password: 'bbbbbbbbbb' } });
   assert.equal(r.status, 404);
