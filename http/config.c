@@ -22,6 +22,7 @@ static const char *const known_ex7_vars[] = {
 	"EX7_WORKER", "EX7_WORKER_BATCH", "EX7_WORKER_INTERVAL_MS", "EX7_WORKER_RETRY_MS", "EX7_PUBLIC_URL",	/* http/worker.c */
 	"EX7_AUTH_ENABLED", "EX7_AUTH_TOKEN_TTL", "EX7_MASTER_KEYS",	/* read by http/auth.c, http/keys.c */
 	"EX7_OUTCALL_CAFILE",		/* read by http/outcall.c */
+	"EX7_VIX_LLM_BASE", "EX7_VIX_LLM_KEY", "EX7_VIX_LLM_MODEL", "EX7_VIX_LLM_TIMEOUT_MS",	/* http/vix.c */
 	NULL
 };
 
@@ -75,7 +76,13 @@ static const char usage[] =
 	"  EX7_OUTCALL_CAFILE    CA certificates (PEM) that outbound HTTPS calls trust instead of the\n"
 	"                        system store (tests with a self-signed provider stand-in)\n"
 	"  STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, STRIPE_API_BASE, STRIPE_RETURN_URL, STRIPE_TIMEOUT_MS\n"
-	"                        billing (docs/billing.md)\n";
+	"                        billing (docs/billing.md)\n"
+	"  EX7_VIX_LLM_BASE      Vix: an OpenAI-compatible API base URL (e.g. https://api.openai.com/v1) whose\n"
+	"                        /chat/completions Vix asks first; default none: the deterministic generator\n"
+	"                        only. Any failure falls back to it (docs/account.md)\n"
+	"  EX7_VIX_LLM_KEY       its API key, sent as Authorization: Bearer (default none: no header)\n"
+	"  EX7_VIX_LLM_MODEL     the model (default " VIX_LLM_DEFAULT_MODEL ")\n"
+	"  EX7_VIX_LLM_TIMEOUT_MS  the whole exchange with it (default 20000, 100..120000), then fallback\n";
 
 const char *
 config_usage(void)
@@ -256,6 +263,32 @@ config_load(Config *cfg, char *err, size_t errlen)
 	v = getenv("EX7_CLIENT_ADDR_HEADER");
 	cfg->client_addr_header = v && *v ? strdup(v) : NULL;
 
+	/* Vix's language model (http/vix.c): unset base, deterministic generator only */
+	v = getenv("EX7_VIX_LLM_BASE");
+	if (v && *v)
+	{
+		size_t		len;
+
+		if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+			append(err, errlen, "EX7_VIX_LLM_BASE must be an http:// or https:// URL, got \"%.200s\"\n", v);
+		cfg->vix_llm_base = strdup(v);
+		len = strlen(cfg->vix_llm_base);
+		while (len > 0 && cfg->vix_llm_base[len - 1] == '/')
+			cfg->vix_llm_base[--len] = '\0';
+	}
+	v = getenv("EX7_VIX_LLM_KEY");
+	if (v && *v)
+	{
+		/* it goes into a header line: no line breaks (never quoted in a message: it is a secret) */
+		if (strpbrk(v, "\r\n") != NULL)
+			append(err, errlen, "%s", "EX7_VIX_LLM_KEY must be one line\n");
+		cfg->vix_llm_key = strdup(v);
+	}
+	v = getenv("EX7_VIX_LLM_MODEL");
+	cfg->vix_llm_model = strdup(v && *v ? v : VIX_LLM_DEFAULT_MODEL);
+	n = int_setting("EX7_VIX_LLM_TIMEOUT_MS", 20000, 100, 120000, err, errlen);
+	cfg->vix_llm_timeout_ms = (int) n;
+
 	return err[0] ? -1 : 0;
 }
 
@@ -270,5 +303,8 @@ config_free(Config *cfg)
 	free(cfg->jwt_iss);
 	free(cfg->allowed_origins);
 	free(cfg->client_addr_header);
+	free(cfg->vix_llm_base);
+	free(cfg->vix_llm_key);
+	free(cfg->vix_llm_model);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -8,6 +8,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Vix's language model when EX7_VIX_LLM_MODEL is unset: a small, cheap chat model of OpenAI's API */
+#define VIX_LLM_DEFAULT_MODEL "gpt-4o-mini"
+
 typedef struct Config
 {
 	char	   *database_url;	/* libpq URI or conninfo */
@@ -29,6 +32,11 @@ typedef struct Config
 	int			public_per_minute;	/* caps of one client address on public routes */
 	int			public_per_day;
 	char	   *client_addr_header;	/* X-Forwarded-For style header of a trusted proxy, or NULL */
+	/* Vix's optional language model (http/vix.c, docs/account.md): an OpenAI-compatible endpoint */
+	char	   *vix_llm_base;	/* EX7_VIX_LLM_BASE without a trailing slash; NULL: deterministic only */
+	char	   *vix_llm_key;	/* EX7_VIX_LLM_KEY, sent as a Bearer token, or NULL (a local server) */
+	char	   *vix_llm_model;	/* EX7_VIX_LLM_MODEL */
+	int			vix_llm_timeout_ms; /* EX7_VIX_LLM_TIMEOUT_MS: the whole exchange with the endpoint */
 } Config;
 
 /*

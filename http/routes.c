@@ -13,6 +13,7 @@
 #include "alerts.h"			/* handlers of routes_alerts.h */
 #include "auth.h"			/* handlers of routes_account.h */
 #include "billing.h"			/* handlers of routes_billing.h */
+#include "vix.h"				/* the Vix handler of routes_account.h */
 
 #include <stdio.h>
 #include <string.h>

@@ -13,10 +13,14 @@
 	{EVHTTP_REQ_GET, "/api/waitlist/count", AUTH_PUBLIC, 200,
 	 SQL("waitlist_count", "SELECT ex7.waitlist_count()::text", 0), {{0}}},
 
-	/* Vix: a plain-language request to a validated graph (and a draft when asked); 429 over the quota */
+	/*
+	 * Vix: a plain-language request to a validated graph (and a draft when asked); 429 over the quota.
+	 * With EX7_VIX_LLM_BASE set, http/vix.c asks the language model first (ex7.vix_llm_request, then
+	 * ex7.vix_llm_result); without, this statement is the whole route.
+	 */
 	{EVHTTP_REQ_POST, "/api/vix/generate-strategy", AUTH_USER, 200,
 	 SQL("vix_generate", "SELECT ex7.vix_generate($1::uuid, $2::jsonb)::text", 2),
-	 {U, {ARG_BODY, "body", NULL}}, NULL, false, account_retry_handler},
+	 {U, {ARG_BODY, "body", NULL}}, NULL, false, vix_generate_handler},
 	{EVHTTP_REQ_GET, "/api/vix/quota", AUTH_USER, 200,
 	 SQL("vix_quota", "SELECT ex7.vix_quota($1::uuid)::text", 1), {U}},
 

@@ -36,7 +36,11 @@ SCHEMAS = {
             'name': {'type': 'string', 'description': 'the draft\'s name (default: the generated one; suffixed when taken)'}}},
     'VixResult': _obj(graph=_ref('Graph'), summary=_str, assumptions={'type': 'array', 'items': _str},
                       understood={'type': 'object', 'description': 'what Vix read: instrument, timeframe, idea and its settings, direction, size, stop_loss_ticks, take_profit_ticks, session, trend_filter, flat_at_close'},
-                      name=_str, instrument=_str, timeframe=_str, generator={'enum': ['deterministic']},
+                      name=_str, instrument=_str, timeframe=_str, generator={'enum': ['deterministic', 'llm']},
+                      fallback_reason={'type': 'object', 'required': ['code', 'message'],
+                                       'description': 'only when a configured language model\'s answer was not used and the deterministic generator answered',
+                                       'properties': {'code': {'enum': ['provider_timeout', 'provider_unreachable', 'provider_error', 'invalid_answer', 'invalid_graph']},
+                                                      'message': _str, 'detail': {'type': 'array', 'items': {'type': 'object'}, 'description': 'the engine validator\'s error (invalid_graph)'}}},
                       validation=_obj(lookback=_int, entries={'type': 'array', 'items': {'type': 'object'}}),
                       strategy={'oneOf': [_ref('Strategy'), {'type': 'null'}]}, quota=_quota),
     'VixQuota': _obj(tier={'enum': ['free', 'operator', 'strategist']}, limit=_int, used=_int, remaining=_int,
@@ -63,9 +67,13 @@ DESCRIPTION = {
                     '429 (Retry-After) after 20 sign-ups from one client address in an hour.',
     'vix_generate': 'Turns a plain-language request ("RSI mean reversion on MNQ 5m with a 20 tick stop") into a strategy graph '
                     'the engine\'s validator accepts, with a summary and the assumptions made; with "create": true also a draft '
-                    'strategy. Deterministic (docs/account.md lists what it reads). 422 at ["body","prompt"] with ctx.understood '
-                    'when it finds no trading idea; 429 {code: vix_quota_exceeded} over the tier\'s daily quota (Retry-After: '
-                    'seconds to 00:00 UTC). A failed generation is not counted.',
+                    'strategy. Deterministic (docs/account.md lists what it reads), unless the server has a language model '
+                    'configured (EX7_VIX_LLM_BASE, an OpenAI-compatible endpoint): then the model is asked first, its graph is '
+                    'validated by the engine the same way (generator "llm"), and any failure of the model (timeout, error, '
+                    'an invalid graph) falls back to the deterministic generator (generator "deterministic" with '
+                    'fallback_reason). 422 at ["body","prompt"] with ctx.understood when it finds no trading idea; 429 '
+                    '{code: vix_quota_exceeded} over the tier\'s daily quota (Retry-After: seconds to 00:00 UTC). One '
+                    'generation is counted per answer; a failed generation is not counted.',
     'vix_quota': 'Generations used and left today (UTC) under the caller\'s tier.',
     'auth_signup': 'Only when the server runs with EX7_AUTH_ENABLED=1 (else 404). Body {"email", "password"} (8 to 128 '
                    'characters). 201 with a bearer token signed like the ones ex7d verifies. 409 {code: email_taken}; 429 after '

@@ -50,6 +50,24 @@ $$;
 COMMENT ON FUNCTION ex7._vix_fail(text, jsonb, text) IS
 'Never returns: X7422 at ["body","prompt"] with ctx {understood}: what Vix read of the request; for a request without a trading idea (type value_error.vix_not_understood) also {ideas, example}: what it can build.';
 
+/* _vix_prompt_check: the request text's own rules, before any generator reads it (docs/account.md). */
+CREATE OR REPLACE FUNCTION ex7._vix_prompt_check(p_prompt text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+BEGIN
+    IF p_prompt IS NULL OR pg_catalog.btrim(p_prompt) = '' THEN
+        PERFORM ex7._invalid('["body","prompt"]', 'field required', 'value_error.missing');
+    END IF;
+    IF pg_catalog.length(p_prompt) > 2000 THEN
+        PERFORM ex7._invalid('["body","prompt"]', 'ensure this value has at most 2000 characters',
+                             'value_error.any_str.max_length');
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION ex7._vix_prompt_check(text) IS
+'Returns nothing; X7422 at ["body","prompt"] when the request is missing, blank or longer than 2000 characters.';
+
 /*
  * _vix_parse: the generator. Reads the request in a fixed order, removing each construct it has read
  * from a working copy so that later rules do not read the same words again (a "20 tick stop" is not a
@@ -119,13 +137,7 @@ DECLARE
     v_summary text;
     v_name text;
 BEGIN
-    IF p_prompt IS NULL OR pg_catalog.btrim(p_prompt) = '' THEN
-        PERFORM ex7._invalid('["body","prompt"]', 'field required', 'value_error.missing');
-    END IF;
-    IF pg_catalog.length(p_prompt) > 2000 THEN
-        PERFORM ex7._invalid('["body","prompt"]', 'ensure this value has at most 2000 characters',
-                             'value_error.any_str.max_length');
-    END IF;
+    PERFORM ex7._vix_prompt_check(p_prompt);
     w := ' ' || pg_catalog.lower(p_prompt) || ' ';
     w := pg_catalog.translate(w, E'\u2013\u2014\u2019\t\n\r', '--''   ');
     w := pg_catalog.regexp_replace(w, '\s+', ' ', 'g');
@@ -752,6 +764,12 @@ COMMENT ON FUNCTION ex7._vix_parse(text) IS
 
 /* ---------------------------------------------------------------------------------------------------
  * Quota and the routes.
+ *
+ * Both paths of POST /api/vix/generate-strategy share the steps below: the body's shape (_vix_body), the
+ * day's quota (_vix_quota_check, under the user's row lock), a generator, the engine's validator, then
+ * _vix_finish, which counts the generation and creates the draft in the same transaction. Without a
+ * language model ex7d calls ex7.vix_generate; with one (EX7_VIX_LLM_BASE, http/vix.c) it calls
+ * ex7.vix_llm_request, sends the request it returns, and hands the answer to ex7.vix_llm_result.
  * ------------------------------------------------------------------------------------------------- */
 
 CREATE OR REPLACE FUNCTION ex7.vix_quota(p_user uuid, p_now timestamptz DEFAULT pg_catalog.statement_timestamp())
@@ -777,25 +795,14 @@ $$;
 COMMENT ON FUNCTION ex7.vix_quota(uuid, timestamptz) IS
 'Returns {tier, limit, used, remaining, day, resets_at}: p_user''s Vix generations today (UTC day of p_now) against the tier''s vix_per_day (GET /api/vix/quota).';
 
-CREATE OR REPLACE FUNCTION ex7.vix_generate(p_user uuid, p_body jsonb,
-                                            p_now timestamptz DEFAULT pg_catalog.statement_timestamp())
-RETURNS jsonb
-LANGUAGE plpgsql VOLATILE
+/* _vix_body: the body's shape: {prompt, create?, name?} (the prompt's text is _vix_prompt_check's). */
+CREATE OR REPLACE FUNCTION ex7._vix_body(p_body jsonb)
+RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
 DECLARE
-    v_day date := (p_now AT TIME ZONE 'UTC')::date;
-    v_limit integer;
-    v_used integer;
     v_key text;
-    v_gen jsonb;
-    v_check jsonb;
-    v_create boolean := false;
-    v_strategy jsonb;
-    v_name text;
-    v_row ex7.strategies;
-    v_reset timestamptz := (v_day + 1)::timestamp AT TIME ZONE 'UTC';
 BEGIN
-    PERFORM ex7._lock_user(p_user);
     IF p_body IS NULL OR pg_catalog.jsonb_typeof(p_body) <> 'object' THEN
         PERFORM ex7._invalid('["body"]', 'value is not a valid dict', 'type_error.dict');
     END IF;
@@ -807,55 +814,402 @@ BEGIN
         PERFORM ex7._invalid('["body","prompt"]', CASE WHEN p_body ? 'prompt' THEN 'str type expected' ELSE 'field required' END,
                              CASE WHEN p_body ? 'prompt' THEN 'type_error.str' ELSE 'value_error.missing' END);
     END IF;
-    IF p_body ? 'create' THEN
-        IF pg_catalog.jsonb_typeof(p_body -> 'create') <> 'boolean' THEN
-            PERFORM ex7._invalid('["body","create"]', 'value could not be parsed to a boolean', 'type_error.bool');
-        END IF;
-        v_create := (p_body ->> 'create')::boolean;
+    IF p_body ? 'create' AND pg_catalog.jsonb_typeof(p_body -> 'create') <> 'boolean' THEN
+        PERFORM ex7._invalid('["body","create"]', 'value could not be parsed to a boolean', 'type_error.bool');
     END IF;
     IF p_body ? 'name' AND pg_catalog.jsonb_typeof(p_body -> 'name') <> 'string' THEN
         PERFORM ex7._invalid('["body","name"]', 'str type expected', 'type_error.str');
     END IF;
+    RETURN COALESCE((p_body ->> 'create')::boolean, false);
+END
+$$;
+COMMENT ON FUNCTION ex7._vix_body(jsonb) IS
+'Returns body.create (false when absent) of a Vix request body {prompt, create?, name?}; X7422 with a ["body", ...] locator for any other shape (an extra key is value_error.extra).';
 
-    -- the quota: counted in this transaction, so a request that fails (422) costs nothing
+/*
+ * _vix_quota_check: the day's Vix quota of p_user, read under the caller's lock of the user row. It
+ * counts nothing: _vix_finish does, in the transaction that generates.
+ */
+CREATE OR REPLACE FUNCTION ex7._vix_quota_check(p_user uuid, p_now timestamptz)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_day date := (p_now AT TIME ZONE 'UTC')::date;
+    v_reset timestamptz := (v_day + 1)::timestamp AT TIME ZONE 'UTC';
+    v_limit integer;
+    v_used integer;
+BEGIN
     SELECT t.vix_per_day INTO v_limit FROM ex7.tiers t WHERE t.tier = ex7._current_tier(p_user);
-    INSERT INTO ex7.vix_usage AS q (user_id, day, used) VALUES (p_user, v_day, 0)
-    ON CONFLICT (user_id, day) DO UPDATE SET used = q.used
-    RETURNING q.used INTO v_used;
+    SELECT q.used INTO v_used FROM ex7.vix_usage q WHERE q.user_id = p_user AND q.day = v_day;
+    v_used := COALESCE(v_used, 0);
     IF v_used >= v_limit THEN
         PERFORM ex7._raise(429, pg_catalog.format('Vix quota of %s generations a day reached; it resets at 00:00 UTC', v_limit),
             pg_catalog.jsonb_build_object('code', 'vix_quota_exceeded', 'limit', v_limit, 'used', v_used,
                 'resets_at', v_reset,
                 'retry_after', GREATEST(pg_catalog.ceil(EXTRACT(epoch FROM v_reset - p_now))::integer, 1)));
     END IF;
+    RETURN pg_catalog.jsonb_build_object('limit', v_limit, 'used', v_used, 'day', v_day, 'resets_at', v_reset);
+END
+$$;
+COMMENT ON FUNCTION ex7._vix_quota_check(uuid, timestamptz) IS
+'Returns {limit, used, day, resets_at}: p_user''s Vix quota on the UTC day of p_now, counting nothing; X7429 {code: vix_quota_exceeded, limit, used, resets_at, retry_after} when it is used up. Call it holding the user row lock (ex7._lock_user).';
 
-    v_gen := ex7._vix_parse(p_body ->> 'prompt');
+/* _vix_deterministic: the offline generator's graph, validated by the engine. */
+CREATE OR REPLACE FUNCTION ex7._vix_deterministic(p_prompt text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_gen jsonb;
+    v_check jsonb;
+BEGIN
+    v_gen := ex7._vix_parse(p_prompt);
     -- the engine's validator has the last word (docs/engine.md, "Validation")
     BEGIN
         v_check := ex7.validate_graph(v_gen -> 'graph');
     EXCEPTION WHEN SQLSTATE 'X7422' THEN
         PERFORM ex7._vix_fail('Vix built a graph the engine refuses; please rephrase the request', v_gen -> 'understood');
     END;
-    UPDATE ex7.vix_usage SET used = used + 1 WHERE user_id = p_user AND day = v_day;
+    RETURN pg_catalog.jsonb_build_object('gen', v_gen, 'check', v_check);
+END
+$$;
+COMMENT ON FUNCTION ex7._vix_deterministic(text) IS
+'Returns {gen, check}: what ex7._vix_parse builds from p_prompt and the engine validator''s verdict on its graph; X7422 at ["body","prompt"] when Vix cannot read the request or (a Vix bug) the engine refuses the graph.';
 
-    IF v_create THEN
-        v_name := COALESCE(NULLIF(pg_catalog.btrim(p_body ->> 'name'), ''), v_gen ->> 'name');
+/*
+ * _vix_finish: counts one generation of the quota and, with body.create, makes the draft; returns the
+ * route's answer. p_gen is a generator's {graph, summary, assumptions, understood, name, instrument,
+ * timeframe, tags}, p_check the validator's verdict on its graph, p_quota _vix_quota_check's answer,
+ * p_extra the keys that say which generator answered.
+ */
+CREATE OR REPLACE FUNCTION ex7._vix_finish(p_user uuid, p_body jsonb, p_gen jsonb, p_check jsonb, p_quota jsonb,
+                                           p_extra jsonb, p_note text)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    v_limit integer := (p_quota ->> 'limit')::integer;
+    v_used integer;
+    v_name text;
+    v_row ex7.strategies;
+    v_strategy jsonb;
+BEGIN
+    INSERT INTO ex7.vix_usage AS q (user_id, day, used) VALUES (p_user, (p_quota ->> 'day')::date, 1)
+    ON CONFLICT (user_id, day) DO UPDATE SET used = q.used + 1
+    RETURNING q.used INTO v_used;
+
+    IF ex7._vix_body(p_body) THEN
+        v_name := COALESCE(NULLIF(pg_catalog.btrim(p_body ->> 'name'), ''), p_gen ->> 'name');
         v_row := ex7._insert_strategy(p_user,
-            ex7._strategy_fields(pg_catalog.jsonb_build_object('name', v_name, 'description', v_gen -> 'summary',
-                'instrument', v_gen -> 'instrument', 'timeframe', v_gen -> 'timeframe', 'tags', v_gen -> 'tags',
-                'graph', v_gen -> 'graph'), false),
-            'suffix', pg_catalog.left('generated by Vix from: ' || (p_body ->> 'prompt'), 1000));
+            ex7._strategy_fields(pg_catalog.jsonb_build_object('name', v_name, 'description', p_gen -> 'summary',
+                'instrument', p_gen -> 'instrument', 'timeframe', p_gen -> 'timeframe', 'tags', p_gen -> 'tags',
+                'graph', p_gen -> 'graph'), false),
+            'suffix', pg_catalog.left(p_note || (p_body ->> 'prompt'), 1000));
         -- a statement of its own: _strategy_json is STABLE and reads the version row inserted just now
         v_strategy := ex7._strategy_json(v_row);
     END IF;
 
-    RETURN v_gen - 'tags' || pg_catalog.jsonb_build_object(
-        'generator', 'deterministic',
-        'validation', pg_catalog.jsonb_build_object('lookback', v_check -> 'lookback', 'entries', v_check -> 'entries'),
+    RETURN p_gen - 'tags' || p_extra || pg_catalog.jsonb_build_object(
+        'validation', pg_catalog.jsonb_build_object('lookback', p_check -> 'lookback', 'entries', p_check -> 'entries'),
         'strategy', v_strategy,
-        'quota', pg_catalog.jsonb_build_object('limit', v_limit, 'used', v_used + 1,
-                     'remaining', GREATEST(v_limit - v_used - 1, 0), 'resets_at', v_reset));
+        'quota', pg_catalog.jsonb_build_object('limit', v_limit, 'used', v_used,
+                     'remaining', GREATEST(v_limit - v_used, 0), 'resets_at', p_quota -> 'resets_at'));
+END
+$$;
+COMMENT ON FUNCTION ex7._vix_finish(uuid, jsonb, jsonb, jsonb, jsonb, jsonb, text) IS
+'Returns the answer of POST /api/vix/generate-strategy for generator output p_gen (validated: p_check) plus p_extra ({generator, fallback_reason?}): counts one generation of p_user''s quota on p_quota''s day and, when body.create is true, creates the draft strategy (version note p_note followed by the prompt).';
+
+CREATE OR REPLACE FUNCTION ex7.vix_generate(p_user uuid, p_body jsonb,
+                                            p_now timestamptz DEFAULT pg_catalog.statement_timestamp())
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    v_quota jsonb;
+    v_det jsonb;
+BEGIN
+    PERFORM ex7._lock_user(p_user);
+    PERFORM ex7._vix_body(p_body);
+    -- the quota: counted in this transaction, so a request that fails (422) costs nothing
+    v_quota := ex7._vix_quota_check(p_user, p_now);
+    v_det := ex7._vix_deterministic(p_body ->> 'prompt');
+    RETURN ex7._vix_finish(p_user, p_body, v_det -> 'gen', v_det -> 'check', v_quota,
+                           '{"generator": "deterministic"}', 'generated by Vix from: ');
 END
 $$;
 COMMENT ON FUNCTION ex7.vix_generate(uuid, jsonb, timestamptz) IS
 'Returns {graph, summary, assumptions, understood, name, instrument, timeframe, generator, validation {lookback, entries}, strategy, quota {limit, used, remaining, resets_at}}: the strategy graph Vix builds from body.prompt, validated by the engine, and, when body.create is true, the draft strategy created from it (named body.name or the generated name, suffixed when taken; strategy is null otherwise). Counts one generation of p_user''s daily quota; X7429 {code: vix_quota_exceeded, limit, used, resets_at, retry_after} over it; X7422 at ["body","prompt"] (with ctx.understood) for a request Vix cannot read, and for bad body fields.';
+
+/* ---------------------------------------------------------------------------------------------------
+ * The language-model path (issue 6: "if an LLM endpoint is configured (OpenAI-compatible base URL and
+ * key) it may use it, and must still validate the result"; docs/account.md, "Vix with a language
+ * model"). ex7d only moves bytes: the request it sends is built here, and what the model answered is
+ * judged here. The endpoint's key never reaches the database.
+ * ------------------------------------------------------------------------------------------------- */
+
+/*
+ * _vix_llm_system_prompt: what the model is told: the answer's JSON shape, the graph's rules, every node
+ * type of the engine's catalog (ex7.list_engines, so a new node type is offered at once), the active
+ * instruments and the timeframes, and one worked example made by the deterministic generator.
+ */
+CREATE OR REPLACE FUNCTION ex7._vix_llm_system_prompt()
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    WITH engines AS (
+        SELECT x, o FROM pg_catalog.jsonb_array_elements(ex7.list_engines() -> 'engines') WITH ORDINALITY AS a (x, o)
+    ), node_lines AS (
+        SELECT pg_catalog.string_agg(pg_catalog.format('- %s [%s]: %s -> %s%s. %s',
+                   x ->> 'type', x ->> 'category',
+                   COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format('%s (%s)', i ->> 'port', i ->> 'type'), ', ' ORDER BY io)
+                               FROM pg_catalog.jsonb_array_elements(COALESCE(x -> 'inputs', '[]')) WITH ORDINALITY AS b (i, io)),
+                            'no inputs'),
+                   x ->> 'output',
+                   COALESCE('; params: ' || (SELECT pg_catalog.string_agg(pg_catalog.concat(p ->> 'name', ' ', p ->> 'type',
+                               CASE WHEN pg_catalog.jsonb_typeof(p -> 'values') = 'array'
+                                    THEN ' one of ' || (SELECT pg_catalog.string_agg(v, '|') FROM pg_catalog.jsonb_array_elements_text(p -> 'values') v)
+                                    WHEN p ->> 'min' IS NOT NULL OR p ->> 'max' IS NOT NULL
+                                    THEN pg_catalog.format(' %s..%s', p ->> 'min', p ->> 'max') END,
+                               CASE WHEN p ->> 'default' IS NOT NULL THEN ' default ' || (p ->> 'default') END), ', ' ORDER BY po)
+                             FROM pg_catalog.jsonb_array_elements(COALESCE(x -> 'params', '[]')) WITH ORDINALITY AS c (p, po)), ''),
+                   x ->> 'description'), E'\n' ORDER BY o) AS t
+          FROM engines
+    ), instruments AS (
+        SELECT pg_catalog.string_agg(pg_catalog.format('%s (%s, tick %s)', i.symbol, i.name, i.tick_size), '; ' ORDER BY i.symbol) AS t
+          FROM ex7.instruments i WHERE i.active
+    ), example AS (
+        SELECT g FROM ex7._vix_parse('RSI mean reversion on MNQ 5m with a 20 tick stop') AS g
+    )
+    SELECT pg_catalog.concat_ws(E'\n',
+        'You are Vix, the strategy generator of a futures trading-signal platform. Turn the user''s plain-language request into one trading strategy for the platform''s graph engine.',
+        'Answer with a single JSON object and nothing else (no Markdown, no prose):',
+        '{"name": a short name (at most 80 characters), "summary": one paragraph saying when it enters, exits, and its stop and target, "instrument": one symbol of the list below, "timeframe": one of 1m 2m 5m 15m 30m 1h 4h 1d, "assumptions": [one string per default you chose], "graph": {"nodes": [...], "edges": [...]}}',
+        '',
+        'The graph:',
+        '- nodes: [{"id": a unique short readable id, "type": one of the node types below, "params": {name: value}}]; at most 200 nodes; a parameter left out takes its default.',
+        '- edges: [{"from": node id, "to": node id, "port": the input port of "to" it feeds}]; every input port of every node takes exactly one edge; an output may feed any number of ports; no cycles.',
+        '- Port types must match exactly: series to series, boolean to boolean, entry to entry. Nothing converts implicitly: comparisons (gt, lt, crosses_above, ...) turn two series into a boolean.',
+        '- At least one entry node (enter_long or enter_short) whose "when" port takes a boolean. exit_long / exit_short take a boolean on "when". The brackets stop_loss_ticks and take_profit_ticks take an entry node''s output on their "entry" port, at most one of each per entry. Sizes are contracts; brackets are ticks of the instrument.',
+        '- Times are "HH:MM"; tz is one of America/New_York, America/Chicago, Europe/London, Asia/Tokyo, UTC.',
+        '- If the request names no instrument use MNQ, no timeframe 5m, no stop a 20 tick stop, no target twice the stop; list each such choice in assumptions.',
+        '',
+        'Node types (type [category]: input ports (type) -> output type; params):',
+        (SELECT t FROM node_lines),
+        '',
+        'Instruments: ' || (SELECT t FROM instruments),
+        '',
+        'Example. Request: "RSI mean reversion on MNQ 5m with a 20 tick stop". Answer:',
+        (SELECT pg_catalog.jsonb_build_object('name', g -> 'name', 'summary', g -> 'summary', 'instrument', g -> 'instrument',
+                    'timeframe', g -> 'timeframe', 'assumptions', g -> 'assumptions', 'graph', (g -> 'graph') - 'meta')::text
+           FROM example));
+$$;
+COMMENT ON FUNCTION ex7._vix_llm_system_prompt() IS
+'Returns the system message Vix sends a language model: the answer''s JSON shape, the graph rules, the engine''s node catalog (ex7.list_engines), the active instruments, the timeframes and one example made by the deterministic generator.';
+
+CREATE OR REPLACE FUNCTION ex7.vix_llm_request(p_user uuid, p_body jsonb, p_model text,
+                                               p_now timestamptz DEFAULT pg_catalog.statement_timestamp())
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    -- the checks of vix_generate, in its order, so that a 422 or a 429 never reaches the provider
+    PERFORM ex7._lock_user(p_user);
+    PERFORM ex7._vix_body(p_body);
+    PERFORM ex7._vix_quota_check(p_user, p_now);
+    PERFORM ex7._vix_prompt_check(p_body ->> 'prompt');
+    IF p_model IS NULL OR pg_catalog.btrim(p_model) = '' THEN
+        RAISE EXCEPTION 'vix_llm_request: no model named';
+    END IF;
+    -- OpenAI's Chat Completions request; response_format json_object asks for one JSON object (the
+    -- system message says "JSON", which that mode requires). No temperature: reasoning models refuse one.
+    RETURN pg_catalog.jsonb_build_object(
+        'model', p_model,
+        'messages', pg_catalog.jsonb_build_array(
+            pg_catalog.jsonb_build_object('role', 'system', 'content', ex7._vix_llm_system_prompt()),
+            pg_catalog.jsonb_build_object('role', 'user', 'content', p_body ->> 'prompt')),
+        'response_format', '{"type": "json_object"}'::jsonb);
+END
+$$;
+COMMENT ON FUNCTION ex7.vix_llm_request(uuid, jsonb, text, timestamptz) IS
+'Returns the Chat Completions request body {model, messages, response_format} ex7d POSTs to the configured language model for Vix request p_body (POST /api/vix/generate-strategy with EX7_VIX_LLM_BASE set). Checks first what ex7.vix_generate checks, counting nothing: X7422 for a bad body or prompt, X7429 vix_quota_exceeded over the quota.';
+
+/*
+ * _vix_llm_candidate: what the model answered, judged: {gen, check} when its answer holds a graph the
+ * engine accepts (with at least one entry) on an active instrument and a known timeframe, else
+ * {reason: {code, message[, detail]}}. Never raises for anything the provider sent. Reasons say what
+ * went wrong in our words; the provider's error text is not repeated (it may quote credentials).
+ */
+CREATE OR REPLACE FUNCTION ex7._vix_llm_candidate(p_status integer, p_answer text, p_error text, p_prompt text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    c_timeframes CONSTANT text[] := ARRAY['1m', '2m', '5m', '15m', '30m', '1h', '4h', '1d'];
+    v_answer jsonb;
+    v_content text;
+    v_obj jsonb;
+    v_graph jsonb;
+    v_instr text;
+    v_tf text;
+    v_check jsonb;
+    v_msg text;
+    v_detail text;
+    v_name text;
+    v_summary text;
+    v_model text;
+BEGIN
+    IF p_error IS NOT NULL THEN
+        RETURN pg_catalog.jsonb_build_object('reason', pg_catalog.jsonb_build_object(
+            'code', CASE WHEN p_error = 'timeout' THEN 'provider_timeout' ELSE 'provider_unreachable' END,
+            'message', 'the language model did not answer: ' || pg_catalog.left(p_error, 200)));
+    END IF;
+    IF p_status IS NULL OR p_status NOT BETWEEN 200 AND 299 THEN
+        RETURN pg_catalog.jsonb_build_object('reason', pg_catalog.jsonb_build_object('code', 'provider_error',
+            'message', pg_catalog.format('the language model endpoint answered HTTP %s', COALESCE(p_status::text, 'nothing'))));
+    END IF;
+    BEGIN
+        v_answer := p_answer::jsonb;
+    EXCEPTION WHEN data_exception THEN
+        v_answer := NULL;
+    END;
+    -- Chat Completions: {choices: [{message: {content, refusal?}, finish_reason}], model, ...}
+    v_content := v_answer #>> '{choices,0,message,content}';
+    IF pg_catalog.jsonb_typeof(v_answer #> '{choices,0,message,content}') IS DISTINCT FROM 'string' THEN
+        RETURN pg_catalog.jsonb_build_object('reason', pg_catalog.jsonb_build_object('code', 'invalid_answer',
+            'message', CASE WHEN v_answer IS NULL THEN 'the language model endpoint did not answer JSON'
+                            WHEN pg_catalog.jsonb_typeof(v_answer #> '{choices,0,message,refusal}') = 'string' THEN 'the language model refused the request'
+                            ELSE 'the language model''s answer has no message content' END));
+    END IF;
+    IF pg_catalog.jsonb_typeof(v_answer -> 'model') = 'string' THEN
+        v_model := pg_catalog.left(v_answer ->> 'model', 100);
+    END IF;
+    -- a Markdown code fence around the JSON, which some models add despite the instruction
+    v_content := pg_catalog.regexp_replace(v_content, '^\s*```[A-Za-z]*\s*|\s*```\s*$', '', 'g');
+    BEGIN
+        v_obj := v_content::jsonb;
+    EXCEPTION WHEN data_exception THEN
+        v_obj := NULL;
+    END;
+    IF pg_catalog.jsonb_typeof(v_obj) IS DISTINCT FROM 'object' THEN
+        RETURN pg_catalog.jsonb_build_object('reason', pg_catalog.jsonb_build_object('code', 'invalid_answer',
+            'message', CASE WHEN v_answer #>> '{choices,0,finish_reason}' = 'length' THEN 'the language model''s answer was cut off'
+                            ELSE 'the language model''s message is not a JSON object' END));
+    END IF;
+    IF pg_catalog.jsonb_typeof(v_obj -> 'graph') = 'object' THEN
+        v_graph := v_obj -> 'graph';
+    ELSIF v_obj ? 'nodes' THEN
+        v_graph := pg_catalog.jsonb_build_object('nodes', v_obj -> 'nodes', 'edges', COALESCE(v_obj -> 'edges', '[]'));
+    ELSE
+        RETURN pg_catalog.jsonb_build_object('reason', pg_catalog.jsonb_build_object('code', 'invalid_answer',
+            'message', 'the language model''s answer has no graph'));
+    END IF;
+    -- meta is free for a builder: ours says who made the graph
+    v_graph := (v_graph - 'meta') || pg_catalog.jsonb_build_object('meta', pg_catalog.jsonb_strip_nulls(
+        pg_catalog.jsonb_build_object('generator', 'vix-llm', 'model', v_model, 'version', 1)));
+
+    IF pg_catalog.jsonb_typeof(v_obj -> 'instrument') = 'string' THEN
+        SELECT i.symbol INTO v_instr FROM ex7.instruments i
+         WHERE i.active AND i.symbol = pg_catalog.upper(pg_catalog.btrim(v_obj ->> 'instrument'));
+    END IF;
+    IF v_instr IS NULL THEN
+        RETURN pg_catalog.jsonb_build_object('reason', pg_catalog.jsonb_build_object('code', 'invalid_answer',
+            'message', pg_catalog.format('the language model named no active instrument (%s)',
+                                         pg_catalog.left(COALESCE(v_obj ->> 'instrument', 'none'), 20))));
+    END IF;
+    v_tf := pg_catalog.lower(pg_catalog.btrim(v_obj ->> 'timeframe'));
+    IF pg_catalog.jsonb_typeof(v_obj -> 'timeframe') IS DISTINCT FROM 'string' OR v_tf <> ALL (c_timeframes) THEN
+        RETURN pg_catalog.jsonb_build_object('reason', pg_catalog.jsonb_build_object('code', 'invalid_answer',
+            'message', pg_catalog.format('the language model named no timeframe of %s (%s)', pg_catalog.array_to_string(c_timeframes, ' '),
+                                         pg_catalog.left(COALESCE(v_obj ->> 'timeframe', 'none'), 20))));
+    END IF;
+
+    -- the engine's validator has the last word here too (issue 6: "must still validate the result")
+    BEGIN
+        v_check := ex7.validate_graph(v_graph, '["graph"]');
+    EXCEPTION WHEN SQLSTATE 'X7422' THEN
+        GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
+        BEGIN
+            RETURN pg_catalog.jsonb_build_object('reason', pg_catalog.jsonb_build_object('code', 'invalid_graph',
+                'message', 'the engine refused the language model''s graph: ' || v_msg, 'detail', v_detail::jsonb));
+        EXCEPTION WHEN data_exception THEN
+            RETURN pg_catalog.jsonb_build_object('reason', pg_catalog.jsonb_build_object('code', 'invalid_graph',
+                'message', 'the engine refused the language model''s graph: ' || v_msg));
+        END;
+    END;
+    IF pg_catalog.jsonb_array_length(v_check -> 'entries') = 0 THEN
+        RETURN pg_catalog.jsonb_build_object('reason', pg_catalog.jsonb_build_object('code', 'invalid_graph',
+            'message', 'the language model''s graph has no entry'));
+    END IF;
+
+    -- the words: the model's, cut to the strategy fields' sizes, without control characters
+    IF pg_catalog.jsonb_typeof(v_obj -> 'name') = 'string' THEN
+        v_name := NULLIF(pg_catalog.btrim(pg_catalog.regexp_replace(v_obj ->> 'name', '[[:cntrl:]]+', ' ', 'g')), '');
+    END IF;
+    v_name := COALESCE(v_name, pg_catalog.btrim(pg_catalog.regexp_replace(pg_catalog.left(p_prompt, 80), '[[:cntrl:]]+', ' ', 'g')));
+    v_name := pg_catalog.left(CASE WHEN v_name ILIKE 'vix:%' THEN v_name ELSE 'Vix: ' || v_name END, 120);
+    IF pg_catalog.jsonb_typeof(v_obj -> 'summary') = 'string' THEN
+        v_summary := NULLIF(pg_catalog.btrim(pg_catalog.left(v_obj ->> 'summary', 2000)), '');
+    END IF;
+    RETURN pg_catalog.jsonb_build_object('check', v_check, 'gen', pg_catalog.jsonb_build_object(
+        'graph', v_graph,
+        'summary', COALESCE(v_summary, 'A strategy a language model built from the request; the engine validated its graph.'),
+        'assumptions', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.left(a, 300) ORDER BY o)
+                                   FROM pg_catalog.jsonb_array_elements(CASE WHEN pg_catalog.jsonb_typeof(v_obj -> 'assumptions') = 'array'
+                                                                             THEN v_obj -> 'assumptions' ELSE '[]' END) WITH ORDINALITY AS x (j, o),
+                                        LATERAL (SELECT j #>> '{}' AS a) y
+                                  WHERE pg_catalog.jsonb_typeof(j) = 'string' AND o <= 20), '[]'),
+        'understood', pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('instrument', v_instr, 'timeframe', v_tf, 'model', v_model)),
+        'name', v_name,
+        'instrument', v_instr,
+        'timeframe', v_tf,
+        'tags', '["vix", "llm"]'::jsonb));
+END
+$$;
+COMMENT ON FUNCTION ex7._vix_llm_candidate(integer, text, text, text) IS
+'Returns {gen, check} when a language model''s Chat Completions answer (HTTP p_status, body p_answer; p_error when there was none) holds a JSON object with a graph the engine accepts, with an entry, on an active instrument and a known timeframe; else {reason: {code: provider_timeout | provider_unreachable | provider_error | invalid_answer | invalid_graph, message, detail?}}. Never raises for what the provider sent.';
+
+CREATE OR REPLACE FUNCTION ex7.vix_llm_result(p_user uuid, p_body jsonb, p_status integer, p_answer text,
+                                              p_error text DEFAULT NULL,
+                                              p_now timestamptz DEFAULT pg_catalog.statement_timestamp())
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    v_quota jsonb;
+    v_cand jsonb;
+    v_det jsonb;
+    v_msg text;
+    v_detail text;
+BEGIN
+    -- the checks again, under the lock this time: the quota may have gone while the model was thinking
+    PERFORM ex7._lock_user(p_user);
+    PERFORM ex7._vix_body(p_body);
+    v_quota := ex7._vix_quota_check(p_user, p_now);
+    PERFORM ex7._vix_prompt_check(p_body ->> 'prompt');
+
+    v_cand := ex7._vix_llm_candidate(p_status, p_answer, p_error, p_body ->> 'prompt');
+    IF v_cand ? 'gen' THEN
+        RETURN ex7._vix_finish(p_user, p_body, v_cand -> 'gen', v_cand -> 'check', v_quota,
+                               '{"generator": "llm"}', 'generated by Vix (language model) from: ');
+    END IF;
+
+    -- any failure of the model: the deterministic generator answers, and says why
+    BEGIN
+        v_det := ex7._vix_deterministic(p_body ->> 'prompt');
+    EXCEPTION WHEN SQLSTATE 'X7422' THEN
+        -- it cannot read the request either: its 422, with the model's failure in ctx
+        GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
+        PERFORM ex7._raise(422, v_msg, (
+            SELECT pg_catalog.jsonb_agg(CASE WHEN o = 1 THEN d || pg_catalog.jsonb_build_object('ctx',
+                        COALESCE(d -> 'ctx', '{}') || pg_catalog.jsonb_build_object('fallback_reason', v_cand -> 'reason'))
+                        ELSE d END ORDER BY o)
+              FROM pg_catalog.jsonb_array_elements(v_detail::jsonb) WITH ORDINALITY AS a (d, o)));
+    END;
+    RETURN ex7._vix_finish(p_user, p_body, v_det -> 'gen', v_det -> 'check', v_quota,
+                           pg_catalog.jsonb_build_object('generator', 'deterministic', 'fallback_reason', v_cand -> 'reason'),
+                           'generated by Vix from: ');
+END
+$$;
+COMMENT ON FUNCTION ex7.vix_llm_result(uuid, jsonb, integer, text, text, timestamptz) IS
+'Returns the answer of POST /api/vix/generate-strategy (the shape of ex7.vix_generate) from a language model''s Chat Completions answer (HTTP status p_status and body p_answer, or p_error when none came: "timeout", "connect failed: ..."): generator "llm" when it holds a graph the engine accepts, else the deterministic generator''s with generator "deterministic" and fallback_reason {code, message, detail?}. Counts one generation in the same transaction; X7429 over the quota, X7422 for a bad body and, when the deterministic generator cannot read the request either, its 422 with ctx.fallback_reason.';

@@ -63,3 +63,7 @@ REVOKE ALL ON ex7.stripe_events FROM ex7_user;
 REVOKE EXECUTE ON FUNCTION ex7.stripe_apply_event(jsonb), ex7.billing_stripe_result(uuid, text, jsonb, jsonb),
     ex7._stripe_apply_subscription(uuid, jsonb, timestamptz, boolean), ex7.billing_comp(uuid, jsonb),
     ex7._billing_sync_tier(uuid), ex7.billing_expire() FROM PUBLIC, ex7_user;
+-- Vix with a language model (ext/sql/74_vix.sql, docs/account.md): ex7d's two steps around the provider
+-- call are not a user's to call (a forged "model answer" would be judged as the provider's)
+REVOKE EXECUTE ON FUNCTION ex7.vix_llm_request(uuid, jsonb, text, timestamptz),
+    ex7.vix_llm_result(uuid, jsonb, integer, text, text, timestamptz) FROM PUBLIC, ex7_user;
