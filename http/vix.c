@@ -150,6 +150,28 @@ result_cb(PGresult *res, const char *conn_error, void *arg)
 	call_free(c);
 }
 
+/*
+ * log_fallback: returns nothing; one warning line when the endpoint failed: the status or outcall's
+ * transport error (made JSON-safe), never the provider's body (a 401's text may quote the key).
+ */
+static void
+log_fallback(VixCall *c, int status, const char *error)
+{
+	char		why[200];
+	size_t		i = 0;
+
+	if (error)
+	{
+		for (const char *p = error; *p && i < sizeof(why) - 1; p++)
+			why[i++] = (*p == '"' || *p == '\\' || (unsigned char) *p < 0x20) ? '?' : *p;
+		why[i] = '\0';
+	}
+	else
+		snprintf(why, sizeof(why), "HTTP %d", status);
+	fprintf(stderr, "{\"level\": \"warning\", \"request_id\": \"%s\", \"msg\": \"vix: language model failed (%s): "
+			"the deterministic generator answers\"}\n", c->r->request_id, why);
+}
+
 /* hand_over: returns nothing; gives the endpoint's answer (or why there is none) to ex7.vix_llm_result. */
 static void
 hand_over(VixCall *c, int status, const char *answer, const char *error)
@@ -165,9 +187,7 @@ hand_over(VixCall *c, int status, const char *answer, const char *error)
 	v[3] = error ? NULL : answer;
 	v[4] = error;
 	if (error || status < 200 || status > 299)
-		fprintf(stderr, "{\"level\": \"warning\", \"request_id\": \"%s\", \"msg\": \"vix: language model %s%s%s, "
-				"falling back to the deterministic generator\"}\n", c->r->request_id,
-				error ? "failed: " : "answered HTTP ", error ? "" : st, error ? error : "");
+		log_fallback(c, status, error);
 	rc = pool_exec(c->r->srv->pool, &result_stmt, v, result_cb, c);
 	if (rc != 0)
 	{
