@@ -1251,6 +1251,23 @@ backtest_worker_main(Datum arg)
 	BackgroundWorkerInitializeConnectionByOid(l.database, l.role, 0);
 	pgstat_report_appname("ex7 backtest");
 
+	/*
+	 * Hold the backtest's advisory lock for the life of this process (session level): ended by a kill
+	 * or a restart, the process releases it, and ex7._backtests_reap then marks the run failed
+	 * (67_backtest.sql). Taken before the launching transaction commits, so the row is never queued
+	 * without it while the worker lives.
+	 */
+	worker_xact_begin();
+	{
+		Oid			types[1] = {UUIDOID};
+		Datum		args[1] = {UUIDPGetDatum(&l.id)};
+
+		if (SPI_execute_with_args("SELECT pg_catalog.pg_advisory_lock(ex7._backtest_lock_key($1))", 1,
+								  types, args, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not take the backtest's lock");
+	}
+	worker_xact_end();
+
 	/* the row is visible once the launching transaction commits */
 	StartTransactionCommand();
 	XactLockTableWait(l.xid, NULL, NULL, XLTW_None);

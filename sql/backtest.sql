@@ -236,7 +236,20 @@ SELECT (ex7._backtest_create(s, s.current_version, (:'range'::jsonb ->> 'from'):
                                "evaluation": "exact"}', 'user')).id AS b5id
   FROM ex7.strategies s WHERE s.id = :'s1' \gset
 SELECT status, bars_done, bars_total FROM ex7.backtests WHERE id = :'b5id';
+-- the worker holds the backtest's advisory lock from its start, before the launching transaction commits
+BEGIN;
 SELECT ex7._backtest_launch(:'b5id') AS launched, set_config('ex7_test.b5', :'b5id', false) IS NOT NULL AS noted;
+DO $$
+BEGIN
+    FOR i IN 1..300 LOOP
+        EXIT WHEN EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid()
+                             AND ((l.classid::bigint << 32) | l.objid::bigint) = ex7._backtest_lock_key(current_setting('ex7_test.b5')::uuid));
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END $$;
+SELECT l.mode, a.backend_type FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+ WHERE l.locktype = 'advisory' AND l.granted AND ((l.classid::bigint << 32) | l.objid::bigint) = ex7._backtest_lock_key(:'b5id');
+COMMIT;
 DO $$
 BEGIN
     FOR i IN 1..300 LOOP
@@ -250,3 +263,44 @@ SELECT (SELECT count(*) FROM (
              EXCEPT ALL
              SELECT seq, side, entry_time, exit_time, exit_price, net_pnl, mae, mfe FROM ex7.backtest_trades WHERE backtest_id = :'b5id')) d)
        AS trades_differing_from_inline;
+-- ... and releases it when it ends
+SELECT count(*) AS lock_left FROM pg_locks l
+ WHERE l.locktype = 'advisory' AND ((l.classid::bigint << 32) | l.objid::bigint) = ex7._backtest_lock_key(:'b5id');
+
+-- A RUN WHOSE WORKER IS GONE (killed, terminated, a restart: the row stays queued or running and the
+-- lock is free) is failed when it is next shown or counted; a queued one gets a minute to start
+SELECT (ex7._backtest_create(s, s.current_version, (:'range'::jsonb ->> 'from')::timestamptz,
+                             (:'range'::jsonb ->> 'to')::timestamptz, '{}', 'user')).id AS b6id
+  FROM ex7.strategies s WHERE s.id = :'s1' \gset
+SELECT (ex7._backtest_create(s, s.current_version, (:'range'::jsonb ->> 'from')::timestamptz,
+                             (:'range'::jsonb ->> 'to')::timestamptz, '{}', 'user')).id AS b7id
+  FROM ex7.strategies s WHERE s.id = :'s1' \gset
+UPDATE ex7.backtests SET status = 'running', started_at = now() WHERE id = :'b6id';
+SELECT ex7.get_backtest(:'u1', :'b7id') ->> 'status' AS young_queued;
+SELECT j ->> 'status' AS orphan_running, j ->> 'error' AS error, j ->> 'finished_at' IS NOT NULL AS finished
+  FROM ex7.get_backtest(:'u1', :'b6id') AS j;
+UPDATE ex7.backtests SET created_at = now() - interval '2 minutes' WHERE id = :'b7id';
+SELECT jsonb_path_query(ex7.list_backtests(:'u1', :'s1', 50), '$.items[*] ? (@.status == "failed")') ->> 'error' AS listed_failed;
+-- a real worker ended (pg_terminate_backend) while its launching transaction was still open: the row
+-- commits queued, nobody runs it, and it is failed once its minute has passed
+SELECT (ex7._backtest_create(s, s.current_version, (:'range'::jsonb ->> 'from')::timestamptz,
+                             (:'range'::jsonb ->> 'to')::timestamptz, '{}', 'user')).id AS b8id
+  FROM ex7.strategies s WHERE s.id = :'s1' \gset
+BEGIN;
+SELECT ex7._backtest_launch(:'b8id') AS launched, set_config('ex7_test.b8', :'b8id', false) IS NOT NULL AS noted;
+DO $$
+DECLARE
+    v_pid integer;
+BEGIN
+    FOR i IN 1..300 LOOP
+        SELECT l.pid INTO v_pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid()
+           AND ((l.classid::bigint << 32) | l.objid::bigint) = ex7._backtest_lock_key(current_setting('ex7_test.b8')::uuid);
+        EXIT WHEN v_pid IS NOT NULL;
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+    PERFORM pg_terminate_backend(v_pid, 10000);
+END $$;
+COMMIT;
+SELECT ex7.get_backtest(:'u1', :'b8id') ->> 'status' AS after_kill_within_the_minute;
+UPDATE ex7.backtests SET created_at = now() - interval '2 minutes' WHERE id = :'b8id';
+SELECT j ->> 'status' AS after_kill, j ->> 'error' AS error FROM ex7.get_backtest(:'u1', :'b8id') AS j;

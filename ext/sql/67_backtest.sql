@@ -257,6 +257,53 @@ COMMENT ON FUNCTION ex7._backtest_create(ex7.strategies, integer, timestamptz, t
 'Returns a new queued backtest row of strategy s at p_version over the bars of (p_from, p_to], bars_total counted.';
 
 /*
+ * A background worker holds a session advisory lock on its backtest for its whole life (ext/backtest.c,
+ * backtest_worker_main), from before the launching transaction commits. A worker that stops without
+ * finishing (killed, terminated, a server restart) releases it with its process, and leaves the row
+ * queued or running. _backtests_reap finds such rows by taking the lock: it is free only when no worker
+ * holds it. A queued row is given a minute for its worker to start.
+ */
+CREATE OR REPLACE FUNCTION ex7._backtest_lock_key(p_id uuid)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+    SELECT ('x' || pg_catalog.substr(pg_catalog.md5('ex7 backtest ' || p_id::text), 1, 16))::bit(64)::bigint;
+$$;
+COMMENT ON FUNCTION ex7._backtest_lock_key(uuid) IS
+'Returns the advisory lock key (bigint) the background worker running backtest p_id holds for its whole life.';
+
+CREATE OR REPLACE FUNCTION ex7._backtests_reap(p_user uuid)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    v_id uuid;
+    v_status text;
+    v_n integer := 0;
+BEGIN
+    FOR v_id, v_status IN
+        SELECT b.id, b.status FROM ex7.backtests b
+         WHERE b.user_id = p_user AND b.status IN ('queued', 'running')
+           AND (b.status = 'running' OR b.created_at < pg_catalog.now() - interval '1 minute')
+    LOOP
+        -- free: no worker holds it (held until this transaction ends, so no worker starts on it meanwhile)
+        IF pg_catalog.pg_try_advisory_xact_lock_shared(ex7._backtest_lock_key(v_id)) THEN
+            UPDATE ex7.backtests b
+               SET status = 'failed', finished_at = pg_catalog.clock_timestamp(),
+                   error = CASE v_status
+                       WHEN 'running' THEN 'interrupted: the background worker running it stopped (a server restart, or the process was ended); run the backtest again'
+                       ELSE 'not started: no background worker took it up; run the backtest again' END
+             WHERE b.id = v_id AND b.status = v_status;
+            v_n := v_n + 1;
+        END IF;
+    END LOOP;
+    RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION ex7._backtests_reap(uuid) IS
+'Returns how many of the user''s background backtests were marked failed because no worker runs them any more (running with its worker gone, or queued for over a minute with none): the error says so. Called before they are counted or shown.';
+
+/*
  * backtest_strategy: POST /api/strategies/{id}/backtest. A range of at most ex7._backtest_inline_bars()
  * bars (or p_sync) runs at once in this transaction and comes back done; a longer one is handed to a
  * background worker and comes back queued (GET /api/backtests/{id} follows its progress). At most 2 of a
@@ -286,8 +333,16 @@ BEGIN
         PERFORM ex7._backtest_exec(b.id);
         RETURN ex7.get_backtest(p_user, b.id);
     END IF;
-    -- the per-user cap on background runs (each holds a worker process for its whole run)
+    -- a role bound to a user runs its backtests in its own session: background workers (server
+    -- processes, max_worker_processes) are the HTTP front's to start (99_grants.sql)
+    IF NOT pg_catalog.has_function_privilege('ex7._backtest_launch(uuid)', 'EXECUTE') THEN
+        PERFORM ex7._backtest_exec(b.id);
+        RETURN ex7.get_backtest(p_user, b.id);
+    END IF;
+    -- the per-user cap on background runs (each holds a worker process for its whole run); runs whose
+    -- worker is gone do not count (they are failed first)
     PERFORM ex7._lock_user(p_user);
+    PERFORM ex7._backtests_reap(p_user);
     IF (SELECT count(*) FROM ex7.backtests x
          WHERE x.user_id = p_user AND x.status IN ('queued', 'running') AND x.id <> b.id) >= 2 THEN
         PERFORM ex7._raise(429, 'too many backtests running: wait for one to finish',
@@ -309,13 +364,19 @@ COMMENT ON FUNCTION ex7.backtest_strategy(uuid, uuid, jsonb, boolean) IS
 
 CREATE OR REPLACE FUNCTION ex7.get_backtest(p_user uuid, p_id uuid)
 RETURNS jsonb
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-    b ex7.backtests := ex7._own_backtest(p_user, p_id);
-    v_trades jsonb := ex7._backtest_trades_json(b.id);
-    v_equity jsonb := ex7._backtest_equity_json(b.id);
+    b ex7.backtests;
+    v_trades jsonb;
+    v_equity jsonb;
 BEGIN
+    b := ex7._own_backtest(p_user, p_id);
+    IF b.status IN ('queued', 'running') AND ex7._backtests_reap(p_user) > 0 THEN
+        b := ex7._own_backtest(p_user, p_id);   -- its worker is gone: now failed
+    END IF;
+    v_trades := ex7._backtest_trades_json(b.id);
+    v_equity := ex7._backtest_equity_json(b.id);
     RETURN ex7._backtest_json(b) || pg_catalog.jsonb_build_object(
         'trades', v_trades, 'equity', v_equity, 'metrics', ex7._backtest_metrics(b, v_trades, v_equity));
 END
@@ -326,7 +387,7 @@ COMMENT ON FUNCTION ex7.get_backtest(uuid, uuid) IS
 CREATE OR REPLACE FUNCTION ex7.list_backtests(p_user uuid, p_strategy_id uuid, p_limit integer DEFAULT 50,
                                               p_cursor text DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     v_limit integer := ex7._check_limit(p_limit);
@@ -339,6 +400,7 @@ DECLARE
     v_last record;
 BEGIN
     PERFORM ex7._backtest_strategy(p_user, p_strategy_id);
+    PERFORM ex7._backtests_reap(p_user);   -- runs whose worker is gone show as failed
     IF p_cursor IS NOT NULL THEN
         SELECT c.ts, c.id::uuid INTO v_ts, v_id FROM ex7.cursor_decode('backtests', p_user, p_cursor) c;
     END IF;

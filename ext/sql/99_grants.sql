@@ -67,3 +67,6 @@ REVOKE EXECUTE ON FUNCTION ex7.stripe_apply_event(jsonb), ex7.billing_stripe_res
 -- call are not a user's to call (a forged "model answer" would be judged as the provider's)
 REVOKE EXECUTE ON FUNCTION ex7.vix_llm_request(uuid, jsonb, text, timestamptz),
     ex7.vix_llm_result(uuid, jsonb, integer, text, text, timestamptz) FROM PUBLIC, ex7_user;
+-- backtests (ext/sql/67_backtest.sql): background workers are server processes the HTTP front starts for
+-- users (at most 2 each); a bound role's backtests run in its own session (ex7.backtest_strategy)
+REVOKE EXECUTE ON FUNCTION ex7._backtest_launch(uuid) FROM PUBLIC, ex7_user;

@@ -2,7 +2,7 @@
 -- forced with the per-user policy, every object documented with COMMENT ON, and the indexes that serve
 -- each keyset order actually used by the planner (checked with EXPLAIN on a realistic table).
 BEGIN;
-SELECT plan(45);
+SELECT plan(46);
 
 SELECT has_schema('ex7');
 SELECT tables_are('ex7', ARRAY['users', 'tiers', 'role_bindings', 'secrets', 'instruments', 'strategies',
@@ -33,6 +33,8 @@ SELECT ok(NOT has_function_privilege('ex7_user', 'ex7.stripe_apply_event(jsonb)'
           'webhooks, comps, the outbox worker and the login are not callable by bound roles');
 SELECT ok(NOT has_function_privilege('ex7_user', 'ex7.set_validation_policy(jsonb)', 'EXECUTE'),
           'the Judge''s policy is the operator''s');
+SELECT ok(NOT has_function_privilege('ex7_user', 'ex7._backtest_launch(uuid)', 'EXECUTE'),
+          'background backtest workers are started by the front, not by bound roles');
 -- the shared rate counters: unlogged (no WAL on the request path); a bound role reads only its own row
 -- (RLS, test/pgtap/rls.sql) and writes none
 SELECT is((SELECT relpersistence FROM pg_class WHERE oid = 'ex7.rate_counters'::regclass), 'u'::"char",
