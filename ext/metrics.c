@@ -1181,7 +1181,12 @@ _equity_svg(PG_FUNCTION_ARGS)
 					ylo,
 					yhi;
 		int			dec;
-		bool		with_time = (t1 - t0) < 2 * USECS_PER_DAY;
+		/*
+		 * five ticks over less than ten days fall within a day or two of each other: show the time,
+		 * unless every tick is a UTC midnight
+		 */
+		bool		with_time = (t1 - t0) < 10 * USECS_PER_DAY &&
+			(t0 % USECS_PER_DAY != 0 || (t1 - t0) % ((SVG_XTICKS - 1) * USECS_PER_DAY) != 0);
 
 #define X(ts) (span > 0 ? SVG_LEFT + (double) ((ts) - t0) / span * plot_w : SVG_LEFT + plot_w / 2.0)
 #define YEQ(v) (SVG_EQ_TOP + SVG_EQ_HEIGHT - ((v) - ylo) / (yhi - ylo) * SVG_EQ_HEIGHT)
@@ -1224,8 +1229,10 @@ _equity_svg(PG_FUNCTION_ARGS)
 				break;
 			appendStringInfo(&b, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#e5e5e5\"/>\n",
 							 x, SVG_EQ_TOP, x, SVG_DD_TOP + SVG_DD_HEIGHT);
-			appendStringInfo(&b, "<text class=\"x-label\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">",
-							 x, SVG_XLABEL_Y);
+			/* the end labels stay inside the chart: the first starts at its tick, the last ends there */
+			appendStringInfo(&b, "<text class=\"x-label\" x=\"%.1f\" y=\"%d\" text-anchor=\"%s\">",
+							 x, SVG_XLABEL_Y,
+							 span <= 0 ? "middle" : k == 0 ? "start" : k == SVG_XTICKS - 1 ? "end" : "middle");
 			append_date_label(&b, ts, with_time);
 			appendStringInfoString(&b, "</text>\n");
 		}
