@@ -28,6 +28,7 @@
  *-------------------------------------------------------------------------
  */
 #include "ex7.h"
+#include "barscan.h"
 #include "fills.h"
 #include "graph.h"
 
@@ -140,6 +141,11 @@ typedef struct BtState
 	double	   *low;
 	double	   *close;
 	double	   *volume;
+	/* the chunk's exact high, low and close (in chunk_cxt, reset for every chunk) */
+	Numeric    *nhigh;
+	Numeric    *nlow;
+	Numeric    *nclose;
+	MemoryContext chunk_cxt;
 	TimestampTz last_ts;		/* the newest bar read */
 	bool		done;			/* no more bars in the range */
 
@@ -184,7 +190,6 @@ typedef struct BtState
 	FmgrInfo	risk_fn;
 
 	/* prepared statements (kept across the transactions of a background run) */
-	SPIPlanPtr	bars_plan;
 	SPIPlanPtr	progress_plan;
 	MemoryContext rows_cxt;		/* the pending rows, reset when they are stored */
 	BtRows		trade_rows;
@@ -750,8 +755,7 @@ read_history(BtState *st)
 static bool
 run_chunk(BtState *st)
 {
-	Datum		args[4];
-	SPITupleTable *tt;
+	BarsOut		out;
 	int			got,
 				base,
 				keep;
@@ -762,24 +766,24 @@ run_chunk(BtState *st)
 
 	if (st->done)
 		return false;
-	args[0] = PointerGetDatum(st->instrument);
-	args[1] = PointerGetDatum(st->timeframe);
-	args[2] = TimestampTzGetDatum(st->last_ts);
-	args[3] = TimestampTzGetDatum(st->range_to);
-	if (SPI_execute_plan(st->bars_plan, args, NULL, true, BT_CHUNK) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the bars");
-	tt = SPI_tuptable;
-	got = (int) SPI_processed;
+	/* oldest first through the primary key (ext/barscan.c), after the newest bar read so far */
+	base = st->n;
+	MemoryContextReset(st->chunk_cxt);
+	out.ts = st->ts + base;
+	out.open = st->open + base;
+	out.high = st->high + base;
+	out.low = st->low + base;
+	out.close = st->close + base;
+	out.volume = st->volume + base;
+	out.nhigh = st->nhigh;
+	out.nlow = st->nlow;
+	out.nclose = st->nclose;
+	out.arena = st->chunk_cxt;
+	got = bars_scan(st->instrument, st->timeframe, st->last_ts, st->range_to, BT_CHUNK, &out);
 	if (got < BT_CHUNK)
 		st->done = true;
 	if (got == 0)
-	{
-		SPI_freetuptable(tt);
 		return false;
-	}
-	base = st->n;
-	for (int r = 0; r < got; r++)
-		store_bar(st, tt->vals[r], tt->tupdesc, base + r);
 	st->n = base + got;
 	st->last_ts = st->ts[st->n - 1];
 
@@ -807,11 +811,9 @@ run_chunk(BtState *st)
 	for (int r = 0; r < got; r++)
 	{
 		int			i = base + r;
-		HeapTuple	tup = tt->vals[r];
-		bool		isnull;
-		Numeric		high = DatumGetNumeric(SPI_getbinval(tup, tt->tupdesc, 7, &isnull));
-		Numeric		low = DatumGetNumeric(SPI_getbinval(tup, tt->tupdesc, 8, &isnull));
-		Numeric		close = DatumGetNumeric(SPI_getbinval(tup, tt->tupdesc, 9, &isnull));
+		Numeric		high = st->nhigh[r];
+		Numeric		low = st->nlow[r];
+		Numeric		close = st->nclose[r];
 		bool		warm;
 		MemoryContext bar_old;
 
@@ -842,9 +844,8 @@ run_chunk(BtState *st)
 	MemoryContextReset(st->bar_cxt);
 	pfree(v);
 	flush(st);
-	/* the last close outlives the tuples: the next chunk's first day-end sample may need it */
+	/* the last close outlives the chunk: the next chunk's first day-end sample may need it */
 	st->prev_close = ncopy_in(st->cxt, st->prev_close);
-	SPI_freetuptable(tt);
 
 	/* keep lookback - 1 bars of history for the next chunk */
 	keep = Min(st->n, st->lookback - 1);
@@ -984,6 +985,10 @@ bt_begin(pg_uuid_t *id, MemoryContext parent, bool keep_plans)
 	st->low = palloc(sizeof(double) * st->cap);
 	st->close = palloc(sizeof(double) * st->cap);
 	st->volume = palloc(sizeof(double) * st->cap);
+	st->nhigh = palloc(sizeof(Numeric) * BT_CHUNK);
+	st->nlow = palloc(sizeof(Numeric) * BT_CHUNK);
+	st->nclose = palloc(sizeof(Numeric) * BT_CHUNK);
+	st->chunk_cxt = AllocSetContextCreate(cxt, "ex7 backtest chunk", ALLOCSET_DEFAULT_SIZES);
 
 	fmgr_info_cxt(lookup("compute_pnl", 5, pnl_args), &st->pnl_fn, cxt);
 	fmgr_info_cxt(lookup("trading_day_start", 1, day_args), &st->day_fn, cxt);
@@ -1013,17 +1018,12 @@ bt_begin(pg_uuid_t *id, MemoryContext parent, bool keep_plans)
 	}
 
 	{
-		Oid			bt[4] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 		Oid			tt[16] = {INT4OID, TEXTOID, INT4OID, TIMESTAMPTZOID, NUMERICOID, NUMERICOID,
 			NUMERICOID, TIMESTAMPTZOID, NUMERICOID, TEXTOID, NUMERICOID, NUMERICOID, NUMERICOID,
 		NUMERICOID, NUMERICOID, NUMERICOID};
 		Oid			et[3] = {INT4OID, TIMESTAMPTZOID, NUMERICOID};
 		Oid			pt[2] = {UUIDOID, INT8OID};
 
-		/* oldest first through the primary key (instrument, timeframe, ts) */
-		st->bars_plan = prepare(st, "SELECT " BARS_COLUMNS " FROM ex7.bars b WHERE b.instrument = $1 "
-								"AND b.timeframe = $2 AND b.ts > $3 AND b.ts <= $4 ORDER BY b.ts "
-								"LIMIT " CppAsString2(BT_CHUNK), 4, bt);
 		st->rows_cxt = AllocSetContextCreate(st->cxt, "ex7 backtest rows", ALLOCSET_DEFAULT_SIZES);
 		rows_init(st, &st->trade_rows, 16, tt,
 				  "INSERT INTO ex7.backtest_trades (backtest_id, user_id, seq, side, quantity, entry_time, "
@@ -1131,7 +1131,6 @@ bt_end(BtState *st)
 {
 	if (st->keep_plans)
 	{
-		SPI_freeplan(st->bars_plan);
 		SPI_freeplan(st->trade_rows.plan);
 		SPI_freeplan(st->equity.plan);
 		SPI_freeplan(st->progress_plan);
