@@ -87,6 +87,8 @@ typedef struct BtPosition
 	double		entry_d;
 	int32		size;
 	TimestampTz entry_ts;
+	double		stop_d;			/* the levels as doubles (NaN: none), for bar_quiet */
+	double		target_d;
 	double		best;			/* largest favourable excursion so far, in points */
 	double		worst;			/* largest adverse excursion so far, in points (>= 0) */
 } BtPosition;
@@ -141,18 +143,22 @@ typedef struct BtState
 	double	   *low;
 	double	   *close;
 	double	   *volume;
-	/* the chunk's exact high, low and close (in chunk_cxt, reset for every chunk) */
-	Numeric    *nhigh;
-	Numeric    *nlow;
-	Numeric    *nclose;
-	MemoryContext chunk_cxt;
+	/*
+	 * The chunk's rows: exact prices are fetched only for bars where something may happen
+	 * (bar_quiet), and for the previous close when a day-end sample needs it.
+	 */
+	ItemPointerData *tids;
+	BarsFetch	fetch;			/* open while a chunk is decided */
+	int			prev_r;			/* the chunk row of the previous bar, or -1 */
+	Numeric		cur_close;		/* the current bar's exact close once fetched, else NULL */
 	TimestampTz last_ts;		/* the newest bar read */
 	bool		done;			/* no more bars in the range */
 
 	/* the previous bar of the range: its day and close (for the day-end sample) */
 	bool		have_prev;
 	TimestampTz prev_ts;
-	Numeric		prev_close;		/* in cxt when carried over a chunk boundary */
+	Numeric		prev_close;		/* NULL until fetched (prev_close_exact); in cxt when carried over a
+								 * chunk boundary */
 
 	BtPosition	pos[BT_MAX_POSITIONS];
 	int			npos;
@@ -574,14 +580,50 @@ values_exact(BtState *st, int i, double *v, bool *warm)
 	*warm = b.n >= plan->lookback;
 }
 
+/* excursion: a bar with this high and low happened while p was open */
+static inline void
+excursion(BtPosition *p, double high, double low)
+{
+	p->best = Max(p->best, p->fp.side > 0 ? high - p->entry_d : p->entry_d - low);
+	p->worst = Max(p->worst, p->fp.side > 0 ? p->entry_d - low : high - p->entry_d);
+}
+
+/*
+ * bar_quiet: returns true when fills_decide can do nothing on bar i: no entry fires, and no open
+ * position can close (no exit node of its side fired, and the bar's range is clear of its stop and
+ * target). The levels are compared as doubles with a margin, so an error can only say "not quiet",
+ * and then fills_decide decides on the exact prices. Most bars are quiet: they need no numeric.
+ */
+static bool
+bar_quiet(BtState *st, int i, const FillSignal *sig)
+{
+	double		hi = st->high[i],
+				lo = st->low[i],
+				margin = 1e-9 * Max(fabs(hi), fabs(lo)) + 1e-12;
+
+	if (sig->long_size > 0 || sig->short_size > 0)
+		return false;
+	for (int k = 0; k < st->npos; k++)
+	{
+		BtPosition *p = &st->pos[k];
+
+		if (p->fp.side > 0 ? sig->exit_long : sig->exit_short)
+			return false;
+		if (p->fp.side > 0
+			? (p->fp.stop && lo <= p->stop_d + margin) || (p->fp.target && hi >= p->target_d - margin)
+			: (p->fp.stop && hi >= p->stop_d - margin) || (p->fp.target && lo <= p->target_d + margin))
+			return false;
+	}
+	return true;
+}
+
 /*
  * decide_bar: one bar of the range, at buffer index i, with its exact high, low and close and the
  * graph's values v: excursions, the decision (fills_decide), the closes, the entry through the
  * gate.
  */
 static void
-decide_bar(BtState *st, int i, Numeric high, Numeric low, Numeric close, const double *v,
-		   bool warm)
+decide_bar(BtState *st, int r, int i, const double *v, bool warm)
 {
 	GraphActions a;
 	FillSignal	sig;
@@ -590,6 +632,9 @@ decide_bar(BtState *st, int i, Numeric high, Numeric low, Numeric close, const d
 	int			order[BT_MAX_POSITIONS];
 	TimestampTz ts = st->ts[i];
 	int			closed = 0;
+	Numeric		high,
+				low,
+				close;
 
 	graph_actions(st->plan, v, &a);
 	sig.warm = warm;
@@ -600,6 +645,16 @@ decide_bar(BtState *st, int i, Numeric high, Numeric low, Numeric close, const d
 	sig.short_size = a.enter_short >= 0 ? (int32) v[a.enter_short] : 0;
 	sig.stop_ticks = isnan(a.stop_loss_ticks) ? 0 : (int32) a.stop_loss_ticks;
 	sig.target_ticks = isnan(a.take_profit_ticks) ? 0 : (int32) a.take_profit_ticks;
+
+	if (bar_quiet(st, i, &sig))
+	{
+		/* what fills_decide would do: nothing closes, nothing enters; the bar only moves them */
+		for (int k = 0; k < st->npos; k++)
+			excursion(&st->pos[k], st->high[i], st->low[i]);
+		return;
+	}
+	bars_fetch(&st->fetch, &st->tids[r], &high, &low, &close);
+	st->cur_close = close;
 
 	for (int k = 0; k < st->npos; k++)
 	{
@@ -615,12 +670,9 @@ decide_bar(BtState *st, int i, Numeric high, Numeric low, Numeric close, const d
 	 */
 	for (int k = 0; k < st->npos; k++)
 	{
-		BtPosition *p = &st->pos[k];
-
 		if (fp[k].closed == FILL_STOP_LOSS || fp[k].closed == FILL_TAKE_PROFIT)
 			continue;
-		p->best = Max(p->best, p->fp.side > 0 ? st->high[i] - p->entry_d : p->entry_d - st->low[i]);
-		p->worst = Max(p->worst, p->fp.side > 0 ? p->entry_d - st->low[i] : st->high[i] - p->entry_d);
+		excursion(&st->pos[k], st->high[i], st->low[i]);
 	}
 
 	/* the closes, in the decision's order; positions leave the array as they close */
@@ -663,6 +715,8 @@ decide_bar(BtState *st, int i, Numeric high, Numeric low, Numeric close, const d
 				p->fp.side = d.side;
 				p->fp.stop = d.stop ? ncopy_in(st->cxt, d.stop) : NULL;
 				p->fp.target = d.target ? ncopy_in(st->cxt, d.target) : NULL;
+				p->stop_d = d.stop ? numeric_to_double(d.stop) : NAN;
+				p->target_d = d.target ? numeric_to_double(d.target) : NAN;
 				p->entry = ncopy_in(st->cxt, close);
 				p->entry_d = st->close[i];
 				p->size = d.size;
@@ -685,6 +739,21 @@ utc_day(TimestampTz ts)
 }
 
 /*
+ * prev_close_exact: the exact close of the previous bar, fetched when it was not yet (its bar was
+ * quiet).
+ */
+static Numeric
+prev_close_exact(BtState *st)
+{
+	if (st->prev_close == NULL)
+	{
+		Assert(st->prev_r >= 0);
+		bars_fetch(&st->fetch, &st->tids[st->prev_r], NULL, NULL, &st->prev_close);
+	}
+	return st->prev_close;
+}
+
+/*
  * day_end: the equity at the end of the UTC day of the previous bar, when bar ts starts another.
  */
 static void
@@ -694,7 +763,8 @@ day_end(BtState *st, TimestampTz ts, bool last)
 		return;
 	if (!last && utc_day(ts) == utc_day(st->prev_ts))
 		return;
-	sample(st, st->prev_ts, nadd(nadd(st->capital, st->realized), unrealized(st, st->prev_close)));
+	sample(st, st->prev_ts, nadd(nadd(st->capital, st->realized),
+								 st->npos > 0 ? unrealized(st, prev_close_exact(st)) : int64_to_numeric(0)));
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -768,17 +838,13 @@ run_chunk(BtState *st)
 		return false;
 	/* oldest first through the primary key (ext/barscan.c), after the newest bar read so far */
 	base = st->n;
-	MemoryContextReset(st->chunk_cxt);
 	out.ts = st->ts + base;
 	out.open = st->open + base;
 	out.high = st->high + base;
 	out.low = st->low + base;
 	out.close = st->close + base;
 	out.volume = st->volume + base;
-	out.nhigh = st->nhigh;
-	out.nlow = st->nlow;
-	out.nclose = st->nclose;
-	out.arena = st->chunk_cxt;
+	out.tid = st->tids;
 	got = bars_scan(st->instrument, st->timeframe, st->last_ts, st->range_to, BT_CHUNK, &out);
 	if (got < BT_CHUNK)
 		st->done = true;
@@ -808,12 +874,10 @@ run_chunk(BtState *st)
 		MemoryContextSwitchTo(old);
 	}
 
+	bars_fetch_begin(&st->fetch);
 	for (int r = 0; r < got; r++)
 	{
 		int			i = base + r;
-		Numeric		high = st->nhigh[r];
-		Numeric		low = st->nlow[r];
-		Numeric		close = st->nclose[r];
 		bool		warm;
 		MemoryContext bar_old;
 
@@ -832,20 +896,34 @@ run_chunk(BtState *st)
 			warm = (st->from_start ? st->dropped + i + 1 : INT64_MAX) >= st->plan->lookback;
 		}
 		bar_old = MemoryContextSwitchTo(st->bar_cxt);
-		decide_bar(st, i, high, low, close, v, warm);
-		MemoryContextSwitchTo(bar_old);
-		if (st->exact)
-			MemoryContextReset(st->bar_cxt);
+		st->cur_close = NULL;
+		decide_bar(st, r, i, v, warm);
+		/* the previous close for the next bar's day end: this one, fetched now or later */
 		st->have_prev = true;
 		st->prev_ts = st->ts[i];
-		st->prev_close = close;
+		st->prev_close = st->cur_close;
+		st->prev_r = r;
+		if (r == got - 1)
+		{
+			/* the last close outlives the chunk: the next chunk's first day-end sample may need it */
+			Numeric		last = prev_close_exact(st);
+
+			st->prev_close = ncopy_in(st->cxt, last);
+			st->prev_r = -1;
+		}
+		MemoryContextSwitchTo(bar_old);
+		if (st->exact && r < got - 1)
+		{
+			/* the bar's memory goes: a close fetched in it is fetched again if a day end needs it */
+			MemoryContextReset(st->bar_cxt);
+			st->prev_close = NULL;
+		}
 		st->bars++;
 	}
+	bars_fetch_end(&st->fetch);
 	MemoryContextReset(st->bar_cxt);
 	pfree(v);
 	flush(st);
-	/* the last close outlives the chunk: the next chunk's first day-end sample may need it */
-	st->prev_close = ncopy_in(st->cxt, st->prev_close);
 
 	/* keep lookback - 1 bars of history for the next chunk */
 	keep = Min(st->n, st->lookback - 1);
@@ -985,10 +1063,8 @@ bt_begin(pg_uuid_t *id, MemoryContext parent, bool keep_plans)
 	st->low = palloc(sizeof(double) * st->cap);
 	st->close = palloc(sizeof(double) * st->cap);
 	st->volume = palloc(sizeof(double) * st->cap);
-	st->nhigh = palloc(sizeof(Numeric) * BT_CHUNK);
-	st->nlow = palloc(sizeof(Numeric) * BT_CHUNK);
-	st->nclose = palloc(sizeof(Numeric) * BT_CHUNK);
-	st->chunk_cxt = AllocSetContextCreate(cxt, "ex7 backtest chunk", ALLOCSET_DEFAULT_SIZES);
+	st->tids = palloc(sizeof(ItemPointerData) * BT_CHUNK);
+	st->prev_r = -1;
 
 	fmgr_info_cxt(lookup("compute_pnl", 5, pnl_args), &st->pnl_fn, cxt);
 	fmgr_info_cxt(lookup("trading_day_start", 1, day_args), &st->day_fn, cxt);

@@ -130,15 +130,59 @@ slow:
 
 /* copy_numeric: a copy of the numeric datum d with a 4-byte header (no detoasting when used) */
 static Numeric
-copy_numeric(Datum d, MemoryContext arena)
+copy_numeric(Datum d)
 {
 	struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(d));
 	size_t		len = VARSIZE_ANY_EXHDR(v);
-	struct varlena *c = MemoryContextAlloc(arena, len + VARHDRSZ);
+	struct varlena *c = palloc(len + VARHDRSZ);
 
 	SET_VARSIZE(c, len + VARHDRSZ);
 	memcpy(VARDATA(c), VARDATA_ANY(v), len);
 	return (Numeric) c;
+}
+
+/* bars_oid: the oid of ex7.bars */
+static Oid
+bars_oid(void)
+{
+	Oid			relid = get_relname_relid("bars", get_namespace_oid("ex7", false));
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "ex7.bars is missing");
+	return relid;
+}
+
+void
+bars_fetch_begin(BarsFetch *f)
+{
+	f->heap = table_open(bars_oid(), AccessShareLock);
+	f->slot = table_slot_create(f->heap, NULL);
+}
+
+void
+bars_fetch(BarsFetch *f, ItemPointer tid, Numeric *high, Numeric *low, Numeric *close)
+{
+	Datum	   *v;
+
+	/* the row bars_scan read under this same snapshot: still there, at the same place */
+	if (!table_tuple_fetch_row_version(f->heap, tid, GetActiveSnapshot(), f->slot))
+		elog(ERROR, "a bar read by this backtest is no longer visible");
+	slot_getsomeattrs(f->slot, BARS_ATT_CLOSE);
+	v = f->slot->tts_values;
+	if (high)
+		*high = copy_numeric(v[BARS_ATT_HIGH - 1]);
+	if (low)
+		*low = copy_numeric(v[BARS_ATT_LOW - 1]);
+	if (close)
+		*close = copy_numeric(v[BARS_ATT_CLOSE - 1]);
+	ExecClearTuple(f->slot);
+}
+
+void
+bars_fetch_end(BarsFetch *f)
+{
+	ExecDropSingleTupleTableSlot(f->slot);
+	table_close(f->heap, AccessShareLock);
 }
 
 int
@@ -186,12 +230,8 @@ bars_scan(text *instrument, text *timeframe, TimestampTz after, TimestampTz upto
 		out->low[n] = numeric_to_double(DatumGetNumeric(v[BARS_ATT_LOW - 1]));
 		out->close[n] = numeric_to_double(DatumGetNumeric(v[BARS_ATT_CLOSE - 1]));
 		out->volume[n] = (double) DatumGetInt64(v[BARS_ATT_VOLUME - 1]);
-		if (out->nhigh)
-		{
-			out->nhigh[n] = copy_numeric(v[BARS_ATT_HIGH - 1], out->arena);
-			out->nlow[n] = copy_numeric(v[BARS_ATT_LOW - 1], out->arena);
-			out->nclose[n] = copy_numeric(v[BARS_ATT_CLOSE - 1], out->arena);
-		}
+		if (out->tid)
+			out->tid[n] = slot->tts_tid;
 		n++;
 	}
 	ExecDropSingleTupleTableSlot(slot);

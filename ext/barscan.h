@@ -12,7 +12,9 @@
 
 #include "postgres.h"
 
+#include "storage/itemptr.h"
 #include "utils/numeric.h"
+#include "utils/rel.h"
 #include "utils/timestamp.h"
 
 /* where bars_scan writes bar k (0-based within the call) */
@@ -24,12 +26,16 @@ typedef struct BarsOut
 	double	   *low;
 	double	   *close;
 	double	   *volume;
-	/* exact high, low and close (4-byte headers, allocated in arena); NULL arrays: not wanted */
-	Numeric    *nhigh;
-	Numeric    *nlow;
-	Numeric    *nclose;
-	MemoryContext arena;
+	/* where the row is, for bars_fetch (NULL: not wanted) */
+	ItemPointerData *tid;
 } BarsOut;
+
+/* an open ex7.bars for bars_fetch */
+typedef struct BarsFetch
+{
+	Relation	heap;
+	struct TupleTableSlot *slot;
+} BarsFetch;
 
 /*
  * bars_scan: returns how many bars (at most limit) of (instrument, timeframe) with after < ts <=
@@ -38,6 +44,15 @@ typedef struct BarsOut
  */
 extern int	bars_scan(text *instrument, text *timeframe, TimestampTz after, TimestampTz upto,
 					  int limit, BarsOut *out);
+
+/*
+ * bars_fetch_begin / bars_fetch / bars_fetch_end: the exact high, low and close of the bar at tid
+ * (from a bars_scan of this snapshot), copied into the current memory context with 4-byte
+ * headers. A caller wanting only some passes NULL for the others.
+ */
+extern void bars_fetch_begin(BarsFetch *f);
+extern void bars_fetch(BarsFetch *f, ItemPointer tid, Numeric *high, Numeric *low, Numeric *close);
+extern void bars_fetch_end(BarsFetch *f);
 
 /*
  * numeric_to_double: returns n as the double nearest to it, as numeric_float8 does (through its
