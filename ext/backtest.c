@@ -201,6 +201,7 @@ typedef struct BtState
 	BtRows		trade_rows;
 	BtRows		equity;
 	int64		t0;				/* start, for the timings */
+	int64		store_us;		/* time spent storing trades and the curve */
 } BtState;
 
 /* ------------------------------------------------------------------------------------------------
@@ -334,9 +335,12 @@ rows_flush(BtState *st, BtRows *r)
 static void
 flush(BtState *st)
 {
+	TimestampTz t = GetCurrentTimestamp();
+
 	rows_flush(st, &st->trade_rows);
 	rows_flush(st, &st->equity);
 	MemoryContextReset(st->rows_cxt);
+	st->store_us += GetCurrentTimestamp() - t;
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -1188,8 +1192,9 @@ bt_finish(BtState *st)
 	for (int b = 0; b < BT_NBREAKERS; b++)
 		appendStringInfo(&buf, "%s\"%s\": " INT64_FORMAT, b ? ", " : "", breaker_names[b],
 						 st->blocked[b]);
-	appendStringInfo(&buf, "}, \"elapsed_ms\": %.3f, \"bars_per_second\": %.0f}",
-					 elapsed / 1000.0, elapsed > 0 ? st->bars * 1e6 / elapsed : 0.0);
+	appendStringInfo(&buf, "}, \"elapsed_ms\": %.3f, \"store_ms\": %.3f, \"bars_per_second\": %.0f}",
+					 elapsed / 1000.0, st->store_us / 1000.0,
+					 elapsed > 0 ? st->bars * 1e6 / elapsed : 0.0);
 	summary = DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
 
 	args[0] = UUIDPGetDatum(&st->id);

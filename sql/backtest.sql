@@ -109,7 +109,7 @@ $$;
 -- BACKTEST: the same version over the same bars, (bar 200, bar 600]
 SELECT ex7.backtest_strategy(:'u1', :'s1', :'range', true) AS b1 \gset
 SELECT :'b1'::jsonb ->> 'status' AS status, :'b1'::jsonb -> 'progress' AS progress,
-       (:'b1'::jsonb -> 'result') - 'elapsed_ms' - 'bars_per_second' AS result;
+       (:'b1'::jsonb -> 'result') - 'elapsed_ms' - 'store_ms' - 'bars_per_second' AS result;
 SELECT (:'b1'::jsonb ->> 'id') AS b1id \gset
 
 -- EQUAL: every live signal is a backtest trade with the same entry, brackets, close and net P&L; one
@@ -157,8 +157,8 @@ SELECT (SELECT count(*) FROM (
             (SELECT seq, ts, equity FROM ex7.backtest_equity WHERE backtest_id = :'b6id'
              EXCEPT ALL
              SELECT seq, ts, equity FROM ex7.backtest_equity WHERE backtest_id = :'b2id')) d) AS samples_differing,
-       (SELECT result - 'elapsed_ms' - 'bars_per_second' FROM ex7.backtests WHERE id = :'b6id')
-         = (SELECT result - 'elapsed_ms' - 'bars_per_second' FROM ex7.backtests WHERE id = :'b2id') AS same_summary;
+       (SELECT result - 'elapsed_ms' - 'store_ms' - 'bars_per_second' FROM ex7.backtests WHERE id = :'b6id')
+         = (SELECT result - 'elapsed_ms' - 'store_ms' - 'bars_per_second' FROM ex7.backtests WHERE id = :'b2id') AS same_summary;
 
 -- the fast evaluation (one graph run per chunk, more history than live's window) on these bars
 SELECT (ex7.backtest_strategy(:'u1', :'s3', (:'range'::jsonb || '{"evaluation": "fast"}'), true) ->> 'id') AS b3id \gset
@@ -224,9 +224,9 @@ SELECT b AS body, ex7_test.err(format('SELECT ex7.backtest_strategy(%L, %L, %L, 
 -- an empty canvas trades nothing; a range without bars is done at once with nothing in it
 SELECT (ex7.create_strategy(:'u1', '{"name": "Empty", "instrument": "RTY", "timeframe": "5m"}') ->> 'id') AS s2 \gset
 SELECT (ex7.backtest_strategy(:'u1', :'s2', '{"from": "2026-03-02", "to": "2026-03-04"}', true) -> 'result')
-       - 'elapsed_ms' - 'bars_per_second' AS empty_graph;
+       - 'elapsed_ms' - 'store_ms' - 'bars_per_second' AS empty_graph;
 SELECT (ex7.backtest_strategy(:'u1', :'s1', '{"from": "2025-01-01", "to": "2025-02-01"}', true) -> 'result')
-       - 'elapsed_ms' - 'bars_per_second' AS no_bars;
+       - 'elapsed_ms' - 'store_ms' - 'bars_per_second' AS no_bars;
 
 -- A BACKGROUND RUN: queued in one transaction, run by a worker after it commits, progress committed as
 -- it goes, done with the same trades as inline
