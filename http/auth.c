@@ -96,50 +96,6 @@ account_free(void)
 	keys_free();
 }
 
-/* retry_after_of: returns the retry_after number of a JSON detail, or 0. */
-static int
-retry_after_of(const char *detail)
-{
-	json_object *o = detail ? json_tokener_parse(detail) : NULL;
-	json_object *v;
-	int			n = 0;
-
-	if (o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "retry_after", &v))
-		n = json_object_get_int(v);
-	json_object_put(o);
-	return n;
-}
-
-/*
- * answered_error: returns true after answering r when res is not a result row: 503 when the statement
- * never ran, else the SQLSTATE's status (with Retry-After for a 429 whose detail says when).
- */
-static bool
-answered_error(Req *r, PGresult *res)
-{
-	if (res == NULL)
-	{
-		reply_detail(r, 503, "database unavailable, retry shortly");
-		return true;
-	}
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-	{
-		const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-		const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-
-		if (st && strcmp(st, "X7429") == 0)
-			r->retry_after = retry_after_of(detail);
-		reply_pg_error(r, st, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), detail);
-		return true;
-	}
-	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
-	{
-		reply_detail(r, 500, "internal server error");
-		return true;
-	}
-	return false;
-}
-
 /* pass_cb: the JSON through with the route's status, or the error mapped. */
 static void
 pass_cb(PGresult *res, const char *conn_error, void *arg)
@@ -147,7 +103,7 @@ pass_cb(PGresult *res, const char *conn_error, void *arg)
 	Req		   *r = arg;
 
 	(void) conn_error;
-	if (answered_error(r, res))
+	if (answered_no_row(r, res))
 		return;
 	reply_raw(r, r->route->ok_status, PQgetvalue(res, 0, 0), (size_t) PQgetlength(res, 0, 0));
 }
@@ -325,7 +281,7 @@ signup_cb(PGresult *res, const char *conn_error, void *arg)
 	json_object *claims;
 
 	(void) conn_error;
-	if (answered_error(r, res) || (claims = parse_result(r, res)) == NULL)
+	if (answered_no_row(r, res) || (claims = parse_result(r, res)) == NULL)
 		return;
 	reply_token(r, r->route->ok_status, claims);
 	json_object_put(claims);
@@ -356,7 +312,7 @@ login_cb(PGresult *res, const char *conn_error, void *arg)
 			   *claims;
 
 	(void) conn_error;
-	if (answered_error(r, res) || (v = parse_result(r, res)) == NULL)
+	if (answered_no_row(r, res) || (v = parse_result(r, res)) == NULL)
 		return;
 	if (json_object_object_get_ex(v, "status", &st) && json_object_get_int(st) == 200 &&
 		json_object_object_get_ex(v, "claims", &claims))
@@ -487,7 +443,7 @@ password_cb(PGresult *res, const char *conn_error, void *arg)
 	json_object *v;
 
 	(void) conn_error;
-	if (answered_error(r, res) || (v = parse_result(r, res)) == NULL)
+	if (answered_no_row(r, res) || (v = parse_result(r, res)) == NULL)
 		return;
 	reply_value(r, v);
 	json_object_put(v);

@@ -138,6 +138,8 @@ extern void risk_unavailable(Req *r);
 
 /* router.c */
 extern bool answered_failure(Req *r, PGresult *res);
+/* answered_no_row: as answered_failure, and 500 when a successful statement gave no single value. */
+extern bool answered_no_row(Req *r, PGresult *res);
 extern void route_exec(Req *r, const PoolStatement *stmt, const char *const *values);
 extern const char *client_addr(Req *r, char *buf, size_t len);
 extern void router_cb(struct evhttp_request *req, void *arg);

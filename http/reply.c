@@ -220,17 +220,24 @@ reply_invalid(Req *r, const char *loc_json, const char *msg, const char *type)
 	reply_detail_json(r, 422, buf);
 }
 
-/* detail_is_json: returns true when the DETAIL field holds a JSON array or object (docs/errors.md). */
+/*
+ * detail_is_json: returns true when the DETAIL field holds a JSON array or object (docs/errors.md), and
+ * sets *retry_after to its retry_after number when it has one (a quota's 429 says when to come back).
+ */
 static bool
-detail_is_json(const char *d)
+detail_is_json(const char *d, int *retry_after)
 {
 	json_object *o;
+	json_object *v;
 	bool		ok;
 
 	if (d == NULL || (d[0] != '[' && d[0] != '{'))
 		return false;
 	o = json_tokener_parse(d);
 	ok = o != NULL;
+	if (o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "retry_after", &v) &&
+		json_object_is_type(v, json_type_int) && json_object_get_int(v) > 0)
+		*retry_after = json_object_get_int(v);
 	json_object_put(o);
 	return ok;
 }
@@ -239,6 +246,7 @@ void
 reply_pg_error(Req *r, const char *sqlstate, const char *message, const char *detail)
 {
 	int			status = 500;
+	int			retry_after = 0;
 
 	if (sqlstate && strncmp(sqlstate, "X7", 2) == 0)
 		status = atoi(sqlstate + 2);	/* X7<status>: docs/errors.md */
@@ -256,8 +264,12 @@ reply_pg_error(Req *r, const char *sqlstate, const char *message, const char *de
 				r->request_id, sqlstate ? sqlstate : "");
 		reply_detail(r, 500, "internal server error");
 	}
-	else if (detail_is_json(detail))
+	else if (detail_is_json(detail, &retry_after))
+	{
+		if (status == 429 && retry_after > 0)
+			r->retry_after = retry_after;	/* the Retry-After header (reply_raw) */
 		reply_detail_json(r, status, detail);
+	}
 	else if (status == 422)
 	{
 		reply_invalid(r, "[\"body\"]", message ? message : "invalid value", "value_error");

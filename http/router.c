@@ -144,6 +144,23 @@ answered_failure(Req *r, PGresult *res)
 	return false;
 }
 
+/*
+ * answered_no_row: returns true after answering r when res is not exactly one non-null value: as
+ * answered_failure, and 500 for a successful statement without one (a function that returned NULL).
+ */
+bool
+answered_no_row(Req *r, PGresult *res)
+{
+	if (answered_failure(r, res))
+		return true;
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+	{
+		reply_detail(r, 500, "internal server error");
+		return true;
+	}
+	return false;
+}
+
 /* pg_cb: the pool's answer: pass the function's JSON through, or map the error. */
 static void
 pg_cb(PGresult *res, const char *conn_error, void *arg)

@@ -49,51 +49,6 @@ call_free(VixCall *c)
 	free(c);
 }
 
-/* retry_after_of: returns the retry_after number of a JSON detail, or 0. */
-static int
-retry_after_of(const char *detail)
-{
-	json_object *o = detail ? json_tokener_parse(detail) : NULL;
-	json_object *v;
-	int			n = 0;
-
-	if (o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "retry_after", &v))
-		n = json_object_get_int(v);
-	json_object_put(o);
-	return n;
-}
-
-/*
- * answered_error: returns true after answering r when res is not a result row: 503 when the statement
- * never ran, else the SQLSTATE's status (Retry-After for the quota's 429, as on the route without a
- * model: auth.c's account_exec).
- */
-static bool
-answered_error(Req *r, PGresult *res)
-{
-	if (res == NULL)
-	{
-		reply_detail(r, 503, "database unavailable, retry shortly");
-		return true;
-	}
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-	{
-		const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-		const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-
-		if (st && strcmp(st, "X7429") == 0)
-			r->retry_after = retry_after_of(detail);
-		reply_pg_error(r, st, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), detail);
-		return true;
-	}
-	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
-	{
-		reply_detail(r, 500, "internal server error");
-		return true;
-	}
-	return false;
-}
-
 /* utf8_valid: returns true when s[0..len) is well-formed UTF-8 without NUL (RFC 3629 section 4). */
 static bool
 utf8_valid(const unsigned char *s, size_t len)
@@ -145,7 +100,7 @@ result_cb(PGresult *res, const char *conn_error, void *arg)
 	VixCall    *c = arg;
 
 	(void) conn_error;
-	if (!answered_error(c->r, res))
+	if (!answered_no_row(c->r, res))
 		reply_raw(c->r, 200, PQgetvalue(res, 0, 0), (size_t) PQgetlength(res, 0, 0));
 	call_free(c);
 }
@@ -224,7 +179,7 @@ prepared_cb(PGresult *res, const char *conn_error, void *arg)
 	int			rc;
 
 	(void) conn_error;
-	if (answered_error(c->r, res))
+	if (answered_no_row(c->r, res))
 	{
 		call_free(c);
 		return;
