@@ -7,6 +7,7 @@ import re, pathlib
 top = pathlib.Path(__file__).resolve().parent.parent
 areas = {
     '00_base': ('Users, roles and errors', 'docs/operations.md'),
+    '05_users': ('Users, roles and errors', 'docs/operations.md'),
     '07_rate': ('Rate limits shared by the fronts', 'docs/http.md'),
     '20_cursor': ('Keyset cursors', 'docs/signals.md'),
     '30_strategies': ('Strategies, lifecycle and versions', 'docs/strategies.md'),
