@@ -57,7 +57,8 @@ SCHEMAS = {
         skipped=_counts('warming_up', 'position_open', 'long_and_short_entries_on_one_bar', 'runtime_draining'),
         risk_gate={'type': 'boolean'},
         blocked=_counts('daily_loss_limit', 'max_trades_per_day', 'max_open_positions', 'max_consecutive_losses'),
-        elapsed_ms={'type': 'number'}, bars_per_second={'type': 'number'}),
+        elapsed_ms={'type': 'number'}, store_ms={'type': 'number', 'description': 'the part of elapsed_ms spent storing trades and the curve'},
+        bars_per_second={'type': 'number'}),
     'BacktestItem': _obj(
         id=_uuid, strategy_id=_uuid, strategy_version=_int, instrument={'type': 'string'}, timeframe={'type': 'string'},
         **{'from': _ts}, to=_ts, params={'type': 'object'}, purpose={'enum': ['user', 'validation']},
