@@ -304,3 +304,12 @@ COMMIT;
 SELECT ex7.get_backtest(:'u1', :'b8id') ->> 'status' AS after_kill_within_the_minute;
 UPDATE ex7.backtests SET created_at = now() - interval '2 minutes' WHERE id = :'b8id';
 SELECT j ->> 'status' AS after_kill, j ->> 'error' AS error FROM ex7.get_backtest(:'u1', :'b8id') AS j;
+
+-- trades and curve points name an existing backtest (checked per statement; specs/backtest_rows.spec for
+-- the races), and go with it
+SELECT ex7_test.err($$INSERT INTO ex7.backtest_equity (backtest_id, seq, user_id, ts, equity)
+                      VALUES ('00000000-0000-4000-8000-5b00000000ff', 1, '00000000-0000-4000-8000-5b0000000001', now(), 1)$$) AS orphan_point;
+SELECT count(*) > 0 AS had_points FROM ex7.backtest_equity WHERE backtest_id = :'b5id';
+DELETE FROM ex7.backtests WHERE id = :'b5id';
+SELECT (SELECT count(*) FROM ex7.backtest_trades WHERE backtest_id = :'b5id') AS trades_left,
+       (SELECT count(*) FROM ex7.backtest_equity WHERE backtest_id = :'b5id') AS points_left;

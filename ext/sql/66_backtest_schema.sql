@@ -33,7 +33,7 @@ CREATE INDEX backtests_strategy_idx ON ex7.backtests (user_id, strategy_id, crea
 CREATE INDEX backtests_active_idx ON ex7.backtests (user_id) WHERE status IN ('queued', 'running');
 
 CREATE TABLE ex7.backtest_trades (
-    backtest_id         uuid NOT NULL REFERENCES ex7.backtests (id) ON DELETE CASCADE,
+    backtest_id         uuid NOT NULL,             -- checked per statement (below)
     seq                 integer NOT NULL CHECK (seq >= 1),
     -- the backtest's user, for row security. No key to ex7.users: backtest_id already ties the row to
     -- a backtest of an existing user, and a per-row check of users cost a fifth of storing the rows
@@ -59,7 +59,7 @@ CREATE TABLE ex7.backtest_trades (
 COMMENT ON TABLE ex7.backtest_trades IS 'The closed trades of a backtest in exit order, priced by ex7.compute_pnl (net of slippage and commission). mae / mfe: the largest adverse / favourable excursion while open, gross money, as magnitudes.';
 
 CREATE TABLE ex7.backtest_equity (
-    backtest_id         uuid NOT NULL REFERENCES ex7.backtests (id) ON DELETE CASCADE,
+    backtest_id         uuid NOT NULL,             -- checked per statement (below)
     seq                 integer NOT NULL CHECK (seq >= 1),
     -- the backtest's user, for row security. No key to ex7.users: backtest_id already ties the row to
     -- a backtest of an existing user, and a per-row check of users cost a fifth of storing the rows
@@ -117,3 +117,58 @@ BEGIN
     END LOOP;
 END
 $$;
+
+/*
+ * The backtest_id of trades and curve points is checked once per statement, not once per row: a foreign
+ * key's per-row check was half the time of storing them (docs/performance.md, session 5). The backtests a
+ * statement's new rows name must exist, and they are locked FOR KEY SHARE as a foreign key's check locks
+ * them (a concurrent delete of one waits for the writer, or the writer fails after the delete commits);
+ * deleting backtests deletes their trades and curve (what ON DELETE CASCADE did). The check runs as the
+ * writing role, so a role bound to a user can name only its own backtests (row security).
+ * specs/backtest_rows.spec and sql/backtest.sql test it. (Runs once: a change here is repeated in
+ * ext/upgrade/.)
+ */
+CREATE FUNCTION ex7._backtest_rows_check()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_want bigint;
+    v_have bigint;
+BEGIN
+    SELECT pg_catalog.count(DISTINCT r.backtest_id) INTO v_want FROM new_rows r;
+    SELECT pg_catalog.count(*) INTO v_have
+      FROM (SELECT b.id FROM ex7.backtests b WHERE b.id IN (SELECT r.backtest_id FROM new_rows r)
+               FOR KEY SHARE OF b) x;
+    IF v_have < v_want THEN
+        RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+            MESSAGE = pg_catalog.format('insert or update on table "%s" names a backtest that does not exist',
+                                        TG_TABLE_NAME);
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION ex7._backtest_rows_check() IS
+'Trigger (per statement, on backtest_trades and backtest_equity): raises foreign_key_violation (23503) when the new rows name a backtest that does not exist (or that the writing role cannot see), and locks the named backtests FOR KEY SHARE.';
+CREATE FUNCTION ex7._backtests_deleted()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    DELETE FROM ex7.backtest_trades t WHERE t.backtest_id IN (SELECT o.id FROM old_rows o);
+    DELETE FROM ex7.backtest_equity e WHERE e.backtest_id IN (SELECT o.id FROM old_rows o);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION ex7._backtests_deleted() IS
+'Trigger (per statement, after a delete on backtests): deletes the trades and curve points of the deleted backtests.';
+CREATE TRIGGER backtest_trades_insert AFTER INSERT ON ex7.backtest_trades
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ex7._backtest_rows_check();
+CREATE TRIGGER backtest_trades_update AFTER UPDATE ON ex7.backtest_trades
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ex7._backtest_rows_check();
+CREATE TRIGGER backtest_equity_insert AFTER INSERT ON ex7.backtest_equity
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ex7._backtest_rows_check();
+CREATE TRIGGER backtest_equity_update AFTER UPDATE ON ex7.backtest_equity
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ex7._backtest_rows_check();
+CREATE TRIGGER backtests_deleted AFTER DELETE ON ex7.backtests
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ex7._backtests_deleted();
