@@ -10,7 +10,8 @@ OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard ext/*.c)))
 # The install script is assembled from ext/sql/NN_*.sql, one concern a file, in name order.
 # Upgrades (docs/extending.md): 00_base.sql and *_schema.sql hold DDL that runs once; every other file
 # holds only CREATE OR REPLACE FUNCTION, COMMENT and GRANT and is re-run whole by the upgrade script.
-# ext/ex7--PREV--CUR.sql = ext/upgrade/PREV--CUR.sql (the hand-written DDL delta) + those files.
+# ext/ex7--PREV--CUR.sql = ext/upgrade/PREV--CUR.sql (the hand-written DDL delta, in which a line
+# "-- include ext/sql/F.sql" stands for the whole of a schema file new in CUR) + those files.
 # Released scripts (the old full script, older upgrades) are frozen, byte for byte, in ext/frozen/.
 SQL_ALL    = $(sort $(wildcard ext/sql/*.sql))
 SQL_RERUN  = $(filter-out ext/sql/00_base.sql %_schema.sql,$(SQL_ALL))
@@ -37,11 +38,17 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# a failed rule leaves no half-built script behind
+.DELETE_ON_ERROR:
+
 ext/ex7--$(EXTVERSION).sql: $(SQL_ALL)
 	cat $^ > $@
 
-$(UPGRADES): ext/ex7--%.sql: ext/upgrade/%.sql $(SQL_RERUN)
-	cat $^ > $@
+$(UPGRADES): ext/ex7--%.sql: ext/upgrade/%.sql $(SQL_RERUN) $(filter %_schema.sql,$(SQL_ALL))
+	awk '/^-- include ext\/sql\/[0-9A-Za-z_]+\.sql$$/ { f = $$3; n = 0; \
+	     while ((getline line < f) > 0) { print line; n++ } close(f); \
+	     if (n == 0) { print "missing " f > "/dev/stderr"; exit 1 } next } { print }' $< > $@
+	cat $(SQL_RERUN) >> $@
 
 # http/ex7d: the HTTP front (libevent, libpq, json-c, OpenSSL), same warnings as the extension (route
 # tables leave trailing fields to their zero default, hence -Wno-missing-field-initializers).

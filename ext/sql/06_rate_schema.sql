@@ -1,6 +1,6 @@
 /* ext/sql/06_rate_schema.sql: the request counters every ex7d process shares (issue 3: "The counts are
  * shared by every ex7d process on the same database (several fronts behind one load balancer must
- * enforce one limit)"). DDL: runs once; a change here is repeated in ext/upgrade/.
+ * enforce one limit)"). DDL: runs once; new in 0.2.0, so included whole by ext/upgrade/0.1.0--0.2.0.sql.
  *
  * UNLOGGED: a counter update writes no WAL, so taking quota costs no fsync; after a crash the table
  * comes back empty and every subject starts its windows afresh (erring toward serving). */

@@ -1,5 +1,5 @@
 /* ext/sql/12_market_schema.sql: market data. One row per closed bar of an instrument and timeframe,
- * keyed by the bar's close time (DDL: runs once; a change here is repeated in ext/upgrade/). Bars are
+ * keyed by the bar's close time (DDL: runs once; new in 0.2.0, included whole by ext/upgrade/0.1.0--0.2.0.sql). Bars are
  * market-wide, not per user: no row-level security, every bound role may read them. */
 
 CREATE TABLE ex7.bars (

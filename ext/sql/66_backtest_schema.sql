@@ -1,5 +1,5 @@
 /* ext/sql/66_backtest_schema.sql: backtests, their trades and equity curves, and the Judge's policy and
- * verdicts (issue 5; docs/backtests.md). DDL: runs once; every statement here is repeated in
+ * verdicts (issue 5; docs/backtests.md). DDL: runs once; new in 0.2.0, included whole by
  * ext/upgrade/0.1.0--0.2.0.sql. */
 
 CREATE TABLE ex7.backtests (
@@ -125,8 +125,7 @@ $$;
  * them (a concurrent delete of one waits for the writer, or the writer fails after the delete commits);
  * deleting backtests deletes their trades and curve (what ON DELETE CASCADE did). The check runs as the
  * writing role, so a role bound to a user can name only its own backtests (row security).
- * specs/backtest_rows.spec and sql/backtest.sql test it. (Runs once: a change here is repeated in
- * ext/upgrade/.)
+ * specs/backtest_rows.spec and sql/backtest.sql test it.
  */
 CREATE FUNCTION ex7._backtest_rows_check()
 RETURNS trigger

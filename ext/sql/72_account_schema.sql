@@ -1,6 +1,6 @@
 /* ext/sql/72_account_schema.sql: the account area of issue 6 (docs/account.md): the waitlist, Vix
  * strategy generation quotas, the self-hosted login (password accounts and attempt counters) and
- * encrypted exchange keys. DDL: runs once; every statement here is repeated in
+ * encrypted exchange keys. DDL: runs once; new in 0.2.0, included whole by
  * ext/upgrade/0.1.0--0.2.0.sql. */
 
 /*

@@ -1,6 +1,6 @@
 /* ext/sql/72_billing_schema.sql: tiers' prices and caps, the compliance documents a user must accept and
  * the acceptances, Stripe billing state and the processed Stripe events (issue 6, docs/billing.md).
- * DDL only: every statement here is also in ext/upgrade/0.1.0--0.2.0.sql. */
+ * DDL only: new in 0.2.0, included whole by ext/upgrade/0.1.0--0.2.0.sql. */
 
 /*
  * Tiers (ex7-api-reference.txt, List Tiers: "every tier with prices + feature caps"). The request and

@@ -1,7 +1,7 @@
 /* ext/sql/75_alerts_schema.sql: alerts and notifications (issue 7; docs/alerts.md). Channels a user
  * verified, subscriptions that say which events go to which channel, the outbox of deliveries the
  * worker sends, the per-day usage the tier quota counts, in-app notifications with their preferences,
- * and price alerts with their log. DDL: runs once; every statement here is repeated in
+ * and price alerts with their log. DDL: runs once; new in 0.2.0, included whole by
  * ext/upgrade/0.1.0--0.2.0.sql. The triggers' functions are thin: the work is in 76_alerts.sql and
  * 78_price_alerts.sql (re-runnable). */
 
