@@ -10,7 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${BENCH_SECONDS:-10}
-CONC=4
+CONC=${BENCH_CONC:-4}
+POOL=${BENCH_POOL:-$CONC}
 for tool in wrk hey; do
 	command -v $tool >/dev/null 2>&1 && continue
 	if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq $tool >/dev/null; else echo "install $tool (apt-get install $tool)"; exit 1; fi
@@ -36,7 +37,7 @@ psql -X -q -c "SELECT count(ex7.fire_signal('$U', '$SID', 'paper', 'long', 1, 18
 SECRET=bench-secret-bench-secret-bench-secret-0123
 TOKEN=$(EX7_JWT_SECRET=$SECRET http/ex7d token --sub "$U" --ttl 3600)
 start_ex7d() { # port limits
-	EX7_JWT_SECRET=$SECRET EX7_LISTEN=127.0.0.1:$1 EX7_RATE_LIMITS=$2 EX7_POOL_SIZE=$CONC \
+	EX7_JWT_SECRET=$SECRET EX7_LISTEN=127.0.0.1:$1 EX7_RATE_LIMITS=$2 EX7_POOL_SIZE=$POOL \
 		DATABASE_URL="host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=$PGUSER" http/ex7d >/dev/null 2>"$W/ex7d.$1.log" &
 	PIDS+=($!)
 	for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$1/api/health" && return 0; sleep 0.1; done

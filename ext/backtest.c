@@ -94,8 +94,9 @@ typedef struct BtPosition
 } BtPosition;
 
 /*
- * Rows waiting to be stored: trades and equity samples are inserted in one statement per chunk
- * (unnest of one array per column), not one statement per row.
+ * Rows waiting to be stored: the trades and equity points of a chunk of the run go into one row of
+ * backtest_trade_chunks / backtest_equity_chunks, one array per column (ext/sql/66_backtest_schema.sql:
+ * a row per trade cost about 4 us to store).
  */
 #define BT_MAX_COLS			16
 typedef struct BtRows
@@ -107,6 +108,7 @@ typedef struct BtRows
 	char		typalign[BT_MAX_COLS];
 	int			n;
 	int			cap;
+	int32		first_seq;		/* the seq of the first pending row */
 	Datum	   *vals[BT_MAX_COLS];
 	bool	   *nulls[BT_MAX_COLS];
 	SPIPlanPtr	plan;
@@ -259,32 +261,36 @@ lookup(const char *name, int nargs, Oid *argtypes)
 
 static SPIPlanPtr prepare(BtState *st, const char *q, int nargs, Oid *types);
 
-/* rows_init: the pending rows of an INSERT ... SELECT FROM unnest($3, $4, ...) with $1 the backtest id
- * and $2 the user id */
+/* rows_init: the pending rows of an INSERT ... VALUES ($1 backtest id, $2 user id, $3 first seq, $4
+ * the first column's array, ...) */
 static void
 rows_init(BtState *st, BtRows *r, int ncols, const Oid *types, const char *insert)
 {
-	Oid			argtypes[BT_MAX_COLS + 2];
+	Oid			argtypes[BT_MAX_COLS + 3];
 
 	memset(r, 0, sizeof(*r));
 	r->ncols = ncols;
 	argtypes[0] = UUIDOID;
 	argtypes[1] = UUIDOID;
+	argtypes[2] = INT4OID;
 	for (int c = 0; c < ncols; c++)
 	{
 		r->types[c] = types[c];
 		get_typlenbyvalalign(types[c], &r->typlen[c], &r->typbyval[c], &r->typalign[c]);
-		argtypes[c + 2] = get_array_type(types[c]);
+		argtypes[c + 3] = get_array_type(types[c]);
 	}
-	r->plan = prepare(st, insert, ncols + 2, argtypes);
+	r->plan = prepare(st, insert, ncols + 3, argtypes);
 }
 
-/* rows_add: appends a row (by-reference values are copied) */
+/* rows_add: appends row seq (the pending rows' seqs are consecutive; by-reference values are copied) */
 static void
-rows_add(BtState *st, BtRows *r, const Datum *vals, const bool *nulls)
+rows_add(BtState *st, BtRows *r, int32 seq, const Datum *vals, const bool *nulls)
 {
 	MemoryContext old = MemoryContextSwitchTo(st->rows_cxt);
 
+	if (r->n == 0)
+		r->first_seq = seq;
+	Assert(seq == r->first_seq + r->n);
 	if (r->n == r->cap)
 	{
 		int			cap = Max(r->cap * 2, 256);
@@ -306,22 +312,23 @@ rows_add(BtState *st, BtRows *r, const Datum *vals, const bool *nulls)
 	MemoryContextSwitchTo(old);
 }
 
-/* rows_flush: stores the pending rows in one statement */
+/* rows_flush: stores the pending rows as one chunk row */
 static void
 rows_flush(BtState *st, BtRows *r)
 {
-	Datum		args[BT_MAX_COLS + 2];
+	Datum		args[BT_MAX_COLS + 3];
 
 	if (r->n == 0)
 		return;
 	args[0] = UUIDPGetDatum(&st->id);
 	args[1] = st->user_id;
+	args[2] = Int32GetDatum(r->first_seq);
 	for (int c = 0; c < r->ncols; c++)
 	{
 		int			dims[1] = {r->n};
 		int			lbs[1] = {1};
 
-		args[c + 2] = PointerGetDatum(construct_md_array(r->vals[c], r->nulls[c], 1, dims, lbs,
+		args[c + 3] = PointerGetDatum(construct_md_array(r->vals[c], r->nulls[c], 1, dims, lbs,
 														 r->types[c], r->typlen[c], r->typbyval[c],
 														 r->typalign[c]));
 	}
@@ -378,17 +385,16 @@ unrealized(BtState *st, Numeric price)
 static void
 sample(BtState *st, TimestampTz ts, Numeric equity)
 {
-	Datum		vals[3];
+	Datum		vals[2];
 	Numeric		dd;
 
 	if (st->sampled && st->last_sample_ts == ts)
 		return;
 	st->sampled = true;
 	st->last_sample_ts = ts;
-	vals[0] = Int32GetDatum(++st->equity_seq);
-	vals[1] = TimestampTzGetDatum(ts);
-	vals[2] = NumericGetDatum(equity);
-	rows_add(st, &st->equity, vals, NULL);
+	vals[0] = TimestampTzGetDatum(ts);
+	vals[1] = NumericGetDatum(equity);
+	rows_add(st, &st->equity, ++st->equity_seq, vals, NULL);
 	if (ncmp(equity, st->peak) > 0)
 		st->peak = ncopy_in(st->cxt, equity);
 	dd = nsub(st->peak, equity);
@@ -437,8 +443,8 @@ close_position(BtState *st, int i, Numeric price, const char *reason, TimestampT
 				slippage,
 				commission,
 				net;
-	Datum		vals[16];
-	bool		nulls[16];
+	Datum		vals[15];
+	bool		nulls[15];
 	double		price_d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(price)));
 
 	/* the exit bar's own excursion up to the fill (the level on a bracket exit) */
@@ -457,25 +463,24 @@ close_position(BtState *st, int i, Numeric price, const char *reason, TimestampT
 	net = DatumGetNumeric(GetAttributeByNum(tup, 7, &isnull));
 
 	memset(nulls, 0, sizeof(nulls));
-	vals[0] = Int32GetDatum((int32) ++st->trades);
-	vals[1] = CStringGetTextDatum(p->fp.side > 0 ? "long" : "short");
-	vals[2] = Int32GetDatum(p->size);
-	vals[3] = TimestampTzGetDatum(p->entry_ts);
-	vals[4] = NumericGetDatum(p->entry);
-	vals[5] = NumericGetDatum(p->fp.stop);
-	nulls[5] = p->fp.stop == NULL;
-	vals[6] = NumericGetDatum(p->fp.target);
-	nulls[6] = p->fp.target == NULL;
-	vals[7] = TimestampTzGetDatum(ts);
-	vals[8] = NumericGetDatum(price);
-	vals[9] = CStringGetTextDatum(reason);
-	vals[10] = NumericGetDatum(gross);
-	vals[11] = NumericGetDatum(slippage);
-	vals[12] = NumericGetDatum(commission);
-	vals[13] = NumericGetDatum(net);
-	vals[14] = NumericGetDatum(excursion_money(st, p->worst, p->size));
-	vals[15] = NumericGetDatum(excursion_money(st, p->best, p->size));
-	rows_add(st, &st->trade_rows, vals, nulls);
+	vals[0] = CStringGetTextDatum(p->fp.side > 0 ? "long" : "short");
+	vals[1] = Int32GetDatum(p->size);
+	vals[2] = TimestampTzGetDatum(p->entry_ts);
+	vals[3] = NumericGetDatum(p->entry);
+	vals[4] = NumericGetDatum(p->fp.stop);
+	nulls[4] = p->fp.stop == NULL;
+	vals[5] = NumericGetDatum(p->fp.target);
+	nulls[5] = p->fp.target == NULL;
+	vals[6] = TimestampTzGetDatum(ts);
+	vals[7] = NumericGetDatum(price);
+	vals[8] = CStringGetTextDatum(reason);
+	vals[9] = NumericGetDatum(gross);
+	vals[10] = NumericGetDatum(slippage);
+	vals[11] = NumericGetDatum(commission);
+	vals[12] = NumericGetDatum(net);
+	vals[13] = NumericGetDatum(excursion_money(st, p->worst, p->size));
+	vals[14] = NumericGetDatum(excursion_money(st, p->best, p->size));
+	rows_add(st, &st->trade_rows, (int32) ++st->trades, vals, nulls);
 
 	st->realized = ncopy_in(st->cxt, nadd(st->realized, net));
 	if (ncmp(net, int64_to_numeric(0)) > 0)
@@ -1098,33 +1103,27 @@ bt_begin(pg_uuid_t *id, MemoryContext parent, bool keep_plans)
 	}
 
 	{
-		Oid			tt[16] = {INT4OID, TEXTOID, INT4OID, TIMESTAMPTZOID, NUMERICOID, NUMERICOID,
-			NUMERICOID, TIMESTAMPTZOID, NUMERICOID, TEXTOID, NUMERICOID, NUMERICOID, NUMERICOID,
-		NUMERICOID, NUMERICOID, NUMERICOID};
-		Oid			et[3] = {INT4OID, TIMESTAMPTZOID, NUMERICOID};
+		Oid			tt[15] = {TEXTOID, INT4OID, TIMESTAMPTZOID, NUMERICOID, NUMERICOID, NUMERICOID,
+			TIMESTAMPTZOID, NUMERICOID, TEXTOID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID,
+		NUMERICOID, NUMERICOID};
+		Oid			et[2] = {TIMESTAMPTZOID, NUMERICOID};
 		Oid			pt[2] = {UUIDOID, INT8OID};
 
 		st->rows_cxt = AllocSetContextCreate(st->cxt, "ex7 backtest rows", ALLOCSET_DEFAULT_SIZES);
-		rows_init(st, &st->trade_rows, 16, tt,
-				  "INSERT INTO ex7.backtest_trades (backtest_id, user_id, seq, side, quantity, entry_time, "
-				  "entry_price, stop_price, target_price, exit_time, exit_price, exit_reason, gross_pnl, "
-				  "slippage_cost, commission, net_pnl, mae, mfe) SELECT $1, $2, t.* FROM ROWS FROM ("
-				  "pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5), "
-				  "pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), "
-				  "pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11), "
-				  "pg_catalog.unnest($12), pg_catalog.unnest($13), pg_catalog.unnest($14), "
-				  "pg_catalog.unnest($15), pg_catalog.unnest($16), pg_catalog.unnest($17), "
-				  "pg_catalog.unnest($18)) AS t");
-		rows_init(st, &st->equity, 3, et,
-				  "INSERT INTO ex7.backtest_equity (backtest_id, user_id, seq, ts, equity) "
-				  "SELECT $1, $2, t.* FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), "
-				  "pg_catalog.unnest($5)) AS t");
+		rows_init(st, &st->trade_rows, 15, tt,
+				  "INSERT INTO ex7.backtest_trade_chunks (backtest_id, user_id, first_seq, side, quantity, "
+				  "entry_time, entry_price, stop_price, target_price, exit_time, exit_price, exit_reason, "
+				  "gross_pnl, slippage_cost, commission, net_pnl, mae, mfe) VALUES ($1, $2, $3, $4, $5, $6, "
+				  "$7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)");
+		rows_init(st, &st->equity, 2, et,
+				  "INSERT INTO ex7.backtest_equity_chunks (backtest_id, user_id, first_seq, ts, equity) "
+				  "VALUES ($1, $2, $3, $4, $5)");
 		st->progress_plan = prepare(st, "UPDATE ex7.backtests SET bars_done = $2 WHERE id = $1", 2, pt);
 	}
 	/* a run starts from nothing: what an earlier, failed attempt stored goes */
-	if (SPI_execute_with_args("DELETE FROM ex7.backtest_trades WHERE backtest_id = $1", 1, uuidtype,
+	if (SPI_execute_with_args("DELETE FROM ex7.backtest_trade_chunks WHERE backtest_id = $1", 1, uuidtype,
 							  args, NULL, false, 0) != SPI_OK_DELETE ||
-		SPI_execute_with_args("DELETE FROM ex7.backtest_equity WHERE backtest_id = $1", 1, uuidtype,
+		SPI_execute_with_args("DELETE FROM ex7.backtest_equity_chunks WHERE backtest_id = $1", 1, uuidtype,
 							  args, NULL, false, 0) != SPI_OK_DELETE ||
 		SPI_execute_with_args("UPDATE ex7.backtests SET status = 'running', bars_done = 0, "
 							  "started_at = pg_catalog.clock_timestamp(), error = NULL WHERE id = $1",

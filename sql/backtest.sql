@@ -305,10 +305,29 @@ SELECT ex7.get_backtest(:'u1', :'b8id') ->> 'status' AS after_kill_within_the_mi
 UPDATE ex7.backtests SET created_at = now() - interval '2 minutes' WHERE id = :'b8id';
 SELECT j ->> 'status' AS after_kill, j ->> 'error' AS error FROM ex7.get_backtest(:'u1', :'b8id') AS j;
 
--- trades and curve points name an existing backtest (checked per statement; specs/backtest_rows.spec for
--- the races), and go with it
-SELECT ex7_test.err($$INSERT INTO ex7.backtest_equity (backtest_id, seq, user_id, ts, equity)
-                      VALUES ('00000000-0000-4000-8000-5b00000000ff', 1, '00000000-0000-4000-8000-5b0000000001', now(), 1)$$) AS orphan_point;
+-- trades and curve chunks name an existing backtest of their own user (a foreign key; with row security a
+-- role bound to a user can add chunks only to its own backtests), and go with it
+SELECT split_part(ex7_test.err($$INSERT INTO ex7.backtest_equity_chunks (backtest_id, first_seq, user_id, ts, equity)
+                      VALUES ('00000000-0000-4000-8000-5b00000000ff', 1, '00000000-0000-4000-8000-5b0000000001', ARRAY[now()], '{1}')$$), ' | ', 1) AS orphan_point;
+SELECT split_part(ex7_test.err(format($$INSERT INTO ex7.backtest_equity_chunks (backtest_id, first_seq, user_id, ts, equity)
+                      VALUES (%L, 1000, %L, ARRAY[now()], '{1}')$$, :'b5id', :'u2')), ' | ', 1) AS other_users_point;
+SELECT split_part(ex7_test.err(format($$INSERT INTO ex7.backtest_trade_chunks (backtest_id, first_seq, user_id, side, quantity,
+                      entry_time, entry_price, stop_price, target_price, exit_time, exit_price, exit_reason, gross_pnl,
+                      slippage_cost, commission, net_pnl, mae, mfe)
+                      VALUES (%L, 1000, %L, '{long,flat}', '{1,1}', ARRAY[now(), now()], '{1,1}', '{NULL,NULL}',
+                      '{NULL,NULL}', ARRAY[now(), now()], '{1,1}', '{stop_loss,stop_loss}', '{0,0}', '{0,0}', '{0,0}',
+                      '{0,0}', '{0,0}', '{0,0}')$$, :'b5id', :'u1')), ' | ', 1) AS bad_side;
+SELECT split_part(ex7_test.err(format($$INSERT INTO ex7.backtest_trade_chunks (backtest_id, first_seq, user_id, side, quantity,
+                      entry_time, entry_price, stop_price, target_price, exit_time, exit_price, exit_reason, gross_pnl,
+                      slippage_cost, commission, net_pnl, mae, mfe)
+                      VALUES (%L, 1000, %L, '{long,long}', '{1}', ARRAY[now(), now()], '{1,1}', '{NULL,NULL}',
+                      '{NULL,NULL}', ARRAY[now(), now()], '{1,1}', '{stop_loss,stop_loss}', '{0,0}', '{0,0}', '{0,0}',
+                      '{0,0}', '{0,0}', '{0,0}')$$, :'b5id', :'u1')), ' | ', 1) AS ragged_columns;
+SELECT split_part(ex7_test.err(format($$INSERT INTO ex7.backtest_trade_chunks (backtest_id, first_seq, user_id, side, quantity,
+                      entry_time, entry_price, stop_price, target_price, exit_time, exit_price, exit_reason, gross_pnl,
+                      slippage_cost, commission, net_pnl, mae, mfe)
+                      VALUES (%L, 1000, %L, '{long}', '{1}', ARRAY[now()], '{1}', '{NULL}', '{NULL}', ARRAY[now()],
+                      '{NULL}', '{stop_loss}', '{0}', '{0}', '{0}', '{0}', '{0}', '{0}')$$, :'b5id', :'u1')), ' | ', 1) AS null_exit_price;
 SELECT count(*) > 0 AS had_points FROM ex7.backtest_equity WHERE backtest_id = :'b5id';
 DELETE FROM ex7.backtests WHERE id = :'b5id';
 SELECT (SELECT count(*) FROM ex7.backtest_trades WHERE backtest_id = :'b5id') AS trades_left,

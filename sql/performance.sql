@@ -132,17 +132,18 @@ INSERT INTO ex7.backtests (id, user_id, strategy_id, strategy_version, instrumen
      '{"initial_capital": "10000.00"}', 'done', '{"trades": 2, "bars": 576}', '2026-03-01 11:00+00', '2026-03-01 11:01+00'),
     ('00000000-0000-4000-8000-5b00000b0003', :'u1', :'s1', 1, 'MNQ', '5m', '2026-02-02 00:00+00', '2026-02-04 00:00+00',
      '{"initial_capital": "10000.00"}', 'running', NULL, '2026-03-01 12:00+00', NULL);
-INSERT INTO ex7.backtest_trades (backtest_id, seq, user_id, side, quantity, entry_time, entry_price, exit_time, exit_price,
-                                 exit_reason, gross_pnl, slippage_cost, commission, net_pnl, mae, mfe) VALUES
-    ('00000000-0000-4000-8000-5b00000b0002', 1, :'u1', 'long', 1, '2026-02-02 14:00+00', 18000.00, '2026-02-02 15:00+00',
-     18103.25, 'take_profit', 103.24, 2.00, 1.24, 100.00, 5.00, 120.00),
-    ('00000000-0000-4000-8000-5b00000b0002', 2, :'u1', 'long', 1, '2026-02-03 14:00+00', 18000.00, '2026-02-03 15:00+00',
-     17926.50, 'stop_loss', -36.76, 2.00, 1.24, -40.00, 45.00, 10.00);
-INSERT INTO ex7.backtest_equity (backtest_id, seq, user_id, ts, equity) VALUES
-    ('00000000-0000-4000-8000-5b00000b0002', 1, :'u1', '2026-02-02 15:00+00', 10100.00),
-    ('00000000-0000-4000-8000-5b00000b0002', 2, :'u1', '2026-02-03 00:00+00', 10100.00),
-    ('00000000-0000-4000-8000-5b00000b0002', 3, :'u1', '2026-02-03 15:00+00', 10060.00),
-    ('00000000-0000-4000-8000-5b00000b0002', 4, :'u1', '2026-02-04 00:00+00', 10060.00);
+-- trades and curve are stored one row per chunk of the run, one array per column (66_backtest_schema.sql)
+INSERT INTO ex7.backtest_trade_chunks (backtest_id, first_seq, user_id, side, quantity, entry_time, entry_price,
+                                       stop_price, target_price, exit_time, exit_price, exit_reason, gross_pnl,
+                                       slippage_cost, commission, net_pnl, mae, mfe) VALUES
+    ('00000000-0000-4000-8000-5b00000b0002', 1, :'u1', '{long,long}', '{1,1}',
+     '{"2026-02-02 14:00+00","2026-02-03 14:00+00"}', '{18000.00,18000.00}', '{NULL,NULL}', '{NULL,NULL}',
+     '{"2026-02-02 15:00+00","2026-02-03 15:00+00"}', '{18103.25,17926.50}', '{take_profit,stop_loss}',
+     '{103.24,-36.76}', '{2.00,2.00}', '{1.24,1.24}', '{100.00,-40.00}', '{5.00,45.00}', '{120.00,10.00}');
+INSERT INTO ex7.backtest_equity_chunks (backtest_id, first_seq, user_id, ts, equity) VALUES
+    ('00000000-0000-4000-8000-5b00000b0002', 1, :'u1',
+     '{"2026-02-02 15:00+00","2026-02-03 00:00+00","2026-02-03 15:00+00","2026-02-04 00:00+00"}',
+     '{10100.00,10100.00,10060.00,10060.00}');
 SELECT i->>'name' AS name, i->'backtest'->>'id' AS backtest_id, i->'backtest'->'summary' AS summary,
        i->'backtest'->'metrics'->>'net_pnl' AS bt_net, i->'backtest'->'metrics'->'profit_factor' AS bt_pf,
        i->'backtest'->'metrics'->'win_rate' AS bt_win_rate, i->'backtest'->'metrics'->'max_drawdown' AS bt_drawdown,

@@ -22,9 +22,10 @@ CREATE TABLE ex7.backtests (
     started_at          timestamptz,
     finished_at         timestamptz,
     FOREIGN KEY (strategy_id, strategy_version) REFERENCES ex7.strategy_versions (strategy_id, version),
-    CHECK (range_to > range_from)
+    CHECK (range_to > range_from),
+    UNIQUE (id, user_id)        -- the key of trades and curve chunks: a chunk belongs to its backtest's user
 );
-COMMENT ON TABLE ex7.backtests IS 'A strategy version run over the stored bars of (range_from, range_to]: parameters, status (queued, running, done, failed), progress in bars, the summary (result) and timings. Trades and the equity curve are in backtest_trades and backtest_equity.';
+COMMENT ON TABLE ex7.backtests IS 'A strategy version run over the stored bars of (range_from, range_to]: parameters, status (queued, running, done, failed), progress in bars, the summary (result) and timings. Trades and the equity curve are in backtest_trade_chunks and backtest_equity_chunks (the views backtest_trades and backtest_equity).';
 COMMENT ON COLUMN ex7.backtests.purpose IS 'user: POST /api/strategies/{id}/backtest; validation: run by the Judge.';
 COMMENT ON COLUMN ex7.backtests.bars_done IS 'Bars of the range processed so far (committed every chunk by a background run).';
 -- keyset order of ex7.list_backtests: (created_at DESC, id DESC) per user and strategy
@@ -32,43 +33,116 @@ CREATE INDEX backtests_strategy_idx ON ex7.backtests (user_id, strategy_id, crea
 -- background runs still to finish (the per-user cap)
 CREATE INDEX backtests_active_idx ON ex7.backtests (user_id) WHERE status IN ('queued', 'running');
 
-CREATE TABLE ex7.backtest_trades (
-    backtest_id         uuid NOT NULL,             -- checked per statement (below)
-    seq                 integer NOT NULL CHECK (seq >= 1),
-    -- the backtest's user, for row security. No key to ex7.users: backtest_id already ties the row to
-    -- a backtest of an existing user, and a per-row check of users cost a fifth of storing the rows
-    user_id             uuid NOT NULL,
-    side                text NOT NULL CHECK (side IN ('long', 'short')),
-    quantity            integer NOT NULL CHECK (quantity > 0),
-    entry_time          timestamptz NOT NULL,
-    entry_price         numeric NOT NULL,
-    stop_price          numeric,
-    target_price        numeric,
-    exit_time           timestamptz NOT NULL,
-    exit_price          numeric NOT NULL,
-    exit_reason         text NOT NULL CHECK (exit_reason IN ('stop_loss', 'take_profit', 'exit_signal', 'reverse',
-                                                             'end_of_range')),
-    gross_pnl           numeric NOT NULL,
-    slippage_cost       numeric NOT NULL,
-    commission          numeric NOT NULL,
-    net_pnl             numeric NOT NULL,
-    mae                 numeric NOT NULL CHECK (mae >= 0),
-    mfe                 numeric NOT NULL CHECK (mfe >= 0),
-    PRIMARY KEY (backtest_id, seq)
+/*
+ * Trades and the equity curve are written once, by the run, and read whole (the backtest's JSON, its
+ * metrics, the SVG). They are stored in chunks: one row per chunk of the run (up to 8,192 bars), one array
+ * per column, stored uncompressed out of line. A row per trade cost about 4 us to store, the whole
+ * backtest's time again for a million bars (docs/performance.md, session 6); a row per chunk costs the
+ * arrays. The views ex7.backtest_trades and ex7.backtest_equity below give the rows back, one per trade
+ * and per point, with the columns the per-row tables had. The checks a row had hold for every element.
+ */
+CREATE TABLE ex7.backtest_trade_chunks (
+    backtest_id         uuid NOT NULL,
+    first_seq           integer NOT NULL CHECK (first_seq >= 1),  -- the seq of the first element
+    user_id             uuid NOT NULL,     -- the backtest's user (the key below), for row security
+    side                text[] NOT NULL,
+    quantity            integer[] NOT NULL,
+    entry_time          timestamptz[] NOT NULL,
+    entry_price         numeric[] NOT NULL,
+    stop_price          numeric[] NOT NULL,     -- an element is NULL when the trade had no stop
+    target_price        numeric[] NOT NULL,     -- an element is NULL when the trade had no target
+    exit_time           timestamptz[] NOT NULL,
+    exit_price          numeric[] NOT NULL,
+    exit_reason         text[] NOT NULL,
+    gross_pnl           numeric[] NOT NULL,
+    slippage_cost       numeric[] NOT NULL,
+    commission          numeric[] NOT NULL,
+    net_pnl             numeric[] NOT NULL,
+    mae                 numeric[] NOT NULL,
+    mfe                 numeric[] NOT NULL,
+    PRIMARY KEY (backtest_id, first_seq),
+    -- with row security's WITH CHECK, a role bound to a user can add chunks only to its own backtests
+    FOREIGN KEY (backtest_id, user_id) REFERENCES ex7.backtests (id, user_id) ON DELETE CASCADE,
+    -- one element per trade in every column, 1-based
+    CONSTRAINT backtest_trade_chunks_columns CHECK (pg_catalog.array_ndims(side) = 1 AND pg_catalog.array_lower(side, 1) = 1
+           AND pg_catalog.cardinality(quantity) = pg_catalog.cardinality(side)
+           AND pg_catalog.cardinality(entry_time) = pg_catalog.cardinality(side)
+           AND pg_catalog.cardinality(entry_price) = pg_catalog.cardinality(side)
+           AND pg_catalog.cardinality(stop_price) = pg_catalog.cardinality(side)
+           AND pg_catalog.cardinality(target_price) = pg_catalog.cardinality(side)
+           AND pg_catalog.cardinality(exit_time) = pg_catalog.cardinality(side)
+           AND pg_catalog.cardinality(exit_price) = pg_catalog.cardinality(side)
+           AND pg_catalog.cardinality(exit_reason) = pg_catalog.cardinality(side)
+           AND pg_catalog.cardinality(gross_pnl) = pg_catalog.cardinality(side)
+           AND pg_catalog.cardinality(slippage_cost) = pg_catalog.cardinality(side)
+           AND pg_catalog.cardinality(commission) = pg_catalog.cardinality(side)
+           AND pg_catalog.cardinality(net_pnl) = pg_catalog.cardinality(side)
+           AND pg_catalog.cardinality(mae) = pg_catalog.cardinality(side)
+           AND pg_catalog.cardinality(mfe) = pg_catalog.cardinality(side)),
+    -- what the per-row columns said: NOT NULL, and the values each column allows
+    CONSTRAINT backtest_trade_chunks_side_reason CHECK (side <@ ARRAY['long', 'short']
+           AND exit_reason <@ ARRAY['stop_loss', 'take_profit', 'exit_signal', 'reverse', 'end_of_range']),
+    CONSTRAINT backtest_trade_chunks_quantity CHECK (pg_catalog.array_position(quantity, NULL) IS NULL
+                                                     AND 0 < ALL (quantity)),
+    CONSTRAINT backtest_trade_chunks_not_null CHECK (
+           pg_catalog.array_position(entry_time, NULL) IS NULL AND pg_catalog.array_position(exit_time, NULL) IS NULL
+           AND pg_catalog.array_position(entry_price, NULL) IS NULL AND pg_catalog.array_position(exit_price, NULL) IS NULL
+           AND pg_catalog.array_position(gross_pnl, NULL) IS NULL AND pg_catalog.array_position(slippage_cost, NULL) IS NULL
+           AND pg_catalog.array_position(commission, NULL) IS NULL AND pg_catalog.array_position(net_pnl, NULL) IS NULL),
+    CONSTRAINT backtest_trade_chunks_excursions CHECK (pg_catalog.array_position(mae, NULL) IS NULL AND 0 <= ALL (mae)
+           AND pg_catalog.array_position(mfe, NULL) IS NULL AND 0 <= ALL (mfe))
 );
-COMMENT ON TABLE ex7.backtest_trades IS 'The closed trades of a backtest in exit order, priced by ex7.compute_pnl (net of slippage and commission). mae / mfe: the largest adverse / favourable excursion while open, gross money, as magnitudes.';
+COMMENT ON TABLE ex7.backtest_trade_chunks IS 'The closed trades of a backtest, one row per chunk of the run, one array per column (element i is trade first_seq + i - 1). Read them through the view ex7.backtest_trades.';
 
-CREATE TABLE ex7.backtest_equity (
-    backtest_id         uuid NOT NULL,             -- checked per statement (below)
-    seq                 integer NOT NULL CHECK (seq >= 1),
-    -- the backtest's user, for row security. No key to ex7.users: backtest_id already ties the row to
-    -- a backtest of an existing user, and a per-row check of users cost a fifth of storing the rows
+CREATE TABLE ex7.backtest_equity_chunks (
+    backtest_id         uuid NOT NULL,
+    first_seq           integer NOT NULL CHECK (first_seq >= 1),
     user_id             uuid NOT NULL,
-    ts                  timestamptz NOT NULL,
-    equity              numeric NOT NULL,
-    PRIMARY KEY (backtest_id, seq)
+    ts                  timestamptz[] NOT NULL,
+    equity              numeric[] NOT NULL,
+    PRIMARY KEY (backtest_id, first_seq),
+    FOREIGN KEY (backtest_id, user_id) REFERENCES ex7.backtests (id, user_id) ON DELETE CASCADE,
+    CONSTRAINT backtest_equity_chunks_columns CHECK (pg_catalog.array_ndims(ts) = 1 AND pg_catalog.array_lower(ts, 1) = 1
+           AND pg_catalog.cardinality(equity) = pg_catalog.cardinality(ts)
+           AND pg_catalog.array_position(ts, NULL) IS NULL AND pg_catalog.array_position(equity, NULL) IS NULL)
 );
-COMMENT ON TABLE ex7.backtest_equity IS 'The equity curve of a backtest: initial capital + realized net P&L + the open position marked gross at the bar''s close, sampled at every trade close and at the last bar of every UTC day, in time order.';
+COMMENT ON TABLE ex7.backtest_equity_chunks IS 'The equity curve of a backtest, one row per chunk of the run (element i is point first_seq + i - 1). Read it through the view ex7.backtest_equity.';
+
+-- written once and read whole: out of line without compression (compressing cost more than it saved)
+ALTER TABLE ex7.backtest_trade_chunks
+    ALTER COLUMN side SET STORAGE EXTERNAL, ALTER COLUMN quantity SET STORAGE EXTERNAL,
+    ALTER COLUMN entry_time SET STORAGE EXTERNAL, ALTER COLUMN entry_price SET STORAGE EXTERNAL,
+    ALTER COLUMN stop_price SET STORAGE EXTERNAL, ALTER COLUMN target_price SET STORAGE EXTERNAL,
+    ALTER COLUMN exit_time SET STORAGE EXTERNAL, ALTER COLUMN exit_price SET STORAGE EXTERNAL,
+    ALTER COLUMN exit_reason SET STORAGE EXTERNAL, ALTER COLUMN gross_pnl SET STORAGE EXTERNAL,
+    ALTER COLUMN slippage_cost SET STORAGE EXTERNAL, ALTER COLUMN commission SET STORAGE EXTERNAL,
+    ALTER COLUMN net_pnl SET STORAGE EXTERNAL, ALTER COLUMN mae SET STORAGE EXTERNAL,
+    ALTER COLUMN mfe SET STORAGE EXTERNAL;
+ALTER TABLE ex7.backtest_equity_chunks
+    ALTER COLUMN ts SET STORAGE EXTERNAL, ALTER COLUMN equity SET STORAGE EXTERNAL;
+
+/* the rows, as the per-row tables had them; security_invoker: the reader's row security applies */
+CREATE VIEW ex7.backtest_trades WITH (security_invoker = true) AS
+SELECT c.backtest_id, (c.first_seq + t.i - 1)::integer AS seq, c.user_id, t.side, t.quantity, t.entry_time,
+       t.entry_price, t.stop_price, t.target_price, t.exit_time, t.exit_price, t.exit_reason, t.gross_pnl,
+       t.slippage_cost, t.commission, t.net_pnl, t.mae, t.mfe
+  FROM ex7.backtest_trade_chunks c
+ CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(c.side), pg_catalog.unnest(c.quantity), pg_catalog.unnest(c.entry_time),
+                               pg_catalog.unnest(c.entry_price), pg_catalog.unnest(c.stop_price),
+                               pg_catalog.unnest(c.target_price), pg_catalog.unnest(c.exit_time),
+                               pg_catalog.unnest(c.exit_price), pg_catalog.unnest(c.exit_reason),
+                               pg_catalog.unnest(c.gross_pnl), pg_catalog.unnest(c.slippage_cost),
+                               pg_catalog.unnest(c.commission), pg_catalog.unnest(c.net_pnl),
+                               pg_catalog.unnest(c.mae), pg_catalog.unnest(c.mfe))
+       WITH ORDINALITY AS t (side, quantity, entry_time, entry_price, stop_price, target_price, exit_time,
+                             exit_price, exit_reason, gross_pnl, slippage_cost, commission, net_pnl, mae, mfe, i);
+COMMENT ON VIEW ex7.backtest_trades IS 'The closed trades of a backtest in exit order (seq), priced by ex7.compute_pnl (net of slippage and commission). mae / mfe: the largest adverse / favourable excursion while open, gross money, as magnitudes. Stored in ex7.backtest_trade_chunks.';
+
+CREATE VIEW ex7.backtest_equity WITH (security_invoker = true) AS
+SELECT c.backtest_id, (c.first_seq + p.i - 1)::integer AS seq, c.user_id, p.ts, p.equity
+  FROM ex7.backtest_equity_chunks c
+ CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(c.ts), pg_catalog.unnest(c.equity)) WITH ORDINALITY AS p (ts, equity, i);
+COMMENT ON VIEW ex7.backtest_equity IS 'The equity curve of a backtest: initial capital + realized net P&L + the open position marked gross at the bar''s close, sampled at every trade close and at the last bar of every UTC day, in time order (seq). Stored in ex7.backtest_equity_chunks.';
 
 /* The Judge. One policy, the operator's: a criterion left NULL is not checked. Seeded with every
  * criterion NULL, so a fresh install promotes as before until the operator sets the criteria
@@ -107,7 +181,7 @@ DO $$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['backtests', 'backtest_trades', 'backtest_equity', 'strategy_validations']
+    FOREACH t IN ARRAY ARRAY['backtests', 'backtest_trade_chunks', 'backtest_equity_chunks', 'strategy_validations']
     LOOP
         EXECUTE pg_catalog.format('ALTER TABLE ex7.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE pg_catalog.format('ALTER TABLE ex7.%I FORCE ROW LEVEL SECURITY', t);
@@ -117,57 +191,3 @@ BEGIN
     END LOOP;
 END
 $$;
-
-/*
- * The backtest_id of trades and curve points is checked once per statement, not once per row: a foreign
- * key's per-row check was half the time of storing them (docs/performance.md, session 5). The backtests a
- * statement's new rows name must exist, and they are locked FOR KEY SHARE as a foreign key's check locks
- * them (a concurrent delete of one waits for the writer, or the writer fails after the delete commits);
- * deleting backtests deletes their trades and curve (what ON DELETE CASCADE did). The check runs as the
- * writing role, so a role bound to a user can name only its own backtests (row security).
- * specs/backtest_rows.spec and sql/backtest.sql test it.
- */
-CREATE FUNCTION ex7._backtest_rows_check()
-RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    v_want bigint;
-    v_have bigint;
-BEGIN
-    SELECT pg_catalog.count(DISTINCT r.backtest_id) INTO v_want FROM new_rows r;
-    SELECT pg_catalog.count(*) INTO v_have
-      FROM (SELECT b.id FROM ex7.backtests b WHERE b.id IN (SELECT r.backtest_id FROM new_rows r)
-               FOR KEY SHARE OF b) x;
-    IF v_have < v_want THEN
-        RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
-            MESSAGE = pg_catalog.format('insert or update on table "%s" names a backtest that does not exist',
-                                        TG_TABLE_NAME);
-    END IF;
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION ex7._backtest_rows_check() IS
-'Trigger (per statement, on backtest_trades and backtest_equity): raises foreign_key_violation (23503) when the new rows name a backtest that does not exist (or that the writing role cannot see), and locks the named backtests FOR KEY SHARE.';
-CREATE FUNCTION ex7._backtests_deleted()
-RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    DELETE FROM ex7.backtest_trades t WHERE t.backtest_id IN (SELECT o.id FROM old_rows o);
-    DELETE FROM ex7.backtest_equity e WHERE e.backtest_id IN (SELECT o.id FROM old_rows o);
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION ex7._backtests_deleted() IS
-'Trigger (per statement, after a delete on backtests): deletes the trades and curve points of the deleted backtests.';
-CREATE TRIGGER backtest_trades_insert AFTER INSERT ON ex7.backtest_trades
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ex7._backtest_rows_check();
-CREATE TRIGGER backtest_trades_update AFTER UPDATE ON ex7.backtest_trades
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ex7._backtest_rows_check();
-CREATE TRIGGER backtest_equity_insert AFTER INSERT ON ex7.backtest_equity
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ex7._backtest_rows_check();
-CREATE TRIGGER backtest_equity_update AFTER UPDATE ON ex7.backtest_equity
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ex7._backtest_rows_check();
-CREATE TRIGGER backtests_deleted AFTER DELETE ON ex7.backtests
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ex7._backtests_deleted();

@@ -38,7 +38,7 @@ GRANT SELECT (id, user_id, subscription_id, channel_id, channel_type, strategy_i
 GRANT INSERT ON ex7.notifications, ex7.alert_deliveries TO ex7_user;
 -- backtests (ext/sql/66_backtest_schema.sql): a run replaces its own trades and curve and records its progress;
 -- the Judge records its verdicts. ex7.validation_policy stays read-only: the operator's
-GRANT INSERT, UPDATE, DELETE ON ex7.backtests, ex7.backtest_trades, ex7.backtest_equity TO ex7_user;
+GRANT INSERT, UPDATE, DELETE ON ex7.backtests, ex7.backtest_trade_chunks, ex7.backtest_equity_chunks TO ex7_user;
 GRANT INSERT ON ex7.strategy_validations TO ex7_user;
 -- the Judge's policy is the operator's to set (ext/sql/67_backtest.sql)
 REVOKE EXECUTE ON FUNCTION ex7.set_validation_policy(jsonb) FROM PUBLIC, ex7_user;

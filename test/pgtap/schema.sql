@@ -9,7 +9,7 @@ SELECT tables_are('ex7', ARRAY['users', 'tiers', 'role_bindings', 'secrets', 'in
     'strategy_versions', 'strategy_runtimes', 'signals', 'signal_events', 'signal_audit', 'signals_blocked',
     'risk_limits', 'rate_counters', 'bars', 'market_closures',
     -- issue 5: backtests and the Judge
-    'backtests', 'backtest_trades', 'backtest_equity', 'validation_policy', 'strategy_validations',
+    'backtests', 'backtest_trade_chunks', 'backtest_equity_chunks', 'validation_policy', 'strategy_validations',
     -- issue 6: account, Vix, billing and compliance
     'vix_usage', 'waitlist', 'auth_accounts', 'auth_attempts', 'exchange_keys', 'compliance_documents',
     'compliance_acceptances', 'billing_accounts', 'stripe_events',
