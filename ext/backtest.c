@@ -31,6 +31,7 @@
 #include "barscan.h"
 #include "fills.h"
 #include "graph.h"
+#include "pnl.h"
 
 #include <math.h>
 
@@ -65,6 +66,9 @@
 #define BT_CHUNK			8192
 /* a background run commits its progress at least every this many bars */
 #define BT_PROGRESS_BARS	(8 * BT_CHUNK)
+/* pending trades and curve points stored once there are this many (one chunk row per table): about
+ * 1 MB of arrays; fewer, larger rows cost less per element to store */
+#define BT_FLUSH_ROWS		16384
 /* positions open at once: one per side at most (an entry of the side already open is skipped) */
 #define BT_MAX_POSITIONS	2
 /* skip reasons of fills_decide counted in the summary */
@@ -192,8 +196,7 @@ typedef struct BtState
 	int64		day_trades;
 	int64		day_consec;
 
-	/* the functions shared with the live path, called through fmgr */
-	FmgrInfo	pnl_fn;
+	/* the functions shared with the live path, called through fmgr (compute_pnl: pnl_compute) */
 	FmgrInfo	day_fn;
 	FmgrInfo	risk_fn;
 
@@ -436,9 +439,7 @@ static void
 close_position(BtState *st, int i, Numeric price, const char *reason, TimestampTz ts)
 {
 	BtPosition *p = &st->pos[i];
-	Datum		r;
-	HeapTupleHeader tup;
-	bool		isnull;
+	PnlResult	pnl;
 	Numeric		gross,
 				slippage,
 				commission,
@@ -451,16 +452,12 @@ close_position(BtState *st, int i, Numeric price, const char *reason, TimestampT
 	p->best = Max(p->best, (price_d - p->entry_d) * p->fp.side);
 	p->worst = Max(p->worst, (p->entry_d - price_d) * p->fp.side);
 
-	r = FunctionCall5(&st->pnl_fn, PointerGetDatum(st->instrument),
-					  CStringGetTextDatum(p->fp.side > 0 ? "long" : "short"), Int32GetDatum(p->size),
-					  NumericGetDatum(p->entry), NumericGetDatum(price));
-	tup = DatumGetHeapTupleHeader(r);
-	/* compute_pnl's columns: points, ticks, gross_pnl, slippage_ticks, slippage_cost, commission,
-	 * net_pnl */
-	gross = DatumGetNumeric(GetAttributeByNum(tup, 3, &isnull));
-	slippage = DatumGetNumeric(GetAttributeByNum(tup, 5, &isnull));
-	commission = DatumGetNumeric(GetAttributeByNum(tup, 6, &isnull));
-	net = DatumGetNumeric(GetAttributeByNum(tup, 7, &isnull));
+	/* ex7.compute_pnl's formula (ext/pnl.c) */
+	pnl_compute(st->instrument, p->fp.side > 0, p->size, p->entry, price, &pnl);
+	gross = pnl.gross;
+	slippage = pnl.slippage;
+	commission = pnl.commission;
+	net = pnl.net;
 
 	memset(nulls, 0, sizeof(nulls));
 	vals[0] = CStringGetTextDatum(p->fp.side > 0 ? "long" : "short");
@@ -932,7 +929,8 @@ run_chunk(BtState *st)
 	bars_fetch_end(&st->fetch);
 	MemoryContextReset(st->bar_cxt);
 	pfree(v);
-	flush(st);
+	if (st->trade_rows.n + st->equity.n >= BT_FLUSH_ROWS)
+		flush(st);
 
 	/* keep lookback - 1 bars of history for the next chunk */
 	keep = Min(st->n, st->lookback - 1);
@@ -1017,7 +1015,6 @@ bt_begin(pg_uuid_t *id, MemoryContext parent, bool keep_plans)
 	bool		isnull;
 	Jsonb	   *params;
 	char	   *s;
-	Oid			pnl_args[5] = {TEXTOID, TEXTOID, INT4OID, NUMERICOID, NUMERICOID};
 	Oid			day_args[1] = {TIMESTAMPTZOID};
 	Oid			risk_args[8] = {NUMERICOID, INT4OID, INT4OID, INT4OID, NUMERICOID, INT8OID, INT8OID,
 	INT8OID};
@@ -1075,7 +1072,6 @@ bt_begin(pg_uuid_t *id, MemoryContext parent, bool keep_plans)
 	st->tids = palloc(sizeof(ItemPointerData) * BT_CHUNK);
 	st->prev_r = -1;
 
-	fmgr_info_cxt(lookup("compute_pnl", 5, pnl_args), &st->pnl_fn, cxt);
 	fmgr_info_cxt(lookup("trading_day_start", 1, day_args), &st->day_fn, cxt);
 	fmgr_info_cxt(lookup("risk_decide", 8, risk_args), &st->risk_fn, cxt);
 	MemoryContextSwitchTo(old);

@@ -36,6 +36,7 @@
  *-------------------------------------------------------------------------
  */
 #include "ex7.h"
+#include "pnl.h"
 
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
@@ -467,49 +468,28 @@ out_of_range(const char *name)
 				"value_error.overflow");
 }
 
-PG_FUNCTION_INFO_V1(compute_pnl);
-Datum
-compute_pnl(PG_FUNCTION_ARGS)
+/*
+ * pnl_compute: the formula of ex7.compute_pnl for C callers in the extension (the backtest prices
+ * every trade with it: the same code, without a function call and a row per trade). Returns nothing;
+ * fills out with the numbers of a closed trade of size contracts of instrument, long or short,
+ * entered at entry and closed at close, or raises the X7422 compute_pnl raises. The numbers live in
+ * the current memory context, except slippage_ticks, slippage and commission (the instrument cache's:
+ * copy them to keep them past an invalidation).
+ */
+void
+pnl_compute(text *instrument, bool is_long, int32 size, Numeric entry, Numeric close, PnlResult *out)
 {
-	text	   *side = PG_GETARG_TEXT_PP(1);
-	int32		size = PG_GETARG_INT32(2);
-	Numeric		entry = PG_GETARG_NUMERIC(3);
-	Numeric		close = PG_GETARG_NUMERIC(4);
-	int			side_len = VARSIZE_ANY_EXHDR(side);
-	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
 	PnlInstrument *in;
 	const PnlSized *sized;
 	PnlSized	scratch;
-	bool		is_long;
 	Numeric		move;
 	Numeric		ticks;
 	Numeric		points;
 	Numeric		gross;
 	Numeric		net;
-	Datum		values[PNL_NCOLUMNS];
-	bool		nulls[PNL_NCOLUMNS] = {false};
 
-	/* the result descriptor is the same on every call through this FmgrInfo: build it once */
-	if (tupdesc == NULL)
-	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-
-		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "return type must be a row type");
-		tupdesc = BlessTupleDesc(tupdesc);
-		fcinfo->flinfo->fn_extra = tupdesc;
-		MemoryContextSwitchTo(oldcxt);
-	}
 	pnl_constants();
-
-	/* the checks, in argument order; the HTTP front answers each with a 422 on its body field */
-	in = pnl_lookup(PG_GETARG_TEXT_PP(0));
-	if (side_len == 4 && memcmp(VARDATA_ANY(side), "long", 4) == 0)
-		is_long = true;
-	else if (side_len == 5 && memcmp(VARDATA_ANY(side), "short", 5) == 0)
-		is_long = false;
-	else
-		ex7_invalid("[\"body\",\"side\"]", "side must be long or short", "value_error.const");
+	in = pnl_lookup(instrument);
 	if (size <= 0)
 		ex7_invalid("[\"body\",\"size\"]", "size must be greater than 0", "value_error.number.not_gt");
 	if (size > PNL_MAX_SIZE)
@@ -546,13 +526,61 @@ compute_pnl(PG_FUNCTION_ARGS)
 	if (cmp(net, pnl_min_abs) <= 0)
 		out_of_range(cmp(gross, pnl_min_abs) <= 0 ? "gross_pnl" : "net_pnl");
 
-	values[0] = NumericGetDatum(points);
-	values[1] = NumericGetDatum(ticks);
-	values[2] = NumericGetDatum(gross);
-	values[3] = NumericGetDatum(pnl_slippage_ticks);
-	values[4] = NumericGetDatum(sized->slippage);
-	values[5] = NumericGetDatum(sized->commission);
-	values[6] = NumericGetDatum(net);
+	out->points = points;
+	out->ticks = ticks;
+	out->gross = gross;
+	out->slippage_ticks = pnl_slippage_ticks;
+	out->slippage = sized->slippage;
+	out->commission = sized->commission;
+	out->net = net;
+}
+
+PG_FUNCTION_INFO_V1(compute_pnl);
+Datum
+compute_pnl(PG_FUNCTION_ARGS)
+{
+	text	   *side = PG_GETARG_TEXT_PP(1);
+	int			side_len = VARSIZE_ANY_EXHDR(side);
+	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	bool		is_long;
+	PnlResult	r;
+	Datum		values[PNL_NCOLUMNS];
+	bool		nulls[PNL_NCOLUMNS] = {false};
+
+	/* the result descriptor is the same on every call through this FmgrInfo: build it once */
+	if (tupdesc == NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		tupdesc = BlessTupleDesc(tupdesc);
+		fcinfo->flinfo->fn_extra = tupdesc;
+		MemoryContextSwitchTo(oldcxt);
+	}
+
+	/* the checks, in argument order; the HTTP front answers each with a 422 on its body field */
+	if (side_len == 4 && memcmp(VARDATA_ANY(side), "long", 4) == 0)
+		is_long = true;
+	else if (side_len == 5 && memcmp(VARDATA_ANY(side), "short", 5) == 0)
+		is_long = false;
+	else
+	{
+		/* an unknown instrument is reported first, as before the side */
+		pnl_constants();
+		(void) pnl_lookup(PG_GETARG_TEXT_PP(0));
+		ex7_invalid("[\"body\",\"side\"]", "side must be long or short", "value_error.const");
+	}
+	pnl_compute(PG_GETARG_TEXT_PP(0), is_long, PG_GETARG_INT32(2), PG_GETARG_NUMERIC(3),
+				PG_GETARG_NUMERIC(4), &r);
+
+	values[0] = NumericGetDatum(r.points);
+	values[1] = NumericGetDatum(r.ticks);
+	values[2] = NumericGetDatum(r.gross);
+	values[3] = NumericGetDatum(r.slippage_ticks);
+	values[4] = NumericGetDatum(r.slippage);
+	values[5] = NumericGetDatum(r.commission);
+	values[6] = NumericGetDatum(r.net);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
