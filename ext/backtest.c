@@ -410,9 +410,11 @@ sample(BtState *st, TimestampTz ts, Numeric equity)
 static Numeric
 excursion_money(BtState *st, double points, int32 size)
 {
-	double		ticks = rint(Max(points, 0) / st->tick_d);
+	/* whole ticks (excursions are bounded by the prices: far inside int64) times the size, then one
+	 * exact multiplication */
+	int64		ticks = (int64) rint(Max(points, 0) / st->tick_d);
 
-	return nmul(nmul(int64_to_numeric((int64) ticks), st->tick_value), int64_to_numeric(size));
+	return nmul(st->tick_value, int64_to_numeric(ticks * size));
 }
 
 /* day_roll: moves the risk gate's day to the trading day of ts (ex7.trading_day_start) */
@@ -446,7 +448,7 @@ close_position(BtState *st, int i, Numeric price, const char *reason, TimestampT
 				net;
 	Datum		vals[15];
 	bool		nulls[15];
-	double		price_d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(price)));
+	double		price_d = numeric_to_double(price);	/* numeric_float8's double (barscan.h) */
 
 	/* the exit bar's own excursion up to the fill (the level on a bracket exit) */
 	p->best = Max(p->best, (price_d - p->entry_d) * p->fp.side);
