@@ -78,4 +78,13 @@ echo "GET /api/strategies/{id}: ex7d $get_http req/s, pgbench $get_pg tps: ${r1}
 echo "GET /api/signals?limit=50: ex7d $list_http req/s, pgbench $list_pg tps: ${r2}x (goal >= 0.7x)"
 echo "rate limiting: on $get_http req/s, off $get_off req/s: ${r3}x (goal >= 0.85x)"
 echo "p99 at $half req/s (half of ex7d's maximum): ex7d ${p99_http} ms, pgbench ${p99_pg} ms"
+
+# the same GET at more clients: wrk with N connections against ex7d (its pool stays at POOL connections)
+# beside pgbench with N clients (N backends). Reported, not judged: the goal is read at CONC above.
+for n in ${BENCH_SWEEP:-16 64}; do
+	w=$(wrk -t2 -c"$n" -d"${SECS}s" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$P_ON/api/strategies/$SID" | awk '/Requests\/sec/ { print $2 }')
+	echo "SELECT ex7.get_strategy('$U', '$SID')::text;" >"$W/q.sql"
+	p=$(pgbench -n -M prepared -c "$n" -j 2 -T "$SECS" -f "$W/q.sql" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+	echo "  at $n clients: ex7d $w req/s (pool of $POOL), pgbench $p tps ($n backends): $(awk -v a="$w" -v b="$p" 'BEGIN { printf "%.2f", a / b }')x"
+done
 awk -v a="$r1" -v b="$r2" -v c="$r3" 'BEGIN { exit !(a >= 0.6 && b >= 0.7 && c >= 0.85) }'
