@@ -7,7 +7,7 @@ SELECT plan(46);
 SELECT has_schema('ex7');
 SELECT tables_are('ex7', ARRAY['users', 'tiers', 'role_bindings', 'secrets', 'instruments', 'strategies',
     'strategy_versions', 'strategy_runtimes', 'signals', 'signal_events', 'signal_audit', 'signals_blocked',
-    'risk_limits', 'rate_counters', 'bars', 'market_closures',
+    'risk_limits', 'rate_counters', 'bars', 'bar_blocks', 'market_closures',
     -- issue 5: backtests and the Judge
     'backtests', 'backtest_trade_chunks', 'backtest_equity_chunks', 'validation_policy', 'strategy_validations',
     -- issue 6: account, Vix, billing and compliance
