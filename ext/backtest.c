@@ -4,17 +4,20 @@
  *	  Backtests: a strategy version run over the stored bars of a range with the live path's
  *	  pieces: the same compiled graph (graph_compile, graph_run, graph_actions), the same
  *	  decision (fills_decide, ext/fills.c: brackets at their levels, exit nodes, entries on the
- *	  bar's close with the skip rules and reversals), the same P&L (ex7.compute_pnl, called
- *	  through fmgr) and optionally the same risk gate (ex7.risk_decide on the backtest's own day).
+ *	  bar's close with the skip rules and reversals), the same P&L (ex7.compute_pnl's formula,
+ *	  pnl_compute, ext/pnl.h) and optionally the same risk gate (ex7.risk_decide on the backtest's
+ *	  own day).
  *
  * Issue 5: "runs a strategy version over the stored bars of a date range: the same compiled graph,
  * the same fills (stop/target levels, next-bar rules as live), the same compute_pnl with slippage
  * and commission, optionally the same risk gate. No second implementation of anything the live
  * path does." docs/backtests.md.
  *
- * Bars are streamed: read in chunks of BT_CHUNK through the primary key (keyset on ts), with the
- * graph's lookback of history kept from one chunk to the next, so memory does not grow with the
- * number of bars. Each bar of the range is evaluated on
+ * Bars are streamed: read in chunks of BT_CHUNK from ex7.bar_blocks, the columnar copy of ex7.bars
+ * kept in the same transactions (ext/barblocks.c: doubles for the graph, exact prices for the fills
+ * only where something may happen), with the graph's lookback of history kept from one chunk to the
+ * next; trades and the curve are stored every BT_FLUSH_ROWS. Memory does not grow with the number
+ * of bars. Each bar of the range is evaluated on
  *	  exact: the window ex7._evaluate reads for it (its lookback of bars up to it), so its values,
  *		   and the decisions, are those the live dispatcher computes on that bar;
  *	  fast:  the chunk it is in, with a lookback of history before the chunk: one graph run per
@@ -28,6 +31,7 @@
  *-------------------------------------------------------------------------
  */
 #include "ex7.h"
+#include "barblocks.h"
 #include "barscan.h"
 #include "fills.h"
 #include "graph.h"
@@ -66,9 +70,9 @@
 #define BT_CHUNK			8192
 /* a background run commits its progress at least every this many bars */
 #define BT_PROGRESS_BARS	(8 * BT_CHUNK)
-/* pending trades and curve points stored once there are this many (one chunk row per table): about
- * 1 MB of arrays; fewer, larger rows cost less per element to store */
-#define BT_FLUSH_ROWS		16384
+/* pending trades and curve points are stored once there are this many (a chunk row per table): a
+ * bounded buffer, and rows of a few thousand elements cost little more per element than larger ones */
+#define BT_FLUSH_ROWS		4096
 /* positions open at once: one per side at most (an entry of the side already open is skipped) */
 #define BT_MAX_POSITIONS	2
 /* skip reasons of fills_decide counted in the summary */
@@ -153,8 +157,7 @@ typedef struct BtState
 	 * The chunk's rows: exact prices are fetched only for bars where something may happen
 	 * (bar_quiet), and for the previous close when a day-end sample needs it.
 	 */
-	ItemPointerData *tids;
-	BarsFetch	fetch;			/* open while a chunk is decided */
+	BarExact   *prices;			/* their exact high, low and close (ext/barblocks.h) */
 	int			prev_r;			/* the chunk row of the previous bar, or -1 */
 	Numeric		cur_close;		/* the current bar's exact close once fetched, else NULL */
 	TimestampTz last_ts;		/* the newest bar read */
@@ -248,6 +251,21 @@ ncopy_in(MemoryContext cxt, Numeric n)
 	return c;
 }
 
+/*
+ * nset: replaces the run's number *slot (its own copy in the run's context, or NULL) with a copy of
+ * n, freeing the old one: the summary's running numbers are replaced on every trade, and a million
+ * bars must not keep every value they had.
+ */
+static void
+nset(BtState *st, Numeric *slot, Numeric n)
+{
+	Numeric		c = ncopy_in(st->cxt, n);
+
+	if (*slot != NULL)
+		pfree(*slot);
+	*slot = c;
+}
+
 static char *
 ntext(Numeric n)
 {
@@ -320,9 +338,12 @@ static void
 rows_flush(BtState *st, BtRows *r)
 {
 	Datum		args[BT_MAX_COLS + 3];
+	MemoryContext old;
 
 	if (r->n == 0)
 		return;
+	/* the arrays go with the pending rows (flush resets rows_cxt) */
+	old = MemoryContextSwitchTo(st->rows_cxt);
 	args[0] = UUIDPGetDatum(&st->id);
 	args[1] = st->user_id;
 	args[2] = Int32GetDatum(r->first_seq);
@@ -335,6 +356,7 @@ rows_flush(BtState *st, BtRows *r)
 														 r->types[c], r->typlen[c], r->typbyval[c],
 														 r->typalign[c]));
 	}
+	MemoryContextSwitchTo(old);
 	if (SPI_execute_plan(r->plan, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not store the backtest's rows");
 	r->n = 0;
@@ -399,11 +421,11 @@ sample(BtState *st, TimestampTz ts, Numeric equity)
 	vals[1] = NumericGetDatum(equity);
 	rows_add(st, &st->equity, ++st->equity_seq, vals, NULL);
 	if (ncmp(equity, st->peak) > 0)
-		st->peak = ncopy_in(st->cxt, equity);
+		nset(st, &st->peak, equity);
 	dd = nsub(st->peak, equity);
 	if (ncmp(dd, st->max_drawdown) > 0)
-		st->max_drawdown = ncopy_in(st->cxt, dd);
-	st->last_equity = ncopy_in(st->cxt, equity);
+		nset(st, &st->max_drawdown, dd);
+	nset(st, &st->last_equity, equity);
 }
 
 /* excursion_money: points of excursion as gross money: whole ticks * tick_value * size */
@@ -427,7 +449,7 @@ day_roll(BtState *st, TimestampTz ts)
 	st->day_next = DatumGetTimestampTz(FunctionCall1(&st->day_fn,
 													 TimestampTzGetDatum(st->day_start +
 																		 BT_DAY_PROBE)));
-	st->day_realized = ncopy_in(st->cxt, int64_to_numeric(0));
+	nset(st, &st->day_realized, int64_to_numeric(0));
 	st->day_trades = 0;
 	st->day_consec = 0;
 }
@@ -481,21 +503,21 @@ close_position(BtState *st, int i, Numeric price, const char *reason, TimestampT
 	vals[14] = NumericGetDatum(excursion_money(st, p->best, p->size));
 	rows_add(st, &st->trade_rows, (int32) ++st->trades, vals, nulls);
 
-	st->realized = ncopy_in(st->cxt, nadd(st->realized, net));
+	nset(st, &st->realized, nadd(st->realized, net));
 	if (ncmp(net, int64_to_numeric(0)) > 0)
 	{
 		st->wins++;
-		st->gross_profit = ncopy_in(st->cxt, nadd(st->gross_profit, net));
+		nset(st, &st->gross_profit, nadd(st->gross_profit, net));
 	}
 	else if (ncmp(net, int64_to_numeric(0)) < 0)
 	{
 		st->losses++;
-		st->gross_loss = ncopy_in(st->cxt, nadd(st->gross_loss, net));
+		nset(st, &st->gross_loss, nadd(st->gross_loss, net));
 	}
 	if (st->risk_gate)
 	{
 		day_roll(st, ts);
-		st->day_realized = ncopy_in(st->cxt, nadd(st->day_realized, net));
+		nset(st, &st->day_realized, nadd(st->day_realized, net));
 		/* the trailing run of losing closes of the day; a close at >= 0 ends it */
 		st->day_consec = ncmp(net, int64_to_numeric(0)) < 0 ? st->day_consec + 1 : 0;
 	}
@@ -661,7 +683,9 @@ decide_bar(BtState *st, int r, int i, const double *v, bool warm)
 			excursion(&st->pos[k], st->high[i], st->low[i]);
 		return;
 	}
-	bars_fetch(&st->fetch, &st->tids[r], &high, &low, &close);
+	high = bar_exact_numeric(st->instrument, st->timeframe, ts, &st->prices[r], 0);
+	low = bar_exact_numeric(st->instrument, st->timeframe, ts, &st->prices[r], 1);
+	close = bar_exact_numeric(st->instrument, st->timeframe, ts, &st->prices[r], 2);
 	st->cur_close = close;
 
 	for (int k = 0; k < st->npos; k++)
@@ -756,7 +780,8 @@ prev_close_exact(BtState *st)
 	if (st->prev_close == NULL)
 	{
 		Assert(st->prev_r >= 0);
-		bars_fetch(&st->fetch, &st->tids[st->prev_r], NULL, NULL, &st->prev_close);
+		st->prev_close = bar_exact_numeric(st->instrument, st->timeframe, st->prev_ts,
+										   &st->prices[st->prev_r], 2);
 	}
 	return st->prev_close;
 }
@@ -833,7 +858,7 @@ read_history(BtState *st)
 static bool
 run_chunk(BtState *st)
 {
-	BarsOut		out;
+	BlocksOut	out;
 	int			got,
 				base,
 				keep;
@@ -844,7 +869,7 @@ run_chunk(BtState *st)
 
 	if (st->done)
 		return false;
-	/* oldest first through the primary key (ext/barscan.c), after the newest bar read so far */
+	/* oldest first from the bar blocks (ext/barblocks.c), after the newest bar read so far */
 	base = st->n;
 	out.ts = st->ts + base;
 	out.open = st->open + base;
@@ -852,8 +877,8 @@ run_chunk(BtState *st)
 	out.low = st->low + base;
 	out.close = st->close + base;
 	out.volume = st->volume + base;
-	out.tid = st->tids;
-	got = bars_scan(st->instrument, st->timeframe, st->last_ts, st->range_to, BT_CHUNK, &out);
+	out.exact = st->prices;
+	got = blocks_scan(st->instrument, st->timeframe, st->last_ts, st->range_to, BT_CHUNK, &out);
 	if (got < BT_CHUNK)
 		st->done = true;
 	if (got == 0)
@@ -882,7 +907,6 @@ run_chunk(BtState *st)
 		MemoryContextSwitchTo(old);
 	}
 
-	bars_fetch_begin(&st->fetch);
 	for (int r = 0; r < got; r++)
 	{
 		int			i = base + r;
@@ -928,7 +952,6 @@ run_chunk(BtState *st)
 		}
 		st->bars++;
 	}
-	bars_fetch_end(&st->fetch);
 	MemoryContextReset(st->bar_cxt);
 	pfree(v);
 	if (st->trade_rows.n + st->equity.n >= BT_FLUSH_ROWS)
@@ -1056,12 +1079,13 @@ bt_begin(pg_uuid_t *id, MemoryContext parent, bool keep_plans)
 	st->capital = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(s ? s : "10000"),
 													  ObjectIdGetDatum(InvalidOid),
 													  Int32GetDatum(-1)));
+	/* each its own copy: nset frees the one it replaces */
 	st->realized = int64_to_numeric(0);
 	st->gross_profit = int64_to_numeric(0);
 	st->gross_loss = int64_to_numeric(0);
 	st->max_drawdown = int64_to_numeric(0);
-	st->peak = st->capital;
-	st->last_equity = st->capital;
+	st->peak = ncopy_in(cxt, st->capital);
+	st->last_equity = ncopy_in(cxt, st->capital);
 	st->day_realized = int64_to_numeric(0);
 
 	st->cap = st->lookback - 1 + BT_CHUNK;
@@ -1071,7 +1095,7 @@ bt_begin(pg_uuid_t *id, MemoryContext parent, bool keep_plans)
 	st->low = palloc(sizeof(double) * st->cap);
 	st->close = palloc(sizeof(double) * st->cap);
 	st->volume = palloc(sizeof(double) * st->cap);
-	st->tids = palloc(sizeof(ItemPointerData) * BT_CHUNK);
+	st->prices = palloc(sizeof(BarExact) * BT_CHUNK);
 	st->prev_r = -1;
 
 	fmgr_info_cxt(lookup("trading_day_start", 1, day_args), &st->day_fn, cxt);
