@@ -789,6 +789,7 @@ typedef struct Acc
 } Acc;
 
 static SPIPlanPtr plan_upsert = NULL;
+static SPIPlanPtr plan_upsert1 = NULL;
 static SPIPlanPtr plan_remove = NULL;
 static SPIPlanPtr plan_drop_empty = NULL;
 
@@ -1041,6 +1042,26 @@ acc_flush(Acc *a, RecBuf *buf)
 		ng++;
 		s = e;
 	}
+	if (!buf->removal && ng == 1)
+	{
+		/* one block (every single-bar ingest): the plain statement, no arrays to build and unnest */
+		static Oid	types1[4] = {TEXTOID, TEXTOID, INT8OID, BYTEAOID};
+
+		args[0] = inst[0];
+		args[1] = tf[0];
+		args[2] = blk[0];
+		args[3] = data[0];
+		rc = SPI_execute_plan(bb_plan(&plan_upsert1,
+									  "INSERT INTO ex7.bar_blocks AS b (instrument, timeframe, block, data) "
+									  "VALUES ($1, $2, $3, $4) "
+									  "ON CONFLICT (instrument, timeframe, block) "
+									  "DO UPDATE SET data = ex7._bar_blocks_merge(b.data, EXCLUDED.data)",
+									  4, types1),
+							  args, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "bar blocks: upsert failed: %s", SPI_result_code_string(rc));
+		goto done;
+	}
 	args[0] = PointerGetDatum(construct_array(inst, ng, TEXTOID, -1, false, TYPALIGN_INT));
 	args[1] = PointerGetDatum(construct_array(tf, ng, TEXTOID, -1, false, TYPALIGN_INT));
 	args[2] = PointerGetDatum(construct_array(blk, ng, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
@@ -1062,30 +1083,62 @@ acc_flush(Acc *a, RecBuf *buf)
 	}
 	else
 	{
+		int			nempty = 0;
+		SPITupleTable *returned;
+
+		/*
+		 * The blocks the removal left without a bar are deleted next. Their rows stay locked by the
+		 * UPDATE until commit, so a count of 0 here is still 0 then; the DELETE checks again anyway.
+		 */
 		rc = SPI_execute_plan(bb_plan(&plan_remove,
 									  "UPDATE ex7.bar_blocks AS b SET data = ex7._bar_blocks_remove(b.data, u.d) "
 									  "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
 									  "pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u (i, t, k, d) "
 									  "WHERE b.instrument OPERATOR(pg_catalog.=) u.i "
 									  "AND b.timeframe OPERATOR(pg_catalog.=) u.t "
-									  "AND b.block OPERATOR(pg_catalog.=) u.k",
+									  "AND b.block OPERATOR(pg_catalog.=) u.k "
+									  "RETURNING b.instrument, b.timeframe::text, b.block, "
+									  "ex7._bar_blocks_count(b.data) OPERATOR(pg_catalog.=) 0",
 									  4, types),
 							  args, NULL, false, 0);
-		if (rc != SPI_OK_UPDATE)
+		if (rc != SPI_OK_UPDATE_RETURNING)
 			elog(ERROR, "bar blocks: removal failed: %s", SPI_result_code_string(rc));
-		rc = SPI_execute_plan(bb_plan(&plan_drop_empty,
-									  "DELETE FROM ex7.bar_blocks AS b "
-									  "USING ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
-									  "pg_catalog.unnest($3)) AS u (i, t, k) "
-									  "WHERE b.instrument OPERATOR(pg_catalog.=) u.i "
-									  "AND b.timeframe OPERATOR(pg_catalog.=) u.t "
-									  "AND b.block OPERATOR(pg_catalog.=) u.k "
-									  "AND ex7._bar_blocks_count(b.data) OPERATOR(pg_catalog.=) 0",
-									  3, types),
-							  args, NULL, false, 0);
-		if (rc != SPI_OK_DELETE)
-			elog(ERROR, "bar blocks: removal of empty blocks failed: %s", SPI_result_code_string(rc));
+		returned = SPI_tuptable;
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	t = returned->vals[i];
+			TupleDesc	d = returned->tupdesc;
+			bool		isnull;
+
+			if (!DatumGetBool(SPI_getbinval(t, d, 4, &isnull)))
+				continue;
+			inst[nempty] = SPI_getbinval(t, d, 1, &isnull);
+			tf[nempty] = SPI_getbinval(t, d, 2, &isnull);
+			blk[nempty] = SPI_getbinval(t, d, 3, &isnull);
+			nempty++;
+		}
+		if (nempty > 0)
+		{
+			args[0] = PointerGetDatum(construct_array(inst, nempty, TEXTOID, -1, false, TYPALIGN_INT));
+			args[1] = PointerGetDatum(construct_array(tf, nempty, TEXTOID, -1, false, TYPALIGN_INT));
+			args[2] = PointerGetDatum(construct_array(blk, nempty, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+													  TYPALIGN_DOUBLE));
+			rc = SPI_execute_plan(bb_plan(&plan_drop_empty,
+										  "DELETE FROM ex7.bar_blocks AS b "
+										  "USING ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
+										  "pg_catalog.unnest($3)) AS u (i, t, k) "
+										  "WHERE b.instrument OPERATOR(pg_catalog.=) u.i "
+										  "AND b.timeframe OPERATOR(pg_catalog.=) u.t "
+										  "AND b.block OPERATOR(pg_catalog.=) u.k "
+										  "AND ex7._bar_blocks_count(b.data) OPERATOR(pg_catalog.=) 0",
+										  3, types),
+								  args, NULL, false, 0);
+			if (rc != SPI_OK_DELETE)
+				elog(ERROR, "bar blocks: removal of empty blocks failed: %s", SPI_result_code_string(rc));
+		}
+		SPI_freetuptable(returned);
 	}
+done:
 	a->blocks_written += ng;
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(a->flushcxt);
