@@ -76,7 +76,8 @@ got=$(q -tA -c "SELECT ex7._bar_blocks_scan_bench('NQ', '1m', '-infinity', 'infi
 # leave the tables as they were: the series goes with its blocks (without the delete trigger's 1M-bar merge)
 q -c "BEGIN" -c "ALTER TABLE ex7.bars DISABLE TRIGGER bars_blocks_delete" \
   -c "DELETE FROM ex7.bars WHERE instrument = 'NQ' AND timeframe = '1m'" \
-  -c "DELETE FROM ex7.bar_blocks WHERE instrument = 'NQ' AND timeframe = '1m'" -c "COMMIT"
+  -c "DELETE FROM ex7.bar_blocks WHERE instrument = 'NQ' AND timeframe = '1m'" \
+  -c "ALTER TABLE ex7.bars ENABLE TRIGGER bars_blocks_delete" -c "COMMIT"
 
 r() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 echo "bar blocks: $got bars in $blocks blocks, $bytes bytes ($(awk -v a="$bytes" -v n="$got" 'BEGIN { printf "%.1f", a / n }') a bar)"
