@@ -200,8 +200,23 @@ rd32(const char *p, int i)
 	return v;
 }
 
-/* block_lay: returns the size of a block of n bars with flags, pointing v's columns into p when p */
+/* block_size: the bytes of a block of n bars with flags */
 static size_t
+block_size(int n, uint16 flags)
+{
+	size_t		size = BB_HEADER;
+
+	size += (size_t) n * ((flags & BB_TS32) ? 4 : 8);
+	for (int c = 0; c < BB_PRICES; c++)
+		size += (size_t) n * ((flags & BB_M32(c)) ? 4 : 8);
+	size += (size_t) n * ((flags & BB_V32) ? 4 : 8);
+	for (int c = 0; c < BB_PRICES; c++)
+		size += (flags & BB_D1(c)) ? 1 : (size_t) n;
+	return size;
+}
+
+/* block_lay: points v's columns into the block of n bars with flags at p */
+static void
 block_lay(const char *p, int n, uint16 flags, BlockView *v)
 {
 	size_t		off = BB_HEADER;
@@ -222,7 +237,6 @@ block_lay(const char *p, int n, uint16 flags, BlockView *v)
 		v->d[c] = (const uint8 *) p + off;
 		off += (flags & BB_D1(c)) ? 1 : (size_t) n;
 	}
-	return off;
 }
 
 /* block_view: returns false when the len bytes at p are not a version-1 block, else lays v over them */
@@ -237,8 +251,9 @@ block_view(const char *p, size_t len, BlockView *v)
 	memcpy(&flags, p + 2, sizeof(uint16));
 	memcpy(&n, p + 4, sizeof(uint32));
 	memcpy(&v->base, p + 8, sizeof(int64));
-	if ((flags & ~BB_FLAGS) != 0 || n > MaxAllocSize / 8 || block_lay(p, (int) n, flags, v) != len)
+	if ((flags & ~BB_FLAGS) != 0 || n > MaxAllocSize / 8 || block_size((int) n, flags) != len)
 		return false;
+	block_lay(p, (int) n, flags, v);
 	return true;
 }
 
@@ -311,11 +326,12 @@ block_encode(const BarVals *b, int n, TimestampTz base)
 		if (b[i].volume < PG_INT32_MIN || b[i].volume > PG_INT32_MAX)
 			flags &= ~BB_V32;
 	}
-	len = block_lay(NULL, n, flags, &v);
-	res = palloc(VARHDRSZ + len);
+	if (n == 0)
+		flags = 0;				/* an empty block (deleted by the caller) has no column at all */
+	len = block_size(n, flags);
+	res = palloc0(VARHDRSZ + len);
 	SET_VARSIZE(res, VARHDRSZ + len);
 	p = VARDATA(res);
-	memset(p, 0, BB_HEADER);
 	p[0] = BB_VERSION;
 	memcpy(p + 2, &flags, sizeof(uint16));
 	memcpy(p + 4, &n32, sizeof(uint32));
@@ -785,7 +801,6 @@ typedef struct Acc
 	bool		ranked;
 	RecBuf		rem;
 	RecBuf		ins;
-	int64		blocks_written;
 } Acc;
 
 static SPIPlanPtr plan_upsert = NULL;
@@ -1139,7 +1154,6 @@ acc_flush(Acc *a, RecBuf *buf)
 		SPI_freetuptable(returned);
 	}
 done:
-	a->blocks_written += ng;
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(a->flushcxt);
 	buf->n = 0;
