@@ -168,6 +168,22 @@ SELECT count(*) AS bars,
   FROM ex7._bar_blocks_read('GC', '5m', '-infinity', 'infinity', 7) r
   JOIN ex7.bars b ON b.instrument = 'GC' AND b.timeframe = '5m' AND b.ts = r.ts;
 SELECT pg_temp.chk('GC', '5m');
+-- blocks whose price columns all have one scale and int32 mantissas (the reader's two-lane SSE2 division):
+-- one series a scale, random prices of either sign
+INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
+SELECT 'GC', tf, timestamptz '2019-09-02 00:00Z' + g * ex7._timeframe_interval(tf), x, x, x, x, g
+  FROM (VALUES ('1m', 2), ('2m', 5), ('1d', 9)) AS s (tf, sc),
+       LATERAL (SELECT g, round(((random() - 0.3) * 2 * 10 ^ (9 - sc))::numeric, sc) AS x
+                  FROM generate_series(0, 3999) g) x;
+SELECT r.tf, count(*) AS bars, min(scale(b.close)) AS scale, count(*) FILTER (WHERE b.close < 0) AS negative,
+       count(*) FILTER (WHERE float8send(r.open_d) = float8send(b.open::float8) AND float8send(r.high_d) = float8send(b.high::float8)
+                          AND float8send(r.low_d) = float8send(b.low::float8) AND float8send(r.close_d) = float8send(b.close::float8)) AS same_bits,
+       max(k.bytes_a_bar) AS bytes_a_bar
+  FROM unnest(ARRAY['1m', '2m', '1d']) AS r0 (tf)
+  CROSS JOIN LATERAL (SELECT r0.tf, x.* FROM ex7._bar_blocks_read('GC', r0.tf, '-infinity', 'infinity', 1000) x) r
+  JOIN ex7.bars b ON b.instrument = 'GC' AND b.timeframe = r.tf AND b.ts = r.ts
+  CROSS JOIN LATERAL (SELECT max(bytes_a_bar) AS bytes_a_bar FROM pg_temp.blocks('GC', r.tf)) k
+ GROUP BY r.tf ORDER BY r.tf;
 
 --
 -- The reader's range: after < ts <= upto, oldest first, whichever chunk size
@@ -265,3 +281,9 @@ REVOKE ALL ON ex7.bars, ex7.price_alerts FROM bb_feed;
 REVOKE ALL ON SCHEMA ex7, ex7_test FROM bb_feed;
 DROP ROLE bb_feed;
 SELECT pg_temp.chk('YM') AS ym, pg_temp.chk('GC') AS gc;
+
+-- the bars of this file go, and their blocks with them (other tests read GC and YM series: tests do not
+-- depend on each other's data)
+DELETE FROM ex7.bars WHERE instrument IN ('GC', 'YM');
+SELECT (SELECT count(*) FROM ex7.bars WHERE instrument IN ('GC', 'YM')) AS bars_left,
+       (SELECT count(*) FROM ex7.bar_blocks WHERE instrument IN ('GC', 'YM')) AS blocks_left;
