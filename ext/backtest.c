@@ -32,7 +32,6 @@
  */
 #include "ex7.h"
 #include "barblocks.h"
-#include "barscan.h"
 #include "fills.h"
 #include "graph.h"
 #include "pnl.h"
@@ -470,7 +469,7 @@ close_position(BtState *st, int i, Numeric price, const char *reason, TimestampT
 				net;
 	Datum		vals[15];
 	bool		nulls[15];
-	double		price_d = numeric_to_double(price);	/* numeric_float8's double (barscan.h) */
+	double		price_d = numeric_to_double(price);	/* numeric_float8's double (barblocks.h) */
 
 	/* the exit bar's own excursion up to the fill (the level on a bracket exit) */
 	p->best = Max(p->best, (price_d - p->entry_d) * p->fp.side);

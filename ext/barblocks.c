@@ -112,7 +112,7 @@
 
 /*
  * The on-disk numeric format (src/backend/utils/adt/numeric.c, stable across major versions as
- * pg_upgrade carries it; barscan.c reads it the same way): a uint16 header, for the long format an
+ * pg_upgrade carries it): a uint16 header, for the long format an
  * int16 weight after it, then base-10000 digits, most significant first, trailing zero digits
  * stripped; value = sum(digit[i] * 10000^(weight - i)), shown with dscale decimals.
  */
@@ -574,6 +574,17 @@ md_double(int64 m, uint8 d)
 		return r;
 	}
 	return md_double_slow(m, d);
+}
+
+double
+numeric_to_double(Numeric n)
+{
+	int64		m;
+	uint8		d;
+
+	if (numeric_md(NumericGetDatum(n), &m, &d))
+		return md_double(m, d);
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(n)));
 }
 
 /* md_numeric: the numeric of a non-raw price (m, d), in CurrentMemoryContext */

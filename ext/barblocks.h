@@ -56,4 +56,11 @@ extern int	blocks_scan(text *instrument, text *timeframe, TimestampTz after, Tim
 extern Numeric bar_exact_numeric(text *instrument, text *timeframe, TimestampTz ts, const BarExact *e,
 								 int which);
 
+/*
+ * numeric_to_double: returns n as the double numeric_float8 gives (through its text, correctly
+ * rounded), computed from its digits as a block's prices are (one IEEE division of the exact
+ * mantissa by an exact power of ten) and through numeric_float8 where that is not exact.
+ */
+extern double numeric_to_double(Numeric n);
+
 #endif							/* EX7_BARBLOCKS_H */

@@ -2,8 +2,8 @@
  *
  * barscan.h
  *	  Reading a series of ex7.bars oldest first straight through its primary key (an index scan
- *	  in C, no SPI): the backtest's bar stream. Prices come out as doubles for the graph and,
- *	  when asked, as exact numerics for the fills.
+ *	  in C, no SPI). The backtest's bar stream until it read ex7.bar_blocks (barblocks.h); kept as
+ *	  the baseline bench/bench_bar_blocks.sh measures the blocks against.
  *
  *-------------------------------------------------------------------------
  */
@@ -26,16 +26,9 @@ typedef struct BarsOut
 	double	   *low;
 	double	   *close;
 	double	   *volume;
-	/* where the row is, for bars_fetch (NULL: not wanted) */
+	/* where the row is (NULL: not wanted) */
 	ItemPointerData *tid;
 } BarsOut;
-
-/* an open ex7.bars for bars_fetch */
-typedef struct BarsFetch
-{
-	Relation	heap;
-	struct TupleTableSlot *slot;
-} BarsFetch;
 
 /*
  * bars_scan: returns how many bars (at most limit) of (instrument, timeframe) with after < ts <=
@@ -44,20 +37,5 @@ typedef struct BarsFetch
  */
 extern int	bars_scan(text *instrument, text *timeframe, TimestampTz after, TimestampTz upto,
 					  int limit, BarsOut *out);
-
-/*
- * bars_fetch_begin / bars_fetch / bars_fetch_end: the exact high, low and close of the bar at tid
- * (from a bars_scan of this snapshot), copied into the current memory context with 4-byte
- * headers. A caller wanting only some passes NULL for the others.
- */
-extern void bars_fetch_begin(BarsFetch *f);
-extern void bars_fetch(BarsFetch *f, ItemPointer tid, Numeric *high, Numeric *low, Numeric *close);
-extern void bars_fetch_end(BarsFetch *f);
-
-/*
- * numeric_to_double: returns n as the double nearest to it, as numeric_float8 does (through its
- * text, correctly rounded), computed from the digits without text for the values bars hold.
- */
-extern double numeric_to_double(Numeric n);
 
 #endif							/* EX7_BARSCAN_H */
