@@ -68,6 +68,23 @@ passed=$((passed + $(grep -cE '^ok ' "$TMP/upgrade.log" || true)))
 failed=$((failed + $(grep -cE '^not ok ' "$TMP/upgrade.log" || true)))
 grep -qE '^(ok|not ok) ' "$TMP/upgrade.log" || { echo "upgrade check printed no verdict"; failed=$((failed + 1)); }
 
+# test/checks/*.sh: whole-system checks (backup and restore, packages, benchmark smoke runs, ...), one
+# script each, run with the cluster's PGHOST/PGPORT/PGUSER exported and the test directory as $1. Each
+# prints one "ok - ..." or "not ok - ..." line per check (anything else is its log) and says what it is
+# doing as it goes; a script that prints no verdict counts as one failure.
+for c in test/checks/*.sh; do
+	[ -e "$c" ] || continue
+	name=$(basename "$c" .sh)
+	echo "== check: $name"
+	bash "$c" "$TMP" >"$TMP/check-$name.log" 2>&1
+	cat "$TMP/check-$name.log"
+	ok=$(grep -cE '^ok ' "$TMP/check-$name.log" || true)
+	bad=$(grep -cE '^not ok ' "$TMP/check-$name.log" || true)
+	[ $((ok + bad)) -eq 0 ] && { echo "not ok - $name printed no verdict"; bad=1; }
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+done
+
 if [ -d test/e2e ] && [ -x test/e2e/run.sh ]; then
 	echo "== end-to-end"
 	test/e2e/run.sh "$TMP" >"$TMP/e2e.log" 2>&1

@@ -6,6 +6,7 @@
 #   tools/try.sh rls.tap                # test/pgtap/rls.sql through pg_prove
 #   tools/try.sh api.e2e                # test/e2e/api.test.mjs (a real ex7d on the throwaway cluster)
 #   tools/try.sh upgrade                # tools/upgrade_check.sh
+#   tools/try.sh backup.check           # test/checks/backup.sh (any test/checks/NAME.sh)
 #   tools/try.sh --accept pnl           # also copy the results over expected/ (read the diff first!)
 # Several developers may share one checkout: the whole run holds a lock, so one build/install/test
 # cycle cannot replace the library under another's running tests.
@@ -20,11 +21,13 @@ iso=()
 tap=()
 e2e=()
 upgrade=0
+checks=()
 for t in "$@"; do
 	case "$t" in
 		*.spec) iso+=("${t%.spec}") ;;
 		*.tap) tap+=("test/pgtap/${t%.tap}.sql") ;;
 		*.e2e) e2e+=("${t%.e2e}.test.mjs") ;;
+		*.check) checks+=("test/checks/${t%.check}.sh") ;;
 		upgrade) upgrade=1 ;;
 		init) ;;
 		*) regress+=("$t") ;;
@@ -45,7 +48,7 @@ cluster_init "$TMP" && cluster_start_any "$TMP" 56432 "-c fsync=off" || exit 1
 export PGHOST=$TMP PGPORT=$CLUSTER_PORT PGUSER=postgres
 PGXS_DIR=$(dirname "$(pg_config --pgxs)")/..
 rc=0
-if [ ${#regress[@]} -gt 1 ] || [ $((${#iso[@]} + ${#tap[@]} + ${#e2e[@]} + upgrade)) -eq 0 ]; then
+if [ ${#regress[@]} -gt 1 ] || [ $((${#iso[@]} + ${#tap[@]} + ${#e2e[@]} + ${#checks[@]} + upgrade)) -eq 0 ]; then
 	"$PGXS_DIR/../src/test/regress/pg_regress" --inputdir=. --outputdir="$OUT" --bindir="$(pg_config --bindir)" \
 		--dbname=contrib_regression "${regress[@]}" || rc=1
 	[ -f "$OUT/regression.diffs" ] && cat "$OUT/regression.diffs"
@@ -75,4 +78,9 @@ if [ ${#e2e[@]} -gt 0 ]; then
 	done
 fi
 [ $upgrade = 1 ] && { tools/upgrade_check.sh || rc=1; }
+for c in "${checks[@]}"; do
+	bash "$c" "$TMP" | tee "$TMP/check.log"
+	grep -q '^not ok ' "$TMP/check.log" && rc=1
+	grep -qE '^(ok|not ok) ' "$TMP/check.log" || rc=1
+done
 exit $rc
