@@ -8,7 +8,7 @@
 \set sb1 '00000000-0000-4000-8000-7e00000000b1'
 
 SELECT ex7.ensure_user(u) IS NOT NULL AS ready FROM unnest(ARRAY[:'ua', :'ub']::uuid[]) AS u;
--- the compliance documents (issue 6): channels, subscriptions and closes answer 412 before
+-- the compliance documents (docs/billing.md): channels, subscriptions and closes answer 412 before
 SELECT ex7_test.accept_compliance(ARRAY[:'ua', :'ub']::uuid[]) AS accepted;
 INSERT INTO ex7.strategies (id, user_id, name, instrument, timeframe, current_version, etag) VALUES
     (:'sa1', :'ua', 'orb <nq>', 'MNQ', '5m', 1, 'e1'),

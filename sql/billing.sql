@@ -1,5 +1,5 @@
 -- sql/billing.sql: tiers and caps, billing state, the Stripe requests the extension prepares and records,
--- the webhook's event handling (dedupe, order, handler errors), complimentary tiers (issue 6, docs/billing.md)
+-- the webhook's event handling (dedupe, order, handler errors), complimentary tiers (docs/billing.md)
 \set u1 '00000000-0000-4000-8000-6c0000000011'
 \set u2 '00000000-0000-4000-8000-6c0000000012'
 \set u3 '00000000-0000-4000-8000-6c0000000013'

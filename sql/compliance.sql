@@ -1,4 +1,4 @@
--- sql/compliance.sql: the compliance documents and the 412 gate (issue 6, docs/billing.md;
+-- sql/compliance.sql: the compliance documents and the 412 gate (docs/billing.md;
 -- ex7-api-introduction.txt: "412 Precondition Failed: Compliance gate: user has not yet accepted ToS / Risk /
 -- Privacy. Hit /api/billing/compliance/accept first.")
 \set u1 '00000000-0000-4000-8000-6c0000000001'

@@ -6,7 +6,7 @@
 \set u1 '00000000-0000-4000-8000-0000000d0001'
 \set u2 '00000000-0000-4000-8000-0000000d0002'
 SELECT ex7.ensure_user(:'u1') IS NOT NULL AS u1, ex7.ensure_user(:'u2') IS NOT NULL AS u2;
--- issue 6: runtimes, closes and the stream need the compliance documents accepted (docs/billing.md)
+-- runtimes, closes and the stream need the compliance documents accepted (412 otherwise; docs/billing.md)
 SELECT ex7_test.accept_compliance(ARRAY[:'u1', :'u2']::uuid[]) AS accepted;
 
 -- "long above 5000, out below 5001.50": close > 5000 enters 1 long with a 4-tick stop (1 point) and an

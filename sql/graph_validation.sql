@@ -1,7 +1,8 @@
 -- sql/graph_validation.sql: the graph validator (ext/graph.c, ex7.validate_graph and ex7._validate_graph,
 -- used by create, update, import and clone): every rule, each a 422 (X7422) whose locator points at the
--- offending element (issue 4: "unknown node type, missing or extra inputs, port type mismatch (series vs
--- boolean), a cycle, unknown edge endpoints, parameters out of range, no entry node"), the limits, and
+-- offending element (docs/engine.md, "Validation": unknown node type, missing or extra inputs, port type
+-- mismatch (series vs boolean), a cycle, unknown edge endpoints, parameters out of range, no entry node), the
+-- limits, and
 -- what a valid graph returns.
 \set u1 '00000000-0000-4000-8000-0000000e0001'
 SELECT ex7.ensure_user(:'u1') ->> 'tier' AS u1_tier;
@@ -149,7 +150,7 @@ SELECT ex7_test.err(format('SELECT ex7.validate_graph(%L, %L)', pg_temp.g(), '{"
 --
 -- Through the API: create, update, import (clone: sql/import_export.sql) report the same locators
 --
--- the issue's example: ["body","graph","nodes",3,"params","period"]
+-- the example of docs/engine.md, "Validation": ["body","graph","nodes",3,"params","period"]
 SELECT ex7_test.err(format('SELECT ex7.create_strategy(%L, %L)', :'u1', jsonb_build_object('name', 'SMA', 'instrument', 'ES', 'timeframe', '5m',
     'graph', jsonb_set(pg_temp.g(), '{nodes,3,params,period}', '0')))) AS create_period_0;
 SELECT ex7.create_strategy(:'u1', jsonb_build_object('name', 'SMA', 'instrument', 'ES', 'timeframe', '5m', 'graph', pg_temp.g())) ->> 'id' AS sid \gset

@@ -6,7 +6,7 @@
 SET timezone = 'America/New_York';
 \set u1 '00000000-0000-4000-8000-000000000701'
 SELECT ex7.ensure_user(:'u1') ->> 'tier' AS u1_tier;
--- issue 6: runtimes, closes and the stream need the compliance documents accepted (docs/billing.md)
+-- runtimes, closes and the stream need the compliance documents accepted (412 otherwise; docs/billing.md)
 SELECT ex7_test.accept_compliance(ARRAY[:'u1']::uuid[]) AS accepted;
 
 --

@@ -5,7 +5,7 @@
 \set sa '00000000-0000-4000-8000-7e00000011a1'
 
 SELECT ex7.ensure_user(u) IS NOT NULL AS ready FROM unnest(ARRAY[:'ua', :'ub']::uuid[]) AS u;
--- the compliance documents (issue 6): channels, subscriptions and closes answer 412 before
+-- the compliance documents (docs/billing.md): channels, subscriptions and closes answer 412 before
 SELECT ex7_test.accept_compliance(ARRAY[:'ua', :'ub']::uuid[]) AS accepted;
 INSERT INTO ex7.strategies (id, user_id, name, instrument, timeframe, current_version, etag) VALUES
     (:'sa', :'ua', 'notify me', 'MES', '5m', 1, 'e1');

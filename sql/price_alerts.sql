@@ -6,7 +6,7 @@
 \set ub '00000000-0000-4000-8000-7e0000000022'
 
 SELECT ex7.ensure_user(u) IS NOT NULL AS ready FROM unnest(ARRAY[:'ua', :'ub']::uuid[]) AS u;
--- the compliance documents (issue 6): channels, subscriptions and closes answer 412 before
+-- the compliance documents (docs/billing.md): channels, subscriptions and closes answer 412 before
 SELECT ex7_test.accept_compliance(ARRAY[:'ua', :'ub']::uuid[]) AS accepted;
 CREATE FUNCTION ex7_test.pa(j jsonb) RETURNS jsonb LANGUAGE sql AS $$
     SELECT j - ARRAY['id', 'created_at', 'updated_at', 'last_triggered_at'];

@@ -5,7 +5,7 @@
 \set u2 '00000000-0000-4000-8000-000000000432'
 SELECT ex7.ensure_user(:'u1') ->> 'tier' AS u1_tier;
 SELECT ex7.ensure_user(:'u2') ->> 'tier' AS u2_tier;
--- issue 6: runtimes, closes and the stream need the compliance documents accepted (docs/billing.md)
+-- runtimes, closes and the stream need the compliance documents accepted (412 otherwise; docs/billing.md)
 SELECT ex7_test.accept_compliance(ARRAY[:'u1', :'u2']::uuid[]) AS accepted;
 
 -- runtime JSON without its random id and now() timestamps; which timestamps are set is shown instead

@@ -9,7 +9,7 @@
 \set sx '00000000-0000-4000-8000-0000023200a1'
 
 SELECT ex7.ensure_user(u) IS NOT NULL AS ready FROM unnest(ARRAY[:'uc', :'ux']::uuid[]) AS u;
--- issue 6: runtimes, closes and the stream need the compliance documents accepted (docs/billing.md)
+-- runtimes, closes and the stream need the compliance documents accepted (412 otherwise; docs/billing.md)
 SELECT ex7_test.accept_compliance(ARRAY[:'uc', :'ux']::uuid[]) AS accepted;
 INSERT INTO ex7.strategies (id, user_id, name, instrument, timeframe, etag, deleted_at) VALUES
     (:'sc1', :'uc', 'nq', 'MNQ', '2m', 'etag-1', NULL),
