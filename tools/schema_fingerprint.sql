@@ -1,6 +1,7 @@
 -- tools/schema_fingerprint.sql: one sorted line per catalog fact of the ex7 extension (functions with
 -- their definitions, comments and ACLs; relations, columns in order, defaults, constraints, indexes,
--- triggers, policies, domains; extension membership; the seeded rows of instruments and tiers).
+-- triggers, policies, domains; extension membership and pg_dump registration; the seeded rows of
+-- instruments and tiers).
 -- tools/upgrade_check.sh diffs it between a fresh install and an upgraded one.
 \pset tuples_only on
 \pset format unaligned
@@ -48,6 +49,9 @@ WITH facts(line) AS (
     SELECT 'member ' || pg_describe_object(d.classid, d.objid, 0)
       FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
      WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e' AND e.extname = 'ex7'
+    UNION ALL
+    SELECT 'dump ' || c.conf::regclass || ' ' || coalesce(c.cond, '-')
+      FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS c(conf, cond) WHERE e.extname = 'ex7'
     UNION ALL
     SELECT 'schema comment=' || coalesce(md5(obj_description('ex7'::regnamespace, 'pg_namespace')), '-')
     UNION ALL

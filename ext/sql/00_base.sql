@@ -155,7 +155,6 @@ INSERT INTO ex7.tiers (tier, rank, requests_per_minute, requests_per_day, alerts
     ('free', 0, 30, 500, 20),
     ('operator', 1, 120, 10000, 200),
     ('strategist', 2, 600, 100000, 2000);
-SELECT pg_catalog.pg_extension_config_dump('ex7.tiers', '');
 
 /*
  * A tier change must reach the HTTP front's cache before the user's next request ("Tier changes take
@@ -213,4 +212,3 @@ COMMENT ON TABLE ex7.secrets IS 'Server-side keys (cursor signing). Not readable
 -- gen_random_uuid() draws from pg_strong_random: two v4 uuids give 244 random bits.
 INSERT INTO ex7.secrets (name, value)
 VALUES ('cursor', pg_catalog.uuid_send(pg_catalog.gen_random_uuid()) || pg_catalog.uuid_send(pg_catalog.gen_random_uuid()));
-SELECT pg_catalog.pg_extension_config_dump('ex7.secrets', '');

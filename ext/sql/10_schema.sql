@@ -28,7 +28,10 @@ CREATE TABLE ex7.instruments (
 COMMENT ON TABLE ex7.instruments IS 'Tradable contracts: tick size and value, per-side commission, currency and session calendar. Editable by the operator.';
 COMMENT ON COLUMN ex7.instruments.session_calendar IS 'cme_globex: Sunday 18:00 to Friday 17:00 America/New_York with a daily break 17:00-18:00.';
 
-INSERT INTO ex7.instruments (symbol, name, tick_size, tick_value, commission_per_side) VALUES
+-- Seed rows carry a fixed updated_at (when these specs were set), not the install's clock, so every
+-- install seeds the same rows and a restore's CREATE EXTENSION re-creates them exactly (01_backup_schema.sql).
+INSERT INTO ex7.instruments (symbol, name, tick_size, tick_value, commission_per_side, updated_at)
+SELECT v.*, timestamptz '2026-01-01 00:00:00+00' FROM (VALUES
     ('ES',  'E-mini S&P 500',          0.25, 12.50, 2.25),
     ('MES', 'Micro E-mini S&P 500',    0.25,  1.25, 0.62),
     ('NQ',  'E-mini Nasdaq-100',       0.25,  5.00, 2.25),
@@ -40,8 +43,12 @@ INSERT INTO ex7.instruments (symbol, name, tick_size, tick_value, commission_per
     ('CL',  'Crude Oil',               0.01, 10.00, 2.50),
     ('MCL', 'Micro WTI Crude Oil',     0.01,  1.00, 0.75),
     ('GC',  'Gold',                    0.10, 10.00, 2.50),
-    ('MGC', 'Micro Gold',              0.10,  1.00, 0.75);
-SELECT pg_catalog.pg_extension_config_dump('ex7.instruments', '');
+    ('MGC', 'Micro Gold',              0.10,  1.00, 0.75)) AS v;
+-- seeded: dumped only where changed since (ext/sql/01_backup_schema.sql)
+SELECT ex7._seed_mark('ex7.instruments');
+SELECT pg_catalog.pg_extension_config_dump('ex7.instruments', 'WHERE NOT ex7._seed_row(''instruments'', instruments)');
+CREATE TRIGGER instruments_seed_merge BEFORE INSERT ON ex7.instruments
+    FOR EACH ROW EXECUTE FUNCTION ex7._seed_merge();
 
 /* ---------------------------------------------------------------------------------------------------
  * Strategies and their immutable versions.
@@ -63,6 +70,7 @@ CREATE TABLE ex7.strategies (
     updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     deleted_at      timestamptz
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.strategies', '');
 COMMENT ON TABLE ex7.strategies IS 'A user''s strategies. Soft-deleted rows keep deleted_at; names are unique per owner among live rows.';
 COMMENT ON COLUMN ex7.strategies.etag IS 'Opaque version of the row for optimistic concurrency (If-Match); changes on every update.';
 COMMENT ON COLUMN ex7.strategies.revision IS 'Counts the updates of the row; the etag is derived from it.';
@@ -80,6 +88,7 @@ CREATE TABLE ex7.strategy_versions (
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (strategy_id, version)
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.strategy_versions', '');
 COMMENT ON TABLE ex7.strategy_versions IS 'Immutable history of a strategy''s graph. A rollback adds a version whose graph equals an older one.';
 COMMENT ON COLUMN ex7.strategy_versions.rolled_back_from IS 'For a rollback version: the version number whose graph it copies.';
 
@@ -115,6 +124,7 @@ CREATE TABLE ex7.strategy_runtimes (
     updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     UNIQUE (strategy_id, mode)
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.strategy_runtimes', '');
 COMMENT ON TABLE ex7.strategy_runtimes IS 'Runtime state per (strategy, mode): starting, running, draining, stopped or error.';
 -- order of ex7.list_runtimes: started_at DESC NULLS LAST per user
 CREATE INDEX strategy_runtimes_user_started_idx ON ex7.strategy_runtimes (user_id, started_at DESC NULLS LAST, id);
@@ -155,6 +165,7 @@ CREATE TABLE ex7.signals (
         (status = 'open' AND closed_at IS NULL AND close_reason IS NULL AND close_price IS NULL)
         OR (status <> 'open' AND closed_at IS NOT NULL AND close_reason IS NOT NULL AND close_price IS NOT NULL))
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.signals', '');
 COMMENT ON TABLE ex7.signals IS 'Published trade signals with their outcome. P&L fields come only from ex7.compute_pnl.';
 -- keyset order of ex7.list_signals: (fired_at DESC, id DESC) per user
 CREATE INDEX signals_user_fired_idx ON ex7.signals (user_id, fired_at DESC, id DESC);
@@ -172,6 +183,7 @@ CREATE TABLE ex7.signal_events (
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (user_id, seq)
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.signal_events', '');
 COMMENT ON TABLE ex7.signal_events IS 'Append-only per-user event log. seq is the SSE event id; it is handed out under the user row lock, so a user''s events commit in seq order.';
 
 CREATE TABLE ex7.signal_audit (
@@ -188,6 +200,8 @@ CREATE TABLE ex7.signal_audit (
     detail              jsonb NOT NULL DEFAULT '{}',
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.signal_audit', '');
+SELECT pg_catalog.pg_extension_config_dump('ex7.signal_audit_id_seq', '');
 COMMENT ON TABLE ex7.signal_audit IS 'Every dispatcher decision (fired, no_signal, blocked, exit, error, skipped) with its context.';
 -- keyset order of ex7.list_audit: (bar_ts DESC, id DESC) per user
 CREATE INDEX signal_audit_user_bar_idx ON ex7.signal_audit (user_id, bar_ts DESC, id DESC);
@@ -209,6 +223,7 @@ CREATE TABLE ex7.signals_blocked (
     reason_json         jsonb NOT NULL,
     blocked_at          timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.signals_blocked', '');
 COMMENT ON TABLE ex7.signals_blocked IS 'The risk gate''s refusals: which breaker, why, the observed value and the limit, and the full state.';
 CREATE INDEX signals_blocked_user_idx ON ex7.signals_blocked (user_id, blocked_at DESC, id DESC);
 
@@ -223,6 +238,7 @@ CREATE TABLE ex7.risk_limits (
     updated_at              timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (user_id, mode)
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.risk_limits', '');
 COMMENT ON TABLE ex7.risk_limits IS 'Per-user, per-mode risk limits; no row means the column defaults.';
 
 /* ---------------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ CREATE TABLE ex7.bars (
     PRIMARY KEY (instrument, timeframe, ts),
     CHECK (high >= low AND high >= open AND high >= close AND low <= open AND low <= close)
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.bars', '');
 COMMENT ON TABLE ex7.bars IS 'Closed OHLCV bars per (instrument, timeframe, close time ts). Prices are on the instrument''s tick grid (checked on ingest). The primary key serves the engine''s "last N bars up to ts" reads, newest first.';
 COMMENT ON COLUMN ex7.bars.ts IS 'The bar''s close time: a 5m bar covering 14:30-14:35 has ts 14:35.';
 

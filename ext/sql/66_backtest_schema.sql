@@ -1,5 +1,5 @@
 /* ext/sql/66_backtest_schema.sql: backtests, their trades and equity curves, and the Judge's policy and
- * verdicts (issue 5; docs/backtests.md). DDL: runs once; new in 0.2.0, included whole by
+ * verdicts (docs/backtests.md). DDL: runs once; new in 0.2.0, included whole by
  * ext/upgrade/0.1.0--0.2.0.sql. */
 
 CREATE TABLE ex7.backtests (
@@ -25,6 +25,7 @@ CREATE TABLE ex7.backtests (
     CHECK (range_to > range_from),
     UNIQUE (id, user_id)        -- the key of trades and curve chunks: a chunk belongs to its backtest's user
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.backtests', '');
 COMMENT ON TABLE ex7.backtests IS 'A strategy version run over the stored bars of (range_from, range_to]: parameters, status (queued, running, done, failed), progress in bars, the summary (result) and timings. Trades and the equity curve are in backtest_trade_chunks and backtest_equity_chunks (the views backtest_trades and backtest_equity).';
 COMMENT ON COLUMN ex7.backtests.purpose IS 'user: POST /api/strategies/{id}/backtest; validation: run by the Judge.';
 COMMENT ON COLUMN ex7.backtests.bars_done IS 'Bars of the range processed so far (committed every chunk by a background run).';
@@ -37,7 +38,7 @@ CREATE INDEX backtests_active_idx ON ex7.backtests (user_id) WHERE status IN ('q
  * Trades and the equity curve are written once, by the run, and read whole (the backtest's JSON, its
  * metrics, the SVG). They are stored in chunks: one row per chunk of the run (up to 8,192 bars), one array
  * per column, stored uncompressed out of line. A row per trade cost about 4 us to store, the whole
- * backtest's time again for a million bars (docs/performance.md, session 6); a row per chunk costs the
+ * backtest's time again for a million bars (docs/performance.md, "Backtests"); a row per chunk costs the
  * arrays. The views ex7.backtest_trades and ex7.backtest_equity below give the rows back, one per trade
  * and per point, with the columns the per-row tables had. The checks a row had hold for every element.
  */
@@ -92,6 +93,7 @@ CREATE TABLE ex7.backtest_trade_chunks (
     CONSTRAINT backtest_trade_chunks_excursions CHECK (pg_catalog.array_position(mae, NULL) IS NULL AND 0 <= ALL (mae)
            AND pg_catalog.array_position(mfe, NULL) IS NULL AND 0 <= ALL (mfe))
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.backtest_trade_chunks', '');
 COMMENT ON TABLE ex7.backtest_trade_chunks IS 'The closed trades of a backtest, one row per chunk of the run, one array per column (element i is trade first_seq + i - 1). Read them through the view ex7.backtest_trades.';
 
 CREATE TABLE ex7.backtest_equity_chunks (
@@ -106,6 +108,7 @@ CREATE TABLE ex7.backtest_equity_chunks (
            AND pg_catalog.cardinality(equity) = pg_catalog.cardinality(ts)
            AND pg_catalog.array_position(ts, NULL) IS NULL AND pg_catalog.array_position(equity, NULL) IS NULL)
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.backtest_equity_chunks', '');
 COMMENT ON TABLE ex7.backtest_equity_chunks IS 'The equity curve of a backtest, one row per chunk of the run (element i is point first_seq + i - 1). Read it through the view ex7.backtest_equity.';
 
 -- written once and read whole: out of line without compression (compressing cost more than it saved)
@@ -158,8 +161,13 @@ CREATE TABLE ex7.validation_policy (
     updated_at          timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE ex7.validation_policy IS 'The Judge''s criteria for promoting a strategy to live (one row, the operator''s): a backtest of the current version over the window_days before the newest stored bar must meet every criterion that is not NULL.';
-INSERT INTO ex7.validation_policy (id) VALUES (true);
-SELECT pg_catalog.pg_extension_config_dump('ex7.validation_policy', '');
+-- a fixed updated_at, like every seed row (ext/sql/01_backup_schema.sql)
+INSERT INTO ex7.validation_policy (id, updated_at) VALUES (true, '2026-01-01 00:00:00+00');
+-- seeded: dumped only where changed since (ext/sql/01_backup_schema.sql)
+SELECT ex7._seed_mark('ex7.validation_policy');
+SELECT pg_catalog.pg_extension_config_dump('ex7.validation_policy', 'WHERE NOT ex7._seed_row(''validation_policy'', validation_policy)');
+CREATE TRIGGER validation_policy_seed_merge BEFORE INSERT ON ex7.validation_policy
+    FOR EACH ROW EXECUTE FUNCTION ex7._seed_merge();
 
 CREATE TABLE ex7.strategy_validations (
     id                  uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
@@ -174,6 +182,7 @@ CREATE TABLE ex7.strategy_validations (
     trigger             text NOT NULL CHECK (trigger IN ('promotion', 'request')),
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.strategy_validations', '');
 COMMENT ON TABLE ex7.strategy_validations IS 'The Judge''s verdicts: the policy applied, the observed values, the failed criteria, and the backtest they come from.';
 CREATE INDEX strategy_validations_strategy_idx ON ex7.strategy_validations (user_id, strategy_id, created_at DESC, id DESC);
 

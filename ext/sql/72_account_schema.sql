@@ -1,4 +1,4 @@
-/* ext/sql/72_account_schema.sql: the account area of issue 6 (docs/account.md): the waitlist, Vix
+/* ext/sql/72_account_schema.sql: the account area (docs/account.md): the waitlist, Vix
  * strategy generation quotas, the self-hosted login (password accounts and attempt counters) and
  * encrypted exchange keys. DDL: runs once; new in 0.2.0, included whole by
  * ext/upgrade/0.1.0--0.2.0.sql. */
@@ -18,6 +18,7 @@ CREATE TABLE ex7.vix_usage (
     used    integer NOT NULL CHECK (used >= 0),
     PRIMARY KEY (user_id, day)
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.vix_usage', '');
 COMMENT ON TABLE ex7.vix_usage IS 'Vix generations a user made on a UTC day (counted by ex7.vix_generate, read by ex7.vix_quota).';
 
 /* The waitlist: one row per address, lower-cased. Nobody but the functions reads it. */
@@ -25,6 +26,7 @@ CREATE TABLE ex7.waitlist (
     email      text PRIMARY KEY CHECK (pg_catalog.length(email) BETWEEN 3 AND 254 AND email = pg_catalog.lower(email)),
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.waitlist', '');
 COMMENT ON TABLE ex7.waitlist IS 'Waitlist signups (POST /api/waitlist): lower-cased addresses, first signup time. Read only through ex7.waitlist_count.';
 
 /*
@@ -38,6 +40,7 @@ CREATE TABLE ex7.auth_accounts (
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     password_changed_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.auth_accounts', '');
 COMMENT ON TABLE ex7.auth_accounts IS 'Self-hosted login accounts: lower-cased email and the scrypt hash string ($scrypt$ln=..,r=..,p=..$salt$hash). Not readable by ex7_user.';
 
 /*
@@ -50,6 +53,7 @@ CREATE TABLE ex7.auth_attempts (
     window_start timestamptz NOT NULL,
     count        integer NOT NULL CHECK (count >= 0)
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.auth_attempts', '');
 COMMENT ON TABLE ex7.auth_attempts IS 'Failed logins (login:<email>, login-addr:<ip>) and sign-ups (signup-addr:<ip>, waitlist-addr:<ip>) counted in fixed windows; written only through ex7._attempt_gate and ex7._attempt_count.';
 
 /*
@@ -72,6 +76,7 @@ CREATE TABLE ex7.exchange_keys (
     created_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
     rekeyed_at     timestamptz
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.exchange_keys', '');
 COMMENT ON TABLE ex7.exchange_keys IS 'Exchange API credentials: exchange, label and a masked hint in clear; api key, secret and passphrase as one AES-256-GCM ciphertext (JSON {api_key, secret, passphrase}) under master key kid, AAD "<user_id>|<id>|<exchange>". docs/account.md.';
 CREATE INDEX exchange_keys_user ON ex7.exchange_keys (user_id, created_at DESC, id DESC);
 

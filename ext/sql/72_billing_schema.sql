@@ -1,5 +1,5 @@
 /* ext/sql/72_billing_schema.sql: tiers' prices and caps, the compliance documents a user must accept and
- * the acceptances, Stripe billing state and the processed Stripe events (issue 6, docs/billing.md).
+ * the acceptances, Stripe billing state and the processed Stripe events (docs/billing.md).
  * DDL only: new in 0.2.0, included whole by ext/upgrade/0.1.0--0.2.0.sql. */
 
 /*
@@ -43,7 +43,11 @@ INSERT INTO ex7.compliance_documents (document, version, title, url, effective_a
     ('tos', '1', 'Terms of Service', 'https://ex7capital.com/legal/terms', '2026-01-01 00:00:00+00'),
     ('risk', '1', 'Risk Disclosure', 'https://ex7capital.com/legal/risk', '2026-01-01 00:00:00+00'),
     ('privacy', '1', 'Privacy Policy', 'https://ex7capital.com/legal/privacy', '2026-01-01 00:00:00+00');
-SELECT pg_catalog.pg_extension_config_dump('ex7.compliance_documents', '');
+-- seeded: dumped only where changed since (ext/sql/01_backup_schema.sql)
+SELECT ex7._seed_mark('ex7.compliance_documents');
+SELECT pg_catalog.pg_extension_config_dump('ex7.compliance_documents', 'WHERE NOT ex7._seed_row(''compliance_documents'', compliance_documents)');
+CREATE TRIGGER compliance_documents_seed_merge BEFORE INSERT ON ex7.compliance_documents
+    FOR EACH ROW EXECUTE FUNCTION ex7._seed_merge();
 
 CREATE TABLE ex7.compliance_acceptances (
     user_id     uuid NOT NULL REFERENCES ex7.users (id) ON DELETE CASCADE,
@@ -54,6 +58,7 @@ CREATE TABLE ex7.compliance_acceptances (
     PRIMARY KEY (user_id, document, version),
     FOREIGN KEY (document, version) REFERENCES ex7.compliance_documents (document, version)
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.compliance_acceptances', '');
 COMMENT ON TABLE ex7.compliance_acceptances IS 'Which document versions a user accepted, when and from which client address (POST /api/billing/compliance/accept). Kept: a version a user accepted cannot be deleted.';
 ALTER TABLE ex7.compliance_acceptances ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ex7.compliance_acceptances FORCE ROW LEVEL SECURITY;
@@ -80,6 +85,7 @@ CREATE TABLE ex7.billing_accounts (
     updated_at             timestamptz NOT NULL DEFAULT pg_catalog.now(),
     CHECK ((comp_tier IS NULL) = (comp_until IS NULL))
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.billing_accounts', '');
 COMMENT ON TABLE ex7.billing_accounts IS 'Per user: the Stripe customer and subscription (status, tier, period end, cancel at period end) and an operator''s complimentary tier. ex7.users.tier follows from it.';
 COMMENT ON COLUMN ex7.billing_accounts.subscription_event_at IS 'Creation time of the newest Stripe event applied to the subscription: an older event arriving later changes nothing (events come out of order).';
 ALTER TABLE ex7.billing_accounts ENABLE ROW LEVEL SECURITY;
@@ -97,4 +103,5 @@ CREATE TABLE ex7.stripe_events (
     outcome     text NOT NULL CHECK (outcome IN ('applied', 'ignored', 'stale')),
     received_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.stripe_events', '');
 COMMENT ON TABLE ex7.stripe_events IS 'Every Stripe event id processed, with what it did: applied, ignored (a type or customer we do not handle) or stale (older than the state it would change). A replay of a recorded id changes nothing.';

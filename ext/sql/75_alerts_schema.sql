@@ -1,4 +1,4 @@
-/* ext/sql/75_alerts_schema.sql: alerts and notifications (issue 7; docs/alerts.md). Channels a user
+/* ext/sql/75_alerts_schema.sql: alerts and notifications (docs/alerts.md). Channels a user
  * verified, subscriptions that say which events go to which channel, the outbox of deliveries the
  * worker sends, the per-day usage the tier quota counts, in-app notifications with their preferences,
  * and price alerts with their log. DDL: runs once; new in 0.2.0, included whole by
@@ -8,6 +8,7 @@
 /* The key of unsubscribe tokens (ext/alerts.c): random per database, like the cursor key. */
 INSERT INTO ex7.secrets (name, value)
 VALUES ('alerts', pg_catalog.uuid_send(pg_catalog.gen_random_uuid()) || pg_catalog.uuid_send(pg_catalog.gen_random_uuid()));
+SELECT ex7._seed_mark('ex7.secrets');
 
 /*
  * Every table here cascades from its user: a user's alert data goes with the user (the tests' teardowns
@@ -40,6 +41,7 @@ CREATE TABLE ex7.alert_channels (
     updated_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     CHECK ((disabled_at IS NULL) = (disabled_reason IS NULL))
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.alert_channels', '');
 COMMENT ON TABLE ex7.alert_channels IS 'A user''s alert destinations (email, telegram, sms, webhook). Delivers only when verified and not disabled.';
 COMMENT ON COLUMN ex7.alert_channels.verify_hash IS 'sha256(channel id || code) of the pending verification code; the code is not stored.';
 COMMENT ON COLUMN ex7.alert_channels.verify_token IS 'telegram: the token of the pending "/start <token>" handshake.';
@@ -65,6 +67,7 @@ CREATE TABLE ex7.alert_subscriptions (
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.alert_subscriptions', '');
 COMMENT ON TABLE ex7.alert_subscriptions IS 'Which events (signal, signal_closed, blocked, runtime_error, price_alert) of one strategy or all go to a channel.';
 CREATE UNIQUE INDEX alert_subscriptions_channel_strategy_key ON ex7.alert_subscriptions (channel_id, strategy_id) NULLS NOT DISTINCT;
 -- the one probe the signal path makes (ex7._alert_event): a user's enabled subscriptions
@@ -102,6 +105,7 @@ CREATE TABLE ex7.alert_deliveries (
     updated_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     CHECK ((status = 'suppressed') = (reason IS NOT NULL))
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.alert_deliveries', '');
 COMMENT ON TABLE ex7.alert_deliveries IS 'The alerts outbox: one row per (event, subscription) and per verification message, with its send status.';
 COMMENT ON COLUMN ex7.alert_deliveries.event_key IS 'The event the row delivers (signal:<event id>, blocked:<id>, runtime_error:<runtime>:<time>, price_alert:<log id>, verify:<n>): unique per subscription.';
 COMMENT ON COLUMN ex7.alert_deliveries.next_attempt_at IS 'When a queued row is due: the next retry, or the end of the current worker''s lease.';
@@ -127,6 +131,7 @@ CREATE TABLE ex7.alert_usage (
     sent    integer NOT NULL DEFAULT 0 CHECK (sent >= 0),
     PRIMARY KEY (user_id, day)
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.alert_usage', '');
 COMMENT ON TABLE ex7.alert_usage IS 'Alert deliveries handed to a provider per user and UTC day (the quota resets at 00:00 UTC).';
 
 /*
@@ -145,6 +150,7 @@ CREATE TABLE ex7.notifications (
     read_at     timestamptz,
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.notifications', '');
 COMMENT ON TABLE ex7.notifications IS 'A user''s in-app notifications, newest first; read_at is set when read.';
 CREATE INDEX notifications_user_created_idx ON ex7.notifications (user_id, created_at DESC, id DESC);
 CREATE INDEX notifications_user_unread_idx ON ex7.notifications (user_id, created_at DESC) WHERE read_at IS NULL;
@@ -154,6 +160,7 @@ CREATE TABLE ex7.notification_preferences (
     preferences jsonb NOT NULL DEFAULT '{}',
     updated_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.notification_preferences', '');
 COMMENT ON TABLE ex7.notification_preferences IS 'Per user: {type: boolean} for in-app notification types; a missing type is on.';
 
 /*
@@ -178,6 +185,7 @@ CREATE TABLE ex7.price_alerts (
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at          timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.price_alerts', '');
 COMMENT ON TABLE ex7.price_alerts IS 'A user''s price levels on instruments (crosses_above, crosses_below; once or repeating), evaluated on every stored bar of one timeframe.';
 COMMENT ON COLUMN ex7.price_alerts.timeframe IS 'The bar series the alert watches. One series only: its bars are ingested one transaction at a time (the series advisory lock of ex7._store_bar), so the alert row is never contended by two ingests.';
 COMMENT ON COLUMN ex7.price_alerts.last_price IS 'The price the next bar is compared with: the last bar''s close seen (or the newest close when the alert was set).';
@@ -197,6 +205,8 @@ CREATE TABLE ex7.price_alert_logs (
     bar_ts          timestamptz NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
+SELECT pg_catalog.pg_extension_config_dump('ex7.price_alert_logs', '');
+SELECT pg_catalog.pg_extension_config_dump('ex7.price_alert_logs_id_seq', '');
 COMMENT ON TABLE ex7.price_alert_logs IS 'Each time a price alert triggered: the level, the bar''s close (price) and which bar.';
 CREATE INDEX price_alert_logs_user_idx ON ex7.price_alert_logs (user_id, id DESC);
 CREATE INDEX price_alert_logs_alert_idx ON ex7.price_alert_logs (alert_id);
@@ -229,6 +239,10 @@ RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
+    -- a COPY is a restore: the alerts of a refusal are in the dump already (ext/restore.c)
+    IF ex7._in_copy() THEN
+        RETURN NULL;
+    END IF;
     PERFORM ex7._alert_blocked(NEW);
     RETURN NULL;
 END
@@ -261,6 +275,10 @@ RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
+    -- a COPY is a restore (or an operator's bulk load of history): no alert fires on bars it brings back
+    IF ex7._in_copy() THEN
+        RETURN NULL;
+    END IF;
     IF EXISTS (SELECT 1 FROM new_bars n JOIN ex7.price_alerts a
                  ON a.instrument = n.instrument AND a.timeframe = n.timeframe AND a.active) THEN
         PERFORM ex7._price_alerts_bars(ARRAY(SELECT ROW(n.*)::ex7.bars FROM new_bars n ORDER BY n.ts, n.timeframe));
