@@ -390,7 +390,7 @@ DECLARE
     v           ex7.strategies;
 BEGIN
     PERFORM ex7._ensure_user(p_user);
-    PERFORM ex7._check_strategy_cap(p_user);    -- the tier's strategies cap (issue 6, 73_billing.sql)
+    PERFORM ex7._check_strategy_cap(p_user);    -- the tier's strategies cap (docs/billing.md, 73_billing.sql)
     FOR n IN 1 .. CASE WHEN p_mode = 'error' THEN 1 ELSE c_max_tries END LOOP
         v_name := ex7._name_candidate(p_fields ->> 'name', p_mode, n);
         CONTINUE WHEN p_mode <> 'error' AND EXISTS (

@@ -55,7 +55,7 @@ BEGIN
     END IF;
     INSERT INTO ex7.signal_events (user_id, seq, kind, signal_id, strategy_id, payload)
     VALUES (p_user, v_seq, p_kind, p_signal_id, p_strategy_id, p_payload);
-    -- alerts (issue 7, ext/sql/76_alerts.sql): the in-app notification and the outbox rows of this event,
+    -- alerts (docs/alerts.md, ext/sql/76_alerts.sql): the in-app notification and the outbox rows of this event,
     -- written in this transaction so they commit (or roll back) with the signal
     PERFORM ex7._alert_signal_event(p_user, p_kind, v_seq, p_strategy_id, p_payload);
     -- NOTIFY is delivered on commit only, in commit order (facts.md): ex7d's LISTEN connection sees the
@@ -144,7 +144,7 @@ DECLARE
     v_head bigint := ex7.last_event_id(p_user);
     v_after bigint;
 BEGIN
-    PERFORM ex7._require_compliance(p_user);    -- issue 6: the stream delivers signals; 412 until accepted
+    PERFORM ex7._require_compliance(p_user);    -- the stream delivers signals: 412 until accepted (docs/billing.md)
     IF p_last_event_id IS NULL OR p_last_event_id = '' THEN
         v_after := v_head;
     ELSIF p_last_event_id ~ '^[0-9]{1,18}$' THEN

@@ -408,7 +408,7 @@ AS $$
 DECLARE
     s ex7.signals;
 BEGIN
-    PERFORM ex7._require_compliance(p_user);    -- issue 6: 412 until ToS, risk and privacy are accepted
+    PERFORM ex7._require_compliance(p_user);    -- 412 until ToS, risk and privacy are accepted (docs/billing.md)
     -- "status='cancelled' (per SignalClose.reason Literal 'user')": the only reason a client may send
     IF p_reason IS DISTINCT FROM 'user' THEN
         PERFORM ex7._invalid('["body","reason"]', 'reason must be: user', 'value_error.const');
@@ -481,7 +481,7 @@ BEGIN
     IF p_user IS NULL THEN
         PERFORM ex7._raise(401, 'acting user is required');
     END IF;
-    PERFORM ex7._require_compliance(p_user);    -- issue 6: 412 until ToS, risk and privacy are accepted
+    PERFORM ex7._require_compliance(p_user);    -- 412 until ToS, risk and privacy are accepted (docs/billing.md)
     -- 1. "404 if it doesn't exist (or is soft-deleted); 403 if someone else owns it."
     SELECT t.user_id INTO v_owner FROM ex7.strategies t WHERE t.id = p_strategy_id AND t.deleted_at IS NULL;
     IF NOT FOUND THEN

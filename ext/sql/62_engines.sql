@@ -54,8 +54,9 @@ COMMENT ON FUNCTION ex7._graph_cache_stats() IS
 'Returns {entries, capacity, hits, compiles, evictions, window_reads, window_hits}: this backend''s cache of compiled graphs (ex7._evaluate) and its reads of bars and the calls its bar window served instead, since the backend started.';
 
 /* ---------------------------------------------------------------------------------------------------
- * Fixtures: real strategies a new user starts from (issue 4: "at least three real strategies (for
- * example an EMA crossover, an RSI mean reversion, an opening-range breakout)"). Each is a create body;
+ * Fixtures: real strategies a new user starts from (Create Strategy From Fixture in
+ * ex7-api-reference.txt; docs/engine.md, "Fixtures"): an EMA crossover, an RSI mean reversion, an
+ * opening-range breakout and a Bollinger reversion. Each is a create body;
  * sql/engines.sql checks that every one validates and survives export -> import.
  * ------------------------------------------------------------------------------------------------- */
 

@@ -1,4 +1,4 @@
-/* ext/sql/63_market.sql: market data (issue 4, "Market data"). Ingest of closed bars from SQL
+/* ext/sql/63_market.sql: market data (docs/market.md). Ingest of closed bars from SQL
  * (ex7.ingest_bar, ex7.ingest_bars), REST (POST /api/market/bars) and CSV (ex7d import-bars), each new bar
  * handed to the dispatcher (ex7._dispatch_bar) inside the ingest transaction; the CME Globex session
  * calendar; freshness; GET /api/instruments and GET /api/signals/health. docs/market.md has the rules.
@@ -158,8 +158,9 @@ COMMENT ON FUNCTION ex7._bar_json(ex7.bars) IS
 'Returns the API JSON of a bar: instrument, timeframe, ts (the close time), open, high, low, close as exact decimal strings, volume.';
 
 /*
- * _check_bar: the rules every bar passes before it is stored, whichever way it came (issue 4: "Bars off
- * the tick grid ... or for unknown instruments are rejected with clear errors"). Each failure is a 422
+ * _check_bar: the rules every bar passes before it is stored, whichever way it came (docs/market.md,
+ * "Rules"): bars off the tick grid (facts.md's contract specs) or for unknown instruments are rejected
+ * with clear errors. Each failure is a 422
  * whose locator is p_loc plus the field. Order: instrument, timeframe, ts (future, grid, session),
  * prices (range, tick grid), OHLC consistency, volume.
  */
@@ -281,7 +282,7 @@ COMMENT ON FUNCTION ex7._check_bar(jsonb, text, text, timestamptz, numeric, nume
  * and the dispatcher sees a series' bars in ts order even with concurrent feeds.
  *   stored    a new bar, newer than every stored bar of its series: dispatched (when p_dispatch)
  *   late      a new bar older than the newest stored one: stored, not dispatched: the runtimes of
- *             the series have already moved past it (issue 4 leaves late bars open; docs/market.md)
+ *             the series have already moved past it (docs/market.md, "Storing" and "Left open")
  *   duplicate the same bar again (equal prices and volume): nothing happens, no second dispatch
  *   a different bar under the same key: X7409 bar_conflict with the stored and the sent bar.
  */

@@ -1,12 +1,13 @@
 /* ext/sql/65_dispatch.sql: the dispatcher (docs/dispatcher.md). Ingesting a closed bar calls
- * ex7._dispatch_bar inside the ingest transaction (issue 4: "Ingesting a closed bar evaluates every runtime
- * in starting or running whose strategy trades that instrument and timeframe, inside the ingest
- * transaction: starting becomes running on its first bar, draining finishes the bar and becomes stopped.
- * Each evaluation writes one signal_audit row with its decision. Entries go through the risk gate [...];
- * open signals exit on an exit node, a stop or a target touched by the bar (the close price is the
- * stop/target level; P&L through compute_pnl; close_reason says which), and each change is an event with a
+ * ex7._dispatch_bar inside the ingest transaction. The rules (docs/dispatcher.md, "One bar" and
+ * "Failures"): ingesting a closed bar evaluates every runtime in starting or running whose strategy trades
+ * that instrument and timeframe, inside the ingest transaction; starting becomes running on its first bar,
+ * draining finishes the bar and becomes stopped (ex7-api-reference.txt, Stop Runtime). Each evaluation
+ * writes one signal_audit row with its decision. Entries go through the risk gate (docs/risk.md); open
+ * signals exit on an exit node, a stop or a target touched by the bar (the close price is the stop/target
+ * level; P&L through compute_pnl; close_reason says which), and each change is an event with a
  * notification. A failure in one strategy marks that runtime error with the reason and does not stop the
- * others.") The graph itself is evaluated in C by ex7._evaluate (ext/graph.c, docs/engine.md). */
+ * others. The graph itself is evaluated in C by ex7._evaluate (ext/graph.c, docs/engine.md). */
 
 /*
  * _fill_decide: the per-bar decision of a strategy (ext/fills.c), shared with the backtest

@@ -1,7 +1,6 @@
-/* ext/sql/67_backtest.sql: backtests (issue 5) and the Judge, the live-promotion validation. The run is C
- * (ext/backtest.c) on the live path's pieces: the compiled graph (ext/graph.c), the per-bar decision
- * (ext/fills.c, ex7._fill_decide for the dispatcher), ex7.compute_pnl and ex7.risk_decide.
- * docs/backtests.md. */
+/* ext/sql/67_backtest.sql: backtests and the Judge, the live-promotion validation (docs/backtests.md).
+ * The run is C (ext/backtest.c) on the live path's pieces: the compiled graph (ext/graph.c), the per-bar
+ * decision (ext/fills.c, ex7._fill_decide for the dispatcher), ex7.compute_pnl and ex7.risk_decide. */
 
 /* bars a backtest runs inline (in the request's transaction); longer ranges go to a background worker */
 CREATE OR REPLACE FUNCTION ex7._backtest_inline_bars()
@@ -445,10 +444,11 @@ COMMENT ON FUNCTION ex7.backtest_equity_svg(uuid, uuid) IS
 'Returns the SVG picture (ex7.equity_svg) of the caller''s backtest''s equity curve and drawdown, titled with the strategy, version, series and range (UTC dates), with the CFTC Rule 4.41 statement under it. X7404 when missing or another user''s.';
 
 /* ---------------------------------------------------------------------------------------------------
- * The Judge: live-promotion validation (issue 5; Unarchive Strategy: "re-promote explicitly, which
- * re-triggers the live-promotion validation"). Promotion ready -> live runs a backtest of the current
- * version over the policy's window (the window_days before the newest stored bar of the strategy's series)
- * and refuses it with X7409 validation_failed when a criterion of ex7.validation_policy is not met.
+ * The Judge: live-promotion validation (ex7-api-reference.txt, Unarchive Strategy: "re-promote
+ * explicitly, which re-triggers the live-promotion validation"; docs/backtests.md, "The Judge").
+ * Promotion ready -> live runs a backtest of the current version over the policy's window (the
+ * window_days before the newest stored bar of the strategy's series) and refuses it with X7409
+ * validation_failed when a criterion of ex7.validation_policy is not met.
  * ------------------------------------------------------------------------------------------------- */
 
 CREATE OR REPLACE FUNCTION ex7._validation_policy()

@@ -1,4 +1,4 @@
-/* ext/sql/73_account.sql: the waitlist, the self-hosted login and exchange keys (issue 6; docs/account.md).
+/* ext/sql/73_account.sql: the waitlist, the self-hosted login and exchange keys (docs/account.md).
  * Tables in 72_account_schema.sql; password hashing in ext/auth.c; the AES-256-GCM encryption of
  * exchange keys and the signing of login tokens happen in ex7d (http/keys.c, http/auth.c), so neither a
  * master key nor the JWT secret is ever in the database. */

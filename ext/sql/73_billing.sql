@@ -1,4 +1,4 @@
-/* ext/sql/73_billing.sql: tiers, the compliance gate, billing state and Stripe (issue 6, docs/billing.md).
+/* ext/sql/73_billing.sql: tiers, the compliance gate, billing state and Stripe (docs/billing.md).
  * Functions only (re-run whole by the upgrade); the tables are in 72_billing_schema.sql. */
 
 /* ---------------------------------------------------------------------------------------------------
@@ -33,9 +33,9 @@ COMMENT ON FUNCTION ex7._missing_documents(uuid) IS
 'Returns [{document, version}, ...]: the current document versions the user has not accepted (empty: compliant).';
 
 /*
- * _require_compliance: the gate of every action that trades or delivers (issue 6): runtime start,
- * signal close, force-close-all, the signal stream, alert channels and subscriptions, checkout. Callers
- * run it first, before anything else they check.
+ * _require_compliance: the gate of every action that trades or delivers (docs/billing.md, "The gate"):
+ * runtime start, signal close, force-close-all, the signal stream, alert channels and subscriptions,
+ * checkout. Callers run it first, before anything else they check.
  */
 CREATE OR REPLACE FUNCTION ex7._require_compliance(p_user uuid)
 RETURNS void
@@ -212,10 +212,11 @@ COMMENT ON FUNCTION ex7.billing_tiers() IS
 'Returns {tiers: [{tier, name, rank, price {amount (decimal string), currency, interval}, purchasable (has a Stripe price), caps}]} in rank order (GET /api/billing/tiers, public).';
 
 /*
- * Caps on what a user keeps (issue 6: strategies and running runtimes per tier). ex7-api-introduction.txt:
- * 403 "Token is valid but the user lacks the tier required"; 429 is for rate limits and daily quotas
- * with a Retry-After, which waiting would not help here. Both take the user row lock first (the one lock
- * order, 00_base.sql), so two concurrent creations cannot both take the last slot.
+ * Caps on what a user keeps: strategies and running runtimes per tier (docs/billing.md, "Tiers").
+ * ex7-api-introduction.txt: 403 "Token is valid but the user lacks the tier required"; 429 is for rate
+ * limits and daily quotas with a Retry-After, which waiting would not help here. Both take the user row
+ * lock first (the one lock order, 00_base.sql), so two concurrent creations cannot both take the last
+ * slot.
  */
 CREATE OR REPLACE FUNCTION ex7._tier_limit(p_user uuid, p_cap text, p_limit integer, p_used bigint, p_tier text)
 RETURNS void

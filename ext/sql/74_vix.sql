@@ -942,10 +942,10 @@ COMMENT ON FUNCTION ex7.vix_generate(uuid, jsonb, timestamptz) IS
 'Returns {graph, summary, assumptions, understood, name, instrument, timeframe, generator, validation {lookback, entries}, strategy, quota {limit, used, remaining, resets_at}}: the strategy graph Vix builds from body.prompt, validated by the engine, and, when body.create is true, the draft strategy created from it (named body.name or the generated name, suffixed when taken; strategy is null otherwise). Counts one generation of p_user''s daily quota; X7429 {code: vix_quota_exceeded, limit, used, resets_at, retry_after} over it; X7422 at ["body","prompt"] (with ctx.understood) for a request Vix cannot read, and for bad body fields.';
 
 /* ---------------------------------------------------------------------------------------------------
- * The language-model path (issue 6: "if an LLM endpoint is configured (OpenAI-compatible base URL and
- * key) it may use it, and must still validate the result"; docs/account.md, "Vix with a language
- * model"). ex7d only moves bytes: the request it sends is built here, and what the model answered is
- * judged here. The endpoint's key never reaches the database.
+ * The language-model path (docs/account.md, "Vix with a language model"): if an LLM endpoint is
+ * configured (OpenAI-compatible base URL and key) Vix may use it, and must still validate the result.
+ * ex7d only moves bytes: the request it sends is built here, and what the model answered is judged here.
+ * The endpoint's key never reaches the database.
  * ------------------------------------------------------------------------------------------------- */
 
 /*
@@ -1124,7 +1124,7 @@ BEGIN
                                          pg_catalog.left(COALESCE(v_obj ->> 'timeframe', 'none'), 20))));
     END IF;
 
-    -- the engine's validator has the last word here too (issue 6: "must still validate the result")
+    -- the engine's validator has the last word here too (a model's answer is validated like any graph)
     BEGIN
         v_check := ex7.validate_graph(v_graph, '["graph"]');
     EXCEPTION WHEN SQLSTATE 'X7422' THEN

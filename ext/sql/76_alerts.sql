@@ -1,5 +1,5 @@
 /* ext/sql/76_alerts.sql: alert channels, subscriptions and deliveries (ex7-api-reference.txt, section
- * Alerts; issue 7; docs/alerts.md). The outbox: events write delivery rows in their own transaction
+ * Alerts; docs/alerts.md). The outbox: events write delivery rows in their own transaction
  * (ex7._alert_event), the worker of ex7d claims and records them (ex7.outbox_claim, ex7.outbox_record),
  * the providers' webhooks move them on (ex7.alerts_resend_event, ex7.alerts_telegram_update,
  * ex7.alerts_twilio_event). Tables: 75_alerts_schema.sql. */
@@ -22,8 +22,8 @@ LANGUAGE C STABLE STRICT PARALLEL SAFE SECURITY DEFINER SET search_path = pg_cat
 COMMENT ON FUNCTION ex7._alert_token_parse(text) IS
 'Returns (kind, id) of a valid unsubscribe token; raises X7422 at ["query","token"] for a malformed, edited or forged one (constant-time MAC check).';
 
-/* Issue 6: "alert channels and subscriptions ... answer 412" until the user accepted the current
- * documents (ex7._require_compliance, 73_billing.sql). */
+/* Alert channels and subscriptions answer 412 until the user accepted the current compliance
+ * documents (docs/billing.md, "The gate"; ex7._require_compliance, 73_billing.sql). */
 CREATE OR REPLACE FUNCTION ex7._alerts_require_compliance(p_user uuid)
 RETURNS void
 LANGUAGE sql VOLATILE
@@ -672,8 +672,9 @@ $$;
 COMMENT ON FUNCTION ex7.get_delivery(uuid, uuid) IS 'Returns one of the user''s deliveries (Get Delivery); X7404 otherwise.';
 
 /* ---------------------------------------------------------------------------------------------------
- * Events into the outbox. Issue 7: "The transaction that fires or closes a signal writes the delivery
- * rows (outbox)". Every delivery-worthy event also becomes an in-app notification (77_notifications.sql).
+ * Events into the outbox: the transaction that fires or closes a signal writes the delivery rows
+ * (docs/alerts.md, "The outbox"). Every delivery-worthy event also becomes an in-app notification
+ * (77_notifications.sql).
  * ------------------------------------------------------------------------------------------------- */
 
 /*
@@ -729,8 +730,8 @@ $$;
 COMMENT ON FUNCTION ex7._alert_strategy_name(uuid) IS 'Returns the strategy''s name for alert messages.';
 
 /*
- * The message of a signal event. Issue 7: "instrument, side, size, price, strategy, time, and the P&L
- * on close". p_signal is the signal JSON of the event (ex7._signal_json).
+ * The message of a signal event: instrument, side, size, price, strategy, time, and the P&L on close
+ * (docs/alerts.md, "The outbox"). p_signal is the signal JSON of the event (ex7._signal_json).
  */
 CREATE OR REPLACE FUNCTION ex7._alert_signal_message(p_kind text, p_signal jsonb)
 RETURNS jsonb

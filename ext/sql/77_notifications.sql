@@ -1,4 +1,4 @@
-/* ext/sql/77_notifications.sql: in-app notifications and their preferences (issue 7, after
+/* ext/sql/77_notifications.sql: in-app notifications and their preferences (after
  * peer-capandex-api.txt "Notifications" and "Profile & Preferences"; docs/alerts.md). Every
  * delivery-worthy event lands here through ex7._alert_event (76_alerts.sql). Tables: 75_alerts_schema.sql. */
 

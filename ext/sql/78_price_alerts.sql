@@ -1,4 +1,4 @@
-/* ext/sql/78_price_alerts.sql: price alerts and their log (issue 7, after peer-broker-rest-api.txt "Price
+/* ext/sql/78_price_alerts.sql: price alerts and their log (after peer-broker-rest-api.txt "Price
  * Alerts": get, create, update, delete alert; get alert logs, delete one log, delete all logs;
  * docs/alerts.md). Bar ingestion evaluates them in its own transaction (trigger bars_price_alerts,
  * 75_alerts_schema.sql). */

@@ -111,7 +111,7 @@ DECLARE
     v   ex7.strategies;
     r   ex7.strategy_runtimes;
 BEGIN
-    PERFORM ex7._require_compliance(p_user);    -- issue 6: 412 until ToS, risk and privacy are accepted
+    PERFORM ex7._require_compliance(p_user);    -- 412 until ToS, risk and privacy are accepted (docs/billing.md)
     PERFORM ex7._check_mode(p_mode);
     PERFORM ex7._ensure_user(p_user);
     PERFORM ex7._lock_user(p_user);             -- the running-runtimes cap below counts under it (user row first)
@@ -132,7 +132,7 @@ BEGIN
         PERFORM ex7._raise(403, 'live mode is disabled in v1',
                            pg_catalog.jsonb_build_object('code', 'live_mode_disabled_v1'));
     END IF;
-    PERFORM ex7._check_runtime_cap(p_user, v.id, p_mode);                                 -- tier cap (issue 6)
+    PERFORM ex7._check_runtime_cap(p_user, v.id, p_mode);                                 -- tier cap (docs/billing.md)
 
     INSERT INTO ex7.strategy_runtimes AS x (strategy_id, user_id, mode, status, started_at)        -- gate 5
     VALUES (v.id, v.user_id, p_mode, 'starting', pg_catalog.now())
