@@ -8,10 +8,10 @@
  *	  pnl_compute, ext/pnl.h) and optionally the same risk gate (ex7.risk_decide on the backtest's
  *	  own day).
  *
- * Issue 5: "runs a strategy version over the stored bars of a date range: the same compiled graph,
- * the same fills (stop/target levels, next-bar rules as live), the same compute_pnl with slippage
- * and commission, optionally the same risk gate. No second implementation of anything the live
- * path does." docs/backtests.md.
+ * The rule (docs/backtests.md, "One implementation of the live path"): a backtest runs a strategy
+ * version over the stored bars of a date range with the same compiled graph, the same fills
+ * (stop/target levels, next-bar rules as live), the same compute_pnl with slippage and commission,
+ * optionally the same risk gate; there is no second implementation of anything the live path does.
  *
  * Bars are streamed: read in chunks of BT_CHUNK from ex7.bar_blocks, the columnar copy of ex7.bars
  * kept in the same transactions (ext/barblocks.c: doubles for the graph, exact prices for the fills

@@ -2,8 +2,8 @@
  *
  * barscan.c
  *	  A series of ex7.bars read oldest first straight through the primary key (instrument,
- *	  timeframe, ts) with an index scan, no SPI and no executor: the backtest's bar stream of
- *	  session 5, now the baseline of bench/bench_bar_blocks.sh (the backtest reads ex7.bar_blocks).
+ *	  timeframe, ts) with an index scan, no SPI and no executor: the backtest's bar stream before
+ *	  ex7.bar_blocks, now the baseline of bench/bench_bar_blocks.sh (the backtest reads ex7.bar_blocks).
  *
  * Reading the bars through SPI cost about 1 µs a bar (docs/performance.md: the executor, a tuple
  * table of copies, per-column deforming, numeric -> float8 through text). Here a bar costs one

@@ -5,10 +5,11 @@
  *	  routine, fills_decide, for the live dispatcher (through ex7._fill_decide) and the backtest
  *	  (ext/backtest.c).
  *
- * Issue 4: "open signals exit on an exit node, a stop or a target touched by the bar (the close
- * price is the stop/target level; P&L through compute_pnl; close_reason says which)". Issue 5: a
- * backtest uses "the same fills (stop/target levels, next-bar rules as live) [...] No second
- * implementation of anything the live path does". The steps, in order (docs/dispatcher.md):
+ * Open signals exit on an exit node, a stop or a target touched by the bar (the close price is the
+ * stop/target level; P&L through compute_pnl; close_reason says which): docs/dispatcher.md, "One
+ * bar". A backtest uses the same fills (stop/target levels, next-bar rules as live), with no second
+ * implementation of anything the live path does: docs/backtests.md, "One implementation of the live
+ * path". The steps, in order (docs/dispatcher.md):
  *
  *	 1. brackets: every position opened on an earlier bar closes at its stop when the bar touched
  *		it (low <= stop for a long, high >= stop for a short), else at its target when touched.

@@ -6,7 +6,8 @@
  *	  from ex7.bars, and evaluation on a window of bars.
  *
  * Validation reports the first failure as a 422 (X7422) whose locator points at the offending
- * element, e.g. ["body","graph","nodes",3,"params","period"] (issue 4). Nothing here recurses on
+ * element, e.g. ["body","graph","nodes",3,"params","period"] (docs/engine.md, "Validation";
+ * ex7-api-introduction.txt, "Error codes": 422 carries the locator path). Nothing here recurses on
  * the input: graphs are walked with loops over arrays whose lengths are capped (graph.h, "Limits"),
  * and cycles are found with Kahn's algorithm.
  *
@@ -60,7 +61,8 @@
  * Compiled plans kept per backend, keyed by (strategy id, version). A version's graph never changes
  * (ex7._versions_immutable), so an entry never goes stale; the graph is kept as well (or its hash),
  * and a caller passing another graph under the same key gets it compiled afresh. The dispatcher
- * evaluates every running strategy of an instrument on each bar (issue 4's benchmark: 1,000), so
+ * evaluates every running strategy of an instrument on each bar (the engine's benchmark runs 1,000:
+ * docs/performance.md, "Strategy engine"), so
  * the cache must hold them all: a cache smaller than the set evaluated in turn misses on every call
  * under LRU. 4096 plans; and at most 64 MB of them, for graphs near the limits (200 nodes with
  * their ids and a 16 kB graph are about 50 kB; a typical plan is 2 to 4 kB). The least recently

@@ -5,7 +5,8 @@
  *	  and evaluator of strategy graphs (graph.c). docs/engine.md describes the format and the
  *	  semantics.
  *
- * A graph is {nodes: [{id, type, params}], edges: [{from, to, port}], meta} (issue 4). It compiles
+ * A graph is {nodes: [{id, type, params}], edges: [{from, to, port}], meta} (docs/engine.md, "The
+ * graph"; ex7-api-reference.txt, Export Strategy: "the full graph (nodes, edges, meta)"). It compiles
  * to a GraphPlan: the nodes with their parameters resolved, the input of every port, a topological
  * order and the number of bars of history the whole graph needs (its lookback). Evaluation computes
  * every node as a series over a window of bars, oldest first, in double precision; the value of

@@ -1,6 +1,6 @@
 /*
  * auth.h
- *	  The account area of ex7d (issue 6, docs/account.md): the self-hosted login (sign-up, login with a
+ *	  The account area of ex7d (docs/account.md): the self-hosted login (sign-up, login with a
  *	  form or JSON, password change, session check) whose tokens ex7d signs with its HS256 secret, and the
  *	  handlers that turn a 429 of the database into a Retry-After header (waitlist, Vix).
  */

@@ -9,7 +9,8 @@
 #include <stddef.h>
 #include <time.h>
 
-/* RFC 8725 3.x allows a small clock skew; the issue caps it at 60 s */
+/* RFC 7519 4.1.4 allows "some small leeway" for clock skew, facts.md "JWT" at most a few minutes; ex7d
+ * takes 60 s (docs/http.md, "Authentication") */
 #define JWT_LEEWAY_SECONDS 60
 
 typedef struct JwtKeys JwtKeys;

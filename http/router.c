@@ -697,7 +697,8 @@ router_cb(struct evhttp_request *req, void *arg)
 	}
 	if (strcmp(r->path, "/openapi.json") == 0 && (method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD))
 	{
-		/* public (issue 3): the document describing every route below, kept in http/openapi.json */
+		/* public (ex7-api-introduction.txt, "SDKs": /openapi.json; docs/http.md, "OpenAPI"): the document
+		 * describing every route below, kept in http/openapi.json */
 		if (srv->openapi)
 			reply_raw(r, 200, srv->openapi, srv->openapi_len);
 		else
@@ -752,7 +753,7 @@ router_cb(struct evhttp_request *req, void *arg)
 		return;
 	if (!r->authed)
 	{
-		/* public routes: limited per client address (issue 3) with this front's caps */
+		/* public routes: limited per client address (docs/http.md, "Public routes") with this front's caps */
 		char		addr[64];
 
 		admit(r, users_get_addr(client_addr(r, addr, sizeof(addr)), srv->cfg.public_per_minute,

@@ -178,7 +178,7 @@ const Route routes[] = {
 	/* Market data. Get Instruments (Account section): "List all instruments with current market data." */
 	{EVHTTP_REQ_GET, "/api/instruments", AUTH_USER, 200,
 	 SQL("list_instruments", "SELECT ex7.list_instruments($1::uuid)::text", 1), {U}},
-	/* bar ingest (issue 4): service_role tokens only; body {"bars": [...], "dispatch": true} */
+	/* bar ingest (docs/market.md, "Ingest"): service_role tokens only; body {"bars": [...], "dispatch": true} */
 	{EVHTTP_REQ_POST, "/api/market/bars", AUTH_SERVICE, 200,
 	 SQL("ingest_bars", "SELECT ex7.ingest_bars($1::jsonb)::text", 1), {{ARG_BODY, "body", NULL}}},
 

@@ -1,6 +1,7 @@
 /*
  * routes_alerts.h
- *	  Route table entries: Alert channels, subscriptions, deliveries, provider webhooks, notifications, price alerts (issue 7).
+ *	  Route table entries: Alert channels, subscriptions, deliveries, provider webhooks, notifications,
+ *	  price alerts.
  *	  Included inside the routes[] initializer of routes.c (like PostgreSQL's rmgrlist.h), so each
  *	  area keeps its routes in a file of its own; U and SQL() are the macros routes.c defines. Every
  *	  entry ends with a comma. Run tools/openapi_gen.py after changing it. See docs/alerts.md.

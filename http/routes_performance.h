@@ -1,6 +1,6 @@
 /*
  * routes_performance.h
- *	  Route table entries: performance, portfolio and the dashboard (issue 5; Account section of
+ *	  Route table entries: performance, portfolio and the dashboard (Account section of
  *	  ex7-api-reference.txt: Get Performance, Get Portfolio; the peer's dashboard/multi-flow and
  *	  flows/{id}/performance, peer-capandex-api.txt). Included inside the routes[] initializer of
  *	  routes.c; U and SQL() are the macros routes.c defines. Every entry ends with a comma. Run

@@ -4,10 +4,11 @@
  *	  ex7.ensure_user, which also creates the user row on the first authenticated request), and the
  *	  quota lease of each rate-limit subject (a bearer subject, or a client address on public routes).
  *
- *	  Counting is shared by every ex7d on the database (issue 3: "several fronts behind one load balancer
- *	  must enforce one limit"): a front takes quota from ex7.rate_take in leases and serves requests from
- *	  its lease in memory. Lease sizes adapt (see users.c) so that a cap is never exceeded and a front
- *	  asks the database about once per lease, not once per request.
+ *	  Counting is shared by every ex7d on the database, so several fronts behind one load balancer
+ *	  enforce one limit (docs/http.md, "One count for every front"): a front takes quota from
+ *	  ex7.rate_take in leases and serves requests from its lease in memory. Lease sizes adapt (see
+ *	  users.c) so that a cap is never exceeded and a front asks the database about once per lease, not
+ *	  once per request.
  */
 #ifndef EX7D_USERS_H
 #define EX7D_USERS_H

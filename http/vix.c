@@ -1,8 +1,8 @@
 /*
  * vix.c
- *	  Vix with a language model (docs/account.md, "Vix with a language model"). Issue 6: "if an LLM
- *	  endpoint is configured (OpenAI-compatible base URL and key) it may use it, and must still validate
- *	  the result".
+ *	  Vix with a language model (docs/account.md, "Vix with a language model"): if an LLM endpoint is
+ *	  configured (OpenAI-compatible base URL and key) Vix may use it, and the extension must still
+ *	  validate the result.
  *
  *	  Like billing.c, an exception to "one SQL call per request", and ex7d still decides nothing: the
  *	  preparing function ex7.vix_llm_request checks the body and the quota (a 422 or 429 never reaches

@@ -1,6 +1,6 @@
 /*
  * vix.h
- *	  Vix's optional language model (issue 6; docs/account.md, "Vix with a language model"): POST
+ *	  Vix's optional language model (docs/account.md, "Vix with a language model"): POST
  *	  /api/vix/generate-strategy asks an OpenAI-compatible Chat Completions endpoint first when
  *	  EX7_VIX_LLM_BASE is set, and the extension judges the answer.
  */

@@ -1,6 +1,6 @@
 /*
  * worker.c
- *	  The alerts delivery worker (issue 7; docs/alerts.md). Inside ex7d (EX7_WORKER=1) or alone
+ *	  The alerts delivery worker (docs/alerts.md, "The worker"). Inside ex7d (EX7_WORKER=1) or alone
  *	  (`ex7d worker`); several may run against one database.
  *
  *	  One round: ex7.outbox_claim(worker id, batch, options, lease) leases up to a batch of due
