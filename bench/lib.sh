@@ -70,9 +70,10 @@ bench_goal() {
 }
 
 # bench_fail TEXT: a correctness check failed (wrong results, missing events, refusals measured instead of
-# work): the benchmark's numbers mean nothing, so it stops with a failure, in smoke mode too.
+# work): the benchmark's numbers mean nothing, so it stops with a failure, in smoke mode too. The message
+# goes to stderr, so that it is seen when raised inside $(...) too.
 bench_fail() {
-	echo "FAILED: $1"
+	echo "FAILED: $1" >&2
 	exit 1
 }
 
