@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# bench/bench_alerts.sh: alerts (issue 7; run by bench/run.sh; docs/performance.md, "Alerts").
+# bench/bench_alerts.sh: alerts (run by bench/run.sh; docs/performance.md, "Alerts").
 #   1. The outbox on the signal path. Each transaction fires a paper signal (ex7.fire_signal) and closes it
 #      (ex7.close_signal): two events, each an in-app notification and, with subscriptions, two deliveries
 #      (a verified email and a verified telegram channel per user). 32 pgbench clients over 128 users.
 #      Compared: subscriptions enabled against the same users with their subscriptions disabled (goal: at
-#      least 0.8x, issue 7 "at most 20% fewer fired signals per second than without subscriptions"), and
+#      least 0.8x: at most 20% fewer fired signals per second than without subscriptions), and
 #      for the record the same transactions with the alerts hook taken out of ex7._emit_event (this
 #      throwaway database only). Runs alternate.
 #   2. Worker throughput: N queued email deliveries sent by `ex7d worker` (one process, then two) to a

@@ -32,4 +32,4 @@ for s in "${scripts[@]}"; do
 	bash "$s" || { echo "$s: FAILED"; rc=1; }
 done
 exit $rc
-# bench/bench_backtest.sh (issue 5): backtest throughput on 1,000,000 one-minute bars beside SQL window functions, and memory flat in the bars; run by the bench/bench_*.sh loop above
+# bench/bench_backtest.sh: backtest throughput on 1,000,000 one-minute bars beside SQL window functions, and memory flat in the bars; run by the bench/bench_*.sh loop above

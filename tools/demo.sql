@@ -12,8 +12,8 @@ BEGIN
         RETURN;
     END IF;
     PERFORM ex7.ensure_user(u, 'demo@ex7.local');
-    -- the demo user has accepted the ToS, risk disclosure and privacy policy (issue 6: runtimes and
-    -- closes answer 412 until then)
+    -- the demo user has accepted the ToS, risk disclosure and privacy policy (runtimes and closes answer
+    -- 412 until then: docs/billing.md)
     PERFORM ex7.accept_compliance(u, '{}', 'demo');
 
     ema := ex7.create_strategy(u, $j${

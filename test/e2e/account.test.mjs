@@ -1,4 +1,4 @@
-// test/e2e/account.test.mjs: the account routes of issue 6 over HTTP (docs/account.md): the waitlist,
+// test/e2e/account.test.mjs: the account routes over HTTP (docs/account.md): the waitlist,
 // Vix, the self-hosted login (tokens ex7d signs, the brute-force limits, password change) and exchange
 // keys (AES-256-GCM ciphertext decrypted here with node:crypto, master-key rotation with `ex7d rekey`,
 // no secret in any reply, log or error).

@@ -1,4 +1,4 @@
-// test/e2e/alerts.test.mjs: alerts end to end (issue 7; docs/alerts.md). ex7d runs its delivery worker
+// test/e2e/alerts.test.mjs: alerts end to end (docs/alerts.md). ex7d runs its delivery worker
 // (EX7_WORKER=1) against local stand-ins of Resend, Telegram, Twilio and a user's webhook endpoint
 // (standins/providers.mjs, which check request shape). Channels are verified the way a user would (the
 // code read from the message the stand-in received, the Telegram /start handshake, the signed webhook
@@ -54,7 +54,7 @@ function code(text) { return /verification code is (\d{6})/.exec(text)[1]; }
 before(async () => {
   ensureDb();
   prov = await startProviders();
-  // the compliance documents (issue 6): channels, subscriptions and closes answer 412 before
+  // the compliance documents (docs/billing.md): channels, subscriptions and closes answer 412 before
   for (const u of [A, B, C]) psql(`SELECT ex7.ensure_user('${u}'); SELECT ex7.accept_compliance('${u}')`);
   psql(`SELECT ex7.set_risk_limits('${A}', 'paper', '{"max_trades_per_day": 1000, "max_open_positions": 100}')`);
   psql(`SELECT ex7.set_risk_limits('${C}', 'paper', '{"max_trades_per_day": 1000, "max_open_positions": 100}')`);

@@ -13,7 +13,7 @@ before(async () => {
   // these tests make more than the free tier's 30 requests a minute (ratelimit.test.mjs tests that cap)
   for (const u of [A, B, uid('d0', 3)]) {
     psql(`SELECT ex7.ensure_user('${u}'); UPDATE ex7.users SET tier = 'strategist' WHERE id = '${u}'`);
-    acceptCompliance(u); // issue 6: runtimes and closes are gated on the compliance documents
+    acceptCompliance(u); // runtimes and closes are gated on the compliance documents (docs/billing.md)
   }
   srv = await startEx7d();
   ta = await token(A);

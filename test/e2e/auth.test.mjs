@@ -1,4 +1,4 @@
-// test/e2e/auth.test.mjs: bearer authentication as facts.md ("JWT", RFC 8725) and issue 3 describe.
+// test/e2e/auth.test.mjs: bearer authentication as facts.md ("JWT", RFC 8725) and docs/http.md ("Authentication") describe.
 // Tokens are made with jose, the reference JavaScript implementation, not with our own code.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

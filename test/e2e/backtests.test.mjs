@@ -1,4 +1,4 @@
-// test/e2e/backtests.test.mjs: backtests and the Judge over HTTP (issue 5; docs/backtests.md): POST
+// test/e2e/backtests.test.mjs: backtests and the Judge over HTTP (docs/backtests.md): POST
 // /api/strategies/{id}/backtest (201, done inline or queued for a background worker), GET /api/backtests/{id}
 // with trades, equity and metrics, the list, the equity SVG (image/svg+xml with the CFTC Rule 4.41 statement),
 // GET/POST /api/strategies/{id}/validation and the 409 validation_failed of a refused promotion; another user's

@@ -1,4 +1,4 @@
-// test/e2e/billing.test.mjs: issue 6 over HTTP: tiers and the disclaimer (public), the compliance gate
+// test/e2e/billing.test.mjs: billing over HTTP (docs/billing.md): tiers and the disclaimer (public), the compliance gate
 // (412 on every gated route, released by POST /api/billing/compliance/accept, re-opened by a new document
 // version), the Stripe webhook (signed by the official stripe library: rotation, tampering, wrong secret,
 // stale timestamp, replay, out-of-order events, a handler error that leaves nothing behind), the calls to

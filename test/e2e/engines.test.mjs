@@ -1,4 +1,4 @@
-// test/e2e/engines.test.mjs: the strategy graph engine over HTTP (issue 4): GET /api/engines (the node
+// test/e2e/engines.test.mjs: the strategy graph engine over HTTP (docs/engine.md): GET /api/engines (the node
 // catalog, token required), POST /api/strategies/from-fixture/{slug} (201, unknown slug 404), and graph
 // validation errors as 422 with their locators on create, update and import. The rules themselves are
 // tested in sql/engines.sql, sql/graph_validation.sql and sql/indicators.sql.
@@ -66,7 +66,7 @@ test('POST /api/strategies/from-fixture/{slug}: 201 with the strategy; an unknow
 
 test('graph validation over HTTP: 422 whose locator points at the offending element', async () => {
   const strat = (name, graph) => ({ name, instrument: 'MES', timeframe: '5m', graph });
-  // nodes[3] is an SMA whose period is out of range (issue 4's example locator)
+  // nodes[3] is an SMA whose period is out of range (docs/engine.md's example locator, "Validation")
   const bad = {
     nodes: [{ id: 'c', type: 'close' }, { id: 'up', type: 'gt' }, { id: 'e', type: 'enter_long' }, { id: 'avg', type: 'sma', params: { period: 0 } }],
     edges: [{ from: 'c', to: 'avg' }, { from: 'c', to: 'up', port: 'a' }, { from: 'avg', to: 'up', port: 'b' }, { from: 'up', to: 'e' }],

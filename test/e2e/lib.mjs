@@ -132,7 +132,7 @@ export async function api(srv, method, p, { tok, body, headers = {}, raw } = {})
 
 // acceptCompliance: records that each user accepted every current compliance document, as POST
 // /api/billing/compliance/accept with an empty body does. Runtime starts, signal closes, force-close-all
-// and the stream answer 412 until then (issue 6, docs/billing.md).
+// and the stream answer 412 until then (docs/billing.md).
 export function acceptCompliance(...users) {
   for (const u of users) psql(`SELECT ex7.accept_compliance('${u}', '{}', 'e2e')`);
 }

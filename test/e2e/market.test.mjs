@@ -1,4 +1,4 @@
-// test/e2e/market.test.mjs: market data over HTTP and the CSV importer (issue 4, docs/market.md):
+// test/e2e/market.test.mjs: market data over HTTP and the CSV importer (docs/market.md):
 // POST /api/market/bars for service_role tokens only (counts, duplicates, 422 locators, 409 conflict, the
 // dispatcher moving a runtime), GET /api/instruments, GET /api/signals/health (public), and
 // `ex7d import-bars` (summary, exit status, the CSV line of a bad row). The rules themselves are tested in
@@ -21,7 +21,7 @@ const bar = (ts, close = '2900.5', extra = {}) => ({ instrument: 'MGC', timefram
 before(async () => {
   ensureDb();
   for (const u of [SVC, U]) psql(`SELECT ex7.ensure_user('${u}'); UPDATE ex7.users SET tier = 'strategist' WHERE id = '${u}'`);
-  acceptCompliance(U); // issue 6: starting a runtime is gated on the compliance documents
+  acceptCompliance(U); // starting a runtime is gated on the compliance documents (docs/billing.md)
   srv = await startEx7d();
   svc = await token(SVC, { role: 'service_role' });
   user = await token(U);

@@ -1,4 +1,4 @@
-// test/e2e/openapi.test.mjs: /openapi.json (issue 3): served publicly, valid OpenAPI 3.1 per @redocly/cli
+// test/e2e/openapi.test.mjs: /openapi.json (docs/http.md, "OpenAPI"): served publicly, valid OpenAPI 3.1 per @redocly/cli
 // lint, and in step with the route table: every route ex7d serves is documented and every documented
 // operation is served.
 import { test, before, after } from 'node:test';

@@ -1,4 +1,4 @@
-// test/e2e/performance.test.mjs: the performance area over HTTP (issue 5, docs/metrics.md "Performance API"):
+// test/e2e/performance.test.mjs: the performance area over HTTP (docs/metrics.md, "Performance API"):
 // GET /api/performance, GET /api/portfolio, GET /api/dashboard and GET /api/strategies/{id}/performance,
 // their status codes, the CFTC 4.41 statement on every payload, 422 locators, 401 without a token, and
 // another user's data never shown (BOLA: a foreign strategy is 404, lists hold only the caller's rows).

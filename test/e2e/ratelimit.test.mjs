@@ -61,7 +61,7 @@ test('a tier change takes effect on the next request (NOTIFY ex7_user_changed)',
   assert.equal(status, 200, 'operator tier: 120/min');
 });
 
-test('two ex7d processes share one count: requests alternating between them, the 31st is 429 (issue 3)', async () => {
+test('two ex7d processes share one count: requests alternating between them, the 31st is 429 (docs/http.md)', async () => {
   const U = uid('b0', 5);
   const tok = await token(U);
   await inMinute();

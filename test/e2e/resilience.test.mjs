@@ -99,8 +99,8 @@ test('SIGTERM: the in-flight request finishes, then ex7d exits 0', async () => {
   holder.stdin.end();
 });
 
-// A real restart of the cluster (issue 3: "database restart while ex7d runs: 503 during, success after, no
-// restart of ex7d needed"). Needs the data directory, which tools/test.sh passes; skipped when run by hand
+// A real restart of the cluster (docs/http.md, "Failures"): 503 while the database is down, success after,
+// no restart of ex7d needed. Needs the data directory, which tools/test.sh passes; skipped when run by hand
 // without it.
 test('the real database restarts: 503 while it is down, served again after, same ex7d', { skip: !process.env.EX7_E2E_PGDATA }, async () => {
   const pgdata = process.env.EX7_E2E_PGDATA;

@@ -68,7 +68,7 @@ function setupUser(u) {
         VALUES ('${u}', 'paper', 1e12, 1000000000, 1000000000, 1000000000)
         ON CONFLICT (user_id, mode) DO UPDATE SET daily_loss_limit = 1e12, max_trades_per_day = 1000000000,
           max_open_positions = 1000000000, max_consecutive_losses = 1000000000`);
-  acceptCompliance(u); // issue 6: the stream and force-close-all are gated on the compliance documents
+  acceptCompliance(u); // the stream and force-close-all are gated on the compliance documents (docs/billing.md)
 }
 function makeStrategy(u, name, instrument) {
   // straight into the tables (as sql/events.sql does): the stream does not care what the graph is

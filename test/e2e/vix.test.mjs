@@ -1,5 +1,6 @@
-// test/e2e/vix.test.mjs: Vix with a language model over HTTP (issue 6: "if an LLM endpoint is configured
-// (OpenAI-compatible base URL and key) it may use it, and must still validate the result"; docs/account.md).
+// test/e2e/vix.test.mjs: Vix with a language model over HTTP (docs/account.md, "Vix with a language model":
+// if an LLM endpoint is configured (OpenAI-compatible base URL and key) Vix may use it, and must still
+// validate the result).
 // ex7d is started with EX7_VIX_LLM_* pointing at a local stand-in (standins/llm.mjs) that checks the
 // request's shape: a valid answer is generator "llm"; an invalid graph, garbage, a 500 and silence all
 // fall back to the deterministic generator with a fallback_reason, never a hang; 422 and 429 never reach

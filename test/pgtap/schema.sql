@@ -8,12 +8,12 @@ SELECT has_schema('ex7');
 SELECT tables_are('ex7', ARRAY['users', 'tiers', 'role_bindings', 'secrets', 'instruments', 'strategies',
     'strategy_versions', 'strategy_runtimes', 'signals', 'signal_events', 'signal_audit', 'signals_blocked',
     'risk_limits', 'rate_counters', 'bars', 'bar_blocks', 'market_closures',
-    -- issue 5: backtests and the Judge
+    -- backtests and the Judge (docs/backtests.md)
     'backtests', 'backtest_trade_chunks', 'backtest_equity_chunks', 'validation_policy', 'strategy_validations',
-    -- issue 6: account, Vix, billing and compliance
+    -- account, Vix, billing and compliance (docs/account.md, docs/billing.md)
     'vix_usage', 'waitlist', 'auth_accounts', 'auth_attempts', 'exchange_keys', 'compliance_documents',
     'compliance_acceptances', 'billing_accounts', 'stripe_events',
-    -- issue 7: alerts, notifications, price alerts
+    -- alerts, notifications, price alerts (docs/alerts.md)
     'alert_channels', 'alert_subscriptions', 'alert_deliveries', 'alert_usage', 'notifications',
     'notification_preferences', 'price_alerts', 'price_alert_logs']);
 -- secrets stay out of a bound role's reach: exchange-key ciphertext, password hashes, Stripe's event log,
