@@ -4,6 +4,7 @@
  *	  most likely a typo) or invalid stops start-up with a message naming it.
  */
 #include "config.h"
+#include "pool.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -17,6 +18,7 @@ extern char **environ;
 static const char *const known_ex7_vars[] = {
 	"EX7_LISTEN", "EX7_JWT_SECRET", "EX7_JWKS_FILE", "EX7_JWT_AUD", "EX7_JWT_ISS", "EX7_POOL_SIZE",
 	"EX7_BODY_LIMIT", "EX7_QUEUE_TIMEOUT_MS", "EX7_RATE_LIMITS", "EX7_PG_PORT",
+	"EX7_STATEMENT_TIMEOUT_MS", "EX7_CONNECT_TIMEOUT_MS",	/* the pool's deadlines: http/pool.c */
 	"EX7_PUBLIC_PER_MINUTE", "EX7_PUBLIC_PER_DAY", "EX7_CLIENT_ADDR_HEADER",
 	"EX7_SSE_HEARTBEAT_MS", "EX7_SSE_RETRY_MS", "EX7_SSE_BUFFER_MAX",
 	"EX7_WORKER", "EX7_WORKER_BATCH", "EX7_WORKER_INTERVAL_MS", "EX7_WORKER_RETRY_MS", "EX7_PUBLIC_URL",	/* http/worker.c */
@@ -53,6 +55,9 @@ static const char usage[] =
 	"  EX7_POOL_SIZE         database connections (default 4, 1..64)\n"
 	"  EX7_BODY_LIMIT        largest request body in bytes (default 1048576, 1024..67108864)\n"
 	"  EX7_QUEUE_TIMEOUT_MS  how long a request may wait for a free connection (default 5000)\n"
+	"  EX7_STATEMENT_TIMEOUT_MS  how long a statement may run before ex7d cancels it, drops its\n"
+	"                        connection and answers 503 (default 10000, 100..3600000); docs/ha.md\n"
+	"  EX7_CONNECT_TIMEOUT_MS  how long a connection attempt may take (default 5000, 100..600000)\n"
 	"  EX7_RATE_LIMITS       on (default) or off: the per-tier request limits (off only for benchmarks)\n"
 	"  EX7_PUBLIC_PER_MINUTE requests a client address may make to public routes per minute (default 300)\n"
 	"  EX7_PUBLIC_PER_DAY    ... and per UTC day (default 50000)\n"
@@ -186,7 +191,18 @@ config_load(Config *cfg, char *err, size_t errlen)
 
 	v = getenv("DATABASE_URL");
 	if (v && *v)
+	{
+		char	   *bad = pool_check_conninfo(v);	/* libpq's own parser: URIs, several hosts */
+
+		if (bad)
+		{
+			append(err, errlen, "DATABASE_URL cannot be parsed: %s", bad);
+			if (bad[0] == '\0' || bad[strlen(bad) - 1] != '\n')
+				append(err, errlen, "%s", "\n");
+			free(bad);
+		}
 		cfg->database_url = strdup(v);
+	}
 	else if ((cfg->database_url = config_embedded_conninfo()) == NULL)
 		append(err, errlen, "%s", "DATABASE_URL is not set and no embedded cluster (make run) was found\n");
 
@@ -239,6 +255,10 @@ config_load(Config *cfg, char *err, size_t errlen)
 	cfg->body_limit = (size_t) n;
 	n = int_setting("EX7_QUEUE_TIMEOUT_MS", 5000, 100, 600000, err, errlen);
 	cfg->queue_timeout_ms = (int) n;
+	n = int_setting("EX7_STATEMENT_TIMEOUT_MS", POOL_STATEMENT_TIMEOUT_MS, 100, 3600000, err, errlen);
+	cfg->statement_timeout_ms = (int) n;
+	n = int_setting("EX7_CONNECT_TIMEOUT_MS", POOL_CONNECT_TIMEOUT_MS, 100, 600000, err, errlen);
+	cfg->connect_timeout_ms = (int) n;
 	n = int_setting("EX7_SSE_HEARTBEAT_MS", 15000, 50, 3600000, err, errlen);
 	cfg->sse_heartbeat_ms = (int) n;
 	n = int_setting("EX7_SSE_RETRY_MS", 3000, 0, 3600000, err, errlen);

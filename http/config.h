@@ -24,6 +24,8 @@ typedef struct Config
 	int			pool_size;
 	size_t		body_limit;
 	int			queue_timeout_ms;
+	int			statement_timeout_ms;	/* a statement's deadline, enforced by ex7d (http/pool.c) */
+	int			connect_timeout_ms; /* a connection attempt's deadline */
 	bool		rate_limits;	/* EX7_RATE_LIMITS=off turns the per-tier limits off (benchmarks) */
 	/* the signal stream (http/sse.c, docs/stream.md) */
 	int			sse_heartbeat_ms;	/* comment frame interval (facts.md: about every 15 s) */

@@ -290,6 +290,7 @@ main(int argc, char **argv)
 
 		setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
+	pool_set_timeouts(srv.cfg.statement_timeout_ms, srv.cfg.connect_timeout_ms);
 	srv.pool = pool_new(srv.base, srv.cfg.database_url, srv.cfg.pool_size, 4096, srv.cfg.queue_timeout_ms);
 	sse_init(&srv);
 	if (worker_enabled())
