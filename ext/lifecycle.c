@@ -3,7 +3,8 @@
  * lifecycle.c
  *	  The strategy lifecycle as a state machine.
  *
- * Edges (ex7-api-reference.txt, Promote / Archive / Unarchive; issue "extension core"):
+ * Edges (ex7-api-reference.txt, Promote / Archive / Unarchive; pause and resume: docs/strategies.md,
+ * "Lifecycle"):
  *	  promote:   draft -> ready, ready -> live
  *	  pause:     live -> paused
  *	  resume:    paused -> live

@@ -1,8 +1,9 @@
 /* ext/sql/55_events.sql: the per-user event log behind the SSE stream, and its ordering guarantee.
  *
- * The problem (issue "extension core"): two transactions fire events for one user; if ids came from a
- * global sequence, the one holding the higher id could commit first, a client could read it and resume
- * from it later, and the lower id committing afterwards would never be replayed.
+ * The problem (ex7-api-reference.txt, Signal Stream: Last-Event-ID replay; docs/signals.md, "Events and
+ * their order"): two transactions fire events for one user; if ids came from a global sequence, the one
+ * holding the higher id could commit first, a client could read it and resume from it later, and the lower
+ * id committing afterwards would never be replayed.
  *
  * The mechanism: the id is the user's own counter users.last_event_seq, incremented by an UPDATE of the
  * user row. The row lock it takes is held until commit, so a second transaction of the same user waits
