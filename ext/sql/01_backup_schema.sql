@@ -120,9 +120,7 @@ $$;
 COMMENT ON FUNCTION ex7._seed_merge() IS
 'Trigger (BEFORE INSERT on the seeded tables): during a COPY (a restore), a row whose key names an untouched seed row replaces that row instead of colliding with it.';
 
-/* The tables 00_base.sql seeded: the tier caps (fixed) and the keys (random per database). */
-SELECT ex7._seed_mark('ex7.tiers');
-SELECT ex7._seed_mark('ex7.secrets');
+/* The tables 00_base.sql seeded: the tier caps and the keys (random per database). */
 SELECT pg_catalog.pg_extension_config_dump('ex7.tiers', 'WHERE NOT ex7._seed_row(''tiers'', tiers)');
 SELECT pg_catalog.pg_extension_config_dump('ex7.secrets', '');
 CREATE TRIGGER tiers_seed_merge BEFORE INSERT ON ex7.tiers

@@ -44,8 +44,7 @@ SELECT v.*, timestamptz '2026-01-01 00:00:00+00' FROM (VALUES
     ('MCL', 'Micro WTI Crude Oil',     0.01,  1.00, 0.75),
     ('GC',  'Gold',                    0.10, 10.00, 2.50),
     ('MGC', 'Micro Gold',              0.10,  1.00, 0.75)) AS v;
--- seeded: dumped only where changed since (ext/sql/01_backup_schema.sql)
-SELECT ex7._seed_mark('ex7.instruments');
+-- seeded: dumped only where changed since the install (ext/sql/01_backup_schema.sql, 98_seed_schema.sql)
 SELECT pg_catalog.pg_extension_config_dump('ex7.instruments', 'WHERE NOT ex7._seed_row(''instruments'', instruments)');
 CREATE TRIGGER instruments_seed_merge BEFORE INSERT ON ex7.instruments
     FOR EACH ROW EXECUTE FUNCTION ex7._seed_merge();

@@ -163,8 +163,7 @@ CREATE TABLE ex7.validation_policy (
 COMMENT ON TABLE ex7.validation_policy IS 'The Judge''s criteria for promoting a strategy to live (one row, the operator''s): a backtest of the current version over the window_days before the newest stored bar must meet every criterion that is not NULL.';
 -- a fixed updated_at, like every seed row (ext/sql/01_backup_schema.sql)
 INSERT INTO ex7.validation_policy (id, updated_at) VALUES (true, '2026-01-01 00:00:00+00');
--- seeded: dumped only where changed since (ext/sql/01_backup_schema.sql)
-SELECT ex7._seed_mark('ex7.validation_policy');
+-- seeded: dumped only where changed since the install (ext/sql/01_backup_schema.sql, 98_seed_schema.sql)
 SELECT pg_catalog.pg_extension_config_dump('ex7.validation_policy', 'WHERE NOT ex7._seed_row(''validation_policy'', validation_policy)');
 CREATE TRIGGER validation_policy_seed_merge BEFORE INSERT ON ex7.validation_policy
     FOR EACH ROW EXECUTE FUNCTION ex7._seed_merge();

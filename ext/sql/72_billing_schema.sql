@@ -43,8 +43,7 @@ INSERT INTO ex7.compliance_documents (document, version, title, url, effective_a
     ('tos', '1', 'Terms of Service', 'https://ex7capital.com/legal/terms', '2026-01-01 00:00:00+00'),
     ('risk', '1', 'Risk Disclosure', 'https://ex7capital.com/legal/risk', '2026-01-01 00:00:00+00'),
     ('privacy', '1', 'Privacy Policy', 'https://ex7capital.com/legal/privacy', '2026-01-01 00:00:00+00');
--- seeded: dumped only where changed since (ext/sql/01_backup_schema.sql)
-SELECT ex7._seed_mark('ex7.compliance_documents');
+-- seeded: dumped only where changed since the install (ext/sql/01_backup_schema.sql, 98_seed_schema.sql)
 SELECT pg_catalog.pg_extension_config_dump('ex7.compliance_documents', 'WHERE NOT ex7._seed_row(''compliance_documents'', compliance_documents)');
 CREATE TRIGGER compliance_documents_seed_merge BEFORE INSERT ON ex7.compliance_documents
     FOR EACH ROW EXECUTE FUNCTION ex7._seed_merge();

@@ -8,7 +8,6 @@
 /* The key of unsubscribe tokens (ext/alerts.c): random per database, like the cursor key. */
 INSERT INTO ex7.secrets (name, value)
 VALUES ('alerts', pg_catalog.uuid_send(pg_catalog.gen_random_uuid()) || pg_catalog.uuid_send(pg_catalog.gen_random_uuid()));
-SELECT ex7._seed_mark('ex7.secrets');
 
 /*
  * Every table here cascades from its user: a user's alert data goes with the user (the tests' teardowns

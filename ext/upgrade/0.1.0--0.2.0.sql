@@ -13,8 +13,6 @@
 -- include ext/sql/01_backup_schema.sql
 
 -- 0.2.0 registers every table for pg_dump (01_backup_schema.sql): 10_schema.sql's tables of 0.1.0.
--- The instruments a 0.1.0 install seeded carry its install time in updated_at, unlike 0.2.0's fixed seed
--- rows, so they are not marked as seed rows: a dump keeps them as they are.
 SELECT pg_catalog.pg_extension_config_dump('ex7.instruments', 'WHERE NOT ex7._seed_row(''instruments'', instruments)');
 CREATE TRIGGER instruments_seed_merge BEFORE INSERT ON ex7.instruments
     FOR EACH ROW EXECUTE FUNCTION ex7._seed_merge();
@@ -34,3 +32,12 @@ SELECT pg_catalog.pg_extension_config_dump('ex7.risk_limits', '');
 -- include ext/sql/72_account_schema.sql
 -- include ext/sql/72_billing_schema.sql
 -- include ext/sql/75_alerts_schema.sql
+-- include ext/sql/85_jobs_schema.sql
+
+-- The seed rows of 0.2.0 (98_seed_schema.sql) as an upgraded database holds them. The tiers (with the
+-- columns 72_billing_schema.sql added), the keys, the compliance documents and the Judge's policy are
+-- the same as a fresh install's; the instruments a 0.1.0 install seeded are not (their updated_at is that
+-- install's time, where 0.2.0 seeds a fixed one), so they stay unmarked and every dump keeps them.
+SELECT ex7._seed_mark(t)
+  FROM pg_catalog.unnest(ARRAY['ex7.tiers', 'ex7.secrets', 'ex7.compliance_documents',
+                               'ex7.validation_policy']::regclass[]) AS t;
