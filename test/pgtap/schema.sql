@@ -2,7 +2,7 @@
 -- forced with the per-user policy, every object documented with COMMENT ON, and the indexes that serve
 -- each keyset order actually used by the planner (checked with EXPLAIN on a realistic table).
 BEGIN;
-SELECT plan(46);
+SELECT plan(47);
 
 SELECT has_schema('ex7');
 SELECT tables_are('ex7', ARRAY['users', 'tiers', 'role_bindings', 'secrets', 'instruments', 'strategies',
@@ -15,7 +15,9 @@ SELECT tables_are('ex7', ARRAY['users', 'tiers', 'role_bindings', 'secrets', 'in
     'compliance_acceptances', 'billing_accounts', 'stripe_events',
     -- alerts, notifications, price alerts (docs/alerts.md)
     'alert_channels', 'alert_subscriptions', 'alert_deliveries', 'alert_usage', 'notifications',
-    'notification_preferences', 'price_alerts', 'price_alert_logs']);
+    'notification_preferences', 'price_alerts', 'price_alert_logs',
+    -- the digests of the install's seed rows, which pg_dump leaves out (docs/operations.md, "Backup and restore")
+    'seed_rows']);
 -- secrets stay out of a bound role's reach: exchange-key ciphertext, password hashes, Stripe's event log,
 -- and the service paths (webhooks, the outbox worker) are not a user's to call
 SELECT ok(NOT has_column_privilege('ex7_user', 'ex7.exchange_keys', 'ciphertext', 'SELECT')
@@ -25,6 +27,9 @@ SELECT ok(NOT has_table_privilege('ex7_user', 'ex7.auth_accounts', 'SELECT')
           AND NOT has_table_privilege('ex7_user', 'ex7.stripe_events', 'SELECT')
           AND NOT has_table_privilege('ex7_user', 'ex7.waitlist', 'SELECT'),
           'password accounts, the Stripe event log and the waitlist are hidden from bound roles');
+SELECT ok(NOT has_table_privilege('ex7_user', 'ex7.seed_rows', 'SELECT')
+          AND NOT has_table_privilege('ex7_user', 'ex7.secrets', 'SELECT'),
+          'the keys and the digests of the seed rows are hidden from bound roles');
 SELECT ok(NOT has_function_privilege('ex7_user', 'ex7.stripe_apply_event(jsonb)', 'EXECUTE')
           AND NOT has_function_privilege('ex7_user', 'ex7.billing_comp(uuid, jsonb)', 'EXECUTE')
           AND NOT has_function_privilege('ex7_user', 'ex7.outbox_claim(text, integer, jsonb, integer)', 'EXECUTE')
