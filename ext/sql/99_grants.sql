@@ -75,3 +75,5 @@ REVOKE EXECUTE ON FUNCTION ex7._backtest_launch(uuid) FROM PUBLIC, ex7_user;
 REVOKE EXECUTE ON FUNCTION ex7.bar_blocks_rebuild(text, text), ex7.bar_blocks_check(text, text),
     ex7._bar_blocks_build(text, text), ex7._bar_blocks_scan_bench(text, text, timestamptz, timestamptz, text, boolean)
     FROM PUBLIC, ex7_user;
+-- operations (ext/sql/91_ops_metrics.sql): installation-wide figures for ex7d's /metrics, the operator's
+REVOKE EXECUTE ON FUNCTION ex7.metrics_snapshot(timestamptz) FROM PUBLIC, ex7_user;
