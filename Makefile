@@ -60,7 +60,7 @@ all: http/ex7d
 http/ex7d: $(HTTP_SRCS) $(wildcard http/*.h)
 	$(CC) $(HTTP_CFLAGS) -o $@ $(HTTP_SRCS) $(HTTP_LIBS)
 
-.PHONY: deps test run stop bench
+.PHONY: deps test run stop bench deb
 deps:
 	@bash tools/deps.sh
 
@@ -75,4 +75,9 @@ stop:
 
 bench:
 	@bash bench/run.sh
+
+# Debian packages postgresql-15-ex7 and ex7d into DEB_OUT (docs/packaging.md)
+DEB_OUT ?= dist
+deb:
+	@bash tools/deb.sh $(DEB_OUT)
 

@@ -98,7 +98,10 @@ listener_ready(void *arg)
 	sse_resync();
 }
 
-/* load_openapi: returns nothing; reads openapi.json from the binary's folder (http/) into srv. */
+/*
+ * load_openapi: returns nothing; reads openapi.json from the binary's folder (http/), or else from
+ * EX7_SHAREDIR when the build defines it, into srv.
+ */
 static void
 load_openapi(Server *srv)
 {
@@ -114,7 +117,13 @@ load_openapi(Server *srv)
 	if ((slash = strrchr(path, '/')) == NULL)
 		return;
 	strcpy(slash + 1, "openapi.json");
-	if ((f = fopen(path, "rb")) == NULL)
+	f = fopen(path, "rb");
+#ifdef EX7_SHAREDIR
+	/* the Debian package keeps it in /usr/share/ex7 (debian/rules, docs/packaging.md) */
+	if (f == NULL)
+		f = fopen(EX7_SHAREDIR "/openapi.json", "rb");
+#endif
+	if (f == NULL)
 		return;
 	if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0)
 	{
@@ -215,6 +224,12 @@ main(int argc, char **argv)
 	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
 	{
 		printf("%s", config_usage());
+		return 0;
+	}
+	if (argc > 1 && strcmp(argv[1], "--version") == 0)
+	{
+		/* ex7.control's default_version, passed in by the Makefile: the package's version too */
+		printf("ex7d %s\n", EX7_VERSION);
 		return 0;
 	}
 	if (argc > 1 && strcmp(argv[1], "token") == 0)
