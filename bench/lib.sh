@@ -82,17 +82,25 @@ free_tcp_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# start_ex7d LOG VAR=VALUE...: starts http/ex7d against the benchmark's database with the given settings
-# (EX7_LISTEN among them, and no other EX7_* variable) in the background, adds it to PIDS, sets EX7D_PID and waits until /api/health
-# answers on the EX7_LISTEN address.
+# ex7d_exec VAR=VALUE... [-- ARGS]: replaces the calling (sub)shell with http/ex7d ARGS against the benchmark's
+# database, with the given settings and no other EX7_* variable (ex7d refuses unknown ones, and
+# EX7_BENCH_SMOKE is ours). Run it in the background: `ex7d_exec ... &` then PIDS+=($!).
+ex7d_exec() {
+	local unset=() sets=() v
+	for v in $(compgen -e | grep '^EX7_' || true); do unset+=(-u "$v"); done
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do sets+=("$1"); shift; done
+	[ "${1:-}" = -- ] && shift
+	exec env "${unset[@]}" "${sets[@]}" DATABASE_URL="host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=$PGUSER" \
+		http/ex7d "$@"
+}
+
+# start_ex7d LOG VAR=VALUE...: starts the HTTP server with the given settings (EX7_LISTEN among them) in the
+# background (ex7d_exec), adds it to PIDS, sets EX7D_PID and waits until /api/health answers.
 start_ex7d() {
 	local log=$1 listen= v
 	shift
 	for v in "$@"; do case "$v" in EX7_LISTEN=*) listen=${v#EX7_LISTEN=} ;; esac; done
-	# ex7d refuses unknown EX7_* variables (EX7_BENCH_SMOKE is ours): it sees only the ones given here
-	local unset=()
-	for v in $(compgen -e | grep '^EX7_' || true); do unset+=(-u "$v"); done
-	env "${unset[@]}" "$@" DATABASE_URL="host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=$PGUSER" http/ex7d >/dev/null 2>"$log" &
+	ex7d_exec "$@" >/dev/null 2>"$log" &
 	EX7D_PID=$!
 	PIDS+=("$EX7D_PID")
 	for _ in $(seq 1 100); do

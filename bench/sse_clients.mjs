@@ -19,6 +19,9 @@ const rate = Number(rateS);
 const { hostname, port } = new URL(base);
 const HOT = 10;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// settling pauses (before a phase, before reading the RSS): shorter in smoke mode (bench/lib.sh), where
+// nothing is judged
+const settle = (ms) => sleep(process.env.EX7_BENCH_SMOKE === '1' ? ms / 10 : ms);
 
 const b64u = (b) => Buffer.from(b).toString('base64url');
 function token(sub) {
@@ -127,9 +130,9 @@ async function phase(name) {
 const hot = [];
 for (let k = 0; k < HOT; k++) hot.push(await open(hotUser, hotFrame(k)));
 await fireFor(20); // warm up: prepared statements, caches
-await sleep(500);
+await settle(500);
 const small = await phase(`${HOT} clients`);
-await sleep(1000);
+await settle(1000);
 const rssBefore = rssKiB();
 
 // the idle clients: idleUsers users, round robin; at most 200 connection attempts in flight
@@ -143,7 +146,7 @@ for (let i = 0; i < idleClients; i += 200) {
   idle.push(...(await Promise.all(batch)));
 }
 const connectSeconds = (Date.now() - t0) / 1000;
-await sleep(2000);
+await settle(2000);
 const rssIdle = rssKiB();
 const large = await phase(`${HOT + idleClients} clients`);
 const rssAfter = rssKiB();
