@@ -275,7 +275,10 @@ config_load(Config *cfg, char *err, size_t errlen)
 			append(err, errlen, "EX7_RATE_LIMITS must be on or off, got \"%s\"\n", v);
 	}
 
-	/* public routes are limited per client address (issue 3); the caps are this front's setting */
+	/*
+	 * public routes are limited per client address (docs/http.md, "Public routes"); the caps are this
+	 * front's setting
+	 */
 	n = int_setting("EX7_PUBLIC_PER_MINUTE", 300, 1, 1000000, err, errlen);
 	cfg->public_per_minute = (int) n;
 	n = int_setting("EX7_PUBLIC_PER_DAY", 50000, 1, 1000000000, err, errlen);
