@@ -77,3 +77,10 @@ REVOKE EXECUTE ON FUNCTION ex7.bar_blocks_rebuild(text, text), ex7.bar_blocks_ch
     FROM PUBLIC, ex7_user;
 -- operations (ext/sql/91_ops_metrics.sql): installation-wide figures for ex7d's /metrics, the operator's
 REVOKE EXECUTE ON FUNCTION ex7.metrics_snapshot(timestamptz) FROM PUBLIC, ex7_user;
+-- jobs on a clock (ext/sql/86_jobs.sql, docs/jobs.md): the operator's and the scheduler's; they act across
+-- every user, so a bound role neither runs them nor reads their state
+REVOKE ALL ON ex7.jobs, ex7.job_status FROM ex7_user;
+REVOKE EXECUTE ON FUNCTION ex7.run_due_jobs(timestamptz), ex7.run_job(text, timestamptz),
+    ex7.job_configure(text, boolean, interval), ex7._job_step(text, timestamptz, boolean),
+    ex7._job_call(text, timestamptz), ex7.job_billing_expire(timestamptz), ex7.job_runtimes_settle(timestamptz),
+    ex7.job_backtests_reap(timestamptz), ex7.job_retention(timestamptz) FROM PUBLIC, ex7_user;
