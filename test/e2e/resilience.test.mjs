@@ -5,8 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, execFile, execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { ensureDb, startEx7d, token, api, uid, conninfo, freePort, psql, GRAPH } from './lib.mjs';
 
 function proxy(port, target) {
@@ -132,4 +132,199 @@ test('the real database restarts: 503 while it is down, served again after, same
     assert.equal(status, 200, 'served again without restarting ex7d');
     assert.equal(s3.proc.exitCode, null);
   } finally { await s3.stop(); }
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Under load (docs/ha.md, "How ex7d behaves"): the database stopped outright, then frozen without closing
+// its sockets. A bounded load of reads and writes runs through one ex7d the whole time; every answer is
+// recorded with its status, Retry-After and how long it took.
+
+// pgCtl / cluster: the test cluster's data directory, postmaster and its processes (for SIGSTOP)
+const pgdata = process.env.EX7_E2E_PGDATA;
+// pgCtl: runs pg_ctl as the cluster's owner without blocking the event loop (the load goes on meanwhile)
+function pgCtl(args) {
+  const bindir = execFileSync('pg_config', ['--bindir'], { encoding: 'utf8' }).trim();
+  const [cmd, argv] = process.getuid() === 0
+    ? ['runuser', ['-u', 'postgres', '--', `${bindir}/pg_ctl`, ...args]]
+    : [`${bindir}/pg_ctl`, args];
+  return new Promise((resolve, reject) => execFile(cmd, argv, (e) => (e ? reject(e) : resolve())));
+}
+function startCluster() {
+  // the options postgres recorded in postmaster.opts, as tools/test.sh started it
+  const recorded = [...readFileSync(`${pgdata}/postmaster.opts`, 'utf8').matchAll(/"([^"]*)"/g)].map((m) => m[1]);
+  const opts = recorded.filter((_, i) => !(recorded[i] === '-D' || recorded[i - 1] === '-D')).join(' ');
+  return () => pgCtl(['-D', pgdata, '-w', '-l', `${pgdata}/../postgresql.log`, '-o', opts, 'start']);
+}
+// clusterPids: the postmaster and every process it started (backends, checkpointer, walwriter, ...)
+function clusterPids() {
+  const pm = Number(readFileSync(`${pgdata}/postmaster.pid`, 'utf8').split('\n')[0]);
+  const kids = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try { return Number(readFileSync(`/proc/${d}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]) === pm; } catch { return false; }
+  }).map(Number);
+  return [pm, ...kids];
+}
+const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
+// until: polls fn every 50 ms until it is true; fails after ms
+async function until(fn, ms, what) {
+  const end = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+// load: `workers` closed loops (a short pause between requests keeps it bounded on a shared machine), each
+// a GET of the strategy list or a PUT of the strategy sid's description; resolves when stop() is called.
+function load(srv, tok, sid, workers = 6) {
+  const log = [];
+  let running = true;
+  let n = 0;
+  const one = async () => {
+    while (running) {
+      const write = n++ % 3 === 0;
+      const t0 = Date.now();
+      let r;
+      try {
+        r = write
+          ? await api(srv, 'PUT', `/api/strategies/${sid}`, { tok, body: { description: `load ${n} ${t0}` } })
+          : await api(srv, 'GET', '/api/strategies?limit=5', { tok });
+        log.push({ at: t0, write, ms: Date.now() - t0, status: r.status, retryAfter: r.headers.get('retry-after'), json: r.body !== null, text: r.text.slice(0, 200) });
+      } catch (e) {
+        log.push({ at: t0, ms: Date.now() - t0, status: 'error', text: String(e) });
+      }
+      await sleep(5);
+    }
+  };
+  const done = Promise.all(Array.from({ length: workers }, one));
+  return { log, async stop() { running = false; await done; } };
+}
+// verdict: every answer was a success or a JSON 503 with Retry-After (never a 500, a reset or a hang)
+// strategyOf: a new strategy of the token's user, for the load's writes
+async function strategyOf(srv, tok) {
+  const r = await api(srv, 'POST', '/api/strategies', { tok, body: { name: `resilience ${Date.now()}`, instrument: 'MNQ', timeframe: '5m', graph: GRAPH } });
+  assert.equal(r.status, 201, r.text);
+  return r.body.id;
+}
+function checkStatuses(log) {
+  const bad = log.filter((e) => !(e.status === 200 || (e.status === 503 && e.retryAfter && e.json)));
+  assert.deepEqual(bad.slice(0, 5), [], `${bad.length} answers other than 2xx or 503 with Retry-After`);
+}
+
+test('stopped under load (pg_ctl stop -m immediate, then start): 503 with Retry-After at once, nothing else, served again', { skip: !pgdata }, async () => {
+  const start = startCluster();
+  // a queue timeout far above what a 503 may take here: a 503 that waited for it would show
+  const srv = await startEx7d({ EX7_QUEUE_TIMEOUT_MS: '8000', EX7_RATE_LIMITS: 'off' });
+  const tok = await token(uid('c0', 4));
+  let stopped = false;
+  try {
+    assert.equal((await api(srv, 'GET', '/api/strategies', { tok })).status, 200);
+    const sid = await strategyOf(srv, tok);
+    const l = load(srv, tok, sid);
+    await until(() => l.log.filter((e) => e.status === 200).length >= 20, 10000, 'load running');
+    await pgCtl(['-D', pgdata, '-m', 'immediate', '-w', 'stop']);
+    const tStop = Date.now();
+    stopped = true;
+    // stay down until the load has seen a good number of refusals
+    await until(() => l.log.filter((e) => e.at > tStop && e.status === 503).length >= 30, 10000, '503s while down');
+    const tStart = Date.now();
+    await start();		// the load goes on during the start and its crash recovery
+    stopped = false;
+    await until(() => l.log.some((e) => e.at > tStart && e.status === 200), 15000, 'served again');
+    const tBack = Date.now();
+    await until(() => l.log.filter((e) => e.at > tBack && e.status === 200 && e.write).length >= 5, 10000, 'writes after the restart');
+    await l.stop();
+    checkStatuses(l.log);
+    const refused = l.log.filter((e) => e.status === 503);
+    const slowest = Math.max(...refused.map((e) => e.ms));
+    // bounded, with room for a noisy machine: far below the 8 s queue timeout
+    assert.ok(slowest < 2500, `a 503 took ${slowest} ms`);
+    const during = l.log.filter((e) => e.at > tStop && e.at < tStart);
+    assert.ok(during.length >= 30 && during.every((e) => e.status === 503), 'only 503 while the database is down');
+    assert.equal(srv.proc.exitCode, null, 'the same ex7d');
+    console.log(`# stop -m immediate: ${l.log.length} requests, ${refused.length} refused (slowest 503 ${slowest} ms), first 2xx ${tBack - tStart} ms after the start returned`);
+  } finally {
+    if (stopped) await start();
+    await srv.stop();
+  }
+});
+
+test('frozen under load (SIGSTOP of the postmaster and every backend): requests bounded by the statement deadline, 503 at once meanwhile, served after SIGCONT', { skip: !pgdata }, async () => {
+  const DEADLINE = 1500;
+  const srv = await startEx7d({ EX7_QUEUE_TIMEOUT_MS: '20000', EX7_RATE_LIMITS: 'off', EX7_STATEMENT_TIMEOUT_MS: String(DEADLINE), EX7_CONNECT_TIMEOUT_MS: '1000' });
+  const tok = await token(uid('c0', 5));
+  let frozen = [];
+  const thaw = () => { for (const p of frozen) { try { process.kill(p, 'SIGCONT'); } catch { /* gone */ } } frozen = []; };
+  try {
+    assert.equal((await api(srv, 'GET', '/api/strategies', { tok })).status, 200);
+    const sid = await strategyOf(srv, tok);
+    const l = load(srv, tok, sid);
+    await until(() => l.log.filter((e) => e.status === 200).length >= 20, 10000, 'load running');
+    frozen = clusterPids();
+    for (const p of frozen) process.kill(p, 'SIGSTOP');
+    const tFreeze = Date.now();
+    // frozen for 3 deadlines: requests must keep getting answers all along
+    await sleep(3 * DEADLINE);
+    const tThaw = Date.now();
+    const duringFreeze = l.log.filter((e) => e.at >= tFreeze + 100 && e.at + e.ms <= tThaw);
+    thaw();
+    await until(() => l.log.some((e) => e.at > tThaw && e.status === 200), 15000, 'served again after SIGCONT');
+    await l.stop();
+    checkStatuses(l.log);
+    const answeredInFreeze = l.log.filter((e) => e.at >= tFreeze && e.at < tThaw);
+    const slowest = Math.max(...answeredInFreeze.map((e) => e.ms));
+    // nothing waits longer than the deadline (plus a noisy machine's slack), never the 20 s queue timeout
+    assert.ok(slowest < DEADLINE + 2000, `a request sent during the freeze took ${slowest} ms`);
+    assert.ok(duringFreeze.length >= 20, `requests kept being answered while frozen (${duringFreeze.length})`);
+    assert.ok(duringFreeze.every((e) => e.status === 503), 'a frozen database gives 503');
+    assert.equal(srv.proc.exitCode, null, 'the same ex7d');
+    console.log(`# SIGSTOP: ${answeredInFreeze.length} requests sent while frozen, all answered, slowest ${slowest} ms; ${duringFreeze.length} 503s`);
+  } finally {
+    thaw();
+    await srv.stop();
+  }
+});
+
+test('reconnecting to a server that accepts but never answers: 503 at once, not after the queue timeout', async () => {
+  // a proxy that, once switched, drops every connection and then takes new ones without ever answering
+  // (a host gone behind a load balancer, a black hole): each reconnect attempt hangs until its deadline
+  let hold = false;
+  const socks = new Set();
+  const server = net.createServer((c) => {
+    socks.add(c);
+    c.on('close', () => socks.delete(c));
+    c.on('error', () => {});
+    if (hold) return;
+    const u = net.connect(Number(process.env.PGPORT), '127.0.0.1');
+    socks.add(u);
+    u.on('error', () => c.destroy());
+    c.on('error', () => u.destroy());
+    u.on('close', () => { socks.delete(u); c.destroy(); });
+    c.on('close', () => u.destroy());
+    c.pipe(u); u.pipe(c);
+  });
+  await new Promise((res) => server.listen(0, '127.0.0.1', res));
+  const srv = await startEx7d({ DATABASE_URL: conninfo(server.address().port), EX7_QUEUE_TIMEOUT_MS: '8000', EX7_CONNECT_TIMEOUT_MS: '3000', EX7_RATE_LIMITS: 'off' });
+  const tok = await token(uid('c0', 6));
+  try {
+    const sid = await strategyOf(srv, tok);
+    const l = load(srv, tok, sid, 4);
+    await until(() => l.log.filter((e) => e.status === 200).length >= 20, 10000, 'load running');
+    hold = true;
+    for (const sock of socks) sock.destroy();
+    const tCut = Date.now();
+    await sleep(4000);			// longer than one connect deadline: attempts hang, time out, start again
+    await l.stop();
+    checkStatuses(l.log);
+    const after = l.log.filter((e) => e.at > tCut + 200);
+    const slowest = Math.max(...after.map((e) => e.ms));
+    assert.ok(after.length >= 20 && after.every((e) => e.status === 503), `only 503 while no connection can be had (${after.length})`);
+    assert.ok(slowest < 1500, `a request waited ${slowest} ms for its 503 (the queue timeout is 8 s)`);
+    hold = false;
+    await until(async () => (await api(srv, 'GET', '/api/strategies', { tok })).status === 200, 15000, 'served again');
+    console.log(`# black hole: ${after.length} requests while reconnects hang, all 503, slowest ${slowest} ms`);
+  } finally {
+    await srv.stop();
+    for (const sock of socks) sock.destroy();
+    server.close();
+  }
 });
