@@ -30,12 +30,21 @@ cluster_init() {
 		{ cat "$dir/initdb.log"; return 1; }
 }
 
+# cron_opts DIR: the server options that load pg_cron (Debian postgresql-15-cron), which runs ex7's jobs
+# on a clock (docs/jobs.md), when it is installed; nothing otherwise (ex7 itself does not need it). Its
+# scheduler keeps its job table in cron.database_name (postgres here; `make run` passes its own database
+# after these options, and the later -c wins) and connects over the cluster's socket in DIR.
+cron_opts() {
+	[ -f "$(pg_config --pkglibdir)/pg_cron.so" ] || return 0
+	echo "-c shared_preload_libraries=pg_cron -c cron.database_name=postgres -c cron.host=$1"
+}
+
 # cluster_start DIR PORT [OPTIONS]: start the cluster and wait until it accepts connections. OPTIONS are
 # extra server options (the throwaway test cluster passes -c fsync=off).
 cluster_start() {
 	local dir=$1 port=$2 extra=${3:-}
 	as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/postgresql.log" -w -t 60 start \
-		-o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c timezone=UTC $extra" >/dev/null ||
+		-o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c timezone=UTC $(cron_opts "$dir") $extra" >/dev/null ||
 		{ cat "$dir/postgresql.log"; return 1; }
 }
 

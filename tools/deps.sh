@@ -8,6 +8,8 @@ PKGS=(
 	postgresql-15 postgresql-server-dev-15 postgresql-contrib
 	libpq-dev libevent-dev libjson-c-dev libssl-dev
 	postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
+	# pg_cron: runs ex7's jobs on a clock every minute (docs/jobs.md, tools/cron_setup.sh)
+	postgresql-15-cron
 	# headless Chromium: the browser end-to-end test of the signal stream (test/e2e/sse.test.mjs)
 	chromium
 )
