@@ -66,12 +66,12 @@ $$;
 COMMENT ON FUNCTION ex7._seed_row(name, anyelement) IS
 'True when the row of ex7.<p_table> is exactly as CREATE EXTENSION seeded it. The dump filter of the seeded tables (pg_dump runs it as the dumping role, hence SECURITY DEFINER over ex7.seed_rows).';
 
-CREATE OR REPLACE FUNCTION ex7._in_copy()
+CREATE OR REPLACE FUNCTION ex7._in_copy(p_rel regclass)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'in_copy'
-LANGUAGE C STABLE;
-COMMENT ON FUNCTION ex7._in_copy() IS
-'True while the client''s command is a COPY: how a restore (psql of a plain dump, pg_restore) loads the rows of the extension''s tables, whose triggers CREATE EXTENSION has already made live (ext/restore.c).';
+LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION ex7._in_copy(regclass) IS
+'True while the client''s command is a COPY FROM into p_rel: how a restore (psql of a plain dump, pg_restore) loads the rows of the extension''s tables, whose triggers CREATE EXTENSION has already made live (ext/restore.c).';
 
 /*
  * _seed_merge: BEFORE INSERT on a seeded table. A row a COPY brings (a restore) whose primary key
@@ -90,7 +90,7 @@ DECLARE
     col_args text;
     seeded boolean;
 BEGIN
-    IF NOT ex7._in_copy() THEN
+    IF NOT ex7._in_copy(TG_RELID) THEN
         RETURN NEW;
     END IF;
     SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY k.ord),

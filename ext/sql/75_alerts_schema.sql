@@ -239,7 +239,7 @@ LANGUAGE plpgsql
 AS $$
 BEGIN
     -- a COPY is a restore: the alerts of a refusal are in the dump already (ext/restore.c)
-    IF ex7._in_copy() THEN
+    IF ex7._in_copy(TG_RELID) THEN
         RETURN NULL;
     END IF;
     PERFORM ex7._alert_blocked(NEW);
@@ -275,7 +275,7 @@ LANGUAGE plpgsql
 AS $$
 BEGIN
     -- a COPY is a restore (or an operator's bulk load of history): no alert fires on bars it brings back
-    IF ex7._in_copy() THEN
+    IF ex7._in_copy(TG_RELID) THEN
         RETURN NULL;
     END IF;
     IF EXISTS (SELECT 1 FROM new_bars n JOIN ex7.price_alerts a
