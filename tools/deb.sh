@@ -56,9 +56,14 @@ WORK=$(mktemp -d /tmp/ex7-deb.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 SRC=$WORK/ex7-$version
 mkdir -p "$SRC"
-git ls-files -z --cached --others --exclude-standard |
-	while IFS= read -r -d '' f; do [ -f "$f" ] && printf '%s\0' "$f"; done |
-	tar -cf - --null -T - | tar -xf - -C "$SRC"
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	git ls-files -z --cached --others --exclude-standard |
+		while IFS= read -r -d '' f; do [ -f "$f" ] && printf '%s\0' "$f"; done |
+		tar -cf - --null -T - | tar -xf - -C "$SRC"
+else
+	# not a git checkout (an unpacked tarball): everything; the build starts with debian/rules clean
+	tar -cf - --exclude=./.git --exclude=./dist --exclude='./.pgdata' --exclude=node_modules . | tar -xf - -C "$SRC"
+fi
 
 rm -f "$OUT"/*.deb "$OUT"/*.ddeb "$OUT"/*.changes "$OUT"/*.buildinfo "$OUT"/lintian.txt
 echo "deb: building ex7 $changelog in $SRC (log: $OUT/build.log)"
