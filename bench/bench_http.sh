@@ -73,11 +73,20 @@ get_off=$(rps "http://127.0.0.1:$P_OFF/api/strategies/$SID")
 
 # p99 at half the maximum rate: hey paces each of its CONC workers at rate/CONC requests a second
 half=$(awk -v a="$get_http" 'BEGIN { printf "%d", a / 2 }')
-p99_http=$(hey -z "${SECS}s" -c "$CONC" -q "$(awk -v h="$half" -v c="$CONC" 'BEGIN { printf "%d", h / c }')" \
-	-H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$P_ON/api/strategies/$SID" |
-	awk '/ 99% in / { printf "%.3f", $3 * 1000 }')
+hey -z "${SECS}s" -c "$CONC" -q "$(awk -v h="$half" -v c="$CONC" 'BEGIN { printf "%d", h / c }')" \
+	-H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$P_ON/api/strategies/$SID" >"$W/hey.out" ||
+	{ cat "$W/hey.out" >&2; bench_fail "hey failed"; }
+# hey lists the status codes it got (only [200] may be there) and any connection errors
+if grep -q 'Error distribution' "$W/hey.out" ||
+	awk '/Status code distribution/ { f = 1; next } f && /\[[0-9]+\]/ && !/\[200\]/ { bad = 1 } END { exit !bad }' "$W/hey.out"; then
+	cat "$W/hey.out" >&2
+	bench_fail "hey got errors or answers other than 200"
+fi
+p99_http=$(awk '/ 99% in / { printf "%.3f", $3 * 1000 }' "$W/hey.out")
+[ -n "$p99_http" ] || { cat "$W/hey.out" >&2; bench_fail "hey printed no p99"; }
 echo "SELECT ex7.get_strategy('$U', '$SID')::text;" >"$W/q.sql"
-(cd "$W" && pgbench -n -M prepared -c "$CONC" -j 2 -T "$SECS" -R "$half" -l --log-prefix=lat -f q.sql >/dev/null 2>&1)
+(cd "$W" && pgbench -n -M prepared -c "$CONC" -j 2 -T "$SECS" -R "$half" -l --log-prefix=lat -f q.sql >/dev/null 2>"$W/pgbench.err") ||
+	{ cat "$W/pgbench.err" >&2; bench_fail "pgbench -R failed"; }
 # pgbench -l: column 3 is the transaction's latency in microseconds (schedule lag included with -R)
 p99_pg=$(cat "$W"/lat.* | awk '{ print $3 }' | sort -n | awk '{ v[NR] = $1 } END { printf "%.3f", v[int(NR * 0.99)] / 1000 }')
 

@@ -42,11 +42,13 @@ rc=0
 for s in "${scripts[@]}"; do
 	name=$(basename "$s" .sh)
 	name=${name#bench_}
-	echo "== $s ($(date -u +%H:%M:%S) UTC)"
+	# the load average before and after: the 2 cores may be shared, and the ratios say how much that mattered
+	echo "== $s ($(date -u +%H:%M:%S) UTC, load $(cut -d' ' -f1-3 /proc/loadavg))"
 	start=$SECONDS
 	bash "$s" 2>&1 | tee "$TMP/$name.log"
 	st=${PIPESTATUS[0]}
 	took=$((SECONDS - start))
+	echo "== $name: exit $st after ${took} s, load $(cut -d' ' -f1-3 /proc/loadavg)"
 	if [ "$st" != 0 ]; then
 		summary+=("FAILED  $name (exit $st, ${took} s)")
 		rc=1
