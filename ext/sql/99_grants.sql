@@ -4,6 +4,8 @@
 GRANT USAGE ON SCHEMA ex7 TO ex7_user;
 GRANT SELECT ON ALL TABLES IN SCHEMA ex7 TO ex7_user;
 REVOKE ALL ON ex7.secrets FROM ex7_user;
+-- the digests of the install's seed rows (01_backup_schema.sql) are pg_dump's business, not a user's
+REVOKE ALL ON ex7.seed_rows FROM ex7_user;
 GRANT INSERT, UPDATE ON ex7.strategies, ex7.strategy_versions, ex7.strategy_runtimes, ex7.signals,
     ex7.signal_events, ex7.signal_audit, ex7.signals_blocked, ex7.risk_limits TO ex7_user;
 -- a bound role may create its own user row and advance its event counter, never change its tier
