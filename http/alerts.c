@@ -17,6 +17,7 @@
  *	  instead of raising, so that the try is counted; this file turns that into the 422.
  */
 #include "alerts.h"
+#include "log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -345,8 +346,12 @@ telegram_cb(PGresult *res, const char *conn_error, void *arg)
 		return;
 	v = PQgetvalue(res, 0, 0);
 	if (strstr(v, "\"action\": \"ignored\""))
-		fprintf(stderr, "{\"level\": \"info\", \"request_id\": \"%s\", \"msg\": \"telegram update ignored (not a /start handshake)\"}\n",
-				r->request_id);
+	{
+		json_object *f = log_fields();
+
+		log_field_str(f, "request_id", r->request_id);
+		ex7_log_with(EX7_INFO, "telegram_update_ignored", f, "telegram update ignored (not a /start handshake)");
+	}
 	reply_raw(r, 200, v, (size_t) PQgetlength(res, 0, 0));
 }
 

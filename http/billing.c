@@ -16,6 +16,7 @@
  *	  transaction; any failure there is a 500 so that Stripe retries.
  */
 #include "billing.h"
+#include "log.h"
 #include "outcall.h"
 
 #include <ctype.h>
@@ -65,7 +66,7 @@ billing_init(void)
 	if (B.timeout_ms < 100 || B.timeout_ms > 120000)
 	{
 		if (v && *v)
-			fprintf(stderr, "{\"level\": \"warning\", \"msg\": \"STRIPE_TIMEOUT_MS must be 100..120000: using 10000\"}\n");
+			ex7_log(EX7_WARN, "bad_setting", "STRIPE_TIMEOUT_MS must be 100..120000: using 10000");
 		B.timeout_ms = 10000;
 	}
 	v = getenv("STRIPE_WEBHOOK_SECRET");
@@ -168,6 +169,18 @@ recorded_cb(PGresult *res, const char *conn_error, void *arg)
 	call_free(c);
 }
 
+/* provider_error: returns nothing; logs one failed call to Stripe (status 0: no answer). */
+static void
+provider_error(StripeCall *c, int status, const char *msg)
+{
+	json_object *f = log_fields();
+
+	log_field_str(f, "provider", "stripe");
+	log_field_str(f, "request_id", c->r->request_id);
+	log_field_int(f, "status", status);
+	ex7_log_with(EX7_WARN, "provider_error", f, "%s", msg);
+}
+
 /* stripe_cb: Stripe answered (or did not): record a success, turn anything else into a 503. */
 static void
 stripe_cb(const OutResponse *resp, void *arg)
@@ -178,6 +191,7 @@ stripe_cb(const OutResponse *resp, void *arg)
 	if (resp->error)
 	{
 		snprintf(msg, sizeof(msg), "payment provider unreachable (Stripe): %s", resp->error);
+		provider_error(c, 0, msg);
 		reply_detail(c->r, 503, msg);
 		call_free(c);
 		return;
@@ -208,6 +222,7 @@ stripe_cb(const OutResponse *resp, void *arg)
 		snprintf(msg, sizeof(msg), "payment provider error (Stripe HTTP %d): %.400s", resp->status, text);
 		json_object_put(o);
 	}
+	provider_error(c, resp->status, msg);
 	reply_detail(c->r, 503, msg);
 	call_free(c);
 }
@@ -280,8 +295,10 @@ prepared_cb(PGresult *res, const char *conn_error, void *arg)
 	if (o == NULL || !json_object_object_get_ex(o, "stripe", &stripe) ||
 		!json_object_object_get_ex(stripe, "path", &f) || !json_object_is_type(f, json_type_string))
 	{
-		fprintf(stderr, "{\"level\": \"error\", \"request_id\": \"%s\", \"msg\": \"billing: no stripe request\"}\n",
-				c->r->request_id);
+		json_object *lf = log_fields();
+
+		log_field_str(lf, "request_id", c->r->request_id);
+		ex7_log_with(EX7_ERROR, "billing_no_stripe_request", lf, "billing: the database gave no Stripe request");
 		reply_detail(c->r, 500, "internal server error");
 		json_object_put(o);
 		call_free(c);
@@ -453,9 +470,15 @@ applied_cb(PGresult *res, const char *conn_error, void *arg)
 		return;
 	}
 	/* "500 on handler error (so Stripe retries)" (ex7-api-reference.txt); the transaction left nothing */
-	fprintf(stderr, "{\"level\": \"error\", \"request_id\": \"%s\", \"sqlstate\": \"%s\", \"msg\": \"stripe webhook: %s\"}\n",
-			r->request_id, st ? st : "", PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
-			? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : "");
+	{
+		json_object *f = log_fields();
+
+		log_field_str(f, "request_id", r->request_id);
+		log_field_str(f, "sqlstate", st ? st : "");
+		ex7_log_with(EX7_ERROR, "stripe_webhook_failed", f, "stripe webhook: %s",
+					 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+					 ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : "");
+	}
 	reply_detail(r, 500, "webhook handler failed; Stripe will retry");
 }
 

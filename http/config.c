@@ -25,6 +25,7 @@ static const char *const known_ex7_vars[] = {
 	"EX7_AUTH_ENABLED", "EX7_AUTH_TOKEN_TTL", "EX7_MASTER_KEYS",	/* read by http/auth.c, http/keys.c */
 	"EX7_OUTCALL_CAFILE",		/* read by http/outcall.c */
 	"EX7_VIX_LLM_BASE", "EX7_VIX_LLM_KEY", "EX7_VIX_LLM_MODEL", "EX7_VIX_LLM_TIMEOUT_MS",	/* http/vix.c */
+	"EX7_METRICS_LISTEN", "EX7_METRICS_TOKEN",	/* read by http/metrics.c */
 	NULL
 };
 
@@ -87,7 +88,11 @@ static const char usage[] =
 	"                        only. Any failure falls back to it (docs/account.md)\n"
 	"  EX7_VIX_LLM_KEY       its API key, sent as Authorization: Bearer (default none: no header)\n"
 	"  EX7_VIX_LLM_MODEL     the model (default " VIX_LLM_DEFAULT_MODEL ")\n"
-	"  EX7_VIX_LLM_TIMEOUT_MS  the whole exchange with it (default 20000, 100..120000), then fallback\n";
+	"  EX7_VIX_LLM_TIMEOUT_MS  the whole exchange with it (default 20000, 100..120000), then fallback\n"
+	"  EX7_METRICS_LISTEN    host:port of a separate address for /metrics, /livez and /readyz (default:\n"
+	"                        none; /metrics is then served on EX7_LISTEN to EX7_METRICS_TOKEN or a\n"
+	"                        service_role token). docs/observability.md\n"
+	"  EX7_METRICS_TOKEN     a bearer token (at least 16 bytes) that may read /metrics on EX7_LISTEN\n";
 
 const char *
 config_usage(void)

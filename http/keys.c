@@ -12,6 +12,7 @@
  *	  current one, in batches, through service-only SQL functions.
  */
 #include "auth.h"
+#include "log.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -421,8 +422,8 @@ rekey_one(PGconn *conn, json_object *row, const MasterKey *cur, long *unknown)
 		return -1;
 	if ((old = master_find(kid)) == NULL)
 	{
-		fprintf(stderr, "{\"level\": \"warning\", \"msg\": \"exchange key %s is under kid %s, "
-				"which EX7_MASTER_KEYS does not list: left as it is\"}\n", id, kid);
+		ex7_log(EX7_WARN, "rekey_unknown_kid", "exchange key %s is under kid %s, which EX7_MASTER_KEYS does not "
+				"list: left as it is", id, kid);
 		(*unknown)++;
 		return 0;
 	}
@@ -451,8 +452,7 @@ rekey_one(PGconn *conn, json_object *row, const MasterKey *cur, long *unknown)
 		{
 			const char *why = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 
-			fprintf(stderr, "{\"level\": \"error\", \"msg\": \"exchange key %s: %s\"}\n", id,
-					why ? why : "failed");
+			ex7_log(EX7_ERROR, "rekey_failed", "exchange key %s: %s", id, why ? why : "failed");
 		}
 		PQclear(res);
 		free(a);
@@ -460,8 +460,7 @@ rekey_one(PGconn *conn, json_object *row, const MasterKey *cur, long *unknown)
 		free(c);
 	}
 	else
-		fprintf(stderr, "{\"level\": \"error\", \"msg\": \"exchange key %s does not decrypt "
-				"under kid %s\"}\n", id, kid);
+		ex7_log(EX7_ERROR, "rekey_failed", "exchange key %s does not decrypt under kid %s", id, kid);
 	if (len > 0)
 		OPENSSL_cleanse(plain, (size_t) len);
 	free(ct);

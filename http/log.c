@@ -244,10 +244,17 @@ ex7_log_with(LogLevel level, const char *event, json_object *fields, const char 
 }
 
 void
-ex7_log_access(json_object *fields)
+ex7_log_access(json_object *fields, const char *fmt, ...)
 {
+	va_list		ap;
+	char		msg[512];
 	size_t		len;
-	char	   *line = build_line(EX7_INFO, "request", fields, NULL, &len);
+	char	   *line;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	line = build_line(EX7_INFO, "request", fields, msg, &len);
 
 	/* stdout is block-buffered and flushed by a timer (main.c): no write per request */
 	fwrite(line, 1, len, stdout);

@@ -43,8 +43,9 @@ extern void ex7_log(LogLevel level, const char *event, const char *fmt, ...)
 extern void ex7_log_with(LogLevel level, const char *event, json_object *fields, const char *fmt, ...)
 			__attribute__((format(printf, 4, 5)));
 
-/* ex7_log_access: returns nothing; writes the access line (fields, taken over) to buffered stdout. */
-extern void ex7_log_access(json_object *fields);
+/* ex7_log_access: returns nothing; writes the access line (level info, event "request", fields taken
+ * over, msg from fmt) to buffered stdout. */
+extern void ex7_log_access(json_object *fields, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* log_fields: returns a new, empty fields object. */
 extern json_object *log_fields(void);

@@ -12,6 +12,8 @@
 #include "outcall.h"
 #include "billing.h"
 #include "auth.h"
+#include "log.h"
+#include "metrics.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -64,8 +66,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	(void) what;
 	if (srv->stopping)
 		return;
-	fprintf(stderr, "{\"level\": \"info\", \"msg\": \"signal %d: draining %d request(s)\"}\n", (int) sig,
-			srv->inflight);
+	ex7_log(EX7_INFO, "shutdown", "signal %d: draining %d request(s)", (int) sig, srv->inflight);
 	srv->stopping = true;
 	worker_stop(worker);			/* no new claims; a send cut short is sent again after its lease */
 	sse_shutdown();				/* end the signal streams: their clients reconnect elsewhere */
@@ -247,16 +248,17 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s", config_usage());
 		return 2;
 	}
-	if (config_load(&srv.cfg, err, sizeof(err)) != 0 || account_init(&srv.cfg, err, sizeof(err)) != 0)
+	if (config_load(&srv.cfg, err, sizeof(err)) != 0 || account_init(&srv.cfg, err, sizeof(err)) != 0 ||
+		metrics_config(err, sizeof(err)) != 0)
 	{
-		fprintf(stderr, "ex7d: cannot start:\n%s", err);
+		ex7_log(EX7_ERROR, "start_failed", "ex7d: cannot start: %s", err);
 		config_free(&srv.cfg);
 		return 2;
 	}
 	srv.keys = jwt_keys_load(srv.cfg.jwt_secret, srv.cfg.jwks_file, err, sizeof(err));
 	if (srv.keys == NULL)
 	{
-		fprintf(stderr, "ex7d: cannot start: %s\n", err);
+		ex7_log(EX7_ERROR, "start_failed", "ex7d: cannot start: %s", err);
 		config_free(&srv.cfg);
 		return 2;
 	}
@@ -292,7 +294,7 @@ main(int argc, char **argv)
 	bound = evhttp_bind_socket_with_handle(srv.http, srv.cfg.listen_host, (ev_uint16_t) srv.cfg.listen_port);
 	if (bound == NULL)
 	{
-		fprintf(stderr, "ex7d: cannot listen on %s:%d\n", srv.cfg.listen_host, srv.cfg.listen_port);
+		ex7_log(EX7_ERROR, "start_failed", "ex7d: cannot listen on %s:%d", srv.cfg.listen_host, srv.cfg.listen_port);
 		goto err;
 	}
 	{
@@ -313,6 +315,8 @@ main(int argc, char **argv)
 	srv.listener = pool_new_listener(srv.base, srv.cfg.database_url,
 									 "LISTEN ex7_user_changed; LISTEN signal_fired; LISTEN signal_closed",
 									 listener_notify, listener_ready, &srv);
+	if (metrics_start(&srv) != 0)
+		goto err;				/* EX7_METRICS_LISTEN cannot be bound (logged) */
 	sigterm = evsignal_new(srv.base, SIGTERM, signal_cb, &srv);
 	sigint = evsignal_new(srv.base, SIGINT, signal_cb, &srv);
 	event_add(sigterm, NULL);
@@ -320,7 +324,7 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	flush = event_new(srv.base, -1, EV_PERSIST, flush_cb, NULL);
 	event_add(flush, &flush_every);
-	fprintf(stderr, "{\"level\": \"info\", \"msg\": \"ex7d listening on %s:%d\"}\n", srv.cfg.listen_host,
+	ex7_log(EX7_INFO, "listening", "ex7d %s listening on %s:%d", EX7_VERSION, srv.cfg.listen_host,
 			srv.cfg.listen_port);
 
 	event_base_dispatch(srv.base);
@@ -343,6 +347,7 @@ err:
 		pool_free(srv.listener);
 	if (srv.http)
 		evhttp_free(srv.http);
+	metrics_free();				/* after the pools: their last callbacks answer requests (and count them) */
 	billing_free();
 	outcall_free();				/* before the event base its resolver lives on */
 	if (srv.base)

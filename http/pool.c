@@ -33,6 +33,7 @@
  */
 #include "pool.h"
 #include "log.h"
+#include "metrics.h"		/* counts of connections, reconnects and queue waits */
 
 #include <pthread.h>
 #include <stdio.h>
@@ -453,6 +454,8 @@ conn_down(Conn *c, const char *why)
 	struct timeval tv;
 	int			delay;
 
+	metrics_conn_down(pool, pool->listen_sql != NULL, c->state == CONN_IDLE || c->state == CONN_BUSY,
+					  pool->closing, why);
 	conn_watch(c, 0);
 	evtimer_del(c->deadline);
 	if (c->result)
@@ -549,6 +552,7 @@ conn_start(Conn *c)
 		val[n++] = v;
 	}
 	c->pg = PQconnectStartParams(kw, val, 0);
+	PQsetNoticeReceiver(c->pg, log_pq_notice, (void *) pool->role);	/* notices as log lines (log.h) */
 	for (int i = 0; i < nrot; i++)
 		free(rotated[i]);
 	free(kw);
@@ -718,6 +722,7 @@ conn_connected(Conn *c)
 {
 	Pool	   *pool = c->pool;
 
+	metrics_conn_up(pool, c->pg, pool->listen_sql != NULL);
 	evtimer_del(c->deadline);
 	c->backoff_ms = RECONNECT_MIN_MS;
 	c->reconnecting = false;
@@ -829,6 +834,7 @@ dispatch(Pool *pool)
 			pool->tail = NULL;
 		pool->queued--;
 		pool->running++;
+		metrics_queue_wait(&j->queued_at);
 		c->job = j;
 		c->state = CONN_BUSY;
 		arm(c, statement_timeout_ms);

@@ -6,6 +6,8 @@
  *	  access log line. Each request ends here exactly once.
  */
 #include "ex7d.h"
+#include "log.h"
+#include "metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,31 +106,34 @@ add_cors(Req *r)
 	}
 }
 
-/* access_log: returns nothing; writes one JSON line per request to stdout. */
+/*
+ * access_log: returns nothing; writes one JSON line per request to stdout (log.h: ts, level, event
+ * "request", then the request's fields; the path as sent, any bytes escaped by the logger) and counts
+ * the request in the metrics under its route template.
+ */
 static void
 access_log(Req *r, int status)
 {
 	struct timeval now;
 	double		ms;
-	json_object *o = json_object_new_object();
+	json_object *o = log_fields();
 
 	gettimeofday(&now, NULL);
 	ms = (now.tv_sec - r->start.tv_sec) * 1000.0 + (now.tv_usec - r->start.tv_usec) / 1000.0;
-	json_object_object_add(o, "ts", json_object_new_int64((int64_t) now.tv_sec));
-	json_object_object_add(o, "method", json_object_new_string(r->method));
-	json_object_object_add(o, "path", json_object_new_string(r->path ? r->path : ""));
-	json_object_object_add(o, "status", json_object_new_int(status));
+	log_field_str(o, "method", r->method);
+	log_field_str(o, "path", r->path ? r->path : "");
+	log_field_str(o, "route", r->route ? r->route->pattern : NULL);
+	log_field_int(o, "status", status);
 	{
 		char		d[32];
 
 		snprintf(d, sizeof(d), "%.2f", ms);
 		json_object_object_add(o, "duration_ms", json_object_new_double_s(ms, d));
 	}
-	json_object_object_add(o, "user_id", r->authed ? json_object_new_string(r->claims.sub) : NULL);
-	json_object_object_add(o, "request_id", json_object_new_string(r->request_id));
-	/* stdout is block-buffered and flushed by a timer (main.c): no write per request */
-	fprintf(stdout, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
+	log_field_str(o, "user_id", r->authed ? r->claims.sub : NULL);
+	log_field_str(o, "request_id", r->request_id);
+	ex7_log_access(o, "%s %.200s %d", r->method, r->path ? r->path : "", status);
+	metrics_request(r, status);
 }
 
 void
@@ -260,8 +265,13 @@ reply_pg_error(Req *r, const char *sqlstate, const char *message, const char *de
 
 	if (status == 500)
 	{
-		fprintf(stderr, "{\"level\": \"error\", \"request_id\": \"%s\", \"sqlstate\": \"%s\"}\n",
-				r->request_id, sqlstate ? sqlstate : "");
+		json_object *f = log_fields();
+
+		log_field_str(f, "request_id", r->request_id);
+		log_field_str(f, "route", r->route ? r->route->pattern : NULL);
+		log_field_str(f, "sqlstate", sqlstate ? sqlstate : "");
+		log_field_str(f, "detail", detail);
+		ex7_log_with(EX7_ERROR, "statement_failed", f, "%s", message ? message : "statement failed");
 		reply_detail(r, 500, "internal server error");
 	}
 	else if (detail_is_json(detail, &retry_after))

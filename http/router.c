@@ -22,6 +22,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include "metrics.h"
 #include "users.h"
 #include "util.h"
 
@@ -533,6 +534,7 @@ rate_cb(PGresult *res, const char *conn_error, void *arg)
 	set_rate_headers(r, e, now);
 	if (retry > 0)
 	{
+		metrics_rate_refused(r->authed);
 		r->retry_after = retry;
 		r->rl_reset = retry;
 		reply_detail(r, 429, r->authed
@@ -690,6 +692,8 @@ router_cb(struct evhttp_request *req, void *arg)
 	r->path = strdup(path ? path : "");
 	set_request_id(r);
 
+	if (metrics_route(r))
+		return;					/* /metrics, /livez, /readyz: http/metrics.c */
 	if (srv->stopping)
 	{
 		reply_detail(r, 503, "server shutting down");

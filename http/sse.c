@@ -53,6 +53,8 @@
 #include <event2/http.h>
 #include <json.h>
 
+#include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 #define TOPIC_BUCKETS	4096
@@ -428,9 +430,11 @@ sub_kill(Sub *s, const char *why)
 {
 	struct evhttp_connection *evcon = s->req ? evhttp_request_get_connection(s->req) : NULL;
 
-	fprintf(stderr, "{\"level\": \"info\", \"msg\": \"signal stream closed: %s\", "
-			"\"user_id\": \"%s\", \"event_id\": %lld}\n",
-			why, s->topic ? s->topic->user : "", (long long) s->cursor);
+	json_object *lf = log_fields();
+
+	log_field_str(lf, "user_id", s->topic ? s->topic->user : "");
+	log_field_int(lf, "event_id", (long long) s->cursor);
+	ex7_log_with(EX7_INFO, "stream_closed", lf, "signal stream closed: %s", why);
 	if (evcon)
 	{
 		struct linger lg = {1, 0};
@@ -484,6 +488,7 @@ sub_live(Sub *s, Frame *f)
 	if (out && evbuffer_get_length(out) + f->len > S.srv->cfg.sse_buffer_max)
 		s->state = SUB_DRAINING;
 	evbuffer_add(S.scratch, f->data, f->len);
+	metrics_sse_frames(SSE_FRAME_LIVE, 1);
 	sub_send(s, S.scratch);
 }
 
@@ -540,6 +545,7 @@ add_rows(Sub *s, PGresult *res, struct evbuffer *b)
 		evbuffer_add_printf(b, "id: %lld\nevent: %s\ndata: ", (long long) id, event);
 		evbuffer_add(b, PQgetvalue(res, i, 4), (size_t) PQgetlength(res, i, 4));
 		evbuffer_add(b, "\n\n", 2);
+		metrics_sse_frames(SSE_FRAME_REPLAY, 1);
 	}
 	return n - 1 >= S.batch;
 }
@@ -569,6 +575,7 @@ finish_round(Sub *s, struct evbuffer *b, bool more)
 			if (s->instrument[0] && strcmp(h->f->instrument, s->instrument) != 0)
 				continue;
 			evbuffer_add(b, h->f->data, h->f->len);
+			metrics_sse_frames(SSE_FRAME_LIVE, 1);
 		}
 		held_clear(s);
 		s->state = SUB_LIVE;
@@ -756,10 +763,12 @@ hb_cb(evutil_socket_t fd, short what, void *arg)
 		 */
 		if (s->state == SUB_DRAINING && ++s->behind > 1)
 		{
+			metrics_sse_slow_closed();
 			sub_kill(s, "client too slow: its output did not drain for a heartbeat interval");
 			continue;
 		}
 		evbuffer_add(S.scratch, ": heartbeat\n\n", 13);
+		metrics_sse_frames(SSE_FRAME_HEARTBEAT, 1);
 		sub_send(s, S.scratch);
 	}
 	S.hb_slot = (S.hb_slot + 1) % HB_SLOTS;
@@ -906,10 +915,23 @@ sse_notify(const char *channel, const char *payload)
 			sub_live(s, f);
 		}
 	}
+	metrics_notify_lag(kind, o);
 	frame_unref(f);
 	kick();
 done:
 	json_object_put(o);
+}
+
+int
+sse_streams_open(void)
+{
+	int			n = 0;
+
+	/* a started stream is in exactly one heartbeat slot from its first byte until it is detached */
+	for (int i = 0; S.ready && i < HB_SLOTS; i++)
+		for (Sub *s = S.slots[i]; s; s = s->hb_next)
+			n++;
+	return n;
 }
 
 void

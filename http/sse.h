@@ -30,6 +30,9 @@ extern void sse_notify(const char *channel, const char *payload);
  */
 extern void sse_resync(void);
 
+/* sse_streams_open: returns the number of streams open (started and not yet closed). */
+extern int	sse_streams_open(void);
+
 /* sse_shutdown: returns nothing; ends every open stream (SIGTERM): clients reconnect elsewhere. */
 extern void sse_shutdown(void);
 

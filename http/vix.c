@@ -16,6 +16,7 @@
  *	  the database, not into a log line, not into a reply). The provider's body is not logged either.
  */
 #include "vix.h"
+#include "log.h"
 #include "auth.h"
 #include "outcall.h"
 
@@ -107,24 +108,24 @@ result_cb(PGresult *res, const char *conn_error, void *arg)
 
 /*
  * log_fallback: returns nothing; one warning line when the endpoint failed: the status or outcall's
- * transport error (made JSON-safe), never the provider's body (a 401's text may quote the key).
+ * transport error, never the provider's body (a 401's text may quote the key).
  */
 static void
 log_fallback(VixCall *c, int status, const char *error)
 {
 	char		why[200];
-	size_t		i = 0;
+	json_object *f = log_fields();
 
 	if (error)
-	{
-		for (const char *p = error; *p && i < sizeof(why) - 1; p++)
-			why[i++] = (*p == '"' || *p == '\\' || (unsigned char) *p < 0x20) ? '?' : *p;
-		why[i] = '\0';
-	}
+		snprintf(why, sizeof(why), "%s", error);
 	else
 		snprintf(why, sizeof(why), "HTTP %d", status);
-	fprintf(stderr, "{\"level\": \"warning\", \"request_id\": \"%s\", \"msg\": \"vix: language model failed (%s): "
-			"the deterministic generator answers\"}\n", c->r->request_id, why);
+	log_field_str(f, "provider", "llm");
+	log_field_str(f, "request_id", c->r->request_id);
+	log_field_int(f, "status", status);
+	log_field_str(f, "error", why);
+	ex7_log_with(EX7_WARN, "provider_error", f,
+				 "vix: language model failed (%s): the deterministic generator answers", why);
 }
 
 /* hand_over: returns nothing; gives the endpoint's answer (or why there is none) to ex7.vix_llm_result. */

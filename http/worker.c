@@ -19,6 +19,7 @@
 #include "worker.h"
 #include "alerts.h"
 #include "config.h"
+#include "log.h"
 #include "outcall.h"
 
 #include <signal.h>
@@ -53,6 +54,7 @@ struct Worker
 	bool		claiming;
 	bool		again;			/* woken during a round: claim again after it */
 	bool		stopping;
+	bool		claim_failing;	/* the last claim failed: logged once, until one succeeds again */
 	char	   *options;		/* outbox_claim's p_options: base_url, email_from, sms_from */
 	char	   *resend_key;
 	char	   *resend_base;
@@ -68,6 +70,7 @@ typedef struct Send
 {
 	Worker	   *w;
 	char		id[40];
+	char		provider[16];
 } Send;
 
 static const PoolStatement claim_stmt = {
@@ -102,7 +105,7 @@ env_int(const char *name, int def, int lo, int hi)
 	n = strtol(v, &end, 10);
 	if (*end != '\0' || n < lo || n > hi)
 	{
-		fprintf(stderr, "{\"level\": \"warning\", \"msg\": \"%s must be %d..%d: using %d\"}\n", name, lo, hi, def);
+		ex7_log(EX7_WARN, "bad_setting", "%s must be %d..%d: using %d", name, lo, hi, def);
 		return def;
 	}
 	return (int) n;
@@ -149,8 +152,15 @@ recorded_cb(PGresult *res, const char *conn_error, void *arg)
 	Worker	   *w = s->w;
 
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
-		fprintf(stderr, "{\"level\": \"error\", \"msg\": \"outbox_record %s failed: %s\"}\n", s->id,
-				res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : conn_error);
+	{
+		/* the row stays leased and is sent again when the lease ends (the header of this file) */
+		json_object *f = log_fields();
+
+		log_field_str(f, "delivery_id", s->id);
+		log_field_str(f, "provider", s->provider);
+		ex7_log_with(EX7_ERROR, "outbox_record_failed", f, "outbox_record failed: %s",
+					 res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : conn_error);
+	}
 	free(s);
 	w->busy--;
 	round_done(w);
@@ -170,8 +180,11 @@ record(Send *s, int status, const char *body, const char *error)
 	if (pool_exec(w->pool, &record_stmt, v, recorded_cb, s) != 0)
 	{
 		/* the lease runs out and the row is sent again: the idempotency key covers Resend and webhooks */
-		fprintf(stderr, "{\"level\": \"error\", \"msg\": \"outbox_record %s not queued: database unavailable\"}\n",
-				s->id);
+		json_object *f = log_fields();
+
+		log_field_str(f, "delivery_id", s->id);
+		log_field_str(f, "provider", s->provider);
+		ex7_log_with(EX7_ERROR, "outbox_record_failed", f, "outbox_record not queued: database unavailable");
 		free(s);
 		w->busy--;
 		round_done(w);
@@ -183,6 +196,24 @@ sent_cb(const OutResponse *resp, void *arg)
 {
 	Send	   *s = arg;
 
+	if (resp->error || resp->status < 200 || resp->status >= 300)
+	{
+		/*
+		 * One line per failed attempt (the row's retry or failure is the extension's decision): the
+		 * status and transport error, and the start of the provider's body, which for these providers
+		 * names the error and never echoes our credentials (Resend, Telegram, Twilio, a receiver's reply)
+		 */
+		json_object *f = log_fields();
+
+		log_field_str(f, "provider", s->provider);
+		log_field_str(f, "delivery_id", s->id);
+		log_field_int(f, "status", resp->error ? 0 : resp->status);
+		log_field_str(f, "error", resp->error);
+		if (resp->body)
+			log_field_strn(f, "body", resp->body, strnlen(resp->body, 300));
+		ex7_log_with(EX7_WARN, "provider_error", f, "%s delivery failed: %s", s->provider,
+					 resp->error ? resp->error : "provider refused it");
+	}
 	record(s, resp->error ? 0 : resp->status, resp->body ? resp->body : "", resp->error);
 }
 
@@ -232,6 +263,7 @@ send_job(Worker *w, json_object *job)
 
 	s->w = w;
 	snprintf(s->id, sizeof(s->id), "%s", id);
+	snprintf(s->provider, sizeof(s->provider), "%s", provider);
 	w->busy++;
 	if (strcmp(provider, "resend") == 0)
 	{
@@ -321,9 +353,27 @@ claimed_cb(PGresult *res, const char *conn_error, void *arg)
 	w->claiming = false;
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 	{
-		fprintf(stderr, "{\"level\": \"error\", \"msg\": \"outbox_claim failed: %s\"}\n",
-				res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : conn_error);
+		/*
+		 * once, not every round: the timer retries every EX7_WORKER_INTERVAL_MS, and a database out of
+		 * reach is logged by the pool already (database_unreachable)
+		 */
+		if (!w->claim_failing && res != NULL)
+		{
+			json_object *f = log_fields();
+
+			log_field_str(f, "worker", w->id);
+			log_field_str(f, "sqlstate", PQresultErrorField(res, PG_DIAG_SQLSTATE));
+			ex7_log_with(EX7_ERROR, "outbox_claim_failed", f, "outbox_claim failed: %s",
+						 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+		}
+		w->claim_failing = w->claim_failing || res != NULL;
+		(void) conn_error;
 		return;
+	}
+	if (w->claim_failing)
+	{
+		w->claim_failing = false;
+		ex7_log(EX7_INFO, "outbox_claim_recovered", "outbox_claim succeeds again");
 	}
 	jobs = json_tokener_parse(PQgetvalue(res, 0, 0));
 	if (jobs && json_object_is_type(jobs, json_type_array))
@@ -433,8 +483,15 @@ worker_start(struct event_base *base, Pool *pool, const char *conninfo)
 	every.tv_sec = w->interval_ms / 1000;
 	every.tv_usec = (w->interval_ms % 1000) * 1000;
 	event_add(w->timer, &every);
-	fprintf(stderr, "{\"level\": \"info\", \"msg\": \"alerts worker %s started (batch %d, every %d ms)\"}\n", w->id,
-			w->batch, w->interval_ms);
+	{
+		json_object *f = log_fields();
+
+		log_field_str(f, "worker", w->id);
+		log_field_int(f, "batch", w->batch);
+		log_field_int(f, "interval_ms", w->interval_ms);
+		ex7_log_with(EX7_INFO, "worker_started", f, "alerts worker %s started (batch %d, every %d ms)", w->id,
+					 w->batch, w->interval_ms);
+	}
 	return w;
 }
 
