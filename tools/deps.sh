@@ -12,6 +12,8 @@ PKGS=(
 	postgresql-15-cron
 	# headless Chromium: the browser end-to-end test of the signal stream (test/e2e/sse.test.mjs)
 	chromium
+	# promtool (Debian ships it in prometheus): test/e2e/observability.test.mjs checks ex7d's /metrics
+	prometheus
 )
 
 missing=()
