@@ -94,6 +94,9 @@ verdict $st "postgresql-15-ex7 owns ex7.so, ex7.control and ex7--$version.sql in
 bad=0
 [ -x /usr/bin/ex7d ] || { echo "# /usr/bin/ex7d missing"; bad=1; }
 cmp -s /usr/share/ex7/openapi.json http/openapi.json || { echo "# /usr/share/ex7/openapi.json differs"; bad=1; }
+cmp -s /etc/ex7/ex7d.env debian/ex7d.env || { echo "# /etc/ex7/ex7d.env is not debian/ex7d.env"; bad=1; }
+out=$(dpkg --verify ex7d 2>&1)
+[ -z "$out" ] || { echo "# dpkg --verify ex7d: $out"; bad=1; }
 dpkg-query -W -f='${Conffiles}\n' ex7d | grep -q '^ /etc/ex7/ex7d.env ' || { echo "# ex7d.env is no conffile"; bad=1; }
 [ "$(stat -c '%a %U' /etc/ex7/ex7d.env)" = "600 root" ] || { echo "# ex7d.env: $(stat -c '%a %U' /etc/ex7/ex7d.env)"; bad=1; }
 [ -f "$unit" ] || { echo "# $unit missing"; bad=1; }
@@ -206,3 +209,4 @@ done
 [ $st -eq 124 ] && kill -KILL "$ex7d_pid" 2>/dev/null
 ex7d_pid=
 verdict $st "ex7d stops on SIGTERM (the unit's KillSignal) with status 0 (got $st)"
+echo "# deb check: $SECONDS s"
