@@ -32,8 +32,8 @@ cluster_init() {
 
 # cron_opts DIR: the server options that load pg_cron (Debian postgresql-15-cron), which runs ex7's jobs
 # on a clock (docs/jobs.md), when it is installed; nothing otherwise (ex7 itself does not need it). Its
-# scheduler keeps its job table in cron.database_name (postgres here; `make run` passes its own database
-# after these options, and the later -c wins) and connects over the cluster's socket in DIR.
+# scheduler keeps its job table in database postgres (cron.database_name) and runs each job in the
+# database it names (tools/cron_setup.sh), connecting over the cluster's socket in DIR.
 cron_opts() {
 	[ -f "$(pg_config --pkglibdir)/pg_cron.so" ] || return 0
 	echo "-c shared_preload_libraries=pg_cron -c cron.database_name=postgres -c cron.host=$1"

@@ -40,10 +40,18 @@ if [ ! -f "$DIR/data/PG_VERSION" ]; then
 	free_port "${EX7_PG_PORT:-54329}" >"$DIR/port"
 fi
 PORT=$(cat "$DIR/port")
+export PGHOST=$DIR PGPORT=$PORT PGUSER=postgres
+# pg_cron runs ex7's jobs on a clock in database ex7 (docs/jobs.md, tools/cron_setup.sh below); a cluster
+# started before pg_cron was installed is restarted once to load it (shared_preload_libraries is read at
+# server start)
+if as_pg "$PGBIN/pg_ctl" -D "$DIR/data" status >/dev/null 2>&1 && [ -n "$(cron_opts "$DIR")" ] &&
+	! psql -X -qAt -d postgres -c "SHOW shared_preload_libraries" | grep -qw pg_cron; then
+	stop_ex7d
+	cluster_stop "$DIR"
+fi
 if ! as_pg "$PGBIN/pg_ctl" -D "$DIR/data" status >/dev/null 2>&1; then
 	cluster_start "$DIR" "$PORT"
 fi
-export PGHOST=$DIR PGPORT=$PORT PGUSER=postgres
 
 psql -X -q -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'ex7'" | grep -q 1 ||
 	psql -X -q -d postgres -c "CREATE DATABASE ex7"
@@ -53,6 +61,11 @@ else
 	psql -X -q -d ex7 -c "CREATE EXTENSION ex7"
 fi
 psql -X -q -d ex7 -v ON_ERROR_STOP=1 -f tools/demo.sql 2>&1 | grep -v '^psql.*NOTICE' || true
+if [ -n "$(cron_opts "$DIR")" ]; then
+	JOBS=$(bash tools/cron_setup.sh ex7)
+else
+	JOBS="not scheduled: pg_cron is not installed (make deps); run SELECT * FROM ex7.run_due_jobs() yourself"
+fi
 
 # ex7d, with a development secret made once (a real deployment sets EX7_JWT_SECRET / EX7_JWKS_FILE)
 [ -s "$DIR/jwt_secret" ] || (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DIR/jwt_secret")
@@ -80,5 +93,6 @@ ex7 is running.
   a token for another user:  EX7_JWT_SECRET=\$(cat $DIR/jwt_secret) http/ex7d token --sub <uuid>
   PostgreSQL:     psql "host=$DIR port=$PORT dbname=ex7 user=postgres"   (data: $DIR/data)
   demo user:      $DEMO (3 strategies, 3 paper signals)
+  jobs:           ${JOBS#cron_setup: }; state: SELECT * FROM ex7.job_status
   stop both with: make stop
 MSG

@@ -312,9 +312,12 @@ BEGIN
            last_duration_ms = EXTRACT(epoch FROM pg_catalog.clock_timestamp() - v_t0) * 1000,
            runs = x.runs + 1,
            failures = x.failures + (NOT ok)::integer,
-           -- a job that left work behind (more) is due again at the next tick
+           -- a job that left work behind (more) is due again at the next tick. Otherwise the period counts
+           -- from the minute the job ran: pg_cron starts a minute's commands some milliseconds after the
+           -- minute, and a period counted from p_now itself would fall just after the next tick's clock
+           -- and skip it
            next_run_at = CASE WHEN ok AND COALESCE((result ->> 'more')::boolean, false) THEN p_now
-                              ELSE p_now + v_every END
+                              ELSE pg_catalog.date_trunc('minute', p_now) + v_every END
      WHERE x.name = p_name;
 END
 $$;
