@@ -41,7 +41,7 @@ static const char usage[] =
 	"                                 EX7_OUTCALL_CAFILE): the status and body, or why it failed\n"
 	"       ex7d rekey [--batch N]    re-encrypt exchange keys under the current EX7_MASTER_KEYS key\n"
 	"       ex7d worker               run only the alerts delivery worker (docs/alerts.md)\n"
-	"       ex7d --help\n"
+	"       ex7d --help | --version\n"
 	"\n"
 	"environment:\n"
 	"  DATABASE_URL          libpq URI or conninfo (default: the embedded cluster of `make run`,\n"
