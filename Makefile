@@ -60,7 +60,7 @@ all: http/ex7d
 http/ex7d: $(HTTP_SRCS) $(wildcard http/*.h)
 	$(CC) $(HTTP_CFLAGS) -o $@ $(HTTP_SRCS) $(HTTP_LIBS)
 
-.PHONY: deps test run stop bench deb
+.PHONY: deps test run stop bench deb chaos
 deps:
 	@bash tools/deps.sh
 
@@ -75,6 +75,10 @@ stop:
 
 bench:
 	@bash bench/run.sh
+
+# failover under load with pg_auto_failover on this machine, apart from make test (docs/ha.md)
+chaos:
+	@bash tools/chaos.sh
 
 # Debian packages postgresql-15-ex7 and ex7d into DEB_OUT (docs/packaging.md)
 DEB_OUT ?= dist
