@@ -30,7 +30,7 @@ verdict() {
 }
 cleanup() {
 	[ -n "$ex7d_pid" ] && kill "$ex7d_pid" 2>/dev/null
-	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
+	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "DROP DATABASE IF EXISTS ${db}_up WITH (FORCE)" >/dev/null 2>&1
 }
 trap cleanup EXIT
 
@@ -155,6 +155,21 @@ st=$?
 ext=$(psql -X -qAt -d "$db" -c "SELECT extversion FROM pg_extension WHERE extname = 'ex7'" 2>/dev/null)
 [ $st -eq 0 ] && [ "$ext" = "$version" ]
 verdict $? "CREATE EXTENSION ex7 from the package in a new database ($ext)" || exit 1
+
+# an operator's upgrade (docs/packaging.md, "Upgrading"): a database at each older released version
+# the package ships (its full scripts, ext/frozen/) reaches this one with ALTER EXTENSION ex7 UPDATE
+for old in $(dpkg -L postgresql-15-ex7 | sed -n "s|^$sharedir/extension/ex7--\([0-9.]*\)\.sql$|\1|p" | sort -V); do
+	[ "$old" = "$version" ] && continue
+	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS ${db}_up WITH (FORCE)" >/dev/null 2>&1
+	psql -X -q -d postgres -c "CREATE DATABASE ${db}_up" >/dev/null &&
+		psql -X -q -d "${db}_up" -c "CREATE EXTENSION ex7 VERSION '$old'" -c "ALTER EXTENSION ex7 UPDATE" >"$DIR/update.log" 2>&1
+	st=$?
+	got=$(psql -X -qAt -d "${db}_up" -c "SELECT extversion FROM pg_extension WHERE extname = 'ex7'" 2>/dev/null)
+	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS ${db}_up WITH (FORCE)" >/dev/null 2>&1
+	[ $st -eq 0 ] || sed 's/^/# /' "$DIR/update.log"
+	[ $st -eq 0 ] && [ "$got" = "$version" ]
+	verdict $? "the packaged scripts update a database from $old: ALTER EXTENSION ex7 UPDATE gives $got"
+done
 
 . tools/cluster.sh
 port=$(free_port 58100)
