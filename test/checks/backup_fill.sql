@@ -90,3 +90,7 @@ SELECT count(ex7.outbox_record('fill', (j ->> 'id')::uuid, 200, '{"id": "re_fill
 -- Price alerts (price_alerts, price_alert_logs): one level the next bar crosses
 SELECT ex7.create_price_alert(:'ua', '{"instrument": "MNQ", "condition": "crosses_above", "level": 18100, "note": "fill"}') IS NOT NULL AS price_alert;
 SELECT ex7.ingest_bar('MNQ', '1m', '2026-11-30 19:01+00', 18090, 18120, 18090, 18110, 100) ->> 'status' AS crossing_bar;
+
+-- Jobs on a clock (jobs): the operator's setting of one job, a run of another (docs/jobs.md)
+SELECT ex7.job_configure('retention', true, interval '2 hours') IS NOT NULL AS configured;
+SELECT ex7.run_job('backtests_reap', now()) IS NOT NULL AS reaped;

@@ -16,6 +16,8 @@ SELECT tables_are('ex7', ARRAY['users', 'tiers', 'role_bindings', 'secrets', 'in
     -- alerts, notifications, price alerts (docs/alerts.md)
     'alert_channels', 'alert_subscriptions', 'alert_deliveries', 'alert_usage', 'notifications',
     'notification_preferences', 'price_alerts', 'price_alert_logs',
+    -- the run state of the jobs on a clock (docs/jobs.md)
+    'jobs',
     -- the digests of the install's seed rows, which pg_dump leaves out (docs/operations.md, "Backup and restore")
     'seed_rows']);
 -- secrets stay out of a bound role's reach: exchange-key ciphertext, password hashes, Stripe's event log,
