@@ -106,6 +106,7 @@ static struct
 	int			npools;
 	JobSeen		jobs[MAX_JOBS];
 	int			njobs;
+	time_t		jobs_read_at;	/* the last reading of the jobs (a scrape or the timer) */
 } M;
 
 /* the routes of this file: not in the route table (they are not the EX7 API), answered by metrics_route */
@@ -345,6 +346,7 @@ watch_jobs(json_object *snap)
 	json_object *jobs;
 	size_t		n;
 
+	M.jobs_read_at = time(NULL);
 	if (!json_object_object_get_ex(snap, "jobs", &jobs) || !json_object_is_type(jobs, json_type_array))
 		return;
 	n = json_object_array_length(jobs);
@@ -404,14 +406,18 @@ jobs_cb(PGresult *res, const char *conn_error, void *arg)
 	json_object_put(snap);
 }
 
-/* job_timer_cb: timer; reads the jobs' state. */
+/*
+ * job_timer_cb: timer; reads the jobs' state unless a scrape did within the period (Prometheus scraping
+ * every 15 s makes this timer idle: the snapshot costs 25 ms with 100,000 delivery rows, 250-300 ms with
+ * 1,000,000, docs/observability.md).
+ */
 static void
 job_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void) fd;
 	(void) what;
 	(void) arg;
-	if (!M.srv->stopping)
+	if (!M.srv->stopping && time(NULL) - M.jobs_read_at >= JOB_WATCH_SECONDS - 1)
 		pool_exec(M.srv->pool, &snapshot_stmt, NULL, jobs_cb, NULL);
 }
 
