@@ -29,6 +29,7 @@ areas = {
     '77_notifications': ('In-app notifications', 'docs/alerts.md'),
     '78_price_alerts': ('Price alerts', 'docs/alerts.md'),
     '80_runtimes': ('Runtimes', 'docs/runtimes.md'),
+    '86_jobs': ('Jobs on a clock', 'docs/jobs.md'),
     '90_health': ('Health', 'docs/http.md'),
     '91_ops_metrics': ('Operations: the database figures of ex7d\'s /metrics', 'docs/observability.md'),
 }
