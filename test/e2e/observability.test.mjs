@@ -340,3 +340,31 @@ test('a failed job (as ex7.job_status records it) is logged once and counted', a
       WHERE j.name = 'backtests_reap'`);
   }
 });
+
+test('connections killed by the server: the loss, each reconnect and the lost LISTEN are logged once and counted', async () => {
+  const app = 'ex7d-obs-reconnect';
+  const s = await start({ EX7_METRICS_TOKEN: METRICS_TOKEN, DATABASE_URL: conninfo().replace(/application_name=\S+/, `application_name=${app}`) });
+  // every connection up: the pool's four and the LISTEN one
+  await until(async () => (await api(s, 'GET', '/readyz')).status === 200 &&
+    Number(psql(`SELECT count(*) FROM pg_stat_activity WHERE application_name = '${app}'`)) === 5, 10000, 'connections up');
+  const before = await scrape(s);
+  const killed = Number(psql(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '${app}'`));
+  assert.equal(killed, 5);
+  // back by itself: ready again, every connection re-established (the metrics count them)
+  const after = await until(async () => {
+    if ((await api(s, 'GET', '/readyz')).status !== 200) return false;
+    const t = await scrape(s);
+    return sample(t, 'ex7d_listen_reconnects_total') >= 1 && sample(t, 'ex7d_db_reconnects_total') >= 4 && t;
+  }, 15000, 'reconnected');
+  assert.equal(sample(after, 'ex7d_db_connection_losses_total{pool="listen"}') - sample(before, 'ex7d_db_connection_losses_total{pool="listen"}'), 1);
+  assert.equal(sample(after, 'ex7d_db_connection_losses_total{pool="query"}') - sample(before, 'ex7d_db_connection_losses_total{pool="query"}'), 4);
+  assert.equal(sample(after, 'ex7d_listen_reconnects_total'), 1);
+  assert.equal(sample(after, 'ex7d_db_reconnects_total'), 4);
+  const l = lines(s.out.err, 'stderr');
+  assert.equal(l.filter((o) => o.event === 'listen_reconnected').length, 1);
+  assert.equal(l.filter((o) => o.event === 'database_reconnected').length, 4);
+  assert.ok(l.some((o) => o.event === 'database_connection_lost' && o.pool === 'listener'), 'the lost LISTEN is logged');
+  // requests made meanwhile are not logged one by one: a handful of lines for five connections
+  assert.ok(l.filter((o) => o.level !== 'info').length <= 12, JSON.stringify(l));
+  utf8(s.bytes.err, 'stderr');
+});
