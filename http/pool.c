@@ -329,8 +329,13 @@ fail_queued(Pool *pool, const char *err)
 static void
 conn_watch(Conn *c, short what)
 {
-	/* unchanged: keep the registration (each change costs epoll_ctl calls, twice per request otherwise) */
-	if (c->ev && what == c->ev_what && c->pg && PQsocket(c->pg) == c->ev_fd)
+	/*
+	 * unchanged: keep the registration (each change costs epoll_ctl calls, twice per request otherwise).
+	 * Never while connecting: libpq closes the socket of a host that failed and opens one to the next
+	 * host of a multi-host conninfo, which usually gets the same descriptor number; the kernel dropped
+	 * the closed one from epoll, so an unchanged-looking registration would never fire again.
+	 */
+	if (c->ev && what == c->ev_what && c->pg && PQsocket(c->pg) == c->ev_fd && c->state != CONN_CONNECTING)
 		return;
 	if (c->ev)
 	{

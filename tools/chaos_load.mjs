@@ -240,9 +240,9 @@ async function main() {
   const stored = new Set(psql(`SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.000"Z"') FROM ex7.bars WHERE instrument = 'MNQ' AND timeframe = '1m'`).split('\n'));
   const lostBars = barsAcked.filter((ts) => !stored.has(ts));
   check(barsAcked.length > 0 && lostBars.length === 0, `every bar that got a 2xx is stored on the new primary (${barsAcked.length} bars, ${lostBars.length} lost${lostBars.length ? `: ${lostBars.slice(0, 5).join(' ')}` : ''})`);
-  const closedIds = closesAcked.length ? new Set(psql(`SELECT id FROM ex7.signals WHERE status = 'closed' AND id = ANY ('{${closesAcked.join(',')}}'::uuid[])`).split('\n')) : new Set();
+  const closedIds = closesAcked.length ? new Set(psql(`SELECT id FROM ex7.signals WHERE status <> 'open' AND close_reason = 'user' AND id = ANY ('{${closesAcked.join(',')}}'::uuid[])`).split('\n')) : new Set();
   const lostCloses = closesAcked.filter((id) => !closedIds.has(id));
-  check(closesAcked.length > 0 && lostCloses.length === 0, `every close that got a 2xx is closed on the new primary (${closesAcked.length} closes, ${lostCloses.length} lost)`);
+  check(closesAcked.length > 0 && lostCloses.length === 0, `every close that got a 2xx is closed by its user on the new primary (docs/signals.md: status cancelled, close_reason user) (${closesAcked.length} closes, ${lostCloses.length} lost)`);
   const fired = Number(psql(`SELECT count(*) FROM ex7.signal_events WHERE kind = 'signal' AND user_id = ANY ('{${USERS.join(',')}}'::uuid[])`));
   check(fired > 0, `signals fired through the bars: ${fired}`);
   const bad = answers.filter((a) => !((typeof a.status === 'number' && a.status >= 200 && a.status < 300) || (a.status === 503 && a.retryAfter)));

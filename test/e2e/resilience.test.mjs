@@ -328,3 +328,24 @@ test('reconnecting to a server that accepts but never answers: 503 at once, not 
     server.close();
   }
 });
+
+test('a multi-host DATABASE_URL whose first host is down: every connection reaches the second host at once', async () => {
+  // libpq closes the refused socket and opens one to the next host, usually with the same descriptor
+  // number: the pool must register it again (docs/ha.md), or the attempt hangs until its deadline
+  const dead = await freePort();
+  const url = `host=127.0.0.1,127.0.0.1 port=${dead},${process.env.PGPORT} dbname=${process.env.EX7_E2E_DB || 'ex7_e2e'} user=${process.env.PGUSER || 'postgres'} target_session_attrs=read-write`;
+  const t0 = Date.now();
+  const srv = await startEx7d({ DATABASE_URL: url, EX7_CONNECT_TIMEOUT_MS: '10000', EX7_POOL_SIZE: '4' });
+  const tok = await token(uid('c0', 7));
+  try {
+    await until(async () => (await api(srv, 'GET', '/api/strategies', { tok })).status === 200, 15000, 'served through the second host');
+    const ms = Date.now() - t0;
+    assert.ok(ms < 5000, `first 200 after ${ms} ms (a hung attempt waits 10 s)`);
+    // all four connections and the LISTEN one: 8 requests at once are all served
+    const rs = await Promise.all(Array.from({ length: 8 }, () => api(srv, 'GET', '/api/strategies', { tok })));
+    assert.deepEqual(rs.map((r) => r.status), Array(8).fill(200));
+    assert.doesNotMatch(srv.out.err, /did not accept a connection/);
+  } finally {
+    await srv.stop();
+  }
+});
