@@ -107,7 +107,7 @@ psql -X -qAt -h 127.0.0.1 -p "$PM" -U postgres -d pg_auto_failover -c "SELECT 1"
 MON=$(PGX pg_autoctl show uri --pgdata "$TMP/monitor" --formation monitor) || fail "monitor uri"
 
 # the primary: its own database ex7 with the extension, then the secondary (pg_basebackup of it)
-node() {
+make_node() {
 	local n=$1 port=$2
 	PGX timeout 180 pg_autoctl create postgres --pgdata "$TMP/$n" --pgctl "$PGBIN/pg_ctl" --pgport "$port" \
 		--listen 127.0.0.1 --hostname 127.0.0.1 \
@@ -116,12 +116,14 @@ node() {
 	PGX pg_autoctl run --pgdata "$TMP/$n" >"$TMP/$n.log" 2>&1 &
 	PIDS+=($!)
 }
-node node1 "$P1"
+make_node node1 "$P1"
 wait_state 60 "node1 single" || fail "node1 did not come up"
 P1URL="host=127.0.0.1 port=$P1 dbname=ex7 user=postgres"
+# the monitor may list it as single before its keeper has started postgres again after the create
+for _ in $(seq 240); do psql -X -qAt -d "$P1URL" -c "SELECT 1" >/dev/null 2>&1 && break; sleep 0.25; done
 psql -X -q -v ON_ERROR_STOP=1 -d "$P1URL" -c "CREATE EXTENSION ex7" -c "ALTER DATABASE ex7 SET timezone = 'UTC'" \
 	>/dev/null || fail "CREATE EXTENSION ex7 on node1"
-node node2 "$P2"
+make_node node2 "$P2"
 wait_state 120 "node1 primary" "node2 secondary" || fail "node2 did not become node1's secondary"
 SYNC=$(psql -X -qAt -d "$P1URL" -c "SHOW synchronous_standby_names")
 [ -n "$SYNC" ] || fail "node1 replicates synchronously (synchronous_standby_names is empty)"
