@@ -24,7 +24,7 @@ if [ "${1:-}" = "stop" ]; then
 	exit 0
 fi
 
-bash tools/deps.sh
+bash tools/deps.sh run
 make -s
 install_ext
 
