@@ -11,7 +11,8 @@
 # The kill takes the primary's pg_autoctl keeper with its postmaster, as when the machine dies: a postmaster
 # killed alone is restarted by its keeper within a second, and no failover happens (docs/ha.md).
 #
-# Settings: CHAOS_KILL_AT_S (load before the kill, 15), CHAOS_AFTER_S (load after the first 2xx, 15),
+# Settings: CHAOS_KILL=node (default) or postmaster (the postmaster alone: its keeper restarts it),
+# CHAOS_KILL_AT_S (load before the kill, 15), CHAOS_AFTER_S (load after the first 2xx, 15),
 # CHAOS_BAR_MS (one bar every, 250), CHAOS_KEEP=1 keeps the directory and the nodes' logs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -157,8 +158,10 @@ for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$HP/api/health" &
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP/api/health")" = 200 ] || fail "ex7d health"
 say "ex7d pid $EX7D_PID on $URL"
 
-# the kill: node1's keeper (pg_autoctl and its services) and its postmaster, SIGKILL, at once
+# the kill: node1's keeper (pg_autoctl and its services) and its postmaster, SIGKILL, at once; with
+# CHAOS_KILL=postmaster the postmaster alone (its keeper restarts it: a crash, no failover)
 KILL_CMD="kill -9 \$(cat '$TMP/node1.keeper-pids') \$(head -1 '$TMP/node1/postmaster.pid')"
+[ "${CHAOS_KILL:-node}" = postmaster ] && KILL_CMD="kill -9 \$(head -1 '$TMP/node1/postmaster.pid')"
 keeper_pids() {
 	# the pg_autoctl processes under the `run` this script started for node1 (not the postmaster)
 	local root=${PIDS[1]} pids=() todo
