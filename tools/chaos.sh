@@ -8,10 +8,11 @@
 # from the kill to the first 2xx, requests refused meanwhile). Not part of `make test`: it takes a few
 # minutes, most of them the monitor's own failure detection.
 #
-# The kill takes the primary's pg_autoctl keeper with its postmaster, as when the machine dies: a postmaster
-# killed alone is restarted by its keeper within a second, and no failover happens (docs/ha.md).
+# The kill takes the primary's pg_autoctl keeper with its postmaster, as when the machine dies, so the monitor
+# has to find out by itself. CHAOS_KILL=postmaster kills the postmaster alone: its keeper, still alive,
+# reports the crash and the monitor fails over at once (docs/ha.md).
 #
-# Settings: CHAOS_KILL=node (default) or postmaster (the postmaster alone: its keeper restarts it),
+# Settings: CHAOS_KILL=node (default) or postmaster (the postmaster alone, its keeper alive),
 # CHAOS_KILL_AT_S (load before the kill, 15), CHAOS_AFTER_S (load after the first 2xx, 15),
 # CHAOS_BAR_MS (one bar every, 250), CHAOS_KEEP=1 keeps the directory and the nodes' logs.
 set -uo pipefail
@@ -159,7 +160,7 @@ for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$HP/api/health" &
 say "ex7d pid $EX7D_PID on $URL"
 
 # the kill: node1's keeper (pg_autoctl and its services) and its postmaster, SIGKILL, at once; with
-# CHAOS_KILL=postmaster the postmaster alone (its keeper restarts it: a crash, no failover)
+# CHAOS_KILL=postmaster the postmaster alone (its keeper reports the crash to the monitor)
 KILL_CMD="kill -9 \$(cat '$TMP/node1.keeper-pids') \$(head -1 '$TMP/node1/postmaster.pid')"
 [ "${CHAOS_KILL:-node}" = postmaster ] && KILL_CMD="kill -9 \$(head -1 '$TMP/node1/postmaster.pid')"
 keeper_pids() {
