@@ -133,6 +133,17 @@ int_setting(const char *name, long def, long lo, long hi, char *err, size_t errl
 	return n;
 }
 
+int
+config_pool_timeouts(int *statement_timeout_ms, int *connect_timeout_ms, char *err, size_t errlen)
+{
+	long		s = int_setting("EX7_STATEMENT_TIMEOUT_MS", POOL_STATEMENT_TIMEOUT_MS, 100, 3600000, err, errlen);
+	long		c = int_setting("EX7_CONNECT_TIMEOUT_MS", POOL_CONNECT_TIMEOUT_MS, 100, 600000, err, errlen);
+
+	*statement_timeout_ms = (int) s;
+	*connect_timeout_ms = (int) c;
+	return s < 0 || c < 0 ? -1 : 0;
+}
+
 char *
 config_embedded_conninfo(void)
 {
@@ -260,10 +271,7 @@ config_load(Config *cfg, char *err, size_t errlen)
 	cfg->body_limit = (size_t) n;
 	n = int_setting("EX7_QUEUE_TIMEOUT_MS", 5000, 100, 600000, err, errlen);
 	cfg->queue_timeout_ms = (int) n;
-	n = int_setting("EX7_STATEMENT_TIMEOUT_MS", POOL_STATEMENT_TIMEOUT_MS, 100, 3600000, err, errlen);
-	cfg->statement_timeout_ms = (int) n;
-	n = int_setting("EX7_CONNECT_TIMEOUT_MS", POOL_CONNECT_TIMEOUT_MS, 100, 600000, err, errlen);
-	cfg->connect_timeout_ms = (int) n;
+	config_pool_timeouts(&cfg->statement_timeout_ms, &cfg->connect_timeout_ms, err, errlen);
 	n = int_setting("EX7_SSE_HEARTBEAT_MS", 15000, 50, 3600000, err, errlen);
 	cfg->sse_heartbeat_ms = (int) n;
 	n = int_setting("EX7_SSE_RETRY_MS", 3000, 0, 3600000, err, errlen);

@@ -51,6 +51,13 @@ extern int	config_load(Config *cfg, char *err, size_t errlen);
 extern void config_free(Config *cfg);
 
 /*
+ * config_pool_timeouts: returns 0 and sets the pool's deadlines from EX7_STATEMENT_TIMEOUT_MS and
+ * EX7_CONNECT_TIMEOUT_MS (http/pool.c), or -1 (and -1 in the bad one) after one err line per bad value.
+ * Read by config_load and by `ex7d worker`, which has no other setting of the front.
+ */
+extern int	config_pool_timeouts(int *statement_timeout_ms, int *connect_timeout_ms, char *err, size_t errlen);
+
+/*
  * config_embedded_conninfo: returns a malloc'd conninfo for the `make run` cluster next to the binary
  * (the default DATABASE_URL of the server and of ex7d import-bars), or NULL when there is none.
  */

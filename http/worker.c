@@ -565,6 +565,9 @@ worker_main(int argc, char **argv)
 	Pool	   *pool;
 	struct event *sigterm;
 	struct event *sigint;
+	int			statement_ms;
+	int			connect_ms;
+	char		err[512] = "";
 
 	(void) argv;
 	if (argc > 2)
@@ -572,6 +575,12 @@ worker_main(int argc, char **argv)
 		fprintf(stderr, "usage: ex7d worker   (settings: docs/alerts.md)\n");
 		return 2;
 	}
+	if (config_pool_timeouts(&statement_ms, &connect_ms, err, sizeof(err)) != 0)
+	{
+		fputs(err, stderr);
+		return 2;
+	}
+	pool_set_timeouts(statement_ms, connect_ms);
 	if (url == NULL || *url == '\0')
 		url = embedded = config_embedded_conninfo();
 	if (url == NULL)
