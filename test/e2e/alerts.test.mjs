@@ -460,3 +460,15 @@ test('`ex7d worker` alone delivers (no HTTP listener); the server without EX7_WO
     srv = await startEx7d(env());	// for after()
   }
 });
+
+test('`ex7d worker` alone takes the database deadlines from the environment: a bad one stops it with status 2', { timeout: 10000 }, async () => {
+  const proc = spawn(EX7D, ['worker'], {
+    env: { PATH: process.env.PATH, DATABASE_URL: conninfo(), EX7_STATEMENT_TIMEOUT_MS: '5' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  proc.stderr.on('data', (d) => { err += d; });
+  const code = await new Promise((resolve) => proc.on('exit', resolve));
+  assert.equal(code, 2);
+  assert.match(err, /EX7_STATEMENT_TIMEOUT_MS must be an integer between 100 and 3600000/);
+});
