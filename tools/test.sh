@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # tools/test.sh: the README's test command (make test; .ci/run calls it). Installs what is missing, builds
 # with -Wall -Wextra -Werror, installs the extension, starts a throwaway cluster in a temporary directory
-# on a free port, runs pg_regress, the isolation specs and the pgTAP suites, stops the cluster, prints
-# regression.diffs on failure and ends with one line "N passed, N failed" (non-zero exit on any failure).
+# on a free port, runs pg_regress, the isolation specs, the pgTAP suites, the upgrade check, the
+# whole-system checks (test/checks/) and the end-to-end tests, printing each as it runs, stops the cluster,
+# prints regression.diffs on failure and ends with one line "N passed, N failed" (non-zero exit on any
+# failure).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 TOP=$PWD
@@ -11,10 +13,12 @@ TOP=$PWD
 bash tools/deps.sh || exit 1
 # one build/install/test cycle at a time in this checkout (tools/try.sh takes the same lock)
 exec 9>/tmp/ex7-try.lock
-flock 9
+flock -n 9 || { echo "== waiting for another build/test run in this checkout (/tmp/ex7-try.lock)"; flock 9; }
+echo "== build (ex7.so, ex7d) and make install"
 make -s clean >/dev/null 2>&1
 make -s 2>&1 || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 install_ext || { echo "0 passed, 1 failed"; exit 1; }
+echo "== test cluster"
 
 TMP=$(mktemp -d /tmp/ex7-test.XXXXXX)
 cleanup() { [ -n "${EX7_KEEP_TMP:-}" ] && { echo "kept $TMP"; return; }; cluster_stop "$TMP"; rm -rf "$TMP"; }
@@ -76,8 +80,7 @@ for c in test/checks/*.sh; do
 	[ -e "$c" ] || continue
 	name=$(basename "$c" .sh)
 	echo "== check: $name"
-	bash "$c" "$TMP" >"$TMP/check-$name.log" 2>&1
-	cat "$TMP/check-$name.log"
+	bash "$c" "$TMP" 2>&1 | tee "$TMP/check-$name.log"
 	ok=$(grep -cE '^ok ' "$TMP/check-$name.log" || true)
 	bad=$(grep -cE '^not ok ' "$TMP/check-$name.log" || true)
 	[ $((ok + bad)) -eq 0 ] && { echo "not ok - $name printed no verdict"; bad=1; }
@@ -87,8 +90,7 @@ done
 
 if [ -d test/e2e ] && [ -x test/e2e/run.sh ]; then
 	echo "== end-to-end"
-	test/e2e/run.sh "$TMP" >"$TMP/e2e.log" 2>&1
-	cat "$TMP/e2e.log"
+	test/e2e/run.sh "$TMP" 2>&1 | tee "$TMP/e2e.log"
 	ok=$(grep -cE '^ok ' "$TMP/e2e.log" || true)
 	bad=$(grep -cE '^not ok ' "$TMP/e2e.log" || true)
 	passed=$((passed + ok))
