@@ -25,6 +25,7 @@ if [ "${1:-}" = "stop" ]; then
 fi
 
 bash tools/deps.sh run
+echo "ex7: building ex7.so and ex7d, installing the extension"
 make -s
 install_ext
 
@@ -35,6 +36,7 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 
 if [ ! -f "$DIR/data/PG_VERSION" ]; then
+	echo "ex7: creating the PostgreSQL cluster in $DIR/data"
 	rm -rf "$DIR"
 	cluster_init "$DIR"
 	free_port "${EX7_PG_PORT:-54329}" >"$DIR/port"
@@ -50,8 +52,10 @@ if as_pg "$PGBIN/pg_ctl" -D "$DIR/data" status >/dev/null 2>&1 && [ -n "$(cron_o
 	cluster_stop "$DIR"
 fi
 if ! as_pg "$PGBIN/pg_ctl" -D "$DIR/data" status >/dev/null 2>&1; then
+	echo "ex7: starting PostgreSQL on port $PORT"
 	cluster_start "$DIR" "$PORT"
 fi
+echo "ex7: database ex7: the extension and the demo data"
 
 psql -X -q -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'ex7'" | grep -q 1 ||
 	psql -X -q -d postgres -c "CREATE DATABASE ex7"
@@ -62,6 +66,7 @@ else
 fi
 psql -X -q -d ex7 -v ON_ERROR_STOP=1 -f tools/demo.sql 2>&1 | grep -v '^psql.*NOTICE' || true
 if [ -n "$(cron_opts "$DIR")" ]; then
+	echo "ex7: scheduling the jobs with pg_cron"
 	JOBS=$(bash tools/cron_setup.sh ex7)
 else
 	JOBS="not scheduled: pg_cron is not installed (make deps); run SELECT * FROM ex7.run_due_jobs() yourself"
@@ -73,6 +78,7 @@ export EX7_JWT_SECRET=${EX7_JWT_SECRET:-$(cat "$DIR/jwt_secret")}
 export EX7_LISTEN=${EX7_LISTEN:-127.0.0.1:8100}
 export DATABASE_URL=${DATABASE_URL:-"host=$DIR port=$PORT dbname=ex7 user=postgres application_name=ex7d"}
 stop_ex7d
+echo "ex7: starting ex7d on $EX7_LISTEN"
 nohup http/ex7d >>"$DIR/ex7d.log" 2>&1 &
 echo $! >"$DIR/ex7d.pid"
 for _ in $(seq 1 50); do curl -s -o /dev/null "http://$EX7_LISTEN/api/health" && break; sleep 0.1; done
