@@ -31,7 +31,14 @@
 static const PoolStatement ensure_user_stmt = {"ensure_user", "SELECT ex7.ensure_user($1::uuid, $2)::text", 2};
 
 
-/* split_path: returns the number of '/'-separated, percent-decoded segments of path, or -1. */
+/*
+ * split_path: returns the number of '/'-separated, percent-decoded segments of path; -1 when the path
+ * names no route: it does not start with '/', has an empty segment ("//") or a trailing slash (so
+ * "/api/alerts/price/logs/" can never reach the collection route of "/api/alerts/price/logs", nor an
+ * item route with an empty id), has more than max segments or a malformed escape; -2 when a segment
+ * decodes to a NUL byte ("%00": C strings would cut the segment short there, so "<id>%00junk" would act on
+ * <id>). "/" alone has no segment.
+ */
 static int
 split_path(const char *path, char **seg, int max)
 {
@@ -40,21 +47,24 @@ split_path(const char *path, char **seg, int max)
 
 	if (*p != '/')
 		return -1;
+	if (p[1] == '\0')
+		return 0;
 	while (*p)
 	{
 		const char *start = ++p;
 		size_t		len = strcspn(start, "/");
+		size_t		decoded = 0;
 		char	   *raw;
 
-		if (len == 0 && start[len] == '\0')
-			break;				/* a trailing slash */
-		if (n == max)
-			return -1;
+		if (len == 0 || n == max)
+			return -1;			/* an empty segment, a trailing slash, too many segments */
 		raw = strndup(start, len);
-		seg[n] = evhttp_uridecode(raw, 0, NULL);
+		seg[n] = evhttp_uridecode(raw, 0, &decoded);
 		free(raw);
 		if (seg[n] == NULL)
 			return -1;
+		if (strlen(seg[n]) != decoded)
+			return -2;
 		n++;
 		p = start + len;
 	}
@@ -710,6 +720,11 @@ router_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	nseg = split_path(r->path, r->seg, MAX_SEGMENTS);
+	if (nseg == -2)
+	{
+		reply_invalid(r, "[\"path\"]", "a path segment contains a NUL byte (%00)", "value_error");
+		return;
+	}
 	for (int i = 0; nseg >= 0 && i < nroutes; i++)
 	{
 		Match		cand;
