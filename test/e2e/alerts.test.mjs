@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import { Webhook } from 'svix';
-import { ensureDb, startEx7d, token, api, uid, psql, conninfo, EX7D } from './lib.mjs';
+import { ensureDb, startEx7d, token, api, uid, psql, conninfo, EX7D, sleep, until } from './lib.mjs';
 import { startProviders, RESEND_KEY, TELEGRAM_TOKEN, TWILIO_SID, TWILIO_TOKEN } from './standins/providers.mjs';
 
 const A = uid('7e', 1);
@@ -23,17 +23,6 @@ const TG_SECRET = 'tg_secret-0123456789';
 const PUBLIC_URL = 'https://api.ex7.test';
 let first, srv, prov, tokA, tokB, tokC, strategyA, strategyC;
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-// until: resolves to fn()'s first truthy value, polling for up to ms
-async function until(fn, ms = 8000, what = 'condition') {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 function env(extra = {}) {
   return {
     EX7_WORKER: '1', EX7_WORKER_INTERVAL_MS: '100', EX7_WORKER_RETRY_MS: '100', EX7_PUBLIC_URL: PUBLIC_URL,

@@ -148,3 +148,17 @@ export const GRAPH = {
   edges: [{ from: 'c', to: 'up', port: 'a' }, { from: 'k', to: 'up', port: 'b' }, { from: 'up', to: 'e' }],
   meta: {},
 };
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// until: resolves to fn()'s first truthy value, polling every 50 ms; fails the test after ms (what names
+// the awaited condition in the failure)
+export async function until(fn, ms = 10000, what = 'condition') {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}

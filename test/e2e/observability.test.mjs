@@ -9,24 +9,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import net from 'node:net';
-import { ensureDb, startEx7d, token, api, uid, psql, conninfo, freePort, DB } from './lib.mjs';
+import { ensureDb, startEx7d, token, api, uid, psql, conninfo, freePort, DB, sleep, until } from './lib.mjs';
 import { startProviders, RESEND_KEY } from './standins/providers.mjs';
 
 const U = uid('0b', 1);
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let srv, prov, tokU, tokService;
 const servers = [];
 
-async function until(fn, ms = 10000, what = 'condition') {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 // start: ex7d with env; the bytes it writes from then on are kept too (s.bytes), to check they are UTF-8
 // (lib.mjs keeps text, in which a stray byte would already be a replacement character)

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { spawn, execFile, execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { ensureDb, startEx7d, token, api, uid, conninfo, freePort, psql, GRAPH } from './lib.mjs';
+import { ensureDb, startEx7d, token, api, uid, conninfo, freePort, psql, GRAPH, sleep, until } from './lib.mjs';
 
 function proxy(port, target) {
   const socks = new Set();
@@ -163,15 +163,7 @@ function clusterPids() {
   }).map(Number);
   return [pm, ...kids];
 }
-const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
 // until: polls fn every 50 ms until it is true; fails after ms
-async function until(fn, ms, what) {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 // load: `workers` closed loops (a short pause between requests keeps it bounded on a shared machine), each
 // a GET of the strategy list or a PUT of the strategy sid's description; resolves when stop() is called.
