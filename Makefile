@@ -32,7 +32,7 @@ PG_CPPFLAGS = -Iext -DEX7_VERSION='"$(EXTVERSION)"'
 SHLIB_LINK  = -lcrypto
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 
-EXTRA_CLEAN = ext/ex7--$(EXTVERSION).sql $(UPGRADES) results output_iso regression.diffs regression.out http/ex7d
+EXTRA_CLEAN = ext/ex7--$(EXTVERSION).sql $(UPGRADES) results output_iso regression.diffs regression.out http/ex7d http/ex7d-asan
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -59,6 +59,12 @@ HTTP_LIBS   = -L$(shell $(PG_CONFIG) --libdir) -lpq -levent -levent_openssl -ljs
 all: http/ex7d
 http/ex7d: $(HTTP_SRCS) $(wildcard http/*.h)
 	$(CC) $(HTTP_CFLAGS) -o $@ $(HTTP_SRCS) $(HTTP_LIBS)
+
+# the same server built with AddressSanitizer and UndefinedBehaviorSanitizer (any finding aborts it):
+# make test runs the end-to-end suite against this build (docs/http.md, "Sanitizers and fuzzing")
+SAN_CFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+http/ex7d-asan: $(HTTP_SRCS) $(wildcard http/*.h)
+	$(CC) $(filter-out -O2,$(HTTP_CFLAGS)) -O1 $(SAN_CFLAGS) -o $@ $(HTTP_SRCS) $(HTTP_LIBS)
 
 .PHONY: deps test run stop bench deb chaos
 deps:

@@ -89,10 +89,27 @@ for c in test/checks/*.sh; do
 done
 
 if [ -d test/e2e ] && [ -x test/e2e/run.sh ]; then
-	echo "== end-to-end"
-	test/e2e/run.sh "$TMP" 2>&1 | tee "$TMP/e2e.log"
+	# the end-to-end suite runs against ex7d built with AddressSanitizer and UndefinedBehaviorSanitizer:
+	# a finding aborts the server (the test that caused it fails) and leaves a report in $TMP/sanitizers,
+	# which fails the run on its own too (docs/http.md, "Sanitizers and fuzzing")
+	echo "== build ex7d with ASan and UBSan"
+	make -s http/ex7d-asan 2>&1 || { echo "not ok - ex7d with sanitizers does not build"; failed=$((failed + 1)); }
+	mkdir -p "$TMP/sanitizers"
+	echo "== end-to-end (ex7d with ASan and UBSan)"
+	EX7D_BIN=$PWD/http/ex7d-asan ASAN_OPTIONS=log_path=$TMP/sanitizers/asan:detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=log_path=$TMP/sanitizers/ubsan:print_stacktrace=1 \
+		test/e2e/run.sh "$TMP" 2>&1 | tee "$TMP/e2e.log"
 	ok=$(grep -cE '^ok ' "$TMP/e2e.log" || true)
 	bad=$(grep -cE '^not ok ' "$TMP/e2e.log" || true)
+	reports=$(find "$TMP/sanitizers" -type f | wc -l)
+	if [ "$reports" -eq 0 ]; then
+		echo "ok - no sanitizer report from ex7d during the end-to-end suite"
+		ok=$((ok + 1))
+	else
+		echo "not ok - $reports sanitizer report(s) from ex7d:"
+		head -60 "$TMP"/sanitizers/*
+		bad=$((bad + 1))
+	fi
 	passed=$((passed + ok))
 	failed=$((failed + bad))
 fi

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { SignJWT, generateKeyPair, exportJWK } from 'jose';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const EX7D = path.resolve(here, '../../http/ex7d');
+// EX7D_BIN: another build of the server, e.g. http/ex7d-asan (tools/test.sh runs the suite against it)
+export const EX7D = process.env.EX7D_BIN ? path.resolve(process.env.EX7D_BIN) : path.resolve(here, '../../http/ex7d');
 export const SECRET = 'e2e-hs256-secret-0123456789abcdef-0123456789';
 export const DB = process.env.EX7_E2E_DB || 'ex7_e2e';
 
@@ -70,6 +71,9 @@ export async function startEx7d(env = {}) {
       EX7_LISTEN: `127.0.0.1:${port}`,
       EX7_JWT_SECRET: SECRET,
       EX7_JWKS_FILE: k.jwksFile,
+      // a sanitizer build writes its reports where tools/test.sh looks for them
+      ...Object.fromEntries(['ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS']
+        .filter((v) => process.env[v]).map((v) => [v, process.env[v]])),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
