@@ -55,7 +55,7 @@ $(UPGRADES): ext/ex7--%.sql: ext/upgrade/%.sql $(SQL_RERUN) $(filter %_schema.sq
 HTTP_SRCS   = $(sort $(wildcard http/*.c))
 HTTP_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-missing-field-initializers -D_GNU_SOURCE -I/usr/include/json-c \
               -I$(shell $(PG_CONFIG) --includedir) -DEX7_VERSION='"$(EXTVERSION)"' $(HTTP_EXTRA_CFLAGS)
-HTTP_LIBS   = -L$(shell $(PG_CONFIG) --libdir) -lpq -levent -levent_openssl -ljson-c -lssl -lcrypto
+HTTP_LIBS   = -L$(shell $(PG_CONFIG) --libdir) -lpq -levent -levent_openssl -ljson-c -lssl -lcrypto -lz
 all: http/ex7d
 http/ex7d: $(HTTP_SRCS) $(wildcard http/*.h)
 	$(CC) $(HTTP_CFLAGS) -o $@ $(HTTP_SRCS) $(HTTP_LIBS)

@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "log.h"
 #include "metrics.h"
+#include "openapi.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -264,6 +265,7 @@ main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	load_openapi(&srv);
+	openapi_prepare(&srv);		/* its ETag and gzip copy (http/openapi.c) */
 	alerts_init();				/* provider webhook secrets: http/alerts.c, docs/alerts.md */
 	billing_init();				/* STRIPE_* settings: http/billing.c, docs/billing.md */
 

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 
 #include "metrics.h"
+#include "openapi.h"
 #include "users.h"
 #include "util.h"
 
@@ -709,16 +710,8 @@ router_cb(struct evhttp_request *req, void *arg)
 		reply_detail(r, 503, "server shutting down");
 		return;
 	}
-	if (strcmp(r->path, "/openapi.json") == 0 && (method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD))
-	{
-		/* public (ex7-api-introduction.txt, "SDKs": /openapi.json; docs/http.md, "OpenAPI"): the document
-		 * describing every route below, kept in http/openapi.json */
-		if (srv->openapi)
-			reply_raw(r, 200, srv->openapi, srv->openapi_len);
-		else
-			reply_detail(r, 404, "openapi.json is not installed next to ex7d");
-		return;
-	}
+	if (openapi_route(r))
+		return;					/* /openapi.json: http/openapi.c */
 	nseg = split_path(r->path, r->seg, MAX_SEGMENTS);
 	if (nseg == -2)
 	{
