@@ -7,7 +7,9 @@
  *	  (compliance, tier, existing subscription) and returns the exact Stripe request (path, form fields,
  *	  Idempotency-Key) or an answer of its own; ex7d sends that request through outcall.c with
  *	  STRIPE_SECRET_KEY; ex7.billing_stripe_result records what Stripe answered and builds the reply. A
- *	  provider error, an unreachable provider or a timeout is a 503 with a detail saying which.
+ *	  provider error, an unreachable provider or a timeout is a 503 with a detail saying which. Without
+ *	  STRIPE_SECRET_KEY the preparing function still runs, so its 422, 412, 404 and 409 come first; only a
+ *	  request that would reach Stripe is the 503 "billing is not configured".
  *
  *	  Webhook: Stripe-Signature is verified over the raw body before anything parses it (facts.md, "Stripe
  *	  webhooks"; ex7-api-reference.txt, Stripe Webhook: "Signature verified BEFORE parse"): HMAC-SHA256
@@ -304,6 +306,17 @@ prepared_cb(PGresult *res, const char *conn_error, void *arg)
 		call_free(c);
 		return;
 	}
+	if (B.secret_key == NULL)
+	{
+		/*
+		 * only now: the preparing function has checked the body (422), the compliance gate (412) and the
+		 * account (404, 409) first, so a client learns what it can fix whether or not billing is set up
+		 */
+		reply_detail(c->r, 503, "billing is not configured (STRIPE_SECRET_KEY is not set)");
+		json_object_put(o);
+		call_free(c);
+		return;
+	}
 	snprintf(url, sizeof(url), "%s%s", B.api_base, json_object_get_string(f));
 	if (json_object_object_get_ex(stripe, "method", &f) && json_object_is_type(f, json_type_string))
 		method = json_object_get_string(f);
@@ -339,11 +352,6 @@ billing_stripe_call(Req *r, char **values)
 	StripeCall *c;
 	int			rc;
 
-	if (B.secret_key == NULL)
-	{
-		reply_detail(r, 503, "billing is not configured (STRIPE_SECRET_KEY is not set)");
-		return;
-	}
 	for (int i = 0; i < stmt->nparams; i++)
 		v[i] = values[i];
 	for (size_t i = 0; i < sizeof(preparers) / sizeof(preparers[0]); i++)

@@ -2,8 +2,8 @@
  * reply.c
  *	  Every answer ex7d gives: JSON bodies, the {"detail": ...} error shape of the contract
  *	  (ex7-api-introduction.txt, "Error responses always carry a JSON body of the form {"detail": "..."}"),
- *	  the mapping of SQLSTATEs to statuses (docs/errors.md), CORS headers, X-Request-Id and the JSON
- *	  access log line. Each request ends here exactly once.
+ *	  the mapping of SQLSTATEs to statuses (docs/errors.md), CORS headers and Vary (docs/http.md, "CORS"),
+ *	  X-Request-Id and the JSON access log line. Each request ends here exactly once.
  */
 #include "ex7d.h"
 #include "log.h"
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
 #include <json.h>
@@ -84,6 +85,86 @@ add_rate_headers(Req *r)
 	evhttp_add_header(out, "X-RateLimit-Reset", v);
 }
 
+/*
+ * The response headers a page's script may read besides the CORS-safelisted ones (Fetch standard, "CORS
+ * protocol", Access-Control-Expose-Headers): the rate limits and Retry-After (to back off), ETag (for
+ * If-Match), X-Request-Id (to quote in a report) and Location (for a route that answers with one).
+ */
+#define CORS_EXPOSE_HEADERS \
+	"X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, ETag, X-Request-Id, Location"
+
+/*
+ * vary_add: returns nothing; appends to merged (of size bytes) each field name of the comma-separated
+ * list that it does not hold yet (field names compare without case, RFC 9110, 5.1); sets *star on "*".
+ */
+static void
+vary_add(char *merged, size_t size, bool *star, const char *list)
+{
+	const char *p = list;
+
+	while (*p)
+	{
+		size_t		len = strcspn(p, ",");
+		const char *t = p;
+		size_t		l = len;
+		bool		seen = false;
+
+		while (l > 0 && (*t == ' ' || *t == '\t'))
+			t++, l--;
+		while (l > 0 && (t[l - 1] == ' ' || t[l - 1] == '\t'))
+			l--;
+		if (l == 1 && *t == '*')
+			*star = true;
+		for (const char *m = merged; l > 0 && *m;)
+		{
+			size_t		ml = strcspn(m, ",");
+
+			if (ml == l && strncasecmp(m, t, l) == 0)
+				seen = true;
+			m += ml;
+			while (*m == ',' || *m == ' ')
+				m++;
+		}
+		if (l > 0 && !seen && strlen(merged) + l + 3 < size)
+			snprintf(merged + strlen(merged), size - strlen(merged), "%s%.*s", merged[0] ? ", " : "", (int) l, t);
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+}
+
+/*
+ * merge_vary: returns nothing; leaves out with at most one Vary header listing every field name of the
+ * Vary headers it had, once each, plus field when not NULL. "*" stands for every field, so it replaces
+ * the list (RFC 9110, 12.5.5). One header: a cache that reads only the first would miss the others.
+ */
+static void
+merge_vary(struct evkeyvalq *out, const char *field)
+{
+	char		merged[512] = "";
+	bool		star = false;
+
+	for (struct evkeyval *h = out->tqh_first; h != NULL; h = h->next.tqe_next)
+		if (strcasecmp(h->key, "Vary") == 0)
+			vary_add(merged, sizeof(merged), &star, h->value);
+	if (field)
+		vary_add(merged, sizeof(merged), &star, field);
+	while (evhttp_find_header(out, "Vary") != NULL)
+		evhttp_remove_header(out, "Vary");
+	if (star)
+		evhttp_add_header(out, "Vary", "*");
+	else if (merged[0])
+		evhttp_add_header(out, "Vary", merged);
+}
+
+/*
+ * add_cors: returns nothing; adds the CORS headers of r's answer. Called last, just before the answer is
+ * sent, so that the Vary it writes merges any Vary added before it. With ALLOWED_ORIGINS set every answer
+ * depends on the request's Origin (whether it carries Access-Control-Allow-Origin, and which), also one
+ * to a request without Origin or from a disallowed origin, a preflight, an error: each says
+ * Vary: Origin, so a shared cache never hands one origin's answer to another (Fetch standard, "CORS
+ * protocol and HTTP caches"). Without ALLOWED_ORIGINS no answer depends on Origin and none says so.
+ */
 void
 add_cors(Req *r)
 {
@@ -91,12 +172,16 @@ add_cors(Req *r)
 	struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
 	const char *origin = evhttp_find_header(in, "Origin");
 
-	if (r->srv->cfg.allowed_origins == NULL || origin == NULL ||
-		!origin_allowed(r->srv->cfg.allowed_origins, origin))
+	if (r->srv->cfg.allowed_origins == NULL)
+	{
+		merge_vary(out, NULL);
+		return;
+	}
+	merge_vary(out, "Origin");
+	if (origin == NULL || !origin_allowed(r->srv->cfg.allowed_origins, origin))
 		return;
 	evhttp_add_header(out, "Access-Control-Allow-Origin", origin);
-	evhttp_add_header(out, "Vary", "Origin");
-	evhttp_add_header(out, "Access-Control-Expose-Headers", "ETag, X-Request-Id, Retry-After");
+	evhttp_add_header(out, "Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
 	if (evhttp_request_get_command(r->req) == EVHTTP_REQ_OPTIONS)
 	{
 		evhttp_add_header(out, "Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
@@ -153,7 +238,6 @@ reply_raw(Req *r, int status, const char *json, size_t len)
 	struct evbuffer *buf = evbuffer_new();
 
 	evhttp_add_header(out, "X-Request-Id", r->request_id);
-	add_cors(r);
 	if (status != 204 && json)
 	{
 		evhttp_add_header(out, "Content-Type",
@@ -184,6 +268,7 @@ reply_raw(Req *r, int status, const char *json, size_t len)
 		snprintf(ra, sizeof(ra), "%d", status == 429 && r->retry_after > 0 ? r->retry_after : 5);
 		evhttp_add_header(out, "Retry-After", ra);
 	}
+	add_cors(r);
 	evhttp_send_reply(r->req, status, reason_of(status), buf);
 	evbuffer_free(buf);
 	access_log(r, status);
@@ -299,11 +384,11 @@ reply_stream_start(Req *r)
 	struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
 
 	evhttp_add_header(out, "X-Request-Id", r->request_id);
-	add_cors(r);
 	evhttp_add_header(out, "Content-Type", "text/event-stream");
 	evhttp_add_header(out, "Cache-Control", "no-cache");
 	evhttp_add_header(out, "X-Accel-Buffering", "no");	/* nginx would buffer the stream otherwise */
 	add_rate_headers(r);
+	add_cors(r);
 	evhttp_send_reply_start(r->req, 200, "OK");
 	access_log(r, 200);
 	req_free(r);

@@ -518,9 +518,7 @@ run_route(Req *r)
 static void
 set_rate_headers(Req *r, const UserEntry *e, time_t now)
 {
-	r->rl_limit = e->per_minute;
-	r->rl_remaining = users_remaining(e);
-	r->rl_reset = users_reset(e, now);
+	users_window(e, now, &r->rl_limit, &r->rl_remaining, &r->rl_reset);
 }
 
 /* the shared counter (ext/sql/07_rate.sql): subject, caps, want, give-back */

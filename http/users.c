@@ -240,6 +240,8 @@ users_leased(UserEntry *e, const char *json, time_t now)
 	retry = get_int(o, "retry_after", 1);
 	e->minute_remaining = get_int(o, "minute_remaining", 0);
 	e->day_remaining = get_int(o, "day_remaining", 0);
+	e->minute_until = now + reset;
+	e->day_until = now + get_int(o, "day_reset", (int) (86400 - now % 86400));
 	json_object_put(o);
 	e->last_take = now;
 	if (granted <= 0)
@@ -258,20 +260,29 @@ users_leased(UserEntry *e, const char *json, time_t now)
 	return 0;
 }
 
-int
-users_remaining(const UserEntry *e)
+void
+users_window(const UserEntry *e, time_t now, int *limit, int *remaining, int *reset)
 {
-	int			m = e->minute_remaining < 0 ? e->per_minute : e->minute_remaining;
-	int			d = e->day_remaining < 0 ? e->per_day : e->day_remaining;
-	int			left = (m < d ? m : d) + e->lease_left;
+	/* what the last take left in each window, plus the units this front holds and has not used yet */
+	bool		m_known = e->minute_remaining >= 0 && now < e->minute_until;
+	bool		d_known = e->day_remaining >= 0 && now < e->day_until;
+	int			m = m_known ? e->minute_remaining + e->lease_left : e->per_minute;
+	int			d = d_known ? e->day_remaining + e->lease_left + e->give_back : e->per_day;
 
-	return left > 0 ? left : 0;
-}
-
-int
-users_reset(const UserEntry *e, time_t now)
-{
-	if (e->lease_until > now)
-		return (int) (e->lease_until - now);
-	return (int) (60 - now % 60);
+	if (m > e->per_minute)
+		m = e->per_minute;
+	if (d > e->per_day)
+		d = e->per_day;
+	if (d <= m)
+	{
+		*limit = e->per_day;
+		*remaining = d > 0 ? d : 0;
+		*reset = d_known ? (int) (e->day_until - now) : (int) (86400 - now % 86400);	/* 00:00 UTC */
+	}
+	else
+	{
+		*limit = e->per_minute;
+		*remaining = m > 0 ? m : 0;
+		*reset = m_known ? (int) (e->minute_until - now) : (int) (60 - now % 60);
+	}
 }

@@ -34,6 +34,8 @@ typedef struct UserEntry
 	time_t		last_take;
 	int			minute_remaining;	/* as the last take reported (-1: unknown) */
 	int			day_remaining;
+	time_t		minute_until;	/* the ends of those windows, by the last take's minute_reset and */
+	time_t		day_until;		/* day_reset (the database clock's windows) */
 	int			pending;		/* takes in flight that point at this entry: it is not freed meanwhile */
 	struct UserEntry *next;
 } UserEntry;
@@ -74,10 +76,11 @@ extern int	users_want(UserEntry *e, time_t now, int *give_back);
  */
 extern int	users_leased(UserEntry *e, const char *json, time_t now);
 
-/* users_remaining: returns the requests left this minute, as far as this front knows. */
-extern int	users_remaining(const UserEntry *e);
-
-/* users_reset: returns the seconds until the current minute window resets. */
-extern int	users_reset(const UserEntry *e, time_t now);
+/*
+ * users_window: returns nothing; sets the X-RateLimit-Limit, -Remaining and -Reset values of e at now, all
+ * three of one window: the binding one, i.e. the window with fewer requests left (the day on a tie: the
+ * minute's reset would not raise what is left). docs/http.md, "Users, tiers and rate limits".
+ */
+extern void users_window(const UserEntry *e, time_t now, int *limit, int *remaining, int *reset);
 
 #endif

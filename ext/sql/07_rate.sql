@@ -49,6 +49,7 @@ BEGIN
         'minute_remaining', GREATEST(p_per_minute - v_row.minute_used - v_grant, 0),
         'day_remaining', GREATEST(p_per_day - v_row.day_used - v_grant, 0),
         'minute_reset', pg_catalog.ceil(EXTRACT(epoch FROM v_minute + interval '1 minute' - p_now))::integer,
+        'day_reset', pg_catalog.ceil(EXTRACT(epoch FROM v_day + interval '1 day' - p_now))::integer,
         'retry_after', CASE
             WHEN v_grant > 0 OR p_want = 0 THEN 0
             WHEN v_row.day_used >= p_per_day
@@ -57,4 +58,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7.rate_take(text, integer, integer, integer, integer, timestamptz) IS
-'Returns {granted, minute_remaining, day_remaining, minute_reset, retry_after}: takes up to p_want requests of quota for p_subject (user:<uuid> or addr:<ip>) under p_per_minute in the current minute and p_per_day in the current UTC day, counted once for every front sharing this database. granted 0 means the subject is over a cap; retry_after is then the seconds until that window resets (at least 1). p_give_back returns unused units of an earlier minute''s lease to today''s count. Windows are the database clock''s (p_now, default the statement time). Raises X7422 for a bad subject, caps or amounts.';
+'Returns {granted, minute_remaining, day_remaining, minute_reset, day_reset, retry_after}: takes up to p_want requests of quota for p_subject (user:<uuid> or addr:<ip>) under p_per_minute in the current minute and p_per_day in the current UTC day, counted once for every front sharing this database. granted 0 means the subject is over a cap; minute_reset and day_reset are the seconds until each window resets; retry_after is then the seconds until the window that refused resets (at least 1; the day when both are exhausted). p_give_back returns unused units of an earlier minute''s lease to today''s count. Windows are the database clock''s (p_now, default the statement time). Raises X7422 for a bad subject, caps or amounts.';

@@ -396,3 +396,41 @@ test('caps: strategies and running runtimes per tier are 403 tier_limit_reached'
     psql(`UPDATE ex7.tiers SET strategies_max = 100, running_runtimes_max = 25 WHERE tier = 'operator'`);
   }
 });
+
+test('without STRIPE_SECRET_KEY the routes still check first: a bad body is 422, no compliance 412, no account 404; only a request that would reach Stripe is 503', async () => {
+  const ok = uid('6c', 60);
+  const gated = uid('6c', 61);
+  psql(`SELECT ex7.ensure_user('${ok}'); SELECT ex7.ensure_user('${gated}'); SELECT ex7.accept_compliance('${ok}', '{}', 'e2e')`);
+  const tOk = await token(ok);
+  const tGated = await token(gated);
+  const bare = await startEx7d();
+  try {
+    let r = await api(bare, 'POST', '/api/billing/checkout', { tok: tOk, body: { tier: 'operator', coupon: 'x' } });
+    assert.equal(r.status, 422, r.text);
+    assert.deepEqual(r.body.detail[0].loc, ['body', 'coupon']);
+    r = await api(bare, 'POST', '/api/billing/checkout', { tok: tOk, body: { tier: 'platinum' } });
+    assert.equal(r.status, 422, r.text);
+    assert.deepEqual(r.body.detail[0].loc, ['body', 'tier']);
+    r = await api(bare, 'POST', '/api/billing/checkout', { tok: tOk, body: {} });
+    assert.equal(r.status, 422, r.text);
+    r = await api(bare, 'POST', '/api/billing/checkout', { tok: tGated, body: { tier: 'operator' } });
+    assert.equal(r.status, 412, r.text);
+    assert.equal(r.body.detail.code, 'compliance_required');
+    // portal, cancel, resume: the account is checked before the configuration
+    for (const p of ['/api/billing/portal', '/api/billing/cancel', '/api/billing/resume']) {
+      r = await api(bare, 'POST', p, { tok: tOk });
+      assert.equal(r.status, 404, `${p}: ${r.text}`);
+    }
+    r = await api(bare, 'POST', '/api/billing/checkout', { tok: tOk, body: { tier: 'operator' } });
+    assert.equal(r.status, 503, r.text);
+    assert.equal(r.body.detail, 'billing is not configured (STRIPE_SECRET_KEY is not set)');
+    assert.ok(r.headers.get('retry-after'));
+    // a subscriber's portal is a Stripe call: 503 too, and nothing is recorded
+    psql(`INSERT INTO ex7.billing_accounts (user_id, stripe_customer_id) VALUES ('${ok}', 'cus_e2e_bare')
+          ON CONFLICT (user_id) DO UPDATE SET stripe_customer_id = EXCLUDED.stripe_customer_id`);
+    r = await api(bare, 'POST', '/api/billing/portal', { tok: tOk });
+    assert.equal(r.status, 503, r.text);
+    assert.equal(r.body.detail, 'billing is not configured (STRIPE_SECRET_KEY is not set)');
+    assert.equal(account(ok).includes('"checkout_session_id":null'), true, account(ok));
+  } finally { await bare.stop(); }
+});

@@ -116,3 +116,67 @@ test('invalid public limits stop start-up with a message naming the setting', as
     assert.match(s.out.err, new RegExp(Object.keys(env)[0]));
   }
 });
+
+// the three X-RateLimit-* headers of one answer: { limit, remaining, reset, retry }
+const rl = (r) => ({ limit: Number(r.headers.get('x-ratelimit-limit')), remaining: Number(r.headers.get('x-ratelimit-remaining')),
+  reset: Number(r.headers.get('x-ratelimit-reset')), retry: r.headers.get('retry-after') === null ? null : Number(r.headers.get('retry-after')) });
+// seconds until 00:00 UTC, when the daily quota resets (ex7-api-introduction.txt, "Rate limits + quotas")
+const toMidnight = () => 86400 - Math.floor(Date.now() / 1000) % 86400;
+// an address of this run only: the day's count of an address outlives a test
+const runAddr = (n) => `10.${n}.${(process.pid >> 8) & 255}.${process.pid & 255}`;
+
+test('X-RateLimit-Limit, -Remaining and -Reset describe one window, the binding one: the day when it has fewer left (docs/http.md)', async () => {
+  const s = await startEx7d({ EX7_PUBLIC_PER_MINUTE: '5', EX7_PUBLIC_PER_DAY: '3', EX7_CLIENT_ADDR_HEADER: 'X-Forwarded-For' });
+  try {
+    await inMinute();
+    const from = { headers: { 'X-Forwarded-For': runAddr(1) } };
+    for (const left of [2, 1, 0]) {
+      const r = await api(s, 'GET', '/api/health', from);
+      assert.equal(r.status, 200);
+      const h = rl(r);
+      assert.equal(h.limit, 3, 'the day cap, not the minute cap');
+      assert.equal(h.remaining, left);
+      assert.ok(Math.abs(h.reset - toMidnight()) <= 3, `Reset ${h.reset} is the day's end, ${toMidnight()} s away`);
+    }
+    const r = await api(s, 'GET', '/api/health', from);
+    assert.equal(r.status, 429);
+    const h = rl(r);
+    assert.deepEqual([h.limit, h.remaining], [3, 0]);
+    assert.equal(h.reset, h.retry, 'Reset and Retry-After name the same moment');
+    assert.ok(Math.abs(h.retry - toMidnight()) <= 3, `Retry-After ${h.retry}: the day refused`);
+  } finally { await s.stop(); }
+});
+
+test('the minute binds while it has fewer left; after its 429 and reset the day binds, and its 429 says so', async () => {
+  const s = await startEx7d({ EX7_PUBLIC_PER_MINUTE: '3', EX7_PUBLIC_PER_DAY: '5', EX7_CLIENT_ADDR_HEADER: 'X-Forwarded-For' });
+  try {
+    await inMinute();
+    const from = { headers: { 'X-Forwarded-For': runAddr(2) } };
+    for (const left of [2, 1, 0]) {
+      const h = rl(await api(s, 'GET', '/api/health', from));
+      assert.deepEqual([h.limit, h.remaining], [3, left], 'the minute: 3 - n left against the day\'s 5 - n');
+      assert.ok(h.reset >= 1 && h.reset <= 60, `Reset ${h.reset} is the minute's end`);
+    }
+    let r = await api(s, 'GET', '/api/health', from);
+    assert.equal(r.status, 429);
+    let h = rl(r);
+    assert.deepEqual([h.limit, h.remaining], [3, 0]);
+    assert.ok(h.retry >= 1 && h.retry <= 60, `Retry-After ${h.retry}: the minute refused`);
+    assert.equal(h.reset, h.retry);
+    // the next minute: 3 left in the minute, 2 in the day: the day binds
+    await new Promise((res) => setTimeout(res, (h.retry + 1) * 1000));
+    r = await api(s, 'GET', '/api/health', from);
+    assert.equal(r.status, 200);
+    h = rl(r);
+    assert.deepEqual([h.limit, h.remaining], [5, 1], 'the day cap and what is left of it');
+    assert.ok(Math.abs(h.reset - toMidnight()) <= 3, `Reset ${h.reset} is the day's end`);
+    h = rl(await api(s, 'GET', '/api/health', from));
+    assert.deepEqual([h.limit, h.remaining], [5, 0]);
+    r = await api(s, 'GET', '/api/health', from);
+    assert.equal(r.status, 429);
+    h = rl(r);
+    assert.deepEqual([h.limit, h.remaining], [5, 0]);
+    assert.equal(h.reset, h.retry);
+    assert.ok(Math.abs(h.retry - toMidnight()) <= 3, `Retry-After ${h.retry}: the day refused, though the minute has 1 left`);
+  } finally { await s.stop(); }
+});
