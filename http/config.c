@@ -20,7 +20,8 @@ static const char *const known_ex7_vars[] = {
 	"EX7_BODY_LIMIT", "EX7_QUEUE_TIMEOUT_MS", "EX7_RATE_LIMITS", "EX7_PG_PORT",
 	"EX7_STATEMENT_TIMEOUT_MS", "EX7_CONNECT_TIMEOUT_MS",	/* the pool's deadlines: http/pool.c */
 	"EX7_PUBLIC_PER_MINUTE", "EX7_PUBLIC_PER_DAY", "EX7_CLIENT_ADDR_HEADER",
-	"EX7_SSE_HEARTBEAT_MS", "EX7_SSE_RETRY_MS", "EX7_SSE_BUFFER_MAX",
+	"EX7_SSE_HEARTBEAT_MS", "EX7_SSE_RETRY_MS", "EX7_SSE_BUFFER_MAX", "EX7_SSE_MAX_PER_USER",
+	"EX7_MAX_CONNECTIONS", "EX7_HEAD_TIMEOUT_MS",	/* http/conn.c */
 	"EX7_WORKER", "EX7_WORKER_BATCH", "EX7_WORKER_INTERVAL_MS", "EX7_WORKER_RETRY_MS", "EX7_PUBLIC_URL",	/* http/worker.c */
 	"EX7_AUTH_ENABLED", "EX7_AUTH_TOKEN_TTL", "EX7_MASTER_KEYS",	/* read by http/auth.c, http/keys.c */
 	"EX7_OUTCALL_CAFILE",		/* read by http/outcall.c */
@@ -68,6 +69,13 @@ static const char usage[] =
 	"  EX7_SSE_RETRY_MS      signal stream: the retry: hint for reconnecting clients (default 3000)\n"
 	"  EX7_SSE_BUFFER_MAX    signal stream: bytes queued for a slow client before ex7d closes its\n"
 	"                        stream (default 262144, 4096..67108864)\n"
+	"  EX7_SSE_MAX_PER_USER  signal stream: streams one user may hold open on this process; beyond\n"
+	"                        them 429 (default 8, 1..10000)\n"
+	"  EX7_MAX_CONNECTIONS   API connections held open at once; at the cap ex7d stops accepting until\n"
+	"                        one closes (default: RLIMIT_NOFILE less the pool size less 64)\n"
+	"  EX7_HEAD_TIMEOUT_MS   a request head must be complete this long after the connection is ready\n"
+	"                        for it, else the connection is closed (408 when part came; also the\n"
+	"                        keep-alive idle limit) (default 10000, 100..600000)\n"
 	"  EX7_WORKER            1: run the alerts delivery worker in this process (default 0; docs/alerts.md)\n"
 	"  EX7_WORKER_BATCH, EX7_WORKER_INTERVAL_MS, EX7_WORKER_RETRY_MS  its batch (32), timer (5000) and\n"
 	"                        first retry wait (30000, doubling, at most an hour)\n"
@@ -278,6 +286,12 @@ config_load(Config *cfg, char *err, size_t errlen)
 	cfg->sse_retry_ms = (int) n;
 	n = int_setting("EX7_SSE_BUFFER_MAX", 262144, 4096, 67108864, err, errlen);
 	cfg->sse_buffer_max = (size_t) n;
+	n = int_setting("EX7_SSE_MAX_PER_USER", 8, 1, 10000, err, errlen);
+	cfg->sse_max_per_user = (int) n;
+	n = int_setting("EX7_MAX_CONNECTIONS", 0, 1, 1000000, err, errlen);
+	cfg->max_connections = (int) n;
+	n = int_setting("EX7_HEAD_TIMEOUT_MS", 10000, 100, 600000, err, errlen);
+	cfg->head_timeout_ms = (int) n;
 	v = getenv("EX7_RATE_LIMITS");
 	cfg->rate_limits = true;
 	if (v && *v)

@@ -31,6 +31,11 @@ typedef struct Config
 	int			sse_heartbeat_ms;	/* comment frame interval (facts.md: about every 15 s) */
 	int			sse_retry_ms;	/* the retry: hint, the client's reconnect delay */
 	size_t		sse_buffer_max; /* bytes a stream may have queued before it is closed */
+	int			sse_max_per_user;	/* streams one user may hold open on this process */
+	/* connections and framing (http/conn.c, docs/http.md "Connections and framing") */
+	int			max_connections;	/* EX7_MAX_CONNECTIONS; 0: derived from RLIMIT_NOFILE */
+	int			head_timeout_ms;	/* a request head must be complete this long after the
+									 * connection is ready for it (also the keep-alive idle limit) */
 	int			public_per_minute;	/* caps of one client address on public routes */
 	int			public_per_day;
 	char	   *client_addr_header;	/* X-Forwarded-For style header of a trusted proxy, or NULL */

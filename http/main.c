@@ -5,6 +5,7 @@
  *	  (new requests on open connections get 503), then exit 0.
  */
 #include "ex7d.h"
+#include "conn.h"
 #include "sse.h"
 #include "import_bars.h"
 #include "alerts.h"
@@ -71,6 +72,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	srv->stopping = true;
 	worker_stop(worker);			/* no new claims; a send cut short is sent again after its lease */
 	sse_shutdown();				/* end the signal streams: their clients reconnect elsewhere */
+	conn_stop_accepting();		/* the listener goes with the bound socket */
 	if (bound)
 		evhttp_del_accept_socket(srv->http, bound);
 	bound = NULL;
@@ -250,7 +252,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (config_load(&srv.cfg, err, sizeof(err)) != 0 || account_init(&srv.cfg, err, sizeof(err)) != 0 ||
-		metrics_config(err, sizeof(err)) != 0)
+		metrics_config(err, sizeof(err)) != 0 || conn_limits(&srv, err, sizeof(err)) != 0)
 	{
 		ex7_log(EX7_ERROR, "start_failed", "ex7d: cannot start: %s", err);
 		config_free(&srv.cfg);
@@ -284,8 +286,9 @@ main(int argc, char **argv)
 	if (srv.base == NULL || srv.http == NULL)
 		goto err;
 	/*
-	 * Bodies up to twice the limit are read and refused by the router with a JSON 413; libevent drops
-	 * anything larger while reading (its own 413 page), so no client can make us buffer more.
+	 * Bodies up to twice the limit are read and refused by the router with a JSON 413; a Content-Length
+	 * over that is refused with a JSON 413 by the connection guard before any of the body is read (conn.c),
+	 * and libevent's own check stays behind it, so no client can make us buffer more.
 	 */
 	evhttp_set_max_body_size(srv.http, (ev_ssize_t) srv.cfg.body_limit * 2);
 	evhttp_set_max_headers_size(srv.http, 64 * 1024);
@@ -299,6 +302,9 @@ main(int argc, char **argv)
 		ex7_log(EX7_ERROR, "start_failed", "ex7d: cannot listen on %s:%d", srv.cfg.listen_host, srv.cfg.listen_port);
 		goto err;
 	}
+	/* the connection cap, the accept() back-off, the framing rules and the head deadline: conn.c */
+	if (conn_start(&srv, evhttp_bound_socket_get_listener(bound)) != 0)
+		goto err;
 	{
 		/*
 		 * A reply goes out in more than one write when it is large (a page of signals); with Nagle's
@@ -326,8 +332,8 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	flush = event_new(srv.base, -1, EV_PERSIST, flush_cb, NULL);
 	event_add(flush, &flush_every);
-	ex7_log(EX7_INFO, "listening", "ex7d %s listening on %s:%d", EX7_VERSION, srv.cfg.listen_host,
-			srv.cfg.listen_port);
+	ex7_log(EX7_INFO, "listening", "ex7d %s listening on %s:%d (at most %d connections)", EX7_VERSION,
+			srv.cfg.listen_host, srv.cfg.listen_port, conn_cap());
 
 	event_base_dispatch(srv.base);
 	rc = 0;
@@ -349,6 +355,7 @@ err:
 		pool_free(srv.listener);
 	if (srv.http)
 		evhttp_free(srv.http);
+	conn_free();				/* after evhttp_free: it closes the connections the guard counts */
 	metrics_free();				/* after the pools: their last callbacks answer requests (and count them) */
 	billing_free();
 	outcall_free();				/* before the event base its resolver lives on */

@@ -40,6 +40,7 @@
  * after its request cannot grow memory either.
  */
 #include "sse.h"
+#include "conn.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -51,6 +52,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <json.h>
 
 #include "log.h"
@@ -67,6 +69,9 @@
 #define SNDBUF_BYTES	65536	/* a stream socket's kernel send buffer (the kernel doubles it) */
 #define FRAME_BYTES		2048	/* about a signal frame (~1 KiB), to size batches to the cap */
 #define RETRY_MS		250		/* the pool's first reconnect is after 100 ms (pool.c) */
+#define CHAIN_BYTES		4096	/* libevent's largest automatic evbuffer chain (buffer.c,
+								 * EVBUFFER_CHAIN_MAX_AUTO_SIZE): copied frames fill chains this big */
+#define CHAIN_OVERHEAD	80		/* a chain's header (struct evbuffer_chain) and malloc's own */
 
 typedef enum SubState
 {
@@ -100,6 +105,7 @@ typedef struct Topic
 {
 	struct Topic *next;			/* hash chain */
 	Sub		   *subs;
+	int			nsubs;			/* its streams, opening ones included (EX7_SSE_MAX_PER_USER) */
 	int64_t		seen;			/* newest event id of the user seen here; -1: not yet known */
 	char		user[37];
 } Topic;
@@ -368,6 +374,7 @@ detach(Sub *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	s->next = s->prev = NULL;
+	t->nsubs--;
 	hb_unlink(s);
 	q_remove(s);
 	s->topic = NULL;
@@ -395,9 +402,8 @@ sub_out(Sub *s)
 
 /* close_cb: the connection of a stream closes (the client left, a write failed, or sub_kill). */
 static void
-close_cb(struct evhttp_connection *evcon, void *arg)
+close_cb(void *arg)
 {
-	(void) evcon;
 	sub_gone((Sub *) arg);
 }
 
@@ -465,12 +471,33 @@ drained_cb(struct evhttp_connection *evcon, void *arg)
 /*
  * sub_send: returns nothing; sends what b holds as one chunk and empties b. While s is DRAINING the
  * chunk carries drained_cb, which moves it on once everything has been written.
+ *
+ * A live frame or a heartbeat is copied into the free end of the output buffer, with the chunk framing
+ * evhttp_send_reply_chunk would add: handing over b's own chain (as evhttp does) left one chain of a
+ * power-of-two size (2 KiB for a 1 KiB frame) per frame in a stalled client's buffer, 1.45 times the
+ * bytes counted against EX7_SSE_BUFFER_MAX; copied, the frames fill 4 KiB chains end to end. The
+ * stream's bufferevent writes as soon as bytes are added (evhttp enabled EV_WRITE when it started the
+ * reply). A DRAINING send still goes through evhttp: it needs drained_cb, and replay batches are large
+ * enough to fill their chains.
  */
 static void
 sub_send(Sub *s, struct evbuffer *b)
 {
-	if (sub_out(s) && evbuffer_get_length(b) > 0)
-		evhttp_send_reply_chunk_with_cb(s->req, b, s->state == SUB_DRAINING ? drained_cb : NULL, s);
+	struct evbuffer *out = sub_out(s);
+	size_t		n = evbuffer_get_length(b);
+
+	if (out && n > 0 && s->state == SUB_DRAINING)
+		evhttp_send_reply_chunk_with_cb(s->req, b, drained_cb, s);
+	else if (out && n > 0 && evhttp_request_get_command(s->req) != EVHTTP_REQ_HEAD)
+	{
+		const unsigned char *p = evbuffer_pullup(b, -1);
+
+		if (s->req->chunked)
+			evbuffer_add_printf(out, "%x\r\n", (unsigned) n);
+		evbuffer_add(out, p, n);
+		if (s->req->chunked)
+			evbuffer_add(out, "\r\n", 2);
+	}
 	/* a HEAD request or a connection gone: nothing was sent */
 	evbuffer_drain(b, evbuffer_get_length(b));
 }
@@ -485,8 +512,14 @@ sub_live(Sub *s, Frame *f)
 {
 	struct evbuffer *out = sub_out(s);
 
-	if (out && evbuffer_get_length(out) + f->len > S.srv->cfg.sse_buffer_max)
-		s->state = SUB_DRAINING;
+	/* what the buffer costs, chain headers included (sub_send packs frames into full chains) */
+	if (out)
+	{
+		size_t		len = evbuffer_get_length(out) + f->len;
+
+		if (len + (len / CHAIN_BYTES + 1) * CHAIN_OVERHEAD > S.srv->cfg.sse_buffer_max)
+			s->state = SUB_DRAINING;
+	}
 	evbuffer_add(S.scratch, f->data, f->len);
 	metrics_sse_frames(SSE_FRAME_LIVE, 1);
 	sub_send(s, S.scratch);
@@ -592,7 +625,7 @@ stream_setup(Sub *s)
 	struct timeval stall = {STALL_SECONDS, 0};
 	int			sndbuf = SNDBUF_BYTES;
 
-	evhttp_connection_set_closecb(evcon, close_cb, s);
+	conn_on_close(evcon, close_cb, s);	/* the connection guard owns evhttp's close callback */
 	/* no read timeout (ex7d's 60 s would end an idle stream); the write timeout catches a stall */
 	bufferevent_set_timeouts(bev, NULL, &stall);
 	bufferevent_setwatermark(bev, EV_READ, 0, READ_MAX);
@@ -807,8 +840,24 @@ sse_init(Server *srv)
 void
 sse_open(Req *r, char **values)
 {
-	Sub		   *s = calloc(1, sizeof(Sub));
+	Topic	   *t = topic_get(r->claims.sub, false);
+	Sub		   *s;
 
+	/*
+	 * A user's streams are bounded, opening ones included: each holds a connection, a subscriber and a
+	 * share of the replay queries (docs/stream.md, "Limits"). Per process: a front knows only its own.
+	 */
+	if (t && t->nsubs >= S.srv->cfg.sse_max_per_user)
+	{
+		char		msg[160];
+
+		snprintf(msg, sizeof(msg), "too many signal streams open for this user (at most %d on this server): "
+				 "close one first", S.srv->cfg.sse_max_per_user);
+		r->retry_after = S.srv->cfg.sse_retry_ms > 1000 ? (S.srv->cfg.sse_retry_ms + 999) / 1000 : 1;
+		reply_detail(r, 429, msg);
+		return;
+	}
+	s = calloc(1, sizeof(Sub));
 	s->r = r;
 	s->req = r->req;
 	s->state = SUB_OPENING;
@@ -818,6 +867,7 @@ sse_open(Req *r, char **values)
 		for (int i = 0; i < 36 && values[2][i]; i++)
 			s->strategy[i] = (char) tolower((unsigned char) values[2][i]);	/* as jsonb prints it */
 	s->topic = topic_get(r->claims.sub, true);
+	s->topic->nsubs++;
 	s->next = s->topic->subs;
 	if (s->next)
 		s->next->prev = s;
@@ -968,7 +1018,7 @@ sse_shutdown(void)
 
 					if (evcon)
 					{
-						evhttp_connection_set_closecb(evcon, NULL, NULL);
+						conn_on_close(evcon, NULL, NULL);
 						evhttp_send_reply_end(s->req);
 					}
 					s->req = NULL;
