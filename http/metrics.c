@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "log.h"
 #include "sse.h"
+#include "conn.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -572,6 +573,18 @@ process_metrics(struct evbuffer *b)
 	evbuffer_add_printf(b, "ex7d_listen_reconnects_total %llu\n", (unsigned long long) M.reconnects[1]);
 	family(b, "ex7d_listen_connected", "gauge", "1 while the LISTEN connection of the signal stream is up.");
 	evbuffer_add_printf(b, "ex7d_listen_connected %d\n", srv->listener && pool_ready(srv->listener) > 0 ? 1 : 0);
+
+	/* the connection guard (http/conn.c, docs/http.md "Connections and framing") */
+	family(b, "ex7d_connections_open", "gauge", "API connections open (the metrics address not included).");
+	evbuffer_add_printf(b, "ex7d_connections_open %d\n", conn_count());
+	family(b, "ex7d_connections_max", "gauge", "The connection cap (EX7_MAX_CONNECTIONS); at it ex7d stops accepting.");
+	evbuffer_add_printf(b, "ex7d_connections_max %d\n", conn_cap());
+	family(b, "ex7d_requests_refused_total", "counter",
+		   "Requests refused by the framing rules before they reached a route (400, 411, 413, 414, 417, 431, 501, 505).");
+	evbuffer_add_printf(b, "ex7d_requests_refused_total %lld\n", conn_refused_total());
+	family(b, "ex7d_head_timeouts_total", "counter",
+		   "Connections closed because no complete request head came within EX7_HEAD_TIMEOUT_MS (idle keep-alive ones included).");
+	evbuffer_add_printf(b, "ex7d_head_timeouts_total %lld\n", conn_timed_out_total());
 
 	family(b, "ex7d_sse_streams_open", "gauge", "Signal streams (GET /api/signals/stream) open on this process.");
 	evbuffer_add_printf(b, "ex7d_sse_streams_open %d\n", sse_streams_open());
