@@ -66,6 +66,9 @@ SAN_CFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fr
 http/ex7d-asan: $(HTTP_SRCS) $(wildcard http/*.h)
 	$(CC) $(filter-out -O2,$(HTTP_CFLAGS)) -O1 $(SAN_CFLAGS) -o $@ $(HTTP_SRCS) $(HTTP_LIBS)
 
+# ext/base64url.h, the one base64url of both builds, is included by http/jwt.c, ext/cursor.c, ext/alerts.c
+http/ex7d http/ex7d-asan ext/cursor.o ext/alerts.o ext/cursor.bc ext/alerts.bc: ext/base64url.h
+
 .PHONY: deps test run stop bench deb chaos
 deps:
 	@bash tools/deps.sh

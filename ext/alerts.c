@@ -14,6 +14,7 @@
  *-------------------------------------------------------------------------
  */
 #include "ex7.h"
+#include "base64url.h"
 
 #include "common/hmac.h"
 #include "executor/spi.h"
@@ -62,17 +63,6 @@ token_mac(uint8 kind, const uint8 *id, uint8 *out)
 	memcpy(out, full, TOKEN_MAC_LEN);
 }
 
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/* b64url_value: returns the 6-bit value of c, or -1 when c is not a base64url character. */
-static int
-b64url_value(char c)
-{
-	const char *p = (c == '\0') ? NULL : strchr(b64url, c);
-
-	return p ? (int) (p - b64url) : -1;
-}
-
 /* token_kind: returns the kind byte for a kind name ('subscription' or 'channel'). */
 static uint8
 token_kind(const char *name)
@@ -91,24 +81,14 @@ alert_token(PG_FUNCTION_ARGS)
 {
 	char	   *kind_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	pg_uuid_t  *id = PG_GETARG_UUID_P(1);
-	uint8		raw[TOKEN_RAW_LEN + 2] = {0};	/* two zero bytes pad the last group */
+	uint8		raw[TOKEN_RAW_LEN];
 	char		out[TOKEN_TEXT_LEN + 1];
-	char	   *p = out;
 
+	StaticAssertStmt(TOKEN_TEXT_LEN == (TOKEN_RAW_LEN + 2) / 3 * 4, "33 bytes are 44 characters");
 	raw[0] = token_kind(kind_name);
 	memcpy(raw + 1, id->data, UUID_LEN);
 	token_mac(raw[0], id->data, raw + 1 + UUID_LEN);
-	/* 33 bytes are 11 groups of 3: no padding */
-	for (int i = 0; i < TOKEN_RAW_LEN; i += 3)
-	{
-		uint32		v = ((uint32) raw[i] << 16) | ((uint32) raw[i + 1] << 8) | raw[i + 2];
-
-		*p++ = b64url[(v >> 18) & 63];
-		*p++ = b64url[(v >> 12) & 63];
-		*p++ = b64url[(v >> 6) & 63];
-		*p++ = b64url[v & 63];
-	}
-	*p = '\0';
+	b64url_encode(raw, TOKEN_RAW_LEN, out);
 	PG_RETURN_TEXT_P(cstring_to_text(out));
 }
 
@@ -119,6 +99,7 @@ alert_token_parse(PG_FUNCTION_ARGS)
 	text	   *t = PG_GETARG_TEXT_PP(0);
 	const char *s = VARDATA_ANY(t);
 	uint8		raw[TOKEN_RAW_LEN];
+	size_t		rawlen;
 	uint8		mac[TOKEN_MAC_LEN];
 	uint8		diff = 0;
 	pg_uuid_t  *id;
@@ -126,23 +107,10 @@ alert_token_parse(PG_FUNCTION_ARGS)
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
 
-	if (VARSIZE_ANY_EXHDR(t) != TOKEN_TEXT_LEN)
+	/* 33 bytes are 11 whole groups of 3: exactly 44 characters, no padding, no unused bits */
+	if (VARSIZE_ANY_EXHDR(t) != TOKEN_TEXT_LEN || !b64url_decode(s, TOKEN_TEXT_LEN, raw, &rawlen) ||
+		rawlen != TOKEN_RAW_LEN)
 		ex7_invalid(TOKEN_LOC, "invalid unsubscribe token", "value_error");
-	for (int i = 0, o = 0; i < TOKEN_TEXT_LEN; i += 4, o += 3)
-	{
-		int			a = b64url_value(s[i]),
-					b = b64url_value(s[i + 1]),
-					c = b64url_value(s[i + 2]),
-					d = b64url_value(s[i + 3]);
-		uint32		v;
-
-		if (a < 0 || b < 0 || c < 0 || d < 0)
-			ex7_invalid(TOKEN_LOC, "invalid unsubscribe token", "value_error");
-		v = ((uint32) a << 18) | ((uint32) b << 12) | ((uint32) c << 6) | (uint32) d;
-		raw[o] = (uint8) (v >> 16);
-		raw[o + 1] = (uint8) (v >> 8);
-		raw[o + 2] = (uint8) v;
-	}
 	if (raw[0] != 's' && raw[0] != 'c')
 		ex7_invalid(TOKEN_LOC, "invalid unsubscribe token", "value_error");
 	token_mac(raw[0], raw + 1, mac);

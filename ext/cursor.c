@@ -13,6 +13,7 @@
  *-------------------------------------------------------------------------
  */
 #include "ex7.h"
+#include "base64url.h"
 
 #include "common/hmac.h"
 #include "executor/spi.h"
@@ -65,80 +66,6 @@ cursor_mac(const char *kind, pg_uuid_t *user, const uint8 *payload, size_t len, 
 	memcpy(out, full, CURSOR_MAC_LEN);
 }
 
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/*
- * b64url_encode: returns a palloc'd, unpadded base64url string of len bytes of src.
- */
-static char *
-b64url_encode(const uint8 *src, size_t len)
-{
-	char	   *out = palloc((len + 2) / 3 * 4 + 1);
-	char	   *p = out;
-	size_t		i;
-
-	for (i = 0; i + 2 < len; i += 3)
-	{
-		uint32		v = (src[i] << 16) | (src[i + 1] << 8) | src[i + 2];
-
-		*p++ = b64url[(v >> 18) & 63];
-		*p++ = b64url[(v >> 12) & 63];
-		*p++ = b64url[(v >> 6) & 63];
-		*p++ = b64url[v & 63];
-	}
-	if (len - i == 1)
-	{
-		uint32		v = src[i] << 16;
-
-		*p++ = b64url[(v >> 18) & 63];
-		*p++ = b64url[(v >> 12) & 63];
-	}
-	else if (len - i == 2)
-	{
-		uint32		v = (src[i] << 16) | (src[i + 1] << 8);
-
-		*p++ = b64url[(v >> 18) & 63];
-		*p++ = b64url[(v >> 12) & 63];
-		*p++ = b64url[(v >> 6) & 63];
-	}
-	*p = '\0';
-	return out;
-}
-
-/*
- * b64url_decode: returns the number of bytes written to dst (sized by the caller at least 3/4 of len),
- * or -1 when src is not unpadded base64url.
- */
-static int
-b64url_decode(const char *src, size_t len, uint8 *dst)
-{
-	uint32		acc = 0;
-	int			bits = 0;
-	int			n = 0;
-	size_t		i;
-
-	if (len % 4 == 1)
-		return -1;
-	for (i = 0; i < len; i++)
-	{
-		const char *hit = (src[i] != '\0') ? strchr(b64url, src[i]) : NULL;
-
-		if (hit == NULL)
-			return -1;
-		acc = (acc << 6) | (uint32) (hit - b64url);
-		bits += 6;
-		if (bits >= 8)
-		{
-			bits -= 8;
-			dst[n++] = (uint8) ((acc >> bits) & 0xFF);
-		}
-	}
-	/* the unused low bits of the last character must be zero, so each cursor has one spelling */
-	if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
-		return -1;
-	return n;
-}
-
 /*
  * bytes_equal_ct: returns true when a and b hold the same len bytes, in time independent of where
  * they differ.
@@ -165,6 +92,7 @@ cursor_encode(PG_FUNCTION_ARGS)
 	size_t		idlen = VARSIZE_ANY_EXHDR(id);
 	size_t		plen = 1 + 8 + idlen;
 	uint8	   *buf;
+	char	   *out;
 	uint64		uts = (uint64) ts;
 	int			i;
 
@@ -176,8 +104,10 @@ cursor_encode(PG_FUNCTION_ARGS)
 		buf[1 + i] = (uint8) (uts >> (56 - 8 * i));
 	memcpy(buf + 9, VARDATA_ANY(id), idlen);
 	cursor_mac(kind, user, buf, plen, buf + plen);
+	out = palloc(b64url_encoded_len(plen + CURSOR_MAC_LEN) + 1);
+	b64url_encode(buf, plen + CURSOR_MAC_LEN, out);
 
-	PG_RETURN_TEXT_P(cstring_to_text(b64url_encode(buf, plen + CURSOR_MAC_LEN)));
+	PG_RETURN_TEXT_P(cstring_to_text(out));
 }
 
 PG_FUNCTION_INFO_V1(cursor_decode);
@@ -189,7 +119,7 @@ cursor_decode(PG_FUNCTION_ARGS)
 	text	   *cur = PG_GETARG_TEXT_PP(2);
 	size_t		clen = VARSIZE_ANY_EXHDR(cur);
 	uint8	   *buf;
-	int			n;
+	size_t		n;
 	uint8		mac[CURSOR_MAC_LEN];
 	uint64		uts = 0;
 	int			i;
@@ -204,8 +134,8 @@ cursor_decode(PG_FUNCTION_ARGS)
 	if (clen == 0 || clen > CURSOR_MAX_TEXT_LEN)
 		ex7_invalid(CURSOR_LOC, "invalid cursor", "value_error.cursor");
 	buf = palloc(clen);
-	n = b64url_decode(VARDATA_ANY(cur), clen, buf);
-	if (n < 1 + 8 + CURSOR_MAC_LEN || buf[0] != CURSOR_VERSION)
+	if (!b64url_decode(VARDATA_ANY(cur), clen, buf, &n) || n < 1 + 8 + CURSOR_MAC_LEN ||
+		buf[0] != CURSOR_VERSION)
 		ex7_invalid(CURSOR_LOC, "invalid cursor", "value_error.cursor");
 
 	cursor_mac(kind, user, buf, n - CURSOR_MAC_LEN, mac);

@@ -9,13 +9,27 @@
  *    confusion), an EC key only verifies ES256, an RSA key only RS256, and a key whose "alg" is set
  *    only that algorithm;
  *  - kid is untrusted input: it only selects among configured keys; an unknown kid is refused;
- *  - aud is required and must match; exp is required; exp and nbf are checked with a 60 s leeway.
+ *  - aud is required and must match; exp is required; exp, nbf and iat are checked with a 60 s leeway.
+ * And the rules of a strict edge (docs/http.md, "Authentication"):
+ *  - the decoded header and claims are each one strict JSON object (RFC 8259): json-c alone takes NaN,
+ *    Infinity, single quotes and trailing text;
+ *  - every string is read as a value with its length, never as a C string: a NUL inside a member name
+ *    or a value ("<uuid>\u0000evil") is refused instead of comparing equal to the text before it;
+ *  - exp, nbf and iat are integers from 0 to JWT_MAX_NUMERIC_DATE (jwt.h says why integers);
+ *  - a token issued more than the leeway in the future is refused: revocation by a password change
+ *    compares iat with the time of the change (docs/account.md), so a far-future iat would survive it;
+ *  - a crit header parameter is refused (RFC 7515 4.1.11: a recipient must refuse an extension it does
+ *    not understand, and ex7d understands none);
+ *  - a token with role anon is refused: public routes read no token, and every other route needs a user
+ *    or the service role (docs/http.md).
  */
 #include "jwt.h"
 #include "util.h"
+#include "../ext/base64url.h"
 
 #include <ctype.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,11 +67,22 @@ enum
 	ALG_RS256
 };
 
+/* The time claims of a verified token: the only part of the answer that depends on now. */
+typedef struct JwtTimes
+{
+	long		exp;
+	long		nbf;
+	long		iat;
+	bool		has_nbf;
+	bool		has_iat;
+} JwtTimes;
+
 /*
  * A small cache of verified tokens: a client sends the same token with every request until it expires,
  * and verifying it again (two JSON parses, an HMAC or a signature check) was a large part of a request.
- * Direct-mapped by a hash of the token; an entry holds the whole token, compared in full before use, and
- * the claims it produced. Only exp and nbf depend on the time, so they are checked again on every hit.
+ * Direct-mapped by a hash of the token; an entry holds the whole token and the audience and issuer it
+ * was verified for, compared in full before use, and the claims it produced. Only the time claims
+ * depend on now, so they are checked again on every hit (times_check, the same code as a full check).
  */
 #define JWT_CACHE_SIZE 1024
 #define JWT_CACHE_MAX_TOKEN 2048
@@ -65,87 +90,86 @@ enum
 typedef struct JwtCacheEntry
 {
 	char	   *token;
+	char	   *aud;
+	char	   *iss;			/* NULL: verified without an issuer check */
 	JwtClaims	claims;
-	double		nbf;			/* 0: none */
+	JwtTimes	times;
 	const JwtKeys *keys;
 } JwtCacheEntry;
 
 static JwtCacheEntry jwt_cache[JWT_CACHE_SIZE];
 
-static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-char *
-b64url_encode(const unsigned char *in, size_t len)
+/* cache_entry_clear: returns nothing; empties e. */
+static void
+cache_entry_clear(JwtCacheEntry *e)
 {
-	char	   *out = malloc((len + 2) / 3 * 4 + 1);
-	size_t		o = 0;
-	size_t		i;
-
-	for (i = 0; i + 2 < len; i += 3)
-	{
-		unsigned	v = (in[i] << 16) | (in[i + 1] << 8) | in[i + 2];
-
-		out[o++] = b64chars[(v >> 18) & 63];
-		out[o++] = b64chars[(v >> 12) & 63];
-		out[o++] = b64chars[(v >> 6) & 63];
-		out[o++] = b64chars[v & 63];
-	}
-	if (len - i == 1)
-	{
-		unsigned	v = in[i] << 16;
-
-		out[o++] = b64chars[(v >> 18) & 63];
-		out[o++] = b64chars[(v >> 12) & 63];
-	}
-	else if (len - i == 2)
-	{
-		unsigned	v = (in[i] << 16) | (in[i + 1] << 8);
-
-		out[o++] = b64chars[(v >> 18) & 63];
-		out[o++] = b64chars[(v >> 12) & 63];
-		out[o++] = b64chars[(v >> 6) & 63];
-	}
-	out[o] = '\0';
-	return out;
+	free(e->token);
+	free(e->aud);
+	free(e->iss);
+	memset(e, 0, sizeof(*e));
 }
 
-unsigned char *
-b64url_decode(const char *in, size_t inlen, size_t *outlen)
+/*
+ * b64url_decode_alloc: returns a malloc'd buffer of *outlen bytes decoded from in (strict unpadded
+ * base64url, ext/base64url.h), or NULL when in is not that. One byte more is allocated so that an
+ * empty result is not NULL.
+ */
+static unsigned char *
+b64url_decode_alloc(const char *in, size_t inlen, size_t *outlen)
 {
+	size_t		want = b64url_decoded_len(inlen);
 	unsigned char *out;
-	unsigned	acc = 0;
-	int			bits = 0;
-	size_t		n = 0;
 
-	if (inlen % 4 == 1)
+	if (want == (size_t) -1 || (out = malloc(want + 1)) == NULL)
 		return NULL;
-	out = malloc(inlen * 3 / 4 + 1);
-	for (size_t i = 0; i < inlen; i++)
-	{
-		const char *p = in[i] ? strchr(b64chars, in[i]) : NULL;
-
-		if (p == NULL)
-		{
-			free(out);
-			return NULL;
-		}
-		acc = (acc << 6) | (unsigned) (p - b64chars);
-		bits += 6;
-		if (bits >= 8)
-		{
-			bits -= 8;
-			out[n++] = (unsigned char) (acc >> bits);
-		}
-		acc &= 0xFFFF;
-	}
-	/* the unused low bits of the last character must be zero: one spelling per value */
-	if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
+	if (!b64url_decode(in, inlen, out, outlen))
 	{
 		free(out);
 		return NULL;
 	}
-	*outlen = n;
 	return out;
+}
+
+/* b64url_encode_alloc: returns a malloc'd unpadded base64url string of the len bytes of in. */
+static char *
+b64url_encode_alloc(const unsigned char *in, size_t len)
+{
+	char	   *out = malloc(b64url_encoded_len(len) + 1);
+
+	if (out)
+		b64url_encode(in, len, out);
+	return out;
+}
+
+/*
+ * string_of: returns the text of v and sets *len when v is a JSON string holding no NUL; else NULL.
+ * json-c gives strings with their length: a "\u0000" escape puts a NUL inside, where a C string
+ * comparison would stop.
+ */
+static const char *
+string_of(json_object *v, size_t *len)
+{
+	const char *s;
+	int			n;
+
+	if (v == NULL || !json_object_is_type(v, json_type_string))
+		return NULL;
+	s = json_object_get_string(v);
+	n = json_object_get_string_len(v);
+	if (s == NULL || n < 0 || memchr(s, '\0', (size_t) n) != NULL)
+		return NULL;
+	*len = (size_t) n;
+	return s;
+}
+
+/* string_is: returns true when v is a JSON string equal to want in its whole length. */
+static bool
+string_is(json_object *v, const char *want)
+{
+	size_t		len;
+	const char *s = string_of(v, &len);
+
+	return s != NULL && len == strlen(want) && memcmp(s, want, len) == 0;
 }
 
 /* jwk_bn: returns the BIGNUM of base64url member name of obj, or NULL. */
@@ -159,7 +183,7 @@ jwk_bn(json_object *obj, const char *name)
 
 	if (!json_object_object_get_ex(obj, name, &v) || !json_object_is_type(v, json_type_string))
 		return NULL;
-	raw = b64url_decode(json_object_get_string(v), json_object_get_string_len(v), &len);
+	raw = b64url_decode_alloc(json_object_get_string(v), (size_t) json_object_get_string_len(v), &len);
 	if (raw == NULL)
 		return NULL;
 	bn = BN_bin2bn(raw, (int) len, NULL);
@@ -177,7 +201,7 @@ jwk_raw(json_object *obj, const char *name, size_t want)
 
 	if (!json_object_object_get_ex(obj, name, &v) || !json_object_is_type(v, json_type_string))
 		return NULL;
-	raw = b64url_decode(json_object_get_string(v), json_object_get_string_len(v), &len);
+	raw = b64url_decode_alloc(json_object_get_string(v), (size_t) json_object_get_string_len(v), &len);
 	if (raw && len != want)
 	{
 		free(raw);
@@ -207,19 +231,22 @@ static int
 jwk_load(json_object *jwk, JwkKey *k, const char **why)
 {
 	json_object *v;
+	const char *kid;
 	const char *kty;
 	const char *alg = NULL;
-	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	size_t		len;
+	OSSL_PARAM_BLD *bld;
 
 	memset(k, 0, sizeof(*k));
-	if (!json_object_object_get_ex(jwk, "kid", &v) || !json_object_is_type(v, json_type_string))
+	/* kid and kty are compared as whole values: one with a NUL inside is refused, not cut */
+	if (!json_object_object_get_ex(jwk, "kid", &v) || (kid = string_of(v, &len)) == NULL)
 		return (*why = "every JWKS key needs a string kid", -1);
-	k->kid = strdup(json_object_get_string(v));
-	if (!json_object_object_get_ex(jwk, "kty", &v) || !json_object_is_type(v, json_type_string))
+	k->kid = strdup(kid);
+	if (!json_object_object_get_ex(jwk, "kty", &v) || (kty = string_of(v, &len)) == NULL)
 		return (*why = "every JWKS key needs kty", -1);
-	kty = json_object_get_string(v);
-	if (json_object_object_get_ex(jwk, "alg", &v) && json_object_is_type(v, json_type_string))
-		alg = json_object_get_string(v);
+	if (json_object_object_get_ex(jwk, "alg", &v) && (alg = string_of(v, &len)) == NULL)
+		return (*why = "a JWKS key's alg must be a string", -1);
+	bld = OSSL_PARAM_BLD_new();
 
 	if (strcmp(kty, "RSA") == 0)
 	{
@@ -248,8 +275,7 @@ jwk_load(json_object *jwk, JwkKey *k, const char **why)
 
 		if (alg && strcmp(alg, "ES256") != 0)
 			*why = "only ES256 is accepted for EC keys";
-		else if (!json_object_object_get_ex(jwk, "crv", &v) ||
-				 strcmp(json_object_get_string(v), "P-256") != 0)
+		else if (!json_object_object_get_ex(jwk, "crv", &v) || !string_is(v, "P-256"))
 			*why = "EC keys must be on curve P-256";
 		else if (x == NULL || y == NULL)
 			*why = "EC key needs 32-byte x and y";
@@ -323,11 +349,7 @@ jwt_keys_free(JwtKeys *keys)
 		return;
 	for (int i = 0; i < JWT_CACHE_SIZE; i++)
 		if (jwt_cache[i].keys == keys)
-		{
-			free(jwt_cache[i].token);
-			jwt_cache[i].token = NULL;
-			jwt_cache[i].keys = NULL;
-		}
+			cache_entry_clear(&jwt_cache[i]);
 	for (int i = 0; i < keys->nkeys; i++)
 	{
 		free(keys->keys[i].kid);
@@ -374,17 +396,43 @@ done:
 	return ok;
 }
 
-/* json_part: returns the parsed JSON object of a base64url token part, or NULL. */
+/*
+ * json_text_ok: returns true when the decoded text of a token part may go to json-c; else false with
+ * *why. FALLBACK
+ */
+static bool
+json_text_ok(const unsigned char *text, size_t len, const char **why)
+{
+	for (size_t i = 0; i + 1 < len; i++)
+		if (text[i] == '\\')
+		{
+			if (text[i + 1] == 'u' && i + 5 < len && memcmp(text + i + 2, "0000", 4) == 0)
+			{
+				*why = "NUL character in a string";
+				return false;
+			}
+			i++;				/* the escaped character, which may be a backslash itself */
+		}
+	return true;
+}
+
+/* json_part: returns the parsed JSON object of a base64url token part, or NULL with *why. */
 static json_object *
-json_part(const char *s, size_t len)
+json_part(const char *s, size_t len, const char **why)
 {
 	size_t		rawlen;
-	unsigned char *raw = b64url_decode(s, len, &rawlen);
+	unsigned char *raw = b64url_decode_alloc(s, len, &rawlen);
 	json_tokener *tok;
 	json_object *obj;
 
+	*why = "malformed token";
 	if (raw == NULL)
 		return NULL;
+	if (!json_text_ok(raw, rawlen, why))
+	{
+		free(raw);
+		return NULL;
+	}
 	tok = json_tokener_new();
 	obj = json_tokener_parse_ex(tok, (const char *) raw, (int) rawlen);
 	/* the whole part must be one JSON object, nothing after it */
@@ -399,18 +447,44 @@ json_part(const char *s, size_t len)
 	return obj;
 }
 
-/* num_claim: returns true and sets *out when claim name is a JSON number (integer or not). */
-static bool
-num_claim(json_object *claims, const char *name, double *out)
+/*
+ * date_claim: returns 1 and sets *out when claim name is an integer from 0 to JWT_MAX_NUMERIC_DATE,
+ * 0 when the claim is absent, -1 with *why = bad otherwise (a fraction, an exponent, NaN, Infinity, a
+ * string, null, a negative or a far too large number: json-c types every number written with a '.' or
+ * an exponent as a double).
+ */
+static int
+date_claim(json_object *claims, const char *name, long *out, const char *bad, const char **why)
 {
 	json_object *v;
+	int64_t		n;
 
 	if (!json_object_object_get_ex(claims, name, &v))
-		return false;
-	if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
-		return false;
-	*out = json_object_get_double(v);
-	return true;
+		return 0;
+	if (v == NULL || !json_object_is_type(v, json_type_int))
+		return (*why = bad, -1);
+	n = json_object_get_int64(v);	/* a value above INT64_MAX comes back as INT64_MAX */
+	if (n < 0 || n > JWT_MAX_NUMERIC_DATE)
+		return (*why = bad, -1);
+	*out = (long) n;
+	return 1;
+}
+
+/*
+ * times_check: returns NULL when a token with times t is valid at now, else the reason. RFC 7519
+ * 4.1.4 and 4.1.5 with the leeway; iat as facts.md "JWT" asks: a token cannot be issued in the future.
+ * Written so that no sum can overflow whatever now is (the claims are at most JWT_MAX_NUMERIC_DATE).
+ */
+static const char *
+times_check(const JwtTimes *t, time_t now)
+{
+	if (now >= t->exp + JWT_LEEWAY_SECONDS)
+		return "token expired";
+	if (t->has_nbf && now < t->nbf - JWT_LEEWAY_SECONDS)
+		return "token not yet valid";
+	if (t->has_iat && now < t->iat - JWT_LEEWAY_SECONDS)
+		return "token issued in the future";
+	return NULL;
 }
 
 /* aud_matches: returns true when the aud claim (a string or an array of strings) contains aud. */
@@ -419,82 +493,39 @@ aud_matches(json_object *claims, const char *aud)
 {
 	json_object *v;
 
-	if (!json_object_object_get_ex(claims, "aud", &v))
+	if (!json_object_object_get_ex(claims, "aud", &v) || v == NULL)
 		return false;
 	if (json_object_is_type(v, json_type_string))
-		return strcmp(json_object_get_string(v), aud) == 0;
+		return string_is(v, aud);
 	if (json_object_is_type(v, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(v); i++)
-		{
-			json_object *e = json_object_array_get_idx(v, i);
-
-			if (json_object_is_type(e, json_type_string) && strcmp(json_object_get_string(e), aud) == 0)
+			if (string_is(json_object_array_get_idx(v, i), aud))
 				return true;
-		}
 	return false;
 }
 
-
-
-static int	jwt_verify_full(const JwtKeys *keys, const char *token, const char *aud, const char *iss,
-							time_t now, JwtClaims *out, const char **why, double *nbf_out);
-
-int
-jwt_verify(const JwtKeys *keys, const char *token, const char *aud, const char *iss, time_t now,
-		   JwtClaims *out, const char **why)
-{
-	JwtCacheEntry *e;
-	double		nbf = 0;
-
-	if (token == NULL || strlen(token) > JWT_CACHE_MAX_TOKEN)
-		return jwt_verify_full(keys, token, aud, iss, now, out, why, &nbf);
-	e = &jwt_cache[fnv1a(token) % JWT_CACHE_SIZE];
-	if (e->token && e->keys == keys && strcmp(e->token, token) == 0)
-	{
-		if ((double) now >= (double) e->claims.exp + JWT_LEEWAY_SECONDS)
-		{
-			*why = "token expired";
-			return -1;
-		}
-		if (e->nbf > 0 && (double) now + JWT_LEEWAY_SECONDS < e->nbf)
-		{
-			*why = "token not yet valid";
-			return -1;
-		}
-		*out = e->claims;
-		*why = NULL;
-		return 0;
-	}
-	if (jwt_verify_full(keys, token, aud, iss, now, out, why, &nbf) != 0)
-		return -1;
-	free(e->token);
-	e->token = strdup(token);
-	e->claims = *out;
-	e->nbf = nbf;
-	e->keys = keys;
-	return 0;
-}
-
-/* jwt_verify_full: jwt_verify without the cache; also reports the nbf claim (0 when absent). */
+/* verify_full: jwt_verify_nocache, also reporting the time claims to the cache. */
 static int
-jwt_verify_full(const JwtKeys *keys, const char *token, const char *aud, const char *iss, time_t now,
-				JwtClaims *out, const char **why, double *nbf_out)
+verify_full(const JwtKeys *keys, const char *token, const char *aud, const char *iss, time_t now,
+			JwtClaims *out, const char **why, JwtTimes *times)
 {
 	const char *dot1;
 	const char *dot2;
 	json_object *header = NULL;
 	json_object *claims = NULL;
 	json_object *v;
-	const char *alg;
 	const char *kid = NULL;
+	size_t		kidlen = 0;
+	size_t		len;
+	const char *s;
 	unsigned char *sig = NULL;
 	size_t		siglen;
 	int			algo;
 	int			rc = -1;
-	double		exp,
-				nbf;
+	int			got;
 
 	memset(out, 0, sizeof(*out));
+	memset(times, 0, sizeof(*times));
 	*why = "malformed token";
 	if (token == NULL || strlen(token) > JWT_MAX_LEN)
 		return -1;
@@ -503,30 +534,38 @@ jwt_verify_full(const JwtKeys *keys, const char *token, const char *aud, const c
 	if (dot1 == NULL || dot2 == NULL || strchr(dot2 + 1, '.') != NULL || dot1 == token || dot2 == dot1 + 1)
 		return -1;
 
-	if ((header = json_part(token, dot1 - token)) == NULL)
+	if ((header = json_part(token, (size_t) (dot1 - token), why)) == NULL)
 		goto done;
+	*why = "malformed token";
 	if (!json_object_object_get_ex(header, "alg", &v) || !json_object_is_type(v, json_type_string))
 		goto done;
-	alg = json_object_get_string(v);
-	if (json_object_object_get_ex(header, "kid", &v))
-	{
-		if (!json_object_is_type(v, json_type_string))
-			goto done;
-		kid = json_object_get_string(v);
-	}
-	if (strcmp(alg, "HS256") == 0)
+	if (string_is(v, "HS256"))
 		algo = ALG_HS256;
-	else if (strcmp(alg, "ES256") == 0)
+	else if (string_is(v, "ES256"))
 		algo = ALG_ES256;
-	else if (strcmp(alg, "RS256") == 0)
+	else if (string_is(v, "RS256"))
 		algo = ALG_RS256;
 	else
 	{
 		*why = "algorithm not accepted";
 		goto done;
 	}
+	if (json_object_object_get_ex(header, "kid", &v))
+	{
+		if ((kid = string_of(v, &kidlen)) == NULL)
+		{
+			*why = "unknown key";
+			goto done;
+		}
+	}
+	/* RFC 7515 4.1.11: extensions named in crit must be understood; ex7d understands none */
+	if (json_object_object_get_ex(header, "crit", NULL))
+	{
+		*why = "crit header parameter not understood";
+		goto done;
+	}
 
-	sig = b64url_decode(dot2 + 1, strlen(dot2 + 1), &siglen);
+	sig = b64url_decode_alloc(dot2 + 1, strlen(dot2 + 1), &siglen);
 	if (sig == NULL)
 		goto done;
 
@@ -558,7 +597,7 @@ jwt_verify_full(const JwtKeys *keys, const char *token, const char *aud, const c
 			goto done;
 		}
 		for (int i = 0; i < keys->nkeys; i++)
-			if (strcmp(keys->keys[i].kid, kid) == 0)
+			if (strlen(keys->keys[i].kid) == kidlen && memcmp(keys->keys[i].kid, kid, kidlen) == 0)
 				key = &keys->keys[i];
 		if (key == NULL)
 		{
@@ -579,39 +618,25 @@ jwt_verify_full(const JwtKeys *keys, const char *token, const char *aud, const c
 	}
 
 	/* the signature holds: now the claims */
-	*why = "malformed token";
-	if ((claims = json_part(dot1 + 1, dot2 - dot1 - 1)) == NULL)
+	if ((claims = json_part(dot1 + 1, (size_t) (dot2 - dot1 - 1), why)) == NULL)
 		goto done;
-	if (!num_claim(claims, "exp", &exp))
+	if ((got = date_claim(claims, "exp", &times->exp,
+						  "exp must be whole seconds from 0 to 253402300799", why)) <= 0)
 	{
-		*why = "token has no expiry";
-		goto done;
-	}
-	if ((double) now >= exp + JWT_LEEWAY_SECONDS)
-	{
-		*why = "token expired";
+		if (got == 0)
+			*why = "token has no expiry";
 		goto done;
 	}
-	if (json_object_object_get_ex(claims, "nbf", &v))
-	{
-		if (!num_claim(claims, "nbf", &nbf))
-			goto done;
-		if ((double) now + JWT_LEEWAY_SECONDS < nbf)
-		{
-			*why = "token not yet valid";
-			goto done;
-		}
-		*nbf_out = nbf;
-	}
-	out->iat = 0;
-	if (json_object_object_get_ex(claims, "iat", &v))
-	{
-		double		iat;
-
-		if (!num_claim(claims, "iat", &iat))
-			goto done;
-		out->iat = (long) iat;
-	}
+	if ((got = date_claim(claims, "nbf", &times->nbf,
+						  "nbf must be whole seconds from 0 to 253402300799", why)) < 0)
+		goto done;
+	times->has_nbf = got > 0;
+	if ((got = date_claim(claims, "iat", &times->iat,
+						  "iat must be whole seconds from 0 to 253402300799", why)) < 0)
+		goto done;
+	times->has_iat = got > 0;
+	if ((*why = times_check(times, now)) != NULL)
+		goto done;
 	if (!aud_matches(claims, aud))
 	{
 		*why = "wrong audience";
@@ -619,53 +644,120 @@ jwt_verify_full(const JwtKeys *keys, const char *token, const char *aud, const c
 	}
 	if (iss)
 	{
-		if (!json_object_object_get_ex(claims, "iss", &v) || !json_object_is_type(v, json_type_string) ||
-			strcmp(json_object_get_string(v), iss) != 0)
+		if (!json_object_object_get_ex(claims, "iss", &v) || !string_is(v, iss))
 		{
 			*why = "wrong issuer";
 			goto done;
 		}
 	}
-	if (!json_object_object_get_ex(claims, "sub", &v) || !json_object_is_type(v, json_type_string) ||
-		!is_uuid_text(json_object_get_string(v)))
+	snprintf(out->role, sizeof(out->role), "authenticated");
+	if (json_object_object_get_ex(claims, "role", &v))
+	{
+		if (string_is(v, "anon"))
+		{
+			*why = "anonymous tokens are not accepted";
+			goto done;
+		}
+		if (!string_is(v, "authenticated") && !string_is(v, "service_role"))
+		{
+			*why = "unknown role";
+			goto done;
+		}
+		snprintf(out->role, sizeof(out->role), "%s", json_object_get_string(v));
+	}
+	if (!json_object_object_get_ex(claims, "sub", &v) || (s = string_of(v, &len)) == NULL || len != 36 ||
+		!is_uuid_text(s))
 	{
 		*why = "sub must be a user uuid";
 		goto done;
 	}
 	for (int i = 0; i < 36; i++)
-		out->sub[i] = (char) tolower((unsigned char) json_object_get_string(v)[i]);
-	snprintf(out->role, sizeof(out->role), "authenticated");
-	if (json_object_object_get_ex(claims, "role", &v))
+		out->sub[i] = (char) tolower((unsigned char) s[i]);
+	if (json_object_object_get_ex(claims, "email", &v) && v != NULL)
 	{
-		const char *role = json_object_get_string(v);
-
-		if (!json_object_is_type(v, json_type_string) ||
-			(strcmp(role, "authenticated") != 0 && strcmp(role, "anon") != 0 &&
-			 strcmp(role, "service_role") != 0))
+		/* a string that fits whole (RFC 5321 4.5.3.1: at most 64 + 1 + 255), never cut */
+		if ((s = string_of(v, &len)) == NULL || len >= sizeof(out->email))
 		{
-			*why = "unknown role";
+			*why = "email must be a string of at most 320 characters";
 			goto done;
 		}
-		snprintf(out->role, sizeof(out->role), "%s", role);
+		memcpy(out->email, s, len);
+		out->email[len] = '\0';
 	}
-	if (json_object_object_get_ex(claims, "email", &v) && json_object_is_type(v, json_type_string))
-		snprintf(out->email, sizeof(out->email), "%s", json_object_get_string(v));
-	out->exp = (long) exp;
+	out->exp = times->exp;
+	out->iat = times->has_iat ? times->iat : 0;
 	*why = NULL;
 	rc = 0;
 done:
+	if (rc != 0)
+		memset(out, 0, sizeof(*out));
 	json_object_put(header);
 	json_object_put(claims);
 	free(sig);
 	return rc;
 }
 
+int
+jwt_verify_nocache(const JwtKeys *keys, const char *token, const char *aud, const char *iss, time_t now,
+				   JwtClaims *out, const char **why)
+{
+	JwtTimes	times;
+
+	return verify_full(keys, token, aud, iss, now, out, why, &times);
+}
+
+/* same_or_null: returns true when a and b are both NULL or equal strings. */
+static bool
+same_or_null(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+int
+jwt_verify(const JwtKeys *keys, const char *token, const char *aud, const char *iss, time_t now,
+		   JwtClaims *out, const char **why)
+{
+	JwtCacheEntry *e;
+	JwtTimes	times;
+
+	if (token == NULL || strlen(token) > JWT_CACHE_MAX_TOKEN)
+		return verify_full(keys, token, aud, iss, now, out, why, &times);
+	e = &jwt_cache[fnv1a(token) % JWT_CACHE_SIZE];
+	if (e->token && e->keys == keys && strcmp(e->token, token) == 0 && same_or_null(e->aud, aud) &&
+		same_or_null(e->iss, iss))
+	{
+		if ((*why = times_check(&e->times, now)) != NULL)
+		{
+			memset(out, 0, sizeof(*out));
+			return -1;
+		}
+		*out = e->claims;
+		*why = NULL;
+		return 0;
+	}
+	if (verify_full(keys, token, aud, iss, now, out, why, &times) != 0)
+		return -1;
+	cache_entry_clear(e);
+	e->token = strdup(token);
+	e->aud = aud ? strdup(aud) : NULL;
+	e->iss = iss ? strdup(iss) : NULL;
+	if (e->token == NULL || (aud && e->aud == NULL) || (iss && e->iss == NULL))
+	{
+		cache_entry_clear(e);
+		return 0;
+	}
+	e->claims = *out;
+	e->times = times;
+	e->keys = keys;
+	return 0;
+}
+
 char *
 jwt_mint_hs256(const char *secret, const char *claims_json)
 {
 	static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
-	char	   *h = b64url_encode((const unsigned char *) header, strlen(header));
-	char	   *p = b64url_encode((const unsigned char *) claims_json, strlen(claims_json));
+	char	   *h = b64url_encode_alloc((const unsigned char *) header, strlen(header));
+	char	   *p = b64url_encode_alloc((const unsigned char *) claims_json, strlen(claims_json));
 	size_t		len = strlen(h) + strlen(p) + 1;
 	char	   *signing = malloc(len + 1);
 	unsigned char mac[EVP_MAX_MD_SIZE];
@@ -676,7 +768,7 @@ jwt_mint_hs256(const char *secret, const char *claims_json)
 	snprintf(signing, len + 1, "%s.%s", h, p);
 	HMAC(EVP_sha256(), secret, (int) strlen(secret), (const unsigned char *) signing, strlen(signing), mac,
 		 &maclen);
-	s = b64url_encode(mac, maclen);
+	s = b64url_encode_alloc(mac, maclen);
 	out = malloc(len + strlen(s) + 2);
 	sprintf(out, "%s.%s", signing, s);
 	free(h);
