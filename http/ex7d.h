@@ -38,7 +38,7 @@ typedef enum ArgKind
 	ARG_QUERY_UUID,
 	ARG_QUERY_TS,				/* ISO-8601 date or date-time */
 	ARG_HEADER_TEXT,			/* a request header, NULL when absent */
-	ARG_BODY,					/* the whole JSON body (an object; {} when empty) */
+	ARG_BODY,					/* the whole JSON body (an object; {} when empty and not required) */
 	ARG_BODY_TEXT,				/* body member: a string */
 	ARG_BODY_NUMBER,			/* body member: a number or a numeric string, passed exactly */
 	ARG_BODY_INT,				/* body member: an integer */
@@ -71,6 +71,12 @@ typedef struct Route
 	void		(*handler) (Req *r, char **values);
 	/* the media type of a 2xx body that is not JSON (an SVG chart, an HTML page); NULL: JSON */
 	const char *content_type;
+	/*
+	 * the operation needs a JSON body: an empty one is 422 ["body"] "field required" (FastAPI's answer
+	 * for a missing required body) instead of {}. Set as a designated initializer after the positional
+	 * fields, `.body_required = true` (docs/http.md, "Request bodies").
+	 */
+	bool		body_required;
 } Route;
 
 typedef struct Server

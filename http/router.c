@@ -22,6 +22,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include "json_strict.h"
 #include "metrics.h"
 #include "openapi.h"
 #include "users.h"
@@ -72,10 +73,37 @@ split_path(const char *path, char **seg, int max)
 	return n;
 }
 
-/* route_match: returns true when pattern matches the path segments, filling m with the captures. */
-static bool
-route_match(const char *pattern, char **seg, int nseg, Match *m)
+/*
+ * capture_kind: returns the kind of the route argument the capture {name...} of rt's pattern fills
+ * (ARG_PATH_UUID, ARG_PATH_INT), or ARG_PATH_TEXT when it is not typed. name points at the capture's name
+ * in the pattern, ended by '}'.
+ */
+static ArgKind
+capture_kind(const Route *rt, const char *name)
 {
+	size_t		len = strcspn(name, "}");
+
+	for (int i = 0; i < MAX_ROUTE_ARGS && i < rt->stmt.nparams; i++)
+	{
+		const RouteArg *a = &rt->args[i];
+
+		if ((a->kind == ARG_PATH_UUID || a->kind == ARG_PATH_INT) && a->name && strlen(a->name) == len &&
+			strncmp(a->name, name, len) == 0)
+			return a->kind;
+	}
+	return ARG_PATH_TEXT;
+}
+
+/*
+ * route_match: returns true when rt's pattern matches the path segments, filling m with the captures.
+ * typed: a capture declared a uuid or an integer matches only a segment of that shape, so a word ("import",
+ * "validate", "logs") never lands on an item route beside a literal one (docs/http.md, "Paths"); untyped,
+ * it matches any segment (router_cb's second look, for the 422 of a malformed id).
+ */
+static bool
+route_match(const Route *rt, char **seg, int nseg, bool typed, Match *m)
+{
+	const char *pattern = rt->pattern;
 	char		pat[256];
 	char	   *save = NULL;
 	char	   *tok;
@@ -92,6 +120,14 @@ route_match(const char *pattern, char **seg, int nseg, Match *m)
 			/* names point into the static pattern: find the same token there */
 			const char *at = strstr(pattern, tok);
 
+			if (typed)
+			{
+				ArgKind		kind = capture_kind(rt, at + 1);
+
+				if ((kind == ARG_PATH_UUID && !is_uuid_text(seg[i])) ||
+					(kind == ARG_PATH_INT && !is_int_text(seg[i])))
+					return false;
+			}
 			m->name[m->n] = at + 1;
 			m->value[m->n] = seg[i];
 			m->n++;
@@ -291,7 +327,91 @@ authenticate(Req *r)
 	return true;
 }
 
-/* body_json: returns the parsed request body (an object), {} when empty, or NULL after replying 422. */
+/*
+ * reply_string_error: returns nothing; answers 422 for a body whose grammar is valid but whose string at
+ * err's locator no field of the API may hold (json_strict.c: not UTF-8, a lone surrogate, \u0000). The
+ * locator holds member names as the client wrote them, so it is built here, unbounded, rather than in
+ * reply_invalid's fixed buffer.
+ */
+static void
+reply_string_error(Req *r, const JsonStrictError *err, const char *raw)
+{
+	size_t		loclen = json_strict_loc(err, raw, NULL, 0);
+	char	   *locbuf = malloc(loclen + 1);
+	char		msg[160];
+	const char *type = err->kind == JSON_STRICT_STRING_NUL ? "value_error.str.nul"
+		: err->kind == JSON_STRICT_STRING_SURROGATE ? "value_error.str.surrogate" : "value_error.str.utf8";
+	json_object *m;
+	char	   *detail;
+	size_t		len;
+
+	json_strict_loc(err, raw, locbuf, loclen + 1);
+	snprintf(msg, sizeof(msg), "%s%s at byte %zu", json_strict_reason(err->kind),
+			 err->in_name ? " (a member name)" : "", err->offset);
+	m = json_object_new_string(msg);
+	len = loclen + strlen(type) + 256 + strlen(msg) * 6;
+	detail = malloc(len);
+	snprintf(detail, len, "[{\"loc\": %s, \"msg\": %s, \"type\": \"%s\"}]", locbuf,
+			 json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN), type);
+	reply_detail_json(r, 422, detail);
+	json_object_put(m);
+	free(detail);
+	free(locbuf);
+}
+
+/*
+ * body_strict: returns true when the len bytes at raw are an RFC 8259 object fit for every field (the
+ * checks of json_strict.c), otherwise false after answering: malformed JSON is 400 with the reason and
+ * byte offset; a string no field may hold is 422 at its locator; nesting over JSON_STRICT_MAX_DEPTH, and
+ * valid JSON that is not an object, are 422 ["body"] (docs/http.md, "Request bodies").
+ */
+static bool
+body_strict(Req *r, const char *raw, size_t len)
+{
+	JsonStrictError err;
+	JsonStrictKind k = json_strict_check(raw, len, &err);
+	char		msg[192];
+
+	if (json_strict_malformed(k))
+	{
+		unsigned char c = err.offset < len ? (unsigned char) raw[err.offset] : 0;
+
+		if (k == JSON_STRICT_UNEXPECTED && c > 0x20 && c < 0x7f)
+			snprintf(msg, sizeof(msg), "request body is not valid JSON: unexpected character '%c' at byte %zu", c,
+					 err.offset);
+		else if (k == JSON_STRICT_UNEXPECTED)
+			snprintf(msg, sizeof(msg), "request body is not valid JSON: unexpected byte 0x%02x at byte %zu", c,
+					 err.offset);
+		else
+			snprintf(msg, sizeof(msg), "request body is not valid JSON: %s at byte %zu", json_strict_reason(k),
+					 err.offset);
+		reply_detail(r, 400, msg);
+		return false;
+	}
+	if (k == JSON_STRICT_TOO_DEEP)
+	{
+		snprintf(msg, sizeof(msg), "request body has %s (at byte %zu)", json_strict_reason(k), err.offset);
+		reply_invalid(r, "[\"body\"]", msg, "value_error.jsondepth");
+		return false;
+	}
+	if (k != JSON_STRICT_OK)
+	{
+		reply_string_error(r, &err, raw);
+		return false;
+	}
+	if (err.top != JSON_STRICT_T_OBJECT)
+	{
+		reply_invalid(r, "[\"body\"]", "request body must be a JSON object", "type_error.dict");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * body_json: returns the parsed request body (an object), {} when empty on a route that does not require
+ * a body, or NULL after replying (body_strict; 422 ["body"] "field required" for an empty body the route
+ * requires).
+ */
 static json_object *
 body_json(Req *r, char **text)
 {
@@ -303,18 +423,30 @@ body_json(Req *r, char **text)
 
 	if (len == 0)
 	{
+		if (r->route->body_required)
+		{
+			reply_invalid(r, "[\"body\"]", "field required", "value_error.missing");
+			return NULL;
+		}
 		*text = strdup("{}");
 		return json_object_new_object();
 	}
 	raw = malloc(len + 1);
 	evbuffer_copyout(in, raw, len);
 	raw[len] = '\0';
-	tok = json_tokener_new();
+	if (!body_strict(r, raw, len))
+	{
+		free(raw);
+		return NULL;
+	}
+	/* json-c sees only what body_strict accepted, with room for as much nesting */
+	tok = json_tokener_new_ex(JSON_STRICT_JSONC_DEPTH);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	o = json_tokener_parse_ex(tok, raw, (int) len);
 	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-		json_tokener_get_parse_end(tok) != len || strlen(raw) != len)
+		json_tokener_get_parse_end(tok) != len || !json_object_is_type(o, json_type_object))
 	{
+		/* cannot happen for a text body_strict accepted (test/checks/json_strict.sh); refuse it anyway */
 		json_object_put(o);
 		json_tokener_free(tok);
 		free(raw);
@@ -322,13 +454,6 @@ body_json(Req *r, char **text)
 		return NULL;
 	}
 	json_tokener_free(tok);
-	if (!json_object_is_type(o, json_type_object))
-	{
-		json_object_put(o);
-		free(raw);
-		reply_invalid(r, "[\"body\"]", "request body must be a JSON object", "type_error.dict");
-		return NULL;
-	}
 	*text = raw;
 	return o;
 }
@@ -720,10 +845,29 @@ router_cb(struct evhttp_request *req, void *arg)
 	{
 		Match		cand;
 
-		if (!route_match(routes[i].pattern, r->seg, nseg, &cand))
+		if (!route_match(&routes[i], r->seg, nseg, true, &cand))
 			continue;
 		path_known = true;
 		if (routes[i].method == method || (method == EVHTTP_REQ_HEAD && routes[i].method == EVHTTP_REQ_GET))
+		{
+			found = &routes[i];
+			r->m = cand;
+			break;
+		}
+	}
+	/*
+	 * No route has this path with its captures well-formed. A route of this very method whose path
+	 * matches when its captures take any segment is the operation the client meant with a malformed id:
+	 * it runs, and build_args answers 422 at ["path", name] after authentication (FastAPI's answer for a
+	 * path parameter that does not parse). Any other method's route is not looked at, so a malformed id
+	 * or a word is never a 405 (docs/http.md, "Paths").
+	 */
+	for (int i = 0; nseg >= 0 && !path_known && i < nroutes; i++)
+	{
+		Match		cand;
+
+		if ((routes[i].method == method || (method == EVHTTP_REQ_HEAD && routes[i].method == EVHTTP_REQ_GET)) &&
+			route_match(&routes[i], r->seg, nseg, false, &cand))
 		{
 			found = &routes[i];
 			r->m = cand;
@@ -738,7 +882,7 @@ router_cb(struct evhttp_request *req, void *arg)
 			Match		cand;
 
 			for (int i = 0; i < nroutes; i++)
-				if (route_match(routes[i].pattern, r->seg, nseg, &cand) && !strstr(allow, method_name(routes[i].method)))
+				if (route_match(&routes[i], r->seg, nseg, true, &cand) && !strstr(allow, method_name(routes[i].method)))
 					snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s", allow[0] ? ", " : "",
 							 method_name(routes[i].method));
 			snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), ", OPTIONS");

@@ -77,10 +77,10 @@ const Route routes[] = {
 	  {ARG_QUERY_TEXT, "cursor", NULL}, {ARG_QUERY_INT, "limit", "50"}}},
 	{EVHTTP_REQ_POST, "/api/strategies", AUTH_USER, 201,
 	 SQL("create_strategy", "SELECT ex7.create_strategy($1::uuid, $2::jsonb)::text", 2),
-	 {U, {ARG_BODY, "body", NULL}}, NULL, true},
+	 {U, {ARG_BODY, "body", NULL}}, NULL, true, .body_required = true},
 	{EVHTTP_REQ_POST, "/api/strategies/import", AUTH_USER, 201,
 	 SQL("import_strategy", "SELECT ex7.import_strategy($1::uuid, $2::jsonb)::text", 2),
-	 {U, {ARG_BODY, "body", NULL}}, NULL, true},
+	 {U, {ARG_BODY, "body", NULL}}, NULL, true, .body_required = true},
 	/* Create Strategy From Fixture: 201 with the strategy; an unknown slug is 404 (before {source_id}/clone) */
 	{EVHTTP_REQ_POST, "/api/strategies/from-fixture/{slug}", AUTH_USER, 201,
 	 SQL("create_from_fixture", "SELECT ex7.create_from_fixture($1::uuid, $2)::text", 2),
@@ -90,7 +90,7 @@ const Route routes[] = {
 	 {U, {ARG_PATH_UUID, "strategy_id", NULL}}, NULL, true},
 	{EVHTTP_REQ_PUT, "/api/strategies/{strategy_id}", AUTH_USER, 200,
 	 SQL("update_strategy", "SELECT ex7.update_strategy($1::uuid, $2::uuid, $3::jsonb, $4)::text", 4),
-	 {U, {ARG_PATH_UUID, "strategy_id", NULL}, {ARG_BODY, "body", NULL}, {ARG_HEADER_TEXT, "If-Match", NULL}}, NULL, true},
+	 {U, {ARG_PATH_UUID, "strategy_id", NULL}, {ARG_BODY, "body", NULL}, {ARG_HEADER_TEXT, "If-Match", NULL}}, NULL, true, .body_required = true},
 	{EVHTTP_REQ_DELETE, "/api/strategies/{strategy_id}", AUTH_USER, 204,
 	 SQL("delete_strategy", "SELECT ex7.delete_strategy($1::uuid, $2::uuid)", 2),
 	 {U, {ARG_PATH_UUID, "strategy_id", NULL}}},
@@ -117,7 +117,7 @@ const Route routes[] = {
 	 {U, {ARG_PATH_UUID, "strategy_id", NULL}}},
 	{EVHTTP_REQ_POST, "/api/strategies/{strategy_id}/rollback", AUTH_USER, 200,
 	 SQL("rollback_strategy", "SELECT ex7.rollback_strategy($1::uuid, $2::uuid, $3::int)::text", 3),
-	 {U, {ARG_PATH_UUID, "strategy_id", NULL}, {ARG_BODY_INT, "to_version", NULL}}, NULL, true},
+	 {U, {ARG_PATH_UUID, "strategy_id", NULL}, {ARG_BODY_INT, "to_version", NULL}}, NULL, true, .body_required = true},
 	{EVHTTP_REQ_GET, "/api/strategies/{strategy_id}/versions", AUTH_USER, 200,
 	 SQL("list_versions", "SELECT ex7.list_versions($1::uuid, $2::uuid, $3, $4::int)::text", 4),
 	 {U, {ARG_PATH_UUID, "strategy_id", NULL}, {ARG_QUERY_TEXT, "cursor", NULL}, {ARG_QUERY_INT, "limit", "50"}}},
@@ -173,14 +173,14 @@ const Route routes[] = {
 	 {U, {ARG_PATH_UUID, "signal_id", NULL}}},
 	{EVHTTP_REQ_POST, "/api/signals/{signal_id}/close", AUTH_USER, 200,
 	 SQL("close_signal", "SELECT ex7.close_signal($1::uuid, $2::uuid, $3::numeric)::text", 3),
-	 {U, {ARG_PATH_UUID, "signal_id", NULL}, {ARG_BODY_NUMBER, "close_price", NULL}}},
+	 {U, {ARG_PATH_UUID, "signal_id", NULL}, {ARG_BODY_NUMBER, "close_price", NULL}}, .body_required = true},
 
 	/* Market data. Get Instruments (Account section): "List all instruments with current market data." */
 	{EVHTTP_REQ_GET, "/api/instruments", AUTH_USER, 200,
 	 SQL("list_instruments", "SELECT ex7.list_instruments($1::uuid)::text", 1), {U}},
 	/* bar ingest (docs/market.md, "Ingest"): service_role tokens only; body {"bars": [...], "dispatch": true} */
 	{EVHTTP_REQ_POST, "/api/market/bars", AUTH_SERVICE, 200,
-	 SQL("ingest_bars", "SELECT ex7.ingest_bars($1::jsonb)::text", 1), {{ARG_BODY, "body", NULL}}},
+	 SQL("ingest_bars", "SELECT ex7.ingest_bars($1::jsonb)::text", 1), {{ARG_BODY, "body", NULL}}, .body_required = true},
 
 	/* Risk (Account section) */
 	{EVHTTP_REQ_GET, "/api/risk", AUTH_USER, 200,

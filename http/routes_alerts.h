@@ -10,7 +10,7 @@
 	{EVHTTP_REQ_GET, "/api/alerts/channels", AUTH_USER, 200,
 	 SQL("list_channels", "SELECT ex7.list_channels($1::uuid)::text", 1), {U}},
 	{EVHTTP_REQ_POST, "/api/alerts/channels", AUTH_USER, 201,
-	 SQL("create_channel", "SELECT ex7.create_channel($1::uuid, $2::jsonb)::text", 2), {U, {ARG_BODY, "body", NULL}}},
+	 SQL("create_channel", "SELECT ex7.create_channel($1::uuid, $2::jsonb)::text", 2), {U, {ARG_BODY, "body", NULL}}, .body_required = true},
 	{EVHTTP_REQ_DELETE, "/api/alerts/channels/{channel_id}", AUTH_USER, 204,
 	 SQL("delete_channel", "SELECT ex7.delete_channel($1::uuid, $2::uuid)", 2), {U, {ARG_PATH_UUID, "channel_id", NULL}}},
 	{EVHTTP_REQ_POST, "/api/alerts/channels/{channel_id}/resend", AUTH_USER, 200,
@@ -19,7 +19,7 @@
 	/* a wrong code is {"_status": 422, ...} from the function (the try is committed): alerts_soft_status */
 	{EVHTTP_REQ_POST, "/api/alerts/channels/{channel_id}/verify", AUTH_USER, 200,
 	 SQL("verify_channel", "SELECT ex7.verify_channel($1::uuid, $2::uuid, $3)::text", 3),
-	 {U, {ARG_PATH_UUID, "channel_id", NULL}, {ARG_BODY_TEXT, "code", NULL}}, NULL, false, alerts_soft_status},
+	 {U, {ARG_PATH_UUID, "channel_id", NULL}, {ARG_BODY_TEXT, "code", NULL}}, NULL, false, alerts_soft_status, .body_required = true},
 
 	/* Alerts: deliveries */
 	{EVHTTP_REQ_GET, "/api/alerts/deliveries", AUTH_USER, 200,
@@ -34,12 +34,12 @@
 	 SQL("list_subscriptions", "SELECT ex7.list_subscriptions($1::uuid, $2::uuid)::text", 2),
 	 {U, {ARG_QUERY_UUID, "strategy_id", NULL}}},
 	{EVHTTP_REQ_POST, "/api/alerts/subscriptions", AUTH_USER, 201,
-	 SQL("create_subscription", "SELECT ex7.create_subscription($1::uuid, $2::jsonb)::text", 2), {U, {ARG_BODY, "body", NULL}}},
+	 SQL("create_subscription", "SELECT ex7.create_subscription($1::uuid, $2::jsonb)::text", 2), {U, {ARG_BODY, "body", NULL}}, .body_required = true},
 	{EVHTTP_REQ_DELETE, "/api/alerts/subscriptions/{sub_id}", AUTH_USER, 204,
 	 SQL("delete_subscription", "SELECT ex7.delete_subscription($1::uuid, $2::uuid)", 2), {U, {ARG_PATH_UUID, "sub_id", NULL}}},
 	{EVHTTP_REQ_PATCH, "/api/alerts/subscriptions/{sub_id}", AUTH_USER, 200,
 	 SQL("update_subscription", "SELECT ex7.update_subscription($1::uuid, $2::uuid, $3::jsonb)::text", 3),
-	 {U, {ARG_PATH_UUID, "sub_id", NULL}, {ARG_BODY, "body", NULL}}},
+	 {U, {ARG_PATH_UUID, "sub_id", NULL}, {ARG_BODY, "body", NULL}}, .body_required = true},
 
 	/* Unsubscribe (public: the signed token is the authorization). GET shows, POST confirms (also RFC 8058
 	 * one-click: the token in the query, any body) */
@@ -69,7 +69,7 @@
 	 SQL("list_price_alerts", "SELECT ex7.list_price_alerts($1::uuid, $2)::text", 2),
 	 {U, {ARG_QUERY_TEXT, "instrument", NULL}}},
 	{EVHTTP_REQ_POST, "/api/alerts/price", AUTH_USER, 201,
-	 SQL("create_price_alert", "SELECT ex7.create_price_alert($1::uuid, $2::jsonb)::text", 2), {U, {ARG_BODY, "body", NULL}}},
+	 SQL("create_price_alert", "SELECT ex7.create_price_alert($1::uuid, $2::jsonb)::text", 2), {U, {ARG_BODY, "body", NULL}}, .body_required = true},
 	{EVHTTP_REQ_GET, "/api/alerts/price/logs", AUTH_USER, 200,
 	 SQL("list_price_alert_logs", "SELECT ex7.list_price_alert_logs($1::uuid, $2::uuid, $3::int, $4::int)::text", 4),
 	 {U, {ARG_QUERY_UUID, "alert_id", NULL}, {ARG_QUERY_INT, "limit", "50"}, {ARG_QUERY_INT, "offset", "0"}}},
@@ -80,7 +80,7 @@
 	 {U, {ARG_PATH_INT, "log_id", NULL}}},
 	{EVHTTP_REQ_PATCH, "/api/alerts/price/{alert_id}", AUTH_USER, 200,
 	 SQL("update_price_alert", "SELECT ex7.update_price_alert($1::uuid, $2::uuid, $3::jsonb)::text", 3),
-	 {U, {ARG_PATH_UUID, "alert_id", NULL}, {ARG_BODY, "body", NULL}}},
+	 {U, {ARG_PATH_UUID, "alert_id", NULL}, {ARG_BODY, "body", NULL}}, .body_required = true},
 	{EVHTTP_REQ_DELETE, "/api/alerts/price/{alert_id}", AUTH_USER, 204,
 	 SQL("delete_price_alert", "SELECT ex7.delete_price_alert($1::uuid, $2::uuid)", 2), {U, {ARG_PATH_UUID, "alert_id", NULL}}},
 
@@ -95,7 +95,7 @@
 	 SQL("get_notification_preferences", "SELECT ex7.get_notification_preferences($1::uuid)::text", 1), {U}},
 	{EVHTTP_REQ_PUT, "/api/notifications/preferences", AUTH_USER, 200,
 	 SQL("set_notification_preferences", "SELECT ex7.set_notification_preferences($1::uuid, $2::jsonb)::text", 2),
-	 {U, {ARG_BODY, "body", NULL}}},
+	 {U, {ARG_BODY, "body", NULL}}, .body_required = true},
 	{EVHTTP_REQ_PATCH, "/api/notifications/{notification_id}", AUTH_USER, 200,
 	 SQL("mark_notification_read", "SELECT ex7.mark_notification_read($1::uuid, $2::uuid)::text", 2),
 	 {U, {ARG_PATH_UUID, "notification_id", NULL}}},
@@ -107,4 +107,4 @@
 	 SQL("get_profile_preferences", "SELECT ex7.get_notification_preferences($1::uuid)::text", 1), {U}},
 	{EVHTTP_REQ_PUT, "/api/profile/preferences", AUTH_USER, 200,
 	 SQL("set_profile_preferences", "SELECT ex7.set_notification_preferences($1::uuid, $2::jsonb)::text", 2),
-	 {U, {ARG_BODY, "body", NULL}}},
+	 {U, {ARG_BODY, "body", NULL}}, .body_required = true},

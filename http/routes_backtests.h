@@ -10,7 +10,7 @@
 	 * 20,000 bars), queued when a background worker runs it (GET follows its progress). */
 	{EVHTTP_REQ_POST, "/api/strategies/{strategy_id}/backtest", AUTH_USER, 201,
 	 SQL("backtest_strategy", "SELECT ex7.backtest_strategy($1::uuid, $2::uuid, $3::jsonb)::text", 3),
-	 {U, {ARG_PATH_UUID, "strategy_id", NULL}, {ARG_BODY, "body", NULL}}},
+	 {U, {ARG_PATH_UUID, "strategy_id", NULL}, {ARG_BODY, "body", NULL}}, .body_required = true},
 	{EVHTTP_REQ_GET, "/api/strategies/{strategy_id}/backtests", AUTH_USER, 200,
 	 SQL("list_backtests", "SELECT ex7.list_backtests($1::uuid, $2::uuid, $3::int, $4)::text", 4),
 	 {U, {ARG_PATH_UUID, "strategy_id", NULL}, {ARG_QUERY_INT, "limit", "50"}, {ARG_QUERY_TEXT, "cursor", NULL}}},

@@ -19,12 +19,12 @@
 	 SQL("get_compliance", "SELECT ex7.get_compliance($1::uuid)::text", 1), {U}},
 	{EVHTTP_REQ_POST, "/api/billing/compliance/accept", AUTH_USER, 201,
 	 SQL("accept_compliance", "SELECT ex7.accept_compliance($1::uuid, $2::jsonb, $3)::text", 3),
-	 {U, {ARG_BODY, "body", NULL}, {ARG_CLIENT_ADDR, "client_addr", NULL}}},
+	 {U, {ARG_BODY, "body", NULL}, {ARG_CLIENT_ADDR, "client_addr", NULL}}, .body_required = true},
 	{EVHTTP_REQ_GET, "/api/billing/me", AUTH_USER, 200,
 	 SQL("billing_me", "SELECT ex7.billing_me($1::uuid)::text", 1), {U}},
 	{EVHTTP_REQ_POST, "/api/billing/checkout", AUTH_USER, 200,
 	 SQL("billing_checkout", "SELECT ex7.billing_checkout($1::uuid, $2::jsonb)::text", 2),
-	 {U, {ARG_BODY, "body", NULL}}, NULL, false, billing_stripe_call},
+	 {U, {ARG_BODY, "body", NULL}}, NULL, false, billing_stripe_call, .body_required = true},
 	{EVHTTP_REQ_POST, "/api/billing/portal", AUTH_USER, 200,
 	 SQL("billing_portal", "SELECT ex7.billing_portal($1::uuid)::text", 1), {U}, NULL, false, billing_stripe_call},
 	{EVHTTP_REQ_POST, "/api/billing/cancel", AUTH_USER, 200,
@@ -33,7 +33,7 @@
 	 SQL("billing_resume", "SELECT ex7.billing_resume($1::uuid)::text", 1), {U}, NULL, false, billing_stripe_call},
 	/* Admin Comp: service_role tokens only; body {user_id, tier, days} */
 	{EVHTTP_REQ_POST, "/api/billing/comp", AUTH_SERVICE, 200,
-	 SQL("billing_comp", "SELECT ex7.billing_comp($1::uuid, $2::jsonb)::text", 2), {U, {ARG_BODY, "body", NULL}}},
+	 SQL("billing_comp", "SELECT ex7.billing_comp($1::uuid, $2::jsonb)::text", 2), {U, {ARG_BODY, "body", NULL}}, .body_required = true},
 	/* Stripe Webhook: "Signature verified BEFORE parse. Returns 200 on success or already-processed. 400 on
 	 * bad signature. 500 on handler error (so Stripe retries)." */
 	{EVHTTP_REQ_POST, "/api/billing/webhook", AUTH_PUBLIC, 200,

@@ -12,7 +12,7 @@ src = re.sub(r'#include "(routes_\w+\.h)"', lambda m: (top / 'http' / m.group(1)
              (top / 'http/routes.c').read_text())
 version = re.search(r"default_version = '([^']+)'", (top / 'ex7.control').read_text()).group(1)
 
-route_re = re.compile(r'\{EVHTTP_REQ_(\w+), "([^"]+)", AUTH_(\w+), (\d+),\s*SQL\("(\w+)",.*?\),\s*(\{.*?\})(?:, (\w+|NULL))?(?:, (true|false))?(?:, (\w+|NULL))?(?:,\s*"([^"]+)")?\},\n', re.S)
+route_re = re.compile(r'\{EVHTTP_REQ_(\w+), "([^"]+)", AUTH_(\w+), (\d+),\s*SQL\("(\w+)",.*?\),\s*(\{.*?\})(?:, (\w+|NULL))?(?:, (true|false))?(?:, (\w+|NULL))?(?:,\s*"([^"]+)")?(?:,\s*\.body_required = (true))?\},\n', re.S)
 arg_re = re.compile(r'\{ARG_(\w+), "([^"]+)", (NULL|"[^"]*")\}')
 
 TAGS = [('/api/strategies', 'Strategies'), ('/api/signals/runtimes', 'Runtimes'), ('/api/signals', 'Signals'),
@@ -106,7 +106,8 @@ for m in route_re.finditer(src):
         ref = BODY.get(name)
         op['requestBody'] = {'required': True, 'content': {'application/json': {'schema': {'$ref': f'#/components/schemas/{ref}'} if ref else {'type': 'object'}}}}
     elif body_props:
-        op['requestBody'] = {'required': False, 'content': {'application/json': {'schema': {'type': 'object', 'properties': body_props}}}}
+        # Route.body_required: an empty body is 422 ["body"] (docs/http.md, "Request bodies")
+        op['requestBody'] = {'required': m.group(11) == 'true', 'content': {'application/json': {'schema': {'type': 'object', 'properties': body_props}}}}
     ok = {'description': 'Successful Response'}
     if stream:
         op['description'] = ('Server-Sent Events (docs/stream.md): a retry hint, a compliance banner (event compliance), the events '

@@ -102,8 +102,12 @@ test('the compliance gate: 412 with the missing documents on every gated route, 
   r = await api(srv, 'POST', '/api/billing/compliance/accept', { tok: t, body: { documents: ['nda'] } });
   assert.equal(r.status, 422);
   assert.deepEqual(r.body.detail[0].loc, ['body', 'documents', 0]);
-  // an empty body accepts every current document, stored with version, time and client address
+  // an empty body is refused: an acceptance names the documents the user was shown (docs/billing.md)
   r = await api(srv, 'POST', '/api/billing/compliance/accept', { tok: t });
+  assert.equal(r.status, 422, r.text);
+  assert.deepEqual(r.body.detail, [{ loc: ['body'], msg: 'field required', type: 'value_error.missing' }]);
+  // naming the rest: each stored with version, time and client address
+  r = await api(srv, 'POST', '/api/billing/compliance/accept', { tok: t, body: { documents: ['risk', 'privacy'] } });
   assert.equal(r.status, 201);
   assert.equal(r.body.compliant, true);
   assert.ok(r.body.documents.every((d) => d.accepted_at));
