@@ -173,7 +173,7 @@ const Route routes[] = {
 	 {U, {ARG_PATH_UUID, "signal_id", NULL}}},
 	{EVHTTP_REQ_POST, "/api/signals/{signal_id}/close", AUTH_USER, 200,
 	 SQL("close_signal", "SELECT ex7.close_signal($1::uuid, $2::uuid, $3::numeric)::text", 3),
-	 {U, {ARG_PATH_UUID, "signal_id", NULL}, {ARG_BODY_NUMBER, "close_price", NULL}}, .body_required = true},
+	 {U, {ARG_PATH_UUID, "signal_id", NULL}, {ARG_BODY_NUMBER, "close_price", NULL}}},
 
 	/* Market data. Get Instruments (Account section): "List all instruments with current market data." */
 	{EVHTTP_REQ_GET, "/api/instruments", AUTH_USER, 200,

@@ -88,9 +88,13 @@ COMMENT ON FUNCTION ex7.get_compliance(uuid) IS
 
 /*
  * accept_compliance: POST /api/billing/compliance/accept. Body {"documents": ["tos", "risk", "privacy"]},
- * an item may name its version ({"document": "tos", "version": "2"}: the version the client showed); an
- * empty body accepts every current document. A version that is no longer current is a 409, so the client
- * shows the new text instead of recording consent to the old one. Accepting again keeps the first record.
+ * an item may name its version ({"document": "tos", "version": "2"}: the version the client showed). A
+ * version that is no longer current is a 409, so the client shows the new text instead of recording
+ * consent to the old one. Accepting again keeps the first record.
+ * Over HTTP the body is required (ex7d answers 422 ["body"] "field required" for an empty request, where
+ * the reference's sample sends none: an acceptance of legal documents names what the user was shown;
+ * docs/billing.md). A body without "documents" ('{}', the DEFAULT) or NULL accepts every current document:
+ * the SQL callers' form (tests, the demo data, an operator recording a consent given elsewhere).
  */
 CREATE OR REPLACE FUNCTION ex7.accept_compliance(p_user uuid, p_body jsonb DEFAULT '{}', p_client_addr text DEFAULT NULL)
 RETURNS jsonb
@@ -164,7 +168,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7.accept_compliance(uuid, jsonb, text) IS
-'Returns the user''s compliance status (as ex7.get_compliance) after recording acceptance (time, client address) of the named current documents, or of every current document when the body has no documents. X7422 for an unknown document or field, X7409 document_version_not_current when a named version is not the current one.';
+'Returns the user''s compliance status (as ex7.get_compliance) after recording acceptance (time, client address) of the current documents the body names ({"documents": [...]}, what POST /api/billing/compliance/accept requires), or of every current document when the body has no documents (''{}'', the default, or NULL: SQL callers only). X7422 for an unknown document or field, X7409 document_version_not_current when a named version is not the current one.';
 
 CREATE OR REPLACE FUNCTION ex7.billing_disclaimer()
 RETURNS jsonb
