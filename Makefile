@@ -32,7 +32,7 @@ PG_CPPFLAGS = -Iext -DEX7_VERSION='"$(EXTVERSION)"'
 SHLIB_LINK  = -lcrypto
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 
-EXTRA_CLEAN = ext/ex7--$(EXTVERSION).sql $(UPGRADES) results output_iso regression.diffs regression.out http/ex7d http/ex7d-asan
+EXTRA_CLEAN = ext/ex7--$(EXTVERSION).sql $(UPGRADES) results output_iso regression.diffs regression.out http/ex7d http/ex7d-asan test/fuzz/fuzz_edge
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -66,10 +66,17 @@ SAN_CFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fr
 http/ex7d-asan: $(HTTP_SRCS) $(wildcard http/*.h)
 	$(CC) $(filter-out -O2,$(HTTP_CFLAGS)) -O1 $(SAN_CFLAGS) -o $@ $(HTTP_SRCS) $(HTTP_LIBS)
 
+# libFuzzer over the request path (test/fuzz/fuzz_edge.c includes router.c and conn.c for their static
+# functions; every other http/*.c but main.c is linked); make fuzz runs it (tools/fuzz.sh, FUZZ_SECONDS)
+FUZZ_SRCS = $(filter-out http/main.c http/router.c http/conn.c,$(HTTP_SRCS))
+test/fuzz/fuzz_edge: test/fuzz/fuzz_edge.c $(HTTP_SRCS) $(wildcard http/*.h) ext/base64url.h
+	clang $(filter-out -O2,$(HTTP_CFLAGS)) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-o $@ test/fuzz/fuzz_edge.c $(FUZZ_SRCS) $(HTTP_LIBS)
+
 # ext/base64url.h, the one base64url of both builds, is included by http/jwt.c, ext/cursor.c, ext/alerts.c
 http/ex7d http/ex7d-asan ext/cursor.o ext/alerts.o ext/cursor.bc ext/alerts.bc: ext/base64url.h
 
-.PHONY: deps test run stop bench deb chaos
+.PHONY: deps test run stop bench deb chaos fuzz
 deps:
 	@bash tools/deps.sh
 
@@ -88,6 +95,10 @@ bench:
 # failover under load with pg_auto_failover on this machine, apart from make test (docs/ha.md)
 chaos:
 	@bash tools/chaos.sh
+
+# libFuzzer over ex7d's request path for FUZZ_SECONDS (default 480), apart from make test (docs/http.md)
+fuzz:
+	@bash tools/fuzz.sh
 
 # Debian packages postgresql-15-ex7 and ex7d into DEB_OUT (docs/packaging.md)
 DEB_OUT ?= dist

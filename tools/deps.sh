@@ -3,8 +3,8 @@
 # nothing is missing (one dpkg-query). As root it runs apt-get; otherwise it prints the exact command to run.
 #   run   what building and running ex7 needs (make run): compiler, PostgreSQL and its headers, the
 #         libraries of ex7d, pg_cron, curl
-#   test  (the default: make test, make bench) all of that plus the test tools: pgTAP, Chromium, promtool,
-#         Node.js and npm
+#   test  (the default: make test, make bench, make fuzz) all of that plus the test tools: pgTAP, Chromium,
+#         promtool, clang with libFuzzer, Node.js and npm
 set -euo pipefail
 what=${1:-test}
 case "$what" in run|test) ;; *) echo "usage: tools/deps.sh [run|test]" >&2; exit 2 ;; esac
@@ -24,6 +24,8 @@ if [ "$what" = test ]; then
 		chromium
 		# promtool (Debian ships it in prometheus): test/e2e/observability.test.mjs checks ex7d's /metrics
 		prometheus
+		# clang with libFuzzer's runtime: the fuzz target of ex7d's request path (test/checks/fuzz.sh, make fuzz)
+		clang libclang-rt-14-dev
 	)
 fi
 
