@@ -70,7 +70,7 @@ static const char usage[] =
 	"  EX7_SSE_BUFFER_MAX    signal stream: bytes queued for a slow client before ex7d closes its\n"
 	"                        stream (default 262144, 4096..67108864)\n"
 	"  EX7_SSE_MAX_PER_USER  signal stream: streams one user may hold open on this process; beyond\n"
-	"                        them 429 (default 8, 1..10000)\n"
+	"                        them 429 (default 16, 1..10000)\n"
 	"  EX7_MAX_CONNECTIONS   API connections held open at once; at the cap ex7d stops accepting until\n"
 	"                        one closes (default: RLIMIT_NOFILE less the pool size less 64)\n"
 	"  EX7_HEAD_TIMEOUT_MS   a request head must be complete this long after the connection is ready\n"
@@ -286,7 +286,7 @@ config_load(Config *cfg, char *err, size_t errlen)
 	cfg->sse_retry_ms = (int) n;
 	n = int_setting("EX7_SSE_BUFFER_MAX", 262144, 4096, 67108864, err, errlen);
 	cfg->sse_buffer_max = (size_t) n;
-	n = int_setting("EX7_SSE_MAX_PER_USER", 8, 1, 10000, err, errlen);
+	n = int_setting("EX7_SSE_MAX_PER_USER", 16, 1, 10000, err, errlen);
 	cfg->sse_max_per_user = (int) n;
 	n = int_setting("EX7_MAX_CONNECTIONS", 0, 1, 1000000, err, errlen);
 	cfg->max_connections = (int) n;
