@@ -1548,10 +1548,16 @@ window_read(const BarsTable *table, text *instrument, text *timeframe, Timestamp
 		Oid			types[4] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT4OID};
 		SPIPlanPtr	p;
 
-		/* newest first through the primary key (instrument, timeframe, ts) */
-		p = SPI_prepare("SELECT b.ts, b.open::float8, b.high::float8, b.low::float8, "
-						"b.close::float8, b.volume::float8, b.close FROM ex7.bars b "
-						"WHERE b.instrument = $1 AND b.timeframe = $2 AND b.ts <= $3 "
+		/*
+		 * newest first through the primary key (instrument, timeframe, ts). Every name qualified:
+		 * ex7._evaluate runs without a pinned search_path (ext/sql/99_search_path.sql), so this is
+		 * planned under its caller's, which may put objects of its own before pg_catalog.
+		 */
+		p = SPI_prepare("SELECT b.ts, b.open::pg_catalog.float8, b.high::pg_catalog.float8, "
+						"b.low::pg_catalog.float8, b.close::pg_catalog.float8, b.volume::pg_catalog.float8, "
+						"b.close FROM ex7.bars b "
+						"WHERE b.instrument OPERATOR(pg_catalog.=) $1 "
+						"AND b.timeframe OPERATOR(pg_catalog.=) $2 AND b.ts OPERATOR(pg_catalog.<=) $3 "
 						"ORDER BY b.ts DESC LIMIT $4", 4, types);
 		if (p == NULL || SPI_keepplan(p) != 0)
 			elog(ERROR, "could not prepare the bars query: %s", SPI_result_code_string(SPI_result));

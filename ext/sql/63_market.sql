@@ -28,11 +28,15 @@ CREATE OR REPLACE FUNCTION ex7._timeframe_interval(p_timeframe text)
 RETURNS interval
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT CASE p_timeframe
-        WHEN '1m' THEN interval '1 minute' WHEN '2m' THEN interval '2 minutes'
-        WHEN '5m' THEN interval '5 minutes' WHEN '15m' THEN interval '15 minutes'
-        WHEN '30m' THEN interval '30 minutes' WHEN '1h' THEN interval '1 hour'
-        WHEN '4h' THEN interval '4 hours' WHEN '1d' THEN interval '24 hours' END;
+    SELECT CASE
+        WHEN p_timeframe OPERATOR(pg_catalog.=) '1m' THEN interval '1 minute'
+        WHEN p_timeframe OPERATOR(pg_catalog.=) '2m' THEN interval '2 minutes'
+        WHEN p_timeframe OPERATOR(pg_catalog.=) '5m' THEN interval '5 minutes'
+        WHEN p_timeframe OPERATOR(pg_catalog.=) '15m' THEN interval '15 minutes'
+        WHEN p_timeframe OPERATOR(pg_catalog.=) '30m' THEN interval '30 minutes'
+        WHEN p_timeframe OPERATOR(pg_catalog.=) '1h' THEN interval '1 hour'
+        WHEN p_timeframe OPERATOR(pg_catalog.=) '4h' THEN interval '4 hours'
+        WHEN p_timeframe OPERATOR(pg_catalog.=) '1d' THEN interval '24 hours' END;
 $$;
 COMMENT ON FUNCTION ex7._timeframe_interval(text) IS
 'Returns the length of one bar of the timeframe (1d: 24 hours), or NULL for a value that is not a timeframe.';
@@ -151,7 +155,8 @@ LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     SELECT pg_catalog.jsonb_build_object(
         'instrument', p_b.instrument, 'timeframe', p_b.timeframe, 'ts', p_b.ts,
-        'open', p_b.open::text, 'high', p_b.high::text, 'low', p_b.low::text, 'close', p_b.close::text,
+        'open', p_b.open::pg_catalog.text, 'high', p_b.high::pg_catalog.text,
+        'low', p_b.low::pg_catalog.text, 'close', p_b.close::pg_catalog.text,
         'volume', p_b.volume);
 $$;
 COMMENT ON FUNCTION ex7._bar_json(ex7.bars) IS

@@ -143,8 +143,10 @@ AS $$
     SELECT pg_catalog.jsonb_build_object(
         'id', d.id, 'subscription_id', d.subscription_id, 'channel_id', d.channel_id,
         'channel_type', d.channel_type, 'strategy_id', d.strategy_id, 'event', d.event,
-        'title', d.message ->> 'title', 'status', d.status, 'reason', d.reason, 'attempts', d.attempts,
-        'next_attempt_at', CASE WHEN d.status = 'queued' THEN d.next_attempt_at END,
+        'title', d.message OPERATOR(pg_catalog.->>) 'title', 'status', d.status, 'reason', d.reason,
+        'attempts', d.attempts,
+        'next_attempt_at',
+            CASE WHEN d.status OPERATOR(pg_catalog.=) 'queued' THEN d.next_attempt_at END,
         'provider_message_id', d.provider_message_id, 'last_error', d.last_error,
         'created_at', d.created_at, 'sent_at', d.sent_at, 'updated_at', d.updated_at);
 $$;

@@ -9,8 +9,9 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
     SELECT pg_catalog.jsonb_build_object(
         'id', a.id, 'instrument', a.instrument, 'timeframe', a.timeframe, 'condition', a.condition,
-        'level', a.level::text, 'repeat', a.repeat, 'active', a.active, 'note', a.note,
-        'last_price', a.last_price::text, 'last_bar_ts', a.last_ts, 'triggered_count', a.triggered_count,
+        'level', a.level::pg_catalog.text, 'repeat', a.repeat, 'active', a.active, 'note', a.note,
+        'last_price', a.last_price::pg_catalog.text, 'last_bar_ts', a.last_ts,
+        'triggered_count', a.triggered_count,
         'last_triggered_at', a.last_triggered_at, 'created_at', a.created_at, 'updated_at', a.updated_at);
 $$;
 COMMENT ON FUNCTION ex7._price_alert_json(ex7.price_alerts) IS
@@ -22,7 +23,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
     SELECT pg_catalog.jsonb_build_object(
         'id', l.id, 'alert_id', l.alert_id, 'instrument', l.instrument, 'condition', l.condition,
-        'level', l.level::text, 'price', l.price::text, 'timeframe', l.timeframe, 'bar_ts', l.bar_ts,
+        'level', l.level::pg_catalog.text, 'price', l.price::pg_catalog.text,
+        'timeframe', l.timeframe, 'bar_ts', l.bar_ts,
         'created_at', l.created_at);
 $$;
 COMMENT ON FUNCTION ex7._price_alert_log_json(ex7.price_alert_logs) IS
