@@ -3,7 +3,8 @@
  *	  The cases of http/json_strict.c (RFC 8259, RFC 3629), then a bounded fuzz: random and mutated
  *	  texts must never crash it (test/checks/json_strict.sh builds this with ASan and UBSan), and every
  *	  text it accepts must parse in json-c with the same depth limit, to the end. Prints TAP-like "ok -" /
- *	  "not ok -" lines; exits 1 on any failure.
+ *	  "not ok -" lines; exits 1 on any failure. With --hex it only answers "<kind> <top>" for each text
+ *	  on stdin (test/checks/json_strict_diff.py compares those with Python's json module).
  */
 #include "json_strict.h"
 
@@ -160,10 +161,48 @@ static const char *const seeds[] = {
 	"[[[[\"\\\\\\\"\\/\\b\\f\\n\\r\\t\"]]]]",
 };
 
+/*
+ * hex_mode: returns 0 after printing "<kind> <top>" for each line of stdin, a text in hex: the side of
+ * test/checks/json_strict_diff.py that compares the check with Python's json module.
+ */
+static int
+hex_mode(void)
+{
+	char	   *line = NULL;
+	size_t		cap = 0;
+	ssize_t		n;
+	JsonStrictError err;
+
+	while ((n = getline(&line, &cap, stdin)) > 0)
+	{
+		size_t		len = (size_t) (n - 1) / 2;
+		char	   *text = malloc(len ? len : 1);
+
+		for (size_t i = 0; i < len; i++)
+		{
+			unsigned	v;
+
+			if (sscanf(line + 2 * i, "%2x", &v) != 1)
+				v = 0;
+			text[i] = (char) v;
+		}
+		JsonStrictKind k = json_strict_check(text, len, &err);
+
+		printf("%d %d\n", (int) k, (int) err.top);
+		free(text);
+	}
+	free(line);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	long		iterations = argc > 1 ? atol(argv[1]) : 200000;
+	long		iterations;
+
+	if (argc > 1 && strcmp(argv[1], "--hex") == 0)
+		return hex_mode();
+	iterations = argc > 1 ? atol(argv[1]) : 200000;
 	JsonStrictError err;
 	char		loc[512];
 	unsigned	seed = 12345;
