@@ -11,8 +11,8 @@
  *  - kid is untrusted input: it only selects among configured keys; an unknown kid is refused;
  *  - aud is required and must match; exp is required; exp, nbf and iat are checked with a 60 s leeway.
  * And the rules of a strict edge (docs/http.md, "Authentication"):
- *  - the decoded header and claims are each one strict JSON object (RFC 8259): json-c alone takes NaN,
- *    Infinity, single quotes and trailing text;
+ *  - the decoded header and claims are each one strict JSON object (RFC 8259, http/json_strict.c):
+ *    json-c alone takes NaN, Infinity, single quotes and trailing text;
  *  - every string is read as a value with its length, never as a C string: a NUL inside a member name
  *    or a value ("<uuid>\u0000evil") is refused instead of comparing equal to the text before it;
  *  - exp, nbf and iat are integers from 0 to JWT_MAX_NUMERIC_DATE (jwt.h says why integers);
@@ -24,6 +24,7 @@
  *    or the service role (docs/http.md).
  */
 #include "jwt.h"
+#include "json_strict.h"
 #include "util.h"
 #include "../ext/base64url.h"
 
@@ -397,45 +398,34 @@ done:
 }
 
 /*
- * json_text_ok: returns true when the decoded text of a token part may go to json-c; else false with
- * *why. FALLBACK
+ * json_part: returns the parsed JSON object of a base64url token part, or NULL with *why. The text must
+ * be one strict JSON object (http/json_strict.c: RFC 8259 grammar, so no NaN, Infinity, single quotes
+ * or trailing text; UTF-8 strings; no \u0000, which json-c would keep inside a value and cut a member
+ * name at, so that {"aud\u0000x": ...} would read as aud) before json-c parses it. A member named twice
+ * counts with its last value (json-c), as RFC 7515 section 4 and RFC 7519 section 4 allow.
  */
-static bool
-json_text_ok(const unsigned char *text, size_t len, const char **why)
-{
-	for (size_t i = 0; i + 1 < len; i++)
-		if (text[i] == '\\')
-		{
-			if (text[i + 1] == 'u' && i + 5 < len && memcmp(text + i + 2, "0000", 4) == 0)
-			{
-				*why = "NUL character in a string";
-				return false;
-			}
-			i++;				/* the escaped character, which may be a backslash itself */
-		}
-	return true;
-}
-
-/* json_part: returns the parsed JSON object of a base64url token part, or NULL with *why. */
 static json_object *
 json_part(const char *s, size_t len, const char **why)
 {
 	size_t		rawlen;
 	unsigned char *raw = b64url_decode_alloc(s, len, &rawlen);
+	JsonStrictError jerr;
 	json_tokener *tok;
 	json_object *obj;
 
 	*why = "malformed token";
 	if (raw == NULL)
 		return NULL;
-	if (!json_text_ok(raw, rawlen, why))
+	if (json_strict_check((const char *) raw, rawlen, &jerr) != JSON_STRICT_OK ||
+		jerr.top != JSON_STRICT_T_OBJECT)
 	{
+		*why = jerr.kind == JSON_STRICT_STRING_NUL ? "NUL character in a string" : "not strict JSON (RFC 8259)";
 		free(raw);
 		return NULL;
 	}
-	tok = json_tokener_new();
-	obj = json_tokener_parse_ex(tok, (const char *) raw, (int) rawlen);
-	/* the whole part must be one JSON object, nothing after it */
+	tok = json_tokener_new_ex(JSON_STRICT_JSONC_DEPTH);
+	obj = tok ? json_tokener_parse_ex(tok, (const char *) raw, (int) rawlen) : NULL;
+	/* json-c must agree: the whole part is one object, nothing after it */
 	if (obj && (json_tokener_get_error(tok) != json_tokener_success || json_tokener_get_parse_end(tok) != rawlen ||
 				!json_object_is_type(obj, json_type_object)))
 	{
