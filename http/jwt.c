@@ -461,9 +461,10 @@ date_claim(json_object *claims, const char *name, long *out, const char *bad, co
 }
 
 /*
- * times_check: returns NULL when a token with times t is valid at now, else the reason. RFC 7519
- * 4.1.4 and 4.1.5 with the leeway; iat as facts.md "JWT" asks: a token cannot be issued in the future.
- * Written so that no sum can overflow whatever now is (the claims are at most JWT_MAX_NUMERIC_DATE).
+ * times_check: returns NULL when a token with times t is valid at now, else the reason. exp and nbf as
+ * RFC 7519 4.1.4 and 4.1.5 say, with the leeway; iat (4.1.6 leaves its use to the application) may not
+ * be beyond the leeway in the future, because revocation trusts it (file comment). Written so that no
+ * sum can overflow whatever now is (the claims are at most JWT_MAX_NUMERIC_DATE).
  */
 static const char *
 times_check(const JwtTimes *t, time_t now)
