@@ -495,9 +495,12 @@ head_reset(Conn *c)
 	c->seen_cl = c->seen_auth = c->seen_host = false;
 }
 
-/* request_line: returns 0, or the status refusing the request line l (n bytes, no line end). */
+/*
+ * request_line: returns 0, or the status refusing the request line l (n bytes, no line end; l is the
+ * guard's own copy, written to while the target is parsed).
+ */
 static int
-request_line(Conn *c, const char *l, size_t n, const char **detail)
+request_line(Conn *c, char *l, size_t n, const char **detail)
 {
 	static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", NULL};
 	size_t		m = 0,
@@ -517,6 +520,20 @@ request_line(Conn *c, const char *l, size_t n, const char **detail)
 		}
 	if (t == m + 1 || t >= n)
 		return 400;
+	{
+		/* as evhttp will parse it (evhttp_parse_request_line), else its HTML 400 would answer */
+		struct evhttp_uri *u;
+
+		l[t] = '\0';
+		u = evhttp_uri_parse_with_flags(l + m + 1, EVHTTP_URI_NONCONFORMANT);
+		l[t] = ' ';
+		if (u == NULL)
+		{
+			*detail = "the request target cannot be parsed as a URI (RFC 3986)";
+			return 400;
+		}
+		evhttp_uri_free(u);
+	}
 	v = l + t + 1;
 	if (n - t - 1 != 8 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' || v[6] != '.' ||
 		v[7] < '0' || v[7] > '9')
