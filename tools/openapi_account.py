@@ -37,7 +37,7 @@ SCHEMAS = {
     'VixResult': _obj(graph=_ref('Graph'), summary=_str, assumptions={'type': 'array', 'items': _str},
                       understood={'type': 'object', 'description': 'what Vix read: instrument, timeframe, idea and its settings, direction, size, stop_loss_ticks, take_profit_ticks, session, trend_filter, flat_at_close'},
                       name=_str, instrument=_str, timeframe=_str, generator={'enum': ['deterministic', 'llm']},
-                      fallback_reason={'type': 'object', 'required': ['code', 'message'],
+                      fallback_reason={'type': 'object', 'required': ['code', 'message'], 'optional': True,
                                        'description': 'only when a configured language model\'s answer was not used and the deterministic generator answered',
                                        'properties': {'code': {'enum': ['provider_timeout', 'provider_unreachable', 'provider_error', 'invalid_answer', 'invalid_graph']},
                                                       'message': _str, 'detail': {'type': 'array', 'items': {'type': 'object'}, 'description': 'the engine validator\'s error (invalid_graph)'}}},
@@ -52,12 +52,12 @@ SCHEMAS = {
     'ExchangeKeyCreate': {
         'type': 'object', 'required': ['exchange', 'api_key', 'secret'],
         'properties': {
-            'exchange': {'enum': ['binance', 'bybit', 'coinbase', 'kraken', 'mexc', 'okx', 'rithmic', 'tradovate']},
+            'exchange': {'enum': sql_array('_exchanges')},
             'label': {'type': 'string', 'maxLength': 100},
             'api_key': {'type': 'string', 'maxLength': 4096, 'description': 'also accepted as apiKey'},
             'secret': {'type': 'string', 'maxLength': 4096},
             'passphrase': {'type': 'string', 'maxLength': 4096, 'description': 'required for okx'}}},
-    'ExchangeKey': _obj(id=_uuid, exchange=_str, label=_str, hint={'type': 'string', 'examples': ['****WXYZ']},
+    'ExchangeKey': _obj(id=_uuid, exchange={'enum': sql_array('_exchanges')}, label=_str, hint={'type': 'string', 'examples': ['****WXYZ']},
                         has_passphrase={'type': 'boolean'}, created_at=_ts),
     'ExchangeKeyList': _obj(keys={'type': 'array', 'items': _ref('ExchangeKey')}),
     'ExchangeKeyDeleted': _obj(id=_uuid, deleted={'const': True}),

@@ -84,13 +84,16 @@ SCHEMAS = {
                      reason={'enum': [None, 'quota', 'unsubscribed', 'unverified']}, attempts=_int, next_attempt_at=_nts,
                      provider_message_id=_nstr, last_error=_nstr, created_at=_ts, sent_at=_nts, updated_at=_ts),
     'DeliveryPage': _obj(items=_arr('Delivery'), next_cursor=_nstr),
-    'ResendWebhookResult': _obj(ok=_bool, type=_str, matched=_bool, delivery_id=_uuid, status=_str),
+    # ex7.alerts_resend_event (ext/sql/76_alerts.sql): delivery_id and status only when a delivery matched
+    'ResendWebhookResult': _obj(ok=_bool, type=_str, matched=_bool, delivery_id={**_uuid, 'optional': True},
+                                status={'enum': ['queued', 'sent', 'delivered', 'bounced', 'complained', 'failed', 'suppressed'],
+                                        'optional': True}),
     'TelegramWebhookReply': {'type': 'object', 'description': 'the webhook reply: a sendMessage Telegram runs (the '
                              'handshake\'s confirmation), or {action: ignored}'},
     'PriceAlertCreate': {'type': 'object', 'required': ['instrument', 'condition', 'level'], 'properties': {
         'instrument': _str, 'condition': {'enum': ['crosses_above', 'crosses_below', 'above', 'below']},
         'level': {'type': ['string', 'number'], 'description': 'exact decimal, positive'},
-        'repeat': {'type': 'boolean', 'default': False}, 'timeframe': {'enum': ['1m', '2m', '5m', '15m', '30m', '1h', '4h', '1d'],
+        'repeat': {'type': 'boolean', 'default': False}, 'timeframe': {'enum': TIMEFRAMES,
         'description': 'the bar series watched (default: the finest with bars, else 1m)'}, 'note': {'type': 'string', 'maxLength': 200}}},
     'PriceAlertPatch': _obj(condition={'enum': ['crosses_above', 'crosses_below', 'above', 'below']},
                             level={'type': ['string', 'number']}, repeat=_bool, active=_bool, note=_str),
@@ -105,7 +108,8 @@ SCHEMAS = {
     'Notification': _obj(id=_uuid, type={'enum': _ntypes}, title=_str, message=_str, read_at=_nts, action_url=_nstr,
                          created_at=_ts, data={'type': 'object'}),
     'NotificationPage': _obj(notifications=_arr('Notification'), total=_int),
-    'Success': _obj(success={'const': True}, updated=_int),
+    # ext/sql/77_notifications.sql: updated (how many) from mark-all only
+    'Success': _obj(success={'const': True}, updated={**_int, 'optional': True}),
     'NotificationPreferences': {'type': 'object', 'required': ['notification_preferences'], 'properties': {
         'success': _bool,
         'notification_preferences': {'type': 'object', 'properties': {t: _bool for t in _ntypes},

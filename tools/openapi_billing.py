@@ -31,7 +31,9 @@ SCHEMAS = {
         price=_obj(amount={'type': 'string', 'description': 'exact decimal'}, currency=_str, interval={'enum': ['month']}),
         purchasable={'type': 'boolean', 'description': 'the tier has a Stripe price: POST /api/billing/checkout sells it'},
         caps=_caps)}),
-    'Disclaimer': _obj(rule=_str, text={'type': 'string', 'description': 'CFTC Rule 4.41(b)(1)(i), verbatim'},
+    # ex7.billing_disclaimer (ext/sql/73_billing.sql): ex7.compliance_banner() and the current documents
+    'Disclaimer': _obj(rule={'type': 'string', 'const': 'CFTC Rule 4.41(b)(1)(i)'},
+                       text={'type': 'string', 'description': 'CFTC Rule 4.41(b)(1)(i), verbatim'},
                        documents={'type': 'array', 'items': _doc}),
     'ComplianceStatus': _obj(compliant=_bool, documents={'type': 'array', 'items': {
         'allOf': [_doc, _obj(accepted_at=_nts)]}}, missing=_missing),

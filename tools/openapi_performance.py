@@ -18,10 +18,12 @@ _ratio = {'type': ['number', 'null'], 'description': 'rounded to 6 decimals; nul
 _int = {'type': 'integer'}
 _obj = lambda **p: {'type': 'object', 'properties': p}
 _ref = lambda n: {'$ref': f'#/components/schemas/{n}'}
+_opt = lambda **p: {**_obj(**p), 'optional': True, 'description': 'absent from GET /api/performance (its metrics omit breakdowns)'}
 _group = _obj(key={'type': ['string', 'null']}, trades=_int, wins=_int, losses=_int, win_rate=_ratio, net_pnl=_dec,
               gross_profit=_dec, gross_loss=_dec)
 SCHEMAS = {
-    'Disclaimer': _obj(rule={'type': 'string', 'const': 'CFTC Rule 4.41(b)(1)(i)'},
+    # ex7.compliance_banner() (ext/sql/55_events.sql)
+    'ComplianceBanner': _obj(rule={'type': 'string', 'const': 'CFTC Rule 4.41(b)(1)(i)'},
                        text={'type': 'string', 'description': 'the hypothetical-performance statement, verbatim'}),
     'Metrics': {'type': 'object', 'description': 'ex7.compute_metrics (docs/metrics.md): money as decimal strings, ratios as numbers',
                 'properties': {
@@ -39,41 +41,44 @@ SCHEMAS = {
         'span': _obj(start=_nts, end=_nts),
         'excursions': _obj(trades=_int, avg_mae=_ndec, max_mae=_ndec, avg_mfe=_ndec, max_mfe=_ndec,
                            avg_mae_winners=_ndec, avg_mfe_losers=_ndec),
-        'breakdowns': _obj(by_day={'type': 'array', 'items': _group}, by_week={'type': 'array', 'items': _group},
+        'breakdowns': _opt(by_day={'type': 'array', 'items': _group}, by_week={'type': 'array', 'items': _group},
                            by_month={'type': 'array', 'items': _group}, by_tag={'type': 'array', 'items': _group})}},
     'EquityPoint': _obj(ts=_ts, equity=_dec),
     'Performance': _obj(
         strategies={'type': 'array', 'items': _obj(
             strategy_id={'type': 'string', 'format': 'uuid'}, name={'type': 'string'}, instrument={'type': 'string'},
-            timeframe={'type': 'string'}, status={'type': 'string'}, current_version=_int,
+            timeframe={'type': 'string'}, status={'enum': check_enum('strategies', 'status')}, current_version=_int,
             backtest={'type': ['object', 'null'], 'properties': {
                 'id': {'type': 'string', 'format': 'uuid'}, 'strategy_version': _int, 'purpose': {'type': 'string'},
                 'range_from': _ts, 'range_to': _ts, 'finished_at': _ts, 'summary': {'type': ['object', 'null']},
                 'metrics': _ref('Metrics')}},
             live=_obj(paper=_ref('Metrics'), live=_ref('Metrics')))},
-        initial_capital=_dec, as_of=_ts, disclaimer=_ref('Disclaimer')),
+        initial_capital=_dec, as_of=_ts, disclaimer=_ref('ComplianceBanner')),
+    # ex7.portfolio (ext/sql/69_performance.sql): today's counts, and the cumulative ones with gross profit and loss
+    'PortfolioToday': _obj(signals_taken=_int, closed=_int, force_closed=_int, wins=_int, losses=_int,
+                           realized_pnl=_dec, win_rate=_ratio),
     'PortfolioCounts': _obj(signals_taken=_int, closed=_int, force_closed=_int, wins=_int, losses=_int,
                             realized_pnl=_dec, win_rate=_ratio, gross_profit=_dec, gross_loss=_dec),
     'Portfolio': _obj(mode={'enum': ['paper', 'live']}, trading_day_start=_ts, as_of=_ts,
-                      today=_ref('PortfolioCounts'), cumulative=_ref('PortfolioCounts'), open_positions=_int,
-                      positions={'type': 'array', 'items': _ref('Signal')}, disclaimer=_ref('Disclaimer')),
+                      today=_ref('PortfolioToday'), cumulative=_ref('PortfolioCounts'), open_positions=_int,
+                      positions={'type': 'array', 'items': _ref('Signal')}, disclaimer=_ref('ComplianceBanner')),
     'Dashboard': _obj(
         mode={'enum': ['paper', 'live']}, as_of=_ts,
         strategies={'type': 'array', 'items': _obj(
-            strategy_id={'type': 'string', 'format': 'uuid'}, name={'type': 'string'}, status={'type': 'string'},
-            runtime_status={'type': ['string', 'null']}, instrument={'type': 'string'}, timeframe={'type': 'string'},
+            strategy_id={'type': 'string', 'format': 'uuid'}, name={'type': 'string'}, status={'enum': check_enum('strategies', 'status')},
+            runtime_status={'enum': [None, *check_enum('strategy_runtimes', 'status')]}, instrument={'type': 'string'}, timeframe={'type': 'string'},
             pnl=_dec, pnl_percent={'type': 'number'}, trade_count=_int, wins=_int, win_rate=_ratio, open_positions=_int,
             error_count=_int, runtime_error={'type': ['string', 'null']}, started_at=_nts, last_bar_ts=_nts)},
         aggregate=_obj(strategies=_int, total_pnl=_dec, total_pnl_percent=_ratio, total_trades=_int, win_rate=_ratio,
                        running_strategies=_int, error_strategies=_int, total_errors=_int, total_open_positions=_int),
-        disclaimer=_ref('Disclaimer')),
+        disclaimer=_ref('ComplianceBanner')),
     'StrategyPerformance': _obj(
         strategy_id={'type': 'string', 'format': 'uuid'}, name={'type': 'string'}, instrument={'type': 'string'},
-        timeframe={'type': 'string'}, status={'type': 'string'}, mode={'enum': ['paper', 'live']}, **{'from': _nts},
+        timeframe={'type': 'string'}, status={'enum': check_enum('strategies', 'status')}, mode={'enum': ['paper', 'live']}, **{'from': _nts},
         to=_nts, initial_capital=_dec, total_trades=_int, winning_trades=_int, losing_trades=_int, win_rate=_ratio,
         pnl=_dec, pnl_percent=_ratio, max_drawdown=_dec, max_drawdown_percent=_ratio, sharpe_ratio=_ratio,
         profit_factor=_ratio, expectancy=_ndec, metrics=_ref('Metrics'),
-        equity_curve={'type': 'array', 'items': _ref('EquityPoint')}, disclaimer=_ref('Disclaimer')),
+        equity_curve={'type': 'array', 'items': _ref('EquityPoint')}, disclaimer=_ref('ComplianceBanner')),
 }
 DESCRIPTION = {
     'get_performance': 'Per-strategy backtest performance and live stats: the newest finished backtest of each strategy beside '

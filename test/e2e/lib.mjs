@@ -2,12 +2,13 @@
 // a free port with an HS256 secret and a JWKS of ES256 and RS256 keys (made with jose), tokens, and a
 // small HTTP client. The cluster itself is the one tools/test.sh started (PGHOST, PGPORT, PGUSER).
 import { spawn, execFileSync } from 'node:child_process';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SignJWT, generateKeyPair, exportJWK } from 'jose';
+import { checkResponse } from './openapi_check.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // EX7D_BIN: another build of the server, e.g. http/ex7d-asan (tools/test.sh runs the suite against it)
@@ -120,8 +121,11 @@ export async function token(sub, { alg = 'HS256', role = 'authenticated', claims
   return jwt.sign(signKey);
 }
 
-// api: one request; resolves to { status, headers, body (parsed JSON or null), text }.
-export async function api(srv, method, p, { tok, body, headers = {}, raw } = {}) {
+// api: one request; resolves to { status, headers, body (parsed JSON or null), text }. Every answer is
+// checked against http/openapi.json (openapi_check.mjs): an undocumented status, a body off its schema or a
+// missing required header throws, failing the test that made the request. openapi: false skips the check for
+// a request that is not an API call by design (a raw protocol probe).
+export async function api(srv, method, p, { tok, body, headers = {}, raw, openapi = true } = {}) {
   const h = { ...headers };
   if (tok) h.Authorization = `Bearer ${tok}`;
   let payload;
@@ -131,6 +135,12 @@ export async function api(srv, method, p, { tok, body, headers = {}, raw } = {})
   const text = await res.text();
   let parsed = null;
   try { parsed = text ? JSON.parse(text) : null; } catch { parsed = null; }
+  if (openapi) {
+    const problems = checkResponse(method, p, res.status, res.headers, text);
+    // EX7_OPENAPI_REPORT=<file>: write the mismatches there and go on (to see all of them in one run)
+    if (problems.length && process.env.EX7_OPENAPI_REPORT) appendFileSync(process.env.EX7_OPENAPI_REPORT, problems.join('\n') + '\n');
+    else if (problems.length) throw new Error(`response does not match http/openapi.json:\n  ${problems.join('\n  ')}\n  body: ${text.slice(0, 300)}`);
+  }
   return { status: res.status, headers: res.headers, body: parsed, text };
 }
 
