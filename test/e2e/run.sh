@@ -5,7 +5,8 @@
 # top-level "ok"/"not ok" line is one test.
 set -uo pipefail
 cd "$(dirname "$0")"
-if [ ! -d node_modules/jose ] || [ ! -d node_modules/@redocly/cli ] || [ ! -d node_modules/eventsource ] || [ ! -d node_modules/stripe ] || [ ! -d node_modules/svix ]; then
+# (a lockfile newer than the installed tree means packages were added or changed since the last install)
+if [ ! -d node_modules/jose ] || [ ! -d node_modules/@redocly/cli ] || [ ! -d node_modules/eventsource ] || [ ! -d node_modules/stripe ] || [ ! -d node_modules/svix ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
 	npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1 || npm install --no-audit --no-fund --loglevel=error >/dev/null ||
 		{ echo "not ok - npm install of the e2e test dependencies failed"; exit 1; }
 fi
