@@ -94,8 +94,11 @@ UPDATE ex7.strategy_runtimes SET status = 'error', error = 'feed lost', stopped_
 SELECT pg_temp.shown(ex7.start_runtime(:'u1', :'s_ready')) AS from_error;
 
 --
--- Stop: running -> draining; everything else unchanged; no row -> 404
+-- Stop: running -> draining while it has an open signal to finish (one paper signal of Ready, open until
+-- the end of this file); everything else unchanged; no row -> 404. A running runtime with nothing open
+-- stops at once, and the close of a draining runtime's last signal stops it: sql/runtime_drain.sql.
 --
+SELECT ex7.fire_signal(:'u1', :'s_ready', 'paper', 'long', 1, 5000.00, '2026-04-20 13:30+00') ->> 'decision' AS open_signal;
 UPDATE ex7.strategy_runtimes SET status = 'running' WHERE strategy_id = :'s_ready';
 SELECT pg_temp.shown(ex7.stop_runtime(:'u1', :'s_ready')) AS running_to_draining;
 SELECT pg_temp.shown(ex7.stop_runtime(:'u1', :'s_ready', 'paper')) AS draining_unchanged;

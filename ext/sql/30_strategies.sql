@@ -8,7 +8,10 @@
  *
  * Locks: a strategy writer locks the strategy row (FOR UPDATE, scoped by owner) before it touches the
  * strategy's versions or runtimes; ex7.start_runtime takes the same row FOR SHARE before its runtime row.
- * One order (strategy row, then runtime rows), so none of them can deadlock with another.
+ * One order (strategy row, then runtime rows), so none of them can deadlock with another. Delete and
+ * archive also change signals and decide on open signals (they cancel them, or stop a runtime with none
+ * to drain), so they first take the user row, the first lock of every signal writer (ex7._lock_user,
+ * start_runtime and the dispatcher included): user row, strategy row, runtime and signal rows.
  */
 
 /* ---------------------------------------------------------------------------------------------------
@@ -320,6 +323,22 @@ $$;
 COMMENT ON FUNCTION ex7._lock_strategy(uuid, uuid) IS
 'Returns the strategy p_id of user p_user locked FOR UPDATE; raises X7404 when it is missing, soft-deleted or another user''s.';
 
+/*
+ * _lock_existing_user: ex7._lock_user's lock (the user row, FOR NO KEY UPDATE, until commit) for writers
+ * that may be called for a user who does not exist: it creates no row and raises nothing, because such a
+ * user owns nothing and the caller answers 404 by itself.
+ */
+CREATE OR REPLACE FUNCTION ex7._lock_existing_user(p_user uuid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    PERFORM 1 FROM ex7.users u WHERE u.id = p_user FOR NO KEY UPDATE;
+END
+$$;
+COMMENT ON FUNCTION ex7._lock_existing_user(uuid) IS
+'Returns nothing. Locks the user row until commit (FOR NO KEY UPDATE, as ex7._lock_user) when the user exists; creates nothing.';
+
 CREATE OR REPLACE FUNCTION ex7._get_strategy(p_user uuid, p_id uuid)
 RETURNS ex7.strategies
 LANGUAGE plpgsql STABLE
@@ -593,8 +612,18 @@ COMMENT ON FUNCTION ex7.update_strategy(uuid, uuid, jsonb, text) IS
 'Returns the updated strategy (with graph). Patchable: name, description, instrument, timeframe, tags, graph, note; a changed graph adds a version. p_if_match: the If-Match header (or the bare etag). X7404 missing, X7409 etag_mismatch / strategy_archived / name_conflict, X7422 invalid fields.';
 
 /*
- * delete_strategy: soft delete (deleted_at); the name becomes free again. Its runtimes stop in the same
- * transaction, without draining: a deleted strategy has nothing left to finish a bar for.
+ * delete_strategy: soft delete (deleted_at); the name becomes free again. In the same transaction its
+ * open signals are cancelled as force-close-all cancels them (ex7._force_close: close_reason force_close,
+ * zero P&L, one signal_closed event each) and its runtimes stop without draining: a deleted strategy has
+ * nothing left to finish a bar for, and no route reaches its signals any more (force-close-all and start
+ * answer 404 for it, a live signal cannot be closed by hand), so left open they would count in the risk
+ * gate's open positions for ever (docs/strategies.md, "Delete"). The rows stay: signals, their events and
+ * the audit are history (signals.strategy_id references strategies without ON DELETE, and the strategy
+ * row is never removed).
+ * Locks: the user row first (ex7._lock_existing_user), then the strategy row. A fire or close of the
+ * same user that got the user row first commits before the delete reads the open signals, so it
+ * cancels what they opened; one that comes after finds the strategy deleted (fire: 404) or its signal
+ * cancelled (close: 409 signal_not_open). specs/strategy_delete_race.spec.
  */
 CREATE OR REPLACE FUNCTION ex7.delete_strategy(p_user uuid, p_id uuid)
 RETURNS void
@@ -603,16 +632,18 @@ AS $$
 DECLARE
     v ex7.strategies;
 BEGIN
+    PERFORM ex7._lock_existing_user(p_user);
     v := ex7._lock_strategy(p_user, p_id);
     UPDATE ex7.strategies s
        SET deleted_at = pg_catalog.now(), updated_at = pg_catalog.now(), revision = s.revision + 1,
            etag = ex7._strategy_etag(s.id, s.revision + 1)
      WHERE s.id = v.id;
     PERFORM ex7._stop_runtimes(v.id, false);
+    PERFORM ex7._force_close(p_user, v.id);
 END
 $$;
 COMMENT ON FUNCTION ex7.delete_strategy(uuid, uuid) IS
-'Returns nothing (204). Soft-deletes the strategy and stops its active runtimes (status stopped) in the same transaction. X7404 when it is missing, already deleted or another user''s.';
+'Returns nothing (204). Soft-deletes the strategy and, in the same transaction, stops its active runtimes (status stopped) and cancels its open signals, paper and live, as force_close_all does (close_reason force_close, zero P&L, a signal_closed event each). X7404 when it is missing, already deleted or another user''s.';
 
 /* ---------------------------------------------------------------------------------------------------
  * Lifecycle: every transition goes through ex7._transition and the state machine of ext/lifecycle.c.
@@ -626,6 +657,10 @@ DECLARE
     v        ex7.strategies;
     v_target text;
 BEGIN
+    IF p_action = 'archive' THEN
+        -- archive stops runtimes that have no open signal to drain: the user row first (file header)
+        PERFORM ex7._lock_existing_user(p_user);
+    END IF;
     v := ex7._lock_strategy(p_user, p_id);
     -- raises X7409 invalid_transition with the allowed set (Promote Strategy: "Any other source status
     -- yields 409 with the per-status allowed set so the client can render a helpful message")
@@ -646,7 +681,7 @@ BEGIN
 
     IF v_target = 'archived' THEN
         -- Archive Strategy: "Soft-stop": running runtimes drain (the dispatcher finishes the bar, then
-        -- settles on stopped), ones that never ran stop at once
+        -- settles on stopped), ones that never ran or have no open signal stop at once
         PERFORM ex7._stop_runtimes(v.id, true);
     END IF;
     RETURN ex7._strategy_json(v);

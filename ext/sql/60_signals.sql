@@ -398,23 +398,120 @@ COMMENT ON FUNCTION ex7._close_at(ex7.signals, numeric, text, text) IS
 'Returns the signal closed at p_price with status p_status (cancelled for a manual close, closed for the engine) and close_reason p_reason, with P&L from ex7.compute_pnl and a signal_closed event; NULL when it was no longer open. The caller holds the user row lock.';
 
 /*
- * close_signal follows the six steps of ex7-api-reference.txt, Close Signal ("Workflow (§7.3)"), after
- * the body validation FastAPI would do (reason, close_price) and after _lock_user.
+ * The close price of a manual close. The contract's sample sends no body (ex7-api-reference.txt, Close
+ * Signal: `curl -X POST .../close` with no -d) and its step 4 needs a close_price, so ex7 makes it
+ * optional: without one the close is at the mark, and an explicit one must be plausible (docs/signals.md,
+ * "The close price"). Both read ex7.bars (docs/market.md); ts is a bar's close time.
+ *
+ * _mark_max_age: the oldest a mark may be. Two lengths of the mark bar's timeframe, the threshold at
+ * which docs/market.md ("Freshness") calls a series stale (on time, the last closed bar is at most one
+ * length old; one more absorbs a late delivery), and never more than an hour: the close of a 4h or 1d bar
+ * is not the price of now. PL/pgSQL: ex7._timeframe_interval is created later (63_market.sql).
  */
-CREATE OR REPLACE FUNCTION ex7.close_signal(p_user uuid, p_signal_id uuid, p_close_price numeric, p_reason text DEFAULT 'user')
+CREATE OR REPLACE FUNCTION ex7._mark_max_age(p_timeframe text)
+RETURNS interval
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+BEGIN
+    RETURN LEAST(2 * ex7._timeframe_interval(p_timeframe), interval '1 hour');
+END
+$$;
+COMMENT ON FUNCTION ex7._mark_max_age(text) IS
+'Returns how old the close of a p_timeframe bar may be to serve as the mark price: two bar lengths (the staleness threshold of docs/market.md), at most one hour.';
+
+/*
+ * _mark_price: the instrument's most recent bar at or before p_at over every timeframe (the shortest
+ * timeframe wins a tie of close times), its close being the mark. fresh says whether it is recent enough
+ * to close at (ex7._mark_max_age). One index probe per timeframe on the bars' primary key.
+ */
+CREATE OR REPLACE FUNCTION ex7._mark_price(p_instrument text, p_at timestamptz,
+                                           OUT price numeric, OUT bar_ts timestamptz, OUT timeframe text,
+                                           OUT fresh boolean)
+RETURNS record
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    SELECT b.close, b.ts, b.tf INTO price, bar_ts, timeframe
+      FROM pg_catalog.unnest(ex7._timeframes()) WITH ORDINALITY AS t (tf, n),
+           LATERAL (SELECT y.close, y.ts, t.tf FROM ex7.bars y
+                     WHERE y.instrument = p_instrument AND y.timeframe = t.tf AND y.ts <= p_at
+                     ORDER BY y.ts DESC LIMIT 1) AS b
+     ORDER BY b.ts DESC, t.n
+     LIMIT 1;
+    fresh := bar_ts IS NOT NULL AND p_at - bar_ts <= ex7._mark_max_age(timeframe);
+END
+$$;
+COMMENT ON FUNCTION ex7._mark_price(text, timestamptz) IS
+'Returns (price, bar_ts, timeframe, fresh): the close of the instrument''s most recent bar at or before p_at (any timeframe; the shortest wins a tie), its close time and timeframe, and whether it is at most ex7._mark_max_age old. All NULL (fresh false) when the instrument has no bar.';
+
+/*
+ * _close_band: the close prices a manual close may use. The reference range is the entry price, the
+ * [low, high] of the instrument's bars (any timeframe) that closed from the signal's bar to p_at, and
+ * the mark (the latest bar at or before p_at, however old). It is widened on both sides by a margin of
+ * its largest absolute price:
+ *   7%  when the mark is fresh (the bars reach now): the price cannot have run far since the last bar;
+ *       7% is the first level of CME's equity index price limits (CME Group, "Equity Price Limits":
+ *       7%, 13%, 20% of the previous settlement), a move that halts the market;
+ *   20% otherwise (the bars stop before now, or there is none but the entry): CME's widest equity
+ *       limit, the most a day can move before trading stops for the day.
+ * The band is rounded outwards to the tick grid. basis names what the range came from: bars (bars since
+ * the entry), mark (no bar since the entry, an older one), entry (no bar at all).
+ */
+CREATE OR REPLACE FUNCTION ex7._close_band(p_signal ex7.signals, p_at timestamptz,
+                                           OUT low numeric, OUT high numeric, OUT basis text)
+RETURNS record
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    m record;
+    v_lo numeric;
+    v_hi numeric;
+    v_tick numeric;
+    v_margin numeric;
+BEGIN
+    m := ex7._mark_price(p_signal.instrument, p_at);
+    SELECT pg_catalog.min(b.lo), pg_catalog.max(b.hi) INTO v_lo, v_hi
+      FROM pg_catalog.unnest(ex7._timeframes()) AS t (tf),
+           LATERAL (SELECT pg_catalog.min(y.low) AS lo, pg_catalog.max(y.high) AS hi FROM ex7.bars y
+                     WHERE y.instrument = p_signal.instrument AND y.timeframe = t.tf
+                       AND y.ts >= p_signal.bar_ts AND y.ts <= p_at) AS b;
+    basis := CASE WHEN v_lo IS NOT NULL THEN 'bars' WHEN m.price IS NOT NULL THEN 'mark' ELSE 'entry' END;
+    -- LEAST and GREATEST skip NULLs: the entry price is always there
+    v_lo := LEAST(v_lo, m.price, p_signal.entry_price);
+    v_hi := GREATEST(v_hi, m.price, p_signal.entry_price);
+    v_margin := CASE WHEN m.fresh THEN 0.07 ELSE 0.20 END * GREATEST(pg_catalog.abs(v_lo), pg_catalog.abs(v_hi));
+    SELECT i.tick_size INTO v_tick FROM ex7.instruments i WHERE i.symbol = p_signal.instrument;
+    low := pg_catalog.floor((v_lo - v_margin) / v_tick) * v_tick;
+    high := pg_catalog.ceil((v_hi + v_margin) / v_tick) * v_tick;
+END
+$$;
+COMMENT ON FUNCTION ex7._close_band(ex7.signals, timestamptz) IS
+'Returns (low, high, basis): the plausible close prices of the signal at p_at, the range of its entry price, the instrument''s bars since the signal''s bar and the latest bar, widened by 7% (fresh mark) or 20% (none) and rounded outwards to the tick grid; basis is bars, mark or entry.';
+
+/*
+ * close_signal follows the six steps of ex7-api-reference.txt, Close Signal ("Workflow (§7.3)"), after
+ * the body validation FastAPI would do (reason) and after _lock_user. Between steps 3 and 4 it settles
+ * the close price: p_close_price when given and inside ex7._close_band (else X7422 at
+ * ["body","close_price"]), the mark when not (else X7409 no_mark_price). The answer is the signal plus
+ * close_price_source (request or mark) and, for the mark, mark_bar_time and mark_timeframe.
+ */
+CREATE OR REPLACE FUNCTION ex7.close_signal(p_user uuid, p_signal_id uuid, p_close_price numeric DEFAULT NULL,
+                                            p_reason text DEFAULT 'user')
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     s ex7.signals;
+    m record;
+    band record;
+    v_price numeric;
+    v_source jsonb;
+    v_msg text;
 BEGIN
     PERFORM ex7._require_compliance(p_user);    -- 412 until ToS, risk and privacy are accepted (docs/billing.md)
     -- "status='cancelled' (per SignalClose.reason Literal 'user')": the only reason a client may send
     IF p_reason IS DISTINCT FROM 'user' THEN
         PERFORM ex7._invalid('["body","reason"]', 'reason must be: user', 'value_error.const');
-    END IF;
-    IF p_close_price IS NULL THEN
-        PERFORM ex7._invalid('["body","close_price"]', 'close_price is required', 'value_error.missing');
     END IF;
 
     PERFORM ex7._lock_user(p_user);
@@ -440,6 +537,38 @@ BEGIN
                            pg_catalog.jsonb_build_object('code', 'live_close_disabled', 'signal_id', s.id));
     END IF;
 
+    -- The close price (docs/signals.md, "The close price"): the client's, if plausible, else the mark.
+    IF p_close_price IS NULL THEN
+        m := ex7._mark_price(s.instrument, pg_catalog.now());
+        IF NOT m.fresh THEN
+            PERFORM ex7._raise(409,
+                CASE WHEN m.bar_ts IS NULL
+                     THEN pg_catalog.format('no mark price: %s has no bar; send close_price', s.instrument)
+                     ELSE pg_catalog.format('no mark price: the last %s bar closed at %s, more than %s minutes ago; send close_price',
+                                            s.instrument, ex7._iso(m.bar_ts),
+                                            pg_catalog.date_part('epoch', ex7._mark_max_age(m.timeframe))::integer / 60) END,
+                pg_catalog.jsonb_build_object('code', 'no_mark_price', 'instrument', s.instrument,
+                                              'last_bar_time', m.bar_ts, 'last_bar_timeframe', m.timeframe,
+                                              'max_age_seconds',
+                                              pg_catalog.date_part('epoch', ex7._mark_max_age(m.timeframe))::integer));
+        END IF;
+        v_price := m.price;
+        v_source := pg_catalog.jsonb_build_object('close_price_source', 'mark', 'mark_bar_time', m.bar_ts,
+                                                  'mark_timeframe', m.timeframe);
+    ELSE
+        band := ex7._close_band(s, pg_catalog.now());
+        IF p_close_price < band.low OR p_close_price > band.high THEN
+            v_msg := pg_catalog.format('close_price must be between %s and %s (the %s range since the entry, widened)',
+                                       band.low, band.high, s.instrument);
+            PERFORM ex7._raise(422, v_msg, pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                'loc', '["body","close_price"]'::jsonb, 'msg', v_msg, 'type', 'value_error.close_price.band',
+                'ctx', pg_catalog.jsonb_build_object('min', band.low::text, 'max', band.high::text,
+                                                     'basis', band.basis))));
+        END IF;
+        v_price := p_close_price;
+        v_source := '{"close_price_source": "request"}';
+    END IF;
+
     -- 4. "Compute P&L via compute_pnl(instrument, side, size, entry_price, close_price) — this is the
     --    one-and-only P&L formula (2-tick slippage 2-sided, per-instrument commission, all Decimal)."
     --    It raises X7422 at ["body","close_price"] for a price off the tick grid.
@@ -449,25 +578,63 @@ BEGIN
     --    slippage_ticks is compute_pnl's, the one formula's 2 ticks.
     -- 6. "pg_notify('signal_closed', <json>) inside the same transaction so the SSE broadcaster sees the
     --    close on commit only": _close_at appends the event and notifies signal_closed.
-    s := ex7._close_at(s, p_close_price, 'cancelled', 'user');
+    s := ex7._close_at(s, v_price, 'cancelled', 'user');
     IF s.id IS NULL THEN
         SELECT * INTO s FROM ex7.signals x WHERE x.id = p_signal_id;
         PERFORM ex7._raise(409, 'signal is not open',
                            pg_catalog.jsonb_build_object('code', 'signal_not_open', 'signal', ex7._signal_json(s)));
     END IF;
-    RETURN ex7._signal_json(s);
+    -- a draining runtime whose last open signal this was has nothing left to finish (docs/runtimes.md)
+    PERFORM ex7._settle_drained(s.strategy_id, s.mode);
+    RETURN ex7._signal_json(s) || v_source;
 END
 $$;
 COMMENT ON FUNCTION ex7.close_signal(uuid, uuid, numeric, text) IS
-'Returns the closed signal after a manual close of one of the user''s open paper signals at p_close_price (status cancelled, close_reason user, P&L from ex7.compute_pnl), emitting a signal_closed event. X7404 missing or not owned; X7409 {code: signal_not_open, signal} when not open; X7403 {code: live_close_disabled} for a live signal; X7422 for a missing or off-grid close_price or a reason other than user.';
+'Returns the closed signal plus close_price_source (request, or mark with mark_bar_time and mark_timeframe) after a manual close of one of the user''s open paper signals (status cancelled, close_reason user, P&L from ex7.compute_pnl), emitting a signal_closed event; a draining runtime left with no open signal stops. p_close_price NULL closes at the mark, the close of the instrument''s latest bar (X7409 {code: no_mark_price} when there is none or it is older than two bar lengths, at most an hour); a given one must lie in ex7._close_band and on the tick grid (X7422 at ["body","close_price"]). X7404 missing or not owned; X7409 {code: signal_not_open, signal} when not open; X7403 {code: live_close_disabled} for a live signal; X7422 for a reason other than user.';
 
 /*
- * force_close_all: ex7-api-reference.txt, Force Close All. "close_price falls back to entry_price (safe
- * null-free default — no realized PnL for an emergency cancel)": the P&L fields are all zero, not
- * compute_pnl's figures (which at close = entry would still charge slippage and commission). Zero also
- * means a force-close is not a loss for the risk gate: it ends a run of consecutive losses. Every open
- * signal of the strategy is cancelled, paper and live alike: the contract makes no exception, and an
- * emergency lever that skipped some positions would not be one.
+ * _force_close: cancel every open signal of the strategy: close_reason force_close, close_price =
+ * entry_price and zero P&L (ex7-api-reference.txt, Force Close All: "close_price falls back to
+ * entry_price (safe null-free default — no realized PnL for an emergency cancel)"; compute_pnl at
+ * close = entry would still charge slippage and commission). Zero also means a force-close is not a loss
+ * for the risk gate: it ends a run of consecutive losses. Paper and live alike: the contract makes no
+ * exception, and an emergency lever that skipped some positions would not be one. One signal_closed
+ * event per signal in the order they fired ("For every closed signal id, emit pg_notify('signal_closed',
+ * ...)"); then a draining runtime of the strategy has nothing left to finish and stops. The caller holds
+ * the user row lock (ex7._lock_user): force_close_all, and delete_strategy (docs/strategies.md, "Delete").
+ */
+CREATE OR REPLACE FUNCTION ex7._force_close(p_user uuid, p_strategy_id uuid)
+RETURNS uuid[]
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    s ex7.signals;
+    v_ids uuid[];
+BEGIN
+    WITH u AS (
+        UPDATE ex7.signals x
+           SET status = 'cancelled', close_reason = 'force_close', close_price = x.entry_price,
+               closed_at = pg_catalog.now(),
+               pnl_points = 0, pnl_ticks = 0, gross_pnl = 0.00, slippage_ticks = 0, slippage_cost = 0.00,
+               commission = 0.00, net_pnl = 0.00
+         WHERE x.strategy_id = p_strategy_id AND x.user_id = p_user AND x.status = 'open'
+        RETURNING x.id, x.fired_at)
+    SELECT coalesce(pg_catalog.array_agg(u.id ORDER BY u.fired_at, u.id), '{}') INTO v_ids FROM u;
+
+    FOR s IN SELECT x.* FROM ex7.signals x WHERE x.id = ANY (v_ids) ORDER BY x.fired_at, x.id LOOP
+        PERFORM ex7._emit_event(p_user, 'signal_closed', s.id, s.strategy_id, ex7._signal_json(s));
+    END LOOP;
+    PERFORM ex7._settle_drained(p_strategy_id, NULL);
+    RETURN v_ids;
+END
+$$;
+COMMENT ON FUNCTION ex7._force_close(uuid, uuid) IS
+'Returns the ids, in fired order, of the user''s open signals of the strategy it cancelled (close_reason force_close, close_price = entry_price, zero P&L), with one signal_closed event each; then stops the strategy''s draining runtimes left with no open signal. The caller holds the user row lock.';
+
+/*
+ * force_close_all: ex7-api-reference.txt, Force Close All. The ownership gate, then ex7._force_close.
+ * The answer is what the contract says it returns, "the number of signals that transitioned to
+ * 'cancelled'": a JSON number (the ids are in the signal_closed events).
  */
 CREATE OR REPLACE FUNCTION ex7.force_close_all(p_user uuid, p_strategy_id uuid)
 RETURNS jsonb
@@ -475,8 +642,6 @@ LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     v_owner uuid;
-    s ex7.signals;
-    v_ids uuid[] := '{}';
 BEGIN
     IF p_user IS NULL THEN
         PERFORM ex7._raise(401, 'acting user is required');
@@ -493,29 +658,10 @@ BEGIN
     END IF;
 
     PERFORM ex7._lock_user(p_user);
-
-    -- 2. "UPDATE every open signal with close_reason='force_close'."
-    WITH u AS (
-        UPDATE ex7.signals x
-           SET status = 'cancelled', close_reason = 'force_close', close_price = x.entry_price,
-               closed_at = pg_catalog.now(),
-               pnl_points = 0, pnl_ticks = 0, gross_pnl = 0.00, slippage_ticks = 0, slippage_cost = 0.00,
-               commission = 0.00, net_pnl = 0.00
-         WHERE x.strategy_id = p_strategy_id AND x.user_id = p_user AND x.status = 'open'
-        RETURNING x.id, x.fired_at)
-    SELECT coalesce(pg_catalog.array_agg(u.id ORDER BY u.fired_at, u.id), '{}') INTO v_ids FROM u;
-
-    -- 3. "For every closed signal id, emit pg_notify('signal_closed', ...)": one event per signal, in
-    --    the order the signals fired.
-    FOR s IN SELECT x.* FROM ex7.signals x WHERE x.id = ANY (v_ids) ORDER BY x.fired_at, x.id LOOP
-        PERFORM ex7._emit_event(p_user, 'signal_closed', s.id, s.strategy_id, ex7._signal_json(s));
-    END LOOP;
-
+    -- 2. "UPDATE every open signal with close_reason='force_close'." 3. one signal_closed event each.
     -- "Returns the number of signals that transitioned to 'cancelled'."
-    RETURN pg_catalog.jsonb_build_object(
-        'closed', pg_catalog.cardinality(v_ids),
-        'signal_ids', pg_catalog.to_jsonb(v_ids));
+    RETURN pg_catalog.to_jsonb(pg_catalog.cardinality(ex7._force_close(p_user, p_strategy_id)));
 END
 $$;
 COMMENT ON FUNCTION ex7.force_close_all(uuid, uuid) IS
-'Returns {closed: n, signal_ids: [...]} after cancelling every open signal of the user''s strategy (close_reason force_close, close_price = entry_price, zero P&L), one signal_closed event each in fired order. X7404 when the strategy does not exist or is soft-deleted, X7403 when another user owns it.';
+'Returns the number of signals cancelled (a JSON number, as the contract says) after cancelling every open signal of the user''s strategy, paper and live (close_reason force_close, close_price = entry_price, zero P&L), one signal_closed event each in fired order; a draining runtime of the strategy then stops. X7404 when the strategy does not exist or is soft-deleted, X7403 when another user owns it, X7401 without a user.';

@@ -221,20 +221,35 @@ $$;
 COMMENT ON FUNCTION ex7._fixtures() IS
 'Returns [{slug, body}]: the fixture strategies, each body a create_strategy body (name, description, instrument, timeframe, tags, graph).';
 
-CREATE OR REPLACE FUNCTION ex7.strategy_fixtures()
+/*
+ * list_fixtures: GET /api/strategies/fixtures, the slugs a client may pass to POST
+ * /api/strategies/from-fixture/{slug} (the reference names that route but no way to learn its slugs).
+ * A JSON array in the fixtures' order, each item the create body without its graph. The same for every
+ * user, like GET /api/engines, so it takes no acting user.
+ */
+CREATE OR REPLACE FUNCTION ex7.list_fixtures()
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT pg_catalog.jsonb_build_object('fixtures', pg_catalog.jsonb_agg(
+    SELECT coalesce(pg_catalog.jsonb_agg(
                pg_catalog.jsonb_build_object('slug', f.v ->> 'slug', 'name', f.v #> '{body,name}',
                                              'description', f.v #> '{body,description}',
                                              'instrument', f.v #> '{body,instrument}',
                                              'timeframe', f.v #> '{body,timeframe}', 'tags', f.v #> '{body,tags}')
-               ORDER BY f.o))
+               ORDER BY f.o), '[]')
       FROM pg_catalog.jsonb_array_elements(ex7._fixtures()) WITH ORDINALITY AS f (v, o);
 $$;
+COMMENT ON FUNCTION ex7.list_fixtures() IS
+'Returns a JSON array [{slug, name, description, instrument, timeframe, tags}]: the fixture strategies POST /api/strategies/from-fixture/{slug} can create, in a fixed order (GET /api/strategies/fixtures). The same for every user.';
+
+CREATE OR REPLACE FUNCTION ex7.strategy_fixtures()
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT pg_catalog.jsonb_build_object('fixtures', ex7.list_fixtures());
+$$;
 COMMENT ON FUNCTION ex7.strategy_fixtures() IS
-'Returns {fixtures: [{slug, name, description, instrument, timeframe, tags}]}: the strategies POST /api/strategies/from-fixture/{slug} can create.';
+'Returns {fixtures: [{slug, name, description, instrument, timeframe, tags}]}: ex7.list_fixtures() wrapped in an object, the strategies POST /api/strategies/from-fixture/{slug} can create.';
 
 /*
  * create_from_fixture: the create path (ex7._strategy_fields, ex7._insert_strategy), so a fixture obeys

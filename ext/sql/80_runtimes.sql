@@ -1,7 +1,8 @@
 /* ext/sql/80_runtimes.sql: the runtimes API (contract section "Signals": List Runtimes, Start Runtime,
  * Stop Runtime, Signals Health Me). A runtime is the worker state of one (strategy, mode): starting,
  * running, draining, stopped or error. These functions record what the user asks for; the dispatcher
- * moves starting -> running and draining -> stopped. docs/runtimes.md describes the JSON.
+ * moves starting -> running and draining -> stopped (and so does the close of a draining runtime's last
+ * open signal, below). docs/runtimes.md describes the JSON.
  */
 
 CREATE OR REPLACE FUNCTION ex7._runtime_json(p_r ex7.strategy_runtimes, p_strategy_name text)
@@ -40,10 +41,54 @@ COMMENT ON FUNCTION ex7._check_mode(text) IS
 'Returns p_mode when it is paper or live; raises X7422 ["body","mode"] otherwise.';
 
 /*
+ * Draining. Stop Runtime: "Graceful drain: flip 'running' to 'draining' and let the dispatcher finish the
+ * current bar before it settles on 'stopped'." What a draining runtime finishes is its open signals
+ * (ex7._fill_decide still applies their brackets and exits on that bar, and takes no entry). A runtime
+ * with no open signal of its (strategy, mode) has nothing to finish: it stops at once instead of waiting
+ * for a bar that, over a weekend or with a stopped feed, may not come for days (docs/runtimes.md,
+ * "Stop Runtime"). And a draining runtime whose last open signal is closed by the user (close_signal,
+ * force_close_all, delete_strategy) stops in that same transaction (ex7._settle_drained). The
+ * dispatcher still settles the others after their bar, and the job runtimes_settle (86_jobs.sql) those
+ * whose market sends no bar. Every caller holds the user row lock (ex7._lock_user), the lock the
+ * signal writers take first, so no signal opens or closes between the check and the update.
+ *
+ * _runtime_open_signals: whether the runtime's (strategy, mode) has an open signal
+ * (signals_strategy_open_idx).
+ */
+CREATE OR REPLACE FUNCTION ex7._runtime_open_signals(p_strategy_id uuid, p_mode text)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+    SELECT EXISTS (SELECT 1 FROM ex7.signals x
+                    WHERE x.strategy_id = p_strategy_id AND x.mode = p_mode AND x.status = 'open');
+$$;
+COMMENT ON FUNCTION ex7._runtime_open_signals(uuid, text) IS
+'Returns true when the strategy has an open signal in p_mode: what a draining runtime of (strategy, mode) still has to finish.';
+
+CREATE OR REPLACE FUNCTION ex7._settle_drained(p_strategy_id uuid, p_mode text)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    v_n integer;
+BEGIN
+    UPDATE ex7.strategy_runtimes r
+       SET status = 'stopped', stopped_at = pg_catalog.now(), updated_at = pg_catalog.now()
+     WHERE r.strategy_id = p_strategy_id AND (p_mode IS NULL OR r.mode = p_mode) AND r.status = 'draining'
+       AND NOT ex7._runtime_open_signals(r.strategy_id, r.mode);
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION ex7._settle_drained(uuid, text) IS
+'Returns how many draining runtimes of the strategy (in p_mode, or any mode when NULL) it stopped because no open signal of theirs is left. The caller holds the user row lock.';
+
+/*
  * _stop_runtimes: what happens to a strategy's runtimes when the strategy goes away. Called with the
- * strategy row already locked (ex7.delete_strategy, ex7._transition).
- *   p_drain (archive, a "soft-stop"): running -> draining, as Stop Runtime does; starting -> stopped
- *     (it never ran a bar, there is nothing to drain); draining, stopped and error stay.
+ * user row and then the strategy row locked (ex7.delete_strategy, ex7._transition).
+ *   p_drain (archive, a "soft-stop"): running -> draining, as Stop Runtime does, or stopped when it has
+ *     no open signal to finish; starting -> stopped (it never ran a bar, there is nothing to drain);
+ *     draining, stopped and error stay.
  *   not p_drain (delete): starting, running and draining -> stopped at once; stopped and error stay
  *     (error keeps its message for the user to read).
  */
@@ -54,19 +99,24 @@ AS $$
 DECLARE
     v_n integer;
 BEGIN
+    WITH d AS (
+        SELECT r.id, p_drain AND r.status = 'running' AND ex7._runtime_open_signals(r.strategy_id, r.mode) AS drains
+          FROM ex7.strategy_runtimes r
+         WHERE r.strategy_id = p_strategy_id
+           AND r.status IN ('starting', 'running', 'draining')
+           AND NOT (p_drain AND r.status = 'draining'))
     UPDATE ex7.strategy_runtimes r
-       SET status = CASE WHEN p_drain AND r.status = 'running' THEN 'draining' ELSE 'stopped' END,
-           stopped_at = CASE WHEN p_drain AND r.status = 'running' THEN r.stopped_at ELSE pg_catalog.now() END,
+       SET status = CASE WHEN d.drains THEN 'draining' ELSE 'stopped' END,
+           stopped_at = CASE WHEN d.drains THEN r.stopped_at ELSE pg_catalog.now() END,
            updated_at = pg_catalog.now()
-     WHERE r.strategy_id = p_strategy_id
-       AND r.status IN ('starting', 'running', 'draining')
-       AND NOT (p_drain AND r.status = 'draining');
+      FROM d
+     WHERE r.id = d.id;
     GET DIAGNOSTICS v_n = ROW_COUNT;
     RETURN v_n;
 END
 $$;
 COMMENT ON FUNCTION ex7._stop_runtimes(uuid, boolean) IS
-'Returns how many runtimes of the strategy changed: with p_drain running ones drain and starting ones stop; without, every active one stops at once.';
+'Returns how many runtimes of the strategy changed: with p_drain running ones drain (or stop when they have no open signal) and starting ones stop; without, every active one stops at once.';
 
 /*
  * list_runtimes: List Runtimes: "Return every (strategy, mode) runtime row owned by the caller. Ordered so
@@ -162,6 +212,9 @@ COMMENT ON FUNCTION ex7.start_runtime(uuid, uuid, text) IS
  * 'error' / 'draining' / 'starting' -> return the current status unchanged (200). Stop is idempotent
  * and side-effect-free for non-running states. No such row -> 404. We do NOT check the strategies table
  * here: ownership is already enforced by the user_id predicate on the UPDATE."
+ * Where ex7 differs: a running runtime with no open signal has nothing to drain and becomes stopped at
+ * once (above, "Draining"). The user row is locked first (if the user exists: a stranger's stop is a 404
+ * either way), the lock order of every signal writer, so no signal opens between the check and the update.
  */
 CREATE OR REPLACE FUNCTION ex7.stop_runtime(p_user uuid, p_strategy_id uuid, p_mode text DEFAULT 'paper')
 RETURNS jsonb
@@ -171,8 +224,12 @@ DECLARE
     r ex7.strategy_runtimes;
 BEGIN
     PERFORM ex7._check_mode(p_mode);
+    PERFORM ex7._lock_existing_user(p_user);
     UPDATE ex7.strategy_runtimes x
-       SET status = 'draining', updated_at = pg_catalog.now()
+       SET status = CASE WHEN ex7._runtime_open_signals(x.strategy_id, x.mode) THEN 'draining' ELSE 'stopped' END,
+           stopped_at = CASE WHEN ex7._runtime_open_signals(x.strategy_id, x.mode) THEN x.stopped_at
+                             ELSE pg_catalog.now() END,
+           updated_at = pg_catalog.now()
      WHERE x.strategy_id = p_strategy_id AND x.mode = p_mode AND x.user_id = p_user AND x.status = 'running'
     RETURNING * INTO r;
     IF NOT FOUND THEN
@@ -186,7 +243,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7.stop_runtime(uuid, uuid, text) IS
-'Returns the runtime after a stop request: running becomes draining (the dispatcher then settles it on stopped); any other status is returned unchanged. X7404 when the user has no runtime for (strategy, mode).';
+'Returns the runtime after a stop request: running becomes draining when it has open signals to finish (the dispatcher then settles it on stopped after a bar, a close of its last open signal at once) and stopped at once when it has none; any other status is returned unchanged. X7404 when the user has no runtime for (strategy, mode).';
 
 /*
  * signals_health_me: Signals Health Me: "Per-user runtime rows - the data behind 'my strategies are
