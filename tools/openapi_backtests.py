@@ -70,7 +70,7 @@ SCHEMAS = {
     'Backtest': {'allOf': [_ref('BacktestItem'), _obj(
         trades={'type': 'array', 'items': _ref('BacktestTrade')},
         equity={'type': 'array', 'items': _obj(ts=_ts, equity=_dec)},
-        metrics={'type': ['object', 'null'], 'description': 'ex7.compute_metrics of the trades and curve (docs/metrics.md); null until done'})]},
+        metrics={'oneOf': [_ref('Metrics'), {'type': 'null'}], 'description': 'ex7.compute_metrics of the trades and curve (docs/metrics.md); null until done'})]},
     'BacktestList': _obj(items={'type': 'array', 'items': _ref('BacktestItem')}, next_cursor={'type': ['string', 'null']},
                          compliance=_statement),
     'ValidationPolicy': _policy,

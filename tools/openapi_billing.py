@@ -46,7 +46,12 @@ SCHEMAS = {
                     tier_source={'enum': ['free', 'subscription', 'comp', 'operator']},
                     status={'type': ['string', 'null'], 'description': "Stripe's subscription status"},
                     current_period_end=_nts, cancel_at_period_end=_bool,
-                    subscription={'type': ['object', 'null']}, comp={'type': ['object', 'null']}, caps=_caps,
+                    # ex7.billing_me (ext/sql/73_billing.sql): the Stripe subscription when there is one, an unexpired comp
+                    subscription={'type': ['object', 'null'], 'properties': {
+                        'id': _str, 'tier': {'type': ['string', 'null']}, 'status': {'type': ['string', 'null']},
+                        'current_period_end': _nts, 'cancel_at_period_end': {'type': ['boolean', 'null']}}},
+                    comp={'type': ['object', 'null'], 'properties': {'tier': {'type': ['string', 'null']}, 'until': _ts}},
+                    caps=_caps,
                     usage=_obj(requests_today=_int, alerts_today=_int, vix_generations_today=_int, strategies=_int,
                                running_runtimes=_int),
                     day={'type': 'string', 'format': 'date'}),

@@ -50,7 +50,8 @@ SCHEMAS = {
             timeframe={'type': 'string'}, status={'enum': check_enum('strategies', 'status')}, current_version=_int,
             backtest={'type': ['object', 'null'], 'properties': {
                 'id': {'type': 'string', 'format': 'uuid'}, 'strategy_version': _int, 'purpose': {'type': 'string'},
-                'range_from': _ts, 'range_to': _ts, 'finished_at': _ts, 'summary': {'type': ['object', 'null']},
+                'range_from': _ts, 'range_to': _ts, 'finished_at': _ts,
+                'summary': {'oneOf': [_ref('BacktestSummary'), {'type': 'null'}], 'description': 'the engine\'s run summary'},
                 'metrics': _ref('Metrics')}},
             live=_obj(paper=_ref('Metrics'), live=_ref('Metrics')))},
         initial_capital=_dec, as_of=_ts, disclaimer=_ref('ComplianceBanner')),
