@@ -204,8 +204,13 @@ def handler_statuses(handler):
     seen, todo, st, fns = {handler}, [handler], set(), set()
     while todo:
         body = C_FUNCS.get(todo.pop(), '')
-        for call in re.finditer(r'\breply_(detail|detail_json|raw|invalid)\(\s*\w+,\s*([^,]*)', body):
-            st |= {422} if call.group(1) == 'invalid' else {int(x) for x in re.findall(r'\b([45]\d\d)\b', call.group(2))}
+        for call in re.finditer(r'\breply_(detail|detail_json|raw|invalid)\(\s*\w+,\s*([^,]*),\s*("[^"]*")?', body):
+            codes = {422} if call.group(1) == 'invalid' else {int(x) for x in re.findall(r'\b([45]\d\d)\b', call.group(2))}
+            # a 500 is an operation's answer only when it is deliberate (the Stripe webhook's "handler failed; Stripe
+            # will retry", ex7-api-reference.txt), not the "internal server error" of a bug
+            if 500 in codes and call.group(3) in (None, '"internal server error"'):
+                codes.discard(500)
+            st |= codes
         fns |= sql_of(' '.join(re.findall(r'"((?:[^"\\]|\\.)*)"', body)))
         for ident in set(re.findall(r'\b(\w+)\b', body)):
             if ident in C_STMTS:
@@ -213,7 +218,7 @@ def handler_statuses(handler):
             elif ident in C_FUNCS and ident not in seen:
                 seen.add(ident)
                 todo.append(ident)
-    return st - {500}, fns
+    return st, fns
 
 
 # the error responses (docs/errors.md, docs/http.md); #/components/responses/<status>
@@ -228,6 +233,7 @@ ERROR_TEXT = {
     422: 'Validation error: detail lists the failing inputs with their locators',
     429: 'Rate limit or quota reached; retry after Retry-After seconds',
     503: 'Database, queue or upstream unavailable, or the server is shutting down; safe to retry after Retry-After seconds',
+    500: 'The operation failed and left nothing behind; the sender retries (a webhook\'s handler error)',
 }
 RATE = {'X-RateLimit-Limit': {'$ref': '#/components/headers/X-RateLimit-Limit'},
         'X-RateLimit-Remaining': {'$ref': '#/components/headers/X-RateLimit-Remaining'},
