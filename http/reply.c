@@ -25,6 +25,7 @@ reason_of(int status)
 		case 200: return "OK";
 		case 201: return "Created";
 		case 204: return "No Content";
+		case 304: return "Not Modified";	/* /openapi.json with a matching If-None-Match (openapi.c) */
 		case 400: return "Bad Request";
 		case 401: return "Unauthorized";
 		case 403: return "Forbidden";
