@@ -28,7 +28,7 @@ function raw(p, headers = {}) {
     const req = http.request(`${srv.base}${p}`, { headers }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('end', () => resolve({ status: res.statusCode, message: res.statusMessage, headers: res.headers, body: Buffer.concat(chunks) }));
     });
     req.on('error', reject);
     req.end();
@@ -66,6 +66,7 @@ test('ETag: a strong hash of the bytes; If-None-Match answers 304 without a body
   for (const inm of [plain.headers.etag, gz.headers.etag, `W/${plain.headers.etag}`, `"other", ${plain.headers.etag}`, '*']) {
     const nm = await raw('/openapi.json', { 'If-None-Match': inm });
     assert.equal(nm.status, 304, inm);
+    assert.equal(nm.message, 'Not Modified');
     assert.equal(nm.body.length, 0);
     assert.ok(nm.headers.etag, 'a 304 repeats the ETag');
     assert.ok(nm.headers['x-request-id']);
