@@ -360,6 +360,11 @@ dec = {'type': 'string', 'description': 'exact decimal'}
 ndec = {'type': ['string', 'null'], 'description': 'exact decimal'}
 ts = {'type': 'string', 'format': 'date-time'}
 nts = {'type': ['string', 'null'], 'format': 'date-time'}
+_strategy_fields = dict(id={'type': 'string', 'format': 'uuid'}, name={'type': 'string'}, description={'type': 'string'},
+                        instrument={'type': 'string'}, timeframe={'enum': TIMEFRAMES}, tags={'type': 'array', 'items': {'type': 'string'}},
+                        status={'enum': check_enum('strategies', 'status')}, current_version={'type': 'integer'},
+                        etag={'type': 'string'}, created_at=ts, updated_at=ts,
+                        allowed_transitions={'type': 'array', 'items': {'enum': check_enum('strategies', 'status')}})
 doc = {
     'openapi': '3.1.0',
     'info': {'title': 'EX7 Capital API', 'version': version,
@@ -397,14 +402,10 @@ doc = {
                 'format': {'const': 'ex7.strategy/v1'}, 'exported_at': ts, 'name': {'type': 'string'}, 'description': {'type': 'string'},
                 'instrument': {'type': 'string'}, 'timeframe': {'enum': TIMEFRAMES}, 'tags': {'type': 'array', 'items': {'type': 'string'}},
                 'graph': {'$ref': '#/components/schemas/Graph'}, 'name_on_conflict': {'enum': ['suffix', 'error']}}},
-            'Strategy': S(id={'type': 'string', 'format': 'uuid'}, name={'type': 'string'}, description={'type': 'string'},
-                          instrument={'type': 'string'}, timeframe={'enum': TIMEFRAMES}, tags={'type': 'array', 'items': {'type': 'string'}},
-                          status={'enum': check_enum('strategies', 'status')}, current_version={'type': 'integer'},
-                          etag={'type': 'string'}, created_at=ts, updated_at=ts,
-                          allowed_transitions={'type': 'array', 'items': {'enum': check_enum('strategies', 'status')}},
-                          graph={'$ref': '#/components/schemas/Graph', 'optional': True,
-                                 'description': 'the current version\'s graph; absent from list items'}),
-            'StrategyPage': S(items={'type': 'array', 'items': {'$ref': '#/components/schemas/Strategy'}}, next_cursor={'type': ['string', 'null']}),
+            # ex7._strategy_json (ext/sql/30_strategies.sql): with the current graph, and without it in list items
+            'Strategy': S(**_strategy_fields, graph={'$ref': '#/components/schemas/Graph', 'description': 'the current version\'s graph'}),
+            'StrategySummary': S(**_strategy_fields),
+            'StrategyPage': S(items={'type': 'array', 'items': {'$ref': '#/components/schemas/StrategySummary'}}, next_cursor={'type': ['string', 'null']}),
             'Signal': S(id={'type': 'string', 'format': 'uuid'}, user_id={'type': 'string', 'format': 'uuid'},
                         strategy_id={'type': 'string', 'format': 'uuid'},
                         strategy_version={'type': 'integer'}, instrument={'type': 'string'}, timeframe={'enum': TIMEFRAMES},
