@@ -103,6 +103,7 @@ struct Conn
 	bool		seen_host;
 	bool		guard;			/* the guard itself changes the input: not a client's bytes */
 	bool		shut;
+	bool		eof;			/* CS_CLOSING: the client ended its side before our answer left */
 	bool		fresh;
 };
 
@@ -426,6 +427,11 @@ closing_write_cb(struct bufferevent *bev, void *arg)
 {
 	Conn	   *c = arg;
 
+	if (c->eof)
+	{
+		close_now(c);
+		return;
+	}
 	if (!c->shut)
 	{
 		shutdown(bufferevent_getfd(bev), SHUT_WR);
@@ -433,13 +439,23 @@ closing_write_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
-/* closing_event_cb: the client closed (or a timeout, an error) after its refusal: free it. */
+/*
+ * closing_event_cb: the client closed (or a timeout, an error) after its refusal: free it, but after an
+ * end of input (a client that sends its request and shuts its side) only once the answer has left.
+ */
 static void
 closing_event_cb(struct bufferevent *bev, short what, void *arg)
 {
-	(void) bev;
-	(void) what;
-	close_now((Conn *) arg);
+	Conn	   *c = arg;
+
+	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
+		evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+	{
+		c->eof = true;
+		bufferevent_disable(bev, EV_READ);
+		return;
+	}
+	close_now(c);
 }
 
 /*

@@ -62,9 +62,10 @@ function parse(buf) {
   return out;
 }
 
-// exchange: sends parts (Buffers or strings; a number waits that many ms) on a new connection and reads until
-// the server closes it or `ms` pass; resolves to { responses, closed, ms (connect to close), bytes }
-function exchange(port, parts, { ms = 5000 } = {}) {
+// exchange: sends parts (Buffers or strings; a number waits that many ms) on a new connection (then ends its
+// side when `end`) and reads until the server closes it or `ms` pass; resolves to { responses, closed, ms
+// (connect to close), bytes }
+function exchange(port, parts, { ms = 5000, end = false } = {}) {
   return new Promise((resolve) => {
     const t0 = Date.now();
     const sock = net.connect(port, '127.0.0.1');
@@ -89,6 +90,7 @@ function exchange(port, parts, { ms = 5000 } = {}) {
         if (typeof p === 'number') await sleep(p);
         else if (!done) sock.write(p);
       }
+      if (end && !done) sock.end();
     });
   });
 }
@@ -164,6 +166,8 @@ test('what libevent answered in HTML is JSON: a 100 KB header, 10,000 query para
     ['an unsupported method (TRACE)', `TRACE /api/health HTTP/1.1\r\n${H}\r\n`, 501, /method not supported/],
     ['an unknown method', `BREW /api/health HTTP/1.1\r\n${H}\r\n`, 501, /method not supported/],
     ['HTTP/2.0 in a request line', `GET /api/health HTTP/2.0\r\n${H}\r\n`, 505, /HTTP\/1.0 and HTTP\/1.1/],
+    ['a target evhttp cannot parse', `GET http://[bad HTTP/1.1\r\n${H}\r\n`, 400, /request target cannot be parsed/],
+    ['a port out of range in an absolute target', `GET http://a:99999999/api/health HTTP/1.1\r\n${H}\r\n`, 400, /request target cannot be parsed/],
   ];
   for (const [what, bytes, status, detail] of cases) {
     const x = await exchange(srv.port, Array.isArray(bytes) ? bytes : [bytes]);
@@ -181,6 +185,41 @@ test('what libevent answered in HTML is JSON: a 100 KB header, 10,000 query para
   // the metrics count them
   const m = await (await fetch(`${srv.base}/metrics`, { headers: { Authorization: `Bearer ${await token(uid('fa', 9), { role: 'service_role' })}` } })).text();
   assert.ok(Number(/^ex7d_requests_refused_total (\d+)/m.exec(m)?.[1]) >= cases.length, m.slice(0, 200));
+});
+
+test('300 mutated requests: every answer is JSON, never an HTML page', async () => {
+  // each client ends its side after its bytes (an incomplete request is then closed at once) and heads
+  // that stay incomplete are cut after 300 ms
+  const s = await start({ EX7_HEAD_TIMEOUT_MS: '300', EX7_RATE_LIMITS: 'off' });
+  // a seeded generator: the same mutations every run (a failure names its input)
+  let seed = 0x5eed;
+  const rnd = (n) => { seed = (seed * 1103515245 + 12345) >>> 0; return (seed >>> 8) % n; };
+  const template = Buffer.from(`POST /api/strategies?limit=5 HTTP/1.1\r\n${H}Authorization: Bearer ${tu}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`);
+  const alphabet = Buffer.from(' :\r\n\t\0/?%#[]@+-,;=\x01\x7f\xffaZ9');
+  const statuses = {};
+  for (let i = 0; i < 300; i++) {
+    const b = [...template];
+    for (let k = 1 + rnd(4); k > 0; k--) {
+      const at = rnd(b.length);
+      const op = rnd(3);
+      if (op === 0) b[at] = alphabet[rnd(alphabet.length)];
+      else if (op === 1) b.splice(at, 0, alphabet[rnd(alphabet.length)]);
+      else b.splice(at, 1);
+    }
+    const bytes = Buffer.from(b);
+    const x = await exchange(s.port, [bytes], { ms: 3000, end: true });
+    for (const r of x.responses) {
+      statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+      assert.equal(r.headers['content-type'], 'application/json', `input ${JSON.stringify(bytes.toString('latin1'))}: ${x.bytes.toString('latin1').slice(0, 300)}`);
+      assert.equal(typeof r.body, 'object', `input ${JSON.stringify(bytes.toString('latin1'))}`);
+    }
+    assert.doesNotMatch(x.bytes.toString('latin1'), /<html/i);
+  }
+  const answered = Object.values(statuses).reduce((a, b) => a + b, 0);
+  console.log(`# answers by status: ${JSON.stringify(statuses)}`);
+  assert.ok(answered >= 150, `most inputs are answered (${answered})`);
+  assert.equal(s.proc.exitCode, null, 'ex7d is running');
+  await s.stop();
 });
 
 test('keep-alive and pipelining: bodies are skipped by Content-Length; a refused head behind good requests waits for their answers', async () => {
