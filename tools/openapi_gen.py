@@ -149,15 +149,26 @@ def sql_raises():
                 bodies[m.group(1)] = bodies.get(m.group(1), '') + re.sub(r'--[^\n]*', '', m.group(4))
         for m in re.finditer(r'CREATE\s+(?:CONSTRAINT\s+)?TRIGGER\s+\w+.*?\bON\s+ex7\.(\w+).*?EXECUTE\s+(?:FUNCTION|PROCEDURE)\s+ex7\.(\w+)', s, re.S | re.I):
             triggers.setdefault(m.group(1), set()).add(m.group(2))
-    # C functions of the extension: the statuses their source file raises
-    c_file = {}
+    # C functions of the extension: what each C function raises (ERRCODE_EX7_*, ex7_invalid) directly or through
+    # the C functions it calls (PostgreSQL style: the name at the start of its line, the body up to the first
+    # "}" at the start of a line)
+    c_body = {}
     for f in sorted((top / 'ext').glob('*.c')):
-        s = f.read_text()
-        st = {EX7_CODES[c] for c in re.findall(r'\b(ERRCODE_EX7_\w+)\b', s) if c in EX7_CODES}
-        if re.search(r'\bex7_invalid\s*\(', s):
-            st.add(422)
-        for sym in re.findall(r'PG_FUNCTION_INFO_V1\((\w+)\)', s):
-            c_file[sym] = st
+        for m in re.finditer(r'(?m)^(\w+)\([^;{]*?\)\n\{\n(.*?)\n\}', f.read_text(), re.S):
+            c_body[m.group(1)] = c_body.get(m.group(1), '') + m.group(2)
+    c_direct = {n: {EX7_CODES[c] for c in re.findall(r'\b(ERRCODE_EX7_\w+)\b', b) if c in EX7_CODES} |
+                   ({422} if re.search(r'\bex7_invalid\s*\(', b) else set()) for n, b in c_body.items()}
+    c_calls = {n: {c for c in re.findall(r'\b(\w+)\s*\(', b) if c in c_body and c != n} for n, b in c_body.items()}
+    c_file = {}
+    for sym in c_body:
+        seen, todo, st = {sym}, [sym], set()
+        while todo:
+            n = todo.pop()
+            st |= c_direct[n]
+            for c in c_calls[n] - seen:
+                seen.add(c)
+                todo.append(c)
+        c_file[sym] = st
     direct, calls = {}, {}
     for name, body in bodies.items():
         direct[name] = ({int(x) for x in re.findall(r'ex7\._raise\(\s*(\d{3})', body)} |
