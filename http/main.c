@@ -353,6 +353,7 @@ err:
 	sse_free();
 	if (srv.listener)
 		pool_free(srv.listener);
+	conn_stop_accepting();		/* evhttp_free frees the listener (a start that failed half way) */
 	if (srv.http)
 		evhttp_free(srv.http);
 	conn_free();				/* after evhttp_free: it closes the connections the guard counts */
