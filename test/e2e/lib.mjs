@@ -145,7 +145,7 @@ export async function api(srv, method, p, { tok, body, headers = {}, raw, openap
 }
 
 // acceptCompliance: records that each user accepted every current compliance document, as POST
-// /api/billing/compliance/accept with an empty body does. Runtime starts, signal closes, force-close-all
+// /api/billing/compliance/accept naming all of them does. Runtime starts, signal closes, force-close-all
 // and the stream answer 412 until then (docs/billing.md).
 export function acceptCompliance(...users) {
   for (const u of users) psql(`SELECT ex7.accept_compliance('${u}', '{}', 'e2e')`);
