@@ -89,6 +89,8 @@ PARAM_ENUM = {
     ('list_notifications', 'type'): check_enum('notifications', 'type'),
     ('risk_state', 'mode'): MODES, ('get_portfolio', 'mode'): MODES, ('get_dashboard', 'mode'): MODES,
     ('strategy_performance', 'mode'): MODES,
+    # ex7.list_notifications also takes 1/0, yes/no and any case; true and false are the contract's
+    ('list_notifications', 'unreadOnly'): ['true', 'false'],
     # body members (start and stop take the mode of ex7._check_mode)
     ('start_runtime', 'mode'): MODES, ('stop_runtime', 'mode'): MODES,
 }
