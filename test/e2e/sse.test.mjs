@@ -87,8 +87,12 @@ function fire(u, sid, n = 1, tag = 'e2e') {
   for (const r of rows) assert.equal(r.decision, 'fired', JSON.stringify(r));
   return rows.map((r) => ({ id: Number(r.event_id), signal: r.signal }));
 }
+// closeSignal: the closed signal; close_signal's answer adds where the close price came from, which the
+// signal_closed event does not carry (docs/signals.md, "close_signal")
 function closeSignal(u, signalId) {
-  return JSON.parse(psql(`SELECT ex7.close_signal('${u}', '${signalId}', 20010.00)`));
+  const { close_price_source: source, ...signal } = JSON.parse(psql(`SELECT ex7.close_signal('${u}', '${signalId}', 20010.00)`));
+  assert.equal(source, 'request');
+  return signal;
 }
 const lastEventId = (u) => Number(psql(`SELECT ex7.last_event_id('${u}')`));
 const eventsAfter = (u, after) => JSON.parse(psql(`SELECT coalesce(json_agg(json_build_object('id', seq, 'kind', kind,
