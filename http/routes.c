@@ -85,6 +85,13 @@ const Route routes[] = {
 	{EVHTTP_REQ_POST, "/api/strategies/from-fixture/{slug}", AUTH_USER, 201,
 	 SQL("create_from_fixture", "SELECT ex7.create_from_fixture($1::uuid, $2)::text", 2),
 	 {U, {ARG_PATH_TEXT, "slug", NULL}}, NULL, true},
+	/*
+	 * The fixtures' slugs for the route above (docs/http.md, "Where ex7 differs from the reference"),
+	 * the same for every user like /api/engines; before /api/strategies/{strategy_id}, which would
+	 * otherwise take "fixtures" for an id.
+	 */
+	{EVHTTP_REQ_GET, "/api/strategies/fixtures", AUTH_USER, 200,
+	 SQL("list_fixtures", "SELECT ex7.list_fixtures()::text", 0), {{0}}},
 	{EVHTTP_REQ_GET, "/api/strategies/{strategy_id}", AUTH_USER, 200,
 	 SQL("get_strategy", "SELECT ex7.get_strategy($1::uuid, $2::uuid)::text", 2),
 	 {U, {ARG_PATH_UUID, "strategy_id", NULL}}, NULL, true},
@@ -171,6 +178,7 @@ const Route routes[] = {
 	{EVHTTP_REQ_GET, "/api/signals/{signal_id}", AUTH_USER, 200,
 	 SQL("get_signal", "SELECT ex7.get_signal($1::uuid, $2::uuid)::text", 2),
 	 {U, {ARG_PATH_UUID, "signal_id", NULL}}},
+	/* Close Signal: close_price is optional (NULL when absent or null): the extension closes at the mark */
 	{EVHTTP_REQ_POST, "/api/signals/{signal_id}/close", AUTH_USER, 200,
 	 SQL("close_signal", "SELECT ex7.close_signal($1::uuid, $2::uuid, $3::numeric)::text", 3),
 	 {U, {ARG_PATH_UUID, "signal_id", NULL}, {ARG_BODY_NUMBER, "close_price", NULL}}},

@@ -32,6 +32,7 @@ SUMMARY = {
     'signals_health': 'Signals Health (public)', 'list_instruments': 'Get Instruments',
     'ingest_bars': 'Ingest Bars (service_role only)',
     'list_engines': 'List Engines', 'create_from_fixture': 'Create Strategy From Fixture',
+    'list_fixtures': 'List Strategy Fixtures',
 }
 RESULT = {
     'list_strategies': 'StrategyPage', 'create_strategy': 'Strategy', 'import_strategy': 'Strategy', 'get_strategy': 'Strategy',
@@ -44,6 +45,7 @@ RESULT = {
     'get_version': 'VersionWithGraph', 'legacy_signals': 'SignalList', 'legacy_signals_instrument': 'SignalList',
     'list_audit': 'AuditPage', 'signals_health_me': 'RuntimeHealthList', 'list_runtimes': 'RuntimeList',
     'start_runtime': 'Runtime', 'stop_runtime': 'Runtime', 'force_close_all': 'ClosedCount', 'list_blocked': 'BlockedPage',
+    'list_fixtures': 'FixtureList',
 }
 BODY = {
     'create_strategy': 'StrategyCreate', 'update_strategy': 'StrategyPatch', 'import_strategy': 'ExportPayload',
@@ -519,6 +521,9 @@ doc['components']['schemas'].update({
                        timeframe={'enum': TIMEFRAMES}),
     'RuntimeHealthList': S(items={'type': 'array', 'items': {'$ref': '#/components/schemas/RuntimeHealth'}}),
     'ClosedCount': {'type': 'integer', 'minimum': 0, 'description': 'how many open signals were closed'},
+    # list_fixtures: the slugs of POST /api/strategies/from-fixture/{slug} (ext/sql/62_engines.sql)
+    'FixtureList': {'type': 'array', 'items': S(slug=_str, name=_str, description=_str, instrument=_str,
+                                                timeframe={'enum': TIMEFRAMES}, tags={'type': 'array', 'items': _str})},
     'Blocked': S(id=_uuid, user_id=_uuid, strategy_id=_nuuid, strategy_version=_nint, instrument=_str, timeframe=_nstr,
                  bar_ts=nts, mode={'enum': MODES}, side=_nullable_enum(check_enum('signals_blocked', 'side')),
                  triggered_limit=_str, reason=_str, observed=_nstr, limit=_nstr,
