@@ -63,6 +63,10 @@ BEGIN
     PERFORM ex7.start_runtime(u, v_id);
     -- the dispatcher's first bar makes it running (docs/runtimes.md)
     UPDATE ex7.strategy_runtimes SET status = 'running', last_bar_ts = now() - interval '1 hour' WHERE strategy_id = v_id;
+    -- an open signal for a stop to drain (with nothing to finish a stop is stopped at once: docs/runtimes.md);
+    -- written directly, so that no event or notification of it reaches the retention counts below
+    INSERT INTO ex7.signals (user_id, strategy_id, strategy_version, instrument, timeframe, mode, side, size, entry_price, bar_ts)
+    VALUES (u, v_id, 1, 'MES', tf, 'paper', 'long', 1, 5000.00, now() - interval '1 hour');
     RETURN v_id;
 END
 $$;
