@@ -39,10 +39,11 @@ function fire(s, price, mode = 'paper') {
 }
 
 test('Close Signal: no body closes at the mark and says so; no recent bar is 409 no_mark_price; an implausible close_price is 422', async () => {
-  // RTY 1m bars of the last half hour, 2000.0 rising 0.1 a minute; the newest closed a minute ago
+  // RTY 1m bars of the last half hour, 2000.0 rising 0.1 a minute; the newest closed at the start of this
+  // minute, so it stays under the 1m mark's age limit (two minutes) for the whole test
   psql(`INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
         SELECT 'RTY', '1m', date_trunc('minute', now()) - g * interval '1 minute', c, c + 0.5, c - 0.5, c, 10
-          FROM generate_series(1, 30) g, LATERAL (SELECT 2000.0 + (30 - g) * 0.1 AS c) p
+          FROM generate_series(0, 29) g, LATERAL (SELECT 2000.0 + (29 - g) * 0.1 AS c) p
         ON CONFLICT DO NOTHING`);
   const mark = JSON.parse(psql(`SELECT row_to_json(m) FROM ex7._mark_price('RTY', now()) m`));
   assert.equal(mark.fresh, true, 'the RTY bars just written are the mark');
