@@ -453,11 +453,18 @@ log_down(Conn *c, const char *why)
  * When that leaves no connection to wait for, the queued statements are answered now.
  */
 static void
-conn_down(Conn *c, const char *why)
+conn_down(Conn *c, const char *reason)
 {
 	Pool	   *pool = c->pool;
 	struct timeval tv;
 	int			delay;
+	char		why[512];
+
+	/*
+	 * reason is often PQerrorMessage(c->pg), which PQfinish below frees: keep a copy for the job's
+	 * callback and the queue (the sanitized end-to-end run found the use after free)
+	 */
+	snprintf(why, sizeof(why), "%s", reason ? reason : "database connection lost");
 
 	metrics_conn_down(pool, pool->listen_sql != NULL, c->state == CONN_IDLE || c->state == CONN_BUSY,
 					  pool->closing, why);
