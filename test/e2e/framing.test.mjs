@@ -11,6 +11,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ensureDb, startEx7d, freePort, conninfo, keys, token, uid, psql, EX7D, SECRET, acceptCompliance, sleep, until } from './lib.mjs';
 
 const U = uid('fa', 1);
@@ -19,11 +21,15 @@ let srv, tu, tv;
 const children = new Set();
 process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
 
+// the build without sanitizers: memory is measured on what ships (ASan's quarantine and shadow would be measured
+// instead); EX7D (EX7D_BIN) is the sanitizer build in make test
+const PLAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../http/ex7d');
+
 // start: ex7d with the test keys; nofile: under `ulimit -n nofile` (bash execs ex7d: the pid is ex7d's)
-async function start(env = {}, { nofile } = {}) {
+async function start(env = {}, { nofile, bin = EX7D } = {}) {
   const k = await keys();
   const port = await freePort();
-  const proc = spawn(nofile ? 'bash' : EX7D, nofile ? ['-c', `ulimit -n ${nofile} && exec "$0"`, EX7D] : [], {
+  const proc = spawn(nofile ? 'bash' : bin, nofile ? ['-c', `ulimit -n ${nofile} && exec "$0"`, bin] : [], {
     env: { PATH: process.env.PATH, DATABASE_URL: conninfo(), EX7_LISTEN: `127.0.0.1:${port}`, EX7_JWT_SECRET: SECRET,
       EX7_JWKS_FILE: k.jwksFile, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -322,7 +328,8 @@ test('stalled streams: memory stays within EX7_SSE_BUFFER_MAX a stream, chain ov
   const N = 24;
   const CAP = 262144;
   // a heartbeat of 10 minutes: the stalled clients are not closed for not draining while we measure
-  const s = await start({ EX7_SSE_BUFFER_MAX: String(CAP), EX7_SSE_HEARTBEAT_MS: '600000', EX7_SSE_MAX_PER_USER: String(N + 1), EX7_RATE_LIMITS: 'off' });
+  const s = await start({ EX7_SSE_BUFFER_MAX: String(CAP), EX7_SSE_HEARTBEAT_MS: '600000', EX7_SSE_MAX_PER_USER: String(N + 1), EX7_RATE_LIMITS: 'off' },
+    { bin: PLAIN });
   const W = uid('fa', 3);
   psql(`SELECT ex7.ensure_user('${W}'); UPDATE ex7.users SET tier = 'strategist' WHERE id = '${W}';
         INSERT INTO ex7.risk_limits (user_id, mode, daily_loss_limit, max_trades_per_day, max_open_positions, max_consecutive_losses)
