@@ -381,11 +381,15 @@ auth_login_handler(Req *r, char **values)
 	}
 	else
 	{
-		json_object *o = json_tokener_parse(body);
+		json_object *o;
 		bool		bad = false;
 		const char *u,
 				   *p;
 
+		/* the same RFC 8259 check as every JSON body (docs/http.md, "Request bodies"): 400 or 422 */
+		if (*body != '\0' && !body_strict(r, body, strlen(body)))
+			return;
+		o = json_tokener_parse(body);
 		if (o == NULL || !json_object_is_type(o, json_type_object))
 		{
 			json_object_put(o);

@@ -147,6 +147,8 @@ extern bool answered_failure(Req *r, PGresult *res);
 /* answered_no_row: as answered_failure, and 500 when a successful statement gave no single value. */
 extern bool answered_no_row(Req *r, PGresult *res);
 extern void route_exec(Req *r, const PoolStatement *stmt, const char *const *values);
+/* body_strict: true when raw is an RFC 8259 object fit for every field; else it has answered 400/422 */
+extern bool body_strict(Req *r, const char *raw, size_t len);
 extern const char *client_addr(Req *r, char *buf, size_t len);
 extern void router_cb(struct evhttp_request *req, void *arg);
 extern void notify_cb(const char *channel, const char *payload, void *arg);

@@ -828,7 +828,9 @@ authorized(Req *r)
 			return false;
 		}
 	}
-	evhttp_add_header(evhttp_request_get_output_headers(r->req), "WWW-Authenticate", "Bearer");
+	/* RFC 6750 section 3.1: a token that was sent and refused is an invalid_token */
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "WWW-Authenticate",
+					  h && strncasecmp(h, "Bearer ", 7) == 0 ? "Bearer error=\"invalid_token\"" : "Bearer");
 	reply_detail(r, 401, "Not authenticated: /metrics needs EX7_METRICS_TOKEN or a service_role token");
 	return false;
 }

@@ -269,6 +269,13 @@ reply_raw(Req *r, int status, const char *json, size_t len)
 		snprintf(ra, sizeof(ra), "%d", status == 429 && r->retry_after > 0 ? r->retry_after : 5);
 		evhttp_add_header(out, "Retry-After", ra);
 	}
+	/*
+	 * RFC 9110 section 15.5.2: a 401 carries WWW-Authenticate. The authentication paths set the precise one
+	 * (RFC 6750: Bearer, with error="invalid_token" for a refused token); any other 401 (a webhook's secret,
+	 * a database X7401) says Bearer, the one scheme ex7d speaks.
+	 */
+	if (status == 401 && evhttp_find_header(out, "WWW-Authenticate") == NULL)
+		evhttp_add_header(out, "WWW-Authenticate", "Bearer");
 	add_cors(r);
 	evhttp_send_reply(r->req, status, reason_of(status), buf);
 	evbuffer_free(buf);

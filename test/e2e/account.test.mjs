@@ -176,8 +176,19 @@ test('self-hosted login: sign-up and login (form and JSON) return tokens ex7d ac
   r = await call(srv, 'POST', '/api/auth/login', { raw: 'username=x', headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...ADDR(20) } });
   assert.equal(r.status, 422);
   assert.deepEqual(r.body.detail[0].loc, ['body', 'password']);
+  // a JSON login body gets the check of every JSON body (docs/http.md, "Request bodies"): malformed is a 400,
+  // a string no field may hold a 422 at its locator, valid JSON that is not an object a 422
   r = await call(srv, 'POST', '/api/auth/login', { raw: 'not json', headers: { 'Content-Type': 'text/plain', ...ADDR(20) } });
-  assert.equal(r.status, 422);
+  assert.equal(r.status, 400, r.text);
+  assert.match(r.body.detail, /not valid JSON/);
+  r = await call(srv, 'POST', '/api/auth/login', { raw: '{"username": "e2e-login@example.com", "password": NaN}', headers: ADDR(20) });
+  assert.equal(r.status, 400, r.text);
+  r = await call(srv, 'POST', '/api/auth/login', { raw: `{"username": "e2e-login@example.com", "password": "${pw}\\u0000x"}`, headers: ADDR(20) });
+  assert.equal(r.status, 422, r.text);
+  assert.deepEqual(r.body.detail[0].loc, ['body', 'password']);
+  r = await call(srv, 'POST', '/api/auth/login', { raw: '["e2e-login@example.com"]', headers: ADDR(20) });
+  assert.equal(r.status, 422, r.text);
+  assert.deepEqual(r.body.detail[0].loc, ['body']);
 });
 
 test('login brute force: 5 failures lock the account (429, Retry-After) wherever they come from; 20 lock an address', async () => {

@@ -177,6 +177,7 @@ test('Telegram handshake: /start <token> with the shared secret verifies the cha
   const update = (text, chat = 777001) => JSON.stringify({ update_id: 1, message: { message_id: 5, chat: { id: chat, type: 'private' }, text } });
   r = await api(srv, 'POST', '/api/alerts/webhooks/telegram', { raw: update(`/start ${startToken}`), headers: { 'X-Telegram-Bot-Api-Secret-Token': 'wrong' } });
   assert.equal(r.status, 401);
+  assert.equal(r.headers.get('www-authenticate'), 'Bearer', 'every 401 carries WWW-Authenticate (RFC 9110 15.5.2)');
   r = await api(srv, 'POST', '/api/alerts/webhooks/telegram', { raw: update(`/start ${startToken}`) });
   assert.equal(r.status, 401);
   // other text with the right secret (in the query, as the contract's setWebhook URL): logged, ignored

@@ -155,6 +155,8 @@ test('/metrics: refused without the metrics token or a service_role token', asyn
   assert.equal(r.status, 403);
   r = await api(srv, 'GET', '/metrics', { tok: METRICS_TOKEN.slice(0, -1) + 'X' });
   assert.equal(r.status, 401);
+  // RFC 6750 section 3.1: a token that was sent and refused is an invalid_token
+  assert.equal(r.headers.get('www-authenticate'), 'Bearer error="invalid_token"');
   await scrape(srv);
   await scrape(srv, { tok: tokService });
 });
