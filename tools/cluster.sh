@@ -41,10 +41,12 @@ cron_opts() {
 
 # cluster_start DIR PORT [OPTIONS]: start the cluster and wait until it accepts connections. OPTIONS are
 # extra server options (the throwaway test cluster passes -c fsync=off).
+# The server starts with descriptor 9 closed: tools/try.sh and tools/test.sh hold their lock on it, and a
+# server left behind by an interrupted run must not hold the lock for every later run.
 cluster_start() {
 	local dir=$1 port=$2 extra=${3:-}
 	as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/postgresql.log" -w -t 60 start \
-		-o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c timezone=UTC $(cron_opts "$dir") $extra" >/dev/null ||
+		-o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c timezone=UTC $(cron_opts "$dir") $extra" >/dev/null 9>&- ||
 		{ cat "$dir/postgresql.log"; return 1; }
 }
 
