@@ -30,7 +30,7 @@ BEGIN
     FOR i IN 1..$USERS LOOP
         u := ('00000000-0000-4000-8000-7e' || lpad(to_hex(8192 + i), 10, '0'))::uuid;
         PERFORM ex7.ensure_user(u);
-        PERFORM ex7.accept_compliance(u, '{}', 'bench');
+        PERFORM ex7.accept_compliance(u, NULL, 'bench');
         PERFORM ex7.set_risk_limits(u, 'paper', '{"max_trades_per_day": 1000, "max_open_positions": 100, "daily_loss_limit": "1000000"}');
         PERFORM ex7.create_strategy(u, jsonb_build_object('name', 'alerts bench', 'instrument', 'MES', 'timeframe', '5m'));
         INSERT INTO ex7.alert_channels (user_id, type, destination, verified_at)

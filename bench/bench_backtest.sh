@@ -36,7 +36,7 @@ SELECT 'MES', '1m', ts, o, greatest(o, c) + 0.25 * (g % 3), least(o, c) - 0.25 *
                   FROM generate_series(1, $N) g) w) b;
 ANALYZE ex7.bars;
 SELECT ex7.ensure_user('$U');
-SELECT ex7.accept_compliance('$U', '{}', 'bench');
+SELECT ex7.accept_compliance('$U', NULL, 'bench');
 SQL
 S=$(q -tA -c "SELECT ex7.create_strategy('$U', '{\"name\": \"SMA 10/30\", \"instrument\": \"MES\", \"timeframe\": \"1m\", \"graph\": {
   \"nodes\": [{\"id\": \"c\", \"type\": \"close\"},

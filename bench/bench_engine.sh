@@ -42,7 +42,7 @@ BEGIN
         u := ('00000000-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid;
         PERFORM ex7.ensure_user(u);
         -- runtimes need the compliance documents accepted, and 10 running runtimes a paid tier (docs/billing.md)
-        PERFORM ex7.accept_compliance(u, '{}', 'bench');
+        PERFORM ex7.accept_compliance(u, NULL, 'bench');
         UPDATE ex7.users SET tier = 'strategist' WHERE id = u;
         PERFORM ex7.set_risk_limits(u, 'paper', '{"max_trades_per_day": 1000, "max_open_positions": 100, "daily_loss_limit": "1000000"}');
         FOR j IN 1..$PER_USER LOOP

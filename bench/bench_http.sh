@@ -37,7 +37,7 @@ SQL
 SID=$(psql -X -qAt -v ON_ERROR_STOP=1 -c "SELECT ((ex7.create_strategy('$U', '{\"name\": \"bench http\", \"instrument\": \"MNQ\", \"timeframe\": \"5m\", \"tags\": [\"bench\"],
       \"graph\": {\"nodes\": [{\"id\": \"t\", \"type\": \"session_filter\"}, {\"id\": \"e\", \"type\": \"enter_long\"}],
                   \"edges\": [{\"from\": \"t\", \"to\": \"e\"}]}}')->>'id')::uuid)")
-psql -X -q -v ON_ERROR_STOP=1 -c "SELECT ex7.accept_compliance('$U', '{}', 'bench')" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -c "SELECT ex7.accept_compliance('$U', NULL, 'bench')" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -c "SELECT ex7.set_risk_limits('$U', 'paper', '{\"max_trades_per_day\": 1000, \"max_open_positions\": 100}')" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -c "SELECT count(ex7.fire_signal('$U', '$SID', 'paper', 'long', 1, 18000 + g * 0.25, now() - g * interval '1 minute'))
                FROM generate_series(1, 60) g" >/dev/null

@@ -24,7 +24,7 @@ BEGIN
     FOR i IN 1..$((4 * USERS)) LOOP
         u := ('00000000-0000-4000-8000-' || lpad(to_hex(4096 + i), 12, '0'))::uuid;
         PERFORM ex7.ensure_user(u);
-        PERFORM ex7.accept_compliance(u, '{}', 'bench');   -- firing and closing need it (docs/billing.md)
+        PERFORM ex7.accept_compliance(u, NULL, 'bench');   -- firing and closing need it (docs/billing.md)
         PERFORM ex7.set_risk_limits(u, 'paper', '{"max_trades_per_day": 1000, "max_open_positions": 100, "daily_loss_limit": "1000000"}');
         PERFORM ex7.create_strategy(u, jsonb_build_object('name', 'notify bench', 'instrument', 'MES', 'timeframe', '5m'));
     END LOOP;

@@ -27,9 +27,9 @@ bench_begin sse
 
 psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
 SELECT ex7.ensure_user('$H');
-SELECT ex7.accept_compliance('$H', '{}', 'bench');
+SELECT ex7.accept_compliance('$H', NULL, 'bench');
 -- the idle clients' users, named as sse_clients.mjs names them
-SELECT count(ex7.accept_compliance(u, '{}', 'bench'))
+SELECT count(ex7.accept_compliance(u, NULL, 'bench'))
   FROM (SELECT ('$IDLE_PREFIX' || lpad(k::text, 36 - length('$IDLE_PREFIX'), '0'))::uuid AS u
           FROM generate_series(0, $IDLE_USERS - 1) k) x, LATERAL ex7.ensure_user(x.u) e;
 -- The hot user fires more signals (and keeps them open) than ex7.set_risk_limits allows (1,000 a day, 100

@@ -24,7 +24,7 @@ SELECT ex7_test.err('SELECT ex7._require_compliance(NULL)') AS no_user;
 
 -- bad bodies: 422 with the locator, nothing recorded
 SELECT ex7_test.err(format('SELECT ex7.accept_compliance(%L, %L)', :'u1', b)) AS bad_body
-  FROM unnest(ARRAY['{"documents": "tos"}', '{"documents": []}', '{"docs": ["tos"]}', '{"documents": ["tos", "nda"]}',
+  FROM unnest(ARRAY['{}', '[]', '{"documents": "tos"}', '{"documents": []}', '{"docs": ["tos"]}', '{"documents": ["tos", "nda"]}',
                     '{"documents": [7]}', '{"documents": [{"document": "tos", "extra": 1}]}',
                     '{"documents": [{"document": "tos", "version": "9"}]}']) AS b;
 SELECT count(*) AS recorded FROM ex7.compliance_acceptances WHERE user_id = :'u1';
@@ -35,7 +35,7 @@ SELECT ex7_test.err(format('SELECT ex7.force_close_all(%L, %L)', :'u1', :'nope')
 -- an empty body accepts every current document; a version may be named; accepting again keeps the first record
 SELECT ex7.accept_compliance(:'u1', '{"documents": [{"document": "risk", "version": "1"}]}', '203.0.113.7') -> 'missing' AS missing;
 SELECT ex7.accept_compliance(:'u1', NULL, '198.51.100.1') - 'documents' AS status;
-SELECT ex7.accept_compliance(:'u1', '{}', '198.51.100.2') - 'documents' AS again;
+SELECT ex7.accept_compliance(:'u1', NULL, '198.51.100.2') - 'documents' AS again;
 -- (fixed times for the output; the first address of each record stayed)
 UPDATE ex7.compliance_acceptances SET accepted_at = '2026-05-01 12:00+00' WHERE user_id = :'u1';
 SELECT document, version, accepted_at, client_addr FROM ex7.compliance_acceptances WHERE user_id = :'u1' ORDER BY document;

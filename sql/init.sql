@@ -26,5 +26,5 @@ SELECT ex7.ensure_user('00000000-0000-4000-8000-00000000000b', 'bob@example.com'
 -- user, as POST /api/billing/compliance/accept naming all of them does (docs/billing.md). Runtime starts,
 -- signal closes, force-close-all and the stream answer 412 until a user has accepted (docs/billing.md).
 CREATE FUNCTION ex7_test.accept_compliance(p_users uuid[]) RETURNS integer LANGUAGE sql AS $$
-    SELECT pg_catalog.count(ex7.accept_compliance(u, '{}', 'pg_regress'))::integer FROM pg_catalog.unnest(p_users) AS u;
+    SELECT pg_catalog.count(ex7.accept_compliance(u, NULL, 'pg_regress'))::integer FROM pg_catalog.unnest(p_users) AS u;
 $$;

@@ -139,7 +139,7 @@ for u in "${USERS[@]}"; do
 	psql -X -qAt -v ON_ERROR_STOP=1 -d "$P1URL" >/dev/null <<SQL || fail "setting up user $u"
 SELECT ex7.ensure_user('$u', NULL);
 UPDATE ex7.users SET tier = 'strategist' WHERE id = '$u';
-SELECT ex7.accept_compliance('$u', '{}', 'chaos');
+SELECT ex7.accept_compliance('$u', NULL, 'chaos');
 INSERT INTO ex7.risk_limits (user_id, mode, daily_loss_limit, max_trades_per_day, max_open_positions, max_consecutive_losses)
 VALUES ('$u', 'paper', 1e12, 1000000000, 1000000000, 1000000000)
 ON CONFLICT (user_id, mode) DO UPDATE SET daily_loss_limit = 1e12, max_trades_per_day = 1000000000,

@@ -14,7 +14,7 @@ BEGIN
     PERFORM ex7.ensure_user(u, 'demo@ex7.local');
     -- the demo user has accepted the ToS, risk disclosure and privacy policy (runtimes and closes answer
     -- 412 until then: docs/billing.md)
-    PERFORM ex7.accept_compliance(u, '{}', 'demo');
+    PERFORM ex7.accept_compliance(u, NULL, 'demo');
 
     ema := ex7.create_strategy(u, $j${
         "name": "EMA 9/21 crossover", "instrument": "MNQ", "timeframe": "5m", "tags": ["trend", "demo"],

@@ -37,8 +37,9 @@ SCHEMAS = {
                        documents={'type': 'array', 'items': _doc}),
     'ComplianceStatus': _obj(compliant=_bool, documents={'type': 'array', 'items': {
         'allOf': [_doc, _obj(accepted_at=_nts)]}}, missing=_missing),
-    'ComplianceAccept': {'type': 'object', 'additionalProperties': False, 'properties': {
-        'documents': {'type': 'array', 'minItems': 1, 'maxItems': 20, 'description': 'absent: every current document',
+    'ComplianceAccept': {'type': 'object', 'additionalProperties': False, 'required': ['documents'], 'properties': {
+        'documents': {'type': 'array', 'minItems': 1, 'maxItems': 20,
+                      'description': 'the documents the user was shown and accepts (required: docs/billing.md)',
                       'items': {'oneOf': [{'type': 'string', 'examples': ['tos']},
                                           {'type': 'object', 'required': ['document'], 'additionalProperties': False,
                                            'properties': {'document': _str, 'version': _str}}]}}}},
@@ -73,8 +74,10 @@ DESCRIPTION = {
     'billing_tiers': 'Public. Returns every tier with prices + feature caps (an operator edits them in ex7.tiers).',
     'billing_disclaimer': 'Public. CFTC Rule 4.41 disclaimer + current required doc versions.',
     'get_compliance': 'The current version of every required document, whether and when the caller accepted it, and what is missing.',
-    'accept_compliance': ('Records acceptance (version, time, client address) of the named documents, or of every current one'
-                          ' when the body has none. A version that is no longer current is 409 document_version_not_current.'),
+    'accept_compliance': ('Records acceptance (version, time, client address) of the named documents. The body and its'
+                          ' documents list are required (the reference\'s sample sends no body; an acceptance names what'
+                          ' the user was shown: docs/billing.md). A version that is no longer current is 409'
+                          ' document_version_not_current.'),
     'billing_me': 'Tier (and why), Stripe subscription status, period end, cancel-at-period-end, caps and usage today (UTC).',
     'billing_checkout': 'Creates a Stripe Checkout Session (subscription) for the tier and returns its URL.' + _gate + _stripe
                         + ' 409 subscription_exists when a subscription is live (use the portal).',

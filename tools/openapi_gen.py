@@ -349,8 +349,9 @@ for m in route_re.finditer(src):
         codes.add(403)
     if whole_body or body_props or raw_body:
         codes |= {413}                  # router.c: larger than EX7_BODY_LIMIT
-    if whole_body or body_props:
-        codes |= {400}                  # router.c, body_json: not valid JSON
+    if whole_body or body_props or raw_body:
+        codes |= {400}                  # router.c, body_json: not valid JSON; build_args: a raw body with a NUL byte
+                                        # (the login's JSON form gets body_strict too, http/auth.c)
     if params or whole_body or body_props:
         codes.add(422)                  # router.c, build_args: a path, query or body value of the wrong type
     if counted:
@@ -542,12 +543,14 @@ doc['components']['headers'] = {
     'X-Request-Id': {'description': 'The request\'s id: the client\'s X-Request-Id when it is 1 to 64 letters, digits, '
                                     '"-", "_" or ".", else a new one. Also in the access log line.', 'required': True,
                      'schema': {'type': 'string', 'pattern': '^[A-Za-z0-9._-]{1,64}$'}},
-    'X-RateLimit-Limit': _int_h('Requests allowed per minute to the caller (the tier\'s cap, or the client address\'s on '
-                                'a public route). Sent when the request was counted: not on service_role requests nor '
-                                'when the server runs without rate limits.'),
-    'X-RateLimit-Remaining': _int_h('Requests left in the current minute. Sent with X-RateLimit-Limit.'),
-    'X-RateLimit-Reset': _int_h('Seconds until the current window resets (on a 429: until the refusing window does). '
-                                'Sent with X-RateLimit-Limit.'),
+    'X-RateLimit-Limit': _int_h('Requests allowed to the caller in the binding window, the minute or the UTC day '
+                                '(the tier\'s caps, or the client address\'s on a public route): the window with fewer '
+                                'requests left, or the one that refused (docs/http.md, "The X-RateLimit-* headers describe '
+                                'one window"). Sent when the request was counted: not on service_role requests nor when '
+                                'the server runs without rate limits.'),
+    'X-RateLimit-Remaining': _int_h('Requests left in the same window as X-RateLimit-Limit. Sent with it.'),
+    'X-RateLimit-Reset': _int_h('Seconds until that same window resets (on a 429: equal to Retry-After). Sent with '
+                                'X-RateLimit-Limit.'),
     'Retry-After': {'description': 'Seconds to wait before retrying (RFC 9110, section 10.2.3): always on 429 '
                                    '(ex7-api-introduction.txt, "Rate limits + quotas") and 503.', 'required': True,
                     'schema': {'type': 'integer', 'minimum': 1}},

@@ -93,10 +93,11 @@ COMMENT ON FUNCTION ex7.get_compliance(uuid) IS
  * consent to the old one. Accepting again keeps the first record.
  * Over HTTP the body is required (ex7d answers 422 ["body"] "field required" for an empty request, where
  * the reference's sample sends none: an acceptance of legal documents names what the user was shown;
- * docs/billing.md). A body without "documents" ('{}', the DEFAULT) or NULL accepts every current document:
- * the SQL callers' form (tests, the demo data, an operator recording a consent given elsewhere).
+ * docs/billing.md), and so is its "documents" list: '{}' is 422 ["body","documents"]. A NULL body (the
+ * DEFAULT), which no HTTP request can send, accepts every current document: the SQL callers' form (tests,
+ * the demo data, an operator recording a consent given elsewhere).
  */
-CREATE OR REPLACE FUNCTION ex7.accept_compliance(p_user uuid, p_body jsonb DEFAULT '{}', p_client_addr text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION ex7.accept_compliance(p_user uuid, p_body jsonb DEFAULT NULL, p_client_addr text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -110,15 +111,20 @@ DECLARE
     v_want  ex7.compliance_documents[] := '{}';
 BEGIN
     PERFORM ex7._ensure_user(p_user);
-    p_body := COALESCE(p_body, '{}');
-    FOR v_key IN SELECT pg_catalog.jsonb_object_keys(p_body) LOOP
+    IF p_body IS NOT NULL AND pg_catalog.jsonb_typeof(p_body) IS DISTINCT FROM 'object' THEN
+        PERFORM ex7._invalid('["body"]', 'the body must be an object {"documents": [...]}', 'type_error.dict');
+    END IF;
+    FOR v_key IN SELECT pg_catalog.jsonb_object_keys(COALESCE(p_body, '{}')) LOOP
         IF v_key <> 'documents' THEN
             PERFORM ex7._invalid(pg_catalog.jsonb_build_array('body', v_key), 'extra fields not permitted',
                                  'value_error.extra');
         END IF;
     END LOOP;
-    IF NOT p_body ? 'documents' THEN
+    IF p_body IS NULL THEN
         SELECT pg_catalog.array_agg(d) INTO v_want FROM ex7._current_documents() d;
+    ELSIF NOT p_body ? 'documents' THEN
+        PERFORM ex7._invalid('["body","documents"]', 'field required: name the documents the user accepts',
+                             'value_error.missing');
     ELSE
         IF pg_catalog.jsonb_typeof(p_body -> 'documents') IS DISTINCT FROM 'array'
            OR pg_catalog.jsonb_array_length(p_body -> 'documents') NOT BETWEEN 1 AND 20 THEN
@@ -168,7 +174,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7.accept_compliance(uuid, jsonb, text) IS
-'Returns the user''s compliance status (as ex7.get_compliance) after recording acceptance (time, client address) of the current documents the body names ({"documents": [...]}, what POST /api/billing/compliance/accept requires), or of every current document when the body has no documents (''{}'', the default, or NULL: SQL callers only). X7422 for an unknown document or field, X7409 document_version_not_current when a named version is not the current one.';
+'Returns the user''s compliance status (as ex7.get_compliance) after recording acceptance (time, client address) of the current documents the body names ({"documents": [...]}, what POST /api/billing/compliance/accept requires), or of every current document when the body is NULL (the default: SQL callers only). X7422 for a body without documents, an unknown document or field, X7409 document_version_not_current when a named version is not the current one.';
 
 CREATE OR REPLACE FUNCTION ex7.billing_disclaimer()
 RETURNS jsonb
@@ -541,8 +547,10 @@ DECLARE
 BEGIN
     PERFORM ex7._require_compliance(p_user);
     PERFORM ex7._ensure_user(p_user);
-    p_body := COALESCE(p_body, '{}');
-    FOR v_key IN SELECT pg_catalog.jsonb_object_keys(p_body) LOOP
+    IF p_body IS NOT NULL AND pg_catalog.jsonb_typeof(p_body) IS DISTINCT FROM 'object' THEN
+        PERFORM ex7._invalid('["body"]', 'the body must be an object {"documents": [...]}', 'type_error.dict');
+    END IF;
+    FOR v_key IN SELECT pg_catalog.jsonb_object_keys(COALESCE(p_body, '{}')) LOOP
         IF v_key <> 'tier' THEN
             PERFORM ex7._invalid(pg_catalog.jsonb_build_array('body', v_key), 'extra fields not permitted',
                                  'value_error.extra');

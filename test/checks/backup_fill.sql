@@ -30,7 +30,7 @@ SELECT ex7.bind_role('ex7_backup_check', :'ua') IS NOT NULL AS bound;
 
 -- Rate limits (rate_counters) and compliance (compliance_acceptances)
 SELECT ex7.rate_take('user:' || :'ua', 30, 500, 1, 0, now()) IS NOT NULL AS rate;
-SELECT ex7.accept_compliance(u, '{}', '192.0.2.1') IS NOT NULL AS accepted FROM unnest(ARRAY[:'ua', :'ub']::uuid[]) AS u;
+SELECT ex7.accept_compliance(u, NULL, '192.0.2.1') IS NOT NULL AS accepted FROM unnest(ARRAY[:'ua', :'ub']::uuid[]) AS u;
 
 -- Strategies, versions, risk limits, runtimes
 SELECT ex7.create_strategy(:'ua', jsonb_build_object('name', 'fill ema', 'instrument', 'MNQ', 'timeframe', '1m',

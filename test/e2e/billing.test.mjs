@@ -106,6 +106,10 @@ test('the compliance gate: 412 with the missing documents on every gated route, 
   r = await api(srv, 'POST', '/api/billing/compliance/accept', { tok: t });
   assert.equal(r.status, 422, r.text);
   assert.deepEqual(r.body.detail, [{ loc: ['body'], msg: 'field required', type: 'value_error.missing' }]);
+  // and so is a body that names none: {} accepted every current document before
+  r = await api(srv, 'POST', '/api/billing/compliance/accept', { tok: t, body: {} });
+  assert.equal(r.status, 422, r.text);
+  assert.deepEqual(r.body.detail[0].loc, ['body', 'documents']);
   // naming the rest: each stored with version, time and client address
   r = await api(srv, 'POST', '/api/billing/compliance/accept', { tok: t, body: { documents: ['risk', 'privacy'] } });
   assert.equal(r.status, 201);
@@ -183,7 +187,7 @@ test('webhook signatures: the official library\'s signature under either rotatin
 
 test('subscription lifecycle: checkout (request shape) -> webhook -> tier and rate limits change on the next request -> cancel/resume -> past_due -> deleted', async () => {
   const U = uid('6c', 2);
-  psql(`SELECT ex7.ensure_user('${U}'); SELECT ex7.accept_compliance('${U}', '{}', 'e2e')`);
+  psql(`SELECT ex7.ensure_user('${U}'); SELECT ex7.accept_compliance('${U}', NULL, 'e2e')`);
   const t = await token(U);
   let r = await api(srv, 'GET', '/api/billing/me', { tok: t });
   assert.equal(r.status, 200);
@@ -293,7 +297,7 @@ test('a handler error is a 500 and leaves nothing behind; the retried (fixed) ev
 
 test('Stripe failures are 503 with a clear detail, never a hang; without STRIPE_SECRET_KEY billing is not configured', async () => {
   const U = uid('6c', 4);
-  psql(`SELECT ex7.ensure_user('${U}'); SELECT ex7.accept_compliance('${U}', '{}', 'e2e')`);
+  psql(`SELECT ex7.ensure_user('${U}'); SELECT ex7.accept_compliance('${U}', NULL, 'e2e')`);
   const t = await token(U);
   sd.failNext = { status: 400, body: { error: { type: 'invalid_request_error', message: "No such price: 'price_e2e_operator'" } } };
   let r = await api(srv, 'POST', '/api/billing/checkout', { tok: t, body: { tier: 'operator' } });
@@ -369,7 +373,7 @@ test('a comp that ends reaches the rate limit by the clock: no billing_expire, n
 
 test('caps: strategies and running runtimes per tier are 403 tier_limit_reached', async () => {
   const U = uid('6c', 7);
-  psql(`SELECT ex7.ensure_user('${U}'); SELECT ex7.accept_compliance('${U}', '{}', 'e2e'); UPDATE ex7.users SET tier = 'operator' WHERE id = '${U}'`);
+  psql(`SELECT ex7.ensure_user('${U}'); SELECT ex7.accept_compliance('${U}', NULL, 'e2e'); UPDATE ex7.users SET tier = 'operator' WHERE id = '${U}'`);
   const t = await token(U);
   try {
     psql(`UPDATE ex7.tiers SET strategies_max = 2, running_runtimes_max = 1 WHERE tier = 'operator'`);
@@ -404,7 +408,7 @@ test('caps: strategies and running runtimes per tier are 403 tier_limit_reached'
 test('without STRIPE_SECRET_KEY the routes still check first: a bad body is 422, no compliance 412, no account 404; only a request that would reach Stripe is 503', async () => {
   const ok = uid('6c', 60);
   const gated = uid('6c', 61);
-  psql(`SELECT ex7.ensure_user('${ok}'); SELECT ex7.ensure_user('${gated}'); SELECT ex7.accept_compliance('${ok}', '{}', 'e2e')`);
+  psql(`SELECT ex7.ensure_user('${ok}'); SELECT ex7.ensure_user('${gated}'); SELECT ex7.accept_compliance('${ok}', NULL, 'e2e')`);
   const tOk = await token(ok);
   const tGated = await token(gated);
   const bare = await startEx7d();

@@ -148,7 +148,7 @@ export async function api(srv, method, p, { tok, body, headers = {}, raw, openap
 // /api/billing/compliance/accept naming all of them does. Runtime starts, signal closes, force-close-all
 // and the stream answer 412 until then (docs/billing.md).
 export function acceptCompliance(...users) {
-  for (const u of users) psql(`SELECT ex7.accept_compliance('${u}', '{}', 'e2e')`);
+  for (const u of users) psql(`SELECT ex7.accept_compliance('${u}', NULL, 'e2e')`);
 }
 
 // uid: a fixed-format user uuid for test n of a file (each file has its own prefix)

@@ -32,7 +32,7 @@ CREATE FUNCTION pg_temp.graph() RETURNS jsonb LANGUAGE sql AS $$ SELECT '{
 
 -- a user with a running paper strategy on MES 5m ("long above 5000", 4-tick stop, 8-tick target): one signal
 -- closed today by the user (realized P&L today), one open
-SELECT ex7.ensure_user(:'u') IS NOT NULL AND ex7.accept_compliance(:'u', '{}', 'tap') IS NOT NULL
+SELECT ex7.ensure_user(:'u') IS NOT NULL AND ex7.accept_compliance(:'u', NULL, 'tap') IS NOT NULL
    AND ex7.set_risk_limits(:'u', 'paper', '{"max_trades_per_day": 100, "max_open_positions": 10,
        "daily_loss_limit": "100000", "max_consecutive_losses": 100}') IS NOT NULL AS ready \gset
 SELECT ex7.create_strategy(:'u', pg_catalog.jsonb_build_object('name', 'pinned', 'instrument', 'MES',
