@@ -96,7 +96,7 @@ bench:
 chaos:
 	@bash tools/chaos.sh
 
-# libFuzzer over ex7d's request path for FUZZ_SECONDS (default 480), apart from make test (docs/http.md)
+# libFuzzer over ex7d's request path for FUZZ_SECONDS (default 600), apart from make test (docs/http.md)
 fuzz:
 	@bash tools/fuzz.sh
 

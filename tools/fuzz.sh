@@ -2,13 +2,13 @@
 # tools/fuzz.sh (make fuzz): libFuzzer over ex7d's request path (test/fuzz/fuzz_edge.c: framing, request
 # targets and the route table, JSON bodies, bearer tokens, signed claims) for a bounded time, starting from
 # the seed corpus test/fuzz/corpus and keeping what it learns in .run/fuzz-corpus for the next run.
-#   FUZZ_SECONDS  how long to run (default 480: about 10 million executions on one core of this machine)
+#   FUZZ_SECONDS  how long to run (default 600: about 10 million executions on one core of this machine)
 #   FUZZ_JOBS     parallel fuzzing processes (default 1)
 # Prints the executions and the findings; exits 1 when libFuzzer found a crash, a leak or a sanitizer report
 # (the input that caused it is kept in .run/fuzz-findings, reproduce with: test/fuzz/fuzz_edge FILE).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-secs=${FUZZ_SECONDS:-480}
+secs=${FUZZ_SECONDS:-600}
 jobs=${FUZZ_JOBS:-1}
 
 # clang with libFuzzer's runtime (Debian: clang, libclang-rt-14-dev); installed when missing, as the
