@@ -139,6 +139,21 @@ for m in re.finditer(r"#define (ERRCODE_EX7_\w+)\s+MAKE_SQLSTATE\('X', '7', '(\d
     EX7_CODES[m.group(1)] = int(''.join(m.group(2, 3, 4)))
 
 
+def closure(direct, calls):
+    """Returns {name: every status of name and of everything it calls, transitively}."""
+    out = {}
+    for name in direct:
+        seen, todo, st = {name}, [name], set()
+        while todo:
+            n = todo.pop()
+            st |= direct[n]
+            for c in calls[n] - seen:
+                seen.add(c)
+                todo.append(c)
+        out[name] = st
+    return out
+
+
 def sql_raises():
     """Returns {function name: set of statuses it can raise} for every ex7 function of ext/sql/*.sql."""
     bodies, triggers, c_symbol = {}, {}, {}
@@ -163,16 +178,7 @@ def sql_raises():
     c_direct = {n: {EX7_CODES[c] for c in re.findall(r'\b(ERRCODE_EX7_\w+)\b', b) if c in EX7_CODES} |
                    ({422} if re.search(r'\bex7_invalid\s*\(', b) else set()) for n, b in c_body.items()}
     c_calls = {n: {c for c in re.findall(r'\b(\w+)\s*\(', b) if c in c_body and c != n} for n, b in c_body.items()}
-    c_file = {}
-    for sym in c_body:
-        seen, todo, st = {sym}, [sym], set()
-        while todo:
-            n = todo.pop()
-            st |= c_direct[n]
-            for c in c_calls[n] - seen:
-                seen.add(c)
-                todo.append(c)
-        c_file[sym] = st
+    c_file = closure(c_direct, c_calls)
     direct, calls = {}, {}
     for name, body in bodies.items():
         direct[name] = ({int(x) for x in re.findall(r'ex7\._raise\(\s*(\d{3})', body)} |
@@ -184,17 +190,7 @@ def sql_raises():
         calls[name] = {c for c in re.findall(r'ex7\.(\w+)\s*\(', body) if c in bodies}
         for t in re.findall(r'(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+ex7\.(\w+)', body, re.I):
             calls[name] |= triggers.get(t, set())
-    out = {}
-    for name in bodies:
-        seen, todo, st = {name}, [name], set()
-        while todo:
-            n = todo.pop()
-            st |= direct[n]
-            for c in calls[n] - seen:
-                seen.add(c)
-                todo.append(c)
-        out[name] = st
-    return out
+    return closure(direct, calls)
 
 
 SQL_RAISES = sql_raises()
