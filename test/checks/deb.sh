@@ -65,7 +65,7 @@ verdict $? "lintian reports 0 errors ($errors errors, $(grep -c '^W: ' "$DIR/out
 
 # --- install --------------------------------------------------------------------------------------
 echo "# apt-get install ./*.deb"
-# --reinstall: the version stays the same while 0.2.0 is in progress, the code does not;
+# --reinstall: the version stays the same while a version is in progress, the code does not;
 # --force-confnew: this machine's /etc/ex7/ex7d.env is the package's (checked below), never a prompt
 (cd "$DIR/out" && DEBIAN_FRONTEND=noninteractive apt-get install -y --reinstall --no-install-recommends \
 	-o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confnew ./*.deb) >"$DIR/apt.log" 2>&1
