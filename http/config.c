@@ -5,6 +5,7 @@
  */
 #include "config.h"
 #include "pool.h"
+#include "listeners.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -27,6 +28,7 @@ static const char *const known_ex7_vars[] = {
 	"EX7_OUTCALL_CAFILE",		/* read by http/outcall.c */
 	"EX7_VIX_LLM_BASE", "EX7_VIX_LLM_KEY", "EX7_VIX_LLM_MODEL", "EX7_VIX_LLM_TIMEOUT_MS",	/* http/vix.c */
 	"EX7_METRICS_LISTEN", "EX7_METRICS_TOKEN",	/* read by http/metrics.c */
+	"EX7_LISTEN_NODES",			/* read by http/listeners.c */
 	NULL
 };
 

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "jwt.h"
 #include "pool.h"
+#include "listeners.h"
 
 #define MAX_ROUTE_ARGS 12
 
@@ -86,7 +87,7 @@ typedef struct Server
 	struct evhttp *http;
 	Pool	   *pool;
 	JwtKeys    *keys;
-	Pool	   *listener;		/* LISTEN connection: tier changes (and, later, signal events) */
+	Listeners  *listeners;		/* LISTEN connections on every node: signal events, tier changes */
 	char	   *openapi;		/* http/openapi.json, served at /openapi.json (NULL: not found) */
 	size_t		openapi_len;
 	bool		stopping;

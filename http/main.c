@@ -82,8 +82,10 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 /*
- * listener_notify: a notification on the LISTEN connection: signal events go to the signal streams
- * (sse.c), the rest to the router.
+ * listener_notify: a notification on one of the LISTEN connections (any node: http/listeners.c): signal
+ * events go to the signal streams (sse.c), the rest to the router. The same notification may come from
+ * two connections (a reference table's trigger fires on every node); both consumers are idempotent: the
+ * streams drop an event id at or below a subscriber's cursor, and a user-changed notice drops a cache.
  */
 static void
 listener_notify(const char *channel, const char *payload, void *arg)
@@ -94,7 +96,7 @@ listener_notify(const char *channel, const char *payload, void *arg)
 		notify_cb(channel, payload, arg);
 }
 
-/* listener_ready: the LISTEN connection (re)connected: what went by while it was down is resent. */
+/* listener_ready: a LISTEN connection (re)connected: what went by while it was down is resent. */
 static void
 listener_ready(void *arg)
 {
@@ -320,9 +322,9 @@ main(int argc, char **argv)
 	sse_init(&srv);
 	if (worker_enabled())
 		worker = worker_start(srv.base, srv.pool, srv.cfg.database_url);
-	srv.listener = pool_new_listener(srv.base, srv.cfg.database_url,
-									 "LISTEN ex7_user_changed; LISTEN signal_fired; LISTEN signal_closed",
-									 listener_notify, listener_ready, &srv);
+	srv.listeners = listeners_new(srv.base, srv.pool, srv.cfg.database_url,
+								  "LISTEN ex7_user_changed; LISTEN signal_fired; LISTEN signal_closed",
+								  listener_notify, listener_ready, &srv, "stream");
 	if (metrics_start(&srv) != 0)
 		goto err;				/* EX7_METRICS_LISTEN cannot be bound (logged) */
 	sigterm = evsignal_new(srv.base, SIGTERM, signal_cb, &srv);
@@ -351,8 +353,7 @@ err:
 	if (srv.pool)
 		pool_free(srv.pool);
 	sse_free();
-	if (srv.listener)
-		pool_free(srv.listener);
+	listeners_free(srv.listeners);	/* after the pool: its discovery, if in flight, was answered */
 	conn_stop_accepting();		/* evhttp_free frees the listener (a start that failed half way) */
 	if (srv.http)
 		evhttp_free(srv.http);

@@ -50,7 +50,9 @@ enum
 static const char *const special_names[] = {"/metrics", "/livez", "/readyz", "/openapi.json", "unmatched"};
 
 #define MAX_STATUSES 24			/* distinct statuses one route and method answered; more go to "other" */
-#define MAX_POOLS 8				/* pools of one process: the query pool, LISTEN, the worker's LISTEN */
+/* pools of one process: the query pool and two sets of listeners (the stream's, the worker's) of up to
+ * LISTENERS_MAX_NODES nodes each besides DATABASE_URL's server (http/listeners.h) */
+#define MAX_POOLS (3 + 2 * LISTENERS_MAX_NODES)
 #define MAX_JOBS 64
 #define JOB_WATCH_SECONDS 60	/* how often a failed job is looked for (the jobs run each minute, docs/jobs.md) */
 
@@ -326,6 +328,17 @@ metrics_conn_down(const void *pool, bool listener, bool was_up, bool closing, co
 }
 
 void
+metrics_pool_free(const void *pool)
+{
+	for (int i = 0; i < M.npools; i++)
+		if (M.pools[i].pool == pool)
+		{
+			M.pools[i] = M.pools[--M.npools];
+			return;
+		}
+}
+
+void
 metrics_queue_wait(const struct timeval *queued_at)
 {
 	struct timeval now;
@@ -571,8 +584,15 @@ process_metrics(struct evbuffer *b)
 	family(b, "ex7d_listen_reconnects_total", "counter",
 		   "LISTEN connections established again after a loss (the streams then catch up from their log).");
 	evbuffer_add_printf(b, "ex7d_listen_reconnects_total %llu\n", (unsigned long long) M.reconnects[1]);
-	family(b, "ex7d_listen_connected", "gauge", "1 while the LISTEN connection of the signal stream is up.");
-	evbuffer_add_printf(b, "ex7d_listen_connected %d\n", srv->listener && pool_ready(srv->listener) > 0 ? 1 : 0);
+	family(b, "ex7d_listen_connected", "gauge",
+		   "LISTEN connections of the signal stream that are up: DATABASE_URL's server and every other node (docs/stream.md).");
+	evbuffer_add_printf(b, "ex7d_listen_connected %d\n", listeners_connected(srv->listeners));
+	family(b, "ex7d_listen_connections", "gauge",
+		   "LISTEN connections the signal stream keeps, up or not: DATABASE_URL's server and every other node.");
+	evbuffer_add_printf(b, "ex7d_listen_connections %d\n", listeners_total(srv->listeners));
+	family(b, "ex7d_listen_nodes", "gauge",
+		   "Database nodes known to send notifications (ex7.notify_nodes() on Citus, or EX7_LISTEN_NODES); 0 on plain PostgreSQL.");
+	evbuffer_add_printf(b, "ex7d_listen_nodes %d\n", listeners_nodes(srv->listeners));
 
 	/* the connection guard (http/conn.c, docs/http.md "Connections and framing") */
 	family(b, "ex7d_connections_open", "gauge", "API connections open (the metrics address not included).");
@@ -788,7 +808,8 @@ readyz_cb(PGresult *res, const char *conn_error, void *arg)
 	json_object *o = json_object_new_object();
 	bool		db = res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
 	const char *version = db && !PQgetisnull(res, 0, 0) ? PQgetvalue(res, 0, 0) : NULL;
-	bool		listen = r->srv->listener && pool_ready(r->srv->listener) > 0;
+	/* DATABASE_URL's LISTEN: a node's down listener makes no other ex7d better (ex7d_listen_connected) */
+	bool		listen = listeners_home_ready(r->srv->listeners);
 	bool		ext = version && strcmp(version, EX7_VERSION) == 0;
 	const char *text;
 

@@ -78,5 +78,7 @@ extern void metrics_notify_lag(const char *kind, json_object *payload);
 extern void metrics_conn_up(const void *pool, PGconn *pg, bool listener);
 extern void metrics_conn_down(const void *pool, bool listener, bool was_up, bool closing, const char *why);
 extern void metrics_queue_wait(const struct timeval *queued_at);
+/* metrics_pool_free: returns nothing; forgets pool, which is being freed (http/pool.c pool_free). */
+extern void metrics_pool_free(const void *pool);
 
 #endif

@@ -1004,6 +1004,7 @@ void
 pool_free(Pool *pool)
 {
 	pool->closing = true;
+	metrics_pool_free(pool);	/* a listener of a node that left: its counts go, its address may be reused */
 	for (int i = 0; i < pool->size; i++)
 	{
 		Conn	   *c = &pool->conns[i];

@@ -9,8 +9,10 @@
  *	  (which the database never holds), and ex7.outbox_record stores the answer: the provider's message
  *	  id, or a retry time (exponential backoff with a cap) or the failure. A full batch starts the next
  *	  round at once. NOTIFY ex7_outbox (sent on commit by the transaction that queued a delivery) starts a
- *	  round; a timer does too, for retries that came due and for notifications lost while the LISTEN
- *	  connection was down.
+ *	  round; a timer does too, for retries that came due and for notifications lost while a LISTEN
+ *	  connection was down. The transaction's NOTIFY is sent by the node that ran it (on Citus the worker
+ *	  holding the user's shard), so the worker LISTENs on every node (http/listeners.c); a node's listener
+ *	  that (re)connects starts a round too.
  *
  *	  A crash between a send and its record: the lease runs out and the row is sent again. The provider's
  *	  idempotency key stops the duplicate where there is one: Resend's Idempotency-Key and the webhook's
@@ -19,6 +21,7 @@
 #include "worker.h"
 #include "alerts.h"
 #include "config.h"
+#include "listeners.h"
 #include "log.h"
 #include "outcall.h"
 
@@ -42,7 +45,7 @@ struct Worker
 {
 	struct event_base *base;
 	Pool	   *pool;
-	Pool	   *listener;
+	Listeners  *listeners;		/* LISTEN ex7_outbox on every node (http/listeners.c) */
 	struct event *timer;
 	char		id[96];
 	int			batch;			/* EX7_WORKER_BATCH, deliveries a round */
@@ -478,7 +481,7 @@ worker_start(struct event_base *base, Pool *pool, const char *conninfo)
 	}
 	w->options = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
-	w->listener = pool_new_listener(base, conninfo, "LISTEN ex7_outbox", wake_cb, listening_cb, w);
+	w->listeners = listeners_new(base, pool, conninfo, "LISTEN ex7_outbox", wake_cb, listening_cb, w, "worker");
 	w->timer = event_new(base, -1, EV_PERSIST, timer_cb, w);
 	every.tv_sec = w->interval_ms / 1000;
 	every.tv_usec = (w->interval_ms % 1000) * 1000;
@@ -512,8 +515,7 @@ worker_free(Worker *w)
 		return;
 	if (w->timer)
 		event_free(w->timer);
-	if (w->listener)
-		pool_free(w->listener);
+	listeners_free(w->listeners);
 	free(w->options);
 	free(w->resend_key);
 	free(w->resend_base);
@@ -575,7 +577,8 @@ worker_main(int argc, char **argv)
 		fprintf(stderr, "usage: ex7d worker   (settings: docs/alerts.md)\n");
 		return 2;
 	}
-	if (config_pool_timeouts(&statement_ms, &connect_ms, err, sizeof(err)) != 0)
+	if (config_pool_timeouts(&statement_ms, &connect_ms, err, sizeof(err)) != 0 ||
+		listeners_check_setting(err, sizeof(err)) != 0)
 	{
 		fputs(err, stderr);
 		return 2;
