@@ -45,10 +45,10 @@ static struct
 }			A;
 
 static const PoolStatement resend_stmt = {
-	"alerts_resend_event", "SELECT ex7.alerts_resend_event($1::jsonb)::text", 1
+	"alerts_resend_event", "SELECT ex7.alerts_resend_event($1::jsonb)", 1
 };
 static const PoolStatement telegram_stmt = {
-	"alerts_telegram_update", "SELECT ex7.alerts_telegram_update($1::jsonb)::text", 1
+	"alerts_telegram_update", "SELECT ex7.alerts_telegram_update($1::jsonb)", 1
 };
 static const PoolStatement twilio_stmt = {
 	"alerts_twilio_event", "SELECT ex7.alerts_twilio_event($1::jsonb)", 1

@@ -38,7 +38,7 @@ static struct
 } auth;
 
 static const PoolStatement login_stmt = {
-	"auth_login_sql", "SELECT ex7.auth_login($1, $2, $3)::text", 3
+	"auth_login_sql", "SELECT ex7.auth_login($1, $2, $3)", 3
 };
 
 int

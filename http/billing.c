@@ -112,12 +112,12 @@ static const struct
 	const char *route;			/* the route's statement name */
 	PoolStatement stmt;
 }			preparers[] = {
-	{"billing_checkout", {"billing_checkout_url", "SELECT ex7.billing_checkout($1::uuid, $2::jsonb, $3)::text", 3}},
-	{"billing_portal", {"billing_portal_url", "SELECT ex7.billing_portal($1::uuid, $2)::text", 2}},
+	{"billing_checkout", {"billing_checkout_url", "SELECT ex7.billing_checkout($1::uuid, $2::jsonb, $3)", 3}},
+	{"billing_portal", {"billing_portal_url", "SELECT ex7.billing_portal($1::uuid, $2)", 2}},
 };
 
 static const PoolStatement result_stmt = {
-	"billing_stripe_result", "SELECT ex7.billing_stripe_result($1::uuid, $2, $3::jsonb, $4::jsonb)::text", 4
+	"billing_stripe_result", "SELECT ex7.billing_stripe_result($1::uuid, $2, $3::jsonb, $4::jsonb)", 4
 };
 
 typedef struct StripeCall

@@ -423,7 +423,7 @@ explain_error(Import *im, const PGresult *res, char *msg, size_t len)
 static int
 send_batch(Import *im, char *msg, size_t len)
 {
-	static const char sql[] = "SELECT ex7.ingest_bars($1::jsonb, $2::boolean)::text";
+	static const char sql[] = "SELECT ex7.ingest_bars($1::jsonb, $2::boolean)";
 	json_object *body;
 	const char *values[2];
 	PGresult   *res;

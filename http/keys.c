@@ -43,7 +43,7 @@ static int	nmasters;
 static const PoolStatement create_stmt = {
 	"create_exchange_key_sql",
 	"SELECT ex7.create_exchange_key($1::uuid, $2::uuid, $3, $4, $5, $6::boolean, $7, $8::bytea, $9::bytea, "
-	"$10::bytea)::text", 10
+	"$10::bytea)", 10
 };
 
 /* b64_decode32: returns true when in is standard base64 of exactly 32 bytes, written to out. */
@@ -529,7 +529,7 @@ keys_rekey_main(int argc, char **argv)
 		size_t		n;
 
 		snprintf(nb, sizeof(nb), "%ld", batch);
-		res = PQexecParams(conn, "SELECT ex7._exchange_keys_to_rekey($1, $2::uuid, $3::int)::text", 3, NULL, v,
+		res = PQexecParams(conn, "SELECT ex7._exchange_keys_to_rekey($1, $2::uuid, $3::int)", 3, NULL, v,
 						   NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 		{

@@ -114,7 +114,7 @@ static struct
 
 /* the routes of this file: not in the route table (they are not the EX7 API), answered by metrics_route */
 static const Route metrics_routes[] = {
-	{EVHTTP_REQ_GET, "/metrics", AUTH_SERVICE, 200, {"metrics_snapshot", "SELECT ex7.metrics_snapshot()::text", 0},
+	{EVHTTP_REQ_GET, "/metrics", AUTH_SERVICE, 200, {"metrics_snapshot", "SELECT ex7.metrics_snapshot()", 0},
 	 {{0}}, NULL, false, NULL, "text/plain; version=0.0.4; charset=utf-8"},
 	{EVHTTP_REQ_GET, "/livez", AUTH_PUBLIC, 200, {NULL, NULL, 0}},
 	{EVHTTP_REQ_GET, "/readyz", AUTH_PUBLIC, 200,
@@ -403,7 +403,7 @@ watch_jobs(json_object *snap)
 	}
 }
 
-static const PoolStatement snapshot_stmt = {"metrics_snapshot", "SELECT ex7.metrics_snapshot()::text", 0};
+static const PoolStatement snapshot_stmt = {"metrics_snapshot", "SELECT ex7.metrics_snapshot()", 0};
 
 /* jobs_cb: the job watch's snapshot answered (NULL: the database is down, logged by the pool). */
 static void

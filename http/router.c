@@ -30,7 +30,7 @@
 
 /* ex7.ensure_user: the first request of a subject in this process creates the user row and reads the
  * caps of its tier */
-static const PoolStatement ensure_user_stmt = {"ensure_user", "SELECT ex7.ensure_user($1::uuid, $2)::text", 2};
+static const PoolStatement ensure_user_stmt = {"ensure_user", "SELECT ex7.ensure_user($1::uuid, $2)", 2};
 
 
 /*
@@ -645,7 +645,7 @@ set_rate_headers(Req *r, const UserEntry *e, time_t now)
 
 /* the shared counter (ext/sql/07_rate.sql): subject, caps, want, give-back */
 static const PoolStatement rate_take_stmt = {
-	"rate_take", "SELECT ex7.rate_take($1, $2::int, $3::int, $4::int, $5::int)::text", 5
+	"rate_take", "SELECT ex7.rate_take($1, $2::int, $3::int, $4::int, $5::int)", 5
 };
 
 /* rate_cb: ex7.rate_take answered: serve the request from the new lease, or refuse it with 429. */

@@ -28,11 +28,11 @@
 #include <openssl/crypto.h>
 
 static const PoolStatement request_stmt = {
-	"vix_llm_request", "SELECT ex7.vix_llm_request($1::uuid, $2::jsonb, $3)::text", 3
+	"vix_llm_request", "SELECT ex7.vix_llm_request($1::uuid, $2::jsonb, $3)", 3
 };
 
 static const PoolStatement result_stmt = {
-	"vix_llm_result", "SELECT ex7.vix_llm_result($1::uuid, $2::jsonb, $3::integer, $4, $5)::text", 5
+	"vix_llm_result", "SELECT ex7.vix_llm_result($1::uuid, $2::jsonb, $3::integer, $4, $5)", 5
 };
 
 typedef struct VixCall

@@ -77,10 +77,10 @@ typedef struct Send
 } Send;
 
 static const PoolStatement claim_stmt = {
-	"outbox_claim", "SELECT ex7.outbox_claim($1, $2::int, $3::jsonb, $4::int)::text", 4
+	"outbox_claim", "SELECT ex7.outbox_claim($1, $2::int, $3::jsonb, $4::int)", 4
 };
 static const PoolStatement record_stmt = {
-	"outbox_record", "SELECT ex7.outbox_record($1, $2::uuid, $3::int, $4, $5, $6::int)::text", 6
+	"outbox_record", "SELECT ex7.outbox_record($1, $2::uuid, $3::int, $4, $5, $6::int)", 6
 };
 
 static void claim(Worker *w);
