@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * barblocks.c
- *	  Bar blocks: ex7.bar_blocks, a derived columnar copy of ex7.bars for the backtest's bar stream,
- *	  kept by statement triggers on ex7.bars in the writing transaction, and its reader.
+ *	  Bar blocks: ex7.bar_blocks, a columnar copy of ex7.bars for the backtest's bar stream, brought
+ *	  up to date by ex7._bar_blocks_sync, which every writer of ex7.bars calls in its transaction,
+ *	  and its reader.
  *
  * Reading a million bars through ex7.bars costs an index step, a heap fetch, four numeric detoasts
  * and four numeric -> double conversions per bar (ext/barscan.c, about 300 ms). A block holds up to
@@ -11,8 +12,9 @@
  *
  * A block is one row per (instrument, timeframe, block), block = floor(epoch seconds of ts /
  * (timeframe seconds * BB_SLOTS)) (timeframe lengths: ex7._timeframe_interval, 63_market.sql).
- * data (bytea, version 1; integers in the server's byte order: the table is derived, never shipped
- * in binary form, and ex7.bar_blocks_rebuild makes it again from ex7.bars):
+ * data (bytea, version 1; integers in the server's byte order: pg_dump keeps the table, so a restore
+ * onto a server of the other byte order finds its blocks malformed (ex7.bar_blocks_check says so, every
+ * reader refuses them) until ex7.bar_blocks_rebuild makes them again from ex7.bars):
  *
  *	  offset  size		  what
  *	  0		  1			  version (1)
@@ -38,14 +40,21 @@
  * its four m hold the IEEE bits of numeric::float8 of the prices (numeric_float8_no_overflow: the
  * same double where numeric::float8 has one); its exact prices are read from ex7.bars by key.
  *
- * Consistency: the triggers (ex7._bar_blocks_trigger, 12_market_schema.sql) merge each statement's
- * transition tables into the blocks with INSERT ... ON CONFLICT DO UPDATE (inserted bars) and
- * UPDATE / DELETE (removed bars) in the same transaction, so a snapshot that sees a bar sees it in
- * its block. Two READ COMMITTED writers of one block serialize on the block row: the second waits
- * for the first's row lock, then ON CONFLICT re-reads the newest version (and UPDATE re-evaluates
- * its SET against it, EvalPlanQual), so both bars land. A REPEATABLE READ writer whose snapshot
- * misses the newest version of a block it writes fails with a serialization error instead.
- * specs/bar_blocks_race.spec shows each case.
+ * Consistency: no trigger (on Citus, ex7.bars and ex7.bar_blocks are reference tables, and a trigger
+ * on one that writes the other would be a nested distributed write, which Citus refuses). Instead the
+ * writers of bars call ex7._bar_blocks_sync(instrument, timeframe, from, to) in the same transaction
+ * (ex7._store_bar, ext/sql/63_market.sql, for each bar it stores): it reads the series' bars of that
+ * range from ex7.bars through SQL and rewrites exactly the blocks of the range: a block with bars
+ * there gets them spliced in (INSERT ... ON CONFLICT DO UPDATE SET data = ex7._bar_blocks_splice(...):
+ * its bars outside the range stay), a block without keeps only its bars outside the range, and a
+ * block left without a bar is deleted. So a snapshot that sees a bar sees it in its block. Two READ
+ * COMMITTED writers of one block serialize on the block row: the second waits for the first's row
+ * lock, then ON CONFLICT re-reads the newest version (and UPDATE re-evaluates against it,
+ * EvalPlanQual), so both bars land. A REPEATABLE READ writer whose snapshot misses the newest version
+ * of a block it writes fails with a serialization error instead. specs/bar_blocks_race.spec shows each
+ * case. The range is re-read as of the sync's snapshot: two transactions that write the same range
+ * concurrently must not both sync it (ex7._store_bar syncs only the key it inserted, under its series
+ * lock; ex7.bar_blocks_rebuild locks ex7.bars).
  *
  *-------------------------------------------------------------------------
  */
@@ -57,8 +66,8 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
-#include "commands/trigger.h"
 #include "common/int.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -74,6 +83,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/tuplestore.h"
 
 #ifdef __SSE2__
@@ -92,9 +102,6 @@
 #define BB_RAW				255
 #define BB_MAX_DSCALE		254
 #define BB_2_53				(INT64CONST(1) << 53)
-
-/* bars a trigger call sorts and writes at once (72 bytes each): a bulk statement goes in chunks */
-#define BB_CHUNK			65536
 
 /* the columns of ex7.bars (ext/sql/12_market_schema.sql) */
 #define BARS_ATT_INSTRUMENT 1
@@ -621,23 +628,43 @@ bar_vals(BarVals *b, const Datum *v)
 }
 
 /* ---------------------------------------------------------------------------------------------
- * SQL helpers on block values: merge, remove, count, problem, block number
+ * SQL helpers on block values: splice, cut, count, problem, block number
  * ------------------------------------------------------------------------------------------- */
 
-/*
- * ex7._bar_blocks_merge(old bytea, new bytea) -> bytea: the bars of both blocks by ts, a bar of new
- * replacing one of old at the same ts.
- */
-PG_FUNCTION_INFO_V1(bar_blocks_merge);
-Datum
-bar_blocks_merge(PG_FUNCTION_ARGS)
+/* block_keep: writes the bars of v outside [from, to] to b (room for v->n); returns how many */
+static int
+block_keep(const BlockView *v, TimestampTz from, TimestampTz to, BarVals *b)
 {
+	int			k = 0;
+
+	for (int i = 0; i < v->n; i++)
+	{
+		TimestampTz ts = bv_ts(v, i);
+
+		if (ts < from || ts > to)
+			block_get(v, i, &b[k++]);
+	}
+	return k;
+}
+
+/*
+ * ex7._bar_blocks_splice(old bytea, new bytea, p_from timestamptz, p_to timestamptz) -> bytea: the
+ * bars of old outside [p_from, p_to] and every bar of new, by ts, a bar of new replacing one of old at
+ * the same ts: block old after ex7._bar_blocks_sync read the range [p_from, p_to] of its series (new).
+ */
+PG_FUNCTION_INFO_V1(bar_blocks_splice);
+Datum
+bar_blocks_splice(PG_FUNCTION_ARGS)
+{
+	TimestampTz from = PG_GETARG_TIMESTAMPTZ(2);
+	TimestampTz to = PG_GETARG_TIMESTAMPTZ(3);
 	BlockView	o,
 				nw;
 	BarVals    *ob,
 			   *nb,
 			   *r;
-	int			i = 0,
+	int			on,
+				i = 0,
 				j = 0,
 				k = 0;
 
@@ -647,16 +674,17 @@ bar_blocks_merge(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("bar blocks of different blocks cannot be merged")));
-	ob = block_bars(&o);
+	ob = palloc(sizeof(BarVals) * Max(o.n, 1));
+	on = block_keep(&o, from, to, ob);
 	nb = block_bars(&nw);
-	r = palloc(sizeof(BarVals) * Max(o.n + nw.n, 1));
-	while (i < o.n || j < nw.n)
+	r = palloc(sizeof(BarVals) * Max(on + nw.n, 1));
+	while (i < on || j < nw.n)
 	{
-		if (j >= nw.n || (i < o.n && ob[i].ts < nb[j].ts))
+		if (j >= nw.n || (i < on && ob[i].ts < nb[j].ts))
 			r[k++] = ob[i++];
 		else
 		{
-			if (i < o.n && ob[i].ts == nb[j].ts)
+			if (i < on && ob[i].ts == nb[j].ts)
 				i++;
 			r[k++] = nb[j++];
 		}
@@ -665,33 +693,21 @@ bar_blocks_merge(PG_FUNCTION_ARGS)
 }
 
 /*
- * ex7._bar_blocks_remove(old bytea, ts bytea) -> bytea: old without the bars at the timestamps ts
- * lists (int64 TimestampTz values in the server's byte order, ascending); may have no bar left.
+ * ex7._bar_blocks_cut(old bytea, p_from timestamptz, p_to timestamptz) -> bytea: old without its bars
+ * in [p_from, p_to]; may have no bar left.
  */
-PG_FUNCTION_INFO_V1(bar_blocks_remove);
+PG_FUNCTION_INFO_V1(bar_blocks_cut);
 Datum
-bar_blocks_remove(PG_FUNCTION_ARGS)
+bar_blocks_cut(PG_FUNCTION_ARGS)
 {
-	bytea	   *tb = PG_GETARG_BYTEA_PP(1);
-	const char *tsl = VARDATA_ANY(tb);
-	int			nts = (int) (VARSIZE_ANY_EXHDR(tb) / sizeof(int64));
 	BlockView	o;
 	BarVals    *ob;
-	int			j = 0,
-				k = 0;
+	int			on;
 
-	if (VARSIZE_ANY_EXHDR(tb) % sizeof(int64) != 0)
-		elog(ERROR, "ex7._bar_blocks_remove: the timestamp list is not a whole number of int64");
 	bytea_block(PG_GETARG_BYTEA_PP(0), &o);
-	ob = block_bars(&o);
-	for (int i = 0; i < o.n; i++)
-	{
-		while (j < nts && rd64(tsl, j) < ob[i].ts)
-			j++;
-		if (!(j < nts && rd64(tsl, j) == ob[i].ts))
-			ob[k++] = ob[i];
-	}
-	PG_RETURN_BYTEA_P(block_encode(ob, k, o.base));
+	ob = palloc(sizeof(BarVals) * Max(o.n, 1));
+	on = block_keep(&o, PG_GETARG_TIMESTAMPTZ(1), PG_GETARG_TIMESTAMPTZ(2), ob);
+	PG_RETURN_BYTEA_P(block_encode(ob, on, o.base));
 }
 
 /* ex7._bar_blocks_count(data bytea) -> integer: the bars in the block */
@@ -703,6 +719,26 @@ bar_blocks_count(PG_FUNCTION_ARGS)
 
 	bytea_block(PG_GETARG_BYTEA_PP(0), &v);
 	PG_RETURN_INT32(v.n);
+}
+
+/* ex7._bar_blocks_count_between(data bytea, p_from, p_to timestamptz) -> integer: its bars in [p_from, p_to] */
+PG_FUNCTION_INFO_V1(bar_blocks_count_between);
+Datum
+bar_blocks_count_between(PG_FUNCTION_ARGS)
+{
+	TimestampTz from = PG_GETARG_TIMESTAMPTZ(1);
+	TimestampTz to = PG_GETARG_TIMESTAMPTZ(2);
+	BlockView	v;
+	int			n = 0;
+
+	bytea_block(PG_GETARG_BYTEA_PP(0), &v);
+	for (int i = 0; i < v.n; i++)
+	{
+		TimestampTz ts = bv_ts(&v, i);
+
+		n += ts >= from && ts <= to;
+	}
+	PG_RETURN_INT32(n);
 }
 
 /* ex7._bar_blocks_raw(data bytea) -> integer: the raw bars in the block */
@@ -772,52 +808,40 @@ bar_blocks_problem(PG_FUNCTION_ARGS)
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Writing blocks: the triggers and the rebuild
+ * Writing blocks: ex7._bar_blocks_sync, which every writer of ex7.bars calls, and the rebuild
  * ------------------------------------------------------------------------------------------- */
 
-/* a series (instrument, timeframe) a statement touched */
-typedef struct Series
+/* bars a sync holds before it writes their blocks (72 bytes each): a long range goes in chunks */
+#define BB_CHUNK			65536
+/* rows a sync fetches from ex7.bars at a time */
+#define BB_FETCH			8192
+
+/* one sync: a range of one series */
+typedef struct Sync
 {
 	text	   *instrument;
 	text	   *timeframe;
 	int64		span;
-	int			rank;			/* place in (instrument, timeframe) byte order: the lock order */
-} Series;
-
-/* a bar to insert or a key to remove */
-typedef struct BarRec
-{
-	int			series;
-	int64		block;
-	BarVals		v;
-} BarRec;
-
-typedef struct RecBuf
-{
-	BarRec	   *recs;
+	TimestampTz from;
+	TimestampTz to;
+	MemoryContext cxt;			/* the call's: the buffers */
+	MemoryContext flushcxt;		/* reset after each write */
+	MemoryContext rowcxt;		/* reset after each bar */
+	BarVals    *bars;			/* read, not written yet, ts ascending */
+	int64	   *block;			/* the block of each */
 	int			n;
 	int			max;
-	bool		removal;		/* keys to remove, not bars to insert */
-} RecBuf;
+	int64	   *written;		/* the blocks written, ascending */
+	int			nwritten;
+	int			maxwritten;
+	int64		total;			/* bars read */
+} Sync;
 
-typedef struct Acc
-{
-	MemoryContext cxt;			/* the call's: series, record buffers */
-	MemoryContext flushcxt;		/* reset after each write */
-	MemoryContext rowcxt;		/* reset after each row */
-	Series	   *series;
-	int			nseries;
-	int			maxseries;
-	int			last;
-	bool		ranked;
-	RecBuf		rem;
-	RecBuf		ins;
-} Acc;
-
+static SPIPlanPtr plan_read = NULL;
 static SPIPlanPtr plan_upsert = NULL;
 static SPIPlanPtr plan_upsert1 = NULL;
-static SPIPlanPtr plan_remove = NULL;
-static SPIPlanPtr plan_drop_empty = NULL;
+static SPIPlanPtr plan_drop = NULL;
+static SPIPlanPtr plan_cut = NULL;
 
 /* bb_plan: the kept plan of sql, prepared on first use (the plan cache revalidates it) */
 static SPIPlanPtr
@@ -836,341 +860,7 @@ bb_plan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *types)
 	return *cache;
 }
 
-static void
-acc_init(Acc *a)
-{
-	memset(a, 0, sizeof(Acc));
-	a->cxt = AllocSetContextCreate(CurrentMemoryContext, "bar blocks", ALLOCSET_DEFAULT_SIZES);
-	a->flushcxt = AllocSetContextCreate(a->cxt, "bar blocks write", ALLOCSET_DEFAULT_SIZES);
-	a->rowcxt = AllocSetContextCreate(a->cxt, "bar blocks row", ALLOCSET_SMALL_SIZES);
-	a->last = -1;
-	a->rem.removal = true;
-}
-
-static void
-acc_free(Acc *a)
-{
-	MemoryContextDelete(a->cxt);
-}
-
-/* acc_series: the index of series (instrument, timeframe) in a, added when new */
-static int
-acc_series(Acc *a, Datum instrument, Datum timeframe)
-{
-	text	   *i = (text *) DatumGetPointer(instrument);
-	text	   *t = (text *) DatumGetPointer(timeframe);
-	int			il = VARSIZE_ANY_EXHDR(i);
-	int			tl = VARSIZE_ANY_EXHDR(t);
-	int			k;
-	Series	   *s;
-	MemoryContext old;
-
-	for (int x = -1; x < a->nseries; x++)
-	{
-		/* the last one first: a statement's rows mostly come series by series */
-		k = x < 0 ? a->last : x;
-		if (k < 0)
-			continue;
-		s = &a->series[k];
-		if ((int) VARSIZE_ANY_EXHDR(s->instrument) == il && (int) VARSIZE_ANY_EXHDR(s->timeframe) == tl &&
-			memcmp(VARDATA_ANY(s->instrument), VARDATA_ANY(i), il) == 0 &&
-			memcmp(VARDATA_ANY(s->timeframe), VARDATA_ANY(t), tl) == 0)
-		{
-			a->last = k;
-			return k;
-		}
-	}
-	old = MemoryContextSwitchTo(a->cxt);
-	if (a->nseries == a->maxseries)
-	{
-		a->maxseries = Max(8, a->maxseries * 2);
-		a->series = a->series ? repalloc(a->series, sizeof(Series) * a->maxseries)
-			: palloc(sizeof(Series) * a->maxseries);
-	}
-	s = &a->series[a->nseries];
-	s->instrument = cstring_to_text_with_len(VARDATA_ANY(i), il);
-	s->timeframe = cstring_to_text_with_len(VARDATA_ANY(t), tl);
-	s->span = tf_span(VARDATA_ANY(t), tl);
-	if (s->span == 0)
-		elog(ERROR, "bar blocks: unknown timeframe \"%s\"", text_to_cstring(s->timeframe));
-	MemoryContextSwitchTo(old);
-	a->ranked = false;
-	a->last = a->nseries;
-	return a->nseries++;
-}
-
-static int
-series_name_cmp(const void *x, const void *y, void *arg)
-{
-	const Series *s = (const Series *) arg;
-	const Series *a = &s[*(const int *) x];
-	const Series *b = &s[*(const int *) y];
-	int			c = strcmp(text_to_cstring(a->instrument), text_to_cstring(b->instrument));
-
-	return c != 0 ? c : strcmp(text_to_cstring(a->timeframe), text_to_cstring(b->timeframe));
-}
-
-/* acc_rank: sets each series' rank to its place in (instrument, timeframe) byte order */
-static void
-acc_rank(Acc *a)
-{
-	int		   *idx;
-
-	if (a->ranked)
-		return;
-	idx = palloc(sizeof(int) * Max(a->nseries, 1));
-	for (int i = 0; i < a->nseries; i++)
-		idx[i] = i;
-	qsort_arg(idx, a->nseries, sizeof(int), series_name_cmp, a->series);
-	for (int i = 0; i < a->nseries; i++)
-		a->series[idx[i]].rank = i;
-	pfree(idx);
-	a->ranked = true;
-}
-
-static inline int
-rec_cmp_keys(const BarRec *x, const BarRec *y, const Series *s)
-{
-	int			rx = s[x->series].rank,
-				ry = s[y->series].rank;
-
-	if (rx != ry)
-		return rx < ry ? -1 : 1;
-	if (x->block != y->block)
-		return x->block < y->block ? -1 : 1;
-	if (x->v.ts != y->v.ts)
-		return x->v.ts < y->v.ts ? -1 : 1;
-	return 0;
-}
-
-static int
-rec_cmp(const void *x, const void *y, void *arg)
-{
-	return rec_cmp_keys((const BarRec *) x, (const BarRec *) y, (const Series *) arg);
-}
-
-/* acc_sort: sorts buf by (series rank, block, ts): the order blocks are locked in */
-static void
-acc_sort(Acc *a, RecBuf *buf)
-{
-	bool		sorted = true;
-
-	acc_rank(a);
-	for (int i = 1; i < buf->n && sorted; i++)
-		sorted = rec_cmp_keys(&buf->recs[i - 1], &buf->recs[i], a->series) <= 0;
-	if (!sorted)
-		qsort_arg(buf->recs, buf->n, sizeof(BarRec), rec_cmp, a->series);
-}
-
-/* acc_add: adds the ex7.bars row v (all columns deformed) to buf */
-static void
-acc_add(Acc *a, RecBuf *buf, const Datum *v)
-{
-	BarRec	   *r;
-	MemoryContext old;
-
-	if (buf->n == buf->max)
-	{
-		old = MemoryContextSwitchTo(a->cxt);
-		buf->max = buf->max == 0 ? 64 : buf->max * 2;
-		buf->recs = buf->recs ? repalloc(buf->recs, sizeof(BarRec) * buf->max)
-			: palloc(sizeof(BarRec) * buf->max);
-		MemoryContextSwitchTo(old);
-	}
-	r = &buf->recs[buf->n++];
-	r->series = acc_series(a, v[BARS_ATT_INSTRUMENT - 1], v[BARS_ATT_TIMEFRAME - 1]);
-	if (buf->removal)
-	{
-		memset(&r->v, 0, sizeof(BarVals));
-		r->v.ts = DatumGetTimestampTz(v[BARS_ATT_TS - 1]);
-	}
-	else
-	{
-		old = MemoryContextSwitchTo(a->rowcxt);
-		bar_vals(&r->v, v);
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(a->rowcxt);
-	}
-	r->block = block_of(r->v.ts, a->series[r->series].span);
-}
-
-/*
- * acc_flush: writes buf to ex7.bar_blocks and empties it: one statement for all its blocks, in
- * (instrument, timeframe, block) order. Bars to insert are merged into their blocks (ON CONFLICT DO
- * UPDATE: against the newest version of the row, after waiting for its writer); keys to remove are
- * taken out (UPDATE: re-evaluated on the newest version, EvalPlanQual), then the blocks left empty
- * are deleted.
- */
-static void
-acc_flush(Acc *a, RecBuf *buf)
-{
-	static Oid	types[4] = {TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, BYTEAARRAYOID};
-	MemoryContext old;
-	Datum	   *inst,
-			   *tf,
-			   *blk,
-			   *data;
-	int			ng = 0;
-	Datum		args[4];
-	int			rc;
-
-	if (buf->n == 0)
-		return;
-	old = MemoryContextSwitchTo(a->flushcxt);
-	acc_sort(a, buf);
-	inst = palloc(sizeof(Datum) * buf->n);
-	tf = palloc(sizeof(Datum) * buf->n);
-	blk = palloc(sizeof(Datum) * buf->n);
-	data = palloc(sizeof(Datum) * buf->n);
-	for (int s = 0; s < buf->n;)
-	{
-		int			e = s + 1;
-		int			n = 1;
-		BarRec	   *r = &buf->recs[s];
-
-		/* one group per block; a timestamp twice (only in a removal list) counts once */
-		while (e < buf->n && buf->recs[e].series == r->series && buf->recs[e].block == r->block)
-		{
-			if (buf->recs[e].v.ts != buf->recs[e - 1].v.ts)
-				n++;
-			e++;
-		}
-		inst[ng] = PointerGetDatum(a->series[r->series].instrument);
-		tf[ng] = PointerGetDatum(a->series[r->series].timeframe);
-		blk[ng] = Int64GetDatum(r->block);
-		if (buf->removal)
-		{
-			bytea	   *t = palloc(VARHDRSZ + sizeof(int64) * n);
-			int			k = 0;
-
-			SET_VARSIZE(t, VARHDRSZ + sizeof(int64) * n);
-			for (int i = s; i < e; i++)
-				if (i == s || buf->recs[i].v.ts != buf->recs[i - 1].v.ts)
-					wr64(VARDATA(t), k++, buf->recs[i].v.ts);
-			data[ng] = PointerGetDatum(t);
-		}
-		else
-		{
-			BarVals    *bars = palloc(sizeof(BarVals) * n);
-			int			k = 0;
-
-			for (int i = s; i < e; i++)
-			{
-				/* the same key twice cannot come from one statement (primary key); keep the last */
-				if (i > s && buf->recs[i].v.ts == buf->recs[i - 1].v.ts)
-					k--;
-				bars[k++] = buf->recs[i].v;
-			}
-			data[ng] = PointerGetDatum(block_encode(bars, k,
-													block_base(r->v.ts, a->series[r->series].span)));
-			pfree(bars);
-		}
-		ng++;
-		s = e;
-	}
-	if (!buf->removal && ng == 1)
-	{
-		/* one block (every single-bar ingest): the plain statement, no arrays to build and unnest */
-		static Oid	types1[4] = {TEXTOID, TEXTOID, INT8OID, BYTEAOID};
-
-		args[0] = inst[0];
-		args[1] = tf[0];
-		args[2] = blk[0];
-		args[3] = data[0];
-		rc = SPI_execute_plan(bb_plan(&plan_upsert1,
-									  "INSERT INTO ex7.bar_blocks AS b (instrument, timeframe, block, data) "
-									  "VALUES ($1, $2, $3, $4) "
-									  "ON CONFLICT (instrument, timeframe, block) "
-									  "DO UPDATE SET data = ex7._bar_blocks_merge(b.data, EXCLUDED.data)",
-									  4, types1),
-							  args, NULL, false, 0);
-		if (rc != SPI_OK_INSERT)
-			elog(ERROR, "bar blocks: upsert failed: %s", SPI_result_code_string(rc));
-		goto done;
-	}
-	args[0] = PointerGetDatum(construct_array(inst, ng, TEXTOID, -1, false, TYPALIGN_INT));
-	args[1] = PointerGetDatum(construct_array(tf, ng, TEXTOID, -1, false, TYPALIGN_INT));
-	args[2] = PointerGetDatum(construct_array(blk, ng, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
-											  TYPALIGN_DOUBLE));
-	args[3] = PointerGetDatum(construct_array(data, ng, BYTEAOID, -1, false, TYPALIGN_INT));
-	if (!buf->removal)
-	{
-		rc = SPI_execute_plan(bb_plan(&plan_upsert,
-									  "INSERT INTO ex7.bar_blocks AS b (instrument, timeframe, block, data) "
-									  "SELECT u.i, u.t, u.k, u.d FROM ROWS FROM (pg_catalog.unnest($1), "
-									  "pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) "
-									  "AS u (i, t, k, d) "
-									  "ON CONFLICT (instrument, timeframe, block) "
-									  "DO UPDATE SET data = ex7._bar_blocks_merge(b.data, EXCLUDED.data)",
-									  4, types),
-							  args, NULL, false, 0);
-		if (rc != SPI_OK_INSERT)
-			elog(ERROR, "bar blocks: upsert failed: %s", SPI_result_code_string(rc));
-	}
-	else
-	{
-		int			nempty = 0;
-		SPITupleTable *returned;
-
-		/*
-		 * The blocks the removal left without a bar are deleted next. Their rows stay locked by the
-		 * UPDATE until commit, so a count of 0 here is still 0 then; the DELETE checks again anyway.
-		 */
-		rc = SPI_execute_plan(bb_plan(&plan_remove,
-									  "UPDATE ex7.bar_blocks AS b SET data = ex7._bar_blocks_remove(b.data, u.d) "
-									  "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
-									  "pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u (i, t, k, d) "
-									  "WHERE b.instrument OPERATOR(pg_catalog.=) u.i "
-									  "AND b.timeframe OPERATOR(pg_catalog.=) u.t "
-									  "AND b.block OPERATOR(pg_catalog.=) u.k "
-									  "RETURNING b.instrument, b.timeframe::text, b.block, "
-									  "ex7._bar_blocks_count(b.data) OPERATOR(pg_catalog.=) 0",
-									  4, types),
-							  args, NULL, false, 0);
-		if (rc != SPI_OK_UPDATE_RETURNING)
-			elog(ERROR, "bar blocks: removal failed: %s", SPI_result_code_string(rc));
-		returned = SPI_tuptable;
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	t = returned->vals[i];
-			TupleDesc	d = returned->tupdesc;
-			bool		isnull;
-
-			if (!DatumGetBool(SPI_getbinval(t, d, 4, &isnull)))
-				continue;
-			inst[nempty] = SPI_getbinval(t, d, 1, &isnull);
-			tf[nempty] = SPI_getbinval(t, d, 2, &isnull);
-			blk[nempty] = SPI_getbinval(t, d, 3, &isnull);
-			nempty++;
-		}
-		if (nempty > 0)
-		{
-			args[0] = PointerGetDatum(construct_array(inst, nempty, TEXTOID, -1, false, TYPALIGN_INT));
-			args[1] = PointerGetDatum(construct_array(tf, nempty, TEXTOID, -1, false, TYPALIGN_INT));
-			args[2] = PointerGetDatum(construct_array(blk, nempty, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
-													  TYPALIGN_DOUBLE));
-			rc = SPI_execute_plan(bb_plan(&plan_drop_empty,
-										  "DELETE FROM ex7.bar_blocks AS b "
-										  "USING ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
-										  "pg_catalog.unnest($3)) AS u (i, t, k) "
-										  "WHERE b.instrument OPERATOR(pg_catalog.=) u.i "
-										  "AND b.timeframe OPERATOR(pg_catalog.=) u.t "
-										  "AND b.block OPERATOR(pg_catalog.=) u.k "
-										  "AND ex7._bar_blocks_count(b.data) OPERATOR(pg_catalog.=) 0",
-										  3, types),
-								  args, NULL, false, 0);
-			if (rc != SPI_OK_DELETE)
-				elog(ERROR, "bar blocks: removal of empty blocks failed: %s", SPI_result_code_string(rc));
-		}
-		SPI_freetuptable(returned);
-	}
-done:
-	MemoryContextSwitchTo(old);
-	MemoryContextReset(a->flushcxt);
-	buf->n = 0;
-}
-
-/* check_bars_desc: raises when ex7.bars is not laid out as this file reads it */
+/* check_bars_desc: raises when the rows read from ex7.bars are not laid out as this file reads them */
 static void
 check_bars_desc(TupleDesc desc)
 {
@@ -1185,163 +875,321 @@ check_bars_desc(TupleDesc desc)
 }
 
 /*
- * acc_read: adds every row of transition table ts to buf; with flush, writes buf each time it is
- * full (a bulk statement in chunks of BB_CHUNK bars), else the caller sizes it.
+ * sync_flush: writes the bars s holds to their blocks, one statement for all of them, in block order,
+ * and empties s. A block that has a row gets ex7._bar_blocks_splice of it (ON CONFLICT DO UPDATE:
+ * against the newest version of the row, after waiting for its writer): its bars outside the range
+ * stay, those inside are the ones read.
  */
 static void
-acc_read(Acc *a, RecBuf *buf, Tuplestorestate *ts, TupleDesc desc, bool flush)
+sync_flush(Sync *s)
 {
-	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-	int			ptr = tuplestore_alloc_read_pointer(ts, EXEC_FLAG_REWIND);
+	static Oid	types[6] = {TEXTOID, TEXTOID, INT8ARRAYOID, BYTEAARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	static Oid	types1[6] = {TEXTOID, TEXTOID, INT8OID, BYTEAOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	MemoryContext old;
+	Datum	   *blk,
+			   *data;
+	int			ng = 0;
+	Datum		args[6];
+	int			rc;
 
-	/* a read pointer of our own, as a NamedTuplestoreScan of another trigger takes its own */
-	tuplestore_select_read_pointer(ts, ptr);
-	tuplestore_rescan(ts);
-	while (tuplestore_gettupleslot(ts, true, false, slot))
+	if (s->n == 0)
+		return;
+	old = MemoryContextSwitchTo(s->flushcxt);
+	blk = palloc(sizeof(Datum) * s->n);
+	data = palloc(sizeof(Datum) * s->n);
+	for (int a = 0; a < s->n;)
 	{
-		slot_getsomeattrs(slot, BARS_ATT_VOLUME);
-		acc_add(a, buf, slot->tts_values);
-		if (flush && buf->n == BB_CHUNK)
-			acc_flush(a, buf);
-		CHECK_FOR_INTERRUPTS();
-	}
-	tuplestore_select_read_pointer(ts, 0);
-	ExecDropSingleTupleTableSlot(slot);
-}
+		int			e = a + 1;
 
-static bool
-bar_vals_equal(const BarVals *x, const BarVals *y)
-{
-	if (x->ts != y->ts || x->volume != y->volume)
-		return false;
-	for (int c = 0; c < BB_PRICES; c++)
-		if (x->m[c] != y->m[c] || x->d[c] != y->d[c])
-			return false;
-	return true;
-}
-
-/*
- * acc_update_diff: for an UPDATE that fits one chunk, given its old bars and its new ones in
- * a->ins: leaves in a->rem the keys the statement no longer has and in a->ins the bars whose block
- * content changed (an insert replaces the bar at its ts, so a kept key needs no removal; an UPDATE
- * of received_at only rewrites no block).
- */
-static void
-acc_update_diff(Acc *a, RecBuf *old)
-{
-	RecBuf	   *ins = &a->ins;
-	int			i = 0,
-				j = 0,
-				kept = 0;
-
-	acc_sort(a, old);
-	acc_sort(a, ins);
-	while (i < old->n || j < ins->n)
-	{
-		int			c = i >= old->n ? 1 : j >= ins->n ? -1
-			: rec_cmp_keys(&old->recs[i], &ins->recs[j], a->series);
-
-		if (c < 0)
+		while (e < s->n && s->block[e] == s->block[a])
+			e++;
+		blk[ng] = Int64GetDatum(s->block[a]);
+		data[ng] = PointerGetDatum(block_encode(&s->bars[a], e - a, block_base(s->bars[a].ts, s->span)));
+		if (s->nwritten == s->maxwritten)
 		{
-			/* gone: remove its key (rem has room: it holds at most old->n <= BB_CHUNK) */
-			a->rem.recs[a->rem.n++] = old->recs[i++];
+			s->maxwritten = Max(64, s->maxwritten * 2);
+			s->written = s->written ? repalloc(s->written, sizeof(int64) * s->maxwritten)
+				: MemoryContextAlloc(s->cxt, sizeof(int64) * s->maxwritten);
 		}
-		else if (c > 0)
-			ins->recs[kept++] = ins->recs[j++];
-		else
-		{
-			if (!bar_vals_equal(&old->recs[i].v, &ins->recs[j].v))
-				ins->recs[kept++] = ins->recs[j];
-			i++;
-			j++;
-		}
+		s->written[s->nwritten++] = s->block[a];
+		ng++;
+		a = e;
 	}
-	ins->n = kept;
-}
-
-/*
- * ex7._bar_blocks_trigger(): AFTER INSERT / UPDATE / DELETE (with transition tables) and AFTER
- * TRUNCATE, FOR EACH STATEMENT, on ex7.bars: brings ex7.bar_blocks to the statement's bars in the
- * same transaction. SECURITY DEFINER (12_market_schema.sql): whoever may write bars keeps the
- * blocks current without any privilege on them.
- */
-PG_FUNCTION_INFO_V1(bar_blocks_trigger);
-Datum
-bar_blocks_trigger(PG_FUNCTION_ARGS)
-{
-	TriggerData *td = (TriggerData *) fcinfo->context;
-	TupleDesc	desc;
-	Tuplestorestate *oldt = NULL;
-	Tuplestorestate *newt = NULL;
-	Acc			a;
-
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_STATEMENT(td->tg_event))
-		elog(ERROR, "ex7._bar_blocks_trigger must be an AFTER ... FOR EACH STATEMENT trigger");
-
-	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
+	args[0] = PointerGetDatum(s->instrument);
+	args[1] = PointerGetDatum(s->timeframe);
+	args[4] = TimestampTzGetDatum(s->from);
+	args[5] = TimestampTzGetDatum(s->to);
+	if (ng == 1)
 	{
-		int			rc;
-
-		SPI_connect();
-		rc = SPI_execute("TRUNCATE ex7.bar_blocks", false, 0);
-		if (rc != SPI_OK_UTILITY)
-			elog(ERROR, "bar blocks: truncate failed: %s", SPI_result_code_string(rc));
-		SPI_finish();
-		return PointerGetDatum(NULL);
-	}
-
-	desc = RelationGetDescr(td->tg_relation);
-	check_bars_desc(desc);
-	if (TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-	{
-		newt = td->tg_newtable;
-		if (newt == NULL)
-			elog(ERROR, "ex7._bar_blocks_trigger needs REFERENCING NEW TABLE");
-	}
-	if (TRIGGER_FIRED_BY_DELETE(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-	{
-		oldt = td->tg_oldtable;
-		if (oldt == NULL)
-			elog(ERROR, "ex7._bar_blocks_trigger needs REFERENCING OLD TABLE");
-	}
-	if ((oldt == NULL || tuplestore_tuple_count(oldt) == 0) &&
-		(newt == NULL || tuplestore_tuple_count(newt) == 0))
-		return PointerGetDatum(NULL);
-
-	acc_init(&a);
-	SPI_connect();
-	if (oldt != NULL && newt != NULL &&
-		tuplestore_tuple_count(oldt) <= BB_CHUNK && tuplestore_tuple_count(newt) <= BB_CHUNK)
-	{
-		RecBuf		oldbars = {NULL, 0, 0, false};
-
-		/* an UPDATE that fits one chunk: only what changed is written */
-		acc_read(&a, &oldbars, oldt, desc, false);
-		acc_read(&a, &a.ins, newt, desc, false);
-		a.rem.recs = MemoryContextAlloc(a.cxt, sizeof(BarRec) * Max(oldbars.n, 1));
-		a.rem.max = Max(oldbars.n, 1);
-		acc_update_diff(&a, &oldbars);
-		acc_flush(&a, &a.rem);
-		acc_flush(&a, &a.ins);
+		/* one block (every single-bar ingest): the plain statement, no arrays to build and unnest */
+		args[2] = blk[0];
+		args[3] = data[0];
+		rc = SPI_execute_plan(bb_plan(&plan_upsert1,
+									  "INSERT INTO ex7.bar_blocks AS b (instrument, timeframe, block, data) "
+									  "VALUES ($1, $2, $3, $4) "
+									  "ON CONFLICT (instrument, timeframe, block) "
+									  "DO UPDATE SET data = ex7._bar_blocks_splice(b.data, EXCLUDED.data, $5, $6)",
+									  6, types1),
+							  args, NULL, false, 0);
 	}
 	else
 	{
-		/* removals first: an UPDATE that keeps a key re-inserts the bar after */
-		if (oldt != NULL)
-		{
-			acc_read(&a, &a.rem, oldt, desc, true);
-			acc_flush(&a, &a.rem);
-		}
-		if (newt != NULL)
-		{
-			acc_read(&a, &a.ins, newt, desc, true);
-			acc_flush(&a, &a.ins);
-		}
+		args[2] = PointerGetDatum(construct_array(blk, ng, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+												  TYPALIGN_DOUBLE));
+		args[3] = PointerGetDatum(construct_array(data, ng, BYTEAOID, -1, false, TYPALIGN_INT));
+		rc = SPI_execute_plan(bb_plan(&plan_upsert,
+									  "INSERT INTO ex7.bar_blocks AS b (instrument, timeframe, block, data) "
+									  "SELECT $1, $2, u.k, u.d "
+									  "FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u (k, d) "
+									  "ON CONFLICT (instrument, timeframe, block) "
+									  "DO UPDATE SET data = ex7._bar_blocks_splice(b.data, EXCLUDED.data, $5, $6)",
+									  6, types),
+							  args, NULL, false, 0);
 	}
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "bar blocks: upsert failed: %s", SPI_result_code_string(rc));
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(s->flushcxt);
+	s->n = 0;
+}
+
+/* sync_add: adds row t (the columns of ex7.bars in their order) to s, writing s first at a block's end when full */
+static void
+sync_add(Sync *s, HeapTuple t, TupleDesc desc)
+{
+	Datum		v[8];
+	bool		isnull[8];
+	int64		block;
+	TimestampTz ts;
+	MemoryContext old = MemoryContextSwitchTo(s->rowcxt);
+
+	heap_deform_tuple(t, desc, v, isnull);
+	for (int i = 0; i < (int) lengthof(v); i++)
+		if (isnull[i])
+			elog(ERROR, "bar blocks: a bar with a null column %d", i + 1);
+	ts = DatumGetTimestampTz(v[BARS_ATT_TS - 1]);
+	block = block_of(ts, s->span);
+	/* a block is written whole by one statement: a chunk ends only where a block does */
+	if (s->n >= BB_CHUNK && block != s->block[s->n - 1])
+	{
+		MemoryContextSwitchTo(old);
+		sync_flush(s);
+		MemoryContextSwitchTo(s->rowcxt);
+	}
+	if (s->n == s->max)
+	{
+		s->max = s->max == 0 ? 64 : s->max * 2;
+		s->bars = s->bars ? repalloc(s->bars, sizeof(BarVals) * s->max)
+			: MemoryContextAlloc(s->cxt, sizeof(BarVals) * s->max);
+		s->block = s->block ? repalloc(s->block, sizeof(int64) * s->max)
+			: MemoryContextAlloc(s->cxt, sizeof(int64) * s->max);
+	}
+	bar_vals(&s->bars[s->n], v);
+	s->block[s->n++] = block;
+	s->total++;
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(s->rowcxt);
+}
+
+/*
+ * sync_gaps: the blocks of the range that got no bar (bars of the range deleted or moved out): their
+ * bars in the range are cut out, and a block left without a bar is deleted. Nothing to do when every
+ * block of the range was written (a single-bar ingest).
+ */
+static void
+sync_gaps(Sync *s)
+{
+	static Oid	types[6] = {TEXTOID, TEXTOID, INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	int64		lo = block_of(s->from, s->span);
+	int64		hi = block_of(s->to, s->span);
+	int64		prev = lo - 1;
+	Datum	   *glo,
+			   *ghi;
+	int			ng = 0;
+	Datum		args[6];
+	int			rc;
+	MemoryContext old;
+
+	if ((uint64) (hi - lo) < (uint64) s->nwritten)
+		return;					/* hi - lo + 1 blocks, every one written */
+	old = MemoryContextSwitchTo(s->flushcxt);
+	glo = palloc(sizeof(Datum) * (s->nwritten + 1));
+	ghi = palloc(sizeof(Datum) * (s->nwritten + 1));
+	for (int i = 0; i <= s->nwritten; i++)
+	{
+		int64		next = i < s->nwritten ? s->written[i] : hi + 1;
+
+		if (next > prev + 1)
+		{
+			glo[ng] = Int64GetDatum(prev + 1);
+			ghi[ng] = Int64GetDatum(next - 1);
+			ng++;
+		}
+		prev = next;
+	}
+	args[0] = PointerGetDatum(s->instrument);
+	args[1] = PointerGetDatum(s->timeframe);
+	args[2] = PointerGetDatum(construct_array(glo, ng, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[3] = PointerGetDatum(construct_array(ghi, ng, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[4] = TimestampTzGetDatum(s->from);
+	args[5] = TimestampTzGetDatum(s->to);
+	/* blocks with every bar in the range go; then the others lose theirs (both re-checked on the newest row) */
+	rc = SPI_execute_plan(bb_plan(&plan_drop,
+								  "DELETE FROM ex7.bar_blocks AS b "
+								  "USING ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS g (lo, hi) "
+								  "WHERE b.instrument OPERATOR(pg_catalog.=) $1 "
+								  "AND b.timeframe OPERATOR(pg_catalog.=) $2 "
+								  "AND b.block OPERATOR(pg_catalog.>=) g.lo AND b.block OPERATOR(pg_catalog.<=) g.hi "
+								  "AND ex7._bar_blocks_count_between(b.data, $5, $6) "
+								  "OPERATOR(pg_catalog.=) ex7._bar_blocks_count(b.data)",
+								  6, types),
+						  args, NULL, false, 0);
+	if (rc != SPI_OK_DELETE)
+		elog(ERROR, "bar blocks: removal of emptied blocks failed: %s", SPI_result_code_string(rc));
+	rc = SPI_execute_plan(bb_plan(&plan_cut,
+								  "UPDATE ex7.bar_blocks AS b SET data = ex7._bar_blocks_cut(b.data, $5, $6) "
+								  "FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS g (lo, hi) "
+								  "WHERE b.instrument OPERATOR(pg_catalog.=) $1 "
+								  "AND b.timeframe OPERATOR(pg_catalog.=) $2 "
+								  "AND b.block OPERATOR(pg_catalog.>=) g.lo AND b.block OPERATOR(pg_catalog.<=) g.hi "
+								  "AND ex7._bar_blocks_count_between(b.data, $5, $6) OPERATOR(pg_catalog.>) 0",
+								  6, types),
+						  args, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "bar blocks: removal of bars failed: %s", SPI_result_code_string(rc));
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(s->flushcxt);
+}
+
+/*
+ * bars_writer_check: raises 42501 unless the current user may write ex7.bars (INSERT, UPDATE or
+ * DELETE on it); returns the owner of ex7.bar_blocks, whom the blocks are written as.
+ */
+static Oid
+bars_writer_check(void)
+{
+	Oid			ns = get_namespace_oid("ex7", false);
+	Oid			bars = get_relname_relid("bars", ns);
+	Oid			blocks = get_relname_relid("bar_blocks", ns);
+	HeapTuple	tup;
+	Oid			owner;
+
+	if (!OidIsValid(bars) || !OidIsValid(blocks))
+		elog(ERROR, "ex7.bars or ex7.bar_blocks is missing");
+	if (pg_class_aclmask(bars, GetUserId(), ACL_INSERT | ACL_UPDATE | ACL_DELETE, ACLMASK_ANY) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to bring the bar blocks up to date"),
+				 errdetail("Only a role that may write ex7.bars (INSERT, UPDATE or DELETE on it) may.")));
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(blocks));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", blocks);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/*
+ * sync_run: makes the blocks of series (instrument, timeframe) hold, for [from, to], exactly the bars
+ * ex7.bars has there now (read through SQL, oldest first), and keeps their bars outside the range;
+ * returns how many bars it read. The caller must be allowed to write ex7.bars; the blocks are read and
+ * written as the owner of ex7.bar_blocks (as PostgreSQL's referential-integrity checks act as the
+ * owner of the table they check), so a feed that may write bars needs no privilege on the blocks.
+ */
+static int64
+sync_run(text *instrument, text *timeframe, TimestampTz from, TimestampTz to)
+{
+	static Oid	types[4] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Sync		s;
+	Oid			owner;
+	Oid			save_user;
+	int			save_sec;
+	Datum		args[4];
+	SPIPlanPtr	plan;
+	int			rc;
+
+	owner = bars_writer_check();
+	memset(&s, 0, sizeof(Sync));
+	s.span = tf_span_text(timeframe);
+	if (s.span == 0 || from > to)
+		return 0;				/* no bar can be there: ex7.timeframe has no other value */
+	s.instrument = instrument;
+	s.timeframe = timeframe;
+	s.from = from;
+	s.to = to;
+	s.cxt = AllocSetContextCreate(CurrentMemoryContext, "bar blocks sync", ALLOCSET_DEFAULT_SIZES);
+	s.flushcxt = AllocSetContextCreate(s.cxt, "bar blocks write", ALLOCSET_DEFAULT_SIZES);
+	s.rowcxt = AllocSetContextCreate(s.cxt, "bar blocks row", ALLOCSET_SMALL_SIZES);
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed for bar blocks");
+	plan = bb_plan(&plan_read,
+				   "SELECT b.instrument, b.timeframe, b.ts, b.open, b.high, b.low, b.close, b.volume "
+				   "FROM ex7.bars AS b "
+				   "WHERE b.instrument OPERATOR(pg_catalog.=) $1 AND b.timeframe OPERATOR(pg_catalog.=) $2 "
+				   "AND b.ts OPERATOR(pg_catalog.>=) $3 AND b.ts OPERATOR(pg_catalog.<=) $4 "
+				   "ORDER BY b.ts",
+				   4, types);
+	args[0] = PointerGetDatum(instrument);
+	args[1] = PointerGetDatum(timeframe);
+	args[2] = TimestampTzGetDatum(from);
+	args[3] = TimestampTzGetDatum(to);
+	if (from == to)
+	{
+		/* one instant (every single-bar ingest): at most one bar, no cursor */
+		rc = SPI_execute_plan(plan, args, NULL, false, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "bar blocks: reading ex7.bars failed: %s", SPI_result_code_string(rc));
+		check_bars_desc(SPI_tuptable->tupdesc);
+		for (uint64 i = 0; i < SPI_processed; i++)
+			sync_add(&s, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
+		SPI_freetuptable(SPI_tuptable);
+	}
+	else
+	{
+		Portal		portal = SPI_cursor_open(NULL, plan, args, NULL, false);
+
+		for (;;)
+		{
+			SPITupleTable *tt;
+			uint64		got;
+
+			SPI_cursor_fetch(portal, true, BB_FETCH);
+			tt = SPI_tuptable;
+			got = SPI_processed;
+			if (got > 0)
+				check_bars_desc(tt->tupdesc);
+			for (uint64 i = 0; i < got; i++)
+				sync_add(&s, tt->vals[i], tt->tupdesc);
+			SPI_freetuptable(tt);
+			if (got < BB_FETCH)
+				break;
+			CHECK_FOR_INTERRUPTS();
+		}
+		SPI_cursor_close(portal);
+	}
+	sync_flush(&s);
+	sync_gaps(&s);
 	SPI_finish();
-	acc_free(&a);
-	return PointerGetDatum(NULL);
+	SetUserIdAndSecContext(save_user, save_sec);
+	MemoryContextDelete(s.cxt);
+	return s.total;
+}
+
+/*
+ * ex7._bar_blocks_sync(instrument text, timeframe text, p_from timestamptz, p_to timestamptz) ->
+ * bigint: brings the series' blocks to ex7.bars for p_from <= ts <= p_to (sync_run); returns the bars
+ * read. The ingest functions call it for each bar they store; whoever writes ex7.bars otherwise calls
+ * it (or ex7.bar_blocks_rebuild) for the range written, in the same transaction.
+ */
+PG_FUNCTION_INFO_V1(bar_blocks_sync);
+Datum
+bar_blocks_sync(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(sync_run(PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1), PG_GETARG_TIMESTAMPTZ(2),
+							 PG_GETARG_TIMESTAMPTZ(3)));
 }
 
 /* bars_rel: opens ex7.bars and its primary key (AccessShareLock) after checking SELECT on it */
@@ -1372,54 +1220,15 @@ series_keys(ScanKeyData *keys, Relation idx, text *instrument, text *timeframe)
 }
 
 /*
- * ex7._bar_blocks_build(instrument text, timeframe text) -> bigint: merges every bar of the series
- * (read through ex7.bars' primary key, oldest first) into ex7.bar_blocks; returns how many. For
- * ex7.bar_blocks_rebuild, which deletes the series' blocks first and keeps writers out.
+ * ex7._bar_blocks_build(instrument text, timeframe text) -> bigint: writes every bar of the series
+ * into ex7.bar_blocks (sync_run over all time); returns how many. For ex7.bar_blocks_rebuild, which
+ * deletes the series' blocks first and keeps writers out.
  */
 PG_FUNCTION_INFO_V1(bar_blocks_build);
 Datum
 bar_blocks_build(PG_FUNCTION_ARGS)
 {
-	text	   *instrument = PG_GETARG_TEXT_PP(0);
-	text	   *timeframe = PG_GETARG_TEXT_PP(1);
-	Relation	heap,
-				idx;
-	ScanKeyData keys[2];
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
-	Snapshot	snap;
-	Acc			a;
-	int64		n = 0;
-
-	if (tf_span_text(timeframe) == 0)
-		PG_RETURN_INT64(0);
-	bars_rel(&heap, &idx);
-	check_bars_desc(RelationGetDescr(heap));
-	acc_init(&a);
-	SPI_connect();
-	snap = RegisterSnapshot(GetActiveSnapshot());
-	series_keys(keys, idx, instrument, timeframe);
-	scan = index_beginscan(heap, idx, snap, 2, 0);
-	index_rescan(scan, keys, 2, NULL, 0);
-	slot = table_slot_create(heap, NULL);
-	while (index_getnext_slot(scan, ForwardScanDirection, slot))
-	{
-		slot_getsomeattrs(slot, BARS_ATT_VOLUME);
-		acc_add(&a, &a.ins, slot->tts_values);
-		n++;
-		if (a.ins.n == BB_CHUNK)
-			acc_flush(&a, &a.ins);
-		CHECK_FOR_INTERRUPTS();
-	}
-	acc_flush(&a, &a.ins);
-	ExecDropSingleTupleTableSlot(slot);
-	index_endscan(scan);
-	UnregisterSnapshot(snap);
-	SPI_finish();
-	acc_free(&a);
-	index_close(idx, AccessShareLock);
-	table_close(heap, AccessShareLock);
-	PG_RETURN_INT64(n);
+	PG_RETURN_INT64(sync_run(PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1), DT_NOBEGIN, DT_NOEND));
 }
 
 /* ---------------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 -- sql/bar_blocks.sql: bar blocks (ext/barblocks.c, ext/sql/64_bar_blocks.sql, docs/market.md "Bar blocks"):
--- ex7.bar_blocks follows every write of ex7.bars in the same statement (single, multi-row and bulk inserts,
--- late bars, updates of prices, keys and other columns, deletes, truncate, ingest_bar / ingest_bars), the
+-- no trigger keeps ex7.bar_blocks (Citus: docs/market.md); ingest_bar / ingest_bars bring a stored bar's
+-- block up to date themselves, and every other write of ex7.bars (single, multi-row and bulk inserts, late
+-- bars, updates of prices and keys, deletes, truncate) is followed here by ex7._bar_blocks_sync of the range
+-- written or by ex7.bar_blocks_rebuild: after each, the blocks equal the bars (ex7.bar_blocks_check). The
 -- raw fallback for prices a block cannot hold, the doubles bit-identical to numeric::float8, the C reader
 -- (blocks_scan + bar_exact_numeric through ex7._bar_blocks_read), check and rebuild, privileges.
 -- Data of this file: YM and GC bars of 2019 (no other test uses that year); role bb_feed.
@@ -39,6 +41,9 @@ SELECT ex7._bar_block_of('1m', '1969-12-31 23:59:59.999999Z') AS before_epoch, e
 --
 INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
 VALUES ('YM', '1m', '2019-03-04 15:01Z', 25000, 25010, 24990, 25005, 10);
+-- nothing follows a direct write by itself
+SELECT count(*) AS blocks_before_sync FROM ex7.bar_blocks WHERE instrument = 'YM';
+SELECT ex7._bar_blocks_sync('YM', '1m', '2019-03-04 15:01Z', '2019-03-04 15:01Z') AS synced;
 SELECT * FROM pg_temp.blocks('YM', '1m');
 SELECT * FROM ex7._bar_blocks_decode('YM', '1m');
 -- two into the same block, one into the next, in one statement (1m blocks span 64 minutes from the Unix
@@ -47,40 +52,42 @@ INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
 VALUES ('YM', '1m', '2019-03-04 15:03Z', 25005, 25020, 25001, 25019, 12),
        ('YM', '1m', '2019-03-04 15:02Z', 25005, 25006, 25000, 25005, 11),
        ('YM', '1m', '2019-03-04 15:28Z', 25019, 25030, 25010, 25025, 13);
+SELECT ex7._bar_blocks_sync('YM', '1m', '2019-03-04 15:02Z', '2019-03-04 15:28Z') AS synced;
 SELECT * FROM pg_temp.blocks('YM', '1m');
 SELECT ts, open, high, low, close, volume, block FROM ex7._bar_blocks_decode('YM', '1m');
 -- a late bar into an existing block lands in ts order
 INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
 VALUES ('YM', '1m', '2019-03-04 15:00Z', 24995, 25001, 24990, 25000, 9);
+SELECT ex7._bar_blocks_sync('YM', '1m', '2019-03-04 15:00Z', '2019-03-04 15:00Z') AS synced;
 SELECT ts, close, block FROM ex7._bar_blocks_decode('YM', '1m', '2019-03-04 15:00Z', '2019-03-04 15:03Z');
 SELECT pg_temp.chk('YM', '1m');
 
--- one statement of 70,000 2m bars (more than the trigger's 65,536-bar chunk), 64 to a block but the first
+-- one statement of 70,000 2m bars (more than the sync's 65,536-bar chunk: it ends at a block's end), 64 to a block but the first
 -- (from 22:56 the day before: 32 bars) and the last; prices on YM's 1.00 grid at scale 2 (26005.00), whole-second times:
 -- every column in its narrow form, 24 bytes a bar
 INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
 SELECT 'YM', '2m', timestamptz '2019-06-03 00:00Z' + g * interval '2 minutes', p, p + 5, p - 5, p + 1, g
   FROM (SELECT g, (26000 + (g * 7919) % 1000)::numeric(10, 2) AS p FROM generate_series(0, 69999) g) x;
+SELECT ex7._bar_blocks_sync('YM', '2m', '-infinity', 'infinity') AS synced;
 SELECT count(*) AS blocks, sum(bars) AS bars, min(bars), max(bars), max(bytes_a_bar) AS bytes_a_bar
   FROM pg_temp.blocks('YM', '2m');
 SELECT pg_temp.chk('YM', '2m');
 
 --
--- Updates: prices (same key), keys (a bar moves to another block), other columns only
+-- Updates: prices (same key), keys (a bar moves to another block: the range spans both)
 --
 UPDATE ex7.bars SET close = 25004, low = 24989 WHERE instrument = 'YM' AND timeframe = '1m' AND ts = '2019-03-04 15:01Z';
+SELECT ex7._bar_blocks_sync('YM', '1m', '2019-03-04 15:01Z', '2019-03-04 15:01Z') AS synced;
 SELECT ts, low, close FROM ex7._bar_blocks_decode('YM', '1m') WHERE ts = '2019-03-04 15:01Z';
 UPDATE ex7.bars SET ts = ts + interval '2 hours' WHERE instrument = 'YM' AND timeframe = '1m' AND ts = '2019-03-04 15:02Z';
+SELECT ex7._bar_blocks_sync('YM', '1m', '2019-03-04 15:02Z', '2019-03-04 17:02Z') AS synced;
 SELECT * FROM pg_temp.blocks('YM', '1m');
 SELECT pg_temp.chk('YM', '1m');
--- an update of received_at changes no block: the block rows keep their version
-CREATE TEMP TABLE v0 AS SELECT block, xmin::text AS x FROM ex7.bar_blocks WHERE instrument = 'YM' AND timeframe = '1m';
-UPDATE ex7.bars SET received_at = received_at + interval '1 second' WHERE instrument = 'YM' AND timeframe = '1m';
-SELECT count(*) AS blocks_rewritten FROM ex7.bar_blocks k JOIN v0 USING (block)
- WHERE k.instrument = 'YM' AND k.timeframe = '1m' AND k.xmin::text <> v0.x;
--- a bulk update (more bars than one chunk: removals, then inserts): every price + 1
+-- a bulk update (more bars than one chunk): every price + 1; before the sync the check sees every bar differ
 UPDATE ex7.bars SET open = open + 1, high = high + 1, low = low + 1, close = close + 1
  WHERE instrument = 'YM' AND timeframe = '2m';
+SELECT pg_temp.chk('YM', '2m') AS before_sync;
+SELECT ex7._bar_blocks_sync('YM', '2m', '2019-06-03 00:00Z', '2019-12-31') AS synced;
 SELECT pg_temp.chk('YM', '2m');
 SELECT ts, open, close FROM ex7._bar_blocks_decode('YM', '2m', '-infinity', '2019-06-03 00:02Z');
 
@@ -89,17 +96,22 @@ SELECT ts, open, close FROM ex7._bar_blocks_decode('YM', '2m', '-infinity', '201
 --
 DELETE FROM ex7.bars WHERE instrument = 'YM' AND timeframe = '1m' AND ts = '2019-03-04 15:03Z';
 DELETE FROM ex7.bars WHERE instrument = 'YM' AND timeframe = '1m' AND ts = '2019-03-04 17:02Z';
+SELECT ex7._bar_blocks_sync('YM', '1m', '2019-03-04 15:03Z', '2019-03-04 15:03Z') AS synced_one,
+       ex7._bar_blocks_sync('YM', '1m', '2019-03-04 17:02Z', '2019-03-04 17:02Z') AS synced_block;
 SELECT * FROM pg_temp.blocks('YM', '1m');
 SELECT pg_temp.chk('YM', '1m');
 DELETE FROM ex7.bars WHERE instrument = 'YM' AND timeframe = '2m' AND ts >= '2019-08-01';
+-- a range that starts inside a block: the block keeps its bars before the range
+SELECT ex7._bar_blocks_sync('YM', '2m', '2019-08-01', 'infinity') AS synced;
 SELECT count(*) AS blocks, sum(bars) AS bars FROM pg_temp.blocks('YM', '2m');
 SELECT pg_temp.chk('YM', '2m');
 
 --
--- TRUNCATE empties the blocks with the bars (rolled back: other files' bars stay)
+-- TRUNCATE, then the rebuild: no block is left (rolled back: other files' bars stay)
 --
 BEGIN;
 TRUNCATE ex7.bars;
+SELECT r -> 'bars' AS bars, r -> 'blocks' AS blocks FROM ex7.bar_blocks_rebuild() r;
 SELECT count(*) AS block_rows_after_truncate FROM ex7.bar_blocks;
 ROLLBACK;
 SELECT count(*) > 0 AS blocks_back FROM pg_temp.blocks('YM', '1m');
@@ -117,6 +129,7 @@ INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
     -- 10^400: no double (numeric::float8 raises); the block keeps infinity
     ('GC', '4h', '2019-03-05 07:00Z', 1, 1e400, 1, 1, 9),
     ('GC', '4h', '2019-03-05 11:00Z', 1300.1, 1301.2, 1299.9, 1300.5, 10);
+SELECT ex7._bar_blocks_sync('GC', '4h', '2019-03-04', '2019-03-06') AS synced;
 SELECT ts, pg_temp.short(open) AS open, pg_temp.short(high) AS high, low, close, open_d, high_d, low_d, close_d, raw
   FROM ex7._bar_blocks_decode('GC', '4h');
 SELECT * FROM pg_temp.blocks('GC', '4h');
@@ -148,6 +161,7 @@ SELECT g, CASE g % 12
   FROM generate_series(0, 11999) g;
 INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
 SELECT 'GC', '5m', timestamptz '2019-09-02 00:00Z' + g * interval '5 minutes', x, x, x, x, g FROM prices;
+SELECT ex7._bar_blocks_sync('GC', '5m', '-infinity', 'infinity') AS synced;
 SELECT count(*) AS bars,
        count(*) FILTER (WHERE d.close_d = b.close::float8) AS same_float8,
        count(*) FILTER (WHERE float8send(d.close_d) = float8send(b.close::float8)) AS same_bits,
@@ -175,6 +189,7 @@ SELECT 'GC', tf, timestamptz '2019-09-02 00:00Z' + g * ex7._timeframe_interval(t
   FROM (VALUES ('1m', 2), ('2m', 5), ('1d', 9)) AS s (tf, sc),
        LATERAL (SELECT g, round(((random() - 0.3) * 2 * 10 ^ (9 - sc))::numeric, sc) AS x
                   FROM generate_series(0, 3999) g) x;
+SELECT tf, ex7._bar_blocks_sync('GC', tf, '2019-01-01', '2031-01-01') AS synced FROM unnest(ARRAY['1m', '2m', '1d']) tf;
 SELECT r.tf, count(*) AS bars, min(scale(b.close)) AS scale, count(*) FILTER (WHERE b.close < 0) AS negative,
        count(*) FILTER (WHERE float8send(r.open_d) = float8send(b.open::float8) AND float8send(r.high_d) = float8send(b.high::float8)
                           AND float8send(r.low_d) = float8send(b.low::float8) AND float8send(r.close_d) = float8send(b.close::float8)) AS same_bits,
@@ -221,14 +236,12 @@ SELECT ts, open, close, volume FROM ex7._bar_blocks_decode('YM', '5m');
 SELECT pg_temp.chk('YM', '5m');
 
 --
--- Check finds what differs; rebuild repairs it (a load with the triggers disabled, a tampered block)
+-- Check finds what differs; rebuild repairs it (direct writes without a sync, a tampered block)
 --
-ALTER TABLE ex7.bars DISABLE TRIGGER bars_blocks_insert, DISABLE TRIGGER bars_blocks_delete;
 INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
 SELECT 'YM', '15m', timestamptz '2019-03-06 00:00Z' + g * interval '15 minutes', 25000, 25000, 25000, 25000, 1
   FROM generate_series(1, 100) g;
 DELETE FROM ex7.bars WHERE instrument = 'YM' AND timeframe = '5m' AND ts = '2019-03-05 14:30Z';
-ALTER TABLE ex7.bars ENABLE TRIGGER bars_blocks_insert, ENABLE TRIGGER bars_blocks_delete;
 -- the mantissa of the first close of a block, one byte of it changed (header 16, ts 4n, open/high/low 4n each)
 UPDATE ex7.bar_blocks SET data = set_byte(data, 16 + 16 * ex7._bar_blocks_count(data),
                                           get_byte(data, 16 + 16 * ex7._bar_blocks_count(data)) # 1)
@@ -237,11 +250,13 @@ SELECT ex7.bar_blocks_check('YM', '5m') -> 'examples' AS extra_example;
 SELECT pg_temp.chk('YM', '5m') AS "5m", pg_temp.chk('YM', '15m') AS "15m", pg_temp.chk('YM', '1m') AS "1m";
 SELECT e ->> 'ts' AS ts, e ->> 'problem' AS problem
   FROM jsonb_array_elements(ex7.bar_blocks_check('YM', '1m') -> 'examples') e;
--- a malformed block: reported as such; the reader refuses it, and so does a writer of its block
+-- a malformed block: reported as such; the reader refuses it, and so does an ingest into its block (and a
+-- sync of a range that holds it)
 UPDATE ex7.bar_blocks SET data = '\x00' WHERE instrument = 'YM' AND timeframe = '1m' AND block = 404092;
 SELECT ex7.bar_blocks_check('YM', '1m');
 SELECT ex7_test.err($$SELECT ex7._bar_blocks_scan_bench('YM', '1m', '-infinity', 'infinity')$$) AS reader;
-SELECT ex7_test.err($$INSERT INTO ex7.bars VALUES ('YM', '1m', '2019-03-04 15:29Z', 1, 1, 1, 1, 1)$$) AS writer;
+SELECT ex7_test.err($$SELECT ex7.ingest_bar('YM', '1m', '2019-03-04 15:29Z', 25001, 25001, 25001, 25001, 1, false)$$) AS writer;
+SELECT ex7_test.err($$SELECT ex7._bar_blocks_sync('YM', '1m', '2019-03-04 15:40Z', '2019-03-04 15:50Z')$$) AS sync;
 SELECT ex7.bar_blocks_rebuild('YM');
 SELECT pg_temp.chk('YM');
 SELECT ex7.bar_blocks_rebuild('YM', '15m') AS again_15m;
@@ -254,36 +269,50 @@ SELECT ex7_test.err($$SELECT ex7.bar_blocks_rebuild('GC')$$) AS repeatable_read;
 ROLLBACK;
 
 --
--- Privileges: a bound role reads the blocks like the bars, never rebuilds or checks; a role that may only
--- write bars keeps their blocks current (the trigger runs as the extension's owner)
+-- Privileges: a bound role reads the blocks like the bars, never rebuilds, checks or syncs them; a role that
+-- may write bars brings their blocks up to date without any privilege on them (the sync writes them as the
+-- table's owner), through ingest_bar or a sync after its own writes
 --
 SELECT has_table_privilege('ex7_user', 'ex7.bar_blocks', 'SELECT') AS user_reads,
        has_table_privilege('ex7_user', 'ex7.bar_blocks', 'INSERT') AS user_writes,
        has_function_privilege('ex7_user', 'ex7.bar_blocks_rebuild(text, text)', 'EXECUTE') AS user_rebuilds,
        has_function_privilege('ex7_user', 'ex7.bar_blocks_check(text, text)', 'EXECUTE') AS user_checks;
+CREATE ROLE bb_reader;
+GRANT USAGE ON SCHEMA ex7, ex7_test TO bb_reader;
+GRANT SELECT ON ex7.bars, ex7.bar_blocks TO bb_reader;
+SET ROLE bb_reader;
+SELECT ex7_test.err($$SELECT ex7._bar_blocks_sync('YM', '30m', '-infinity', 'infinity')$$) AS reader_syncs;
+RESET ROLE;
 CREATE ROLE bb_feed;
 GRANT USAGE ON SCHEMA ex7, ex7_test TO bb_feed;
 GRANT INSERT, UPDATE, DELETE, SELECT ON ex7.bars TO bb_feed;
--- (the price alert trigger on bars reads ex7.price_alerts as the writer)
-GRANT SELECT ON ex7.price_alerts TO bb_feed;
+-- (ingest reads the instrument and the price alerts of the series as the writer)
+GRANT SELECT ON ex7.instruments, ex7.price_alerts TO bb_feed;
+GRANT EXECUTE ON FUNCTION ex7.ingest_bar(text, text, timestamptz, numeric, numeric, numeric, numeric, bigint, boolean) TO bb_feed;
 SET ROLE bb_feed;
 INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
 VALUES ('YM', '30m', '2019-03-07 15:00Z', 25200, 25210, 25190, 25205, 5);
+SELECT ex7._bar_blocks_sync('YM', '30m', '2019-03-07 15:00Z', '2019-03-07 15:00Z') AS synced;
 DELETE FROM ex7.bars WHERE instrument = 'YM' AND timeframe = '30m';
-INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
-VALUES ('YM', '30m', '2019-03-07 15:30Z', 25200, 25210, 25190, 25206, 5);
+SELECT ex7._bar_blocks_sync('YM', '30m', '2019-03-07 15:00Z', '2019-03-07 15:00Z') AS synced;
+SELECT ex7.ingest_bar('YM', '30m', '2019-03-07 15:30Z', 25200, 25210, 25190, 25206, 5, false) ->> 'status' AS ingested;
 SELECT ex7_test.err($$SELECT count(*) FROM ex7.bar_blocks$$) AS feed_reads_blocks;
 -- blocks_scan checks SELECT on ex7.bar_blocks itself
 SELECT ex7_test.err($$SELECT count(*) FROM ex7._bar_blocks_read('YM', '30m', '-infinity', 'infinity')$$) AS feed_scans_blocks;
 RESET ROLE;
 SELECT ts, close FROM ex7._bar_blocks_decode('YM', '30m');
-REVOKE ALL ON ex7.bars, ex7.price_alerts FROM bb_feed;
+REVOKE ALL ON ex7.bars, ex7.instruments, ex7.price_alerts FROM bb_feed;
+REVOKE ALL ON FUNCTION ex7.ingest_bar(text, text, timestamptz, numeric, numeric, numeric, numeric, bigint, boolean) FROM bb_feed;
 REVOKE ALL ON SCHEMA ex7, ex7_test FROM bb_feed;
 DROP ROLE bb_feed;
+REVOKE ALL ON ex7.bars, ex7.bar_blocks FROM bb_reader;
+REVOKE ALL ON SCHEMA ex7, ex7_test FROM bb_reader;
+DROP ROLE bb_reader;
 SELECT pg_temp.chk('YM') AS ym, pg_temp.chk('GC') AS gc;
 
 -- the bars of this file go, and their blocks with them (other tests read GC and YM series: tests do not
 -- depend on each other's data)
 DELETE FROM ex7.bars WHERE instrument IN ('GC', 'YM');
+SELECT ex7.bar_blocks_rebuild('GC') ->> 'blocks' AS gc_blocks, ex7.bar_blocks_rebuild('YM') ->> 'blocks' AS ym_blocks;
 SELECT (SELECT count(*) FROM ex7.bars WHERE instrument IN ('GC', 'YM')) AS bars_left,
        (SELECT count(*) FROM ex7.bar_blocks WHERE instrument IN ('GC', 'YM')) AS blocks_left;

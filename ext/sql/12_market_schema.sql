@@ -37,16 +37,19 @@ COMMENT ON TABLE ex7.market_closures IS 'Closed periods of a session calendar be
 SELECT pg_catalog.pg_extension_config_dump('ex7.market_closures', '');
 
 /*
- * Bar blocks: a derived, columnar copy of ex7.bars for the backtest's bar stream (ext/barblocks.c has
- * the format and the reader; docs/market.md "Bar blocks"). One row per (instrument, timeframe, block)
- * with block = floor(epoch seconds of ts / (timeframe seconds * 64)): up to 64 bar slots (64 minutes of
- * 1m bars, 64 days of 1d bars). data holds the block's bars as arrays (ts, exact int64 mantissa and
- * display scale of each price, volume), ~3.3 kB for 64 bars: kept inline and uncompressed (STORAGE MAIN
- * and toast_tuple_target 8160, the largest, so the toaster leaves a row alone up to a page: a reader
- * decodes the block in place on its buffer page); only an oversized block (unaligned bars inserted
- * directly) is compressed or moved out of line. Kept in the writing transaction by the statement
- * triggers below; ex7.bar_blocks_rebuild and ex7.bar_blocks_check (64_bar_blocks.sql) are the
- * operator's. No foreign key: the rows follow ex7.bars, which has them.
+ * Bar blocks: a columnar copy of ex7.bars for the backtest's bar stream (ext/barblocks.c has the format,
+ * the writer and the reader; docs/market.md "Bar blocks"). One row per (instrument, timeframe, block) with
+ * block = floor(epoch seconds of ts / (timeframe seconds * 64)): up to 64 bar slots (64 minutes of 1m bars,
+ * 64 days of 1d bars). data holds the block's bars as arrays (ts, exact int64 mantissa and display scale of
+ * each price, volume), ~3.3 kB for 64 bars: kept inline and uncompressed (STORAGE MAIN and
+ * toast_tuple_target 8160, the largest, so the toaster leaves a row alone up to a page: a reader decodes
+ * the block in place on its buffer page); only an oversized block (unaligned bars inserted directly) is
+ * compressed or moved out of line. No trigger keeps it: on Citus both tables are reference tables, where a
+ * trigger writing the other one would be a nested distributed write. The writers of ex7.bars call
+ * ex7._bar_blocks_sync in their transaction (the ingest functions do, 63_market.sql); after any other
+ * write, ex7.bar_blocks_rebuild (64_bar_blocks.sql) brings the blocks back. Dumped by pg_dump like every
+ * table (01_backup_schema.sql): a restore loads the blocks with the bars, no trigger rebuilds them. No
+ * foreign key: the rows follow ex7.bars, which has them.
  */
 CREATE TABLE ex7.bar_blocks (
     instrument  text NOT NULL,
@@ -55,25 +58,7 @@ CREATE TABLE ex7.bar_blocks (
     data        bytea NOT NULL,
     PRIMARY KEY (instrument, timeframe, block)
 ) WITH (toast_tuple_target = 8160);
+SELECT pg_catalog.pg_extension_config_dump('ex7.bar_blocks', '');
 ALTER TABLE ex7.bar_blocks ALTER COLUMN data SET STORAGE MAIN;
-COMMENT ON TABLE ex7.bar_blocks IS 'Derived columnar copy of ex7.bars, one row per block of 64 bar slots of a series (block = floor(epoch seconds of ts / (timeframe seconds * 64))), kept by triggers on ex7.bars in the writing transaction; read by the backtest (ext/barblocks.c). Rebuild with ex7.bar_blocks_rebuild, compare with ex7.bar_blocks_check.';
+COMMENT ON TABLE ex7.bar_blocks IS 'Columnar copy of ex7.bars, one row per block of 64 bar slots of a series (block = floor(epoch seconds of ts / (timeframe seconds * 64))), brought up to date by ex7._bar_blocks_sync, which the ingest functions call in their transaction (after any other write to ex7.bars: ex7.bar_blocks_rebuild); read by the backtest (ext/barblocks.c). Compare with ex7.bar_blocks_check.';
 COMMENT ON COLUMN ex7.bar_blocks.data IS 'The block''s bars, ts ascending: version byte, bar count, then arrays of ts, open/high/low/close int64 mantissas, volume, open/high/low/close display scales (price = mantissa / 10^scale; scale 255: a raw bar whose mantissas hold the IEEE bits of numeric::float8, exact prices in ex7.bars). Format: ext/barblocks.c.';
-
--- the trigger function: C (ext/barblocks.c), run as the extension's owner so that any role that may
--- write bars keeps their blocks current without a privilege on ex7.bar_blocks
-CREATE OR REPLACE FUNCTION ex7._bar_blocks_trigger()
-RETURNS trigger
-AS 'MODULE_PATHNAME', 'bar_blocks_trigger'
-LANGUAGE C SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION ex7._bar_blocks_trigger() IS
-'Trigger (AFTER INSERT / UPDATE / DELETE with transition tables, AFTER TRUNCATE, FOR EACH STATEMENT on ex7.bars): merges the statement''s bars into ex7.bar_blocks, removes the deleted ones (an emptied block row is deleted), truncates with the bars.';
--- a trigger with transition tables has one event: three of them, and TRUNCATE
-CREATE TRIGGER bars_blocks_insert AFTER INSERT ON ex7.bars
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ex7._bar_blocks_trigger();
-CREATE TRIGGER bars_blocks_update AFTER UPDATE ON ex7.bars
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ex7._bar_blocks_trigger();
-CREATE TRIGGER bars_blocks_delete AFTER DELETE ON ex7.bars
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ex7._bar_blocks_trigger();
-CREATE TRIGGER bars_blocks_truncate AFTER TRUNCATE ON ex7.bars
-    FOR EACH STATEMENT EXECUTE FUNCTION ex7._bar_blocks_trigger();

@@ -282,7 +282,8 @@ COMMENT ON FUNCTION ex7._check_bar(jsonb, text, text, timestamptz, numeric, nume
 'Returns the bar as an ex7.bars row (prices at the tick size''s scale) when it passes every ingest rule; raises X7422 with locator p_loc + field otherwise: unknown or inactive instrument, bad timeframe, ts in the future (> 60 s), off the timeframe''s close grid or covering no session time, a price missing, out of range or off the tick grid, high/low inconsistent with open and close, volume missing or negative.';
 
 /*
- * _store_bar: stores one checked bar and hands it to the dispatcher. Per (instrument, timeframe) one
+ * _store_bar: stores one checked bar, brings its block up to date (ex7._bar_blocks_sync), evaluates the
+ * price alerts of its series on it (ex7._price_alerts_bars) and hands it to the dispatcher. Per (instrument, timeframe) one
  * ingest at a time (a transaction-level advisory lock), so "newest bar of the series" is well defined
  * and the dispatcher sees a series' bars in ts order even with concurrent feeds.
  *   stored    a new bar, newer than every stored bar of its series: dispatched (when p_dispatch)
@@ -310,6 +311,14 @@ BEGIN
     VALUES (p_b.instrument, p_b.timeframe, p_b.ts, p_b.open, p_b.high, p_b.low, p_b.close, p_b.volume)
     ON CONFLICT (instrument, timeframe, ts) DO NOTHING;
     IF FOUND THEN
+        -- what triggers on ex7.bars did before 0.3.0 (none may write another table on Citus, docs/market.md
+        -- "Bar blocks"), in their order: the bar into its block, then the price alerts of its series (one
+        -- index probe when no active alert watches it, docs/alerts.md), then the dispatcher
+        PERFORM ex7._bar_blocks_sync(p_b.instrument, p_b.timeframe, p_b.ts, p_b.ts);
+        IF EXISTS (SELECT 1 FROM ex7.price_alerts a
+                    WHERE a.instrument = p_b.instrument AND a.timeframe = p_b.timeframe AND a.active) THEN
+            PERFORM ex7._price_alerts_bars(ARRAY[p_b]);
+        END IF;
         IF v_latest IS NOT NULL AND p_b.ts < v_latest THEN
             RETURN pg_catalog.jsonb_build_object('status', 'late', 'dispatch', NULL);
         END IF;
@@ -330,7 +339,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7._store_bar(jsonb, ex7.bars, boolean) IS
-'Returns {status, dispatch}: stored (new and newest of its series; dispatch is ex7._dispatch_bar''s result when p_dispatch, else null), late (new but older than the newest stored bar: stored, not dispatched) or duplicate (identical re-send: no-op). X7409 bar_conflict {loc, stored, sent} when a different bar has the same key.';
+'Returns {status, dispatch}: stored (new and newest of its series; dispatch is ex7._dispatch_bar''s result when p_dispatch, else null), late (new but older than the newest stored bar: stored, not dispatched) or duplicate (identical re-send: no-op). A new bar (stored or late) is also written to its bar block and evaluated by the active price alerts of its series, in this transaction. X7409 bar_conflict {loc, stored, sent} when a different bar has the same key.';
 
 /*
  * ingest_bar: one bar from SQL. Locators are those of a REST body holding the bar: ["body", field].

@@ -1,22 +1,37 @@
-/* ext/sql/64_bar_blocks.sql: bar blocks, the derived columnar copy of ex7.bars the backtest reads
- * (table and triggers: 12_market_schema.sql; format, triggers and reader: ext/barblocks.c; docs/market.md
- * "Bar blocks"). The block helpers the triggers call, the decoder, and the operator's rebuild and check.
- * None takes a p_user: bars are market-wide, and rebuild and check are the operator's (99_grants.sql).
+/* ext/sql/64_bar_blocks.sql: bar blocks, the columnar copy of ex7.bars the backtest reads (table:
+ * 12_market_schema.sql; format, writer and reader: ext/barblocks.c; docs/market.md "Bar blocks"). The sync
+ * every writer of ex7.bars calls, the block helpers it runs, the decoder, and the operator's rebuild and
+ * check. None takes a p_user: bars are market-wide, and rebuild and check are the operator's (99_grants.sql).
  */
 
-CREATE OR REPLACE FUNCTION ex7._bar_blocks_merge(p_old bytea, p_new bytea)
-RETURNS bytea
-AS 'MODULE_PATHNAME', 'bar_blocks_merge'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION ex7._bar_blocks_merge(bytea, bytea) IS
-'Returns the block holding the bars of both blocks, ts ascending, a bar of p_new replacing one of p_old at the same ts (the insert trigger''s ON CONFLICT update). XX001 for a malformed block.';
+CREATE OR REPLACE FUNCTION ex7._bar_blocks_sync(p_instrument text, p_timeframe text, p_from timestamptz,
+    p_to timestamptz)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'bar_blocks_sync'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION ex7._bar_blocks_sync(text, text, timestamptz, timestamptz) IS
+'Returns the number of bars of series (p_instrument, p_timeframe) with p_from <= ts <= p_to it read from ex7.bars: makes ex7.bar_blocks hold exactly those bars for that range (the blocks'' bars outside it stay; a block left without a bar is deleted), in the caller''s transaction. The ingest functions call it for every bar they store; a direct write to ex7.bars must be followed by it for the range written (or by ex7.bar_blocks_rebuild). Only for a role that may write ex7.bars (42501 otherwise); the blocks are written as their table''s owner. XX001 for a malformed block in the range.';
 
-CREATE OR REPLACE FUNCTION ex7._bar_blocks_remove(p_old bytea, p_ts bytea)
+CREATE OR REPLACE FUNCTION ex7._bar_blocks_splice(p_old bytea, p_new bytea, p_from timestamptz, p_to timestamptz)
 RETURNS bytea
-AS 'MODULE_PATHNAME', 'bar_blocks_remove'
+AS 'MODULE_PATHNAME', 'bar_blocks_splice'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION ex7._bar_blocks_remove(bytea, bytea) IS
-'Returns block p_old without the bars at the timestamps p_ts lists (int64 microseconds since 2000-01-01 in the server''s byte order, ascending); the result may hold no bar. XX001 for a malformed block.';
+COMMENT ON FUNCTION ex7._bar_blocks_splice(bytea, bytea, timestamptz, timestamptz) IS
+'Returns the block holding the bars of p_old outside [p_from, p_to] and every bar of p_new, ts ascending, a bar of p_new replacing one of p_old at the same ts (ex7._bar_blocks_sync''s ON CONFLICT update). XX001 for a malformed block or two different blocks.';
+
+CREATE OR REPLACE FUNCTION ex7._bar_blocks_cut(p_old bytea, p_from timestamptz, p_to timestamptz)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'bar_blocks_cut'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ex7._bar_blocks_cut(bytea, timestamptz, timestamptz) IS
+'Returns block p_old without its bars in [p_from, p_to]; the result may hold no bar. XX001 for a malformed block.';
+
+CREATE OR REPLACE FUNCTION ex7._bar_blocks_count_between(p_data bytea, p_from timestamptz, p_to timestamptz)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'bar_blocks_count_between'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ex7._bar_blocks_count_between(bytea, timestamptz, timestamptz) IS
+'Returns the number of bars of a block with p_from <= ts <= p_to. XX001 for a malformed block.';
 
 CREATE OR REPLACE FUNCTION ex7._bar_blocks_count(p_data bytea)
 RETURNS integer
@@ -51,7 +66,7 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'bar_blocks_build'
 LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION ex7._bar_blocks_build(text, text) IS
-'Returns the number of bars of series (p_instrument, p_timeframe) it merged from ex7.bars into ex7.bar_blocks, read through the primary key. For ex7.bar_blocks_rebuild, which empties the series'' blocks first and keeps writers out.';
+'Returns the number of bars of series (p_instrument, p_timeframe) it wrote from ex7.bars into ex7.bar_blocks (ex7._bar_blocks_sync over all time). For ex7.bar_blocks_rebuild, which empties the series'' blocks first and keeps writers out.';
 
 CREATE OR REPLACE FUNCTION ex7._bar_blocks_decode(p_instrument text, p_timeframe text,
     p_from timestamptz DEFAULT '-infinity', p_to timestamptz DEFAULT 'infinity')
@@ -98,9 +113,10 @@ COMMENT ON FUNCTION ex7._bar_blocks_series(text, text) IS
 'Returns the series (instrument, timeframe) that have bars or bar blocks, restricted to p_instrument and p_timeframe when not NULL, in order.';
 
 /*
- * bar_blocks_rebuild: the operator's repair, e.g. after a load into ex7.bars with the triggers disabled
- * (docs/market.md). The SHARE lock keeps every writer of bars out until commit (readers go on), so the
- * blocks are rebuilt from one state of the bars and no trigger merges into a block being replaced. Only at
+ * bar_blocks_rebuild: after a write to ex7.bars that did not go through the ingest functions (a bulk
+ * load, an operator's UPDATE or DELETE, a logical replica; docs/market.md). The SHARE lock keeps every
+ * writer of bars out until commit (readers go on), so the blocks are rebuilt from one state of the bars
+ * and no ingest syncs into a block being replaced. Only at
  * READ COMMITTED: the statements after the lock then read every bar committed before it; an older
  * transaction snapshot would rebuild from bars that are no longer current.
  */

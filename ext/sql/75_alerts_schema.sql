@@ -263,29 +263,3 @@ COMMENT ON FUNCTION ex7._runtime_error_alert() IS 'Trigger: a runtime entering s
 CREATE TRIGGER strategy_runtimes_error_alert AFTER UPDATE OF status ON ex7.strategy_runtimes
     FOR EACH ROW WHEN (NEW.status = 'error' AND OLD.status IS DISTINCT FROM 'error')
     EXECUTE FUNCTION ex7._runtime_error_alert();
-
-/*
- * Price alerts: every INSERT statement on ex7.bars hands its new rows (the transition table, which only
- * the trigger function itself can read) to ex7._price_alerts_bars when an active alert watches one of
- * their series: one index probe per ingest otherwise.
- */
-CREATE OR REPLACE FUNCTION ex7._bars_price_alerts()
-RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    -- a COPY is a restore (or an operator's bulk load of history): no alert fires on bars it brings back
-    IF ex7._in_copy(TG_RELID) THEN
-        RETURN NULL;
-    END IF;
-    IF EXISTS (SELECT 1 FROM new_bars n JOIN ex7.price_alerts a
-                 ON a.instrument = n.instrument AND a.timeframe = n.timeframe AND a.active) THEN
-        PERFORM ex7._price_alerts_bars(ARRAY(SELECT ROW(n.*)::ex7.bars FROM new_bars n ORDER BY n.ts, n.timeframe));
-    END IF;
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION ex7._bars_price_alerts() IS 'Trigger: evaluates the active price alerts on the bars the statement stored (transition table new_bars) with ex7._price_alerts_bars.';
-CREATE TRIGGER bars_price_alerts AFTER INSERT ON ex7.bars
-    REFERENCING NEW TABLE AS new_bars
-    FOR EACH STATEMENT EXECUTE FUNCTION ex7._bars_price_alerts();

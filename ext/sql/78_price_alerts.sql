@@ -1,7 +1,7 @@
 /* ext/sql/78_price_alerts.sql: price alerts and their log (after peer-broker-rest-api.txt "Price
  * Alerts": get, create, update, delete alert; get alert logs, delete one log, delete all logs;
- * docs/alerts.md). Bar ingestion evaluates them in its own transaction (trigger bars_price_alerts,
- * 75_alerts_schema.sql). */
+ * docs/alerts.md). Bar ingestion evaluates them in its own transaction: ex7._store_bar (63_market.sql)
+ * calls ex7._price_alerts_bars on every new bar of a series an active alert watches. */
 
 CREATE OR REPLACE FUNCTION ex7._price_alert_json(a ex7.price_alerts)
 RETURNS jsonb
@@ -234,7 +234,8 @@ $$;
 COMMENT ON FUNCTION ex7.delete_price_alert_logs(uuid) IS 'Returns {deleted: n} after deleting every log entry of the user.';
 
 /*
- * _price_alerts_bars: the new bars of one INSERT on ex7.bars, oldest first. For every active alert of
+ * _price_alerts_bars: new bars just stored in ex7.bars, oldest first (ex7._store_bar passes each bar it
+ * inserts, after its block and before the dispatcher; a restore of bars by COPY evaluates none). For every active alert of
  * their series, in id order (the row locks of two ingests cannot cross: a series is ingested by one
  * transaction at a time), each bar newer than the alert's last one is compared with the reference
  * price (the previous bar's close, or the bar's open when there is none):
