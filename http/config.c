@@ -342,6 +342,7 @@ config_load(Config *cfg, char *err, size_t errlen)
 	n = int_setting("EX7_VIX_LLM_TIMEOUT_MS", 20000, 100, 120000, err, errlen);
 	cfg->vix_llm_timeout_ms = (int) n;
 
+	listeners_check_setting(err, errlen);	/* EX7_LISTEN_NODES (http/listeners.c) */
 	return err[0] ? -1 : 0;
 }
 

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# test/checks/listen_nodes.sh: ex7d hears the notifications of every node, not only DATABASE_URL's
+# (docs/stream.md, "Every node's notifications"; http/listeners.c). On Citus a user's call runs on the
+# worker holding the user's shard, and its NOTIFY reaches only that worker's listeners; this check needs no
+# Citus: a SECOND plain cluster (B) plays that worker. ex7d runs on the test cluster (A, the database with
+# the extension and the event log) with EX7_LISTEN_NODES naming A and B, the operator's fixed list that
+# replaces the discovery by ex7.notify_nodes(). To prove that what a client receives came through B, A's
+# own LISTEN backend is paused (SIGSTOP) while it matters: A's notifications then wait in A's queue.
+#   - ex7d keeps two LISTEN connections (A's is DATABASE_URL's, not opened twice), B's with DATABASE_URL's
+#     dbname and user; /metrics says so; a malformed EX7_LISTEN_NODES stops start-up;
+#   - an event committed on A and NOTIFYed on B only (the payload a worker would send) reaches an SSE client
+#     live;
+#   - B's LISTEN connection killed and kept out while an event commits (its notification is lost): once it
+#     is back, the client catches up from the log (a replay frame), exactly once;
+#   - duplicates are harmless: A's paused notifications delivered late, and one event NOTIFYed on both
+#     nodes, leave every id exactly once on the stream.
+# Run by tools/test.sh (and tools/try.sh listen_nodes.check) with PGHOST/PGPORT/PGUSER of cluster A set and
+# its directory as $1. About 15 s.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+. tools/cluster.sh
+DIR=${1:?usage: test/checks/listen_nodes.sh CLUSTER_DIR}
+DB=ex7_listen
+U=00000000-0000-4000-8000-00000000c2a1
+PA=$PGPORT
+B=$(mktemp -d /tmp/ex7-listen.XXXXXX)
+OUT=$(mktemp -d /tmp/ex7-listen-out.XXXXXX)
+ex7d_pid=
+curl_pid=
+paused=
+cleanup() {
+	[ -n "$paused" ] && kill -CONT "$paused" 2>/dev/null
+	[ -n "$curl_pid" ] && kill "$curl_pid" 2>/dev/null
+	[ -n "$ex7d_pid" ] && { kill "$ex7d_pid" 2>/dev/null; wait "$ex7d_pid" 2>/dev/null; }
+	cluster_stop "$B"
+	rm -rf "$B" "$OUT"
+}
+trap cleanup EXIT
+qa() { psql -X -qAt -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
+qb() { psql -X -qAt -v ON_ERROR_STOP=1 -h "$B" -p "$PB" -d "$1" -c "$2"; }
+# until SECONDS_TENTHS CMD...: run CMD every 0.1 s until it succeeds or the time is up
+until_ok() {
+	local n=$1
+	shift
+	for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+# ids: the event ids the stream has written, one a line, in order
+ids() { sed -n 's/^id: //p' "$OUT/stream.txt"; }
+has_id() { ids | grep -qx "$1"; }
+metric() { curl -s -H "Authorization: Bearer $MTOKEN" "http://127.0.0.1:$PORT/metrics" | sed -n "s/^$1 //p"; }
+# fire: commits one signal event for U on A; prints its event id
+fire() { qa -c "SELECT ex7.fire_signal('$U', '$SID', 'paper', 'long', 1, 18000.00 + $1, now()) ->> 'event_id'"; }
+# payload N: the NOTIFY payload of U's event N as its node sends it (ext/sql/55_events.sql)
+payload() {
+	qa -c "SELECT ex7._event_notification(e.seq, e.user_id, e.kind, e.signal_id, e.strategy_id, e.payload)
+	         FROM ex7.signal_events e WHERE e.user_id = '$U' AND e.seq = $1"
+}
+notify_b() { psql -X -qAt -v ON_ERROR_STOP=1 -h "$B" -p "$PB" -d "$DB" -v p="$(payload "$1")" <<<"SELECT pg_notify('signal_fired', :'p')" >/dev/null; }
+verdict() { if [ "$1" = 0 ]; then echo "ok - $2"; else echo "not ok - $2"; fi; }
+
+# --- cluster A: the extension, a user who may stream, a strategy to fire from --------------------------
+psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" \
+	-c "CREATE DATABASE $DB" >/dev/null
+qa -c "CREATE EXTENSION ex7" -c "SELECT ex7.ensure_user('$U', 'listen@example.com')" \
+	-c "SELECT ex7.accept_compliance('$U', NULL, 'listen_nodes check')" >/dev/null
+SID=$(qa -c "SELECT ex7.create_strategy('$U', '{\"name\": \"listen nodes\", \"instrument\": \"MNQ\", \"timeframe\": \"5m\"}') ->> 'id'")
+[ -n "$SID" ] || { echo "not ok - cannot set up database $DB on cluster A"; exit 0; }
+
+# --- cluster B: a plain PostgreSQL with a database of the same name (no extension: it only NOTIFYs) -------
+if ! cluster_init "$B" || ! cluster_start_any "$B" 57700 "-c fsync=off"; then
+	echo "not ok - cannot start the second cluster"
+	exit 0
+fi
+PB=$CLUSTER_PORT
+qb postgres "CREATE DATABASE $DB" >/dev/null
+
+# --- a malformed node list stops start-up ------------------------------------------------------------------
+export EX7_JWT_SECRET=listen-nodes-check-secret-0123456789abcdef
+MTOKEN=listen-nodes-metrics-token
+err=$(DATABASE_URL="host=127.0.0.1 port=$PA dbname=$DB user=postgres" EX7_LISTEN_NODES="127.0.0.1:$PB,db2" \
+	EX7_LISTEN=127.0.0.1:1 timeout 10 http/ex7d 2>&1)
+rc=$?
+[ $rc = 2 ] && grep -q 'EX7_LISTEN_NODES must be host:port' <<<"$err"
+verdict $? "EX7_LISTEN_NODES=\"127.0.0.1:$PB,db2\" stops start-up (status $rc) naming the bad element"
+
+# --- ex7d on A, listening on A and B -------------------------------------------------------------------------
+PORT=$(free_port 57780)
+DATABASE_URL="host=127.0.0.1 port=$PA dbname=$DB user=postgres" EX7_LISTEN=127.0.0.1:$PORT \
+	EX7_LISTEN_NODES="127.0.0.1:$PA, 127.0.0.1:$PB" EX7_METRICS_TOKEN=$MTOKEN \
+	EX7_STATEMENT_TIMEOUT_MS=60000 EX7_SSE_HEARTBEAT_MS=60000 http/ex7d >"$OUT/ex7d.log" 2>&1 &
+ex7d_pid=$!
+# A's LISTEN backend: its last statement is the LISTEN until its first idle probe 5 s later
+listen_pid_a() { pid_a=$(qa -c "SELECT pid FROM pg_stat_activity WHERE datname = '$DB' AND query LIKE 'LISTEN%'"); [ -n "$pid_a" ]; }
+listen_b() { [ "$(qb postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = '$DB' AND usename = 'postgres' AND query LIKE 'LISTEN%signal_fired%'")" = 1 ]; }
+up() { [ "$(metric ex7d_listen_connected)" = 2 ]; }
+if until_ok 100 listen_pid_a && until_ok 100 listen_b && until_ok 50 up; then
+	echo "ok - ex7d LISTENs on A (DATABASE_URL) and on B (dbname $DB, user postgres from DATABASE_URL)"
+else
+	echo "not ok - the LISTEN connections did not come up (A's pid: ${pid_a:-none}; B: $(qb postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = '$DB'"))"
+	tail -5 "$OUT/ex7d.log"
+	exit 0
+fi
+m="$(metric ex7d_listen_nodes) $(metric ex7d_listen_connections) $(metric ex7d_listen_connected)"
+[ "$m" = "2 2 2" ]
+verdict $? "/metrics: ex7d_listen_nodes, ex7d_listen_connections, ex7d_listen_connected = $m (A named twice, connected once)"
+
+TOKEN=$(http/ex7d token --sub "$U")
+curl -sN -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/signals/stream" >"$OUT/stream.txt" 2>/dev/null &
+curl_pid=$!
+until_ok 50 grep -q '^event: compliance' "$OUT/stream.txt" ||
+	{ echo "not ok - the stream did not open: $(head -c 300 "$OUT/stream.txt")"; exit 0; }
+
+# --- live through B: A's listener is paused, the event's notification is sent on B only -------------------
+kill -STOP "$pid_a" && paused=$pid_a
+live0=$(metric 'ex7d_sse_frames_total{kind="live"}')
+e1=$(fire 1)
+notify_b "$e1"
+until_ok 50 has_id "$e1"
+verdict $? "event $e1 committed on A, NOTIFYed on B only (A's listener paused): the SSE client receives it"
+[ "$(metric 'ex7d_sse_frames_total{kind="live"}')" = $((live0 + 1)) ]
+verdict $? "... as a live frame (ex7d_sse_frames_total{kind=\"live\"} +1)"
+
+# --- B's listener lost while an event commits: its reconnect catches up from the log ----------------------
+reconnects0=$(metric ex7d_listen_reconnects_total)
+replay0=$(metric 'ex7d_sse_frames_total{kind="replay"}')
+qb postgres "ALTER DATABASE $DB ALLOW_CONNECTIONS false" >/dev/null
+qb postgres "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '$DB'" >/dev/null
+e2=$(fire 2)					# its notification goes nowhere: A's listener paused, B's down
+sleep 1
+! has_id "$e2"
+verdict $? "event $e2 committed while B's listener is down and A's paused: not on the stream yet"
+qb postgres "ALTER DATABASE $DB ALLOW_CONNECTIONS true" >/dev/null
+until_ok 80 has_id "$e2"
+verdict $? "B's LISTEN connection back: the stream catches up event $e2 from the log"
+[ "$(metric ex7d_listen_reconnects_total)" = $((reconnects0 + 1)) ] &&
+	[ "$(metric 'ex7d_sse_frames_total{kind="replay"}')" = $((replay0 + 1)) ]
+verdict $? "... counted as one LISTEN reconnect and one replay frame"
+
+# --- duplicates: A's held notifications arrive late; one event is NOTIFYed on both nodes -------------------
+kill -CONT "$pid_a" && paused=
+e3=$(fire 3)					# A notifies it (A's listener runs again) ...
+notify_b "$e3"					# ... and so does B
+until_ok 50 has_id "$e3"
+sleep 1
+got=$(ids | tr '\n' ' ')
+[ "$got" = "$e1 $e2 $e3 " ]
+verdict $? "every event exactly once, in order, although events $e1, $e2 came from A late and $e3 from both nodes (ids: $got)"
+
+# B's refused reconnects are logged as database_unreachable (expected above); anything else is shown
+grep '"level":"error"' "$OUT/ex7d.log" | grep -v '"event":"database_unreachable"' | head -5 | sed 's/^/# ex7d: /'
+exit 0
