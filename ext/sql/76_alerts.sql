@@ -222,8 +222,10 @@ COMMENT ON FUNCTION ex7._alert_destination(text, text) IS
  * email, sms: a new code goes out through the outbox. webhook: the code goes out in a signed challenge
  * (the receiver checks the Svix signature and shows the code to its owner). telegram: a new start token;
  * nothing can be sent before the user has written to the bot.
+ * The random token and secret and the time come into the UPDATEs as values: Citus refuses a VOLATILE
+ * function in an UPDATE of a distributed table, and a STABLE one (now()) inside CASE (docs/scale-out.md).
  */
-CREATE OR REPLACE FUNCTION ex7._channel_send_verification(p_id uuid)
+CREATE OR REPLACE FUNCTION ex7._channel_send_verification(p_user uuid, p_id uuid)
 RETURNS ex7.alert_channels
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -231,35 +233,40 @@ DECLARE
     c ex7.alert_channels;
     v_code text;
     v_new_window boolean;
+    v_now timestamptz := pg_catalog.now();
+    v_token text;
+    v_secret text;
 BEGIN
-    SELECT * INTO c FROM ex7.alert_channels WHERE id = p_id;
-    v_new_window := c.verify_window_start IS NULL OR c.verify_window_start <= pg_catalog.now() - interval '1 hour';
+    SELECT * INTO c FROM ex7.alert_channels WHERE user_id = p_user AND id = p_id;
+    v_new_window := c.verify_window_start IS NULL OR c.verify_window_start <= v_now - interval '1 hour';
     IF c.type = 'telegram' THEN
+        v_token := pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', '');
         UPDATE ex7.alert_channels
-           SET verify_token = pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', ''),
-               verify_expires_at = pg_catalog.now() + ex7._alert_verify_rule('token_seconds') * interval '1 second',
-               verify_sent_at = pg_catalog.now(),
-               verify_window_start = CASE WHEN v_new_window THEN pg_catalog.now() ELSE verify_window_start END,
+           SET verify_token = v_token,
+               verify_expires_at = v_now + ex7._alert_verify_rule('token_seconds') * interval '1 second',
+               verify_sent_at = v_now,
+               verify_window_start = CASE WHEN v_new_window THEN v_now ELSE verify_window_start END,
                verify_window_sends = CASE WHEN v_new_window THEN 1 ELSE verify_window_sends + 1 END,
-               updated_at = pg_catalog.now()
-         WHERE id = p_id
+               updated_at = v_now
+         WHERE user_id = p_user AND id = p_id
         RETURNING * INTO c;
         RETURN c;
     END IF;
     v_code := ex7._alert_code();
+    IF c.type = 'webhook' AND c.signing_secret IS NULL THEN
+        v_secret := 'whsec_' || pg_catalog.encode(pg_catalog.uuid_send(pg_catalog.gen_random_uuid())
+                                                  || pg_catalog.uuid_send(pg_catalog.gen_random_uuid()), 'base64');
+    END IF;
     UPDATE ex7.alert_channels
        SET verify_hash = ex7._alert_code_hash(id, v_code),
-           verify_expires_at = pg_catalog.now() + ex7._alert_verify_rule('code_seconds') * interval '1 second',
+           verify_expires_at = v_now + ex7._alert_verify_rule('code_seconds') * interval '1 second',
            verify_attempts = 0,
-           verify_sent_at = pg_catalog.now(),
-           verify_window_start = CASE WHEN v_new_window THEN pg_catalog.now() ELSE verify_window_start END,
+           verify_sent_at = v_now,
+           verify_window_start = CASE WHEN v_new_window THEN v_now ELSE verify_window_start END,
            verify_window_sends = CASE WHEN v_new_window THEN 1 ELSE verify_window_sends + 1 END,
-           signing_secret = CASE WHEN type = 'webhook' AND signing_secret IS NULL
-               THEN 'whsec_' || pg_catalog.encode(pg_catalog.uuid_send(pg_catalog.gen_random_uuid())
-                                                  || pg_catalog.uuid_send(pg_catalog.gen_random_uuid()), 'base64')
-               ELSE signing_secret END,
-           updated_at = pg_catalog.now()
-     WHERE id = p_id
+           signing_secret = coalesce(signing_secret, v_secret),
+           updated_at = v_now
+     WHERE user_id = p_user AND id = p_id
     RETURNING * INTO c;
     INSERT INTO ex7.alert_deliveries (user_id, channel_id, channel_type, event, event_key, message)
     VALUES (c.user_id, c.id, c.type, 'verification',
@@ -277,8 +284,19 @@ BEGIN
     RETURN c;
 END
 $$;
+COMMENT ON FUNCTION ex7._channel_send_verification(uuid, uuid) IS
+'Returns user p_user''s channel p_id after starting its verification: a new code (hashed on the row) queued as a verification delivery for email, sms and webhook, a new start token for telegram; counts the send in the hourly window.';
+
+/* The form without the user, kept only until the 0.3.0 upgrade script drops it (docs/extending.md: a
+ * changed signature is dropped there); nothing in ex7 calls it. The channel's user comes from a plain read. */
+CREATE OR REPLACE FUNCTION ex7._channel_send_verification(p_id uuid)
+RETURNS ex7.alert_channels
+LANGUAGE sql VOLATILE
+AS $$
+    SELECT ex7._channel_send_verification((SELECT c.user_id FROM ex7.alert_channels c WHERE c.id = p_id), p_id);
+$$;
 COMMENT ON FUNCTION ex7._channel_send_verification(uuid) IS
-'Returns the channel row after starting its verification: a new code (hashed on the row) queued as a verification delivery for email, sms and webhook, a new start token for telegram; counts the send in the hourly window.';
+'Returns the channel row after starting its verification, as ex7._channel_send_verification(user, id) with the channel''s user. Superseded by that form.';
 
 CREATE OR REPLACE FUNCTION ex7.list_channels(p_user uuid)
 RETURNS jsonb
@@ -335,7 +353,7 @@ BEGIN
     INSERT INTO ex7.alert_channels (user_id, type, destination, label)
     VALUES (p_user, v_type, v_dest, v_label)
     RETURNING * INTO c;
-    c := ex7._channel_send_verification(c.id);
+    c := ex7._channel_send_verification(p_user, c.id);
     RETURN ex7._channel_json(c);
 END
 $$;
@@ -366,7 +384,7 @@ BEGIN
     PERFORM ex7._own_channel(p_user, p_channel_id);
     -- its subscriptions go with it (ON DELETE CASCADE); past deliveries stay (they keep the ids; a queued one
     -- is suppressed when claimed)
-    DELETE FROM ex7.alert_channels WHERE id = p_channel_id;
+    DELETE FROM ex7.alert_channels WHERE user_id = p_user AND id = p_channel_id;
 END
 $$;
 COMMENT ON FUNCTION ex7.delete_channel(uuid, uuid) IS
@@ -400,7 +418,7 @@ BEGIN
                 pg_catalog.ceil(pg_catalog.date_part('epoch', c.verify_window_start + interval '1 hour'
                                                      - pg_catalog.now()))::integer));
     END IF;
-    RETURN ex7._channel_json(ex7._channel_send_verification(c.id));
+    RETURN ex7._channel_json(ex7._channel_send_verification(p_user, c.id));
 END
 $$;
 COMMENT ON FUNCTION ex7.resend_channel_verification(uuid, uuid) IS
@@ -442,7 +460,7 @@ BEGIN
     END IF;
     IF ex7._alert_code_hash(c.id, pg_catalog.btrim(p_code)) <> c.verify_hash THEN
         UPDATE ex7.alert_channels SET verify_attempts = verify_attempts + 1, updated_at = pg_catalog.now()
-         WHERE id = c.id
+         WHERE user_id = c.user_id AND id = c.id
         RETURNING ex7._alert_verify_rule('code_tries') - verify_attempts INTO v_left;
         RETURN pg_catalog.jsonb_build_object('_status', 422, 'detail', pg_catalog.jsonb_build_array(
             pg_catalog.jsonb_build_object('loc', '["body","code"]'::jsonb, 'msg', 'incorrect verification code',
@@ -451,7 +469,7 @@ BEGIN
     UPDATE ex7.alert_channels
        SET verified_at = pg_catalog.now(), verify_hash = NULL, verify_expires_at = NULL, verify_attempts = 0,
            updated_at = pg_catalog.now()
-     WHERE id = c.id
+     WHERE user_id = c.user_id AND id = c.id
     RETURNING * INTO c;
     RETURN ex7._channel_json(c);
 END
@@ -493,7 +511,7 @@ LANGUAGE sql STABLE
 AS $$
     SELECT coalesce(pg_catalog.jsonb_agg(ex7._subscription_json(s, c.type) ORDER BY s.created_at, s.id), '[]')
       FROM ex7.alert_subscriptions s
-      JOIN ex7.alert_channels c ON c.id = s.channel_id
+      JOIN ex7.alert_channels c ON c.user_id = s.user_id AND c.id = s.channel_id
      WHERE s.user_id = p_user
        AND (p_strategy_id IS NULL OR s.strategy_id = p_strategy_id);
 $$;
@@ -535,24 +553,27 @@ BEGIN
         END IF;
         v_enabled := (p_body ->> 'enabled')::boolean;
     END IF;
-    SELECT * INTO c FROM ex7.alert_channels x WHERE x.id = v_channel AND x.user_id = p_user;
+    SELECT * INTO c FROM ex7.alert_channels x WHERE x.user_id = p_user AND x.id = v_channel;
     IF NOT FOUND THEN
         PERFORM ex7._raise(404, 'channel not found');
     END IF;
     IF v_strategy IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ex7.strategies st
-                                               WHERE st.id = v_strategy AND st.user_id = p_user
+                                               WHERE st.user_id = p_user AND st.id = v_strategy
                                                  AND st.deleted_at IS NULL) THEN
         PERFORM ex7._raise(404, 'strategy not found');
     END IF;
+    -- no conflict target: the one unique key besides the id is (channel, strategy), with or without the
+    -- user in front of it (the key of 0.2.0 and the distributable one of 0.3.0)
     INSERT INTO ex7.alert_subscriptions (user_id, channel_id, strategy_id, events, enabled)
     VALUES (p_user, v_channel, v_strategy, v_events, v_enabled)
-    ON CONFLICT (channel_id, strategy_id) DO NOTHING
+    ON CONFLICT DO NOTHING
     RETURNING * INTO s;
     IF s.id IS NULL THEN
         PERFORM ex7._raise(409, 'this channel already has a subscription for this strategy',
             pg_catalog.jsonb_build_object('code', 'subscription_exists', 'subscription_id',
                 (SELECT x.id FROM ex7.alert_subscriptions x
-                  WHERE x.channel_id = v_channel AND x.strategy_id IS NOT DISTINCT FROM v_strategy)));
+                  WHERE x.user_id = p_user AND x.channel_id = v_channel
+                    AND x.strategy_id IS NOT DISTINCT FROM v_strategy)));
     END IF;
     RETURN ex7._subscription_json(s, c.type);
 END
@@ -588,9 +609,10 @@ BEGIN
            -- enabling again is the user's answer to an unsubscribe link
            unsubscribed_at = CASE WHEN v_enabled THEN NULL ELSE unsubscribed_at END,
            updated_at = pg_catalog.now()
-     WHERE id = s.id
+     WHERE user_id = s.user_id AND id = s.id
     RETURNING * INTO s;
-    RETURN ex7._subscription_json(s, (SELECT c.type FROM ex7.alert_channels c WHERE c.id = s.channel_id));
+    RETURN ex7._subscription_json(s, (SELECT c.type FROM ex7.alert_channels c
+                                       WHERE c.user_id = s.user_id AND c.id = s.channel_id));
 END
 $$;
 COMMENT ON FUNCTION ex7.update_subscription(uuid, uuid, jsonb) IS
@@ -692,27 +714,35 @@ RETURNS integer
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-    v_queued integer;
+    v_queued integer := 0;
+    v_status text;
 BEGIN
     PERFORM ex7._notify(p_user, p_kind, p_message ->> 'title', p_message ->> 'text', p_message ->> 'action_url',
                         coalesce(p_message -> 'data', '{}'));
     IF NOT EXISTS (SELECT 1 FROM ex7.alert_subscriptions s WHERE s.user_id = p_user AND s.enabled) THEN
         RETURN 0;
     END IF;
-    WITH ins AS (
+    -- one INSERT ... SELECT within the user's rows (the user_id of the subscription, channels joined on the
+    -- user too), without a CTE around it: Citus runs that on the user's shard alone (docs/scale-out.md). No
+    -- conflict target: (subscription, event) is the one unique key besides the id, with or without the user.
+    FOR v_status IN
         INSERT INTO ex7.alert_deliveries (user_id, subscription_id, channel_id, channel_type, strategy_id, event,
                                           event_key, message, status, reason)
-        SELECT p_user, s.id, c.id, c.type, p_strategy_id, p_kind, p_key, p_message,
+        SELECT s.user_id, s.id, c.id, c.type, p_strategy_id, p_kind, p_key, p_message,
                CASE WHEN c.disabled_at IS NOT NULL OR c.verified_at IS NULL THEN 'suppressed' ELSE 'queued' END,
                CASE WHEN c.disabled_at IS NOT NULL THEN 'unsubscribed'
                     WHEN c.verified_at IS NULL THEN 'unverified' END
           FROM ex7.alert_subscriptions s
-          JOIN ex7.alert_channels c ON c.id = s.channel_id
+          JOIN ex7.alert_channels c ON c.user_id = s.user_id AND c.id = s.channel_id
          WHERE s.user_id = p_user AND s.enabled AND p_kind = ANY (s.events)
            AND (s.strategy_id IS NULL OR s.strategy_id = p_strategy_id)
-        ON CONFLICT (subscription_id, event_key) DO NOTHING
-        RETURNING status)
-    SELECT pg_catalog.count(*) FILTER (WHERE status = 'queued') INTO v_queued FROM ins;
+        ON CONFLICT DO NOTHING
+        RETURNING status
+    LOOP
+        IF v_status = 'queued' THEN
+            v_queued := v_queued + 1;
+        END IF;
+    END LOOP;
     IF v_queued > 0 THEN
         -- wakes the workers on commit (facts.md: identical payloads of one transaction merge into one)
         PERFORM pg_catalog.pg_notify('ex7_outbox', '');
@@ -723,13 +753,24 @@ $$;
 COMMENT ON FUNCTION ex7._alert_event(uuid, text, uuid, text, jsonb) IS
 'Returns how many deliveries were queued for an event: writes the in-app notification and one delivery per matching enabled subscription (suppressed unverified / unsubscribed when the channel cannot deliver), then notifies ex7_outbox on commit. p_message is {title, text, action_url, data}.';
 
+CREATE OR REPLACE FUNCTION ex7._alert_strategy_name(p_user uuid, p_strategy_id uuid)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT coalesce((SELECT st.name FROM ex7.strategies st WHERE st.user_id = p_user AND st.id = p_strategy_id),
+                    'a deleted strategy');
+$$;
+COMMENT ON FUNCTION ex7._alert_strategy_name(uuid, uuid) IS 'Returns the name of the user''s strategy for alert messages.';
+
+/* The form without the user, kept only until the 0.3.0 upgrade script drops it (docs/extending.md: a
+ * changed signature is dropped there); nothing in ex7 calls it. */
 CREATE OR REPLACE FUNCTION ex7._alert_strategy_name(p_strategy_id uuid)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     SELECT coalesce((SELECT st.name FROM ex7.strategies st WHERE st.id = p_strategy_id), 'a deleted strategy');
 $$;
-COMMENT ON FUNCTION ex7._alert_strategy_name(uuid) IS 'Returns the strategy''s name for alert messages.';
+COMMENT ON FUNCTION ex7._alert_strategy_name(uuid) IS 'Returns the strategy''s name for alert messages. Superseded by ex7._alert_strategy_name(user, strategy).';
 
 /*
  * The message of a signal event: instrument, side, size, price, strategy, time, and the P&L on close
@@ -740,7 +781,7 @@ RETURNS jsonb
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-    v_name text := ex7._alert_strategy_name((p_signal ->> 'strategy_id')::uuid);
+    v_name text := ex7._alert_strategy_name((p_signal ->> 'user_id')::uuid, (p_signal ->> 'strategy_id')::uuid);
     v_head text := pg_catalog.format('%s %s %s', p_signal ->> 'instrument', pg_catalog.upper(p_signal ->> 'side'),
                                      p_signal ->> 'size');
     v_title text;
@@ -786,7 +827,7 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-    v_name text := ex7._alert_strategy_name(b.strategy_id);
+    v_name text := ex7._alert_strategy_name(b.user_id, b.strategy_id);
 BEGIN
     PERFORM ex7._alert_event(b.user_id, 'blocked', b.strategy_id, 'blocked:' || b.id,
         pg_catalog.jsonb_build_object(
@@ -807,7 +848,7 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-    v_name text := ex7._alert_strategy_name(r.strategy_id);
+    v_name text := ex7._alert_strategy_name(r.user_id, r.strategy_id);
 BEGIN
     PERFORM ex7._alert_event(r.user_id, 'runtime_error', r.strategy_id,
         'runtime_error:' || r.id || ':' || pg_catalog.to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSUS'),
@@ -923,6 +964,11 @@ COMMENT ON FUNCTION ex7._outbox_job(ex7.alert_deliveries, ex7.alert_channels, js
  * deleted, disabled or unverified, or a subscription gone or disabled since the event, suppresses it;
  * on its first attempt a row counts against the tier's alerts_per_day (ex7.alert_usage, UTC day), and
  * over the quota it is suppressed with reason quota. Usage rows are locked in user order.
+ *
+ * The claim locks per user (docs/scale-out.md): on Citus a SELECT ... FOR UPDATE may only touch one
+ * user's shard, so the oldest due rows are read without a lock, then each user's share of them is locked
+ * (SKIP LOCKED) and leased in one statement per user. Rows another worker holds are skipped as before and
+ * made up from the next due rows, until p_limit rows are claimed or no due row is left untried.
  */
 CREATE OR REPLACE FUNCTION ex7.outbox_claim(p_worker text, p_limit integer DEFAULT 32, p_options jsonb DEFAULT '{}',
                                  p_lease_seconds integer DEFAULT 60)
@@ -931,7 +977,14 @@ LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     r record;
-    v_ids uuid[];
+    v_ids uuid[] := '{}';           -- the claimed deliveries, of the users in v_owners
+    v_owners uuid[] := '{}';
+    v_tried uuid[] := '{}';         -- the candidates offered to a claim so far
+    v_owner uuid;
+    v_cand uuid[];
+    v_id uuid;
+    v_more boolean;
+    v_now timestamptz := pg_catalog.now();
     v_jobs jsonb := '[]';
     v_day date := (pg_catalog.now() AT TIME ZONE 'UTC')::date;
     v_reason text;
@@ -943,28 +996,48 @@ BEGIN
         PERFORM ex7._invalid('["worker"]', 'worker id is required');
     END IF;
     PERFORM ex7._check_limit(p_limit, '["limit"]', 1000);
-    WITH due AS (
-        SELECT x.id FROM ex7.alert_deliveries x
-         WHERE x.status = 'queued' AND x.next_attempt_at <= pg_catalog.now()
-         ORDER BY x.next_attempt_at
-         LIMIT p_limit
-           FOR UPDATE SKIP LOCKED),
-    claimed AS (
-        UPDATE ex7.alert_deliveries x
-           SET attempts = x.attempts + 1, leased_by = p_worker, updated_at = pg_catalog.now(),
-               next_attempt_at = pg_catalog.now() + p_lease_seconds * interval '1 second'
-          FROM due WHERE x.id = due.id
-        RETURNING x.id)
-    SELECT pg_catalog.array_agg(claimed.id) INTO v_ids FROM claimed;
-    IF v_ids IS NULL THEN
+    LOOP
+        v_more := false;
+        FOR v_owner, v_cand IN
+            SELECT x.user_id, pg_catalog.array_agg(x.id)
+              FROM (SELECT y.user_id, y.id, y.next_attempt_at FROM ex7.alert_deliveries y
+                     WHERE y.status = 'queued' AND y.next_attempt_at <= v_now AND y.id <> ALL (v_tried)
+                     ORDER BY y.next_attempt_at
+                     LIMIT p_limit - pg_catalog.cardinality(v_ids)) x
+             GROUP BY x.user_id
+             ORDER BY pg_catalog.min(x.next_attempt_at)
+        LOOP
+            v_more := true;
+            v_tried := v_tried || v_cand;
+            FOR v_id IN
+                WITH due AS (
+                    SELECT x.user_id, x.id FROM ex7.alert_deliveries x
+                     WHERE x.user_id = v_owner AND x.id = ANY (v_cand)
+                       AND x.status = 'queued' AND x.next_attempt_at <= v_now
+                       FOR UPDATE SKIP LOCKED)
+                UPDATE ex7.alert_deliveries x
+                   SET attempts = x.attempts + 1, leased_by = p_worker, updated_at = v_now,
+                       next_attempt_at = v_now + p_lease_seconds * interval '1 second'
+                  FROM due WHERE x.user_id = v_owner AND x.user_id = due.user_id AND x.id = due.id
+                RETURNING x.id
+            LOOP
+                v_ids := v_ids || v_id;
+                IF NOT v_owner = ANY (v_owners) THEN
+                    v_owners := v_owners || v_owner;
+                END IF;
+            END LOOP;
+        END LOOP;
+        EXIT WHEN NOT v_more OR pg_catalog.cardinality(v_ids) >= p_limit;
+    END LOOP;
+    IF pg_catalog.cardinality(v_ids) = 0 THEN
         RETURN v_jobs;
     END IF;
     FOR r IN
         SELECT d, c, s.enabled AS sub_enabled, s.id AS sub_id
           FROM ex7.alert_deliveries d
-          LEFT JOIN ex7.alert_channels c ON c.id = d.channel_id
-          LEFT JOIN ex7.alert_subscriptions s ON s.id = d.subscription_id
-         WHERE d.id = ANY (v_ids)
+          LEFT JOIN ex7.alert_channels c ON c.user_id = d.user_id AND c.id = d.channel_id
+          LEFT JOIN ex7.alert_subscriptions s ON s.user_id = d.user_id AND s.id = d.subscription_id
+         WHERE d.user_id = ANY (v_owners) AND d.id = ANY (v_ids)
          ORDER BY d.user_id, d.created_at, d.channel_type, d.id
     LOOP
         v_reason := CASE
@@ -991,7 +1064,7 @@ BEGIN
         IF v_reason IS NOT NULL THEN
             UPDATE ex7.alert_deliveries
                SET status = 'suppressed', reason = v_reason, leased_by = NULL, updated_at = pg_catalog.now()
-             WHERE id = (r.d).id;
+             WHERE user_id = (r.d).user_id AND id = (r.d).id;
         ELSE
             v_jobs := v_jobs || ex7._outbox_job(r.d, r.c, coalesce(p_options, '{}'));
         END IF;
@@ -1024,12 +1097,18 @@ LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     d ex7.alert_deliveries;
+    v_user uuid;
     v_resp jsonb;
     v_mid text;
     v_status text;
     v_retry boolean;
+    v_next timestamptz;
+    v_error text;
 BEGIN
-    SELECT * INTO d FROM ex7.alert_deliveries x WHERE x.id = p_id FOR UPDATE;
+    -- the worker names a delivery by its id: its user comes from a plain read, so that the locking read is
+    -- a statement on one user's rows (docs/scale-out.md)
+    SELECT x.user_id INTO v_user FROM ex7.alert_deliveries x WHERE x.id = p_id;
+    SELECT * INTO d FROM ex7.alert_deliveries x WHERE x.user_id = v_user AND x.id = p_id FOR UPDATE;
     IF NOT FOUND THEN
         PERFORM ex7._raise(404, 'delivery not found');
     END IF;
@@ -1055,20 +1134,28 @@ BEGIN
         UPDATE ex7.alert_deliveries
            SET status = v_status, provider_message_id = v_mid, sent_at = pg_catalog.now(), leased_by = NULL,
                last_error = NULL, updated_at = pg_catalog.now()
-         WHERE id = d.id
+         WHERE user_id = d.user_id AND id = d.id
         RETURNING * INTO d;
         RETURN pg_catalog.jsonb_build_object('id', d.id, 'status', d.status, 'provider_message_id', v_mid);
     END IF;
     v_retry := coalesce(p_http_status, 0) = 0 OR p_http_status IN (408, 425, 429) OR p_http_status >= 500;
+    -- computed first: Citus refuses a STABLE function (now(), text || integer) inside CASE or coalesce in an
+    -- UPDATE of a distributed table (docs/scale-out.md)
+    IF v_retry AND d.attempts < 8 THEN
+        v_status := 'queued';
+        v_next := pg_catalog.now() + ex7._outbox_retry_delay(d.attempts, coalesce(p_retry_base_ms, 30000));
+    ELSE
+        v_status := 'failed';
+        v_next := d.next_attempt_at;
+    END IF;
+    v_error := pg_catalog.left(coalesce(p_error, 'HTTP ' || p_http_status || ': ' || coalesce(p_response, '')), 500);
     UPDATE ex7.alert_deliveries
-       SET status = CASE WHEN v_retry AND d.attempts < 8 THEN 'queued' ELSE 'failed' END,
-           next_attempt_at = CASE WHEN v_retry AND d.attempts < 8
-                                  THEN pg_catalog.now() + ex7._outbox_retry_delay(d.attempts, coalesce(p_retry_base_ms, 30000))
-                                  ELSE next_attempt_at END,
+       SET status = v_status,
+           next_attempt_at = v_next,
            leased_by = NULL,
-           last_error = pg_catalog.left(coalesce(p_error, 'HTTP ' || p_http_status || ': ' || coalesce(p_response, '')), 500),
+           last_error = v_error,
            updated_at = pg_catalog.now()
-     WHERE id = d.id
+     WHERE user_id = d.user_id AND id = d.id
     RETURNING * INTO d;
     RETURN pg_catalog.jsonb_build_object('id', d.id, 'status', d.status, 'attempts', d.attempts,
                                          'next_attempt_at', CASE WHEN d.status = 'queued' THEN d.next_attempt_at END);
@@ -1097,15 +1184,24 @@ LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     d ex7.alert_deliveries;
+    v_user uuid;
+    v_id uuid;
 BEGIN
+    -- the provider names the delivery by its message id: (user, id) come from a plain read, the write is a
+    -- statement on that user's rows (docs/scale-out.md)
+    SELECT x.user_id, x.id INTO v_user, v_id FROM ex7.alert_deliveries x
+     WHERE x.provider_message_id = p_mid AND x.channel_type = p_channel_type;
+    IF NOT FOUND THEN
+        RETURN d;
+    END IF;
     UPDATE ex7.alert_deliveries x
        SET status = p_status, updated_at = pg_catalog.now()
-     WHERE x.provider_message_id = p_mid AND x.channel_type = p_channel_type
+     WHERE x.user_id = v_user AND x.id = v_id
+       AND x.provider_message_id = p_mid AND x.channel_type = p_channel_type
        AND ex7._delivery_rank(x.status) < ex7._delivery_rank(p_status)
     RETURNING * INTO d;
     IF NOT FOUND THEN
-        SELECT * INTO d FROM ex7.alert_deliveries x
-         WHERE x.provider_message_id = p_mid AND x.channel_type = p_channel_type;
+        SELECT * INTO d FROM ex7.alert_deliveries x WHERE x.user_id = v_user AND x.id = v_id;
     END IF;
     RETURN d;
 END
@@ -1113,15 +1209,26 @@ $$;
 COMMENT ON FUNCTION ex7._delivery_provider_update(text, text, text) IS
 'Returns the delivery with provider message id p_mid after moving it to p_status when that is a later state (or unchanged; all nulls when there is none).';
 
-CREATE OR REPLACE FUNCTION ex7._channel_disable(p_channel_id uuid, p_reason text)
+CREATE OR REPLACE FUNCTION ex7._channel_disable(p_user uuid, p_channel_id uuid, p_reason text)
 RETURNS void
 LANGUAGE sql VOLATILE
 AS $$
     UPDATE ex7.alert_channels
        SET disabled_at = pg_catalog.now(), disabled_reason = p_reason, updated_at = pg_catalog.now()
-     WHERE id = p_channel_id AND disabled_at IS NULL;
+     WHERE user_id = p_user AND id = p_channel_id AND disabled_at IS NULL;
 $$;
-COMMENT ON FUNCTION ex7._channel_disable(uuid, text) IS 'Returns nothing; disables a channel for good (bounced, complained, stopped, unsubscribed) unless it already is.';
+COMMENT ON FUNCTION ex7._channel_disable(uuid, uuid, text) IS 'Returns nothing; disables the user''s channel for good (bounced, complained, stopped, unsubscribed) unless it already is.';
+
+/* The form without the user, kept only until the 0.3.0 upgrade script drops it (docs/extending.md: a
+ * changed signature is dropped there); nothing in ex7 calls it. The channel's user comes from a plain read. */
+CREATE OR REPLACE FUNCTION ex7._channel_disable(p_channel_id uuid, p_reason text)
+RETURNS void
+LANGUAGE sql VOLATILE
+AS $$
+    SELECT ex7._channel_disable((SELECT c.user_id FROM ex7.alert_channels c WHERE c.id = p_channel_id),
+                                p_channel_id, p_reason);
+$$;
+COMMENT ON FUNCTION ex7._channel_disable(uuid, text) IS 'Returns nothing; disables a channel for good unless it already is, as ex7._channel_disable(user, channel, reason) with the channel''s user. Superseded by that form.';
 
 /*
  * Resend: "email.delivered | email.bounced | email.complained | ...", data.email_id is our
@@ -1150,7 +1257,8 @@ BEGIN
     END IF;
     IF v_type = 'email.complained'
        OR (v_type = 'email.bounced' AND coalesce(p_event #>> '{data,bounce,type}', 'Permanent') <> 'Transient') THEN
-        PERFORM ex7._channel_disable(d.channel_id, CASE v_type WHEN 'email.complained' THEN 'complained' ELSE 'bounced' END);
+        PERFORM ex7._channel_disable(d.user_id, d.channel_id,
+                                     CASE v_type WHEN 'email.complained' THEN 'complained' ELSE 'bounced' END);
     END IF;
     RETURN pg_catalog.jsonb_build_object('ok', true, 'type', v_type, 'matched', true, 'delivery_id', d.id,
                                          'status', d.status);
@@ -1174,16 +1282,23 @@ DECLARE
     v_text text := pg_catalog.btrim(v_msg ->> 'text');
     v_chat text := v_msg #>> '{chat,id}';
     v_token text;
+    v_user uuid;
+    v_id uuid;
     c ex7.alert_channels;
 BEGIN
     v_token := pg_catalog.substring(v_text, '^/start(?:@[A-Za-z0-9_]+)?\s+([A-Za-z0-9_-]{1,64})$');
     IF v_chat IS NULL OR v_token IS NULL THEN
         RETURN pg_catalog.jsonb_build_object('action', 'ignored');
     END IF;
+    -- the token names a channel of any user: (user, id) from a plain read, then a write on that user's rows
+    -- (docs/scale-out.md)
+    SELECT x.user_id, x.id INTO v_user, v_id FROM ex7.alert_channels x
+     WHERE x.verify_token = v_token AND x.type = 'telegram';
     UPDATE ex7.alert_channels x
        SET destination = v_chat, verified_at = pg_catalog.now(), verify_token = NULL, verify_expires_at = NULL,
            updated_at = pg_catalog.now()
-     WHERE x.verify_token = v_token AND x.type = 'telegram' AND x.verify_expires_at > pg_catalog.now()
+     WHERE x.user_id = v_user AND x.id = v_id
+       AND x.verify_token = v_token AND x.type = 'telegram' AND x.verify_expires_at > pg_catalog.now()
        AND x.disabled_at IS NULL
     RETURNING * INTO c;
     IF NOT FOUND THEN
@@ -1210,6 +1325,8 @@ DECLARE
     v_status text := p_params ->> 'MessageStatus';
     v_word text := pg_catalog.upper(pg_catalog.btrim(p_params ->> 'Body'));
     v_from text := p_params ->> 'From';
+    v_user uuid;
+    v_id uuid;
     d ex7.alert_deliveries;
     v_empty constant text := '<?xml version="1.0" encoding="UTF-8"?><Response></Response>';
 BEGIN
@@ -1220,7 +1337,7 @@ BEGIN
             d := ex7._delivery_provider_update('sms', p_params ->> 'MessageSid', 'failed');
             -- 21610: the recipient replied STOP to our number earlier
             IF p_params ->> 'ErrorCode' = '21610' AND d.channel_id IS NOT NULL THEN
-                PERFORM ex7._channel_disable(d.channel_id, 'stopped');
+                PERFORM ex7._channel_disable(d.user_id, d.channel_id, 'stopped');
             END IF;
         END IF;
         RETURN v_empty;
@@ -1228,14 +1345,26 @@ BEGIN
     IF v_from IS NULL OR v_word IS NULL THEN
         RETURN v_empty;
     END IF;
+    -- a number may be a channel of several users: their channels are read first, then written one user's
+    -- row at a time (docs/scale-out.md)
     IF v_word IN ('STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'OPTOUT', 'REVOKE') THEN
-        UPDATE ex7.alert_channels
-           SET disabled_at = pg_catalog.now(), disabled_reason = 'stopped', updated_at = pg_catalog.now()
-         WHERE type = 'sms' AND destination = v_from AND disabled_at IS NULL;
+        FOR v_user, v_id IN
+            SELECT x.user_id, x.id FROM ex7.alert_channels x
+             WHERE x.type = 'sms' AND x.destination = v_from AND x.disabled_at IS NULL
+             ORDER BY x.user_id, x.id
+        LOOP
+            PERFORM ex7._channel_disable(v_user, v_id, 'stopped');
+        END LOOP;
     ELSIF v_word IN ('START', 'UNSTOP', 'YES') THEN
-        UPDATE ex7.alert_channels
-           SET disabled_at = NULL, disabled_reason = NULL, updated_at = pg_catalog.now()
-         WHERE type = 'sms' AND destination = v_from AND disabled_reason = 'stopped';
+        FOR v_user, v_id IN
+            SELECT x.user_id, x.id FROM ex7.alert_channels x
+             WHERE x.type = 'sms' AND x.destination = v_from AND x.disabled_reason = 'stopped'
+             ORDER BY x.user_id, x.id
+        LOOP
+            UPDATE ex7.alert_channels
+               SET disabled_at = NULL, disabled_reason = NULL, updated_at = pg_catalog.now()
+             WHERE user_id = v_user AND id = v_id AND disabled_reason = 'stopped';
+        END LOOP;
     ELSIF v_word IN ('HELP', 'INFO') THEN
         RETURN '<?xml version="1.0" encoding="UTF-8"?><Response><Message>ex7 alerts: trading-signal alerts you '
             || 'subscribed to at ex7capital.com. Reply STOP to unsubscribe, START to resubscribe.</Message></Response>';
@@ -1263,16 +1392,18 @@ BEGIN
         PERFORM ex7._invalid('["query","token"]', 'token is required', 'value_error.missing');
     END IF;
     SELECT t.kind, t.id INTO kind, id FROM ex7._alert_token_parse(p_token) t;
+    -- the token names a subscription or channel by its id alone (ext/alerts.c): found with a plain read,
+    -- the rest of the user's rows by the user it names
     IF kind = 'subscription' THEN
         SELECT * INTO s FROM ex7.alert_subscriptions x WHERE x.id = _unsubscribe_target.id;
         IF NOT FOUND THEN
             PERFORM ex7._raise(404, 'subscription not found');
         END IF;
-        SELECT * INTO c FROM ex7.alert_channels x WHERE x.id = s.channel_id;
+        SELECT * INTO c FROM ex7.alert_channels x WHERE x.user_id = s.user_id AND x.id = s.channel_id;
         what := pg_catalog.format('%s alerts of %s sent to %s',
                     pg_catalog.array_to_string(s.events, ', '),
                     CASE WHEN s.strategy_id IS NULL THEN 'all your strategies'
-                         ELSE 'the strategy "' || ex7._alert_strategy_name(s.strategy_id) || '"' END,
+                         ELSE 'the strategy "' || ex7._alert_strategy_name(s.user_id, s.strategy_id) || '"' END,
                     ex7._alert_mask(c.type, c.destination));
         done := NOT s.enabled;
     ELSE
@@ -1330,6 +1461,8 @@ LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     v_token text := p_token;
+    v_user uuid;
+    v_now timestamptz := pg_catalog.now();
     t record;
 BEGIN
     IF v_token IS NULL AND p_body IS NOT NULL THEN
@@ -1345,13 +1478,17 @@ BEGIN
         END IF;
     END IF;
     SELECT * INTO t FROM ex7._unsubscribe_target(v_token);
+    -- the target's user from a plain read (the token holds no user), then a write on that user's rows; the
+    -- time as a value: Citus refuses now() inside coalesce in an UPDATE (docs/scale-out.md)
     IF t.kind = 'subscription' THEN
+        SELECT x.user_id INTO v_user FROM ex7.alert_subscriptions x WHERE x.id = t.id;
         UPDATE ex7.alert_subscriptions
-           SET enabled = false, unsubscribed_at = coalesce(unsubscribed_at, pg_catalog.now()),
-               updated_at = pg_catalog.now()
-         WHERE id = t.id AND enabled;
+           SET enabled = false, unsubscribed_at = coalesce(unsubscribed_at, v_now),
+               updated_at = v_now
+         WHERE user_id = v_user AND id = t.id AND enabled;
     ELSE
-        PERFORM ex7._channel_disable(t.id, 'unsubscribed');
+        SELECT x.user_id INTO v_user FROM ex7.alert_channels x WHERE x.id = t.id;
+        PERFORM ex7._channel_disable(v_user, t.id, 'unsubscribed');
     END IF;
     RETURN ex7._unsubscribe_html('Unsubscribed', '<p>You will no longer receive ' || ex7._html(t.what) || '.</p>');
 END

@@ -22,16 +22,23 @@ $$;
 COMMENT ON FUNCTION ex7._notification_json(ex7.notifications) IS
 'Returns a notification {id, type, title, message, read_at, action_url, created_at, data}.';
 
-/* _notify: the one writer; a type the user turned off is not written */
+/*
+ * _notify: the one writer; a type the user turned off is not written. The preference is read first and
+ * the row written with INSERT ... VALUES: two statements on the user's rows, where an INSERT ... SELECT
+ * without a table of the user in its FROM would go through the coordinator on Citus (docs/scale-out.md).
+ */
 CREATE OR REPLACE FUNCTION ex7._notify(p_user uuid, p_type text, p_title text, p_message text, p_action_url text,
                             p_data jsonb)
 RETURNS void
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 AS $$
-    INSERT INTO ex7.notifications (user_id, type, title, message, action_url, data)
-    SELECT p_user, p_type, coalesce(p_title, ''), coalesce(p_message, ''), p_action_url, coalesce(p_data, '{}')
-     WHERE NOT EXISTS (SELECT 1 FROM ex7.notification_preferences np
-                        WHERE np.user_id = p_user AND np.preferences -> p_type = 'false'::jsonb);
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM ex7.notification_preferences np
+                    WHERE np.user_id = p_user AND np.preferences -> p_type = 'false'::jsonb) THEN
+        INSERT INTO ex7.notifications (user_id, type, title, message, action_url, data)
+        VALUES (p_user, p_type, coalesce(p_title, ''), coalesce(p_message, ''), p_action_url, coalesce(p_data, '{}'));
+    END IF;
+END
 $$;
 COMMENT ON FUNCTION ex7._notify(uuid, text, text, text, text, jsonb) IS
 'Returns nothing; adds an in-app notification for the user unless the user''s preferences turned its type off.';
@@ -92,8 +99,11 @@ CREATE OR REPLACE FUNCTION ex7.mark_notification_read(p_user uuid, p_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
+DECLARE
+    -- a value: Citus refuses now() inside coalesce in an UPDATE of a distributed table (docs/scale-out.md)
+    v_now timestamptz := pg_catalog.now();
 BEGIN
-    UPDATE ex7.notifications SET read_at = coalesce(read_at, pg_catalog.now()) WHERE id = p_id AND user_id = p_user;
+    UPDATE ex7.notifications SET read_at = coalesce(read_at, v_now) WHERE user_id = p_user AND id = p_id;
     IF NOT FOUND THEN
         PERFORM ex7._raise(404, 'notification not found');
     END IF;
@@ -107,7 +117,7 @@ RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
-    DELETE FROM ex7.notifications WHERE id = p_id AND user_id = p_user;
+    DELETE FROM ex7.notifications WHERE user_id = p_user AND id = p_id;
     IF NOT FOUND THEN
         PERFORM ex7._raise(404, 'notification not found');
     END IF;
@@ -118,13 +128,19 @@ COMMENT ON FUNCTION ex7.delete_notification(uuid, uuid) IS 'Returns {success: tr
 
 CREATE OR REPLACE FUNCTION ex7.get_notification_preferences(p_user uuid)
 RETURNS jsonb
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
+DECLARE
+    v_prefs jsonb;
+BEGIN
+    -- the user's row first, then the list of types: a subquery on a distributed table correlated with a
+    -- function's rows is not something Citus plans (docs/scale-out.md)
+    SELECT np.preferences INTO v_prefs FROM ex7.notification_preferences np WHERE np.user_id = p_user;
     -- every type, on unless turned off
-    SELECT pg_catalog.jsonb_build_object('notification_preferences', pg_catalog.jsonb_object_agg(t,
-               coalesce((SELECT np.preferences -> t FROM ex7.notification_preferences np WHERE np.user_id = p_user),
-                        'true'::jsonb) ORDER BY o))
-      FROM pg_catalog.unnest(ex7._notification_types()) WITH ORDINALITY AS u(t, o);
+    RETURN (SELECT pg_catalog.jsonb_build_object('notification_preferences', pg_catalog.jsonb_object_agg(t,
+                       coalesce(v_prefs -> t, 'true'::jsonb) ORDER BY o))
+              FROM pg_catalog.unnest(ex7._notification_types()) WITH ORDINALITY AS u(t, o));
+END
 $$;
 COMMENT ON FUNCTION ex7.get_notification_preferences(uuid) IS
 'Returns {notification_preferences: {type: boolean}} for every notification type (on unless turned off).';
@@ -136,6 +152,8 @@ AS $$
 DECLARE
     v_prefs jsonb := p_body -> 'notification_preferences';
     v_key text;
+    -- a value: Citus takes only IMMUTABLE functions in ON CONFLICT DO UPDATE SET (docs/scale-out.md)
+    v_now timestamptz := pg_catalog.now();
 BEGIN
     PERFORM ex7._ensure_user(p_user);
     IF pg_catalog.jsonb_typeof(v_prefs) IS DISTINCT FROM 'object' THEN
@@ -154,7 +172,7 @@ BEGIN
     END LOOP;
     INSERT INTO ex7.notification_preferences AS np (user_id, preferences) VALUES (p_user, v_prefs)
     ON CONFLICT (user_id) DO UPDATE SET preferences = np.preferences || EXCLUDED.preferences,
-                                        updated_at = pg_catalog.now();
+                                        updated_at = v_now;
     RETURN pg_catalog.jsonb_build_object('success', true) || ex7.get_notification_preferences(p_user);
 END
 $$;
