@@ -263,7 +263,7 @@ BEGIN
     IF p_with_graph THEN
         v_out := v_out || pg_catalog.jsonb_build_object('graph',
             (SELECT v.graph FROM ex7.strategy_versions v
-              WHERE v.strategy_id = p_s.id AND v.version = p_s.current_version));
+              WHERE v.user_id = p_s.user_id AND v.strategy_id = p_s.id AND v.version = p_s.current_version));
     END IF;
     RETURN v_out;
 END
@@ -406,10 +406,14 @@ DECLARE
     v_id        uuid := pg_catalog.gen_random_uuid();
     v_name      text;
     v_con       text;
+    v_tags      text[];
     v           ex7.strategies;
 BEGIN
     PERFORM ex7._ensure_user(p_user);
     PERFORM ex7._check_strategy_cap(p_user);    -- the tier's strategies cap (docs/billing.md, 73_billing.sql)
+    -- a variable, not a sub-select in the INSERT: Citus refuses subqueries in INSERT ... VALUES
+    -- (docs/scale-out.md)
+    v_tags := ARRAY(SELECT pg_catalog.jsonb_array_elements_text(p_fields -> 'tags'));
     FOR n IN 1 .. CASE WHEN p_mode = 'error' THEN 1 ELSE c_max_tries END LOOP
         v_name := ex7._name_candidate(p_fields ->> 'name', p_mode, n);
         CONTINUE WHEN p_mode <> 'error' AND EXISTS (
@@ -417,9 +421,7 @@ BEGIN
         BEGIN
             INSERT INTO ex7.strategies (id, user_id, name, description, instrument, timeframe, tags, etag)
             VALUES (v_id, p_user, v_name, p_fields ->> 'description', p_fields ->> 'instrument',
-                    p_fields ->> 'timeframe',
-                    ARRAY(SELECT pg_catalog.jsonb_array_elements_text(p_fields -> 'tags')),
-                    ex7._strategy_etag(v_id, 1))
+                    p_fields ->> 'timeframe', v_tags, ex7._strategy_etag(v_id, 1))
             RETURNING * INTO v;
         EXCEPTION WHEN unique_violation THEN
             GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
@@ -553,9 +555,11 @@ DECLARE
     v_new_graph boolean := false;
     v_con    text;
 BEGIN
-    -- the strategy's current instrument stays acceptable even if it was deactivated since
-    v_f := ex7._strategy_fields(p_patch, true,
-        (SELECT s.instrument FROM ex7.strategies s WHERE s.id = p_id AND s.user_id = p_user));
+    -- the strategy's current instrument stays acceptable even if it was deactivated since. Read by a
+    -- statement of its own: on Citus a statement on a user's shard must not call a function that queries
+    -- (_strategy_fields reads ex7.instruments), docs/scale-out.md
+    SELECT s.instrument INTO v_instr FROM ex7.strategies s WHERE s.user_id = p_user AND s.id = p_id;
+    v_f := ex7._strategy_fields(p_patch, true, v_instr);
     v := ex7._lock_strategy(p_user, p_id);
     IF p_if_match IS NOT NULL AND NOT ex7._etag_matches(v.etag, p_if_match) THEN
         PERFORM ex7._raise(409, 'strategy was modified since it was read (etag mismatch)',
@@ -576,7 +580,7 @@ BEGIN
                    ELSE v.tags END;
     IF v_f ? 'graph' THEN
         SELECT sv.graph INTO v_graph FROM ex7.strategy_versions sv
-         WHERE sv.strategy_id = v.id AND sv.version = v.current_version;
+         WHERE sv.user_id = v.user_id AND sv.strategy_id = v.id AND sv.version = v.current_version;
         v_new_graph := v_graph IS DISTINCT FROM v_f -> 'graph';
     END IF;
 
@@ -592,7 +596,7 @@ BEGIN
                revision = s.revision + 1,
                etag = ex7._strategy_etag(s.id, s.revision + 1),
                updated_at = pg_catalog.now()
-         WHERE s.id = v.id
+         WHERE s.user_id = v.user_id AND s.id = v.id
         RETURNING * INTO v;
     EXCEPTION WHEN unique_violation THEN
         GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
@@ -637,7 +641,7 @@ BEGIN
     UPDATE ex7.strategies s
        SET deleted_at = pg_catalog.now(), updated_at = pg_catalog.now(), revision = s.revision + 1,
            etag = ex7._strategy_etag(s.id, s.revision + 1)
-     WHERE s.id = v.id;
+     WHERE s.user_id = v.user_id AND s.id = v.id;
     PERFORM ex7._stop_runtimes(v.id, false);
     PERFORM ex7._force_close(p_user, v.id);
 END
@@ -676,7 +680,7 @@ BEGIN
     UPDATE ex7.strategies s
        SET status = v_target, revision = s.revision + 1, etag = ex7._strategy_etag(s.id, s.revision + 1),
            updated_at = pg_catalog.now()
-     WHERE s.id = v.id
+     WHERE s.user_id = v.user_id AND s.id = v.id
     RETURNING * INTO v;
 
     IF v_target = 'archived' THEN
@@ -779,7 +783,7 @@ BEGIN
     WITH page AS MATERIALIZED (
         SELECT sv
           FROM ex7.strategy_versions sv
-         WHERE sv.strategy_id = v.id AND sv.version < v_before
+         WHERE sv.user_id = v.user_id AND sv.strategy_id = v.id AND sv.version < v_before
          ORDER BY sv.version DESC
          LIMIT v_limit + 1
     ), numbered AS (
@@ -807,7 +811,8 @@ DECLARE
     v   ex7.strategies := ex7._get_strategy(p_user, p_id);
     vv  ex7.strategy_versions;
 BEGIN
-    SELECT * INTO vv FROM ex7.strategy_versions sv WHERE sv.strategy_id = v.id AND sv.version = p_version;
+    SELECT * INTO vv FROM ex7.strategy_versions sv
+     WHERE sv.user_id = v.user_id AND sv.strategy_id = v.id AND sv.version = p_version;
     IF NOT FOUND THEN
         PERFORM ex7._raise(404, 'strategy version not found');
     END IF;
@@ -835,7 +840,7 @@ BEGIN
     END IF;
     v := ex7._lock_strategy(p_user, p_id);
     SELECT sv.graph INTO v_graph FROM ex7.strategy_versions sv
-     WHERE sv.strategy_id = v.id AND sv.version = p_to_version;
+     WHERE sv.user_id = v.user_id AND sv.strategy_id = v.id AND sv.version = p_to_version;
     IF NOT FOUND THEN
         PERFORM ex7._raise(404, 'strategy version not found');
     END IF;
@@ -853,7 +858,7 @@ BEGIN
     UPDATE ex7.strategies s
        SET current_version = s.current_version + 1, revision = s.revision + 1,
            etag = ex7._strategy_etag(s.id, s.revision + 1), updated_at = pg_catalog.now()
-     WHERE s.id = v.id
+     WHERE s.user_id = v.user_id AND s.id = v.id
     RETURNING * INTO v;
     INSERT INTO ex7.strategy_versions (strategy_id, version, user_id, graph, rolled_back_from)
     VALUES (v.id, v.current_version, v.user_id, v_graph, p_to_version);
@@ -890,7 +895,8 @@ BEGIN
         'timeframe', v_src.timeframe,
         'tags', pg_catalog.to_jsonb(v_src.tags),
         'graph', (SELECT sv.graph FROM ex7.strategy_versions sv
-                   WHERE sv.strategy_id = v_src.id AND sv.version = v_src.current_version));
+                   WHERE sv.user_id = v_src.user_id AND sv.strategy_id = v_src.id
+                     AND sv.version = v_src.current_version));
     -- the source's graph passed the validator of its day; a graph stored before the engine's (0.1.0 checked
     -- the shape only) must not be copied into a new strategy unchecked. The locator names the source.
     PERFORM ex7._validate_graph(v_f -> 'graph', '["path","source_id","graph"]');
@@ -923,7 +929,7 @@ BEGIN
         'timeframe', v.timeframe,
         'tags', pg_catalog.to_jsonb(v.tags),
         'graph', (SELECT sv.graph FROM ex7.strategy_versions sv
-                   WHERE sv.strategy_id = v.id AND sv.version = v.current_version));
+                   WHERE sv.user_id = v.user_id AND sv.strategy_id = v.id AND sv.version = v.current_version));
 END
 $$;
 COMMENT ON FUNCTION ex7.export_strategy(uuid, uuid) IS

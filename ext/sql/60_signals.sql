@@ -385,7 +385,7 @@ BEGIN
            pnl_points = pnl.points, pnl_ticks = pnl.ticks, gross_pnl = pnl.gross_pnl,
            slippage_ticks = pnl.slippage_ticks, slippage_cost = pnl.slippage_cost,
            commission = pnl.commission, net_pnl = pnl.net_pnl
-     WHERE x.id = p_signal.id AND x.status = 'open'
+     WHERE x.user_id = p_signal.user_id AND x.id = p_signal.id AND x.status = 'open'
     RETURNING * INTO s;
     IF NOT FOUND THEN
         RETURN NULL;
@@ -580,7 +580,7 @@ BEGIN
     --    close on commit only": _close_at appends the event and notifies signal_closed.
     s := ex7._close_at(s, v_price, 'cancelled', 'user');
     IF s.id IS NULL THEN
-        SELECT * INTO s FROM ex7.signals x WHERE x.id = p_signal_id;
+        SELECT * INTO s FROM ex7.signals x WHERE x.user_id = p_user AND x.id = p_signal_id;
         PERFORM ex7._raise(409, 'signal is not open',
                            pg_catalog.jsonb_build_object('code', 'signal_not_open', 'signal', ex7._signal_json(s)));
     END IF;
@@ -621,7 +621,8 @@ BEGIN
         RETURNING x.id, x.fired_at)
     SELECT coalesce(pg_catalog.array_agg(u.id ORDER BY u.fired_at, u.id), '{}') INTO v_ids FROM u;
 
-    FOR s IN SELECT x.* FROM ex7.signals x WHERE x.id = ANY (v_ids) ORDER BY x.fired_at, x.id LOOP
+    FOR s IN SELECT x.* FROM ex7.signals x WHERE x.user_id = p_user AND x.id = ANY (v_ids)
+              ORDER BY x.fired_at, x.id LOOP
         PERFORM ex7._emit_event(p_user, 'signal_closed', s.id, s.strategy_id, ex7._signal_json(s));
     END LOOP;
     PERFORM ex7._settle_drained(p_strategy_id, NULL);
@@ -640,19 +641,20 @@ CREATE OR REPLACE FUNCTION ex7.force_close_all(p_user uuid, p_strategy_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
-DECLARE
-    v_owner uuid;
 BEGIN
     IF p_user IS NULL THEN
         PERFORM ex7._raise(401, 'acting user is required');
     END IF;
     PERFORM ex7._require_compliance(p_user);    -- 412 until ToS, risk and privacy are accepted (docs/billing.md)
-    -- 1. "404 if it doesn't exist (or is soft-deleted); 403 if someone else owns it."
-    SELECT t.user_id INTO v_owner FROM ex7.strategies t WHERE t.id = p_strategy_id AND t.deleted_at IS NULL;
+    -- 1. "404 if it doesn't exist (or is soft-deleted); 403 if someone else owns it." The caller's own
+    --    row first, by (user_id, id); only when it is not the caller's, a lookup by id alone (every shard
+    --    on Citus, docs/scale-out.md) tells 403 from 404, on that refusal path only.
+    PERFORM 1 FROM ex7.strategies t WHERE t.user_id = p_user AND t.id = p_strategy_id AND t.deleted_at IS NULL;
     IF NOT FOUND THEN
-        PERFORM ex7._raise(404, 'strategy not found');
-    END IF;
-    IF v_owner <> p_user THEN
+        PERFORM 1 FROM ex7.strategies t WHERE t.id = p_strategy_id AND t.deleted_at IS NULL;
+        IF NOT FOUND THEN
+            PERFORM ex7._raise(404, 'strategy not found');
+        END IF;
         PERFORM ex7._raise(403, 'strategy belongs to another user',
                            pg_catalog.jsonb_build_object('code', 'not_owner'));
     END IF;
