@@ -546,7 +546,7 @@ BEGIN
     END IF;
     INSERT INTO ex7.alert_subscriptions (user_id, channel_id, strategy_id, events, enabled)
     VALUES (p_user, v_channel, v_strategy, v_events, v_enabled)
-    ON CONFLICT (channel_id, strategy_id) DO NOTHING
+    ON CONFLICT (user_id, channel_id, strategy_id) DO NOTHING
     RETURNING * INTO s;
     IF s.id IS NULL THEN
         PERFORM ex7._raise(409, 'this channel already has a subscription for this strategy',
@@ -710,7 +710,7 @@ BEGIN
           JOIN ex7.alert_channels c ON c.id = s.channel_id
          WHERE s.user_id = p_user AND s.enabled AND p_kind = ANY (s.events)
            AND (s.strategy_id IS NULL OR s.strategy_id = p_strategy_id)
-        ON CONFLICT (subscription_id, event_key) DO NOTHING
+        ON CONFLICT (user_id, subscription_id, event_key) DO NOTHING
         RETURNING status)
     SELECT pg_catalog.count(*) FILTER (WHERE status = 'queued') INTO v_queued FROM ins;
     IF v_queued > 0 THEN
@@ -800,7 +800,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7._alert_blocked(ex7.signals_blocked) IS
-'Returns nothing: the alert event of a refusal of the risk gate (trigger signals_blocked_alert).';
+'Returns nothing: the alert event of a refusal of the risk gate (called by ex7._record_blocked).';
 
 CREATE OR REPLACE FUNCTION ex7._alert_runtime_error(r ex7.strategy_runtimes)
 RETURNS void
@@ -822,7 +822,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7._alert_runtime_error(ex7.strategy_runtimes) IS
-'Returns nothing: the alert event of a runtime that entered status error (trigger strategy_runtimes_error_alert).';
+'Returns nothing: the alert event of a runtime that entered status error (called by the dispatcher, ex7._dispatch_bar).';
 
 /* ---------------------------------------------------------------------------------------------------
  * The worker's side (service only; revoked from ex7_user in 99_grants.sql)
