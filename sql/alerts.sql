@@ -191,7 +191,9 @@ SELECT ex7.fire_signal(:'ua', :'sa1', 'paper', 'long', 1, 20000.00, '2026-11-20 
 SELECT channel_type, status, message ->> 'title' AS title FROM ex7.alert_deliveries
  WHERE user_id = :'ua' AND event = 'blocked' ORDER BY channel_type;
 INSERT INTO ex7.strategy_runtimes (strategy_id, user_id, mode, status) VALUES (:'sa1', :'ua', 'paper', 'running');
+-- (what the dispatcher does when a strategy fails: 65_dispatch.sql; sql/dispatch.sql runs the real thing)
 UPDATE ex7.strategy_runtimes SET status = 'error', error = 'division by zero', updated_at = now() WHERE strategy_id = :'sa1';
+SELECT count(ex7._alert_runtime_error(r)) AS alerted FROM ex7.strategy_runtimes r WHERE strategy_id = :'sa1';
 UPDATE ex7.strategy_runtimes SET error = 'still broken' WHERE strategy_id = :'sa1';
 SELECT channel_type, status, message ->> 'title' AS title,
        regexp_replace(message ->> 'text', '\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC', '<time>') AS text

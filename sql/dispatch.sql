@@ -120,6 +120,8 @@ SELECT pg_temp.bar(60, 5002, 5002, 5000.25, 5001) -> 'dispatch' -> 'decisions' A
 SELECT * FROM pg_temp.audit(:'s2');
 SELECT * FROM pg_temp.audit(:'s3');
 SELECT triggered_limit, side, observed, "limit" FROM ex7.signals_blocked WHERE strategy_id = :'s2';
+-- the failure and the refusal are alert events (76_alerts.sql): the in-app notifications say so
+SELECT type, title FROM ex7.notifications WHERE user_id = :'u2' AND type IN ('runtime_error', 'blocked') ORDER BY type;
 
 --
 -- Draining: a stop while running drains; the next bar still closes what it touches but enters nothing,

@@ -39,15 +39,15 @@ free	0	30	500	22
 \.
 ROLLBACK;
 
--- a refused signal restored by COPY queues no alert and no notification again; the same row inserted
--- by a statement does (the risk gate's path)
+-- a refused signal restored by COPY queues no alert and no notification again; the risk gate's path
+-- (ex7._record_blocked) does
 SELECT ex7.ensure_user('00000000-0000-4000-8000-5e0000000001') IS NOT NULL AS ready;
 COPY ex7.signals_blocked (user_id, mode, instrument, side, triggered_limit, reason, reason_json) FROM stdin;
 00000000-0000-4000-8000-5e0000000001	paper	MES	long	max_open_positions	restored	{}
 \.
 SELECT count(*) AS notifications_after_copy FROM ex7.notifications WHERE user_id = '00000000-0000-4000-8000-5e0000000001';
-INSERT INTO ex7.signals_blocked (user_id, mode, instrument, side, triggered_limit, reason, reason_json)
-VALUES ('00000000-0000-4000-8000-5e0000000001', 'paper', 'MES', 'long', 'max_open_positions', 'refused', '{}');
+SELECT (ex7._record_blocked('00000000-0000-4000-8000-5e0000000001', NULL, NULL, 'MES', NULL, NULL, 'paper', 'long',
+        '{"blocked_reason": {"breaker": "max_open_positions", "reason": "refused"}}')).id IS NOT NULL AS recorded;
 SELECT count(*) AS notifications_after_insert FROM ex7.notifications WHERE user_id = '00000000-0000-4000-8000-5e0000000001';
 DELETE FROM ex7.signals_blocked WHERE user_id = '00000000-0000-4000-8000-5e0000000001';
 DELETE FROM ex7.users WHERE id = '00000000-0000-4000-8000-5e0000000001';

@@ -94,5 +94,8 @@ SELECT ex7.delete_strategy(:'u1', :'sid');
 SELECT ex7_test.err(format('SELECT ex7.list_versions(%L, %L)', :'u1', :'sid')) AS list_deleted;
 SELECT ex7_test.err(format('SELECT ex7.get_version(%L, %L, 1)', :'u1', :'sid')) AS get_deleted;
 SELECT ex7_test.err(format('SELECT ex7.rollback_strategy(%L, %L, 1)', :'u1', :'sid')) AS rollback_deleted;
--- versions are immutable
-SELECT ex7_test.err(format('UPDATE ex7.strategy_versions SET note = %L WHERE strategy_id = %L', 'edited', :'sid')) AS edit_version;
+-- versions are immutable: no function changes one, and a role bound to a user may only add them
+SELECT has_table_privilege('ex7_user', 'ex7.strategy_versions', 'INSERT') AS may_insert,
+       has_table_privilege('ex7_user', 'ex7.strategy_versions', 'UPDATE') AS may_update,
+       has_table_privilege('ex7_user', 'ex7.strategy_versions', 'DELETE') AS may_delete,
+       has_table_privilege('ex7_user', 'ex7.strategy_versions', 'TRUNCATE') AS may_truncate;

@@ -94,7 +94,7 @@ CREATE INDEX users_last_signal_idx ON ex7.users (last_signal_at DESC NULLS LAST)
  */
 CREATE TABLE ex7.role_bindings (
     role_name   name PRIMARY KEY,
-    user_id     uuid NOT NULL REFERENCES ex7.users (id) ON DELETE CASCADE
+    user_id     uuid NOT NULL       -- no foreign key: a Citus reference table (docs/scale-out.md); users are never deleted
 );
 COMMENT ON TABLE ex7.role_bindings IS 'Binds a database role to one ex7 user: RLS lets that role see only the user''s rows. Managed by the operator.';
 
@@ -158,21 +158,11 @@ INSERT INTO ex7.tiers (tier, rank, requests_per_minute, requests_per_day, alerts
 
 /*
  * A tier change must reach the HTTP front's cache before the user's next request ("Tier changes take
- * effect on the next request"): notify on commit, the front drops its cached caps for that user.
+ * effect on the next request"): the functions that change ex7.users.tier or tokens_valid_after call
+ * ex7._user_changed (05_users.sql), which notifies on commit; the front drops its cached caps for that user.
+ * A change of the caps themselves notifies '*' (every user) from the statement trigger below: it only
+ * sends a notification, so it is safe on every node of a Citus cluster (docs/scale-out.md, "Triggers").
  */
-CREATE OR REPLACE FUNCTION ex7._users_tier_changed()
-RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    PERFORM pg_catalog.pg_notify('ex7_user_changed', NEW.id::text);
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION ex7._users_tier_changed() IS 'Trigger: notifies ex7_user_changed with the user id when a tier changes.';
-CREATE TRIGGER users_tier_changed AFTER UPDATE OF tier ON ex7.users
-    FOR EACH ROW WHEN (OLD.tier IS DISTINCT FROM NEW.tier) EXECUTE FUNCTION ex7._users_tier_changed();
-
 CREATE OR REPLACE FUNCTION ex7._tiers_changed()
 RETURNS trigger
 LANGUAGE plpgsql

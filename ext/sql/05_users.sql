@@ -2,6 +2,21 @@
  * DDL: re-run whole by every upgrade (00_base.sql runs once), so a change here needs no copy in
  * ext/upgrade/. */
 
+/*
+ * _user_changed: what the HTTP front caches about a user (tier and caps, tokens_valid_after) changed. The
+ * notification goes out on commit; every front drops its cached entry ("Tier changes take effect on the
+ * next request"). Called by the functions that change those columns: a trigger on ex7.users would keep it
+ * from being distributed on Citus (docs/scale-out.md, "Triggers").
+ */
+CREATE OR REPLACE FUNCTION ex7._user_changed(p_user uuid)
+RETURNS void
+LANGUAGE sql VOLATILE
+AS $$
+    SELECT pg_catalog.pg_notify('ex7_user_changed', p_user::text);
+$$;
+COMMENT ON FUNCTION ex7._user_changed(uuid) IS
+'Returns nothing. Notifies ex7_user_changed with the user id (on commit): the HTTP fronts drop what they cached about the user (tier, caps, tokens_valid_after).';
+
 CREATE OR REPLACE FUNCTION ex7.ensure_user(p_user uuid, p_email text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE

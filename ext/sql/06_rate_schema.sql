@@ -20,4 +20,4 @@ COMMENT ON TABLE ex7.rate_counters IS 'Requests counted per rate-limit subject (
 ALTER TABLE ex7.rate_counters ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ex7.rate_counters FORCE ROW LEVEL SECURITY;
 CREATE POLICY rate_counters_own ON ex7.rate_counters FOR SELECT
-    USING (subject = 'user:' || (SELECT ex7.current_user_id())::text);
+    USING (subject = 'user:' || ex7.current_user_id()::text);

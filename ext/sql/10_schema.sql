@@ -53,7 +53,7 @@ CREATE TRIGGER instruments_seed_merge BEFORE INSERT ON ex7.instruments
  * Strategies and their immutable versions.
  * ------------------------------------------------------------------------------------------------- */
 CREATE TABLE ex7.strategies (
-    id              uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    id              uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
     user_id         uuid NOT NULL REFERENCES ex7.users (id),
     name            text NOT NULL CHECK (pg_catalog.length(name) BETWEEN 1 AND 120),
     description     text NOT NULL DEFAULT '' CHECK (pg_catalog.length(description) <= 4000),
@@ -67,7 +67,8 @@ CREATE TABLE ex7.strategies (
     etag            text NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    deleted_at      timestamptz
+    deleted_at      timestamptz,
+    PRIMARY KEY (user_id, id)
 );
 SELECT pg_catalog.pg_extension_config_dump('ex7.strategies', '');
 COMMENT ON TABLE ex7.strategies IS 'A user''s strategies. Soft-deleted rows keep deleted_at; names are unique per owner among live rows.';
@@ -78,39 +79,29 @@ CREATE UNIQUE INDEX strategies_user_name_key ON ex7.strategies (user_id, name) W
 CREATE INDEX strategies_user_updated_idx ON ex7.strategies (user_id, updated_at DESC, id DESC) WHERE deleted_at IS NULL;
 
 CREATE TABLE ex7.strategy_versions (
-    strategy_id         uuid NOT NULL REFERENCES ex7.strategies (id),
+    strategy_id         uuid NOT NULL,
     version             integer NOT NULL CHECK (version >= 1),
     user_id             uuid NOT NULL REFERENCES ex7.users (id),
     graph               jsonb NOT NULL,
     note                text CHECK (pg_catalog.length(note) <= 1000),
     rolled_back_from    integer,
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    PRIMARY KEY (strategy_id, version)
+    PRIMARY KEY (user_id, strategy_id, version),
+    CONSTRAINT strategy_versions_strategy_fkey FOREIGN KEY (user_id, strategy_id) REFERENCES ex7.strategies (user_id, id)
 );
 SELECT pg_catalog.pg_extension_config_dump('ex7.strategy_versions', '');
 COMMENT ON TABLE ex7.strategy_versions IS 'Immutable history of a strategy''s graph. A rollback adds a version whose graph equals an older one.';
 COMMENT ON COLUMN ex7.strategy_versions.rolled_back_from IS 'For a rollback version: the version number whose graph it copies.';
-
-CREATE OR REPLACE FUNCTION ex7._versions_immutable()
-RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    PERFORM ex7._raise(409, 'strategy versions are immutable',
-        pg_catalog.jsonb_build_object('code', 'version_immutable'));
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION ex7._versions_immutable() IS 'Trigger: refuses UPDATE and DELETE on strategy_versions (X7409).';
-CREATE TRIGGER strategy_versions_immutable BEFORE UPDATE OR DELETE ON ex7.strategy_versions
-    FOR EACH ROW EXECUTE FUNCTION ex7._versions_immutable();
+-- Immutable: no function updates or deletes a version, and no role is granted UPDATE, DELETE or TRUNCATE on
+-- it (99_grants.sql). A trigger refusing them would keep the table from being distributed on Citus
+-- (docs/scale-out.md, "Triggers").
 
 /* ---------------------------------------------------------------------------------------------------
  * Runtimes: one row per (strategy, mode), the worker state the dispatcher drives.
  * ------------------------------------------------------------------------------------------------- */
 CREATE TABLE ex7.strategy_runtimes (
-    id              uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
-    strategy_id     uuid NOT NULL REFERENCES ex7.strategies (id),
+    id              uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+    strategy_id     uuid NOT NULL,
     user_id         uuid NOT NULL REFERENCES ex7.users (id),
     mode            ex7.trade_mode NOT NULL,
     status          text NOT NULL DEFAULT 'starting'
@@ -121,7 +112,9 @@ CREATE TABLE ex7.strategy_runtimes (
     error           text,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    UNIQUE (strategy_id, mode)
+    PRIMARY KEY (user_id, id),
+    CONSTRAINT strategy_runtimes_strategy_id_mode_key UNIQUE (user_id, strategy_id, mode),
+    CONSTRAINT strategy_runtimes_strategy_fkey FOREIGN KEY (user_id, strategy_id) REFERENCES ex7.strategies (user_id, id)
 );
 SELECT pg_catalog.pg_extension_config_dump('ex7.strategy_runtimes', '');
 COMMENT ON TABLE ex7.strategy_runtimes IS 'Runtime state per (strategy, mode): starting, running, draining, stopped or error.';
@@ -133,9 +126,9 @@ CREATE INDEX strategy_runtimes_user_started_idx ON ex7.strategy_runtimes (user_i
  * risk gate's refusals.
  * ------------------------------------------------------------------------------------------------- */
 CREATE TABLE ex7.signals (
-    id                  uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    id                  uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
     user_id             uuid NOT NULL REFERENCES ex7.users (id),
-    strategy_id         uuid NOT NULL REFERENCES ex7.strategies (id),
+    strategy_id         uuid NOT NULL,
     strategy_version    integer NOT NULL,
     instrument          text NOT NULL REFERENCES ex7.instruments (symbol),
     timeframe           ex7.timeframe NOT NULL,
@@ -162,7 +155,9 @@ CREATE TABLE ex7.signals (
     tag                 text CHECK (pg_catalog.length(tag) <= 64),
     CONSTRAINT signals_close_consistent CHECK (
         (status = 'open' AND closed_at IS NULL AND close_reason IS NULL AND close_price IS NULL)
-        OR (status <> 'open' AND closed_at IS NOT NULL AND close_reason IS NOT NULL AND close_price IS NOT NULL))
+        OR (status <> 'open' AND closed_at IS NOT NULL AND close_reason IS NOT NULL AND close_price IS NOT NULL)),
+    PRIMARY KEY (user_id, id),
+    CONSTRAINT signals_strategy_fkey FOREIGN KEY (user_id, strategy_id) REFERENCES ex7.strategies (user_id, id)
 );
 SELECT pg_catalog.pg_extension_config_dump('ex7.signals', '');
 COMMENT ON TABLE ex7.signals IS 'Published trade signals with their outcome. P&L fields come only from ex7.compute_pnl.';
@@ -176,28 +171,33 @@ CREATE TABLE ex7.signal_events (
     user_id         uuid NOT NULL REFERENCES ex7.users (id),
     seq             bigint NOT NULL CHECK (seq >= 1),
     kind            text NOT NULL CHECK (kind IN ('signal', 'signal_closed')),
-    signal_id       uuid NOT NULL REFERENCES ex7.signals (id),
-    strategy_id     uuid NOT NULL REFERENCES ex7.strategies (id),
+    signal_id       uuid NOT NULL,
+    strategy_id     uuid NOT NULL,
     payload         jsonb NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    PRIMARY KEY (user_id, seq)
+    PRIMARY KEY (user_id, seq),
+    CONSTRAINT signal_events_signal_fkey FOREIGN KEY (user_id, signal_id) REFERENCES ex7.signals (user_id, id),
+    CONSTRAINT signal_events_strategy_fkey FOREIGN KEY (user_id, strategy_id) REFERENCES ex7.strategies (user_id, id)
 );
 SELECT pg_catalog.pg_extension_config_dump('ex7.signal_events', '');
 COMMENT ON TABLE ex7.signal_events IS 'Append-only per-user event log. seq is the SSE event id; it is handed out under the user row lock, so a user''s events commit in seq order.';
 
 CREATE TABLE ex7.signal_audit (
-    id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id                  bigint GENERATED ALWAYS AS IDENTITY,
     user_id             uuid NOT NULL REFERENCES ex7.users (id),
-    strategy_id         uuid REFERENCES ex7.strategies (id),
+    strategy_id         uuid,
     strategy_version    integer,
     instrument          text,
     timeframe           text,
     mode                ex7.trade_mode,
     bar_ts              timestamptz NOT NULL,
     decision            text NOT NULL CHECK (decision IN ('fired', 'no_signal', 'blocked', 'exit', 'error', 'skipped')),
-    signal_id           uuid REFERENCES ex7.signals (id),
+    signal_id           uuid,
     detail              jsonb NOT NULL DEFAULT '{}',
-    created_at          timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (user_id, id),
+    CONSTRAINT signal_audit_strategy_fkey FOREIGN KEY (user_id, strategy_id) REFERENCES ex7.strategies (user_id, id),
+    CONSTRAINT signal_audit_signal_fkey FOREIGN KEY (user_id, signal_id) REFERENCES ex7.signals (user_id, id)
 );
 SELECT pg_catalog.pg_extension_config_dump('ex7.signal_audit', '');
 SELECT pg_catalog.pg_extension_config_dump('ex7.signal_audit_id_seq', '');
@@ -206,9 +206,9 @@ COMMENT ON TABLE ex7.signal_audit IS 'Every dispatcher decision (fired, no_signa
 CREATE INDEX signal_audit_user_bar_idx ON ex7.signal_audit (user_id, bar_ts DESC, id DESC);
 
 CREATE TABLE ex7.signals_blocked (
-    id                  uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    id                  uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
     user_id             uuid NOT NULL REFERENCES ex7.users (id),
-    strategy_id         uuid REFERENCES ex7.strategies (id),
+    strategy_id         uuid,
     strategy_version    integer,
     instrument          text NOT NULL,
     timeframe           text,
@@ -220,7 +220,9 @@ CREATE TABLE ex7.signals_blocked (
     observed            text,
     "limit"             text,
     reason_json         jsonb NOT NULL,
-    blocked_at          timestamptz NOT NULL DEFAULT pg_catalog.now()
+    blocked_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (user_id, id),
+    CONSTRAINT signals_blocked_strategy_fkey FOREIGN KEY (user_id, strategy_id) REFERENCES ex7.strategies (user_id, id)
 );
 SELECT pg_catalog.pg_extension_config_dump('ex7.signals_blocked', '');
 COMMENT ON TABLE ex7.signals_blocked IS 'The risk gate''s refusals: which breaker, why, the observed value and the limit, and the full state.';
@@ -242,9 +244,10 @@ COMMENT ON TABLE ex7.risk_limits IS 'Per-user, per-mode risk limits; no row mean
 
 /* ---------------------------------------------------------------------------------------------------
  * Row-level security. Every per-user table: enabled and forced, one policy "<table>_own" that lets a
- * role bound to a user (ex7.current_user_id()) see and write only that user's rows. The sub-select makes
- * the lookup run once per statement (facts.md, PostgreSQL). Roles that act for many users (the HTTP front)
- * bypass RLS and every function checks ownership explicitly.
+ * role bound to a user (ex7.current_user_id()) see and write only that user's rows. The function is called
+ * directly, not in a sub-select: Citus refuses sub-queries in the policies of distributed tables
+ * (docs/scale-out.md); ex7.current_user_id() is STABLE, so an index scan on user_id evaluates it once.
+ * Roles that act for many users (the HTTP front) bypass RLS and every function checks ownership explicitly.
  * ------------------------------------------------------------------------------------------------- */
 DO $$
 DECLARE
@@ -256,15 +259,15 @@ BEGIN
         EXECUTE pg_catalog.format('ALTER TABLE ex7.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE pg_catalog.format('ALTER TABLE ex7.%I FORCE ROW LEVEL SECURITY', t);
         EXECUTE pg_catalog.format(
-            'CREATE POLICY %I ON ex7.%I USING (user_id = (SELECT ex7.current_user_id())) '
-            'WITH CHECK (user_id = (SELECT ex7.current_user_id()))', t || '_own', t);
+            'CREATE POLICY %I ON ex7.%I USING (user_id = ex7.current_user_id()) '
+            'WITH CHECK (user_id = ex7.current_user_id())', t || '_own', t);
     END LOOP;
 END
 $$;
 
 ALTER TABLE ex7.users ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ex7.users FORCE ROW LEVEL SECURITY;
-CREATE POLICY users_own ON ex7.users USING (id = (SELECT ex7.current_user_id()));
+CREATE POLICY users_own ON ex7.users USING (id = ex7.current_user_id());
 
 ALTER TABLE ex7.role_bindings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ex7.role_bindings FORCE ROW LEVEL SECURITY;

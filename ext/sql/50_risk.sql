@@ -376,11 +376,13 @@ BEGIN
             p_state #>> '{blocked_reason,breaker}', p_state #>> '{blocked_reason,reason}',
             p_state #>> '{blocked_reason,observed}', p_state #>> '{blocked_reason,limit}', p_state)
     RETURNING * INTO b;
+    -- a refusal is an alert event (76_alerts.sql), in the same transaction
+    PERFORM ex7._alert_blocked(b);
     RETURN b;
 END
 $$;
 COMMENT ON FUNCTION ex7._record_blocked(uuid, uuid, integer, text, text, timestamptz, text, text, jsonb) IS
-'Returns the new signals_blocked row recording that the gate refused a signal, with the refusing state p_state as reason_json.';
+'Returns the new signals_blocked row recording that the gate refused a signal, with the refusing state p_state as reason_json, and hands it to the alerts (ex7._alert_blocked).';
 
 CREATE OR REPLACE FUNCTION ex7.list_blocked(p_user uuid, p_limit integer DEFAULT 50, p_offset integer DEFAULT 0)
 RETURNS jsonb

@@ -199,7 +199,12 @@ BEGIN
             UPDATE ex7.strategy_runtimes x
                SET status = 'error', error = pg_catalog.left(v_err, 1000), stopped_at = pg_catalog.now(),
                    last_bar_ts = p_bar_ts, updated_at = pg_catalog.now()
-             WHERE x.id = rt.id;
+             WHERE x.user_id = rt.user_id AND x.id = rt.id;
+            -- a runtime entering status error is an alert event (76_alerts.sql)
+            IF rt.status IS DISTINCT FROM 'error' THEN
+                PERFORM ex7._alert_runtime_error(x)
+                   FROM ex7.strategy_runtimes x WHERE x.user_id = rt.user_id AND x.id = rt.id;
+            END IF;
             PERFORM ex7._audit(rt.user_id, st.id, st.current_version, st.instrument, st.timeframe, rt.mode,
                                p_bar_ts, 'error', NULL,
                                pg_catalog.jsonb_build_object('sqlstate', v_state, 'message', v_err));

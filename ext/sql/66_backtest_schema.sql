@@ -3,9 +3,9 @@
  * ext/upgrade/0.1.0--0.2.0.sql. */
 
 CREATE TABLE ex7.backtests (
-    id                  uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    id                  uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
     user_id             uuid NOT NULL REFERENCES ex7.users (id),
-    strategy_id         uuid NOT NULL REFERENCES ex7.strategies (id),
+    strategy_id         uuid NOT NULL,
     strategy_version    integer NOT NULL,
     instrument          text NOT NULL,
     timeframe           ex7.timeframe NOT NULL,
@@ -21,9 +21,11 @@ CREATE TABLE ex7.backtests (
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     started_at          timestamptz,
     finished_at         timestamptz,
-    FOREIGN KEY (strategy_id, strategy_version) REFERENCES ex7.strategy_versions (strategy_id, version),
     CHECK (range_to > range_from),
-    UNIQUE (id, user_id)        -- the key of trades and curve chunks: a chunk belongs to its backtest's user
+    PRIMARY KEY (user_id, id),  -- also the key of trades and curve chunks: a chunk belongs to its backtest's user
+    CONSTRAINT backtests_strategy_fkey FOREIGN KEY (user_id, strategy_id) REFERENCES ex7.strategies (user_id, id),
+    CONSTRAINT backtests_strategy_version_fkey FOREIGN KEY (user_id, strategy_id, strategy_version)
+        REFERENCES ex7.strategy_versions (user_id, strategy_id, version)
 );
 SELECT pg_catalog.pg_extension_config_dump('ex7.backtests', '');
 COMMENT ON TABLE ex7.backtests IS 'A strategy version run over the stored bars of (range_from, range_to]: parameters, status (queued, running, done, failed), progress in bars, the summary (result) and timings. Trades and the equity curve are in backtest_trade_chunks and backtest_equity_chunks (the views backtest_trades and backtest_equity).';
@@ -61,9 +63,10 @@ CREATE TABLE ex7.backtest_trade_chunks (
     net_pnl             numeric[] NOT NULL,
     mae                 numeric[] NOT NULL,
     mfe                 numeric[] NOT NULL,
-    PRIMARY KEY (backtest_id, first_seq),
+    PRIMARY KEY (user_id, backtest_id, first_seq),
     -- with row security's WITH CHECK, a role bound to a user can add chunks only to its own backtests
-    FOREIGN KEY (backtest_id, user_id) REFERENCES ex7.backtests (id, user_id) ON DELETE CASCADE,
+    CONSTRAINT backtest_trade_chunks_backtest_fkey FOREIGN KEY (user_id, backtest_id)
+        REFERENCES ex7.backtests (user_id, id) ON DELETE CASCADE,
     -- one element per trade in every column, 1-based
     CONSTRAINT backtest_trade_chunks_columns CHECK (pg_catalog.array_ndims(side) = 1 AND pg_catalog.array_lower(side, 1) = 1
            AND pg_catalog.cardinality(quantity) = pg_catalog.cardinality(side)
@@ -102,8 +105,9 @@ CREATE TABLE ex7.backtest_equity_chunks (
     user_id             uuid NOT NULL,
     ts                  timestamptz[] NOT NULL,
     equity              numeric[] NOT NULL,
-    PRIMARY KEY (backtest_id, first_seq),
-    FOREIGN KEY (backtest_id, user_id) REFERENCES ex7.backtests (id, user_id) ON DELETE CASCADE,
+    PRIMARY KEY (user_id, backtest_id, first_seq),
+    CONSTRAINT backtest_equity_chunks_backtest_fkey FOREIGN KEY (user_id, backtest_id)
+        REFERENCES ex7.backtests (user_id, id) ON DELETE CASCADE,
     CONSTRAINT backtest_equity_chunks_columns CHECK (pg_catalog.array_ndims(ts) = 1 AND pg_catalog.array_lower(ts, 1) = 1
            AND pg_catalog.cardinality(equity) = pg_catalog.cardinality(ts)
            AND pg_catalog.array_position(ts, NULL) IS NULL AND pg_catalog.array_position(equity, NULL) IS NULL)
@@ -169,17 +173,20 @@ CREATE TRIGGER validation_policy_seed_merge BEFORE INSERT ON ex7.validation_poli
     FOR EACH ROW EXECUTE FUNCTION ex7._seed_merge();
 
 CREATE TABLE ex7.strategy_validations (
-    id                  uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    id                  uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
     user_id             uuid NOT NULL REFERENCES ex7.users (id),
-    strategy_id         uuid NOT NULL REFERENCES ex7.strategies (id),
+    strategy_id         uuid NOT NULL,
     strategy_version    integer NOT NULL,
-    backtest_id         uuid NOT NULL REFERENCES ex7.backtests (id),
+    backtest_id         uuid NOT NULL,
     passed              boolean NOT NULL,
     criteria            jsonb NOT NULL,
     observed            jsonb NOT NULL,
     failed              jsonb NOT NULL,
     trigger             text NOT NULL CHECK (trigger IN ('promotion', 'request')),
-    created_at          timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (user_id, id),
+    CONSTRAINT strategy_validations_strategy_fkey FOREIGN KEY (user_id, strategy_id) REFERENCES ex7.strategies (user_id, id),
+    CONSTRAINT strategy_validations_backtest_fkey FOREIGN KEY (user_id, backtest_id) REFERENCES ex7.backtests (user_id, id)
 );
 SELECT pg_catalog.pg_extension_config_dump('ex7.strategy_validations', '');
 COMMENT ON TABLE ex7.strategy_validations IS 'The Judge''s verdicts: the policy applied, the observed values, the failed criteria, and the backtest they come from.';
@@ -194,8 +201,8 @@ BEGIN
         EXECUTE pg_catalog.format('ALTER TABLE ex7.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE pg_catalog.format('ALTER TABLE ex7.%I FORCE ROW LEVEL SECURITY', t);
         EXECUTE pg_catalog.format(
-            'CREATE POLICY %I ON ex7.%I USING (user_id = (SELECT ex7.current_user_id())) '
-            'WITH CHECK (user_id = (SELECT ex7.current_user_id()))', t || '_own', t);
+            'CREATE POLICY %I ON ex7.%I USING (user_id = ex7.current_user_id()) '
+            'WITH CHECK (user_id = ex7.current_user_id())', t || '_own', t);
     END LOOP;
 END
 $$;

@@ -34,7 +34,7 @@ COMMENT ON TABLE ex7.waitlist IS 'Waitlist signups (POST /api/waitlist): lower-c
  * id is the token's sub, so everything else in ex7 works the same whichever issued the token.
  */
 CREATE TABLE ex7.auth_accounts (
-    user_id             uuid PRIMARY KEY REFERENCES ex7.users (id) ON DELETE CASCADE,
+    user_id             uuid PRIMARY KEY,   -- no foreign key: a Citus reference table (docs/scale-out.md)
     email               text NOT NULL UNIQUE CHECK (email = pg_catalog.lower(email)),
     password_hash       text NOT NULL,
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -63,7 +63,7 @@ COMMENT ON TABLE ex7.auth_attempts IS 'Failed logins (login:<email>, login-addr:
  * revoked from ex7_user (99_grants.sql).
  */
 CREATE TABLE ex7.exchange_keys (
-    id             uuid PRIMARY KEY,
+    id             uuid NOT NULL,
     user_id        uuid NOT NULL REFERENCES ex7.users (id) ON DELETE CASCADE,
     exchange       text NOT NULL,
     label          text NOT NULL DEFAULT '',
@@ -74,7 +74,8 @@ CREATE TABLE ex7.exchange_keys (
     ciphertext     bytea NOT NULL CHECK (pg_catalog.length(ciphertext) BETWEEN 1 AND 8192),
     tag            bytea NOT NULL CHECK (pg_catalog.length(tag) = 16),
     created_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    rekeyed_at     timestamptz
+    rekeyed_at     timestamptz,
+    PRIMARY KEY (user_id, id)
 );
 SELECT pg_catalog.pg_extension_config_dump('ex7.exchange_keys', '');
 COMMENT ON TABLE ex7.exchange_keys IS 'Exchange API credentials: exchange, label and a masked hint in clear; api key, secret and passphrase as one AES-256-GCM ciphertext (JSON {api_key, secret, passphrase}) under master key kid, AAD "<user_id>|<id>|<exchange>". docs/account.md.';
@@ -82,12 +83,12 @@ CREATE INDEX exchange_keys_user ON ex7.exchange_keys (user_id, created_at DESC, 
 
 ALTER TABLE ex7.vix_usage ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ex7.vix_usage FORCE ROW LEVEL SECURITY;
-CREATE POLICY vix_usage_own ON ex7.vix_usage USING (user_id = (SELECT ex7.current_user_id()))
-    WITH CHECK (user_id = (SELECT ex7.current_user_id()));
+CREATE POLICY vix_usage_own ON ex7.vix_usage USING (user_id = ex7.current_user_id())
+    WITH CHECK (user_id = ex7.current_user_id());
 ALTER TABLE ex7.exchange_keys ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ex7.exchange_keys FORCE ROW LEVEL SECURITY;
-CREATE POLICY exchange_keys_own ON ex7.exchange_keys USING (user_id = (SELECT ex7.current_user_id()))
-    WITH CHECK (user_id = (SELECT ex7.current_user_id()));
+CREATE POLICY exchange_keys_own ON ex7.exchange_keys USING (user_id = ex7.current_user_id())
+    WITH CHECK (user_id = ex7.current_user_id());
 -- no policy: nobody bound to a user reads these (the functions run as their definer or the front)
 ALTER TABLE ex7.waitlist ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ex7.auth_accounts ENABLE ROW LEVEL SECURITY;
@@ -95,11 +96,8 @@ ALTER TABLE ex7.auth_attempts ENABLE ROW LEVEL SECURITY;
 
 /*
  * Sessions a password change ends (docs/account.md): bearer tokens issued (iat) before this second are
- * refused by ex7d. Changing it notifies ex7_user_changed like a tier change, so every front re-reads it
- * before the user's next request.
+ * refused by ex7d. The function that sets it notifies ex7_user_changed like a tier change
+ * (ex7._user_changed), so every front re-reads it before the user's next request.
  */
 ALTER TABLE ex7.users ADD COLUMN tokens_valid_after timestamptz;
 COMMENT ON COLUMN ex7.users.tokens_valid_after IS 'Bearer tokens issued (iat) before this time are refused by the HTTP front (set by a password change); NULL: no such cut.';
-CREATE TRIGGER users_tokens_revoked AFTER UPDATE OF tokens_valid_after ON ex7.users
-    FOR EACH ROW WHEN (OLD.tokens_valid_after IS DISTINCT FROM NEW.tokens_valid_after)
-    EXECUTE FUNCTION ex7._users_tier_changed();

@@ -62,7 +62,7 @@ COMMENT ON TABLE ex7.compliance_acceptances IS 'Which document versions a user a
 ALTER TABLE ex7.compliance_acceptances ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ex7.compliance_acceptances FORCE ROW LEVEL SECURITY;
 CREATE POLICY compliance_acceptances_own ON ex7.compliance_acceptances
-    USING (user_id = (SELECT ex7.current_user_id())) WITH CHECK (user_id = (SELECT ex7.current_user_id()));
+    USING (user_id = ex7.current_user_id()) WITH CHECK (user_id = ex7.current_user_id());
 
 /*
  * A user's billing state: the Stripe customer and subscription as the webhook (and our own calls) last
@@ -70,7 +70,7 @@ CREATE POLICY compliance_acceptances_own ON ex7.compliance_acceptances
  * (ex7._billing_sync_tier), so the rate limits and caps read one column.
  */
 CREATE TABLE ex7.billing_accounts (
-    user_id                uuid PRIMARY KEY REFERENCES ex7.users (id) ON DELETE CASCADE,
+    user_id                uuid PRIMARY KEY,   -- no foreign key: a Citus reference table (docs/scale-out.md)
     stripe_customer_id     text UNIQUE CHECK (pg_catalog.length(stripe_customer_id) <= 255),
     stripe_subscription_id text UNIQUE CHECK (pg_catalog.length(stripe_subscription_id) <= 255),
     subscription_tier      text REFERENCES ex7.tiers (tier),
@@ -90,7 +90,7 @@ COMMENT ON COLUMN ex7.billing_accounts.subscription_event_at IS 'Creation time o
 ALTER TABLE ex7.billing_accounts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ex7.billing_accounts FORCE ROW LEVEL SECURITY;
 CREATE POLICY billing_accounts_own ON ex7.billing_accounts
-    USING (user_id = (SELECT ex7.current_user_id())) WITH CHECK (user_id = (SELECT ex7.current_user_id()));
+    USING (user_id = ex7.current_user_id()) WITH CHECK (user_id = ex7.current_user_id());
 CREATE INDEX billing_accounts_comp_idx ON ex7.billing_accounts (comp_until) WHERE comp_until IS NOT NULL;
 
 /* Stripe events already processed (facts.md: "Events arrive more than once ... record processed event.id durably"). */

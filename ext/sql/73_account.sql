@@ -261,9 +261,10 @@ BEGIN
     RETURNING * INTO v_acc;
     DELETE FROM ex7.auth_attempts WHERE subject = 'login:' || v_acc.email;
     -- every session ends with the old password: ex7d refuses tokens issued before this second (the
-    -- column's trigger tells the fronts); the client logs in again with the new password
+    -- notification tells the fronts); the client logs in again with the new password
     UPDATE ex7.users SET tokens_valid_after = pg_catalog.date_trunc('second', pg_catalog.statement_timestamp())
      WHERE id = p_user;
+    PERFORM ex7._user_changed(p_user);
     RETURN pg_catalog.jsonb_build_object('status', 200, 'body',
         pg_catalog.jsonb_build_object('changed', true, 'password_changed_at', v_acc.password_changed_at));
 END

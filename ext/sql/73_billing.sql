@@ -293,7 +293,7 @@ COMMENT ON FUNCTION ex7._check_runtime_cap(uuid, uuid, text) IS
 /*
  * _billing_sync_tier: ex7.users.tier is the best of free, the subscription's tier while Stripe keeps it
  * (active, trialing, or past_due while Stripe retries the payment) and an unexpired complimentary tier.
- * A change notifies ex7_user_changed (00_base.sql): ex7d drops its cached caps, the next request counts
+ * A change notifies ex7_user_changed (ex7._user_changed): ex7d drops its cached caps, the next request counts
  * against the new ones ("Tier changes take effect on the next request").
  */
 CREATE OR REPLACE FUNCTION ex7._billing_effective_tier(p_user uuid)
@@ -321,6 +321,9 @@ DECLARE
     v_tier text := ex7._billing_effective_tier(p_user);
 BEGIN
     UPDATE ex7.users u SET tier = v_tier WHERE u.id = p_user AND u.tier IS DISTINCT FROM v_tier;
+    IF FOUND THEN
+        PERFORM ex7._user_changed(p_user);
+    END IF;
     RETURN v_tier;
 END
 $$;

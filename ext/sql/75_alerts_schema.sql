@@ -20,7 +20,7 @@ VALUES ('alerts', pg_catalog.uuid_send(pg_catalog.gen_random_uuid()) || pg_catal
  * bounce, a complaint, an SMS STOP, an unsubscribe link).
  */
 CREATE TABLE ex7.alert_channels (
-    id                  uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    id                  uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
     user_id             uuid NOT NULL REFERENCES ex7.users (id) ON DELETE CASCADE,
     type                text NOT NULL CHECK (type IN ('email', 'telegram', 'sms', 'webhook')),
     destination         text CHECK (pg_catalog.length(destination) <= 2048),
@@ -38,7 +38,8 @@ CREATE TABLE ex7.alert_channels (
     disabled_reason     text CHECK (disabled_reason IN ('bounced', 'complained', 'stopped', 'unsubscribed')),
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    CHECK ((disabled_at IS NULL) = (disabled_reason IS NULL))
+    CHECK ((disabled_at IS NULL) = (disabled_reason IS NULL)),
+    PRIMARY KEY (user_id, id)
 );
 SELECT pg_catalog.pg_extension_config_dump('ex7.alert_channels', '');
 COMMENT ON TABLE ex7.alert_channels IS 'A user''s alert destinations (email, telegram, sms, webhook). Delivers only when verified and not disabled.';
@@ -46,7 +47,9 @@ COMMENT ON COLUMN ex7.alert_channels.verify_hash IS 'sha256(channel id || code) 
 COMMENT ON COLUMN ex7.alert_channels.verify_token IS 'telegram: the token of the pending "/start <token>" handshake.';
 COMMENT ON COLUMN ex7.alert_channels.signing_secret IS 'webhook: whsec_<base64> key the deliveries are signed with (Svix scheme, facts.md).';
 CREATE INDEX alert_channels_user_idx ON ex7.alert_channels (user_id, created_at, id);
-CREATE UNIQUE INDEX alert_channels_verify_token_key ON ex7.alert_channels (verify_token) WHERE verify_token IS NOT NULL;
+-- the telegram handshake finds the channel by its token alone; unique with the user (a unique index must
+-- hold the distribution column on Citus), and the token's 128 random bits keep it unique across users
+CREATE UNIQUE INDEX alert_channels_verify_token_key ON ex7.alert_channels (verify_token, user_id) WHERE verify_token IS NOT NULL;
 -- Twilio STOP and the Resend webhooks find channels by destination
 CREATE INDEX alert_channels_destination_idx ON ex7.alert_channels (type, destination);
 
@@ -55,20 +58,26 @@ CREATE INDEX alert_channels_destination_idx ON ex7.alert_channels (type, destina
  * (channel, strategy). unsubscribed_at is set by an unsubscribe link (the user may enable it again).
  */
 CREATE TABLE ex7.alert_subscriptions (
-    id              uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    id              uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
     user_id         uuid NOT NULL REFERENCES ex7.users (id) ON DELETE CASCADE,
-    channel_id      uuid NOT NULL REFERENCES ex7.alert_channels (id) ON DELETE CASCADE,
-    strategy_id     uuid REFERENCES ex7.strategies (id) ON DELETE CASCADE,
+    channel_id      uuid NOT NULL,
+    strategy_id     uuid,
     events          text[] NOT NULL CHECK (pg_catalog.cardinality(events) >= 1 AND
                         events <@ ARRAY['signal', 'signal_closed', 'blocked', 'runtime_error', 'price_alert']),
     enabled         boolean NOT NULL DEFAULT true,
     unsubscribed_at timestamptz,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+    updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (user_id, id),
+    CONSTRAINT alert_subscriptions_channel_fkey FOREIGN KEY (user_id, channel_id)
+        REFERENCES ex7.alert_channels (user_id, id) ON DELETE CASCADE,
+    -- SET NULL would clear user_id too: strategies are only soft-deleted, so the cascade never runs
+    CONSTRAINT alert_subscriptions_strategy_fkey FOREIGN KEY (user_id, strategy_id)
+        REFERENCES ex7.strategies (user_id, id) ON DELETE CASCADE
 );
 SELECT pg_catalog.pg_extension_config_dump('ex7.alert_subscriptions', '');
 COMMENT ON TABLE ex7.alert_subscriptions IS 'Which events (signal, signal_closed, blocked, runtime_error, price_alert) of one strategy or all go to a channel.';
-CREATE UNIQUE INDEX alert_subscriptions_channel_strategy_key ON ex7.alert_subscriptions (channel_id, strategy_id) NULLS NOT DISTINCT;
+CREATE UNIQUE INDEX alert_subscriptions_channel_strategy_key ON ex7.alert_subscriptions (user_id, channel_id, strategy_id) NULLS NOT DISTINCT;
 -- the one probe the signal path makes (ex7._alert_event): a user's enabled subscriptions
 CREATE INDEX alert_subscriptions_user_idx ON ex7.alert_subscriptions (user_id) WHERE enabled;
 
@@ -80,7 +89,7 @@ CREATE INDEX alert_subscriptions_user_idx ON ex7.alert_subscriptions (user_id) W
  * so a worker that dies between the send and ex7.outbox_record leaves the row due again after the lease.
  */
 CREATE TABLE ex7.alert_deliveries (
-    id                  uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    id                  uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
     user_id             uuid NOT NULL REFERENCES ex7.users (id) ON DELETE CASCADE,
     subscription_id     uuid,
     channel_id          uuid,
@@ -102,7 +111,8 @@ CREATE TABLE ex7.alert_deliveries (
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     sent_at             timestamptz,
     updated_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    CHECK ((status = 'suppressed') = (reason IS NOT NULL))
+    CHECK ((status = 'suppressed') = (reason IS NOT NULL)),
+    PRIMARY KEY (user_id, id)
 );
 SELECT pg_catalog.pg_extension_config_dump('ex7.alert_deliveries', '');
 COMMENT ON TABLE ex7.alert_deliveries IS 'The alerts outbox: one row per (event, subscription) and per verification message, with its send status.';
@@ -114,7 +124,7 @@ COMMENT ON COLUMN ex7.alert_deliveries.strategy_id IS 'The strategy of the event
 -- channel; the worker's claim joins them and suppresses a row whose subscription or channel is gone.
 COMMENT ON COLUMN ex7.alert_deliveries.channel_id IS 'The channel (no foreign key: may name a deleted channel; channel_type is kept on the row).';
 -- "one per (event, subscription)"
-CREATE UNIQUE INDEX alert_deliveries_subscription_event_key ON ex7.alert_deliveries (subscription_id, event_key);
+CREATE UNIQUE INDEX alert_deliveries_subscription_event_key ON ex7.alert_deliveries (user_id, subscription_id, event_key);
 -- keyset order of ex7.list_deliveries: (created_at DESC, id DESC) per user
 CREATE INDEX alert_deliveries_user_created_idx ON ex7.alert_deliveries (user_id, created_at DESC, id DESC);
 -- the worker's claim: due queued rows, oldest first
@@ -138,7 +148,7 @@ COMMENT ON TABLE ex7.alert_usage IS 'Alert deliveries handed to a provider per u
  * price_alert) of a user, unless the user's preferences turned that type off.
  */
 CREATE TABLE ex7.notifications (
-    id          uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    id          uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
     user_id     uuid NOT NULL REFERENCES ex7.users (id) ON DELETE CASCADE,
     type        text NOT NULL CHECK (type IN ('signal', 'signal_closed', 'blocked', 'runtime_error', 'price_alert',
                                               'system')),
@@ -147,7 +157,8 @@ CREATE TABLE ex7.notifications (
     action_url  text,
     data        jsonb NOT NULL DEFAULT '{}',
     read_at     timestamptz,
-    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (user_id, id)
 );
 SELECT pg_catalog.pg_extension_config_dump('ex7.notifications', '');
 COMMENT ON TABLE ex7.notifications IS 'A user''s in-app notifications, newest first; read_at is set when read.';
@@ -164,11 +175,11 @@ COMMENT ON TABLE ex7.notification_preferences IS 'Per user: {type: boolean} for 
 
 /*
  * Price alerts: a level on an instrument, crossed above or below, once or repeating. Bar ingestion
- * evaluates them (trigger bars_price_alerts); last_price and last_ts are the reference the next bar is
+ * evaluates them (ex7._store_bar calls ex7._price_alerts_bars); last_price and last_ts are the reference the next bar is
  * compared with. Each trigger writes a log row, a notification and deliveries.
  */
 CREATE TABLE ex7.price_alerts (
-    id                  uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    id                  uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
     user_id             uuid NOT NULL REFERENCES ex7.users (id) ON DELETE CASCADE,
     instrument          text NOT NULL REFERENCES ex7.instruments (symbol),
     timeframe           ex7.timeframe NOT NULL,
@@ -182,7 +193,8 @@ CREATE TABLE ex7.price_alerts (
     triggered_count     integer NOT NULL DEFAULT 0,
     last_triggered_at   timestamptz,
     created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    updated_at          timestamptz NOT NULL DEFAULT pg_catalog.now()
+    updated_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (user_id, id)
 );
 SELECT pg_catalog.pg_extension_config_dump('ex7.price_alerts', '');
 COMMENT ON TABLE ex7.price_alerts IS 'A user''s price levels on instruments (crosses_above, crosses_below; once or repeating), evaluated on every stored bar of one timeframe.';
@@ -193,22 +205,26 @@ CREATE INDEX price_alerts_user_idx ON ex7.price_alerts (user_id, created_at DESC
 CREATE INDEX price_alerts_series_idx ON ex7.price_alerts (instrument, timeframe) WHERE active;
 
 CREATE TABLE ex7.price_alert_logs (
-    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id              bigint GENERATED ALWAYS AS IDENTITY,
     user_id         uuid NOT NULL REFERENCES ex7.users (id) ON DELETE CASCADE,
-    alert_id        uuid REFERENCES ex7.price_alerts (id) ON DELETE SET NULL,
+    alert_id        uuid,
     instrument      text NOT NULL,
     condition       text NOT NULL,
     level           numeric NOT NULL,
     price           numeric NOT NULL,
     timeframe       text NOT NULL,
     bar_ts          timestamptz NOT NULL,
-    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (user_id, id),
+    -- a deleted alert keeps its log: SET NULL of alert_id alone (user_id is part of the key)
+    CONSTRAINT price_alert_logs_alert_fkey FOREIGN KEY (user_id, alert_id)
+        REFERENCES ex7.price_alerts (user_id, id) ON DELETE SET NULL (alert_id)
 );
 SELECT pg_catalog.pg_extension_config_dump('ex7.price_alert_logs', '');
 SELECT pg_catalog.pg_extension_config_dump('ex7.price_alert_logs_id_seq', '');
 COMMENT ON TABLE ex7.price_alert_logs IS 'Each time a price alert triggered: the level, the bar''s close (price) and which bar.';
 CREATE INDEX price_alert_logs_user_idx ON ex7.price_alert_logs (user_id, id DESC);
-CREATE INDEX price_alert_logs_alert_idx ON ex7.price_alert_logs (alert_id);
+CREATE INDEX price_alert_logs_alert_idx ON ex7.price_alert_logs (user_id, alert_id);
 
 /* Row-level security: as in 10_schema.sql, a bound role sees only its user's rows. */
 DO $$
@@ -221,45 +237,8 @@ BEGIN
         EXECUTE pg_catalog.format('ALTER TABLE ex7.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE pg_catalog.format('ALTER TABLE ex7.%I FORCE ROW LEVEL SECURITY', t);
         EXECUTE pg_catalog.format(
-            'CREATE POLICY %I ON ex7.%I USING (user_id = (SELECT ex7.current_user_id())) '
-            'WITH CHECK (user_id = (SELECT ex7.current_user_id()))', t || '_own', t);
+            'CREATE POLICY %I ON ex7.%I USING (user_id = ex7.current_user_id()) '
+            'WITH CHECK (user_id = ex7.current_user_id())', t || '_own', t);
     END LOOP;
 END
 $$;
-
-/*
- * Events that are not signal events: a refusal of the risk gate and a runtime that stopped with an
- * error. The triggers hand the row to ex7._alert_blocked / ex7._alert_runtime_error (76_alerts.sql),
- * so the writers (50_risk.sql, 65_dispatch.sql) need not know about alerts. Signal events go through
- * ex7._emit_event (55_events.sql) instead, which has the event id.
- */
-CREATE OR REPLACE FUNCTION ex7._signals_blocked_alert()
-RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    -- a COPY is a restore: the alerts of a refusal are in the dump already (ext/restore.c)
-    IF ex7._in_copy(TG_RELID) THEN
-        RETURN NULL;
-    END IF;
-    PERFORM ex7._alert_blocked(NEW);
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION ex7._signals_blocked_alert() IS 'Trigger: a refusal of the risk gate is an alert event (ex7._alert_blocked).';
-CREATE TRIGGER signals_blocked_alert AFTER INSERT ON ex7.signals_blocked
-    FOR EACH ROW EXECUTE FUNCTION ex7._signals_blocked_alert();
-
-CREATE OR REPLACE FUNCTION ex7._runtime_error_alert()
-RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    PERFORM ex7._alert_runtime_error(NEW);
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION ex7._runtime_error_alert() IS 'Trigger: a runtime entering status error is an alert event (ex7._alert_runtime_error).';
-CREATE TRIGGER strategy_runtimes_error_alert AFTER UPDATE OF status ON ex7.strategy_runtimes
-    FOR EACH ROW WHEN (NEW.status = 'error' AND OLD.status IS DISTINCT FROM 'error')
-    EXECUTE FUNCTION ex7._runtime_error_alert();

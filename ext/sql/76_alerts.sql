@@ -841,7 +841,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7._alert_blocked(ex7.signals_blocked) IS
-'Returns nothing: the alert event of a refusal of the risk gate (trigger signals_blocked_alert).';
+'Returns nothing: the alert event of a refusal of the risk gate (called by ex7._record_blocked).';
 
 CREATE OR REPLACE FUNCTION ex7._alert_runtime_error(r ex7.strategy_runtimes)
 RETURNS void
@@ -863,7 +863,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7._alert_runtime_error(ex7.strategy_runtimes) IS
-'Returns nothing: the alert event of a runtime that entered status error (trigger strategy_runtimes_error_alert).';
+'Returns nothing: the alert event of a runtime that entered status error (called by the dispatcher, ex7._dispatch_bar).';
 
 /* ---------------------------------------------------------------------------------------------------
  * The worker's side (service only; revoked from ex7_user in 99_grants.sql)

@@ -186,7 +186,7 @@ BEGIN
 
     INSERT INTO ex7.strategy_runtimes AS x (strategy_id, user_id, mode, status, started_at)        -- gate 5
     VALUES (v.id, v.user_id, p_mode, 'starting', pg_catalog.now())
-    ON CONFLICT (strategy_id, mode) DO UPDATE
+    ON CONFLICT (user_id, strategy_id, mode) DO UPDATE
        SET status = CASE WHEN x.status IN ('stopped', 'error') THEN 'starting' ELSE x.status END,
            started_at = CASE WHEN x.status IN ('stopped', 'error') THEN pg_catalog.now() ELSE x.started_at END,
            stopped_at = CASE WHEN x.status IN ('stopped', 'error') THEN NULL ELSE x.stopped_at END,

@@ -3,11 +3,17 @@
 
 GRANT USAGE ON SCHEMA ex7 TO ex7_user;
 GRANT SELECT ON ALL TABLES IN SCHEMA ex7 TO ex7_user;
+-- every role may read its own binding (the policy role_bindings_own shows no other row): the row-level
+-- security of the per-user tables calls ex7.current_user_id() for whichever role queries them
+GRANT SELECT ON ex7.role_bindings TO PUBLIC;
 REVOKE ALL ON ex7.secrets FROM ex7_user;
 -- the digests of the install's seed rows (01_backup_schema.sql) are pg_dump's business, not a user's
 REVOKE ALL ON ex7.seed_rows FROM ex7_user;
-GRANT INSERT, UPDATE ON ex7.strategies, ex7.strategy_versions, ex7.strategy_runtimes, ex7.signals,
+GRANT INSERT, UPDATE ON ex7.strategies, ex7.strategy_runtimes, ex7.signals,
     ex7.signal_events, ex7.signal_audit, ex7.signals_blocked, ex7.risk_limits TO ex7_user;
+-- versions are immutable (10_schema.sql): added, never changed or removed
+GRANT INSERT ON ex7.strategy_versions TO ex7_user;
+REVOKE UPDATE, DELETE, TRUNCATE ON ex7.strategy_versions FROM PUBLIC, ex7_user;
 -- a bound role may create its own user row and advance its event counter, never change its tier
 GRANT INSERT (id, email) ON ex7.users TO ex7_user;
 GRANT UPDATE (last_event_seq, last_signal_at, email) ON ex7.users TO ex7_user;

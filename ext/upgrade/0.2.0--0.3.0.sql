@@ -3,6 +3,127 @@
  * tables keyed by (user_id, id), foreign keys between them including user_id, row-level security without
  * sub-selects, and no trigger that writes another table. Existing rows are kept: keys are rebuilt in place. */
 
+-- Triggers that wrote elsewhere or guarded a per-user table: their work is now done by the functions that
+-- write those rows (ex7._user_changed, ex7._record_blocked, ex7._dispatch_bar), docs/scale-out.md "Triggers"
+DROP TRIGGER users_tier_changed ON ex7.users;
+DROP TRIGGER users_tokens_revoked ON ex7.users;
+DROP FUNCTION ex7._users_tier_changed();
+DROP TRIGGER strategy_versions_immutable ON ex7.strategy_versions;
+DROP FUNCTION ex7._versions_immutable();
+DROP TRIGGER signals_blocked_alert ON ex7.signals_blocked;
+DROP FUNCTION ex7._signals_blocked_alert();
+DROP TRIGGER strategy_runtimes_error_alert ON ex7.strategy_runtimes;
+DROP FUNCTION ex7._runtime_error_alert();
+
+-- Foreign keys to the keys that change, and those that become (user_id, ...) pairs
+ALTER TABLE ex7.strategy_versions DROP CONSTRAINT strategy_versions_strategy_id_fkey;
+ALTER TABLE ex7.strategy_runtimes DROP CONSTRAINT strategy_runtimes_strategy_id_fkey;
+ALTER TABLE ex7.signals DROP CONSTRAINT signals_strategy_id_fkey;
+ALTER TABLE ex7.signal_events DROP CONSTRAINT signal_events_signal_id_fkey,
+                              DROP CONSTRAINT signal_events_strategy_id_fkey;
+ALTER TABLE ex7.signal_audit DROP CONSTRAINT signal_audit_strategy_id_fkey,
+                             DROP CONSTRAINT signal_audit_signal_id_fkey;
+ALTER TABLE ex7.signals_blocked DROP CONSTRAINT signals_blocked_strategy_id_fkey;
+ALTER TABLE ex7.backtests DROP CONSTRAINT backtests_strategy_id_fkey,
+                          DROP CONSTRAINT backtests_strategy_id_strategy_version_fkey;
+ALTER TABLE ex7.backtest_trade_chunks DROP CONSTRAINT backtest_trade_chunks_backtest_id_user_id_fkey;
+ALTER TABLE ex7.backtest_equity_chunks DROP CONSTRAINT backtest_equity_chunks_backtest_id_user_id_fkey;
+ALTER TABLE ex7.strategy_validations DROP CONSTRAINT strategy_validations_strategy_id_fkey,
+                                     DROP CONSTRAINT strategy_validations_backtest_id_fkey;
+ALTER TABLE ex7.alert_subscriptions DROP CONSTRAINT alert_subscriptions_channel_id_fkey,
+                                    DROP CONSTRAINT alert_subscriptions_strategy_id_fkey;
+ALTER TABLE ex7.price_alert_logs DROP CONSTRAINT price_alert_logs_alert_id_fkey;
+-- reference tables on Citus, which may not point at a distributed table; users are never deleted
+ALTER TABLE ex7.role_bindings DROP CONSTRAINT role_bindings_user_id_fkey;
+ALTER TABLE ex7.auth_accounts DROP CONSTRAINT auth_accounts_user_id_fkey;
+ALTER TABLE ex7.billing_accounts DROP CONSTRAINT billing_accounts_user_id_fkey;
+
+-- Keys: (user_id, id), rebuilt in place (every row is kept; a row whose user differs from its parent's
+-- would fail the new foreign keys below, and the upgrade with it: the functions never wrote one)
+ALTER TABLE ex7.strategies DROP CONSTRAINT strategies_pkey, ADD PRIMARY KEY (user_id, id);
+ALTER TABLE ex7.strategy_versions DROP CONSTRAINT strategy_versions_pkey, ADD PRIMARY KEY (user_id, strategy_id, version);
+ALTER TABLE ex7.strategy_runtimes DROP CONSTRAINT strategy_runtimes_pkey, ADD PRIMARY KEY (user_id, id),
+    DROP CONSTRAINT strategy_runtimes_strategy_id_mode_key,
+    ADD CONSTRAINT strategy_runtimes_strategy_id_mode_key UNIQUE (user_id, strategy_id, mode);
+ALTER TABLE ex7.signals DROP CONSTRAINT signals_pkey, ADD PRIMARY KEY (user_id, id);
+ALTER TABLE ex7.signal_audit DROP CONSTRAINT signal_audit_pkey, ADD PRIMARY KEY (user_id, id);
+ALTER TABLE ex7.signals_blocked DROP CONSTRAINT signals_blocked_pkey, ADD PRIMARY KEY (user_id, id);
+ALTER TABLE ex7.backtests DROP CONSTRAINT backtests_pkey, DROP CONSTRAINT backtests_id_user_id_key, ADD PRIMARY KEY (user_id, id);
+ALTER TABLE ex7.backtest_trade_chunks DROP CONSTRAINT backtest_trade_chunks_pkey, ADD PRIMARY KEY (user_id, backtest_id, first_seq);
+ALTER TABLE ex7.backtest_equity_chunks DROP CONSTRAINT backtest_equity_chunks_pkey, ADD PRIMARY KEY (user_id, backtest_id, first_seq);
+ALTER TABLE ex7.strategy_validations DROP CONSTRAINT strategy_validations_pkey, ADD PRIMARY KEY (user_id, id);
+ALTER TABLE ex7.exchange_keys DROP CONSTRAINT exchange_keys_pkey, ADD PRIMARY KEY (user_id, id);
+ALTER TABLE ex7.alert_channels DROP CONSTRAINT alert_channels_pkey, ADD PRIMARY KEY (user_id, id);
+ALTER TABLE ex7.alert_subscriptions DROP CONSTRAINT alert_subscriptions_pkey, ADD PRIMARY KEY (user_id, id);
+ALTER TABLE ex7.alert_deliveries DROP CONSTRAINT alert_deliveries_pkey, ADD PRIMARY KEY (user_id, id);
+ALTER TABLE ex7.notifications DROP CONSTRAINT notifications_pkey, ADD PRIMARY KEY (user_id, id);
+ALTER TABLE ex7.price_alerts DROP CONSTRAINT price_alerts_pkey, ADD PRIMARY KEY (user_id, id);
+ALTER TABLE ex7.price_alert_logs DROP CONSTRAINT price_alert_logs_pkey, ADD PRIMARY KEY (user_id, id);
+
+-- Unique indexes hold user_id (Citus: a unique index must contain the distribution column)
+DROP INDEX ex7.alert_channels_verify_token_key;
+CREATE UNIQUE INDEX alert_channels_verify_token_key ON ex7.alert_channels (verify_token, user_id) WHERE verify_token IS NOT NULL;
+DROP INDEX ex7.alert_subscriptions_channel_strategy_key;
+CREATE UNIQUE INDEX alert_subscriptions_channel_strategy_key ON ex7.alert_subscriptions (user_id, channel_id, strategy_id) NULLS NOT DISTINCT;
+DROP INDEX ex7.alert_deliveries_subscription_event_key;
+CREATE UNIQUE INDEX alert_deliveries_subscription_event_key ON ex7.alert_deliveries (user_id, subscription_id, event_key);
+DROP INDEX ex7.price_alert_logs_alert_idx;
+CREATE INDEX price_alert_logs_alert_idx ON ex7.price_alert_logs (user_id, alert_id);
+
+-- Foreign keys between per-user tables, with user_id
+ALTER TABLE ex7.strategy_versions ADD CONSTRAINT strategy_versions_strategy_fkey
+    FOREIGN KEY (user_id, strategy_id) REFERENCES ex7.strategies (user_id, id);
+ALTER TABLE ex7.strategy_runtimes ADD CONSTRAINT strategy_runtimes_strategy_fkey
+    FOREIGN KEY (user_id, strategy_id) REFERENCES ex7.strategies (user_id, id);
+ALTER TABLE ex7.signals ADD CONSTRAINT signals_strategy_fkey
+    FOREIGN KEY (user_id, strategy_id) REFERENCES ex7.strategies (user_id, id);
+ALTER TABLE ex7.signal_events
+    ADD CONSTRAINT signal_events_signal_fkey FOREIGN KEY (user_id, signal_id) REFERENCES ex7.signals (user_id, id),
+    ADD CONSTRAINT signal_events_strategy_fkey FOREIGN KEY (user_id, strategy_id) REFERENCES ex7.strategies (user_id, id);
+ALTER TABLE ex7.signal_audit
+    ADD CONSTRAINT signal_audit_strategy_fkey FOREIGN KEY (user_id, strategy_id) REFERENCES ex7.strategies (user_id, id),
+    ADD CONSTRAINT signal_audit_signal_fkey FOREIGN KEY (user_id, signal_id) REFERENCES ex7.signals (user_id, id);
+ALTER TABLE ex7.signals_blocked ADD CONSTRAINT signals_blocked_strategy_fkey
+    FOREIGN KEY (user_id, strategy_id) REFERENCES ex7.strategies (user_id, id);
+ALTER TABLE ex7.backtests
+    ADD CONSTRAINT backtests_strategy_fkey FOREIGN KEY (user_id, strategy_id) REFERENCES ex7.strategies (user_id, id),
+    ADD CONSTRAINT backtests_strategy_version_fkey FOREIGN KEY (user_id, strategy_id, strategy_version)
+        REFERENCES ex7.strategy_versions (user_id, strategy_id, version);
+ALTER TABLE ex7.backtest_trade_chunks ADD CONSTRAINT backtest_trade_chunks_backtest_fkey
+    FOREIGN KEY (user_id, backtest_id) REFERENCES ex7.backtests (user_id, id) ON DELETE CASCADE;
+ALTER TABLE ex7.backtest_equity_chunks ADD CONSTRAINT backtest_equity_chunks_backtest_fkey
+    FOREIGN KEY (user_id, backtest_id) REFERENCES ex7.backtests (user_id, id) ON DELETE CASCADE;
+ALTER TABLE ex7.strategy_validations
+    ADD CONSTRAINT strategy_validations_strategy_fkey FOREIGN KEY (user_id, strategy_id) REFERENCES ex7.strategies (user_id, id),
+    ADD CONSTRAINT strategy_validations_backtest_fkey FOREIGN KEY (user_id, backtest_id) REFERENCES ex7.backtests (user_id, id);
+ALTER TABLE ex7.alert_subscriptions
+    ADD CONSTRAINT alert_subscriptions_channel_fkey FOREIGN KEY (user_id, channel_id)
+        REFERENCES ex7.alert_channels (user_id, id) ON DELETE CASCADE,
+    ADD CONSTRAINT alert_subscriptions_strategy_fkey FOREIGN KEY (user_id, strategy_id)
+        REFERENCES ex7.strategies (user_id, id) ON DELETE CASCADE;
+ALTER TABLE ex7.price_alert_logs ADD CONSTRAINT price_alert_logs_alert_fkey FOREIGN KEY (user_id, alert_id)
+    REFERENCES ex7.price_alerts (user_id, id) ON DELETE SET NULL (alert_id);
+
+-- Row-level security without sub-selects (Citus refuses sub-queries in policies)
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['strategies', 'strategy_versions', 'strategy_runtimes', 'signals',
+                             'signal_events', 'signal_audit', 'signals_blocked', 'risk_limits',
+                             'backtests', 'backtest_trade_chunks', 'backtest_equity_chunks', 'strategy_validations',
+                             'alert_channels', 'alert_subscriptions', 'alert_deliveries', 'alert_usage',
+                             'notifications', 'notification_preferences', 'price_alerts', 'price_alert_logs',
+                             'vix_usage', 'exchange_keys', 'compliance_acceptances', 'billing_accounts']
+    LOOP
+        EXECUTE pg_catalog.format('ALTER POLICY %I ON ex7.%I USING (user_id = ex7.current_user_id()) '
+                                  'WITH CHECK (user_id = ex7.current_user_id())', t || '_own', t);
+    END LOOP;
+END
+$$;
+ALTER POLICY users_own ON ex7.users USING (id = ex7.current_user_id());
+ALTER POLICY rate_counters_own ON ex7.rate_counters USING (subject = 'user:' || ex7.current_user_id()::text);
+
 -- Bars and their blocks without triggers
 -- (ext/sql/12_market_schema.sql, the end of 75_alerts_schema.sql; docs/market.md "Bar blocks"): the ingest functions now write the bar's block (ex7._bar_blocks_sync) and
 -- evaluate the price alerts (ex7._price_alerts_bars) themselves, and pg_dump keeps the blocks. The blocks

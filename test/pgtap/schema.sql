@@ -2,7 +2,7 @@
 -- forced with the per-user policy, every object documented with COMMENT ON, and the indexes that serve
 -- each keyset order actually used by the planner (checked with EXPLAIN on a realistic table).
 BEGIN;
-SELECT plan(47);
+SELECT plan(50);
 
 SELECT has_schema('ex7');
 SELECT tables_are('ex7', ARRAY['users', 'tiers', 'role_bindings', 'secrets', 'instruments', 'strategies',
@@ -53,10 +53,37 @@ SELECT ok(NOT has_table_privilege('ex7_user', 'ex7.rate_counters', 'INSERT, UPDA
           'bound roles can neither write the rate counters (RLS forced) nor take quota nor ingest bars');
 
 SELECT col_is_pk('ex7', 'users', 'id', 'users keyed by the JWT sub');
-SELECT col_is_pk('ex7', 'strategy_versions', ARRAY['strategy_id', 'version'], 'one row per (strategy, version)');
+SELECT col_is_pk('ex7', 'strategy_versions', ARRAY['user_id', 'strategy_id', 'version'], 'one row per (strategy, version), keyed by user first');
 SELECT col_is_pk('ex7', 'signal_events', ARRAY['user_id', 'seq'], 'event ids are per user');
 SELECT col_is_pk('ex7', 'risk_limits', ARRAY['user_id', 'mode'], 'risk limits per user and mode');
-SELECT col_is_unique('ex7', 'strategy_runtimes', ARRAY['strategy_id', 'mode'], 'one runtime per (strategy, mode)');
+SELECT col_is_unique('ex7', 'strategy_runtimes', ARRAY['user_id', 'strategy_id', 'mode'], 'one runtime per (strategy, mode)');
+
+-- Distributable by user (docs/scale-out.md): every table with a NOT NULL user_id, but the reference tables
+-- that hold a global lookup key, has a primary key and unique indexes that hold user_id, and every foreign
+-- key between two such tables pairs user_id with user_id
+SELECT is_empty($$
+    SELECT c.relname || ' ' || i.indexrelid::regclass
+      FROM pg_class c
+      JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'user_id' AND a.attnotnull
+      JOIN pg_index i ON i.indrelid = c.oid AND i.indisunique
+     WHERE c.relnamespace = 'ex7'::regnamespace AND c.relkind = 'r'
+       AND c.relname NOT IN ('role_bindings', 'auth_accounts', 'billing_accounts')
+       AND NOT a.attnum = ANY (i.indkey::int2[])
+$$, 'every unique index of a per-user table holds user_id');
+SELECT is_empty($$
+    SELECT f.conname
+      FROM pg_constraint f
+      JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attname = 'user_id'
+      JOIN pg_attribute b ON b.attrelid = f.confrelid AND b.attname = 'user_id'
+     WHERE f.connamespace = 'ex7'::regnamespace AND f.contype = 'f'
+       AND pg_catalog.array_position(f.conkey, a.attnum) IS DISTINCT FROM pg_catalog.array_position(f.confkey, b.attnum)
+$$, 'every foreign key between per-user tables pairs user_id with user_id');
+SELECT is_empty($$
+    SELECT t.tgrelid::regclass || ' ' || t.tgname
+      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+     WHERE c.relnamespace = 'ex7'::regnamespace AND NOT t.tgisinternal
+       AND (c.relname = 'users' OR EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'user_id'))
+$$, 'no per-user table has a trigger');
 
 -- the CME contracts of facts.md are seeded with their tick sizes and values
 SELECT results_eq(
