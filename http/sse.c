@@ -9,19 +9,21 @@
  *	  yield a `signal` or `signal_closed` frame - on timeout: yield heartbeat [...] 6. On disconnect
  *	  / generator close, unsubscribe cleanly".
  *
- * The broadcaster: the process's one LISTEN connection (main.c) hands every notification of
- * signal_fired / signal_closed to sse_notify, which carries the signal JSON (ext/sql/55_events.sql,
- * ex7._event_notification); a hash of topics (one per user with streams) holds each user's
+ * The broadcaster: the process's LISTEN connections (main.c; one per database node, since on Citus
+ * an event is notified by the worker that ran its user's call: http/listeners.c) hand every
+ * notification of signal_fired / signal_closed to sse_notify, which carries the signal JSON
+ * (ext/sql/55_events.sql, ex7._event_notification); a hash of topics (one per user with streams) holds each user's
  * subscribers, and an event is written once per matching subscriber, the strategy filter and then
  * the instrument filter applied ("Instrument filter is post-queue").
  *
  * No gap, no duplicate. Event ids are the user's dense sequence, committed in id order, and NOTIFY
  * is delivered on commit in commit order (55_events.sql, facts.md). A subscriber joins its topic
  * BEFORE its replay query is sent, and keeps a cursor: the newest id it was given; it drops
- * anything at or below it. A notification that arrives before the query is sent needs nothing: the
+ * anything at or below it, which also makes a notification that arrives twice (from two nodes)
+ * harmless. A notification that arrives before the query is sent needs nothing: the
  * query's snapshot is taken after that commit and returns the event. One that arrives while the
  * query runs may or may not be in its snapshot: it is held back, and after the replayed rows the
- * held ones above the cursor follow. A notification can still be lost: the LISTEN connection
+ * held ones above the cursor follow. A notification can still be lost: a LISTEN connection
  * dropped (sse_resync), a payload too large to carry the signal, or a topic that sees id n+2 after
  * n (a gap): the subscribers concerned catch up again from their cursor with the same query. A
  * client far behind is replayed in batches of about half the buffer cap, the next batch queried

@@ -1,8 +1,9 @@
 /*
  * sse.h
  *	  GET /api/signals/stream: the live signal stream (Server-Sent Events) of
- *	  ex7-api-reference.txt, "Signal Stream". One LISTEN connection per process (signal_fired,
- *	  signal_closed) fans events out in process to the subscribers of the user; a subscriber that
+ *	  ex7-api-reference.txt, "Signal Stream". The process's LISTEN connections (signal_fired,
+ *	  signal_closed; one per database node, http/listeners.c) fan events out in process to the
+ *	  subscribers of the user; a subscriber that
  *	  missed something reads the user's event log (ex7.stream_replay) from the last id it sent.
  *	  docs/stream.md describes the protocol.
  */
@@ -25,7 +26,7 @@ extern void sse_open(Req *r, char **values);
 extern void sse_notify(const char *channel, const char *payload);
 
 /*
- * sse_resync: returns nothing; the LISTEN connection (re)connected: notifications may have been
+ * sse_resync: returns nothing; a LISTEN connection (re)connected: notifications may have been
  * lost while it was down, so every stream catches up from its event log.
  */
 extern void sse_resync(void);

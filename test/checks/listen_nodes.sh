@@ -21,6 +21,7 @@ cd "$(dirname "$0")/../.."
 . tools/cluster.sh
 DIR=${1:?usage: test/checks/listen_nodes.sh CLUSTER_DIR}
 DB=ex7_listen
+EX7D=${EX7D_BIN:-http/ex7d}   # another build, e.g. http/ex7d-asan
 U=00000000-0000-4000-8000-00000000c2a1
 PA=$PGPORT
 B=$(mktemp -d /tmp/ex7-listen.XXXXXX)
@@ -79,7 +80,7 @@ qb postgres "CREATE DATABASE $DB" >/dev/null
 export EX7_JWT_SECRET=listen-nodes-check-secret-0123456789abcdef
 MTOKEN=listen-nodes-metrics-token
 err=$(DATABASE_URL="host=127.0.0.1 port=$PA dbname=$DB user=postgres" EX7_LISTEN_NODES="127.0.0.1:$PB,db2" \
-	EX7_LISTEN=127.0.0.1:1 timeout 10 http/ex7d 2>&1)
+	EX7_LISTEN=127.0.0.1:1 timeout 10 "$EX7D" 2>&1)
 rc=$?
 [ $rc = 2 ] && grep -q 'EX7_LISTEN_NODES must be host:port' <<<"$err"
 verdict $? "EX7_LISTEN_NODES=\"127.0.0.1:$PB,db2\" stops start-up (status $rc) naming the bad element"
@@ -88,7 +89,7 @@ verdict $? "EX7_LISTEN_NODES=\"127.0.0.1:$PB,db2\" stops start-up (status $rc) n
 PORT=$(free_port 57780)
 DATABASE_URL="host=127.0.0.1 port=$PA dbname=$DB user=postgres" EX7_LISTEN=127.0.0.1:$PORT \
 	EX7_LISTEN_NODES="127.0.0.1:$PA, 127.0.0.1:$PB" EX7_METRICS_TOKEN=$MTOKEN \
-	EX7_STATEMENT_TIMEOUT_MS=60000 EX7_SSE_HEARTBEAT_MS=60000 http/ex7d >"$OUT/ex7d.log" 2>&1 &
+	EX7_STATEMENT_TIMEOUT_MS=60000 EX7_SSE_HEARTBEAT_MS=60000 "$EX7D" >"$OUT/ex7d.log" 2>&1 &
 ex7d_pid=$!
 # A's LISTEN backend: its last statement is the LISTEN until its first idle probe 5 s later
 listen_pid_a() { pid_a=$(qa -c "SELECT pid FROM pg_stat_activity WHERE datname = '$DB' AND query LIKE 'LISTEN%'"); [ -n "$pid_a" ]; }
