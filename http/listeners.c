@@ -3,19 +3,21 @@
  *	  LISTEN connections on every database node (see listeners.h, docs/stream.md "Every node's
  *	  notifications").
  *
- * The home listener, on DATABASE_URL exactly as configured (several hosts, target_session_attrs and all),
- * is always there: on plain PostgreSQL it is the only one, and on Citus it also covers a coordinator that
- * is not registered in pg_dist_node, whose own statements (the dispatcher's cross-user work, the jobs, a
- * call inside an explicit transaction, which Citus does not delegate) NOTIFY there. Each other node gets a
- * listener whose conninfo is DATABASE_URL's with that node's host and port (hostaddr dropped: it would
- * override the host), so dbname, user, password, sslmode, application_name and the rest are the operator's.
- * A node whose host and port are the home's, as written in DATABASE_URL, needs no second connection; one
- * spelled differently (localhost for 127.0.0.1) gets one, which only means its notifications arrive twice:
- * every consumer is idempotent (docs/stream.md).
+ * The home listener, on DATABASE_URL exactly as configured (several hosts, target_session_attrs and
+ * all), is always there: on plain PostgreSQL it is the only one, and on Citus it also covers a
+ * coordinator that is not registered in pg_dist_node, whose own statements (the dispatcher's
+ * cross-user work, the jobs, a call inside an explicit transaction, which Citus does not delegate)
+ * NOTIFY there. Each other node gets a listener whose conninfo is DATABASE_URL's with that node's
+ * host and port (hostaddr dropped: it would override the host), so dbname, user, password, sslmode,
+ * application_name and the rest are the operator's. A node whose host and port are the home's, as
+ * written in DATABASE_URL, needs no second connection; one spelled differently (localhost for
+ * 127.0.0.1) gets one, which only means its notifications arrive twice: every consumer is
+ * idempotent (docs/stream.md).
  *
- * The discovery runs on the query pool: the node list is cluster metadata that the coordinator answers,
- * and a failed or missing answer (a database still at a version without ex7.notify_nodes, an outage)
- * leaves the listeners as they are; the next timer tick or a listener's reconnect asks again.
+ * The discovery runs on the query pool: the node list is cluster metadata that the coordinator
+ * answers, and a failed or missing answer (a database still at a version without ex7.notify_nodes,
+ * an outage) leaves the listeners as they are; the next timer tick or a listener's reconnect asks
+ * again.
  */
 #include "listeners.h"
 #include "log.h"
@@ -45,7 +47,7 @@ struct Listeners
 	PoolListenCallback listen_cb;
 	void	   *arg;
 	const char *role;
-	char		home_host[256];	/* the home's host and port as DATABASE_URL (or PGHOST, PGPORT) say */
+	char		home_host[256];	/* the home's host and port, as DATABASE_URL (or PGHOST, PGPORT) */
 	char		home_port[8];
 	Pool	   *home;
 	Node		nodes[LISTENERS_MAX_NODES];
@@ -67,8 +69,8 @@ static void discover(Listeners *ls);
 static void discover_later(Listeners *ls);
 
 /*
- * parse_node: returns true after reading "host:port" or "[IPv6]:port" (len bytes of s, blanks around it
- * ignored) into n.
+ * parse_node: returns true after reading "host:port" or "[IPv6]:port" (len bytes of s, blanks
+ * around it ignored) into n.
  */
 static bool
 parse_node(const char *s, size_t len, Node *n)
@@ -119,8 +121,8 @@ parse_node(const char *s, size_t len, Node *n)
 }
 
 /*
- * parse_list: returns the number of nodes of the comma-separated list spec written to out (at most max),
- * or -1 with the bad element (or the count) described in why.
+ * parse_list: returns the number of nodes of the comma-separated list spec written to out (at most
+ * max), or -1 with the bad element (or the count) described in why.
  */
 static int
 parse_list(const char *spec, Node *out, int max, char *why, size_t whylen)
@@ -167,7 +169,7 @@ listeners_check_setting(char *err, size_t errlen)
 		return 0;
 	used = strlen(err);
 	snprintf(err + used, errlen > used ? errlen - used : 0,
-			 "EX7_LISTEN_NODES must be host:port[,host:port...] (an IPv6 address in brackets): %s\n", why);
+			 "EX7_LISTEN_NODES must be host:port[,host:port...] (IPv6 in brackets): %s\n", why);
 	return -1;
 }
 
@@ -221,9 +223,9 @@ node_conninfo(const Listeners *ls, const Node *n)
 }
 
 /*
- * ready_cb: a listener of the set (re)connected: the owner catches up, and the node list is read again
- * (a node that came back may have been replaced). The discovery starts from the loop, not from inside the
- * listener's own callback: its answer may close listeners.
+ * ready_cb: a listener of the set (re)connected: the owner catches up, and the node list is read
+ * again (a node that came back may have been replaced). The discovery starts from the loop, not
+ * from inside the listener's own callback: its answer may close listeners.
  */
 static void
 ready_cb(void *arg)
@@ -254,8 +256,8 @@ is_home(const Listeners *ls, const Node *n)
 }
 
 /*
- * apply: returns nothing; makes the node listeners those of next (count nodes, no duplicates): new nodes
- * get a listener, nodes no longer named lose theirs, and a change is logged.
+ * apply: returns nothing; makes the node listeners those of next (count nodes, no duplicates): new
+ * nodes get a listener, nodes no longer named lose theirs, and a change is logged.
  */
 static void
 apply(Listeners *ls, const Node *next, int count)
@@ -271,7 +273,8 @@ apply(Listeners *ls, const Node *next, int count)
 		bool		found = false;
 
 		for (int i = 0; i < ls->nnodes && !found; i++)
-			if (strcmp(ls->nodes[i].host, next[k].host) == 0 && strcmp(ls->nodes[i].port, next[k].port) == 0)
+			if (strcmp(ls->nodes[i].host, next[k].host) == 0 &&
+				strcmp(ls->nodes[i].port, next[k].port) == 0)
 				found = ls->nodes[i].seen = true;
 		if (!found && ls->nnodes < LISTENERS_MAX_NODES)
 		{
@@ -303,21 +306,21 @@ apply(Listeners *ls, const Node *next, int count)
 		size_t		len;
 
 		for (int i = 0; i < ls->nnodes; i++)
-			evbuffer_add_printf(names, "%s%s:%s%s", i ? "," : "", ls->nodes[i].host, ls->nodes[i].port,
-								ls->nodes[i].pool ? "" : " (DATABASE_URL)");
+			evbuffer_add_printf(names, "%s%s:%s%s", i ? "," : "", ls->nodes[i].host,
+								ls->nodes[i].port, ls->nodes[i].pool ? "" : " (DATABASE_URL)");
 		len = evbuffer_get_length(names);
 		log_field_str(f, "listeners", ls->role);
 		log_field_strn(f, "nodes", len ? (const char *) evbuffer_pullup(names, -1) : "", len);
 		log_field_int(f, "added", added);
 		log_field_int(f, "removed", removed);
 		log_field_int(f, "connections", listeners_total(ls));
-		ex7_log_with(EX7_INFO, "listen_nodes", f, "LISTEN on %d node(s) besides DATABASE_URL's server",
-					 listeners_total(ls) - 1);
+		ex7_log_with(EX7_INFO, "listen_nodes", f,
+					 "LISTEN on %d node(s) besides DATABASE_URL's server", listeners_total(ls) - 1);
 	}
 	evbuffer_free(names);
 }
 
-/* discovery_failed: returns nothing; logs the first failure of a streak (the set stays as it is). */
+/* discovery_failed: returns nothing; logs the first failure of a streak (the set stays as is). */
 static void
 discovery_failed(Listeners *ls, const char *why)
 {
@@ -330,7 +333,7 @@ discovery_failed(Listeners *ls, const char *why)
 	log_field_str(f, "listeners", ls->role);
 	log_field_str(f, "reason", why);
 	ex7_log_with(EX7_WARN, "listen_discovery_failed", f,
-				 "ex7.notify_nodes() failed: the LISTEN connections stay as they are until it answers");
+				 "ex7.notify_nodes() failed: the LISTEN connections stay as they are");
 }
 
 /* discovered_cb: ex7.notify_nodes() answered (or could not run). */
@@ -352,7 +355,7 @@ discovered_cb(PGresult *res, const char *conn_error, void *arg)
 	}
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 	{
-		/* a database out of reach is the pool's to log (and soon asked again); a function's error here */
+		/* a database out of reach is the pool's to log (and asked again soon); an error is ours */
 		if (res)
 			discovery_failed(ls, PQresultErrorMessage(res));
 		else
@@ -375,9 +378,11 @@ discovered_cb(PGresult *res, const char *conn_error, void *arg)
 		Node		n = {0};
 		bool		dup = false;
 
-		if (!json_object_object_get_ex(o, "host", &h) || !json_object_is_type(h, json_type_string) ||
+		if (!json_object_object_get_ex(o, "host", &h) ||
+			!json_object_is_type(h, json_type_string) ||
 			!json_object_object_get_ex(o, "port", &p) || !json_object_is_type(p, json_type_int) ||
-			json_object_get_string_len(h) == 0 || json_object_get_string_len(h) >= (int) sizeof(n.host) ||
+			json_object_get_string_len(h) == 0 ||
+			json_object_get_string_len(h) >= (int) sizeof(n.host) ||
 			json_object_get_int(p) < 1 || json_object_get_int(p) > 65535)
 			continue;
 		snprintf(n.host, sizeof(n.host), "%s", json_object_get_string(h));
@@ -394,7 +399,7 @@ discovered_cb(PGresult *res, const char *conn_error, void *arg)
 		next[count++] = n;
 	}
 	if (truncated)
-		discovery_failed(ls, "more nodes than ex7d listens on (LISTENERS_MAX_NODES): the rest are left out");
+		discovery_failed(ls, "more nodes than LISTENERS_MAX_NODES: the rest are left out");
 	else if (ls->failing)
 	{
 		ls->failing = false;
@@ -410,7 +415,7 @@ done:
 		discover(ls);
 }
 
-/* discover: returns nothing; asks ex7.notify_nodes() unless a question is already out (then once more). */
+/* discover: returns nothing; asks ex7.notify_nodes() unless a question is out (then once more). */
 static void
 discover(Listeners *ls)
 {
@@ -421,7 +426,7 @@ discover(Listeners *ls)
 	}
 	ls->discovering = pool_exec(ls->query, &discover_stmt, NULL, discovered_cb, ls) == 0;
 	if (!ls->discovering)
-		discover_later(ls);		/* the query pool is reconnecting (a listener often comes back first) */
+		discover_later(ls);		/* the query pool is reconnecting (a listener may be back first) */
 }
 
 /* discover_later: returns nothing; asks again in LISTENERS_RETRY_MS (nothing with a fixed list). */
@@ -445,7 +450,8 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 
 Listeners *
 listeners_new(struct event_base *base, Pool *pool, const char *conninfo, const char *listen_sql,
-			  PoolNotifyCallback notify_cb, PoolListenCallback listen_cb, void *arg, const char *role)
+			  PoolNotifyCallback notify_cb, PoolListenCallback listen_cb, void *arg,
+			  const char *role)
 {
 	Listeners  *ls = calloc(1, sizeof(Listeners));
 	const char *spec = getenv("EX7_LISTEN_NODES");
@@ -463,7 +469,7 @@ listeners_new(struct event_base *base, Pool *pool, const char *conninfo, const c
 	ls->opts = PQconninfoParse(conninfo, &err);
 	if (err)
 		PQfreemem(err);			/* config.c checked it: the home listener's attempts will say why */
-	/* the home's address as libpq would take it: the conninfo, else PGHOST/PGPORT, else the defaults */
+	/* the home's address as libpq takes it: the conninfo, else PGHOST/PGPORT, else the defaults */
 	h = opt_value(ls->opts, "host");
 	if (h == NULL)
 		h = opt_value(ls->opts, "hostaddr");
@@ -488,7 +494,8 @@ listeners_new(struct event_base *base, Pool *pool, const char *conninfo, const c
 	}
 	else
 	{
-		struct timeval every = {LISTENERS_DISCOVER_MS / 1000, (LISTENERS_DISCOVER_MS % 1000) * 1000};
+		struct timeval every = {LISTENERS_DISCOVER_MS / 1000,
+			(LISTENERS_DISCOVER_MS % 1000) * 1000};
 
 		ls->timer = event_new(base, -1, EV_PERSIST, timer_cb, ls);
 		event_add(ls->timer, &every);

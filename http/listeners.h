@@ -3,14 +3,15 @@
  *	  LISTEN on every database node that may send ex7's notifications (docs/stream.md, "Every node's
  *	  notifications").
  *
- * NOTIFY reaches only the sessions of the server that ran it. On Citus a user's API call runs on the worker
- * holding the user's shard, so its notifications are sent there; a set of listeners keeps one LISTEN
- * connection (a pool_new_listener pool) on DATABASE_URL's server, as on plain PostgreSQL, and one on each
- * other node: the nodes ex7.notify_nodes() names (asked through the query pool at start, every
- * LISTENERS_DISCOVER_MS and whenever a listener (re)connects), or the fixed list of EX7_LISTEN_NODES
- * ("host:port,host:port"), which replaces the discovery. Every listener feeds the same callbacks; the
- * listen callback runs whenever any of them (re)connects, because notifications sent to that node while it
- * was down are lost and the owner catches up from its log.
+ * NOTIFY reaches only the sessions of the server that ran it. On Citus a user's API call runs on
+ * the worker holding the user's shard, so its notifications are sent there; a set of listeners
+ * keeps one LISTEN connection (a pool_new_listener pool) on DATABASE_URL's server, as on plain
+ * PostgreSQL, and one on each other node: the nodes ex7.notify_nodes() names (asked through the
+ * query pool at start, every LISTENERS_DISCOVER_MS and whenever a listener (re)connects), or the
+ * fixed list of EX7_LISTEN_NODES ("host:port,host:port"), which replaces the discovery. Every
+ * listener feeds the same callbacks; the listen callback runs whenever any of them (re)connects,
+ * because notifications sent to that node while it was down are lost and the owner catches up from
+ * its log.
  */
 #ifndef EX7D_LISTENERS_H
 #define EX7D_LISTENERS_H
@@ -33,9 +34,10 @@ typedef struct Listeners Listeners;
 extern int	listeners_check_setting(char *err, size_t errlen);
 
 /*
- * listeners_new: returns a set of listeners that run listen_sql ("LISTEN a; LISTEN b") on DATABASE_URL's
- * server (conninfo) and on every other node, reporting notifications to notify_cb and (re)connects to
- * listen_cb with arg. pool is the query pool the discovery runs on; role names the set in log lines.
+ * listeners_new: returns a set of listeners that run listen_sql ("LISTEN a; LISTEN b") on
+ * DATABASE_URL's server (conninfo) and on every other node, reporting notifications to notify_cb
+ * and (re)connects to listen_cb with arg. pool is the query pool the discovery runs on; role names
+ * the set in log lines.
  */
 extern Listeners *listeners_new(struct event_base *base, Pool *pool, const char *conninfo,
 								const char *listen_sql, PoolNotifyCallback notify_cb,
@@ -55,8 +57,9 @@ extern int	listeners_nodes(const Listeners *ls);
 extern bool listeners_home_ready(const Listeners *ls);
 
 /*
- * listeners_free: returns nothing; closes every listener (NULL is fine). A discovery still in flight
- * keeps the set's memory until the query pool answers it (pool_free answers every queued statement).
+ * listeners_free: returns nothing; closes every listener (NULL is fine). A discovery still in
+ * flight keeps the set's memory until the query pool answers it (pool_free answers every queued
+ * statement).
  */
 extern void listeners_free(Listeners *ls);
 
