@@ -28,6 +28,11 @@
  * SQL functions (ext/sql/67_backtest.sql): backtest_exec (ex7._backtest_exec), backtest_launch
  * (ex7._backtest_launch); the background worker's entry point backtest_worker_main.
  *
+ * Every statement on a backtest's rows names its user as well as its id (user_id = $1 AND id = $2):
+ * the tables are keyed and, on Citus, distributed by user (docs/scale-out.md), so the user is what
+ * finds the rows' shard and index. Clock readings go in as parameters, not as clock_timestamp() in
+ * the UPDATE: Citus refuses VOLATILE functions in an UPDATE of a distributed table.
+ *
  *-------------------------------------------------------------------------
  */
 #include "ex7.h"
@@ -53,6 +58,7 @@
 #include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -1022,15 +1028,20 @@ json_param(Jsonb *params, const char *key)
  * Called inside SPI; the state lives in a context under parent.
  */
 static BtState *
-bt_begin(pg_uuid_t *id, MemoryContext parent, bool keep_plans)
+bt_begin(pg_uuid_t *user, pg_uuid_t *id, MemoryContext parent, bool keep_plans)
 {
 	static const char *q =
 	"SELECT b.user_id, b.instrument, b.timeframe::text, b.range_from, b.range_to, b.params, v.graph, "
 	"i.tick_size, i.tick_value, b.status FROM ex7.backtests b "
-	"JOIN ex7.strategy_versions v ON v.strategy_id = b.strategy_id AND v.version = b.strategy_version "
-	"JOIN ex7.instruments i ON i.symbol = b.instrument WHERE b.id = $1 FOR NO KEY UPDATE OF b";
+	"JOIN ex7.strategy_versions v ON v.user_id = b.user_id AND v.strategy_id = b.strategy_id "
+	"AND v.version = b.strategy_version "
+	"JOIN ex7.instruments i ON i.symbol = b.instrument WHERE b.user_id = $1 AND b.id = $2 "
+	"FOR NO KEY UPDATE OF b";
 	Oid			uuidtype[1] = {UUIDOID};
-	Datum		args[1];
+	Oid			keytypes[2] = {UUIDOID, UUIDOID};
+	Oid			starttypes[3] = {UUIDOID, UUIDOID, TIMESTAMPTZOID};
+	Datum		args[2];
+	Datum		startargs[3];
 	MemoryContext cxt = AllocSetContextCreate(parent, "ex7 backtest", ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old;
 	BtState    *st;
@@ -1043,8 +1054,9 @@ bt_begin(pg_uuid_t *id, MemoryContext parent, bool keep_plans)
 	Oid			risk_args[8] = {NUMERICOID, INT4OID, INT4OID, INT4OID, NUMERICOID, INT8OID, INT8OID,
 	INT8OID};
 
-	args[0] = UUIDPGetDatum(id);
-	if (SPI_execute_with_args(q, 1, uuidtype, args, NULL, false, 1) != SPI_OK_SELECT)
+	args[0] = UUIDPGetDatum(user);
+	args[1] = UUIDPGetDatum(id);
+	if (SPI_execute_with_args(q, 2, keytypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the backtest");
 	if (SPI_processed != 1)
 		ereport(ERROR, (errcode(ERRCODE_EX7_NOT_FOUND), errmsg("backtest not found")));
@@ -1128,7 +1140,7 @@ bt_begin(pg_uuid_t *id, MemoryContext parent, bool keep_plans)
 			TIMESTAMPTZOID, NUMERICOID, TEXTOID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID,
 		NUMERICOID, NUMERICOID};
 		Oid			et[2] = {TIMESTAMPTZOID, NUMERICOID};
-		Oid			pt[2] = {UUIDOID, INT8OID};
+		Oid			pt[3] = {UUIDOID, UUIDOID, INT8OID};
 
 		st->rows_cxt = AllocSetContextCreate(st->cxt, "ex7 backtest rows", ALLOCSET_DEFAULT_SIZES);
 		rows_init(st, &st->trade_rows, 15, tt,
@@ -1139,16 +1151,20 @@ bt_begin(pg_uuid_t *id, MemoryContext parent, bool keep_plans)
 		rows_init(st, &st->equity, 2, et,
 				  "INSERT INTO ex7.backtest_equity_chunks (backtest_id, user_id, first_seq, ts, equity) "
 				  "VALUES ($1, $2, $3, $4, $5)");
-		st->progress_plan = prepare(st, "UPDATE ex7.backtests SET bars_done = $2 WHERE id = $1", 2, pt);
+		st->progress_plan = prepare(st, "UPDATE ex7.backtests SET bars_done = $3 "
+									"WHERE user_id = $1 AND id = $2", 3, pt);
 	}
 	/* a run starts from nothing: what an earlier, failed attempt stored goes */
-	if (SPI_execute_with_args("DELETE FROM ex7.backtest_trade_chunks WHERE backtest_id = $1", 1, uuidtype,
-							  args, NULL, false, 0) != SPI_OK_DELETE ||
-		SPI_execute_with_args("DELETE FROM ex7.backtest_equity_chunks WHERE backtest_id = $1", 1, uuidtype,
-							  args, NULL, false, 0) != SPI_OK_DELETE ||
+	startargs[0] = args[0];
+	startargs[1] = args[1];
+	startargs[2] = TimestampTzGetDatum(GetCurrentTimestamp());	/* clock_timestamp() */
+	if (SPI_execute_with_args("DELETE FROM ex7.backtest_trade_chunks WHERE user_id = $1 AND backtest_id = $2",
+							  2, keytypes, args, NULL, false, 0) != SPI_OK_DELETE ||
+		SPI_execute_with_args("DELETE FROM ex7.backtest_equity_chunks WHERE user_id = $1 AND backtest_id = $2",
+							  2, keytypes, args, NULL, false, 0) != SPI_OK_DELETE ||
 		SPI_execute_with_args("UPDATE ex7.backtests SET status = 'running', bars_done = 0, "
-							  "started_at = pg_catalog.clock_timestamp(), error = NULL WHERE id = $1",
-							  1, uuidtype, args, NULL, false, 0) != SPI_OK_UPDATE)
+							  "started_at = $3, error = NULL WHERE user_id = $1 AND id = $2",
+							  3, starttypes, startargs, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not start the backtest");
 	st->t0 = GetCurrentTimestamp();
 	read_history(st);
@@ -1159,10 +1175,11 @@ bt_begin(pg_uuid_t *id, MemoryContext parent, bool keep_plans)
 static void
 bt_progress(BtState *st)
 {
-	Datum		args[2];
+	Datum		args[3];
 
-	args[0] = UUIDPGetDatum(&st->id);
-	args[1] = Int64GetDatum(st->bars);
+	args[0] = st->user_id;
+	args[1] = UUIDPGetDatum(&st->id);
+	args[2] = Int64GetDatum(st->bars);
 	if (SPI_execute_plan(st->progress_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not store the progress");
 	st->flushed_bars = st->bars;
@@ -1176,8 +1193,8 @@ static Datum
 bt_finish(BtState *st)
 {
 	StringInfoData buf;
-	Datum		args[3];
-	Oid			types[3] = {UUIDOID, JSONBOID, INT8OID};
+	Datum		args[5];
+	Oid			types[5] = {UUIDOID, UUIDOID, JSONBOID, INT8OID, TIMESTAMPTZOID};
 	Datum		summary;
 	int64		elapsed;
 
@@ -1217,11 +1234,13 @@ bt_finish(BtState *st)
 					 elapsed > 0 ? st->bars * 1e6 / elapsed : 0.0);
 	summary = DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
 
-	args[0] = UUIDPGetDatum(&st->id);
-	args[1] = summary;
-	args[2] = Int64GetDatum(st->bars);
-	if (SPI_execute_with_args("UPDATE ex7.backtests SET status = 'done', result = $2, bars_done = $3, "
-							  "finished_at = pg_catalog.clock_timestamp() WHERE id = $1", 3, types,
+	args[0] = st->user_id;
+	args[1] = UUIDPGetDatum(&st->id);
+	args[2] = summary;
+	args[3] = Int64GetDatum(st->bars);
+	args[4] = TimestampTzGetDatum(GetCurrentTimestamp());	/* clock_timestamp() */
+	if (SPI_execute_with_args("UPDATE ex7.backtests SET status = 'done', result = $3, bars_done = $4, "
+							  "finished_at = $5 WHERE user_id = $1 AND id = $2", 5, types,
 							  args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not store the backtest result");
 	return summary;
@@ -1240,21 +1259,56 @@ bt_end(BtState *st)
 }
 
 /*
- * backtest_exec: ex7._backtest_exec(p_id uuid). Runs backtest p_id to the end in the caller's
- * transaction (status running, then done; trades and equity stored) and returns its summary.
+ * backtest_key: the (user, id) of the backtest a call names: ex7._backtest_exec(p_user, p_id) and
+ * ex7._backtest_launch(p_user, p_id) give both, as every caller in the extension does. The
+ * one-argument forms (p_id), kept for tests and benchmarks, find the user from the id alone: a
+ * lookup without the table's key (on Citus a read of every shard). X7404 when there is no such
+ * backtest (or the caller's row security hides it). Called inside SPI.
+ */
+static void
+backtest_key(FunctionCallInfo fcinfo, pg_uuid_t *user, pg_uuid_t *id)
+{
+	if (PG_NARGS() == 2)
+	{
+		memcpy(user, PG_GETARG_UUID_P(0), sizeof(pg_uuid_t));
+		memcpy(id, PG_GETARG_UUID_P(1), sizeof(pg_uuid_t));
+		return;
+	}
+	memcpy(id, PG_GETARG_UUID_P(0), sizeof(pg_uuid_t));
+	{
+		Oid			types[1] = {UUIDOID};
+		Datum		args[1] = {UUIDPGetDatum(id)};
+		bool		isnull;
+
+		if (SPI_execute_with_args("SELECT b.user_id FROM ex7.backtests b WHERE b.id = $1", 1, types, args,
+								  NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the backtest");
+		if (SPI_processed != 1)
+			ereport(ERROR, (errcode(ERRCODE_EX7_NOT_FOUND), errmsg("backtest not found")));
+		memcpy(user, DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
+			   sizeof(pg_uuid_t));
+	}
+}
+
+/*
+ * backtest_exec: ex7._backtest_exec(p_user uuid, p_id uuid), and ex7._backtest_exec(p_id uuid). Runs
+ * backtest p_id of user p_user to the end in the caller's transaction (status running, then done;
+ * trades and equity stored) and returns its summary.
  */
 PG_FUNCTION_INFO_V1(backtest_exec);
 Datum
 backtest_exec(PG_FUNCTION_ARGS)
 {
-	pg_uuid_t  *id = PG_GETARG_UUID_P(0);
+	pg_uuid_t	user;
+	pg_uuid_t	id;
 	MemoryContext caller = CurrentMemoryContext;
 	BtState    *st;
 	Datum		summary;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	st = bt_begin(id, caller, false);
+	backtest_key(fcinfo, &user, &id);
+	st = bt_begin(&user, &id, caller, false);
 	while (run_chunk(st))
 		;
 	summary = SPI_datumTransfer(bt_finish(st), false, -1);
@@ -1274,6 +1328,7 @@ typedef struct BtLaunch
 	Oid			database;
 	Oid			role;
 	TransactionId xid;			/* the transaction that created the backtest row */
+	pg_uuid_t	user;
 	pg_uuid_t	id;
 } BtLaunch;
 
@@ -1282,10 +1337,14 @@ StaticAssertDecl(sizeof(BtLaunch) <= BGW_EXTRALEN, "BtLaunch must fit in bgw_ext
 extern PGDLLEXPORT void backtest_worker_main(Datum arg);
 
 /*
- * backtest_launch: ex7._backtest_launch(p_id uuid). Returns true when a background worker was
- * registered to run backtest p_id once the calling transaction ends (it waits for it, and finds
- * nothing to do when it rolled back); false when no worker slot is free (max_worker_processes),
- * for the caller to run it inline instead.
+ * backtest_launch: ex7._backtest_launch(p_user uuid, p_id uuid), and ex7._backtest_launch(p_id uuid).
+ * Returns true when a background worker was registered to run backtest p_id of user p_user once the
+ * calling transaction ends (it waits for it, and finds nothing to do when it rolled back); false when
+ * no worker slot is free (max_worker_processes), for the caller to run it inline instead.
+ *
+ * Starting workers is the HTTP front's, not a bound role's: EXECUTE on the one-argument form is revoked
+ * from ex7_user (99_grants.sql), and both forms require it, so the two-argument form gives nobody a
+ * worker the one-argument form would not (42501 otherwise).
  */
 PG_FUNCTION_INFO_V1(backtest_launch);
 Datum
@@ -1293,13 +1352,21 @@ backtest_launch(PG_FUNCTION_ARGS)
 {
 	BackgroundWorker w;
 	BtLaunch	l;
+	Oid			one[1] = {UUIDOID};
 
+	if (pg_proc_aclcheck(lookup("_backtest_launch", 1, one), GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						errmsg("permission denied for function _backtest_launch"),
+						errdetail("Background backtest workers are started by the HTTP front, not by roles bound to a user.")));
 	memset(&w, 0, sizeof(w));
 	memset(&l, 0, sizeof(l));
 	l.database = MyDatabaseId;
 	l.role = GetUserId();
 	l.xid = GetTopTransactionId();
-	memcpy(&l.id, PG_GETARG_UUID_P(0), sizeof(pg_uuid_t));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	backtest_key(fcinfo, &l.user, &l.id);
+	SPI_finish();
 	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	w.bgw_restart_time = BGW_NEVER_RESTART;
@@ -1376,19 +1443,19 @@ backtest_worker_main(Datum arg)
 	PG_TRY();
 	{
 		bool		more = true;
-		Oid			types[1] = {UUIDOID};
-		Datum		args[1] = {UUIDPGetDatum(&l.id)};
+		Oid			types[2] = {UUIDOID, UUIDOID};
+		Datum		args[2] = {UUIDPGetDatum(&l.user), UUIDPGetDatum(&l.id)};
 
 		worker_xact_begin();
 		/* rolled back, or already run: nothing to do */
-		if (SPI_execute_with_args("SELECT 1 FROM ex7.backtests WHERE id = $1 AND status = 'queued'",
-								  1, types, args, NULL, true, 1) != SPI_OK_SELECT ||
+		if (SPI_execute_with_args("SELECT 1 FROM ex7.backtests WHERE user_id = $1 AND id = $2 "
+								  "AND status = 'queued'", 2, types, args, NULL, true, 1) != SPI_OK_SELECT ||
 			SPI_processed == 0)
 		{
 			worker_xact_end();
 			proc_exit(0);
 		}
-		st = bt_begin(&l.id, top, true);
+		st = bt_begin(&l.user, &l.id, top, true);
 		worker_xact_end();
 		while (more)
 		{
@@ -1417,11 +1484,12 @@ backtest_worker_main(Datum arg)
 		AbortCurrentTransaction();
 		worker_xact_begin();
 		{
-			Oid			types[2] = {UUIDOID, TEXTOID};
-			Datum		args[2] = {UUIDPGetDatum(&l.id), CStringGetTextDatum(e->message)};
+			Oid			types[4] = {UUIDOID, UUIDOID, TEXTOID, TIMESTAMPTZOID};
+			Datum		args[4] = {UUIDPGetDatum(&l.user), UUIDPGetDatum(&l.id),
+				CStringGetTextDatum(e->message), TimestampTzGetDatum(GetCurrentTimestamp())};
 
-			SPI_execute_with_args("UPDATE ex7.backtests SET status = 'failed', error = $2, "
-								  "finished_at = pg_catalog.clock_timestamp() WHERE id = $1", 2,
+			SPI_execute_with_args("UPDATE ex7.backtests SET status = 'failed', error = $3, "
+								  "finished_at = $4 WHERE user_id = $1 AND id = $2", 4,
 								  types, args, NULL, false, 0);
 		}
 		worker_xact_end();

@@ -10,25 +10,48 @@ AS $$ SELECT 20000 $$;
 COMMENT ON FUNCTION ex7._backtest_inline_bars() IS
 'Returns 20000: the most bars a backtest runs inline, in the request''s transaction; a longer range runs in a background worker (POST answers at once with status queued). About 0.1 to 0.5 s of work.';
 
+/*
+ * The run and the launch name the backtest by its user and id, the key of its rows (per-user tables are
+ * keyed and, on Citus, distributed by user_id: docs/scale-out.md). The one-argument forms are kept for
+ * tests and benchmarks; they find the user from the id alone, a read without the key (ext/backtest.c).
+ */
+CREATE OR REPLACE FUNCTION ex7._backtest_exec(p_user uuid, p_id uuid)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'backtest_exec'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION ex7._backtest_exec(uuid, uuid) IS
+'Returns the summary of p_user''s backtest p_id after running it to the end in the caller''s transaction: status running then done, trades in ex7.backtest_trades, the equity curve in ex7.backtest_equity, the summary and timings in the row. X7404 when it does not exist (or the caller''s row security hides it).';
+
 CREATE OR REPLACE FUNCTION ex7._backtest_exec(p_id uuid)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'backtest_exec'
 LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION ex7._backtest_exec(uuid) IS
-'Returns the summary of backtest p_id after running it to the end in the caller''s transaction: status running then done, trades in ex7.backtest_trades, the equity curve in ex7.backtest_equity, the summary and timings in the row. X7404 when it does not exist (or the caller''s row security hides it).';
+'Returns ex7._backtest_exec(user, p_id) with the backtest''s user looked up by its id alone (for tests and benchmarks; the extension passes the user). X7404 when it does not exist (or the caller''s row security hides it).';
+
+CREATE OR REPLACE FUNCTION ex7._backtest_launch(p_user uuid, p_id uuid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'backtest_launch'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION ex7._backtest_launch(uuid, uuid) IS
+'Returns true when a background worker was registered to run p_user''s backtest p_id after the calling transaction commits (committing its progress every 65,536 bars), false when no worker slot is free. Requires EXECUTE on ex7._backtest_launch(uuid) as well (42501 otherwise): starting workers is not a bound role''s.';
 
 CREATE OR REPLACE FUNCTION ex7._backtest_launch(p_id uuid)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'backtest_launch'
 LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION ex7._backtest_launch(uuid) IS
-'Returns true when a background worker was registered to run backtest p_id after the calling transaction commits (committing its progress every 65,536 bars), false when no worker slot is free.';
+'Returns ex7._backtest_launch(user, p_id) with the backtest''s user looked up by its id alone (for tests; the extension passes the user): true when a background worker was registered to run backtest p_id after the calling transaction commits, false when no worker slot is free. X7404 when it does not exist.';
 
 /* ---------------------------------------------------------------------------------------------------
  * JSON.
  * ------------------------------------------------------------------------------------------------- */
 
-CREATE OR REPLACE FUNCTION ex7._backtest_trades_json(p_id uuid)
+-- 0.3.0 named the backtest by its user as well (the key of the chunk rows); the id-only forms go
+DROP FUNCTION IF EXISTS ex7._backtest_trades_json(uuid);
+DROP FUNCTION IF EXISTS ex7._backtest_equity_json(uuid);
+
+CREATE OR REPLACE FUNCTION ex7._backtest_trades_json(p_user uuid, p_id uuid)
 RETURNS jsonb
 LANGUAGE sql STABLE
 AS $$
@@ -41,22 +64,22 @@ AS $$
                'pnl', t.net_pnl::text, 'mae', t.mae::text, 'mfe', t.mfe::text, 'tag', NULL)
                ORDER BY t.seq), '[]')
       FROM ex7.backtest_trades t
-     WHERE t.backtest_id = p_id;
+     WHERE t.user_id = p_user AND t.backtest_id = p_id;
 $$;
-COMMENT ON FUNCTION ex7._backtest_trades_json(uuid) IS
-'Returns the trades of backtest p_id in exit order: [{seq, entry_time, exit_time, side, quantity, entry_price, exit_price, stop_price, target_price, exit_reason, gross_pnl, slippage_cost, commission, pnl (net), mae, mfe, tag}], money as decimal strings: the trades ex7.compute_metrics reads.';
+COMMENT ON FUNCTION ex7._backtest_trades_json(uuid, uuid) IS
+'Returns the trades of p_user''s backtest p_id in exit order: [{seq, entry_time, exit_time, side, quantity, entry_price, exit_price, stop_price, target_price, exit_reason, gross_pnl, slippage_cost, commission, pnl (net), mae, mfe, tag}], money as decimal strings: the trades ex7.compute_metrics reads.';
 
-CREATE OR REPLACE FUNCTION ex7._backtest_equity_json(p_id uuid)
+CREATE OR REPLACE FUNCTION ex7._backtest_equity_json(p_user uuid, p_id uuid)
 RETURNS jsonb
 LANGUAGE sql STABLE
 AS $$
     SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('ts', e.ts, 'equity', e.equity::text)
                                          ORDER BY e.seq), '[]')
       FROM ex7.backtest_equity e
-     WHERE e.backtest_id = p_id;
+     WHERE e.user_id = p_user AND e.backtest_id = p_id;
 $$;
-COMMENT ON FUNCTION ex7._backtest_equity_json(uuid) IS
-'Returns the equity curve of backtest p_id: [{ts, equity}] in time order (every trade close and the last bar of every UTC day), equity as a decimal string.';
+COMMENT ON FUNCTION ex7._backtest_equity_json(uuid, uuid) IS
+'Returns the equity curve of p_user''s backtest p_id: [{ts, equity}] in time order (every trade close and the last bar of every UTC day), equity as a decimal string.';
 
 /* _backtest_json: the row without trades, equity and metrics (the list's item) */
 CREATE OR REPLACE FUNCTION ex7._backtest_json(b ex7.backtests)
@@ -242,12 +265,14 @@ LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     b ex7.backtests;
+    v_bars bigint;
 BEGIN
+    -- counted first: Citus plans no subquery inside INSERT ... VALUES into a distributed table
+    SELECT count(*) INTO v_bars FROM ex7.bars x
+     WHERE x.instrument = s.instrument AND x.timeframe = s.timeframe AND x.ts > p_from AND x.ts <= p_to;
     INSERT INTO ex7.backtests (user_id, strategy_id, strategy_version, instrument, timeframe, range_from,
                                range_to, params, purpose, bars_total)
-    VALUES (s.user_id, s.id, p_version, s.instrument, s.timeframe, p_from, p_to, p_params, p_purpose,
-            (SELECT count(*) FROM ex7.bars x
-              WHERE x.instrument = s.instrument AND x.timeframe = s.timeframe AND x.ts > p_from AND x.ts <= p_to))
+    VALUES (s.user_id, s.id, p_version, s.instrument, s.timeframe, p_from, p_to, p_params, p_purpose, v_bars)
     RETURNING * INTO b;
     RETURN b;
 END
@@ -279,6 +304,7 @@ DECLARE
     v_id uuid;
     v_status text;
     v_n integer := 0;
+    v_now timestamptz;
 BEGIN
     FOR v_id, v_status IN
         SELECT b.id, b.status FROM ex7.backtests b
@@ -287,12 +313,14 @@ BEGIN
     LOOP
         -- free: no worker holds it (held until this transaction ends, so no worker starts on it meanwhile)
         IF pg_catalog.pg_try_advisory_xact_lock_shared(ex7._backtest_lock_key(v_id)) THEN
+            -- read before the UPDATE: Citus refuses a VOLATILE function in an UPDATE of a distributed table
+            v_now := pg_catalog.clock_timestamp();
             UPDATE ex7.backtests b
-               SET status = 'failed', finished_at = pg_catalog.clock_timestamp(),
+               SET status = 'failed', finished_at = v_now,
                    error = CASE v_status
                        WHEN 'running' THEN 'interrupted: the background worker running it stopped (a server restart, or the process was ended); run the backtest again'
                        ELSE 'not started: no background worker took it up; run the backtest again' END
-             WHERE b.id = v_id AND b.status = v_status;
+             WHERE b.user_id = p_user AND b.id = v_id AND b.status = v_status;
             v_n := v_n + 1;
         END IF;
     END LOOP;
@@ -322,20 +350,21 @@ BEGIN
     s := ex7._backtest_strategy(p_user, p_strategy_id);
     v_params := ex7._backtest_params(p_body);
     v_version := coalesce((v_params ->> 'version')::integer, s.current_version);
-    IF NOT EXISTS (SELECT 1 FROM ex7.strategy_versions v WHERE v.strategy_id = s.id AND v.version = v_version) THEN
+    IF NOT EXISTS (SELECT 1 FROM ex7.strategy_versions v
+                    WHERE v.user_id = s.user_id AND v.strategy_id = s.id AND v.version = v_version) THEN
         PERFORM ex7._raise(404, 'version not found');
     END IF;
     v_params := v_params - 'from' - 'to' - 'version';
     b := ex7._backtest_create(s, v_version, (p_body ->> 'from')::timestamptz, (p_body ->> 'to')::timestamptz,
                               v_params, 'user');
     IF p_sync OR b.bars_total <= ex7._backtest_inline_bars() THEN
-        PERFORM ex7._backtest_exec(b.id);
+        PERFORM ex7._backtest_exec(p_user, b.id);
         RETURN ex7.get_backtest(p_user, b.id);
     END IF;
     -- a role bound to a user runs its backtests in its own session: background workers (server
     -- processes, max_worker_processes) are the HTTP front's to start (99_grants.sql)
     IF NOT pg_catalog.has_function_privilege('ex7._backtest_launch(uuid)', 'EXECUTE') THEN
-        PERFORM ex7._backtest_exec(b.id);
+        PERFORM ex7._backtest_exec(p_user, b.id);
         RETURN ex7.get_backtest(p_user, b.id);
     END IF;
     -- the per-user cap on background runs (each holds a worker process for its whole run); runs whose
@@ -347,9 +376,9 @@ BEGIN
         PERFORM ex7._raise(429, 'too many backtests running: wait for one to finish',
                            pg_catalog.jsonb_build_object('code', 'backtests_running', 'limit', 2, 'retry_after', 10));
     END IF;
-    IF NOT ex7._backtest_launch(b.id) THEN
+    IF NOT ex7._backtest_launch(p_user, b.id) THEN
         -- no worker slot free: run it here, as a short one would
-        PERFORM ex7._backtest_exec(b.id);
+        PERFORM ex7._backtest_exec(p_user, b.id);
     END IF;
     RETURN ex7.get_backtest(p_user, b.id);
 END
@@ -374,8 +403,8 @@ BEGIN
     IF b.status IN ('queued', 'running') AND ex7._backtests_reap(p_user) > 0 THEN
         b := ex7._own_backtest(p_user, p_id);   -- its worker is gone: now failed
     END IF;
-    v_trades := ex7._backtest_trades_json(b.id);
-    v_equity := ex7._backtest_equity_json(b.id);
+    v_trades := ex7._backtest_trades_json(b.user_id, b.id);
+    v_equity := ex7._backtest_equity_json(b.user_id, b.id);
     RETURN ex7._backtest_json(b) || pg_catalog.jsonb_build_object(
         'trades', v_trades, 'equity', v_equity, 'metrics', ex7._backtest_metrics(b, v_trades, v_equity));
 END
@@ -414,7 +443,7 @@ BEGIN
              LIMIT v_limit + 1) p;
     IF v_n > v_limit THEN
         SELECT x.created_at, x.id INTO v_last FROM ex7.backtests x
-         WHERE x.id = ((v_items -> (v_limit - 1)) ->> 'id')::uuid;
+         WHERE x.user_id = p_user AND x.id = ((v_items -> (v_limit - 1)) ->> 'id')::uuid;
         v_next := ex7.cursor_encode('backtests', p_user, v_last.created_at, v_last.id::text);
     END IF;
     RETURN pg_catalog.jsonb_build_object('items', v_items, 'next_cursor', v_next,
@@ -432,8 +461,8 @@ DECLARE
     b ex7.backtests := ex7._own_backtest(p_user, p_id);
     v_name text;
 BEGIN
-    SELECT s.name INTO v_name FROM ex7.strategies s WHERE s.id = b.strategy_id;
-    RETURN ex7.equity_svg(ex7._backtest_equity_json(b.id),
+    SELECT s.name INTO v_name FROM ex7.strategies s WHERE s.user_id = b.user_id AND s.id = b.strategy_id;
+    RETURN ex7.equity_svg(ex7._backtest_equity_json(b.user_id, b.id),
                           pg_catalog.format('%s v%s, %s %s: backtest %s to %s', v_name, b.strategy_version,
                                             b.instrument, b.timeframe,
                                             pg_catalog.to_char(b.range_from AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
@@ -553,7 +582,7 @@ AS $$
         'backtest_id', v.backtest_id, 'passed', v.passed, 'trigger', v.trigger,
         'window', (SELECT pg_catalog.jsonb_build_object('from', b.range_from, 'to', b.range_to,
                                                         'bars', b.bars_total)
-                     FROM ex7.backtests b WHERE b.id = v.backtest_id),
+                     FROM ex7.backtests b WHERE b.user_id = v.user_id AND b.id = v.backtest_id),
         'criteria', v.criteria, 'observed', v.observed, 'failed', v.failed, 'validated_at', v.created_at,
         'compliance', ex7.compliance_banner());
 $$;
@@ -594,7 +623,7 @@ BEGIN
     b := ex7._backtest_create(s, s.current_version, v_to - p.window_days * interval '1 day', v_to,
                               '{"initial_capital": "10000.00", "risk_free_rate": "0", "risk_gate": false,
                                 "evaluation": "fast"}', 'validation');
-    r := ex7._backtest_exec(b.id);
+    r := ex7._backtest_exec(b.user_id, b.id);
     v_trades := (r ->> 'trades')::bigint;
     v_dd := (r ->> 'max_drawdown')::numeric;
     v_gp := (r ->> 'gross_profit')::numeric;

@@ -145,7 +145,7 @@ BEGIN
                'id', b.id, 'strategy_version', b.strategy_version, 'purpose', b.purpose,
                'range_from', b.range_from, 'range_to', b.range_to, 'finished_at', b.finished_at,
                'summary', b.result,
-               'metrics', ex7._backtest_metrics(b, ex7._backtest_trades_json(b.id), ex7._backtest_equity_json(b.id))
+               'metrics', ex7._backtest_metrics(b, ex7._backtest_trades_json(b.user_id, b.id), ex7._backtest_equity_json(b.user_id, b.id))
                           - 'breakdowns');
 END
 $$;
@@ -336,26 +336,27 @@ BEGIN
           FROM ex7.strategies s
          WHERE s.user_id = p_user AND s.deleted_at IS NULL
     ), closed AS (
-        -- signals_user_mode_closed_idx; force-closes are not trades (no realized P&L)
-        SELECT c.strategy_id, count(*) AS n, count(*) FILTER (WHERE c.net_pnl > 0) AS wins,
+        -- signals_user_mode_closed_idx; force-closes are not trades (no realized P&L). user_id is kept for
+        -- the joins below: joins of per-user rows equate the user too (docs/scale-out.md)
+        SELECT c.user_id, c.strategy_id, count(*) AS n, count(*) FILTER (WHERE c.net_pnl > 0) AS wins,
                sum(c.net_pnl) AS pnl
           FROM ex7.signals c
          WHERE c.user_id = p_user AND c.mode = p_mode AND c.status <> 'open' AND c.close_reason <> 'force_close'
            AND c.closed_at <= p_at
-         GROUP BY c.strategy_id
+         GROUP BY c.user_id, c.strategy_id
     ), open AS (
         -- signals_user_mode_open_idx
-        SELECT o.strategy_id, count(*) AS n
+        SELECT o.user_id, o.strategy_id, count(*) AS n
           FROM ex7.signals o
          WHERE o.user_id = p_user AND o.mode = p_mode AND o.status = 'open'
-         GROUP BY o.strategy_id
+         GROUP BY o.user_id, o.strategy_id
     ), errs AS (
         -- signal_audit_user_bar_idx (user_id, bar_ts DESC, id DESC): the last 24 hours only
-        SELECT a.strategy_id, count(*) AS n
+        SELECT a.user_id, a.strategy_id, count(*) AS n
           FROM ex7.signal_audit a
          WHERE a.user_id = p_user AND a.bar_ts > p_at - interval '24 hours' AND a.bar_ts <= p_at
            AND a.decision = 'error' AND (a.mode = p_mode OR a.mode IS NULL)
-         GROUP BY a.strategy_id
+         GROUP BY a.user_id, a.strategy_id
     )
     SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                'strategy_id', st.id,
@@ -378,10 +379,10 @@ BEGIN
                ORDER BY st.name, st.id), '[]')
       INTO v_items
       FROM st
-      LEFT JOIN ex7.strategy_runtimes r ON r.strategy_id = st.id AND r.mode = p_mode
-      LEFT JOIN closed ON closed.strategy_id = st.id
-      LEFT JOIN open ON open.strategy_id = st.id
-      LEFT JOIN errs ON errs.strategy_id = st.id;
+      LEFT JOIN ex7.strategy_runtimes r ON r.user_id = st.user_id AND r.strategy_id = st.id AND r.mode = p_mode
+      LEFT JOIN closed ON closed.user_id = st.user_id AND closed.strategy_id = st.id
+      LEFT JOIN open ON open.user_id = st.user_id AND open.strategy_id = st.id
+      LEFT JOIN errs ON errs.user_id = st.user_id AND errs.strategy_id = st.id;
 
     RETURN pg_catalog.jsonb_build_object(
         'mode', p_mode,

@@ -88,8 +88,8 @@ DECLARE
     n integer := 0;
 BEGIN
     FOR r IN
-        SELECT x.id, x.user_id
-          FROM ex7.strategy_runtimes x JOIN ex7.strategies s ON s.id = x.strategy_id
+        SELECT x.id, x.user_id, s.timeframe
+          FROM ex7.strategy_runtimes x JOIN ex7.strategies s ON s.user_id = x.user_id AND s.id = x.strategy_id
          WHERE x.status = 'draining'
            AND x.updated_at + 2 * ex7._timeframe_interval(s.timeframe) <= p_now
          ORDER BY x.user_id, x.id
@@ -98,11 +98,15 @@ BEGIN
             PERFORM ex7._lock_user(r.user_id);
             v_locked := r.user_id;
         END IF;
+        -- the threshold is computed here, not over the row's columns in the UPDATE: Citus refuses a STABLE
+        -- function (timestamptz + interval) applied to a column in an UPDATE of a distributed table. The
+        -- timeframe read above is re-checked under the lock (a length in hours: the two forms are equal)
         UPDATE ex7.strategy_runtimes x
            SET status = 'stopped', stopped_at = pg_catalog.now(), updated_at = pg_catalog.now()
           FROM ex7.strategies s
-         WHERE x.id = r.id AND s.id = x.strategy_id AND x.status = 'draining'
-           AND x.updated_at + 2 * ex7._timeframe_interval(s.timeframe) <= p_now;
+         WHERE x.user_id = r.user_id AND x.id = r.id AND s.user_id = r.user_id AND s.id = x.strategy_id
+           AND x.status = 'draining' AND s.timeframe = r.timeframe
+           AND x.updated_at <= p_now - 2 * ex7._timeframe_interval(r.timeframe);
         IF FOUND THEN
             n := n + 1;
         END IF;
@@ -144,10 +148,14 @@ COMMENT ON FUNCTION ex7.job_backtests_reap(timestamptz) IS
 
 /*
  * retention: the operational tables that grow with traffic, and how long their rows are kept (the
- * periods and why are in docs/jobs.md, "Retention"). Every statement deletes at most ex7._retention_batch()
- * rows, oldest condition first, skipping rows another transaction holds (a counter being updated right
- * now is not old); when one hits the batch, the result says more and the job is due again at the next
- * tick, so a first run over a large backlog is spread over short transactions.
+ * periods and why are in docs/jobs.md, "Retention"). Each table gives at most ex7._retention_batch()
+ * candidate rows, read without a lock; they are then locked and deleted one distribution key at a time
+ * (per user for per-user tables, per row for the tables keyed by a subject or an event id), skipping rows
+ * another transaction holds (a counter being updated right now is not old) and re-checking the condition
+ * under the lock. Per key, because Citus runs no SELECT ... FOR UPDATE over several shards
+ * (docs/scale-out.md); on one node it deletes what one statement over the table did. When a table gives a
+ * whole batch of candidates, the result says more and the job is due again at the next tick, so a first
+ * run over a large backlog is spread over short transactions.
  */
 CREATE OR REPLACE FUNCTION ex7._retention_batch()
 RETURNS integer
@@ -168,70 +176,168 @@ DECLARE
     v_day timestamptz := pg_catalog.date_trunc('day', p_now AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
     v_date date := (p_now AT TIME ZONE 'UTC')::date;
     v_res jsonb := '{}';
-    n integer;
+    v_more boolean := false;
+    v_seen integer;         -- candidates of the table
+    n integer;              -- rows of the table deleted
+    m integer;
+    v_key text;
+    v_user uuid;
+    v_ids uuid[];
+    v_nums bigint[];
+    v_days date[];
 BEGIN
     -- request counters of an earlier UTC day count nothing any more: ex7.rate_take starts them afresh
-    DELETE FROM ex7.rate_counters WHERE ctid = ANY (ARRAY(
-        SELECT c.ctid FROM ex7.rate_counters c WHERE c.day_start < v_day LIMIT c_batch FOR UPDATE SKIP LOCKED));
-    GET DIAGNOSTICS n = ROW_COUNT;
+    v_seen := 0;
+    n := 0;
+    FOR v_key IN SELECT c.subject FROM ex7.rate_counters c WHERE c.day_start < v_day LIMIT c_batch LOOP
+        v_seen := v_seen + 1;
+        DELETE FROM ex7.rate_counters x WHERE x.subject = v_key AND x.subject = ANY (ARRAY(
+            SELECT c.subject FROM ex7.rate_counters c WHERE c.subject = v_key AND c.day_start < v_day
+               FOR UPDATE SKIP LOCKED));
+        GET DIAGNOSTICS m = ROW_COUNT;
+        n := n + m;
+    END LOOP;
+    v_more := v_more OR v_seen = c_batch;
     v_res := v_res || pg_catalog.jsonb_build_object('rate_counters', n);
 
     -- attempt counters: the longest window is one hour (sign-up and waitlist per address); a day later a
     -- counter is certain to be past its window
-    DELETE FROM ex7.auth_attempts WHERE ctid = ANY (ARRAY(
-        SELECT a.ctid FROM ex7.auth_attempts a WHERE a.window_start < p_now - interval '1 day'
-         LIMIT c_batch FOR UPDATE SKIP LOCKED));
-    GET DIAGNOSTICS n = ROW_COUNT;
+    v_seen := 0;
+    n := 0;
+    FOR v_key IN
+        SELECT a.subject FROM ex7.auth_attempts a WHERE a.window_start < p_now - interval '1 day' LIMIT c_batch
+    LOOP
+        v_seen := v_seen + 1;
+        DELETE FROM ex7.auth_attempts x WHERE x.subject = v_key AND x.subject = ANY (ARRAY(
+            SELECT a.subject FROM ex7.auth_attempts a
+             WHERE a.subject = v_key AND a.window_start < p_now - interval '1 day' FOR UPDATE SKIP LOCKED));
+        GET DIAGNOSTICS m = ROW_COUNT;
+        n := n + m;
+    END LOOP;
+    v_more := v_more OR v_seen = c_batch;
     v_res := v_res || pg_catalog.jsonb_build_object('auth_attempts', n);
 
     -- alert deliveries that are finished (never a queued one), 90 days after they were made
-    DELETE FROM ex7.alert_deliveries WHERE ctid = ANY (ARRAY(
-        SELECT d.ctid FROM ex7.alert_deliveries d
-         WHERE d.status <> 'queued' AND d.created_at < p_now - interval '90 days'
-         LIMIT c_batch FOR UPDATE SKIP LOCKED));
-    GET DIAGNOSTICS n = ROW_COUNT;
+    v_seen := 0;
+    n := 0;
+    FOR v_user, v_ids IN
+        SELECT d.user_id, pg_catalog.array_agg(d.id)
+          FROM (SELECT d.user_id, d.id FROM ex7.alert_deliveries d
+                 WHERE d.status <> 'queued' AND d.created_at < p_now - interval '90 days' LIMIT c_batch) d
+         GROUP BY d.user_id
+    LOOP
+        v_seen := v_seen + pg_catalog.cardinality(v_ids);
+        DELETE FROM ex7.alert_deliveries x WHERE x.user_id = v_user AND x.id = ANY (ARRAY(
+            SELECT d.id FROM ex7.alert_deliveries d
+             WHERE d.user_id = v_user AND d.id = ANY (v_ids)
+               AND d.status <> 'queued' AND d.created_at < p_now - interval '90 days'
+               FOR UPDATE SKIP LOCKED));
+        GET DIAGNOSTICS m = ROW_COUNT;
+        n := n + m;
+    END LOOP;
+    v_more := v_more OR v_seen = c_batch;
     v_res := v_res || pg_catalog.jsonb_build_object('alert_deliveries', n);
 
     -- per-day usage counters (alert quota, Vix quota): only today's is read; 31 days kept for the operator
-    DELETE FROM ex7.alert_usage WHERE ctid = ANY (ARRAY(
-        SELECT u.ctid FROM ex7.alert_usage u WHERE u.day < v_date - 31 LIMIT c_batch FOR UPDATE SKIP LOCKED));
-    GET DIAGNOSTICS n = ROW_COUNT;
+    v_seen := 0;
+    n := 0;
+    FOR v_user, v_days IN
+        SELECT u.user_id, pg_catalog.array_agg(u.day)
+          FROM (SELECT u.user_id, u.day FROM ex7.alert_usage u WHERE u.day < v_date - 31 LIMIT c_batch) u
+         GROUP BY u.user_id
+    LOOP
+        v_seen := v_seen + pg_catalog.cardinality(v_days);
+        DELETE FROM ex7.alert_usage x WHERE x.user_id = v_user AND x.day = ANY (ARRAY(
+            SELECT u.day FROM ex7.alert_usage u
+             WHERE u.user_id = v_user AND u.day = ANY (v_days) AND u.day < v_date - 31 FOR UPDATE SKIP LOCKED));
+        GET DIAGNOSTICS m = ROW_COUNT;
+        n := n + m;
+    END LOOP;
+    v_more := v_more OR v_seen = c_batch;
     v_res := v_res || pg_catalog.jsonb_build_object('alert_usage', n);
-    DELETE FROM ex7.vix_usage WHERE ctid = ANY (ARRAY(
-        SELECT u.ctid FROM ex7.vix_usage u WHERE u.day < v_date - 31 LIMIT c_batch FOR UPDATE SKIP LOCKED));
-    GET DIAGNOSTICS n = ROW_COUNT;
+    v_seen := 0;
+    n := 0;
+    FOR v_user, v_days IN
+        SELECT u.user_id, pg_catalog.array_agg(u.day)
+          FROM (SELECT u.user_id, u.day FROM ex7.vix_usage u WHERE u.day < v_date - 31 LIMIT c_batch) u
+         GROUP BY u.user_id
+    LOOP
+        v_seen := v_seen + pg_catalog.cardinality(v_days);
+        DELETE FROM ex7.vix_usage x WHERE x.user_id = v_user AND x.day = ANY (ARRAY(
+            SELECT u.day FROM ex7.vix_usage u
+             WHERE u.user_id = v_user AND u.day = ANY (v_days) AND u.day < v_date - 31 FOR UPDATE SKIP LOCKED));
+        GET DIAGNOSTICS m = ROW_COUNT;
+        n := n + m;
+    END LOOP;
+    v_more := v_more OR v_seen = c_batch;
     v_res := v_res || pg_catalog.jsonb_build_object('vix_usage', n);
 
     -- in-app notifications: read ones 90 days after they were made, unread ones after 365 days
-    DELETE FROM ex7.notifications WHERE ctid = ANY (ARRAY(
-        SELECT x.ctid FROM ex7.notifications x
-         WHERE x.created_at < p_now - interval '365 days'
-            OR (x.read_at IS NOT NULL AND x.created_at < p_now - interval '90 days')
-         LIMIT c_batch FOR UPDATE SKIP LOCKED));
-    GET DIAGNOSTICS n = ROW_COUNT;
+    v_seen := 0;
+    n := 0;
+    FOR v_user, v_ids IN
+        SELECT x.user_id, pg_catalog.array_agg(x.id)
+          FROM (SELECT x.user_id, x.id FROM ex7.notifications x
+                 WHERE x.created_at < p_now - interval '365 days'
+                    OR (x.read_at IS NOT NULL AND x.created_at < p_now - interval '90 days')
+                 LIMIT c_batch) x
+         GROUP BY x.user_id
+    LOOP
+        v_seen := v_seen + pg_catalog.cardinality(v_ids);
+        DELETE FROM ex7.notifications y WHERE y.user_id = v_user AND y.id = ANY (ARRAY(
+            SELECT x.id FROM ex7.notifications x
+             WHERE x.user_id = v_user AND x.id = ANY (v_ids)
+               AND (x.created_at < p_now - interval '365 days'
+                    OR (x.read_at IS NOT NULL AND x.created_at < p_now - interval '90 days'))
+               FOR UPDATE SKIP LOCKED));
+        GET DIAGNOSTICS m = ROW_COUNT;
+        n := n + m;
+    END LOOP;
+    v_more := v_more OR v_seen = c_batch;
     v_res := v_res || pg_catalog.jsonb_build_object('notifications', n);
 
     -- price alert logs, 90 days (the alert itself stays)
-    DELETE FROM ex7.price_alert_logs WHERE ctid = ANY (ARRAY(
-        SELECT l.ctid FROM ex7.price_alert_logs l WHERE l.created_at < p_now - interval '90 days'
-         LIMIT c_batch FOR UPDATE SKIP LOCKED));
-    GET DIAGNOSTICS n = ROW_COUNT;
+    v_seen := 0;
+    n := 0;
+    FOR v_user, v_nums IN
+        SELECT l.user_id, pg_catalog.array_agg(l.id)
+          FROM (SELECT l.user_id, l.id FROM ex7.price_alert_logs l
+                 WHERE l.created_at < p_now - interval '90 days' LIMIT c_batch) l
+         GROUP BY l.user_id
+    LOOP
+        v_seen := v_seen + pg_catalog.cardinality(v_nums);
+        DELETE FROM ex7.price_alert_logs x WHERE x.user_id = v_user AND x.id = ANY (ARRAY(
+            SELECT l.id FROM ex7.price_alert_logs l
+             WHERE l.user_id = v_user AND l.id = ANY (v_nums) AND l.created_at < p_now - interval '90 days'
+               FOR UPDATE SKIP LOCKED));
+        GET DIAGNOSTICS m = ROW_COUNT;
+        n := n + m;
+    END LOOP;
+    v_more := v_more OR v_seen = c_batch;
     v_res := v_res || pg_catalog.jsonb_build_object('price_alert_logs', n);
 
     -- Stripe event ids: Stripe retries a webhook for up to 3 days and resends no event older than 30 days,
     -- so after 90 days no delivery of the id can come again
-    DELETE FROM ex7.stripe_events WHERE ctid = ANY (ARRAY(
-        SELECT e.ctid FROM ex7.stripe_events e WHERE e.received_at < p_now - interval '90 days'
-         LIMIT c_batch FOR UPDATE SKIP LOCKED));
-    GET DIAGNOSTICS n = ROW_COUNT;
+    v_seen := 0;
+    n := 0;
+    FOR v_key IN
+        SELECT e.id FROM ex7.stripe_events e WHERE e.received_at < p_now - interval '90 days' LIMIT c_batch
+    LOOP
+        v_seen := v_seen + 1;
+        DELETE FROM ex7.stripe_events x WHERE x.id = v_key AND x.id = ANY (ARRAY(
+            SELECT e.id FROM ex7.stripe_events e
+             WHERE e.id = v_key AND e.received_at < p_now - interval '90 days' FOR UPDATE SKIP LOCKED));
+        GET DIAGNOSTICS m = ROW_COUNT;
+        n := n + m;
+    END LOOP;
+    v_more := v_more OR v_seen = c_batch;
     v_res := v_res || pg_catalog.jsonb_build_object('stripe_events', n);
 
-    RETURN v_res || pg_catalog.jsonb_build_object('more', EXISTS (
-        SELECT 1 FROM pg_catalog.jsonb_each(v_res) e WHERE e.value = pg_catalog.to_jsonb(c_batch)));
+    RETURN v_res || pg_catalog.jsonb_build_object('more', v_more);
 END
 $$;
 COMMENT ON FUNCTION ex7.job_retention(timestamptz) IS
-'Returns {<table>: rows deleted, ..., more}: deletes, as of p_now, rate counters of past UTC days, attempt counters a day past their window, finished alert deliveries after 90 days, alert and Vix usage counters after 31 days, read notifications after 90 days and unread ones after 365, price alert logs after 90 days and Stripe event ids after 90 days; at most ex7._retention_batch() rows a table (more: a table had more). Idempotent. The job retention (docs/jobs.md).';
+'Returns {<table>: rows deleted, ..., more}: deletes, as of p_now, rate counters of past UTC days, attempt counters a day past their window, finished alert deliveries after 90 days, alert and Vix usage counters after 31 days, read notifications after 90 days and unread ones after 365, price alert logs after 90 days and Stripe event ids after 90 days; at most ex7._retention_batch() rows a table, skipping rows another transaction holds (more: a table had a whole batch of candidates). Idempotent. The job retention (docs/jobs.md).';
 
 /* ---------------------------------------------------------------------------------------------------
  * Running them.

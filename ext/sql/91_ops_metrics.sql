@@ -56,7 +56,7 @@ BEGIN
       FROM (SELECT s.instrument, s.timeframe, pg_catalog.max(r.last_bar_ts) AS last_bar_ts,
                    pg_catalog.max(r.updated_at) AS evaluated_at
               FROM ex7.strategy_runtimes r
-              JOIN ex7.strategies s ON s.id = r.strategy_id
+              JOIN ex7.strategies s ON s.user_id = r.user_id AND s.id = r.strategy_id
              WHERE r.last_bar_ts IS NOT NULL
              GROUP BY 1, 2) x;
 
