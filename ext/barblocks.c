@@ -68,6 +68,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "common/int.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -1230,6 +1231,623 @@ bar_blocks_build(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT64(sync_run(PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1), DT_NOBEGIN, DT_NOEND));
 }
+
+/* ---------------------------------------------------------------------------------------------
+ * The C functions of ex7 0.2.0's triggers on ex7.bars. 0.3.0 has no trigger there (its upgrade drops
+ * them with these functions' SQL declarations), but the released 0.2.0 install script, the start of
+ * every upgrade to 0.3.0, declares them, and a database still at 0.2.0 runs them with this library
+ * until ALTER EXTENSION ex7 UPDATE: so they stay, and keep its blocks.
+ * ------------------------------------------------------------------------------------------- */
+
+/*
+ * ex7._bar_blocks_merge(old bytea, new bytea) -> bytea (0.2.0): the bars of both blocks by ts, a bar
+ * of new replacing one of old at the same ts.
+ */
+PG_FUNCTION_INFO_V1(bar_blocks_merge);
+Datum
+bar_blocks_merge(PG_FUNCTION_ARGS)
+{
+	BlockView	o,
+				nw;
+	BarVals    *ob,
+			   *nb,
+			   *r;
+	int			i = 0,
+				j = 0,
+				k = 0;
+
+	bytea_block(PG_GETARG_BYTEA_PP(0), &o);
+	bytea_block(PG_GETARG_BYTEA_PP(1), &nw);
+	if (o.base != nw.base)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("bar blocks of different blocks cannot be merged")));
+	ob = block_bars(&o);
+	nb = block_bars(&nw);
+	r = palloc(sizeof(BarVals) * Max(o.n + nw.n, 1));
+	while (i < o.n || j < nw.n)
+	{
+		if (j >= nw.n || (i < o.n && ob[i].ts < nb[j].ts))
+			r[k++] = ob[i++];
+		else
+		{
+			if (i < o.n && ob[i].ts == nb[j].ts)
+				i++;
+			r[k++] = nb[j++];
+		}
+	}
+	PG_RETURN_BYTEA_P(block_encode(r, k, o.base));
+}
+
+/*
+ * ex7._bar_blocks_remove(old bytea, ts bytea) -> bytea (0.2.0): old without the bars at the timestamps ts
+ * lists (int64 TimestampTz values in the server's byte order, ascending); may have no bar left.
+ */
+PG_FUNCTION_INFO_V1(bar_blocks_remove);
+Datum
+bar_blocks_remove(PG_FUNCTION_ARGS)
+{
+	bytea	   *tb = PG_GETARG_BYTEA_PP(1);
+	const char *tsl = VARDATA_ANY(tb);
+	int			nts = (int) (VARSIZE_ANY_EXHDR(tb) / sizeof(int64));
+	BlockView	o;
+	BarVals    *ob;
+	int			j = 0,
+				k = 0;
+
+	if (VARSIZE_ANY_EXHDR(tb) % sizeof(int64) != 0)
+		elog(ERROR, "ex7._bar_blocks_remove: the timestamp list is not a whole number of int64");
+	bytea_block(PG_GETARG_BYTEA_PP(0), &o);
+	ob = block_bars(&o);
+	for (int i = 0; i < o.n; i++)
+	{
+		while (j < nts && rd64(tsl, j) < ob[i].ts)
+			j++;
+		if (!(j < nts && rd64(tsl, j) == ob[i].ts))
+			ob[k++] = ob[i];
+	}
+	PG_RETURN_BYTEA_P(block_encode(ob, k, o.base));
+}
+
+/* the 0.2.0 trigger's bookkeeping: a series (instrument, timeframe) a statement touched */
+typedef struct Series
+{
+	text	   *instrument;
+	text	   *timeframe;
+	int64		span;
+	int			rank;			/* place in (instrument, timeframe) byte order: the lock order */
+} Series;
+
+/* a bar to insert or a key to remove */
+typedef struct BarRec
+{
+	int			series;
+	int64		block;
+	BarVals		v;
+} BarRec;
+
+typedef struct RecBuf
+{
+	BarRec	   *recs;
+	int			n;
+	int			max;
+	bool		removal;		/* keys to remove, not bars to insert */
+} RecBuf;
+
+typedef struct Acc
+{
+	MemoryContext cxt;			/* the call's: series, record buffers */
+	MemoryContext flushcxt;		/* reset after each write */
+	MemoryContext rowcxt;		/* reset after each row */
+	Series	   *series;
+	int			nseries;
+	int			maxseries;
+	int			last;
+	bool		ranked;
+	RecBuf		rem;
+	RecBuf		ins;
+} Acc;
+
+static SPIPlanPtr legacy_plan_upsert = NULL;
+static SPIPlanPtr legacy_plan_upsert1 = NULL;
+static SPIPlanPtr legacy_plan_remove = NULL;
+static SPIPlanPtr legacy_plan_drop_empty = NULL;
+
+static void
+acc_init(Acc *a)
+{
+	memset(a, 0, sizeof(Acc));
+	a->cxt = AllocSetContextCreate(CurrentMemoryContext, "bar blocks", ALLOCSET_DEFAULT_SIZES);
+	a->flushcxt = AllocSetContextCreate(a->cxt, "bar blocks write", ALLOCSET_DEFAULT_SIZES);
+	a->rowcxt = AllocSetContextCreate(a->cxt, "bar blocks row", ALLOCSET_SMALL_SIZES);
+	a->last = -1;
+	a->rem.removal = true;
+}
+
+static void
+acc_free(Acc *a)
+{
+	MemoryContextDelete(a->cxt);
+}
+
+/* acc_series: the index of series (instrument, timeframe) in a, added when new */
+static int
+acc_series(Acc *a, Datum instrument, Datum timeframe)
+{
+	text	   *i = (text *) DatumGetPointer(instrument);
+	text	   *t = (text *) DatumGetPointer(timeframe);
+	int			il = VARSIZE_ANY_EXHDR(i);
+	int			tl = VARSIZE_ANY_EXHDR(t);
+	int			k;
+	Series	   *s;
+	MemoryContext old;
+
+	for (int x = -1; x < a->nseries; x++)
+	{
+		/* the last one first: a statement's rows mostly come series by series */
+		k = x < 0 ? a->last : x;
+		if (k < 0)
+			continue;
+		s = &a->series[k];
+		if ((int) VARSIZE_ANY_EXHDR(s->instrument) == il && (int) VARSIZE_ANY_EXHDR(s->timeframe) == tl &&
+			memcmp(VARDATA_ANY(s->instrument), VARDATA_ANY(i), il) == 0 &&
+			memcmp(VARDATA_ANY(s->timeframe), VARDATA_ANY(t), tl) == 0)
+		{
+			a->last = k;
+			return k;
+		}
+	}
+	old = MemoryContextSwitchTo(a->cxt);
+	if (a->nseries == a->maxseries)
+	{
+		a->maxseries = Max(8, a->maxseries * 2);
+		a->series = a->series ? repalloc(a->series, sizeof(Series) * a->maxseries)
+			: palloc(sizeof(Series) * a->maxseries);
+	}
+	s = &a->series[a->nseries];
+	s->instrument = cstring_to_text_with_len(VARDATA_ANY(i), il);
+	s->timeframe = cstring_to_text_with_len(VARDATA_ANY(t), tl);
+	s->span = tf_span(VARDATA_ANY(t), tl);
+	if (s->span == 0)
+		elog(ERROR, "bar blocks: unknown timeframe \"%s\"", text_to_cstring(s->timeframe));
+	MemoryContextSwitchTo(old);
+	a->ranked = false;
+	a->last = a->nseries;
+	return a->nseries++;
+}
+
+static int
+series_name_cmp(const void *x, const void *y, void *arg)
+{
+	const Series *s = (const Series *) arg;
+	const Series *a = &s[*(const int *) x];
+	const Series *b = &s[*(const int *) y];
+	int			c = strcmp(text_to_cstring(a->instrument), text_to_cstring(b->instrument));
+
+	return c != 0 ? c : strcmp(text_to_cstring(a->timeframe), text_to_cstring(b->timeframe));
+}
+
+/* acc_rank: sets each series' rank to its place in (instrument, timeframe) byte order */
+static void
+acc_rank(Acc *a)
+{
+	int		   *idx;
+
+	if (a->ranked)
+		return;
+	idx = palloc(sizeof(int) * Max(a->nseries, 1));
+	for (int i = 0; i < a->nseries; i++)
+		idx[i] = i;
+	qsort_arg(idx, a->nseries, sizeof(int), series_name_cmp, a->series);
+	for (int i = 0; i < a->nseries; i++)
+		a->series[idx[i]].rank = i;
+	pfree(idx);
+	a->ranked = true;
+}
+
+static inline int
+rec_cmp_keys(const BarRec *x, const BarRec *y, const Series *s)
+{
+	int			rx = s[x->series].rank,
+				ry = s[y->series].rank;
+
+	if (rx != ry)
+		return rx < ry ? -1 : 1;
+	if (x->block != y->block)
+		return x->block < y->block ? -1 : 1;
+	if (x->v.ts != y->v.ts)
+		return x->v.ts < y->v.ts ? -1 : 1;
+	return 0;
+}
+
+static int
+rec_cmp(const void *x, const void *y, void *arg)
+{
+	return rec_cmp_keys((const BarRec *) x, (const BarRec *) y, (const Series *) arg);
+}
+
+/* acc_sort: sorts buf by (series rank, block, ts): the order blocks are locked in */
+static void
+acc_sort(Acc *a, RecBuf *buf)
+{
+	bool		sorted = true;
+
+	acc_rank(a);
+	for (int i = 1; i < buf->n && sorted; i++)
+		sorted = rec_cmp_keys(&buf->recs[i - 1], &buf->recs[i], a->series) <= 0;
+	if (!sorted)
+		qsort_arg(buf->recs, buf->n, sizeof(BarRec), rec_cmp, a->series);
+}
+
+/* acc_add: adds the ex7.bars row v (all columns deformed) to buf */
+static void
+acc_add(Acc *a, RecBuf *buf, const Datum *v)
+{
+	BarRec	   *r;
+	MemoryContext old;
+
+	if (buf->n == buf->max)
+	{
+		old = MemoryContextSwitchTo(a->cxt);
+		buf->max = buf->max == 0 ? 64 : buf->max * 2;
+		buf->recs = buf->recs ? repalloc(buf->recs, sizeof(BarRec) * buf->max)
+			: palloc(sizeof(BarRec) * buf->max);
+		MemoryContextSwitchTo(old);
+	}
+	r = &buf->recs[buf->n++];
+	r->series = acc_series(a, v[BARS_ATT_INSTRUMENT - 1], v[BARS_ATT_TIMEFRAME - 1]);
+	if (buf->removal)
+	{
+		memset(&r->v, 0, sizeof(BarVals));
+		r->v.ts = DatumGetTimestampTz(v[BARS_ATT_TS - 1]);
+	}
+	else
+	{
+		old = MemoryContextSwitchTo(a->rowcxt);
+		bar_vals(&r->v, v);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(a->rowcxt);
+	}
+	r->block = block_of(r->v.ts, a->series[r->series].span);
+}
+
+/*
+ * acc_flush: writes buf to ex7.bar_blocks and empties it: one statement for all its blocks, in
+ * (instrument, timeframe, block) order. Bars to insert are merged into their blocks (ON CONFLICT DO
+ * UPDATE: against the newest version of the row, after waiting for its writer); keys to remove are
+ * taken out (UPDATE: re-evaluated on the newest version, EvalPlanQual), then the blocks left empty
+ * are deleted.
+ */
+static void
+acc_flush(Acc *a, RecBuf *buf)
+{
+	static Oid	types[4] = {TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, BYTEAARRAYOID};
+	MemoryContext old;
+	Datum	   *inst,
+			   *tf,
+			   *blk,
+			   *data;
+	int			ng = 0;
+	Datum		args[4];
+	int			rc;
+
+	if (buf->n == 0)
+		return;
+	old = MemoryContextSwitchTo(a->flushcxt);
+	acc_sort(a, buf);
+	inst = palloc(sizeof(Datum) * buf->n);
+	tf = palloc(sizeof(Datum) * buf->n);
+	blk = palloc(sizeof(Datum) * buf->n);
+	data = palloc(sizeof(Datum) * buf->n);
+	for (int s = 0; s < buf->n;)
+	{
+		int			e = s + 1;
+		int			n = 1;
+		BarRec	   *r = &buf->recs[s];
+
+		/* one group per block; a timestamp twice (only in a removal list) counts once */
+		while (e < buf->n && buf->recs[e].series == r->series && buf->recs[e].block == r->block)
+		{
+			if (buf->recs[e].v.ts != buf->recs[e - 1].v.ts)
+				n++;
+			e++;
+		}
+		inst[ng] = PointerGetDatum(a->series[r->series].instrument);
+		tf[ng] = PointerGetDatum(a->series[r->series].timeframe);
+		blk[ng] = Int64GetDatum(r->block);
+		if (buf->removal)
+		{
+			bytea	   *t = palloc(VARHDRSZ + sizeof(int64) * n);
+			int			k = 0;
+
+			SET_VARSIZE(t, VARHDRSZ + sizeof(int64) * n);
+			for (int i = s; i < e; i++)
+				if (i == s || buf->recs[i].v.ts != buf->recs[i - 1].v.ts)
+					wr64(VARDATA(t), k++, buf->recs[i].v.ts);
+			data[ng] = PointerGetDatum(t);
+		}
+		else
+		{
+			BarVals    *bars = palloc(sizeof(BarVals) * n);
+			int			k = 0;
+
+			for (int i = s; i < e; i++)
+			{
+				/* the same key twice cannot come from one statement (primary key); keep the last */
+				if (i > s && buf->recs[i].v.ts == buf->recs[i - 1].v.ts)
+					k--;
+				bars[k++] = buf->recs[i].v;
+			}
+			data[ng] = PointerGetDatum(block_encode(bars, k,
+													block_base(r->v.ts, a->series[r->series].span)));
+			pfree(bars);
+		}
+		ng++;
+		s = e;
+	}
+	if (!buf->removal && ng == 1)
+	{
+		/* one block (every single-bar ingest): the plain statement, no arrays to build and unnest */
+		static Oid	types1[4] = {TEXTOID, TEXTOID, INT8OID, BYTEAOID};
+
+		args[0] = inst[0];
+		args[1] = tf[0];
+		args[2] = blk[0];
+		args[3] = data[0];
+		rc = SPI_execute_plan(bb_plan(&legacy_plan_upsert1,
+									  "INSERT INTO ex7.bar_blocks AS b (instrument, timeframe, block, data) "
+									  "VALUES ($1, $2, $3, $4) "
+									  "ON CONFLICT (instrument, timeframe, block) "
+									  "DO UPDATE SET data = ex7._bar_blocks_merge(b.data, EXCLUDED.data)",
+									  4, types1),
+							  args, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "bar blocks: upsert failed: %s", SPI_result_code_string(rc));
+		goto done;
+	}
+	args[0] = PointerGetDatum(construct_array(inst, ng, TEXTOID, -1, false, TYPALIGN_INT));
+	args[1] = PointerGetDatum(construct_array(tf, ng, TEXTOID, -1, false, TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_array(blk, ng, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+											  TYPALIGN_DOUBLE));
+	args[3] = PointerGetDatum(construct_array(data, ng, BYTEAOID, -1, false, TYPALIGN_INT));
+	if (!buf->removal)
+	{
+		rc = SPI_execute_plan(bb_plan(&legacy_plan_upsert,
+									  "INSERT INTO ex7.bar_blocks AS b (instrument, timeframe, block, data) "
+									  "SELECT u.i, u.t, u.k, u.d FROM ROWS FROM (pg_catalog.unnest($1), "
+									  "pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) "
+									  "AS u (i, t, k, d) "
+									  "ON CONFLICT (instrument, timeframe, block) "
+									  "DO UPDATE SET data = ex7._bar_blocks_merge(b.data, EXCLUDED.data)",
+									  4, types),
+							  args, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "bar blocks: upsert failed: %s", SPI_result_code_string(rc));
+	}
+	else
+	{
+		int			nempty = 0;
+		SPITupleTable *returned;
+
+		/*
+		 * The blocks the removal left without a bar are deleted next. Their rows stay locked by the
+		 * UPDATE until commit, so a count of 0 here is still 0 then; the DELETE checks again anyway.
+		 */
+		rc = SPI_execute_plan(bb_plan(&legacy_plan_remove,
+									  "UPDATE ex7.bar_blocks AS b SET data = ex7._bar_blocks_remove(b.data, u.d) "
+									  "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
+									  "pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u (i, t, k, d) "
+									  "WHERE b.instrument OPERATOR(pg_catalog.=) u.i "
+									  "AND b.timeframe OPERATOR(pg_catalog.=) u.t "
+									  "AND b.block OPERATOR(pg_catalog.=) u.k "
+									  "RETURNING b.instrument, b.timeframe::text, b.block, "
+									  "ex7._bar_blocks_count(b.data) OPERATOR(pg_catalog.=) 0",
+									  4, types),
+							  args, NULL, false, 0);
+		if (rc != SPI_OK_UPDATE_RETURNING)
+			elog(ERROR, "bar blocks: removal failed: %s", SPI_result_code_string(rc));
+		returned = SPI_tuptable;
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	t = returned->vals[i];
+			TupleDesc	d = returned->tupdesc;
+			bool		isnull;
+
+			if (!DatumGetBool(SPI_getbinval(t, d, 4, &isnull)))
+				continue;
+			inst[nempty] = SPI_getbinval(t, d, 1, &isnull);
+			tf[nempty] = SPI_getbinval(t, d, 2, &isnull);
+			blk[nempty] = SPI_getbinval(t, d, 3, &isnull);
+			nempty++;
+		}
+		if (nempty > 0)
+		{
+			args[0] = PointerGetDatum(construct_array(inst, nempty, TEXTOID, -1, false, TYPALIGN_INT));
+			args[1] = PointerGetDatum(construct_array(tf, nempty, TEXTOID, -1, false, TYPALIGN_INT));
+			args[2] = PointerGetDatum(construct_array(blk, nempty, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+													  TYPALIGN_DOUBLE));
+			rc = SPI_execute_plan(bb_plan(&legacy_plan_drop_empty,
+										  "DELETE FROM ex7.bar_blocks AS b "
+										  "USING ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
+										  "pg_catalog.unnest($3)) AS u (i, t, k) "
+										  "WHERE b.instrument OPERATOR(pg_catalog.=) u.i "
+										  "AND b.timeframe OPERATOR(pg_catalog.=) u.t "
+										  "AND b.block OPERATOR(pg_catalog.=) u.k "
+										  "AND ex7._bar_blocks_count(b.data) OPERATOR(pg_catalog.=) 0",
+										  3, types),
+								  args, NULL, false, 0);
+			if (rc != SPI_OK_DELETE)
+				elog(ERROR, "bar blocks: removal of empty blocks failed: %s", SPI_result_code_string(rc));
+		}
+		SPI_freetuptable(returned);
+	}
+done:
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(a->flushcxt);
+	buf->n = 0;
+}
+
+/*
+ * acc_read: adds every row of transition table ts to buf; with flush, writes buf each time it is
+ * full (a bulk statement in chunks of BB_CHUNK bars), else the caller sizes it.
+ */
+static void
+acc_read(Acc *a, RecBuf *buf, Tuplestorestate *ts, TupleDesc desc, bool flush)
+{
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	int			ptr = tuplestore_alloc_read_pointer(ts, EXEC_FLAG_REWIND);
+
+	/* a read pointer of our own, as a NamedTuplestoreScan of another trigger takes its own */
+	tuplestore_select_read_pointer(ts, ptr);
+	tuplestore_rescan(ts);
+	while (tuplestore_gettupleslot(ts, true, false, slot))
+	{
+		slot_getsomeattrs(slot, BARS_ATT_VOLUME);
+		acc_add(a, buf, slot->tts_values);
+		if (flush && buf->n == BB_CHUNK)
+			acc_flush(a, buf);
+		CHECK_FOR_INTERRUPTS();
+	}
+	tuplestore_select_read_pointer(ts, 0);
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+static bool
+bar_vals_equal(const BarVals *x, const BarVals *y)
+{
+	if (x->ts != y->ts || x->volume != y->volume)
+		return false;
+	for (int c = 0; c < BB_PRICES; c++)
+		if (x->m[c] != y->m[c] || x->d[c] != y->d[c])
+			return false;
+	return true;
+}
+
+/*
+ * acc_update_diff: for an UPDATE that fits one chunk, given its old bars and its new ones in
+ * a->ins: leaves in a->rem the keys the statement no longer has and in a->ins the bars whose block
+ * content changed (an insert replaces the bar at its ts, so a kept key needs no removal; an UPDATE
+ * of received_at only rewrites no block).
+ */
+static void
+acc_update_diff(Acc *a, RecBuf *old)
+{
+	RecBuf	   *ins = &a->ins;
+	int			i = 0,
+				j = 0,
+				kept = 0;
+
+	acc_sort(a, old);
+	acc_sort(a, ins);
+	while (i < old->n || j < ins->n)
+	{
+		int			c = i >= old->n ? 1 : j >= ins->n ? -1
+			: rec_cmp_keys(&old->recs[i], &ins->recs[j], a->series);
+
+		if (c < 0)
+		{
+			/* gone: remove its key (rem has room: it holds at most old->n <= BB_CHUNK) */
+			a->rem.recs[a->rem.n++] = old->recs[i++];
+		}
+		else if (c > 0)
+			ins->recs[kept++] = ins->recs[j++];
+		else
+		{
+			if (!bar_vals_equal(&old->recs[i].v, &ins->recs[j].v))
+				ins->recs[kept++] = ins->recs[j];
+			i++;
+			j++;
+		}
+	}
+	ins->n = kept;
+}
+
+/*
+ * ex7._bar_blocks_trigger() (0.2.0): AFTER INSERT / UPDATE / DELETE (with transition tables) and
+ * AFTER TRUNCATE, FOR EACH STATEMENT, on ex7.bars: brings ex7.bar_blocks to the statement's bars in
+ * the same transaction, through 0.2.0's ex7._bar_blocks_merge and ex7._bar_blocks_remove (0.3.0's
+ * helpers do not exist there). SECURITY DEFINER: whoever may write bars keeps the blocks current
+ * without any privilege on them.
+ */
+PG_FUNCTION_INFO_V1(bar_blocks_trigger);
+Datum
+bar_blocks_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	Tuplestorestate *oldt = NULL;
+	Tuplestorestate *newt = NULL;
+	Acc			a;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(td->tg_event))
+		elog(ERROR, "ex7._bar_blocks_trigger must be an AFTER ... FOR EACH STATEMENT trigger");
+
+	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
+	{
+		int			rc;
+
+		SPI_connect();
+		rc = SPI_execute("TRUNCATE ex7.bar_blocks", false, 0);
+		if (rc != SPI_OK_UTILITY)
+			elog(ERROR, "bar blocks: truncate failed: %s", SPI_result_code_string(rc));
+		SPI_finish();
+		return PointerGetDatum(NULL);
+	}
+
+	desc = RelationGetDescr(td->tg_relation);
+	check_bars_desc(desc);
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		newt = td->tg_newtable;
+		if (newt == NULL)
+			elog(ERROR, "ex7._bar_blocks_trigger needs REFERENCING NEW TABLE");
+	}
+	if (TRIGGER_FIRED_BY_DELETE(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		oldt = td->tg_oldtable;
+		if (oldt == NULL)
+			elog(ERROR, "ex7._bar_blocks_trigger needs REFERENCING OLD TABLE");
+	}
+	if ((oldt == NULL || tuplestore_tuple_count(oldt) == 0) &&
+		(newt == NULL || tuplestore_tuple_count(newt) == 0))
+		return PointerGetDatum(NULL);
+
+	acc_init(&a);
+	SPI_connect();
+	if (oldt != NULL && newt != NULL &&
+		tuplestore_tuple_count(oldt) <= BB_CHUNK && tuplestore_tuple_count(newt) <= BB_CHUNK)
+	{
+		RecBuf		oldbars = {NULL, 0, 0, false};
+
+		/* an UPDATE that fits one chunk: only what changed is written */
+		acc_read(&a, &oldbars, oldt, desc, false);
+		acc_read(&a, &a.ins, newt, desc, false);
+		a.rem.recs = MemoryContextAlloc(a.cxt, sizeof(BarRec) * Max(oldbars.n, 1));
+		a.rem.max = Max(oldbars.n, 1);
+		acc_update_diff(&a, &oldbars);
+		acc_flush(&a, &a.rem);
+		acc_flush(&a, &a.ins);
+	}
+	else
+	{
+		/* removals first: an UPDATE that keeps a key re-inserts the bar after */
+		if (oldt != NULL)
+		{
+			acc_read(&a, &a.rem, oldt, desc, true);
+			acc_flush(&a, &a.rem);
+		}
+		if (newt != NULL)
+		{
+			acc_read(&a, &a.ins, newt, desc, true);
+			acc_flush(&a, &a.ins);
+		}
+	}
+	SPI_finish();
+	acc_free(&a);
+	return PointerGetDatum(NULL);
+}
+
 
 /* ---------------------------------------------------------------------------------------------
  * Reading blocks

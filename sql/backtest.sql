@@ -33,9 +33,10 @@ SELECT count(*) AS bars, min(c) AS lowest, max(c) AS highest,
 -- the range the live run covers: (bar 200, bar 600]
 SELECT jsonb_build_object('from', max(ts) FILTER (WHERE g = 200), 'to', max(ts)) AS range FROM walk \gset
 
--- the first 200 bars are history, stored before the strategy runs
-INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
-SELECT 'RTY', '5m', ts, o, h, l, c, 100 FROM walk WHERE g <= 200;
+-- the first 200 bars are history, stored before the strategy runs (through ex7.ingest_bar without
+-- dispatching, as a feed's backfill: the bars and their blocks)
+SELECT count(ex7.ingest_bar('RTY', '5m', w.ts, w.o, w.h, w.l, w.c, 100, false)) AS history
+  FROM (SELECT * FROM walk WHERE g <= 200 ORDER BY g) w;
 
 -- the EMA 9/21 crossover fixture (day session, 16-tick stop, 32-tick target, exits on the opposite cross)
 -- on RTY 5m, live in paper mode

@@ -10,6 +10,8 @@ VALUES ('X7WIN', 'Bar window test contract', 0.25, 1.25, 0.62);
 INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
 SELECT 'X7WIN', '5m', timestamptz '2026-03-02 10:00-05' + i * interval '5 minutes', 100 * i, 100 * i, 100 * i, 100 * i, 10
   FROM generate_series(1, 10) i WHERE i NOT IN (5, 8);
+-- a direct write: its blocks follow by a sync (docs/market.md, "Bar blocks"); the window reads ex7.bars
+SELECT ex7._bar_blocks_sync('X7WIN', '5m', '-infinity', 'infinity') AS synced;
 
 -- prev = the close one bar before, avg = SMA(4) of the close; long when the close is above it. Lookback 4.
 CREATE FUNCTION pg_temp.g() RETURNS jsonb LANGUAGE sql AS $$
@@ -195,4 +197,5 @@ SELECT pg_temp.window_delta() AS repeatable_read;
 COMMIT;
 
 DELETE FROM ex7.bars WHERE instrument = 'X7WIN';
+SELECT ex7._bar_blocks_sync('X7WIN', '5m', '-infinity', 'infinity') AS synced;
 DELETE FROM ex7.instruments WHERE symbol = 'X7WIN';

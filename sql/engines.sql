@@ -97,6 +97,8 @@ INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
 SELECT 'X7ENG', '5m', timestamptz '2026-03-01 18:00-05' + i * interval '5 minutes', p, p, p, p, 100
   FROM generate_series(1, 200) i,
        LATERAL (SELECT CASE WHEN i <= 185 THEN 5000 - (i - 1) * 0.25 ELSE 5000 - 184 * 0.25 + (i - 185) * 2 END AS p) x;
+-- a direct write: its blocks follow by a sync (docs/market.md, "Bar blocks")
+SELECT ex7._bar_blocks_sync('X7ENG', '5m', '-infinity', 'infinity') AS synced;
 
 -- close above its 3-bar SMA -> long with an 8-tick stop: lookback 3
 CREATE FUNCTION pg_temp.g() RETURNS jsonb LANGUAGE sql AS $$
@@ -163,4 +165,5 @@ SELECT abs((d #>> '{values,fast}')::numeric - (b #>> '{values,fast}')::numeric) 
  WHERE (b ->> 'bar_ts')::timestamptz = '2026-03-02 09:45-05';
 
 DELETE FROM ex7.bars WHERE instrument = 'X7ENG';
+SELECT ex7._bar_blocks_sync('X7ENG', '5m', '-infinity', 'infinity') AS synced;
 DELETE FROM ex7.instruments WHERE symbol = 'X7ENG';

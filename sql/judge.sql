@@ -9,16 +9,18 @@
 \set u4 '00000000-0000-4000-8000-5a0000000004'
 SELECT ex7.ensure_user(:'u3') IS NOT NULL AS u3, ex7.ensure_user(:'u4') IS NOT NULL AS u4;
 
-INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
-WITH t AS (SELECT row_number() OVER (ORDER BY ts)::int AS g, ts
-             FROM generate_series(timestamptz '2026-03-02 00:15+00', '2026-03-06 21:00+00', interval '15 minutes') ts
-            WHERE NOT ((ts AT TIME ZONE 'America/New_York')::time > '17:00'
-                       AND (ts AT TIME ZONE 'America/New_York')::time <= '18:00')),
-     s AS (SELECT g, ts, ((g * 7919) % 13 - 6) + CASE WHEN (g / 30) % 2 = 0 THEN 2 ELSE -2 END AS step
-             FROM t WHERE g > (SELECT count(*) FROM t) - 300),
-     c AS (SELECT g, ts, 18000 + 0.25 * sum(step) OVER (ORDER BY g) AS c FROM s),
-     o AS (SELECT g, ts, c, lag(c, 1, c) OVER (ORDER BY g) AS o FROM c)
-SELECT 'NQ', '15m', ts, o, greatest(o, c) + 0.25 * (g % 4), least(o, c) - 0.25 * (g % 3), c, 100 FROM o;
+-- stored through ex7.ingest_bar without dispatching, as a feed's history: the bars and their blocks
+SELECT count(ex7.ingest_bar('NQ', '15m', b.ts, b.o, b.h, b.l, b.c, 100, false)) AS stored
+  FROM (
+      WITH t AS (SELECT row_number() OVER (ORDER BY ts)::int AS g, ts
+                   FROM generate_series(timestamptz '2026-03-02 00:15+00', '2026-03-06 21:00+00', interval '15 minutes') ts
+                  WHERE NOT ((ts AT TIME ZONE 'America/New_York')::time > '17:00'
+                             AND (ts AT TIME ZONE 'America/New_York')::time <= '18:00')),
+           s AS (SELECT g, ts, ((g * 7919) % 13 - 6) + CASE WHEN (g / 30) % 2 = 0 THEN 2 ELSE -2 END AS step
+                   FROM t WHERE g > (SELECT count(*) FROM t) - 300),
+           c AS (SELECT g, ts, 18000 + 0.25 * sum(step) OVER (ORDER BY g) AS c FROM s),
+           o AS (SELECT g, ts, c, lag(c, 1, c) OVER (ORDER BY g) AS o FROM c)
+      SELECT ts, o, greatest(o, c) + 0.25 * (g % 4) AS h, least(o, c) - 0.25 * (g % 3) AS l, c FROM o ORDER BY ts) b;
 SELECT count(*) AS bars, min(ts) AS first, max(ts) AS last FROM ex7.bars WHERE instrument = 'NQ' AND timeframe = '15m';
 
 -- SMA(3) / SMA(8): long above, short on the cross below, 6 / 8-tick stops, 14-tick target

@@ -24,6 +24,8 @@ SELECT 'MES', '1m', '2018-03-06 15:00Z'::timestamptz + g * interval '1 minute', 
 INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume) VALUES
     ('MES', '5m', '2018-03-06 15:10Z', 2701.00, 2705.00, 2695.00, 2702.00, 50),
     ('MES', '1d', '2018-03-05 22:00Z', 2650.00, 2720.00, 2640.00, 2690.00, 900);
+-- direct writes: their blocks follow by a sync of the range written (docs/market.md, "Bar blocks")
+SELECT tf, ex7._bar_blocks_sync('MES', tf, '2018-03-05', '2018-03-07') AS synced FROM unnest(ARRAY['1m', '5m', '1d']) tf;
 SELECT at, m.price, ex7._iso(m.bar_ts) AS bar_ts, m.timeframe, m.fresh
   FROM unnest(ARRAY['2018-03-05 21:59Z', '2018-03-05 22:30Z', '2018-03-06 15:05:30Z', '2018-03-06 15:10:00Z',
                     '2018-03-06 15:12:00Z', '2018-03-06 15:12:01Z']::timestamptz[]) WITH ORDINALITY AS a (at, n),
@@ -59,6 +61,7 @@ BEGIN;
 INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
 SELECT 'MES', '1m', date_trunc('minute', now()) - g * interval '1 minute', c, c + 2, c - 2, c, 10
   FROM generate_series(1, 30) AS g, LATERAL (SELECT 5000.00 + (30 - g) * 0.25 AS c) AS p;
+SELECT ex7._bar_blocks_sync('MES', '1m', date_trunc('minute', now()) - interval '30 minutes', now()) AS synced;
 SELECT date_trunc('minute', now()) - interval '1 minute' AS mark_ts \gset
 \set fire 'SELECT ex7.fire_signal(:''u'', :''s'', ''paper'', ''long'', 1, 5000.00, date_trunc(''minute'', now()) - interval ''30 minutes'', :''tag'') #>> ''{signal,id}'' AS '
 \set tag n1
@@ -101,6 +104,8 @@ COMMIT;
 -- no recent bar: the mark is stale (the newest MES bar is an old one), so a close without a price is
 -- 409 no_mark_price; with a price the wider band (20%) applies
 DELETE FROM ex7.bars WHERE instrument = 'MES' AND ts > now() - interval '1 hour';
+SELECT sum(ex7._bar_blocks_sync('MES', tf, now() - interval '1 hour' + interval '1 microsecond', 'infinity')) AS bars_left
+  FROM unnest(ex7._timeframes()) tf;
 SELECT t.detail ->> 'code' AS code, t.state, t.detail ->> 'instrument' AS instrument,
        t.detail ->> 'last_bar_time' IS NOT NULL AS names_last_bar
   FROM (SELECT e[1] AS state, e[2]::jsonb AS detail
@@ -115,3 +120,5 @@ SELECT (ex7._close_at(s, 9000.00, 'closed', 'take_profit')).close_price AS machi
   FROM ex7.signals s WHERE s.id = :'m1';
 
 DELETE FROM ex7.bars WHERE instrument = 'MES' AND ts < '2019-01-01';
+SELECT sum(ex7._bar_blocks_sync('MES', tf, '-infinity', timestamptz '2019-01-01' - interval '1 microsecond')) AS bars_left
+  FROM unnest(ex7._timeframes()) tf;

@@ -14,9 +14,10 @@
  *     collides with the seed;
  *   - ex7.secrets is dumped whole: its keys are random per database, and a restore must keep them so that
  *     cursors and unsubscribe links handed out before the backup stay valid;
- *   - ex7.bar_blocks is not dumped: it is derived from ex7.bars, whose statement triggers rebuild it as
- *     the bars are restored (ex7.bar_blocks_rebuild() does it by hand after a restore that ran without
- *     triggers).
+ *   - ex7.bar_blocks is dumped like any table: no trigger rebuilds it from ex7.bars as they are restored
+ *     (on Citus none may; docs/market.md "Bar blocks"), so the restore loads the blocks with the bars.
+ *     ex7.bar_blocks_check() compares the two after a restore, ex7.bar_blocks_rebuild() makes the
+ *     blocks again from the bars (needed after a restore onto a server of the other byte order).
  * test/checks/backup.sh proves it: a database with rows in every table, dumped and restored, compares
  * equal table by table, and a table that is neither registered nor named there as derived fails it.
  */

@@ -125,9 +125,10 @@ ALTER POLICY users_own ON ex7.users USING (id = ex7.current_user_id());
 ALTER POLICY rate_counters_own ON ex7.rate_counters USING (subject = 'user:' || ex7.current_user_id()::text);
 
 -- Bars and their blocks without triggers
--- (ext/sql/12_market_schema.sql, the end of 75_alerts_schema.sql; docs/market.md "Bar blocks"): the ingest functions now write the bar's block (ex7._bar_blocks_sync) and
--- evaluate the price alerts (ex7._price_alerts_bars) themselves, and pg_dump keeps the blocks. The blocks
--- are current here: the triggers kept them so up to this statement.
+-- (ext/sql/12_market_schema.sql, the end of 75_alerts_schema.sql; docs/market.md "Bar blocks"): the ingest
+-- functions now write the bar's block (ex7._bar_blocks_sync) and evaluate the price alerts
+-- (ex7._price_alerts_bars) themselves, and pg_dump keeps the blocks. The blocks are current here: the
+-- triggers kept them so up to this statement.
 DROP TRIGGER bars_blocks_insert ON ex7.bars;
 DROP TRIGGER bars_blocks_update ON ex7.bars;
 DROP TRIGGER bars_blocks_delete ON ex7.bars;
@@ -138,5 +139,6 @@ DROP FUNCTION ex7._bars_price_alerts();
 -- the trigger's block helpers, replaced by ex7._bar_blocks_splice / _bar_blocks_cut (64_bar_blocks.sql)
 DROP FUNCTION ex7._bar_blocks_merge(bytea, bytea);
 DROP FUNCTION ex7._bar_blocks_remove(bytea, bytea);
+COMMENT ON TABLE ex7.bar_blocks IS 'Columnar copy of ex7.bars, one row per block of 64 bar slots of a series (block = floor(epoch seconds of ts / (timeframe seconds * 64))), brought up to date by ex7._bar_blocks_sync, which the ingest functions call in their transaction (after any other write to ex7.bars: ex7.bar_blocks_rebuild); read by the backtest (ext/barblocks.c). Compare with ex7.bar_blocks_check.';
 SELECT pg_catalog.pg_extension_config_dump('ex7.bar_blocks', '');
 
