@@ -10,7 +10,7 @@
  *	                 (and then only there), else on the API's address behind EX7_METRICS_TOKEN or a
  *	                 service_role token.
  *	  GET /livez     200 while the process runs its event loop.
- *	  GET /readyz    200 when the database answers, the LISTEN connection is up and the extension is at
+ *	  GET /readyz    200 when the database answers, DATABASE_URL's LISTEN connection is up, the extension at
  *	                 the version this ex7d was built for (EX7_VERSION); 503 otherwise, saying which.
  *
  *	  The other modules report into it with the calls below; each is a few additions to counters.

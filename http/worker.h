@@ -16,8 +16,9 @@ typedef struct Worker Worker;
 
 /*
  * worker_start: returns a worker running on base, claiming through pool (shared with the server, or its
- * own) and woken by NOTIFY ex7_outbox on a LISTEN connection of its own to conninfo, with a timer as the
- * fallback. Settings from the environment (docs/alerts.md).
+ * own) and woken by NOTIFY ex7_outbox on LISTEN connections of its own to conninfo's server and every
+ * other database node (http/listeners.c), with a timer as the fallback. Settings from the environment
+ * (docs/alerts.md).
  */
 extern Worker *worker_start(struct event_base *base, Pool *pool, const char *conninfo);
 
