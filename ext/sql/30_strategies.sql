@@ -642,7 +642,7 @@ BEGIN
        SET deleted_at = pg_catalog.now(), updated_at = pg_catalog.now(), revision = s.revision + 1,
            etag = ex7._strategy_etag(s.id, s.revision + 1)
      WHERE s.user_id = v.user_id AND s.id = v.id;
-    PERFORM ex7._stop_runtimes(v.id, false);
+    PERFORM ex7._stop_runtimes(p_user, v.id, false);
     PERFORM ex7._force_close(p_user, v.id);
 END
 $$;
@@ -686,7 +686,7 @@ BEGIN
     IF v_target = 'archived' THEN
         -- Archive Strategy: "Soft-stop": running runtimes drain (the dispatcher finishes the bar, then
         -- settles on stopped), ones that never ran or have no open signal stop at once
-        PERFORM ex7._stop_runtimes(v.id, true);
+        PERFORM ex7._stop_runtimes(p_user, v.id, true);
     END IF;
     RETURN ex7._strategy_json(v);
 END

@@ -585,7 +585,7 @@ BEGIN
                            pg_catalog.jsonb_build_object('code', 'signal_not_open', 'signal', ex7._signal_json(s)));
     END IF;
     -- a draining runtime whose last open signal this was has nothing left to finish (docs/runtimes.md)
-    PERFORM ex7._settle_drained(s.strategy_id, s.mode);
+    PERFORM ex7._settle_drained(p_user, s.strategy_id, s.mode);
     RETURN ex7._signal_json(s) || v_source;
 END
 $$;
@@ -625,7 +625,7 @@ BEGIN
               ORDER BY x.fired_at, x.id LOOP
         PERFORM ex7._emit_event(p_user, 'signal_closed', s.id, s.strategy_id, ex7._signal_json(s));
     END LOOP;
-    PERFORM ex7._settle_drained(p_strategy_id, NULL);
+    PERFORM ex7._settle_drained(p_user, p_strategy_id, NULL);
     RETURN v_ids;
 END
 $$;

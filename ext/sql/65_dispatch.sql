@@ -64,7 +64,8 @@ DECLARE
 BEGIN
     SELECT i.tick_size, v.graph INTO v_tick, v_graph
       FROM ex7.strategy_versions v, ex7.instruments i
-     WHERE v.strategy_id = p_s.id AND v.version = p_s.current_version AND i.symbol = p_s.instrument;
+     WHERE v.user_id = p_s.user_id AND v.strategy_id = p_s.id AND v.version = p_s.current_version
+       AND i.symbol = p_s.instrument;
 
     -- the open signals of the strategy and mode, locked, in the order they opened; then the columns the
     -- decision reads, as arrays in that order. One ordered aggregate and a loop over the (few) rows: five
@@ -73,7 +74,8 @@ BEGIN
     SELECT pg_catalog.array_agg(x ORDER BY x.fired_at, x.id)
       INTO v_sigs
       FROM (SELECT * FROM ex7.signals y
-             WHERE y.strategy_id = p_s.id AND y.mode = p_rt.mode AND y.status = 'open'
+             WHERE y.user_id = p_rt.user_id AND y.strategy_id = p_s.id AND y.mode = p_rt.mode
+               AND y.status = 'open'
                FOR UPDATE) AS x;
     FOR k IN 1 .. coalesce(pg_catalog.array_length(v_sigs, 1), 0) LOOP
         v_sides := v_sides || v_sigs[k].side;
@@ -122,6 +124,32 @@ $$;
 COMMENT ON FUNCTION ex7._run_strategy(ex7.strategy_runtimes, ex7.strategies, ex7.bars) IS
 'Returns (decision, signal_id, detail) of one runtime on one bar: evaluates the graph (ex7._evaluate), decides with ex7._fill_decide (the backtest''s decision too), closes open signals whose stop or target the bar touched or whose exit node fired, and fires an entry through ex7.fire_signal (decision fired or blocked, audited there) or returns exit, no_signal or skipped (with detail.reason) for the caller to audit.';
 
+/*
+ * _dispatch_settle: user p_user's runtimes that ex7._dispatch_bar evaluated on the bar at p_bar_ts without an
+ * error (p_ids, with the statuses they had then, p_statuses) move on: starting becomes running, draining
+ * stopped, and the bar is their last. One UPDATE for all of one user's runtimes, their rows locked since
+ * their turn. Per user rather than one for every user: on Citus a statement that changes rows is routed to
+ * the one shard holding its user (docs/scale-out.md).
+ */
+CREATE OR REPLACE FUNCTION ex7._dispatch_settle(p_user uuid, p_ids uuid[], p_statuses text[], p_bar_ts timestamptz)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    v_now timestamptz := pg_catalog.now();      -- a variable: Citus refuses now() inside a CASE of an UPDATE
+BEGIN
+    UPDATE ex7.strategy_runtimes x
+       SET status = CASE d.status WHEN 'starting' THEN 'running' WHEN 'draining' THEN 'stopped' ELSE d.status END,
+           stopped_at = CASE WHEN d.status = 'draining' THEN v_now ELSE x.stopped_at END,
+           last_bar_ts = p_bar_ts,
+           updated_at = v_now
+      FROM ROWS FROM (pg_catalog.unnest(p_ids), pg_catalog.unnest(p_statuses)) AS d (id, status)
+     WHERE x.user_id = p_user AND x.id = d.id;
+END
+$$;
+COMMENT ON FUNCTION ex7._dispatch_settle(uuid, uuid[], text[], timestamptz) IS
+'Returns nothing. Moves user p_user''s runtimes p_ids, evaluated without error on the bar at p_bar_ts while in statuses p_statuses, on: starting to running, draining to stopped, last_bar_ts to the bar.';
+
 CREATE OR REPLACE FUNCTION ex7._dispatch_bar(p_instrument text, p_timeframe text, p_bar_ts timestamptz)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
@@ -129,6 +157,7 @@ AS $$
 DECLARE
     r record;
     rt ex7.strategy_runtimes;
+    v_failed ex7.strategy_runtimes;
     st ex7.strategies;
     b ex7.bars;
     res record;
@@ -154,26 +183,34 @@ BEGIN
         PERFORM ex7._raise(404, 'bar not found');
     END IF;
     -- one lock order for every writer: the user row first (ex7._lock_user), then the runtime row;
-    -- users in id order so that two concurrent ingests cannot deadlock on each other's users
+    -- users in id order so that two concurrent ingests cannot deadlock on each other's users. The scan
+    -- locks nothing (on Citus it reads every shard, where a multi-shard SELECT ... FOR UPDATE is refused);
+    -- each runtime is then locked by its (user_id, id), one user at a time (docs/scale-out.md).
     FOR r IN
         SELECT x.id, x.user_id
           FROM ex7.strategy_runtimes x
-          JOIN ex7.strategies s ON s.id = x.strategy_id
+          JOIN ex7.strategies s ON s.user_id = x.user_id AND s.id = x.strategy_id
          WHERE s.instrument = p_instrument AND s.timeframe = p_timeframe AND s.deleted_at IS NULL
            AND x.status IN ('starting', 'running', 'draining')
          ORDER BY x.user_id, x.id
     LOOP
         -- once per user: the lock is held until the transaction ends
         IF v_locked IS DISTINCT FROM r.user_id THEN
+            -- the previous user's runtimes are done: they move on before the next user's turn
+            IF pg_catalog.cardinality(v_done) > 0 THEN
+                PERFORM ex7._dispatch_settle(v_locked, v_done, v_done_status, p_bar_ts);
+                v_done := '{}';
+                v_done_status := '{}';
+            END IF;
             PERFORM ex7._lock_user(r.user_id);
             v_locked := r.user_id;
         END IF;
         -- re-read under the lock: a stop or delete may have committed since the scan
-        SELECT * INTO rt FROM ex7.strategy_runtimes x WHERE x.id = r.id FOR UPDATE;
+        SELECT * INTO rt FROM ex7.strategy_runtimes x WHERE x.user_id = r.user_id AND x.id = r.id FOR UPDATE;
         CONTINUE WHEN rt.status NOT IN ('starting', 'running', 'draining');
         -- a bar at or before the last one this runtime saw is not evaluated again
         CONTINUE WHEN rt.last_bar_ts IS NOT NULL AND rt.last_bar_ts >= p_bar_ts;
-        SELECT * INTO st FROM ex7.strategies s WHERE s.id = rt.strategy_id;
+        SELECT * INTO st FROM ex7.strategies s WHERE s.user_id = rt.user_id AND s.id = rt.strategy_id;
 
         v_err := NULL;
         BEGIN
@@ -199,18 +236,20 @@ BEGIN
             UPDATE ex7.strategy_runtimes x
                SET status = 'error', error = pg_catalog.left(v_err, 1000), stopped_at = pg_catalog.now(),
                    last_bar_ts = p_bar_ts, updated_at = pg_catalog.now()
-             WHERE x.user_id = rt.user_id AND x.id = rt.id;
-            -- a runtime entering status error is an alert event (76_alerts.sql)
+             WHERE x.user_id = rt.user_id AND x.id = rt.id
+            RETURNING * INTO v_failed;
+            -- a runtime entering status error is an alert event (76_alerts.sql). The updated row is passed in
+            -- rather than read by a statement that calls the alert: on Citus a statement on a user's shard
+            -- must not call a function that queries or writes (docs/scale-out.md)
             IF rt.status IS DISTINCT FROM 'error' THEN
-                PERFORM ex7._alert_runtime_error(x)
-                   FROM ex7.strategy_runtimes x WHERE x.user_id = rt.user_id AND x.id = rt.id;
+                PERFORM ex7._alert_runtime_error(v_failed);
             END IF;
             PERFORM ex7._audit(rt.user_id, st.id, st.current_version, st.instrument, st.timeframe, rt.mode,
                                p_bar_ts, 'error', NULL,
                                pg_catalog.jsonb_build_object('sqlstate', v_state, 'message', v_err));
             v_errors := v_errors + 1;
         ELSE
-            -- moved on after the loop, in one statement (below)
+            -- moved on with the user's other runtimes, in one statement (ex7._dispatch_settle)
             v_done := pg_catalog.array_append(v_done, rt.id);
             v_done_status := pg_catalog.array_append(v_done_status, rt.status);
             v_started := v_started + (rt.status = 'starting')::integer;
@@ -225,16 +264,12 @@ BEGIN
             ELSE n_error := n_error + 1;       -- 'error': the audit's CHECK admits no other decision
         END CASE;
     END LOOP;
-    -- every runtime evaluated without error: starting becomes running, draining stopped, and this bar is its
-    -- last. One UPDATE for all of them rather than one per runtime; the rows have been locked since their
-    -- turn (FOR UPDATE above) and nothing in the loop reads another runtime's row, so the result is the same.
-    UPDATE ex7.strategy_runtimes x
-       SET status = CASE d.status WHEN 'starting' THEN 'running' WHEN 'draining' THEN 'stopped' ELSE d.status END,
-           stopped_at = CASE WHEN d.status = 'draining' THEN pg_catalog.now() ELSE x.stopped_at END,
-           last_bar_ts = p_bar_ts,
-           updated_at = pg_catalog.now()
-      FROM ROWS FROM (pg_catalog.unnest(v_done), pg_catalog.unnest(v_done_status)) AS d (id, status)
-     WHERE x.id = d.id;
+    -- the last user's runtimes evaluated without error move on (the others did at the next user's turn): one
+    -- UPDATE per user rather than one per runtime; the rows have been locked since their turn (FOR UPDATE
+    -- above) and nothing in the loop reads another runtime's row, so the result is the same.
+    IF pg_catalog.cardinality(v_done) > 0 THEN
+        PERFORM ex7._dispatch_settle(v_locked, v_done, v_done_status, p_bar_ts);
+    END IF;
     RETURN pg_catalog.jsonb_build_object('instrument', p_instrument, 'timeframe', p_timeframe,
                                          'bar_ts', p_bar_ts, 'started', v_started, 'stopped', v_stopped,
                                          'errors', v_errors,

@@ -52,36 +52,69 @@ COMMENT ON FUNCTION ex7._check_mode(text) IS
  * whose market sends no bar. Every caller holds the user row lock (ex7._lock_user), the lock the
  * signal writers take first, so no signal opens or closes between the check and the update.
  *
- * _runtime_open_signals: whether the runtime's (strategy, mode) has an open signal
+ * _runtime_open_signals: whether the runtime's (strategy, mode) of user p_user has an open signal
  * (signals_strategy_open_idx).
+ *
+ * The statements that change runtimes compute this first and pass the answer in, or ask it with an EXISTS
+ * of their own, rather than call the function inside an UPDATE: on Citus a statement on a user's shard must
+ * not call a function that queries, and an UPDATE must not call a STABLE function with a column argument
+ * (docs/scale-out.md).
  */
-CREATE OR REPLACE FUNCTION ex7._runtime_open_signals(p_strategy_id uuid, p_mode text)
+CREATE OR REPLACE FUNCTION ex7._runtime_open_signals(p_user uuid, p_strategy_id uuid, p_mode text)
 RETURNS boolean
 LANGUAGE sql STABLE
 AS $$
     SELECT EXISTS (SELECT 1 FROM ex7.signals x
-                    WHERE x.strategy_id = p_strategy_id AND x.mode = p_mode AND x.status = 'open');
+                    WHERE x.user_id = p_user AND x.strategy_id = p_strategy_id AND x.mode = p_mode
+                      AND x.status = 'open');
+$$;
+COMMENT ON FUNCTION ex7._runtime_open_signals(uuid, uuid, text) IS
+'Returns true when user p_user''s strategy has an open signal in p_mode: what a draining runtime of (strategy, mode) still has to finish.';
+
+/* The form without the user, kept only until the 0.3.0 upgrade script drops it (docs/extending.md: a
+ * changed signature is dropped there); nothing in ex7 calls it. The strategy's user comes from a plain read. */
+CREATE OR REPLACE FUNCTION ex7._runtime_open_signals(p_strategy_id uuid, p_mode text)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+    SELECT ex7._runtime_open_signals((SELECT s.user_id FROM ex7.strategies s WHERE s.id = p_strategy_id),
+                                     p_strategy_id, p_mode);
 $$;
 COMMENT ON FUNCTION ex7._runtime_open_signals(uuid, text) IS
-'Returns true when the strategy has an open signal in p_mode: what a draining runtime of (strategy, mode) still has to finish.';
+'Returns ex7._runtime_open_signals(user, strategy, mode) with the strategy''s user. Superseded by that form.';
 
-CREATE OR REPLACE FUNCTION ex7._settle_drained(p_strategy_id uuid, p_mode text)
+CREATE OR REPLACE FUNCTION ex7._settle_drained(p_user uuid, p_strategy_id uuid, p_mode text)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
+    v_now timestamptz := pg_catalog.now();
     v_n integer;
 BEGIN
     UPDATE ex7.strategy_runtimes r
-       SET status = 'stopped', stopped_at = pg_catalog.now(), updated_at = pg_catalog.now()
-     WHERE r.strategy_id = p_strategy_id AND (p_mode IS NULL OR r.mode = p_mode) AND r.status = 'draining'
-       AND NOT ex7._runtime_open_signals(r.strategy_id, r.mode);
+       SET status = 'stopped', stopped_at = v_now, updated_at = v_now
+     WHERE r.user_id = p_user AND r.strategy_id = p_strategy_id AND (p_mode IS NULL OR r.mode = p_mode)
+       AND r.status = 'draining'
+       AND NOT EXISTS (SELECT 1 FROM ex7.signals x
+                        WHERE x.user_id = r.user_id AND x.strategy_id = r.strategy_id AND x.mode = r.mode
+                          AND x.status = 'open');
     GET DIAGNOSTICS v_n = ROW_COUNT;
     RETURN v_n;
 END
 $$;
+COMMENT ON FUNCTION ex7._settle_drained(uuid, uuid, text) IS
+'Returns how many draining runtimes of user p_user''s strategy (in p_mode, or any mode when NULL) it stopped because no open signal of theirs is left. The caller holds the user row lock.';
+
+/* The form without the user, kept only until the 0.3.0 upgrade script drops it; nothing in ex7 calls it. */
+CREATE OR REPLACE FUNCTION ex7._settle_drained(p_strategy_id uuid, p_mode text)
+RETURNS integer
+LANGUAGE sql VOLATILE
+AS $$
+    SELECT ex7._settle_drained((SELECT s.user_id FROM ex7.strategies s WHERE s.id = p_strategy_id),
+                               p_strategy_id, p_mode);
+$$;
 COMMENT ON FUNCTION ex7._settle_drained(uuid, text) IS
-'Returns how many draining runtimes of the strategy (in p_mode, or any mode when NULL) it stopped because no open signal of theirs is left. The caller holds the user row lock.';
+'Returns ex7._settle_drained(user, strategy, mode) with the strategy''s user. Superseded by that form.';
 
 /*
  * _stop_runtimes: what happens to a strategy's runtimes when the strategy goes away. Called with the
@@ -92,31 +125,47 @@ COMMENT ON FUNCTION ex7._settle_drained(uuid, text) IS
  *   not p_drain (delete): starting, running and draining -> stopped at once; stopped and error stay
  *     (error keeps its message for the user to read).
  */
-CREATE OR REPLACE FUNCTION ex7._stop_runtimes(p_strategy_id uuid, p_drain boolean)
+CREATE OR REPLACE FUNCTION ex7._stop_runtimes(p_user uuid, p_strategy_id uuid, p_drain boolean)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
+    v_now timestamptz := pg_catalog.now();
     v_n integer;
 BEGIN
     WITH d AS (
-        SELECT r.id, p_drain AND r.status = 'running' AND ex7._runtime_open_signals(r.strategy_id, r.mode) AS drains
+        SELECT r.id,
+               p_drain AND r.status = 'running'
+               AND EXISTS (SELECT 1 FROM ex7.signals x
+                            WHERE x.user_id = r.user_id AND x.strategy_id = r.strategy_id AND x.mode = r.mode
+                              AND x.status = 'open') AS drains
           FROM ex7.strategy_runtimes r
-         WHERE r.strategy_id = p_strategy_id
+         WHERE r.user_id = p_user AND r.strategy_id = p_strategy_id
            AND r.status IN ('starting', 'running', 'draining')
            AND NOT (p_drain AND r.status = 'draining'))
     UPDATE ex7.strategy_runtimes r
        SET status = CASE WHEN d.drains THEN 'draining' ELSE 'stopped' END,
-           stopped_at = CASE WHEN d.drains THEN r.stopped_at ELSE pg_catalog.now() END,
-           updated_at = pg_catalog.now()
+           stopped_at = CASE WHEN d.drains THEN r.stopped_at ELSE v_now END,
+           updated_at = v_now
       FROM d
-     WHERE r.id = d.id;
+     WHERE r.user_id = p_user AND r.id = d.id;
     GET DIAGNOSTICS v_n = ROW_COUNT;
     RETURN v_n;
 END
 $$;
+COMMENT ON FUNCTION ex7._stop_runtimes(uuid, uuid, boolean) IS
+'Returns how many runtimes of user p_user''s strategy changed: with p_drain running ones drain (or stop when they have no open signal) and starting ones stop; without, every active one stops at once.';
+
+/* The form without the user, kept only until the 0.3.0 upgrade script drops it; nothing in ex7 calls it. */
+CREATE OR REPLACE FUNCTION ex7._stop_runtimes(p_strategy_id uuid, p_drain boolean)
+RETURNS integer
+LANGUAGE sql VOLATILE
+AS $$
+    SELECT ex7._stop_runtimes((SELECT s.user_id FROM ex7.strategies s WHERE s.id = p_strategy_id),
+                              p_strategy_id, p_drain);
+$$;
 COMMENT ON FUNCTION ex7._stop_runtimes(uuid, boolean) IS
-'Returns how many runtimes of the strategy changed: with p_drain running ones drain (or stop when they have no open signal) and starting ones stop; without, every active one stops at once.';
+'Returns ex7._stop_runtimes(user, strategy, drain) with the strategy''s user. Superseded by that form.';
 
 /*
  * list_runtimes: List Runtimes: "Return every (strategy, mode) runtime row owned by the caller. Ordered so
@@ -131,7 +180,7 @@ AS $$
     SELECT pg_catalog.jsonb_build_object('items', coalesce(
         pg_catalog.jsonb_agg(ex7._runtime_json(r, s.name) ORDER BY r.started_at DESC NULLS LAST, r.id), '[]'))
       FROM ex7.strategy_runtimes r
-      JOIN ex7.strategies s ON s.id = r.strategy_id
+      JOIN ex7.strategies s ON s.user_id = r.user_id AND s.id = r.strategy_id
      WHERE r.user_id = p_user;
 $$;
 COMMENT ON FUNCTION ex7.list_runtimes(uuid) IS
@@ -160,19 +209,25 @@ AS $$
 DECLARE
     v   ex7.strategies;
     r   ex7.strategy_runtimes;
+    v_now timestamptz := pg_catalog.now();
 BEGIN
     PERFORM ex7._require_compliance(p_user);    -- 412 until ToS, risk and privacy are accepted (docs/billing.md)
     PERFORM ex7._check_mode(p_mode);
     PERFORM ex7._ensure_user(p_user);
     PERFORM ex7._lock_user(p_user);             -- the running-runtimes cap below counts under it (user row first)
 
-    SELECT * INTO v FROM ex7.strategies s WHERE s.id = p_strategy_id FOR SHARE;
-    IF NOT FOUND OR v.deleted_at IS NOT NULL THEN                                           -- gate 1
-        PERFORM ex7._raise(404, 'strategy not found');
+    -- the caller's own row, locked; only when the caller has none, a lookup by id alone (every shard on
+    -- Citus, docs/scale-out.md) tells gate 2 from gate 1, on that refusal path only
+    SELECT * INTO v FROM ex7.strategies s WHERE s.user_id = p_user AND s.id = p_strategy_id FOR SHARE;
+    IF NOT FOUND THEN
+        PERFORM 1 FROM ex7.strategies s WHERE s.id = p_strategy_id AND s.deleted_at IS NULL;
+        IF FOUND THEN                                                                       -- gate 2
+            PERFORM ex7._raise(403, 'strategy belongs to another user',
+                               pg_catalog.jsonb_build_object('code', 'not_owner'));
+        END IF;
     END IF;
-    IF v.user_id <> p_user THEN                                                             -- gate 2
-        PERFORM ex7._raise(403, 'strategy belongs to another user',
-                           pg_catalog.jsonb_build_object('code', 'not_owner'));
+    IF v.id IS NULL OR v.deleted_at IS NOT NULL THEN                                        -- gate 1
+        PERFORM ex7._raise(404, 'strategy not found');
     END IF;
     IF v.status NOT IN ('ready', 'live', 'paused') THEN                                     -- gate 3
         PERFORM ex7._raise(409, pg_catalog.format('a strategy in status %s cannot be started', v.status),
@@ -184,14 +239,15 @@ BEGIN
     END IF;
     PERFORM ex7._check_runtime_cap(p_user, v.id, p_mode);                                 -- tier cap (docs/billing.md)
 
+    -- v_now, not now(), in DO UPDATE SET: Citus requires IMMUTABLE functions there (docs/scale-out.md)
     INSERT INTO ex7.strategy_runtimes AS x (strategy_id, user_id, mode, status, started_at)        -- gate 5
-    VALUES (v.id, v.user_id, p_mode, 'starting', pg_catalog.now())
+    VALUES (v.id, v.user_id, p_mode, 'starting', v_now)
     ON CONFLICT (user_id, strategy_id, mode) DO UPDATE
        SET status = CASE WHEN x.status IN ('stopped', 'error') THEN 'starting' ELSE x.status END,
-           started_at = CASE WHEN x.status IN ('stopped', 'error') THEN pg_catalog.now() ELSE x.started_at END,
+           started_at = CASE WHEN x.status IN ('stopped', 'error') THEN v_now ELSE x.started_at END,
            stopped_at = CASE WHEN x.status IN ('stopped', 'error') THEN NULL ELSE x.stopped_at END,
            error = CASE WHEN x.status IN ('stopped', 'error') THEN NULL ELSE x.error END,
-           updated_at = CASE WHEN x.status IN ('stopped', 'error') THEN pg_catalog.now() ELSE x.updated_at END
+           updated_at = CASE WHEN x.status IN ('stopped', 'error') THEN v_now ELSE x.updated_at END
     RETURNING * INTO r;
 
     IF r.status IN ('running', 'draining') THEN
@@ -222,15 +278,18 @@ LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     r ex7.strategy_runtimes;
+    v_now timestamptz := pg_catalog.now();
+    v_open boolean;
 BEGIN
     PERFORM ex7._check_mode(p_mode);
     PERFORM ex7._lock_existing_user(p_user);
+    -- asked before the UPDATE, which then holds no query and no now() in a CASE (80_runtimes.sql, above)
+    v_open := ex7._runtime_open_signals(p_user, p_strategy_id, p_mode);
     UPDATE ex7.strategy_runtimes x
-       SET status = CASE WHEN ex7._runtime_open_signals(x.strategy_id, x.mode) THEN 'draining' ELSE 'stopped' END,
-           stopped_at = CASE WHEN ex7._runtime_open_signals(x.strategy_id, x.mode) THEN x.stopped_at
-                             ELSE pg_catalog.now() END,
-           updated_at = pg_catalog.now()
-     WHERE x.strategy_id = p_strategy_id AND x.mode = p_mode AND x.user_id = p_user AND x.status = 'running'
+       SET status = CASE WHEN v_open THEN 'draining' ELSE 'stopped' END,
+           stopped_at = CASE WHEN v_open THEN x.stopped_at ELSE v_now END,
+           updated_at = v_now
+     WHERE x.user_id = p_user AND x.strategy_id = p_strategy_id AND x.mode = p_mode AND x.status = 'running'
     RETURNING * INTO r;
     IF NOT FOUND THEN
         SELECT * INTO r FROM ex7.strategy_runtimes x
@@ -239,7 +298,8 @@ BEGIN
             PERFORM ex7._raise(404, 'runtime not found');
         END IF;
     END IF;
-    RETURN ex7._runtime_json(r, (SELECT s.name FROM ex7.strategies s WHERE s.id = r.strategy_id));
+    RETURN ex7._runtime_json(r, (SELECT s.name FROM ex7.strategies s
+                                  WHERE s.user_id = r.user_id AND s.id = r.strategy_id));
 END
 $$;
 COMMENT ON FUNCTION ex7.stop_runtime(uuid, uuid, text) IS
@@ -263,7 +323,7 @@ AS $$
                                                               'timeframe', s.timeframe)
                              ORDER BY r.started_at DESC NULLS LAST, r.id), '[]'))
       FROM ex7.strategy_runtimes r
-      JOIN ex7.strategies s ON s.id = r.strategy_id AND s.user_id = p_user AND s.deleted_at IS NULL
+      JOIN ex7.strategies s ON s.user_id = r.user_id AND s.id = r.strategy_id AND s.deleted_at IS NULL
      WHERE r.user_id = p_user;
 $$;
 COMMENT ON FUNCTION ex7.signals_health_me(uuid) IS
