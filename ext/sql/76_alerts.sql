@@ -298,13 +298,19 @@ $$;
 COMMENT ON FUNCTION ex7._channel_send_verification(uuid) IS
 'Returns the channel row after starting its verification, as ex7._channel_send_verification(user, id) with the channel''s user. Superseded by that form.';
 
+/*
+ * The list functions are PL/pgSQL and hand the item builders rows of a subquery: Citus plans no query of a
+ * SQL function whose parameters it must know to route it, and on a shard a whole-row reference to the
+ * table has the shard's row type, which ex7._channel_json does not take (docs/scale-out.md).
+ */
 CREATE OR REPLACE FUNCTION ex7.list_channels(p_user uuid)
 RETURNS jsonb
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
-    SELECT coalesce(pg_catalog.jsonb_agg(ex7._channel_json(c) ORDER BY c.created_at, c.id), '[]')
-      FROM ex7.alert_channels c
-     WHERE c.user_id = p_user;
+BEGIN
+    RETURN (SELECT coalesce(pg_catalog.jsonb_agg(ex7._channel_json(c) ORDER BY c.created_at, c.id), '[]')
+              FROM (SELECT * FROM ex7.alert_channels x WHERE x.user_id = p_user) c);
+END
 $$;
 COMMENT ON FUNCTION ex7.list_channels(uuid) IS 'Returns the user''s alert channels, oldest first (List Channels).';
 
@@ -507,13 +513,15 @@ COMMENT ON FUNCTION ex7._subscription_events(jsonb) IS
 
 CREATE OR REPLACE FUNCTION ex7.list_subscriptions(p_user uuid, p_strategy_id uuid DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
-    SELECT coalesce(pg_catalog.jsonb_agg(ex7._subscription_json(s, c.type) ORDER BY s.created_at, s.id), '[]')
-      FROM ex7.alert_subscriptions s
-      JOIN ex7.alert_channels c ON c.user_id = s.user_id AND c.id = s.channel_id
-     WHERE s.user_id = p_user
-       AND (p_strategy_id IS NULL OR s.strategy_id = p_strategy_id);
+BEGIN
+    -- PL/pgSQL, the rows from a subquery: see ex7.list_channels
+    RETURN (SELECT coalesce(pg_catalog.jsonb_agg(ex7._subscription_json(s, c.type) ORDER BY s.created_at, s.id), '[]')
+              FROM (SELECT * FROM ex7.alert_subscriptions x
+                     WHERE x.user_id = p_user AND (p_strategy_id IS NULL OR x.strategy_id = p_strategy_id)) s
+              JOIN ex7.alert_channels c ON c.user_id = s.user_id AND c.id = s.channel_id);
+END
 $$;
 COMMENT ON FUNCTION ex7.list_subscriptions(uuid, uuid) IS
 'Returns the user''s subscriptions, oldest first, optionally those of one strategy (List Subscriptions).';
@@ -755,10 +763,13 @@ COMMENT ON FUNCTION ex7._alert_event(uuid, text, uuid, text, jsonb) IS
 
 CREATE OR REPLACE FUNCTION ex7._alert_strategy_name(p_user uuid, p_strategy_id uuid)
 RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
-    SELECT coalesce((SELECT st.name FROM ex7.strategies st WHERE st.user_id = p_user AND st.id = p_strategy_id),
+BEGIN
+    -- PL/pgSQL: Citus routes a query by its parameters only in a PL/pgSQL function (docs/scale-out.md)
+    RETURN coalesce((SELECT st.name FROM ex7.strategies st WHERE st.user_id = p_user AND st.id = p_strategy_id),
                     'a deleted strategy');
+END
 $$;
 COMMENT ON FUNCTION ex7._alert_strategy_name(uuid, uuid) IS 'Returns the name of the user''s strategy for alert messages.';
 
@@ -841,7 +852,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7._alert_blocked(ex7.signals_blocked) IS
-'Returns nothing: the alert event of a refusal of the risk gate (called by ex7._record_blocked).';
+'Returns nothing: the alert event of a refusal of the risk gate (trigger signals_blocked_alert).';
 
 CREATE OR REPLACE FUNCTION ex7._alert_runtime_error(r ex7.strategy_runtimes)
 RETURNS void
@@ -863,7 +874,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7._alert_runtime_error(ex7.strategy_runtimes) IS
-'Returns nothing: the alert event of a runtime that entered status error (called by the dispatcher, ex7._dispatch_bar).';
+'Returns nothing: the alert event of a runtime that entered status error (trigger strategy_runtimes_error_alert).';
 
 /* ---------------------------------------------------------------------------------------------------
  * The worker's side (service only; revoked from ex7_user in 99_grants.sql)
@@ -989,6 +1000,7 @@ DECLARE
     v_day date := (pg_catalog.now() AT TIME ZONE 'UTC')::date;
     v_reason text;
     v_user uuid;
+    v_tier text;
     v_cap integer;
     v_sent integer;
 BEGIN
@@ -1049,7 +1061,10 @@ BEGIN
         IF v_reason IS NULL AND (r.d).event <> 'verification' AND (r.d).attempts = 1 THEN
             IF v_user IS DISTINCT FROM (r.d).user_id THEN
                 v_user := (r.d).user_id;
-                SELECT t.alerts_per_day INTO v_cap FROM ex7.tiers t WHERE t.tier = ex7._current_tier(v_user);
+                -- the tier first: a function that reads the user's rows must not run inside a statement
+                -- Citus sends to a shard (docs/scale-out.md)
+                v_tier := ex7._current_tier(v_user);
+                SELECT t.alerts_per_day INTO v_cap FROM ex7.tiers t WHERE t.tier = v_tier;
             END IF;
             v_sent := NULL;
             IF coalesce(v_cap, 0) > 0 THEN
