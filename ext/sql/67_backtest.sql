@@ -47,14 +47,22 @@ COMMENT ON FUNCTION ex7._backtest_launch(uuid) IS
  * JSON.
  * ------------------------------------------------------------------------------------------------- */
 
--- 0.3.0 named the backtest by its user as well (the key of the chunk rows); the id-only forms go
+/*
+ * 0.3.0 names the backtest by its user as well (the key of the chunk rows); the id-only forms go. The readers
+ * of per-user tables here are PL/pgSQL, not SQL functions: Citus plans no statement on a distributed table
+ * that uses an SQL function's parameters ("could not create distributed plan"), while PL/pgSQL hands it
+ * their values (docs/scale-out.md).
+ */
 DROP FUNCTION IF EXISTS ex7._backtest_trades_json(uuid);
 DROP FUNCTION IF EXISTS ex7._backtest_equity_json(uuid);
 
 CREATE OR REPLACE FUNCTION ex7._backtest_trades_json(p_user uuid, p_id uuid)
 RETURNS jsonb
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
+DECLARE
+    v jsonb;
+BEGIN
     SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                'seq', t.seq, 'entry_time', t.entry_time, 'exit_time', t.exit_time, 'side', t.side,
                'quantity', t.quantity, 'entry_price', t.entry_price::text, 'exit_price', t.exit_price::text,
@@ -63,20 +71,29 @@ AS $$
                'slippage_cost', t.slippage_cost::text, 'commission', t.commission::text,
                'pnl', t.net_pnl::text, 'mae', t.mae::text, 'mfe', t.mfe::text, 'tag', NULL)
                ORDER BY t.seq), '[]')
+      INTO v
       FROM ex7.backtest_trades t
      WHERE t.user_id = p_user AND t.backtest_id = p_id;
+    RETURN v;
+END
 $$;
 COMMENT ON FUNCTION ex7._backtest_trades_json(uuid, uuid) IS
 'Returns the trades of p_user''s backtest p_id in exit order: [{seq, entry_time, exit_time, side, quantity, entry_price, exit_price, stop_price, target_price, exit_reason, gross_pnl, slippage_cost, commission, pnl (net), mae, mfe, tag}], money as decimal strings: the trades ex7.compute_metrics reads.';
 
 CREATE OR REPLACE FUNCTION ex7._backtest_equity_json(p_user uuid, p_id uuid)
 RETURNS jsonb
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
+DECLARE
+    v jsonb;
+BEGIN
     SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('ts', e.ts, 'equity', e.equity::text)
                                          ORDER BY e.seq), '[]')
+      INTO v
       FROM ex7.backtest_equity e
      WHERE e.user_id = p_user AND e.backtest_id = p_id;
+    RETURN v;
+END
 $$;
 COMMENT ON FUNCTION ex7._backtest_equity_json(uuid, uuid) IS
 'Returns the equity curve of p_user''s backtest p_id: [{ts, equity}] in time order (every trade close and the last bar of every UTC day), equity as a decimal string.';
@@ -305,6 +322,7 @@ DECLARE
     v_status text;
     v_n integer := 0;
     v_now timestamptz;
+    v_error text;
 BEGIN
     FOR v_id, v_status IN
         SELECT b.id, b.status FROM ex7.backtests b
@@ -313,13 +331,14 @@ BEGIN
     LOOP
         -- free: no worker holds it (held until this transaction ends, so no worker starts on it meanwhile)
         IF pg_catalog.pg_try_advisory_xact_lock_shared(ex7._backtest_lock_key(v_id)) THEN
-            -- read before the UPDATE: Citus refuses a VOLATILE function in an UPDATE of a distributed table
+            -- both read before the UPDATE: Citus refuses a VOLATILE function in an UPDATE of a distributed
+            -- table, and sends a CASE over a parameter to the worker in a form it cannot run
             v_now := pg_catalog.clock_timestamp();
+            v_error := CASE v_status
+                WHEN 'running' THEN 'interrupted: the background worker running it stopped (a server restart, or the process was ended); run the backtest again'
+                ELSE 'not started: no background worker took it up; run the backtest again' END;
             UPDATE ex7.backtests b
-               SET status = 'failed', finished_at = v_now,
-                   error = CASE v_status
-                       WHEN 'running' THEN 'interrupted: the background worker running it stopped (a server restart, or the process was ended); run the backtest again'
-                       ELSE 'not started: no background worker took it up; run the backtest again' END
+               SET status = 'failed', finished_at = v_now, error = v_error
              WHERE b.user_id = p_user AND b.id = v_id AND b.status = v_status;
             v_n := v_n + 1;
         END IF;
@@ -573,18 +592,24 @@ COMMENT ON FUNCTION ex7.set_validation_policy(jsonb) IS
 'Returns the Judge''s policy after setting the keys of p_policy (window_days 1..3660, min_trades >= 0, max_drawdown >= 0, min_profit_factor >= 0, min_net_pnl, min_win_rate 0..1; null switches a criterion off). The operator''s: not granted to user roles. X7422 for an unknown key or a bad value.';
 
 /* _validation_json: a stored verdict */
+-- PL/pgSQL: it reads the verdict's backtest with the row's values (see the JSON readers above)
 CREATE OR REPLACE FUNCTION ex7._validation_json(v ex7.strategy_validations)
 RETURNS jsonb
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
-    SELECT pg_catalog.jsonb_build_object(
+DECLARE
+    w jsonb;
+BEGIN
+    SELECT pg_catalog.jsonb_build_object('from', b.range_from, 'to', b.range_to, 'bars', b.bars_total)
+      INTO w
+      FROM ex7.backtests b WHERE b.user_id = v.user_id AND b.id = v.backtest_id;
+    RETURN pg_catalog.jsonb_build_object(
         'id', v.id, 'strategy_id', v.strategy_id, 'strategy_version', v.strategy_version,
         'backtest_id', v.backtest_id, 'passed', v.passed, 'trigger', v.trigger,
-        'window', (SELECT pg_catalog.jsonb_build_object('from', b.range_from, 'to', b.range_to,
-                                                        'bars', b.bars_total)
-                     FROM ex7.backtests b WHERE b.user_id = v.user_id AND b.id = v.backtest_id),
+        'window', w,
         'criteria', v.criteria, 'observed', v.observed, 'failed', v.failed, 'validated_at', v.created_at,
         'compliance', ex7.compliance_banner());
+END
 $$;
 COMMENT ON FUNCTION ex7._validation_json(ex7.strategy_validations) IS
 'Returns a verdict of the Judge: {id, strategy_id, strategy_version, backtest_id, passed, trigger, window: {from, to, bars}, criteria, observed, failed: [{criterion, observed, required}], validated_at, compliance}.';

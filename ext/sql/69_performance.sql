@@ -31,8 +31,13 @@ COMMENT ON FUNCTION ex7._paper_capital() IS
 CREATE OR REPLACE FUNCTION ex7._live_metrics(p_user uuid, p_strategy uuid, p_mode text, p_from timestamptz,
                                              p_to timestamptz, p_at timestamptz)
 RETURNS jsonb
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
+DECLARE
+    v jsonb;
+BEGIN
+    -- PL/pgSQL, not SQL: Citus plans no statement on a distributed table that uses an SQL function's
+    -- parameters, while PL/pgSQL hands it their values (docs/scale-out.md)
     WITH t AS (
         -- signals_user_mode_closed_idx (user_id, mode, closed_at DESC) WHERE status <> 'open'
         SELECT s.id, LEAST(s.fired_at, s.closed_at) AS entry_time, s.closed_at AS exit_time, s.side, s.size,
@@ -80,7 +85,10 @@ AS $$
                'metrics', ex7.compute_metrics(trades.j, curve.j,
                               pg_catalog.jsonb_build_object('initial_capital', ex7._paper_capital()::text)),
                'equity_curve', curve.j)
+      INTO v
       FROM trades, curve;
+    RETURN v;
+END
 $$;
 COMMENT ON FUNCTION ex7._live_metrics(uuid, uuid, text, timestamptz, timestamptz, timestamptz) IS
 'Returns {metrics, equity_curve}: ex7.compute_metrics over the strategy''s signals of p_mode closed in [p_from, p_to) (force-closes excluded), on the paper capital, with its curve [{ts, equity}] (start, every close, UTC day ends, end). Does not check ownership.';
@@ -157,10 +165,21 @@ COMMENT ON FUNCTION ex7._latest_backtest(uuid, uuid) IS
  * ------------------------------------------------------------------------------------------------- */
 CREATE OR REPLACE FUNCTION ex7._performance(p_user uuid, p_at timestamptz)
 RETURNS jsonb
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
-    SELECT pg_catalog.jsonb_build_object(
-        'strategies', coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+DECLARE
+    s record;
+    v_items jsonb := '[]';
+BEGIN
+    -- a loop, not one query calling the readers per row: the backtest and live figures are queries of
+    -- their own, and Citus runs no query from inside a query over a distributed table (docs/scale-out.md)
+    FOR s IN
+        SELECT x.id, x.name, x.instrument, x.timeframe, x.status, x.current_version
+          FROM ex7.strategies x
+         WHERE x.user_id = p_user AND x.deleted_at IS NULL
+         ORDER BY x.name, x.id
+    LOOP
+        v_items := v_items || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
             'strategy_id', s.id,
             'name', s.name,
             'instrument', s.instrument,
@@ -170,13 +189,14 @@ AS $$
             'backtest', ex7._latest_backtest(p_user, s.id),
             'live', pg_catalog.jsonb_build_object(
                 'paper', (ex7._live_metrics(p_user, s.id, 'paper', NULL, NULL, p_at)->'metrics') - 'breakdowns',
-                'live', (ex7._live_metrics(p_user, s.id, 'live', NULL, NULL, p_at)->'metrics') - 'breakdowns'))
-            ORDER BY s.name, s.id), '[]'),
+                'live', (ex7._live_metrics(p_user, s.id, 'live', NULL, NULL, p_at)->'metrics') - 'breakdowns')));
+    END LOOP;
+    RETURN pg_catalog.jsonb_build_object(
+        'strategies', v_items,
         'initial_capital', ex7._paper_capital()::text,
         'as_of', p_at,
-        'disclaimer', ex7.compliance_banner())
-      FROM ex7.strategies s
-     WHERE s.user_id = p_user AND s.deleted_at IS NULL;
+        'disclaimer', ex7.compliance_banner());
+END
 $$;
 COMMENT ON FUNCTION ex7._performance(uuid, timestamptz) IS
 'Returns ex7.performance''s document as of p_at.';
