@@ -34,6 +34,8 @@ SELECT 'MES', '1m', ts, o, greatest(o, c) + 0.25 * (g % 3), least(o, c) - 0.25 *
           FROM (SELECT g, timestamptz '2023-01-02 00:00+00' + g * interval '1 minute' AS ts,
                        4000 + 0.25 * sum(floor(random() * 9)::int - 4) OVER (ORDER BY g) AS c
                   FROM generate_series(1, $N) g) w) b;
+-- written directly, as an import would: the blocks the backtest reads follow by a sync (docs/market.md)
+SELECT ex7._bar_blocks_sync('MES', '1m', '-infinity', 'infinity');
 ANALYZE ex7.bars;
 SELECT ex7.ensure_user('$U');
 SELECT ex7.accept_compliance('$U', NULL, 'bench');

@@ -29,6 +29,8 @@ INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
 SELECT 'MES', '5m', timestamptz '2026-03-02 14:30+00' - (601 - g) * interval '5 minutes',
        c, c + 0.5, c - 0.5, c, 100
   FROM walk WHERE g <= 600;
+-- written directly, as an import would: the blocks follow by a sync (docs/market.md, "Bar blocks")
+SELECT ex7._bar_blocks_sync('MES', '5m', '-infinity', 'infinity');
 
 CREATE TABLE bench_strategies (id uuid PRIMARY KEY, user_id uuid, kind text, p1 int, p2 int);
 DO \$\$

@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * barblocks.h
- *	  Reading bars from ex7.bar_blocks, the derived columnar copy of ex7.bars (ext/barblocks.c,
- *	  docs/market.md "Bar blocks"): one index step and one block of up to BB_SLOTS bars per row,
- *	  prices decoded from exact int64 mantissas, no numeric on the way.
+ *	  Reading bars from ex7.bar_blocks, the columnar copy of ex7.bars that ex7._bar_blocks_sync keeps
+ *	  (ext/barblocks.c, docs/market.md "Bar blocks"): one index step and one block of up to BB_SLOTS
+ *	  bars per row, prices decoded from exact int64 mantissas, no numeric on the way.
  *
  *-------------------------------------------------------------------------
  */

@@ -37,7 +37,9 @@ before(async () => {
              c AS (SELECT g, ts, 2900 + 0.10 * sum(step) OVER (ORDER BY g) AS c FROM s),
              o AS (SELECT g, ts, c, lag(c, 1, c) OVER (ORDER BY g) AS o FROM c)
         SELECT 'GC', '30m', ts, o, greatest(o, c) + 0.10 * (g % 4), least(o, c) - 0.10 * (g % 3), c, 10 FROM o
-        ON CONFLICT DO NOTHING`);
+        ON CONFLICT DO NOTHING;
+        -- a direct write: the blocks the backtest reads follow by a sync (docs/market.md, "Bar blocks")
+        SELECT ex7._bar_blocks_sync('GC', '30m', '2026-03-02 00:30+00', '2026-03-06 21:30+00')`);
   srv = await startEx7d();
   tokA = await token(A);
   tokB = await token(B);

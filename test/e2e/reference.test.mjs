@@ -44,7 +44,8 @@ test('Close Signal: no body closes at the mark and says so; no recent bar is 409
   psql(`INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
         SELECT 'RTY', '1m', date_trunc('minute', now()) - g * interval '1 minute', c, c + 0.5, c - 0.5, c, 10
           FROM generate_series(0, 29) g, LATERAL (SELECT 2000.0 + (29 - g) * 0.1 AS c) p
-        ON CONFLICT DO NOTHING`);
+        ON CONFLICT DO NOTHING;
+        SELECT ex7._bar_blocks_sync('RTY', '1m', date_trunc('minute', now()) - interval '29 minutes', date_trunc('minute', now()))`);
   const mark = JSON.parse(psql(`SELECT row_to_json(m) FROM ex7._mark_price('RTY', now()) m`));
   assert.equal(mark.fresh, true, 'the RTY bars just written are the mark');
   const s = await strategy('RTY');

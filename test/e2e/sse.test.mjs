@@ -176,7 +176,7 @@ test('signals fired by ingesting bars (POST /api/market/bars, the dispatcher, th
   const srv = await ex7d();
   try {
     // a running strategy on a series no other e2e file uses: M2K 15m, "long when the close is above 0"
-    psql("DELETE FROM ex7.bars WHERE instrument = 'M2K' AND timeframe = '15m'");
+    psql("DELETE FROM ex7.bars WHERE instrument = 'M2K' AND timeframe = '15m'; SELECT ex7._bar_blocks_sync('M2K', '15m', '-infinity', 'infinity')");
     const sid = psql(`SELECT ex7.create_strategy('${F}', '${JSON.stringify({ name: `bars ${Date.now()}`, instrument: 'M2K', timeframe: '15m', graph: GRAPH })}') ->> 'id'`);
     psql(`SELECT ex7.promote_strategy('${F}', '${sid}'); SELECT ex7.start_runtime('${F}', '${sid}', 'paper')`);
     const f = es(srv, tf);
