@@ -6,8 +6,11 @@
 # the extension and the event log) with EX7_LISTEN_NODES naming A and B, the operator's fixed list that
 # replaces the discovery by ex7.notify_nodes(). To prove that what a client receives came through B, A's
 # own LISTEN backend is paused (SIGSTOP) while it matters: A's notifications then wait in A's queue.
-#   - ex7d keeps two LISTEN connections (A's is DATABASE_URL's, not opened twice), B's with DATABASE_URL's
-#     dbname and user; /metrics says so; a malformed EX7_LISTEN_NODES stops start-up;
+#   - without EX7_LISTEN_NODES on plain PostgreSQL the discovery answers [] and ex7d keeps its one LISTEN
+#     connection; against a database at 0.2.0 (no ex7.notify_nodes) the failure is logged and nothing else
+#     changes; a malformed EX7_LISTEN_NODES stops start-up;
+#   - with it, ex7d keeps two LISTEN connections for the stream and two for the alerts worker (A's is
+#     DATABASE_URL's, not opened twice), B's with DATABASE_URL's dbname and user; /metrics says so;
 #   - an event committed on A and NOTIFYed on B only (the payload a worker would send) reaches an SSE client
 #     live;
 #   - B's LISTEN connection killed and kept out while an event commits (its notification is lost): once it
@@ -15,7 +18,7 @@
 #   - duplicates are harmless: A's paused notifications delivered late, and one event NOTIFYed on both
 #     nodes, leave every id exactly once on the stream.
 # Run by tools/test.sh (and tools/try.sh listen_nodes.check) with PGHOST/PGPORT/PGUSER of cluster A set and
-# its directory as $1. About 15 s.
+# its directory as $1. About 20 s.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tools/cluster.sh
@@ -31,6 +34,7 @@ curl_pid=
 paused=
 cleanup() {
 	[ -n "$paused" ] && kill -CONT "$paused" 2>/dev/null
+	[ -n "${plain_pid:-}" ] && kill "$plain_pid" 2>/dev/null
 	[ -n "$curl_pid" ] && kill "$curl_pid" 2>/dev/null
 	[ -n "$ex7d_pid" ] && { kill "$ex7d_pid" 2>/dev/null; wait "$ex7d_pid" 2>/dev/null; }
 	cluster_stop "$B"
@@ -76,9 +80,36 @@ fi
 PB=$CLUSTER_PORT
 qb postgres "CREATE DATABASE $DB" >/dev/null
 
-# --- a malformed node list stops start-up ------------------------------------------------------------------
 export EX7_JWT_SECRET=listen-nodes-check-secret-0123456789abcdef
 MTOKEN=listen-nodes-metrics-token
+
+# --- plain PostgreSQL, no EX7_LISTEN_NODES: the discovery, as before ------------------------------------------
+psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS ${DB}_old WITH (FORCE)" \
+	-c "CREATE DATABASE ${DB}_old" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d "${DB}_old" -c "CREATE EXTENSION ex7 VERSION '0.2.0'" >/dev/null
+# plain DBNAME: starts ex7d on DBNAME of A without a node list, waits for its LISTEN and 1.5 s more (the
+# discovery is asked once the pool is up), sets m to "nodes connections connected", stops it
+plain() {
+	PORT=$(free_port 57760)
+	DATABASE_URL="host=127.0.0.1 port=$PA dbname=$1 user=postgres" EX7_LISTEN=127.0.0.1:$PORT \
+		EX7_METRICS_TOKEN=$MTOKEN "$EX7D" >"$OUT/plain-$1.log" 2>&1 &
+	plain_pid=$!
+	until_ok 100 eval '[ "$(metric ex7d_listen_connected)" = 1 ]'
+	sleep 1.5
+	m="$(metric ex7d_listen_nodes) $(metric ex7d_listen_connections) $(metric ex7d_listen_connected)"
+	kill "$plain_pid"
+	wait "$plain_pid" 2>/dev/null
+	plain_pid=
+}
+plain "$DB"
+[ "$m" = "0 1 1" ] && ! grep -q listen_discovery_failed "$OUT/plain-$DB.log"
+verdict $? "plain PostgreSQL, no EX7_LISTEN_NODES: ex7.notify_nodes() answers [], one LISTEN connection on DATABASE_URL (nodes, connections, connected = $m)"
+plain "${DB}_old"
+[ "$m" = "0 1 1" ] && grep -q '"event":"listen_discovery_failed".*notify_nodes() does not exist' "$OUT/plain-${DB}_old.log"
+verdict $? "a database at 0.2.0 (no ex7.notify_nodes): listen_discovery_failed logged, the one LISTEN connection kept ($m)"
+psql -X -q -d postgres -c "DROP DATABASE ${DB}_old WITH (FORCE)" >/dev/null
+
+# --- a malformed node list stops start-up ------------------------------------------------------------------
 err=$(DATABASE_URL="host=127.0.0.1 port=$PA dbname=$DB user=postgres" EX7_LISTEN_NODES="127.0.0.1:$PB,db2" \
 	EX7_LISTEN=127.0.0.1:1 timeout 10 "$EX7D" 2>&1)
 rc=$?
@@ -89,14 +120,16 @@ verdict $? "EX7_LISTEN_NODES=\"127.0.0.1:$PB,db2\" stops start-up (status $rc) n
 PORT=$(free_port 57780)
 DATABASE_URL="host=127.0.0.1 port=$PA dbname=$DB user=postgres" EX7_LISTEN=127.0.0.1:$PORT \
 	EX7_LISTEN_NODES="127.0.0.1:$PA, 127.0.0.1:$PB" EX7_METRICS_TOKEN=$MTOKEN \
-	EX7_STATEMENT_TIMEOUT_MS=60000 EX7_SSE_HEARTBEAT_MS=60000 "$EX7D" >"$OUT/ex7d.log" 2>&1 &
+	EX7_STATEMENT_TIMEOUT_MS=60000 EX7_SSE_HEARTBEAT_MS=60000 EX7_WORKER=1 EX7_WORKER_INTERVAL_MS=3600000 \
+	"$EX7D" >"$OUT/ex7d.log" 2>&1 &
 ex7d_pid=$!
 # A's LISTEN backend: its last statement is the LISTEN until its first idle probe 5 s later
-listen_pid_a() { pid_a=$(qa -c "SELECT pid FROM pg_stat_activity WHERE datname = '$DB' AND query LIKE 'LISTEN%'"); [ -n "$pid_a" ]; }
-listen_b() { [ "$(qb postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = '$DB' AND usename = 'postgres' AND query LIKE 'LISTEN%signal_fired%'")" = 1 ]; }
+listen_pid_a() { pid_a=$(qa -c "SELECT pid FROM pg_stat_activity WHERE datname = '$DB' AND query LIKE 'LISTEN ex7_user_changed%'"); [ -n "$pid_a" ]; }
+on_b() { qb postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = '$DB' AND usename = 'postgres' AND query LIKE '$1'"; }
+listen_b() { [ "$(on_b 'LISTEN%signal_fired%')" = 1 ] && [ "$(on_b 'LISTEN ex7_outbox')" = 1 ]; }
 up() { [ "$(metric ex7d_listen_connected)" = 2 ]; }
 if until_ok 100 listen_pid_a && until_ok 100 listen_b && until_ok 50 up; then
-	echo "ok - ex7d LISTENs on A (DATABASE_URL) and on B (dbname $DB, user postgres from DATABASE_URL)"
+	echo "ok - ex7d LISTENs on A (DATABASE_URL) and on B (dbname $DB, user postgres from DATABASE_URL): the stream's and the alerts worker's"
 else
 	echo "not ok - the LISTEN connections did not come up (A's pid: ${pid_a:-none}; B: $(qb postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = '$DB'"))"
 	tail -5 "$OUT/ex7d.log"
@@ -134,9 +167,9 @@ verdict $? "event $e2 committed while B's listener is down and A's paused: not o
 qb postgres "ALTER DATABASE $DB ALLOW_CONNECTIONS true" >/dev/null
 until_ok 80 has_id "$e2"
 verdict $? "B's LISTEN connection back: the stream catches up event $e2 from the log"
-[ "$(metric ex7d_listen_reconnects_total)" = $((reconnects0 + 1)) ] &&
+[ "$(metric ex7d_listen_reconnects_total)" = $((reconnects0 + 2)) ] &&
 	[ "$(metric 'ex7d_sse_frames_total{kind="replay"}')" = $((replay0 + 1)) ]
-verdict $? "... counted as one LISTEN reconnect and one replay frame"
+verdict $? "... counted as one replay frame and two LISTEN reconnects (the stream's and the alerts worker's on B)"
 
 # --- duplicates: A's held notifications arrive late; one event is NOTIFYed on both nodes -------------------
 kill -CONT "$pid_a" && paused=
