@@ -63,7 +63,8 @@ typedef struct Route
 	const char *pattern;		/* "/api/strategies/{strategy_id}/versions/{version}" */
 	AuthLevel	auth;
 	int			ok_status;		/* 200, 201 or 204 */
-	PoolStatement stmt;			/* the one SQL function call; returns json text (or nothing for 204) */
+	PoolStatement stmt;			/* the one SQL function call, exactly SELECT ex7.f(args) (no cast around
+								 * it: Citus delegates only that form); returns jsonb (nothing for 204) */
 	RouteArg	args[MAX_ROUTE_ARGS];
 	/* what to answer when the database cannot be reached (NULL: 503 {"detail": ...}) */
 	void		(*unavailable) (Req *r);
