@@ -314,13 +314,14 @@ BEGIN
         'tables_distributed_now', v_new,
         'tables_already_distributed', v_already,
         'distributed_functions', v_fns,
-        'sequence_ranges_set', pg_catalog.cardinality(v_seqs),
+        'identity_sequences', COALESCE(pg_catalog.cardinality(v_seqs), 0),
+        'sequence_ranges_changed_here', v_seq_changed,
         'shard_count', pg_catalog.current_setting('citus.shard_count')::integer)
         FROM ex7._distribution_plan() p);
 END
 $$;
 COMMENT ON FUNCTION ex7.distribute() IS
-'Operator call on a Citus coordinator with ex7 and its workers (docs/scale-out.md): makes the reference tables, distributes users by id and the per-user tables by user_id colocated with ex7.users, the counters, waitlist and Stripe events by their own key, gives every node its own identity-sequence range and makes every function whose first argument is p_user a distributed function. Rows already there move with their tables. Idempotent: a re-run distributes only what is not yet (after an upgrade added tables or functions). Returns {reference, distributed_by_user, distributed_by_own_key, local, tables_distributed_now, tables_already_distributed, distributed_functions, sequence_ranges_set, shard_count}. X7501 without Citus or on a worker; X7409 when a table is distributed otherwise than its class.';
+'Operator call on a Citus coordinator with ex7 and its workers (docs/scale-out.md): makes the reference tables, distributes users by id and the per-user tables by user_id colocated with ex7.users, the counters, waitlist and Stripe events by their own key, gives every node its own identity-sequence range and makes every function whose first argument is p_user a distributed function. Rows already there move with their tables. Idempotent: a re-run distributes only what is not yet (after an upgrade added tables or functions). Returns {reference, distributed_by_user, distributed_by_own_key, local, tables_distributed_now, tables_already_distributed, distributed_functions, identity_sequences, sequence_ranges_changed_here (on the coordinator), shard_count}. X7501 without Citus or on a worker; X7409 when a table is distributed otherwise than its class.';
 
 CREATE OR REPLACE FUNCTION ex7.distribution()
 RETURNS jsonb
