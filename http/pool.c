@@ -1004,7 +1004,6 @@ void
 pool_free(Pool *pool)
 {
 	pool->closing = true;
-	metrics_pool_free(pool);	/* a listener of a node that left: its counts go, its address may be reused */
 	for (int i = 0; i < pool->size; i++)
 	{
 		Conn	   *c = &pool->conns[i];
@@ -1027,5 +1026,6 @@ pool_free(Pool *pool)
 	free(pool->listen_sql);
 	free(pool->conns);
 	free(pool->conninfo);
+	metrics_pool_free(pool);	/* last (conn_down reports in): a node's listener goes, its address may be reused */
 	free(pool);
 }
