@@ -76,7 +76,7 @@ test/fuzz/fuzz_edge: test/fuzz/fuzz_edge.c $(HTTP_SRCS) $(wildcard http/*.h) ext
 # ext/base64url.h, the one base64url of both builds, is included by http/jwt.c, ext/cursor.c, ext/alerts.c
 http/ex7d http/ex7d-asan ext/cursor.o ext/alerts.o ext/cursor.bc ext/alerts.bc: ext/base64url.h
 
-.PHONY: deps test run stop bench deb chaos fuzz
+.PHONY: deps test run stop bench deb chaos fuzz test-citus
 deps:
 	@bash tools/deps.sh
 
@@ -91,6 +91,11 @@ stop:
 
 bench:
 	@bash bench/run.sh
+
+# ex7 distributed on a three-node Citus cluster on this machine: the end-to-end suites, shard placement and
+# router plans, apart from make test (docs/scale-out.md)
+test-citus:
+	@bash tools/test_citus.sh
 
 # failover under load with pg_auto_failover on this machine, apart from make test (docs/ha.md)
 chaos:

@@ -80,9 +80,11 @@ chmod 700 "$DIR"
 preload=citus
 [ -n "$(cron_opts "$DIR")" ] && preload=citus,pg_cron
 # cluster_start adds cron_opts (pg_cron alone in shared_preload_libraries) before these options; the later
-# -c wins, so citus comes first. -k puts every node's socket in DIR (the names differ by port).
+# -c wins, so citus comes first. -k puts every node's socket in DIR (the names differ by port). The log lines
+# start with the SQLSTATE (tools/test_citus.sh sorts the errors by it; no spaces in an option, as the e2e
+# restart tests start a node again from the words of postmaster.opts).
 opts="-c fsync=off -c max_connections=150 -c shared_preload_libraries=$preload -k $DIR \
--c citus.shard_count=${CITUS_SHARD_COUNT:-8} -c max_prepared_transactions=50"
+-c citus.shard_count=${CITUS_SHARD_COUNT:-8} -c max_prepared_transactions=50 -c log_line_prefix=%e:%m:[%p]:"
 
 declare -A PORT
 base=57432
