@@ -160,21 +160,10 @@ INSERT INTO ex7.tiers (tier, rank, requests_per_minute, requests_per_day, alerts
  * A tier change must reach the HTTP front's cache before the user's next request ("Tier changes take
  * effect on the next request"): the functions that change ex7.users.tier or tokens_valid_after call
  * ex7._user_changed (05_users.sql), which notifies on commit; the front drops its cached caps for that user.
- * A change of the caps themselves notifies '*' (every user) from the statement trigger below: it only
- * sends a notification, so it is safe on every node of a Citus cluster (docs/scale-out.md, "Triggers").
+ * A change of the caps themselves goes through ex7.set_tier_caps (05_users.sql), which notifies '*' (every
+ * user). Not a trigger: on Citus ex7.tiers is a reference table, written on every node in one two-phase
+ * commit, and a transaction that ran NOTIFY cannot be prepared (docs/scale-out.md, "Triggers").
  */
-CREATE OR REPLACE FUNCTION ex7._tiers_changed()
-RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    PERFORM pg_catalog.pg_notify('ex7_user_changed', '*');
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION ex7._tiers_changed() IS 'Trigger: notifies ex7_user_changed with * (every user) when the tier caps change.';
-CREATE TRIGGER tiers_changed AFTER INSERT OR UPDATE OR DELETE ON ex7.tiers
-    FOR EACH STATEMENT EXECUTE FUNCTION ex7._tiers_changed();
 
 /*
  * _lock_user: every writer that touches a user's signals or events takes the user row first. One lock

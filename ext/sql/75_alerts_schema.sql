@@ -215,13 +215,14 @@ CREATE TABLE ex7.price_alert_logs (
     timeframe       text NOT NULL,
     bar_ts          timestamptz NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    PRIMARY KEY (user_id, id),
-    -- a deleted alert keeps its log: SET NULL of alert_id alone (user_id is part of the key)
-    CONSTRAINT price_alert_logs_alert_fkey FOREIGN KEY (user_id, alert_id)
-        REFERENCES ex7.price_alerts (user_id, id) ON DELETE SET NULL (alert_id)
+    PRIMARY KEY (user_id, id)
 );
 SELECT pg_catalog.pg_extension_config_dump('ex7.price_alert_logs', '');
 SELECT pg_catalog.pg_extension_config_dump('ex7.price_alert_logs_id_seq', '');
+-- No foreign key to price_alerts: a deleted alert keeps its log with alert_id set to NULL by
+-- ex7.delete_price_alert. The key would need ON DELETE SET NULL, which Citus does not support on a foreign
+-- key that holds the distribution column (docs/scale-out.md).
+COMMENT ON COLUMN ex7.price_alert_logs.alert_id IS 'The price alert that triggered; NULL once the alert was deleted (ex7.delete_price_alert).';
 COMMENT ON TABLE ex7.price_alert_logs IS 'Each time a price alert triggered: the level, the bar''s close (price) and which bar.';
 CREATE INDEX price_alert_logs_user_idx ON ex7.price_alert_logs (user_id, id DESC);
 CREATE INDEX price_alert_logs_alert_idx ON ex7.price_alert_logs (user_id, alert_id);

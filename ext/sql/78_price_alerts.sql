@@ -176,10 +176,12 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
-    DELETE FROM ex7.price_alerts WHERE id = p_id AND user_id = p_user;
+    DELETE FROM ex7.price_alerts WHERE user_id = p_user AND id = p_id;
     IF NOT FOUND THEN
         PERFORM ex7._raise(404, 'price alert not found');
     END IF;
+    -- the alert's log stays, no longer pointing at it (no foreign key does it: 75_alerts_schema.sql)
+    UPDATE ex7.price_alert_logs SET alert_id = NULL WHERE user_id = p_user AND alert_id = p_id;
 END
 $$;
 COMMENT ON FUNCTION ex7.delete_price_alert(uuid, uuid) IS 'Returns nothing (204) after deleting the price alert (its log entries stay, alert_id null); X7404 when not the user''s.';

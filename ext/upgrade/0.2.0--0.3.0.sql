@@ -8,6 +8,8 @@
 DROP TRIGGER users_tier_changed ON ex7.users;
 DROP TRIGGER users_tokens_revoked ON ex7.users;
 DROP FUNCTION ex7._users_tier_changed();
+DROP TRIGGER tiers_changed ON ex7.tiers;
+DROP FUNCTION ex7._tiers_changed();
 DROP TRIGGER strategy_versions_immutable ON ex7.strategy_versions;
 DROP FUNCTION ex7._versions_immutable();
 DROP TRIGGER signals_blocked_alert ON ex7.signals_blocked;
@@ -101,8 +103,7 @@ ALTER TABLE ex7.alert_subscriptions
         REFERENCES ex7.alert_channels (user_id, id) ON DELETE CASCADE,
     ADD CONSTRAINT alert_subscriptions_strategy_fkey FOREIGN KEY (user_id, strategy_id)
         REFERENCES ex7.strategies (user_id, id) ON DELETE CASCADE;
-ALTER TABLE ex7.price_alert_logs ADD CONSTRAINT price_alert_logs_alert_fkey FOREIGN KEY (user_id, alert_id)
-    REFERENCES ex7.price_alerts (user_id, id) ON DELETE SET NULL (alert_id);
+COMMENT ON COLUMN ex7.price_alert_logs.alert_id IS 'The price alert that triggered; NULL once the alert was deleted (ex7.delete_price_alert).';
 
 -- Row-level security without sub-selects (Citus refuses sub-queries in policies)
 DO $$
@@ -139,6 +140,6 @@ DROP FUNCTION ex7._bars_price_alerts();
 -- the trigger's block helpers, replaced by ex7._bar_blocks_splice / _bar_blocks_cut (64_bar_blocks.sql)
 DROP FUNCTION ex7._bar_blocks_merge(bytea, bytea);
 DROP FUNCTION ex7._bar_blocks_remove(bytea, bytea);
-COMMENT ON TABLE ex7.bar_blocks IS 'Columnar copy of ex7.bars, one row per block of 64 bar slots of a series (block = floor(epoch seconds of ts / (timeframe seconds * 64))), brought up to date by ex7._bar_blocks_sync, which the ingest functions call in their transaction (after any other write to ex7.bars: ex7.bar_blocks_rebuild); read by the backtest (ext/barblocks.c). Compare with ex7.bar_blocks_check.';
 SELECT pg_catalog.pg_extension_config_dump('ex7.bar_blocks', '');
+COMMENT ON TABLE ex7.bar_blocks IS 'Columnar copy of ex7.bars, one row per block of 64 bar slots of a series (block = floor(epoch seconds of ts / (timeframe seconds * 64))), brought up to date by ex7._bar_blocks_sync, which the ingest functions call in their transaction (after any other write to ex7.bars: ex7.bar_blocks_rebuild); read by the backtest (ext/barblocks.c). Compare with ex7.bar_blocks_check.';
 
