@@ -43,12 +43,15 @@ LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     v ex7.auth_attempts;
+    -- a window that started at or before this has ended; computed here because Citus takes only IMMUTABLE
+    -- expressions in ON CONFLICT DO UPDATE SET (timestamptz + interval is STABLE; docs/scale-out.md)
+    v_ended timestamptz := p_now - p_window;
 BEGIN
     INSERT INTO ex7.auth_attempts AS a (subject, window_start, count)
     VALUES (pg_catalog.left(p_subject, 300), p_now, 0)
     ON CONFLICT (subject) DO UPDATE
-       SET window_start = CASE WHEN a.window_start + p_window <= p_now THEN p_now ELSE a.window_start END,
-           count = CASE WHEN a.window_start + p_window <= p_now THEN 0 ELSE a.count END
+       SET window_start = CASE WHEN a.window_start <= v_ended THEN p_now ELSE a.window_start END,
+           count = CASE WHEN a.window_start <= v_ended THEN 0 ELSE a.count END
     RETURNING a.* INTO v;
     IF v.count >= p_max THEN
         RETURN GREATEST(pg_catalog.ceil(EXTRACT(epoch FROM v.window_start + p_window - p_now))::integer, 1);
@@ -233,6 +236,7 @@ AS $$
 DECLARE
     v_acc ex7.auth_accounts;
     v_wait integer;
+    v_hash text;
 BEGIN
     PERFORM ex7._ensure_user(p_user);
     SELECT * INTO v_acc FROM ex7.auth_accounts WHERE user_id = p_user;
@@ -255,8 +259,10 @@ BEGIN
         PERFORM ex7._attempt_count('login-addr:' || COALESCE(p_addr, 'unknown'));
         RETURN '{"status": 422, "body": {"detail": [{"loc": ["body", "current_password"], "msg": "current password is incorrect", "type": "value_error.password"}]}}'::jsonb;
     END IF;
+    -- the hash as a value: Citus refuses a VOLATILE function in an UPDATE of one of its tables (docs/scale-out.md)
+    v_hash := ex7._password_hash(p_new);
     UPDATE ex7.auth_accounts
-       SET password_hash = ex7._password_hash(p_new), password_changed_at = pg_catalog.statement_timestamp()
+       SET password_hash = v_hash, password_changed_at = pg_catalog.statement_timestamp()
      WHERE user_id = p_user
     RETURNING * INTO v_acc;
     DELETE FROM ex7.auth_attempts WHERE subject = 'login:' || v_acc.email;
@@ -371,7 +377,7 @@ LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
     PERFORM ex7._ensure_user(p_user);
-    DELETE FROM ex7.exchange_keys WHERE id = p_id AND user_id = p_user;
+    DELETE FROM ex7.exchange_keys WHERE user_id = p_user AND id = p_id;
     IF NOT FOUND THEN
         PERFORM ex7._raise(404, 'exchange key not found');
     END IF;
@@ -384,15 +390,19 @@ COMMENT ON FUNCTION ex7.delete_exchange_key(uuid, uuid) IS
 /* Service paths of `ex7d rekey` (revoked from ex7_user in 99_grants.sql). */
 CREATE OR REPLACE FUNCTION ex7._exchange_keys_to_rekey(p_current_kid text, p_after uuid, p_limit integer)
 RETURNS jsonb
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
-    SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-               'id', k.id, 'user_id', k.user_id, 'exchange', k.exchange, 'kid', k.kid,
-               'iv', pg_catalog.encode(k.iv, 'hex'), 'ciphertext', pg_catalog.encode(k.ciphertext, 'hex'),
-               'tag', pg_catalog.encode(k.tag, 'hex')) ORDER BY k.id), '[]'::jsonb)
-      FROM (SELECT * FROM ex7.exchange_keys
-             WHERE kid <> p_current_kid AND (p_after IS NULL OR id > p_after)
-             ORDER BY id LIMIT LEAST(GREATEST(p_limit, 1), 1000)) k;
+BEGIN
+    -- a plain read over every user (keyset by id); PL/pgSQL because Citus plans no query of a SQL function
+    -- that takes parameters and is not routed to one shard (docs/scale-out.md)
+    RETURN (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                       'id', k.id, 'user_id', k.user_id, 'exchange', k.exchange, 'kid', k.kid,
+                       'iv', pg_catalog.encode(k.iv, 'hex'), 'ciphertext', pg_catalog.encode(k.ciphertext, 'hex'),
+                       'tag', pg_catalog.encode(k.tag, 'hex')) ORDER BY k.id), '[]'::jsonb)
+              FROM (SELECT * FROM ex7.exchange_keys
+                     WHERE kid <> p_current_kid AND (p_after IS NULL OR id > p_after)
+                     ORDER BY id LIMIT LEAST(GREATEST(p_limit, 1), 1000)) k);
+END
 $$;
 COMMENT ON FUNCTION ex7._exchange_keys_to_rekey(text, uuid, integer) IS
 'Returns [{id, user_id, exchange, kid, iv, ciphertext, tag}] (bytes in hex), at most p_limit (1..1000) exchange keys not under master key p_current_kid with id after p_after, in id order: the next batch of ex7d rekey. Service only.';
@@ -400,15 +410,20 @@ COMMENT ON FUNCTION ex7._exchange_keys_to_rekey(text, uuid, integer) IS
 CREATE OR REPLACE FUNCTION ex7._exchange_key_rekey(p_id uuid, p_old_kid text, p_kid text, p_iv bytea,
                                                    p_ciphertext bytea, p_tag bytea)
 RETURNS boolean
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 AS $$
-    WITH u AS (
-        UPDATE ex7.exchange_keys
-           SET kid = p_kid, iv = p_iv, ciphertext = p_ciphertext, tag = p_tag,
-               rekeyed_at = pg_catalog.statement_timestamp()
-         WHERE id = p_id AND kid = p_old_kid
-        RETURNING 1)
-    SELECT EXISTS (SELECT 1 FROM u);
+DECLARE
+    v_user uuid;
+BEGIN
+    -- ex7d rekey names the key by its id: the key's user comes from a plain read, so that the write is a
+    -- statement on one user's rows (docs/scale-out.md)
+    SELECT k.user_id INTO v_user FROM ex7.exchange_keys k WHERE k.id = p_id;
+    UPDATE ex7.exchange_keys
+       SET kid = p_kid, iv = p_iv, ciphertext = p_ciphertext, tag = p_tag,
+           rekeyed_at = pg_catalog.statement_timestamp()
+     WHERE user_id = v_user AND id = p_id AND kid = p_old_kid;
+    RETURN FOUND;
+END
 $$;
 COMMENT ON FUNCTION ex7._exchange_key_rekey(uuid, text, text, bytea, bytea, bytea) IS
 'Returns true after replacing the ciphertext of exchange key p_id with its re-encryption under master key p_kid, false when the key is gone or no longer under p_old_kid (a concurrent rekey). Service only.';

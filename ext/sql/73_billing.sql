@@ -18,16 +18,26 @@ $$;
 COMMENT ON FUNCTION ex7._current_documents() IS
 'Returns the current version of every compliance document: per document, its newest row already in effect (effective_at <= now()).';
 
+/*
+ * The user's acceptances are read on their own, then compared with the documents (a reference table):
+ * Citus does not plan a subquery on a distributed table correlated with a function's or a reference
+ * table's rows (docs/scale-out.md).
+ */
 CREATE OR REPLACE FUNCTION ex7._missing_documents(p_user uuid)
 RETURNS jsonb
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
-    SELECT COALESCE(pg_catalog.jsonb_agg(
-               pg_catalog.jsonb_build_object('document', d.document, 'version', d.version) ORDER BY d.document),
-           '[]')
-      FROM ex7._current_documents() d
-     WHERE NOT EXISTS (SELECT 1 FROM ex7.compliance_acceptances a
-                        WHERE a.user_id = p_user AND a.document = d.document AND a.version = d.version);
+DECLARE
+    v_accepted ex7.compliance_acceptances[];
+BEGIN
+    SELECT pg_catalog.array_agg(a) INTO v_accepted FROM ex7.compliance_acceptances a WHERE a.user_id = p_user;
+    RETURN (SELECT COALESCE(pg_catalog.jsonb_agg(
+                       pg_catalog.jsonb_build_object('document', d.document, 'version', d.version) ORDER BY d.document),
+                   '[]')
+              FROM ex7._current_documents() d
+             WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(v_accepted) a
+                                WHERE a.document = d.document AND a.version = d.version));
+END
 $$;
 COMMENT ON FUNCTION ex7._missing_documents(uuid) IS
 'Returns [{document, version}, ...]: the current document versions the user has not accepted (empty: compliant).';
@@ -71,17 +81,23 @@ COMMENT ON FUNCTION ex7._document_json(ex7.compliance_documents) IS
 
 CREATE OR REPLACE FUNCTION ex7.get_compliance(p_user uuid)
 RETURNS jsonb
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
-    SELECT pg_catalog.jsonb_build_object(
-        'compliant', ex7._missing_documents(p_user) = '[]',
-        'documents', COALESCE(pg_catalog.jsonb_agg(
-            ex7._document_json(d) || pg_catalog.jsonb_build_object('accepted_at', a.accepted_at)
-            ORDER BY d.document), '[]'),
-        'missing', ex7._missing_documents(p_user))
-      FROM ex7._current_documents() d
-      LEFT JOIN ex7.compliance_acceptances a
-        ON a.user_id = p_user AND a.document = d.document AND a.version = d.version;
+DECLARE
+    v_accepted ex7.compliance_acceptances[];
+    v_missing jsonb := ex7._missing_documents(p_user);
+BEGIN
+    -- the user's acceptances on their own, then joined with the documents (as in ex7._missing_documents)
+    SELECT pg_catalog.array_agg(a) INTO v_accepted FROM ex7.compliance_acceptances a WHERE a.user_id = p_user;
+    RETURN (SELECT pg_catalog.jsonb_build_object(
+                'compliant', v_missing = '[]',
+                'documents', COALESCE(pg_catalog.jsonb_agg(
+                    ex7._document_json(d) || pg_catalog.jsonb_build_object('accepted_at', a.accepted_at)
+                    ORDER BY d.document), '[]'),
+                'missing', v_missing)
+              FROM ex7._current_documents() d
+              LEFT JOIN pg_catalog.unnest(v_accepted) a ON a.document = d.document AND a.version = d.version);
+END
 $$;
 COMMENT ON FUNCTION ex7.get_compliance(uuid) IS
 'Returns {compliant, documents: [{document, version, title, url, effective_at, accepted_at (null: not accepted)}], missing: [{document, version}]} for the current document versions.';
@@ -166,10 +182,13 @@ BEGIN
             v_i := v_i + 1;
         END LOOP;
     END IF;
-    INSERT INTO ex7.compliance_acceptances (user_id, document, version, client_addr)
-    SELECT p_user, w.document, w.version, pg_catalog.left(p_client_addr, 64)
-      FROM pg_catalog.unnest(v_want) AS w
-    ON CONFLICT (user_id, document, version) DO NOTHING;
+    -- one INSERT ... VALUES a document: an INSERT ... SELECT from an array would go through the coordinator
+    -- on Citus, these stay on the user's shard (docs/scale-out.md)
+    FOREACH v_cur IN ARRAY COALESCE(v_want, '{}') LOOP
+        INSERT INTO ex7.compliance_acceptances (user_id, document, version, client_addr)
+        VALUES (p_user, v_cur.document, v_cur.version, pg_catalog.left(p_client_addr, 64))
+        ON CONFLICT (user_id, document, version) DO NOTHING;
+    END LOOP;
     RETURN ex7.get_compliance(p_user);
 END
 $$;
@@ -253,7 +272,10 @@ DECLARE
     v_used  bigint;
 BEGIN
     PERFORM ex7._lock_user(p_user);
-    SELECT t.tier, t.strategies_max INTO v_tier, v_max FROM ex7.tiers t WHERE t.tier = ex7._current_tier(p_user);
+    -- the tier first: ex7._current_tier reads the user's rows and must not run inside another statement
+    -- Citus routes (docs/scale-out.md)
+    v_tier := ex7._current_tier(p_user);
+    SELECT t.tier, t.strategies_max INTO v_tier, v_max FROM ex7.tiers t WHERE t.tier = v_tier;
     SELECT pg_catalog.count(*) INTO v_used FROM ex7.strategies s WHERE s.user_id = p_user AND s.deleted_at IS NULL;
     IF v_used >= v_max THEN
         PERFORM ex7._tier_limit(p_user, 'strategies', v_max, v_used, v_tier);
@@ -273,7 +295,8 @@ DECLARE
     v_used  bigint;
 BEGIN
     PERFORM ex7._lock_user(p_user);
-    SELECT t.tier, t.running_runtimes_max INTO v_tier, v_max FROM ex7.tiers t WHERE t.tier = ex7._current_tier(p_user);
+    v_tier := ex7._current_tier(p_user);        -- first: as in ex7._check_strategy_cap
+    SELECT t.tier, t.running_runtimes_max INTO v_tier, v_max FROM ex7.tiers t WHERE t.tier = v_tier;
     -- the runtime being (re)started does not count against itself
     SELECT pg_catalog.count(*) INTO v_used FROM ex7.strategy_runtimes r
      WHERE r.user_id = p_user AND r.status IN ('starting', 'running', 'draining')
@@ -339,12 +362,23 @@ COMMENT ON FUNCTION ex7._billing_sync_tier(uuid) IS
  */
 CREATE OR REPLACE FUNCTION ex7._current_tier(p_user uuid)
 RETURNS text
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
-    SELECT CASE WHEN a.comp_until <= pg_catalog.now() AND u.tier = a.comp_tier
-                THEN ex7._billing_effective_tier(p_user) ELSE u.tier END
+DECLARE
+    v_tier  text;
+    v_comp  boolean;
+BEGIN
+    -- PL/pgSQL: Citus routes a query by its parameters only in a PL/pgSQL function; and
+    -- _billing_effective_tier, which reads tables itself, runs outside the query Citus sends to the
+    -- user's shard (docs/scale-out.md)
+    SELECT u.tier, a.comp_until <= pg_catalog.now() AND u.tier = a.comp_tier INTO v_tier, v_comp
       FROM ex7.users u LEFT JOIN ex7.billing_accounts a ON a.user_id = u.id
      WHERE u.id = p_user;
+    IF v_comp THEN
+        RETURN ex7._billing_effective_tier(p_user);
+    END IF;
+    RETURN v_tier;
+END
 $$;
 COMMENT ON FUNCTION ex7._current_tier(uuid) IS
 'Returns the user''s tier now: ex7.users.tier, or the tier without the complimentary one when that comp has ended and has not been applied yet (NULL for an unknown user). Writes nothing.';
@@ -360,9 +394,13 @@ LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     v_until timestamptz;
+    v_tier  text;
 BEGIN
+    -- the stored tier in a statement of its own: ex7._current_tier reads tables itself and must not run
+    -- inside a query Citus sends to the user's shard (docs/scale-out.md)
+    SELECT u.tier INTO v_tier FROM ex7.users u WHERE u.id = p_user;
     -- a role bound to a user may not write its tier (99_grants.sql): it reads ex7._current_tier instead
-    IF ex7._current_tier(p_user) IS DISTINCT FROM (SELECT u.tier FROM ex7.users u WHERE u.id = p_user)
+    IF ex7._current_tier(p_user) IS DISTINCT FROM v_tier
        AND pg_catalog.has_function_privilege('ex7._billing_sync_tier(uuid)', 'EXECUTE') THEN
         PERFORM ex7._billing_sync_tier(p_user);
     END IF;
@@ -406,6 +444,7 @@ DECLARE
     t       ex7.tiers;
     v_day   timestamptz := pg_catalog.date_trunc('day', pg_catalog.now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
     v_usage jsonb;
+    v_requests integer;
 BEGIN
     PERFORM ex7._ensure_user(p_user);
     SELECT * INTO a FROM ex7.billing_accounts x WHERE x.user_id = p_user;
@@ -419,10 +458,11 @@ BEGIN
         END IF;
     END IF;
     SELECT * INTO t FROM ex7.tiers x WHERE x.tier = v_tier;
-    -- "usage against caps today" (daily counts reset at 00:00 UTC, ex7-api-introduction.txt)
+    -- "usage against caps today" (daily counts reset at 00:00 UTC, ex7-api-introduction.txt). The rate
+    -- counter is read on its own: it is distributed by its subject, not with the user's rows (docs/scale-out.md)
+    SELECT c.day_used INTO v_requests FROM ex7.rate_counters c WHERE c.subject = 'user:' || p_user AND c.day_start = v_day;
     v_usage := pg_catalog.jsonb_build_object(
-        'requests_today', COALESCE((SELECT c.day_used FROM ex7.rate_counters c
-                                                WHERE c.subject = 'user:' || p_user AND c.day_start = v_day), 0),
+        'requests_today', COALESCE(v_requests, 0),
         'alerts_today', COALESCE((SELECT x.sent FROM ex7.alert_usage x
                                               WHERE x.user_id = p_user AND x.day = (v_day AT TIME ZONE 'UTC')::date), 0),
         'vix_generations_today', COALESCE((SELECT x.used FROM ex7.vix_usage x
@@ -465,6 +505,8 @@ DECLARE
     v_tier  text;
     v_days  integer := 30;
     v_until timestamptz;
+    -- a value: Citus takes only IMMUTABLE expressions in ON CONFLICT DO UPDATE SET (docs/scale-out.md)
+    v_now   timestamptz := pg_catalog.now();
 BEGIN
     p_body := COALESCE(p_body, '{}');
     FOR v_key IN SELECT pg_catalog.jsonb_object_keys(p_body) LOOP
@@ -498,7 +540,7 @@ BEGIN
     INSERT INTO ex7.billing_accounts AS a (user_id, comp_tier, comp_until)
     VALUES (v_user, CASE WHEN v_until IS NOT NULL THEN v_tier END, v_until)
     ON CONFLICT (user_id) DO UPDATE
-       SET comp_tier = EXCLUDED.comp_tier, comp_until = EXCLUDED.comp_until, updated_at = pg_catalog.now();
+       SET comp_tier = EXCLUDED.comp_tier, comp_until = EXCLUDED.comp_until, updated_at = v_now;
     RETURN ex7.billing_me(v_user);
 END
 $$;
@@ -703,6 +745,8 @@ DECLARE
     v_id    text := p_sub ->> 'id';
     v_tier  text;
     v_status text := CASE WHEN p_deleted THEN 'canceled' ELSE p_sub ->> 'status' END;
+    -- a value: Citus takes only IMMUTABLE expressions in ON CONFLICT DO UPDATE SET (docs/scale-out.md)
+    v_now   timestamptz := pg_catalog.now();
 BEGIN
     IF v_id IS NULL OR v_status IS NULL THEN
         PERFORM ex7._raise(400, 'subscription object without id or status');
@@ -739,7 +783,7 @@ BEGIN
            current_period_end = COALESCE(EXCLUDED.current_period_end, x.current_period_end),
            cancel_at_period_end = EXCLUDED.cancel_at_period_end,
            subscription_event_at = EXCLUDED.subscription_event_at,
-           updated_at = pg_catalog.now();
+           updated_at = v_now;
     PERFORM ex7._billing_sync_tier(p_user);
     RETURN 'applied';
 END
@@ -751,6 +795,9 @@ CREATE OR REPLACE FUNCTION ex7.billing_stripe_result(p_user uuid, p_action text,
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
+DECLARE
+    -- a value: Citus takes only IMMUTABLE expressions in ON CONFLICT DO UPDATE SET (docs/scale-out.md)
+    v_now timestamptz := pg_catalog.now();
 BEGIN
     IF p_action IN ('checkout', 'portal') THEN
         IF p_response ->> 'url' IS NULL THEN
@@ -758,7 +805,7 @@ BEGIN
         END IF;
         IF p_action = 'checkout' THEN
             INSERT INTO ex7.billing_accounts AS x (user_id, checkout_session_id) VALUES (p_user, p_response ->> 'id')
-            ON CONFLICT (user_id) DO UPDATE SET checkout_session_id = EXCLUDED.checkout_session_id, updated_at = pg_catalog.now();
+            ON CONFLICT (user_id) DO UPDATE SET checkout_session_id = EXCLUDED.checkout_session_id, updated_at = v_now;
             RETURN pg_catalog.jsonb_build_object('url', p_response ->> 'url', 'session_id', p_response ->> 'id',
                                                  'tier', p_context ->> 'tier');
         END IF;
@@ -814,6 +861,8 @@ DECLARE
     v_tier    text;
     v_sub     text;
     a         ex7.billing_accounts;
+    -- a value: Citus takes only IMMUTABLE expressions in ON CONFLICT DO UPDATE SET (docs/scale-out.md)
+    v_now     timestamptz := pg_catalog.now();
 BEGIN
     IF pg_catalog.jsonb_typeof(p_event) IS DISTINCT FROM 'object' OR v_id IS NULL OR v_type IS NULL
        OR pg_catalog.jsonb_typeof(o) IS DISTINCT FROM 'object' THEN
@@ -859,7 +908,7 @@ BEGIN
                    subscription_status = CASE WHEN x.subscription_event_at IS NULL
                                               THEN COALESCE(EXCLUDED.subscription_status, x.subscription_status)
                                               ELSE x.subscription_status END,
-                   updated_at = pg_catalog.now();
+                   updated_at = v_now;
             PERFORM ex7._billing_sync_tier(v_user);
             v_outcome := 'applied';
         END IF;
