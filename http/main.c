@@ -84,8 +84,8 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 /*
  * listener_notify: a notification on one of the LISTEN connections (any node: http/listeners.c): signal
  * events go to the signal streams (sse.c), the rest to the router. The same notification may come from
- * two connections (a reference table's trigger fires on every node); both consumers are idempotent: the
- * streams drop an event id at or below a subscriber's cursor, and a user-changed notice drops a cache.
+ * two connections (a node reached under two names); both consumers are idempotent: the streams drop an
+ * event id at or below a subscriber's cursor, and a user-changed notice drops a cache.
  */
 static void
 listener_notify(const char *channel, const char *payload, void *arg)
