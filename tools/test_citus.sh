@@ -133,17 +133,23 @@ for f in "${suites[@]}"; do
 	# ensureDb (test/e2e/lib.mjs) finds the database and the extension there: the distributed one
 	(cd test/e2e && EX7_E2E_DB=ex7_e2e EX7_E2E_PGDATA=$TMP/citus/coord/data timeout 300 \
 		node --test --test-reporter=tap "$(basename "$f")") >"$TMP/e2e-$name.log" 2>&1
-	ok=$(grep -cE '^ok ' "$TMP/e2e-$name.log" || true)
-	bad=$(grep -cE '^not ok ' "$TMP/e2e-$name.log" || true)
-	[ $((ok + bad)) -eq 0 ] && bad=1
-	passed=$((passed + ok))
-	failed=$((failed + bad))
-	echo "# $name: $ok passed, $bad failed ($(($(date +%s) - t)) s)"
-	# each failing top-level test with the first line of its error
-	awk '/^not ok / { name = $0; want = 1; next }
-	     want && /^  +error: / { sub(/^ +error: /, ""); print "not ok - " substr(name, index(name, "- ") + 2) ": " substr($0, 1, 400); want = 0; next }
-	     want && /^(ok|not ok) / { want = 0 }' "$TMP/e2e-$name.log"
-	[ "$ok" -eq 0 ] && [ "$bad" -eq 1 ] && ! grep -qE '^not ok ' "$TMP/e2e-$name.log" && echo "not ok - $name printed no verdict: $(tail -3 "$TMP/e2e-$name.log" | tr '\n' ' ')"
+	# one line per top-level test: ok, or not ok with the first line of its error (the TAP reporter's YAML
+	# block: error: 'text', or error: |- with the text on the next lines)
+	awk -v suite="$name" '
+	     function title(l) { return suite ": " substr(l, index(l, "- ") + 2) }
+	     function say(m) { print "not ok - " title(name) ": " substr(m, 1, 400); want = 0; block = 0 }
+	     want && /^(ok|not ok) / { say("(no error text)") }
+	     /^ok / { print "ok - " title($0); next }
+	     /^not ok / { name = $0; want = 1; block = 0; next }
+	     block && NF { sub(/^ +/, ""); say($0); next }
+	     want && /^  +error: *[|>]-?$/ { block = 1; next }
+	     want && /^  +error: / { sub(/^ +error: /, ""); say($0); next }
+	     END { if (want) say("(no error text)") }' "$TMP/e2e-$name.log" >"$TMP/e2e-$name.verdicts"
+	[ -s "$TMP/e2e-$name.verdicts" ] ||
+		echo "not ok - $name printed no verdict: $(tail -3 "$TMP/e2e-$name.log" | tr '\n' ' ')" >"$TMP/e2e-$name.verdicts"
+	cat "$TMP/e2e-$name.verdicts"
+	count "$TMP/e2e-$name.verdicts"
+	echo "# $name: $(grep -c '^ok ' "$TMP/e2e-$name.verdicts") passed, $(grep -c '^not ok ' "$TMP/e2e-$name.verdicts") failed ($(($(date +%s) - t)) s)"
 done
 
 echo "== ex7d after the suites"
