@@ -134,11 +134,13 @@ DECLARE
     v_min bigint;
     v_max bigint;
     v_changed integer := 0;
+    v_propagation text := pg_catalog.current_setting('citus.enable_ddl_propagation');
 BEGIN
     EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO v_group;
     v_lo := (v_group << 48) + 1;
     v_hi := (v_group + 1) << 48;
-    -- ALTER SEQUENCE here is this node's own business: Citus must not forward it
+    -- ALTER SEQUENCE here is this node's own business: Citus must neither forward it nor refuse it for a
+    -- sequence a distributed table uses (it does both only while DDL propagation is on)
     PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
     FOREACH v_seq IN ARRAY p_sequences LOOP
         SELECT s.seqmin, s.seqmax INTO v_min, v_max FROM pg_catalog.pg_sequence s WHERE s.seqrelid = v_seq::regclass;
@@ -151,6 +153,7 @@ BEGIN
         END IF;
         v_changed := v_changed + 1;
     END LOOP;
+    PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', v_propagation, true);
     RETURN v_changed;
 END
 $$;
