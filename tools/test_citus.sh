@@ -13,7 +13,9 @@
 #      each failing test listed with its first error line;
 #   6. test/citus/placement.sh (each user's rows on one node) and test/citus/router.sh (single-user calls run on
 #      the user's worker);
-#   7. the errors the nodes logged (SQLSTATE outside class X7, which the suites provoke on purpose), counted by
+#   7. test/citus/existing.sh: a second database filled by test/checks/backup_fill.sql before it is distributed,
+#      then distributed: the rows move (same counts, nothing left on the coordinator, placement as above);
+#   8. the errors the nodes logged (SQLSTATE outside class X7, which the suites provoke on purpose), counted by
 #      message: where the Citus error texts are.
 # Prints "ok - ..." / "not ok - ..." per check and ends with "N passed, N failed" (non-zero exit on failure).
 # Not part of make test: it takes far longer than make test's 15-minute budget on two cores and needs Citus.
@@ -166,6 +168,10 @@ count "$TMP/placement.log"
 echo "== router plans"
 bash test/citus/router.sh "$TMP/citus" | tee "$TMP/router.log"
 count "$TMP/router.log"
+
+echo "== distributing a database that already holds data (test/citus/existing.sh)"
+bash test/citus/existing.sh "$TMP/citus" | tee "$TMP/existing.log"
+count "$TMP/existing.log"
 
 echo "== errors the nodes logged outside class X7, by message (count, node, SQLSTATE: message)"
 for n in coord w1 w2; do

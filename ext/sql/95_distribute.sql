@@ -207,6 +207,7 @@ DECLARE
     v_already integer := 0;
     v_fns integer := 0;
     v_seq_changed integer := 0;
+    v_moved text[] := '{}';
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
         PERFORM ex7._citus_error('citus_not_installed', 'citus is not installed in this database',
@@ -285,6 +286,16 @@ BEGIN
         -- (the statement names the table: an error's CONTEXT line shows which one failed)
         EXECUTE ex7._distribute_statement(v_table, v_class, v_column);
         v_new := v_new + 1;
+        v_moved := v_moved || v_table;
+    END LOOP;
+    -- Citus copied the rows a table already had into its shards and left the originals, invisible, in the
+    -- coordinator's own table ("still on disk", its notice says); they would only take space and could come
+    -- back in a dump of the coordinator. Its function for that removes them (each table once everything is
+    -- distributed: the truncation cascades over the foreign keys to the other tables' local rows).
+    FOREACH v_table IN ARRAY v_moved LOOP
+        IF pg_catalog.pg_relation_size(('ex7.' || v_table)::regclass) > 0 THEN
+            EXECUTE pg_catalog.format('SELECT pg_catalog.truncate_local_data_after_distributing_table(%L)', 'ex7.' || v_table);
+        END IF;
     END LOOP;
 
     -- 3. every public function whose first argument is the acting user runs on the node holding that user's

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# test/citus/placement.sh DIR: on the Citus cluster tools/citus.sh started in DIR, after the suites wrote their
+# test/citus/placement.sh DIR [DB]: on the Citus cluster tools/citus.sh started in DIR, after the suites wrote their
 # rows: every user's rows of every per-user table (class "user" in ex7._distribution_plan()) live on exactly one
 # node, the node Citus places the user on (get_shard_id_for_distribution_column over ex7.users). Reads the shard
 # tables themselves on every node that holds placements (pg_dist_shard, pg_dist_placement, pg_dist_node), so it
 # checks where rows are, not where the metadata says they should be. One "ok - ..." / "not ok - ..." per check.
 set -uo pipefail
-DIR=${1:?usage: test/citus/placement.sh DIR}
+DIR=${1:?usage: test/citus/placement.sh DIR [DB]}
 . "$DIR/ports"
+DB=${2:-$DB}
 q() { local port=$1; shift; psql -X -qAt -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$port" -U postgres -d "$DB" "$@"; }
-out=$DIR/placement
+out=$DIR/placement-$DB
 mkdir -p "$out"
 rm -f "$out"/rows
 
@@ -33,10 +34,11 @@ done <"$out/queries"
 users=$(cut -f3 "$out/rows" | sort -u | wc -l)
 tables=$(cut -f1 "$out/rows" | sort -u | wc -l)
 nodes=$(cut -f2 "$out/rows" | sort -u | wc -l)
-if [ "$users" -gt 0 ] && [ "$nodes" -gt 1 ]; then
+# (with ten users or more, all on one of two workers has odds of 2 in 1,024 or less: the spread is checked)
+if [ "$users" -gt 0 ] && { [ "$nodes" -gt 1 ] || [ "$users" -lt 10 ]; }; then
 	echo "ok - placement: rows of $users users in $tables per-user tables, on $nodes nodes"
 else
-	echo "not ok - placement: rows of $users users in $tables per-user tables on $nodes node(s): the suites should have spread users over both workers"
+	echo "not ok - placement: rows of $users users in $tables per-user tables on $nodes node(s)"
 fi
 
 # each user on exactly one node across every per-user table

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test/citus/router.sh DIR: on the Citus cluster tools/citus.sh started in DIR, single-user work issued on the
+# test/citus/router.sh DIR [DB]: on the Citus cluster tools/citus.sh started in DIR, single-user work issued on the
 # coordinator runs on one worker, the one holding the user's shard:
 #   - EXPLAIN of representative API calls in the form ex7d sends them (SELECT ex7.f(args): one function call as
 #     the whole target list) shows Citus delegating the call: "Custom Scan (Citus Adaptive)", "Task Count: 1",
@@ -9,8 +9,9 @@
 #   - a plain single-user SELECT on a per-user table is a router query (one task, on that node).
 # One "ok - ..." / "not ok - ..." line per check.
 set -uo pipefail
-DIR=${1:?usage: test/citus/router.sh DIR}
+DIR=${1:?usage: test/citus/router.sh DIR [DB]}
 . "$DIR/ports"
+DB=${2:-$DB}
 q() { psql -X -qAt -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$COORD_PORT" -U postgres -d "$DB" "$@"; }
 
 U=00000000-0000-4000-8000-00000000c175
