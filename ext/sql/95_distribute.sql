@@ -263,7 +263,14 @@ BEGIN
     END IF;
 
     -- 2. tables in ex7._distribution_order(): reference tables first, then users and its colocated tables, then
-    --    the own-key tables, each after the tables of its class it references
+    --    the own-key tables, each after the tables of its class it references.
+    --    With DDL propagation off: every table, constraint and function already exists on every node (the
+    --    extension made them there), so Citus is to record its metadata and make the shards, nothing more. With
+    --    it on, making a reference table that a still-local table references (compliance_documents from
+    --    compliance_acceptances) re-adds that foreign key through Citus's ALTER TABLE path, which turns the local
+    --    table into a "citus local" table and creates it on the workers, where it exists: "relation ... already
+    --    exists". Citus itself skips the workers' tables of an extension (metadata_sync.c, CreateShellTableOnWorkers).
+    PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
     FOR v_table, v_class, v_column IN
         SELECT o.table_name, o.class, o.column_name FROM ex7._distribution_order() o WHERE o.class <> 'local' ORDER BY o.ord
     LOOP
