@@ -73,6 +73,8 @@ static const char usage[] =
 	"                        stream (default 262144, 4096..67108864)\n"
 	"  EX7_SSE_MAX_PER_USER  signal stream: streams one user may hold open on this process; beyond\n"
 	"                        them 429 (default 16, 1..10000)\n"
+	"  EX7_LISTEN_NODES      host:port,... of the database nodes to LISTEN on besides DATABASE_URL\n"
+	"                        (default: every node of a Citus cluster, from ex7.notify_nodes())\n"
 	"  EX7_MAX_CONNECTIONS   API connections held open at once; at the cap ex7d stops accepting until\n"
 	"                        one closes (default: the open-file limit, ulimit -n, less the pool size\n"
 	"                        less 64)\n"
