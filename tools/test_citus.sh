@@ -26,11 +26,17 @@ TOP=$PWD
 . tools/cluster.sh
 T0=$(date +%s)
 
-exec 9>/tmp/ex7-try.lock
-flock -n 9 || { echo "== waiting for another build/test run in this checkout (/tmp/ex7-try.lock)"; flock 9; }
-echo "== build (ex7.so, ex7d) and make install"
-make -s 2>&1 || { echo "not ok - build"; echo "0 passed, 1 failed"; exit 1; }
-install_ext || { echo "not ok - make install"; echo "0 passed, 1 failed"; exit 1; }
+if [ -n "${CITUS_NO_BUILD:-}" ]; then
+	# the extension and ex7d as they are installed and built now, without the lock (another run may install
+	# a newer build meanwhile: for a quick look, not for a verdict)
+	echo "== CITUS_NO_BUILD: the installed extension and http/ex7d as they are, no lock"
+else
+	exec 9>/tmp/ex7-try.lock
+	flock -n 9 || { echo "== waiting for another build/test run in this checkout (/tmp/ex7-try.lock)"; flock 9; }
+	echo "== build (ex7.so, ex7d) and make install"
+	make -s 2>&1 || { echo "not ok - build"; echo "0 passed, 1 failed"; exit 1; }
+	install_ext || { echo "not ok - make install"; echo "0 passed, 1 failed"; exit 1; }
+fi
 
 TMP=$(mktemp -d /tmp/ex7-citus.XXXXXX)
 [ "$(id -u)" -eq 0 ] && chmod 755 "$TMP"
