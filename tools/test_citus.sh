@@ -181,8 +181,15 @@ count "$TMP/existing.log"
 
 echo "== errors the nodes logged outside class X7, by message (count, node, SQLSTATE: message)"
 for n in coord w1 w2; do
-	# log_line_prefix (tools/citus.sh) puts the SQLSTATE first: "XX000:2026-... UTC:[pid]:ERROR:  ..."
-	grep -hE '^[0-9A-Z]{5}:.*ERROR: ' "$TMP/citus/$n/postgresql.log" 2>/dev/null | grep -vE '^X7' |
-		sed -E "s/^([0-9A-Z]{5}):[^]]*\]:ERROR: +/$n \1: /" | sed -E 's/_[0-9]{6}\b/_N/g; s/[0-9a-f]{8}-[0-9a-f-]{27}/UUID/g' | cut -c1-250
+	# log_line_prefix (tools/citus.sh) puts the SQLSTATE first: "XX000:2026-... UTC:[pid]:ERROR:  ..."; an
+	# error's DETAIL line (Citus's reason behind "could not create distributed plan") is joined to it
+	awk -v node="$n" '
+	     function flush() { if (msg != "") print node " " msg; msg = "" }
+	     /^[0-9A-Z][0-9A-Z][0-9A-Z][0-9A-Z][0-9A-Z]:.*\]:ERROR: / { flush(); if ($0 ~ /^X7/) next; st = substr($0, 1, 5); m = $0
+	                                  sub(/^[^\]]*\]:ERROR: +/, "", m); msg = st ": " m; next }
+	     /^[0-9A-Z][0-9A-Z][0-9A-Z][0-9A-Z][0-9A-Z]:.*\]:DETAIL: / && msg != "" { d = $0; sub(/^[^\]]*\]:DETAIL: +/, "", d); msg = msg " | " d; flush(); next }
+	     /^[0-9A-Z][0-9A-Z][0-9A-Z][0-9A-Z][0-9A-Z]:.*\]:(STATEMENT|CONTEXT|HINT|LOG|WARNING|NOTICE|FATAL):/ { flush() }
+	     END { flush() }' "$TMP/citus/$n/postgresql.log" 2>/dev/null |
+		sed -E 's/_[0-9]{6}\b/_N/g; s/[0-9a-f]{8}-[0-9a-f-]{27}/UUID/g; s/ at character [0-9]+//' | cut -c1-300
 done | sort | uniq -c | sort -rn | head -40
 finish
