@@ -37,8 +37,8 @@ SELECT count(ex7.ingest_bar('ES', '5m', t.ts, 5000.25, 5001, 4999.5, 5000.75, 7,
          WHERE extract(isodow FROM d) <= 4 ORDER BY 1 LIMIT $INGESTS) t"
 SYNC_SQL="SELECT ex7._bar_blocks_sync('NQ', '1m', '-infinity', 'infinity')"
 # without the sync: a no-op in its place for the transaction (the DDL rolls back with it)
-NOSYNC="CREATE OR REPLACE FUNCTION ex7._bar_blocks_sync(text, text, timestamptz, timestamptz) RETURNS bigint
-        LANGUAGE sql AS 'SELECT 0::bigint'"
+NOSYNC="CREATE OR REPLACE FUNCTION ex7._bar_blocks_sync(p_instrument text, p_timeframe text, p_from timestamptz,
+        p_to timestamptz) RETURNS bigint LANGUAGE sql AS 'SELECT 0::bigint'"
 
 # run the statements $2... with (1) or without (0) the block sync in a transaction rolled back (ex7.bars
 # vacuumed first, so that every run starts from the same table); prints their ms, summed
