@@ -9,17 +9,21 @@
 # ex7.set_risk_limits, ex7.create_strategy: one strategy each), then pgbench clients each looping over:
 # pick a user at random, fire a paper signal of the user's strategy (ex7.fire_signal: risk gate, signal row,
 # event, audit) and close it (ex7.close_signal: P&L, event). Each call is its own transaction and has the
-# form ex7d sends (http/pool.c: a prepared statement SELECT ex7.f($1::uuid, ...), nothing around the call),
-# the only form Citus delegates to a worker (docs/scale-out.md, "Calls"). The close takes the signal id out
-# of the fire's answer in an argument expression ($n::jsonb #>> '{signal,id}')::uuid, which the planner
-# folds to a constant before Citus looks at it.
+# shape ex7d sends (http/pool.c: a prepared statement SELECT ex7.f(<parameters>), nothing around the call),
+# the only shape Citus delegates to a worker (docs/scale-out.md, "Where things run"). The close takes the
+# signal id out of the fire's answer in an argument expression ($n::jsonb #>> '{signal,id}')::uuid, which
+# the planner folds to a constant before Citus looks at it.
 # Printed per side: transactions per second (one transaction = one fire + one close, so two calls), the
 # latency of a transaction (average, p50, p95, p99 from pgbench's per-transaction log), and the ratios
-# Citus / one node. The sides alternate (one node, Citus, one node, Citus); each side's numbers are the sum
-# (transactions) and the whole log (latencies) of its two runs.
+# Citus / one node. The sides alternate (one node, Citus, one node, Citus); each side's numbers are the mean
+# (tps), the sum (transactions) and the whole log (latencies) of its two runs. Where the time goes: the
+# time inside ex7.fire_signal and ex7.close_signal per call on one node and on the workers
+# (pg_stat_user_functions), and per Citus node the single- and multi-shard queries it ran per transaction
+# and the connections it opened (citus_stat_counters).
 # What it shows: on this machine's 2 cores the three Citus nodes, the one-node cluster and pgbench share the
-# same CPUs, so Citus cannot be faster here; the ratio is the price of routing (each call plans on the
-# coordinator, then makes a round trip to a worker that plans and runs it again), not a scale-out result.
+# same CPUs, so Citus cannot be faster here; the ratio is the price of running the calls through Citus (the
+# coordinator's planning and round trip, and on the worker Citus's handling of each statement on a shard),
+# not a scale-out result. No speed goal is judged.
 # Correctness checks (a failure fails the benchmark, bench/lib.sh): no fire refused by the risk gate and no
 # signal left open on either side, as many signals as fires; and on Citus, that the calls were delegated:
 # EXPLAIN of each call on the coordinator is a Citus custom scan with one task, and with track_functions on
@@ -63,9 +67,12 @@ echo "Citus 3 nodes up and distributed in $((SECONDS - t0)) s: coordinator :$COO
 node() { local p=$1; shift; psql -X -q -v ON_ERROR_STOP=1 -h "$CHOST" -p "$p" -U postgres -d "$CDB" "$@"; }
 
 # function call counts on every node (pg_stat_user_functions needs track_functions; set on the Citus nodes
-# alone, not propagated) and, for the same cost on both sides, in the one-node database
+# alone, not propagated) and, for the same cost on both sides, in the one-node database; Citus's own
+# counters of the shard queries each node ran and the connections it opened (citus_stat_counters, off by
+# default)
 for p in "$COORD" "$WORKER1" "$WORKER2"; do
-	node "$p" -c "ALTER SYSTEM SET track_functions = 'pl'" -c "SELECT pg_reload_conf()" >/dev/null
+	node "$p" -c "ALTER SYSTEM SET track_functions = 'pl'" -c "ALTER SYSTEM SET citus.enable_stat_counters = on" \
+		-c "SELECT pg_reload_conf()" >/dev/null
 done
 one -c "ALTER DATABASE $BENCH_DB SET track_functions = 'pl'" >/dev/null
 
@@ -89,37 +96,33 @@ node "$COORD" -f "$W/setup.sql" >/dev/null 2>"$W/setup.err" ||
 	{ cat "$W/setup.err" >&2; bench_fail "setting up the users failed on Citus: $(grep -m1 'ERROR:' "$W/setup.err")"; }
 echo "Citus: $USERS users set up in $((SECONDS - t0)) s (4 calls each)"
 
-# the pgbench script: a user at random, then its fire and its close. pgbench has no strings in its
-# expressions, so a ladder of \if picks the user's statements; the ids come in as variables (-D u<i>=...,
-# s<i>=...), which -M prepared sends as parameters, as ex7d does.
-{
+# the pgbench script of each side: a user at random, its fire, then the close of that signal. pgbench has
+# no strings in its expressions, so a ladder of \if picks the fire statement of the user's strategy (the
+# strategy's id is a literal there; one -D variable per user instead crashed pgbench 15 at 200 users). The
+# user's id is computed from the random index in the argument, so each statement has a parameter, as ex7d's
+# do; with -M prepared Citus then plans each execution with the parameter's value and the planner folds the
+# argument to a constant, which Citus needs to route the call.
+UEXPR="('00000000-0000-4000-8000-' || lpad(to_hex(4096 + :u::integer), 12, '0'))::uuid"
+script() {
+	local side=$1 i u s
+	declare -A strat=()
+	while IFS='|' read -r u s; do strat[$u]=$s; done <"$W/strategies.$side"
 	echo "\\set u random(1, $USERS)"
 	for i in $(seq 1 "$USERS"); do
+		u=$(uid "$i")
+		s=${strat[$u]:-}
+		[ -n "$s" ] || { echo "user $u has no strategy on $side" >&2; return 1; }
 		if [ "$i" = 1 ]; then echo "\\if :u = 1"; else echo "\\elif :u = $i"; fi
-		echo "SELECT ex7.fire_signal(:u$i::uuid, :s$i::uuid, 'paper', 'long', 1, 5000, now()) AS fired \\gset"
-		echo "SELECT ex7.close_signal(:u$i::uuid, (:fired::jsonb #>> '{signal,id}')::uuid, 5002.50)"
+		echo "SELECT ex7.fire_signal($UEXPR, '$s'::uuid, 'paper', 'long', 1, 5000, now()) AS fired \\gset"
 	done
 	echo "\\endif"
-} >"$W/fire.pgbench"
-
-# defs FILE: the -D arguments of one side, from its strategies (one per user)
-defs() {
-	local i=0 u s
-	declare -A strat=()
-	while IFS='|' read -r u s; do strat[$u]=$s; done <"$1"
-	for i in $(seq 1 "$USERS"); do
-		u=$(uid "$i")
-		[ -n "${strat[$u]:-}" ] || bench_fail "user $u has no strategy"
-		echo "-Du$i=$u"
-		echo "-Ds$i=${strat[$u]}"
-	done
+	echo "SELECT ex7.close_signal($UEXPR, (:fired::jsonb #>> '{signal,id}')::uuid, 5002.50)"
 }
 sq="SELECT user_id, id FROM ex7.strategies"
 one -At -c "$sq" >"$W/strategies.one"
 node "$COORD" -At -c "$sq" >"$W/strategies.citus"
-mapfile -t DEF_ONE < <(defs "$W/strategies.one")
-mapfile -t DEF_CITUS < <(defs "$W/strategies.citus")
-[ ${#DEF_ONE[@]} = $((2 * USERS)) ] && [ ${#DEF_CITUS[@]} = $((2 * USERS)) ] || bench_fail "could not read every user's strategy"
+script one >"$W/fire.one.pgbench" || bench_fail "could not write the one-node script"
+script citus >"$W/fire.citus.pgbench" || bench_fail "could not write the Citus script"
 
 # EXPLAIN on the coordinator: a delegated call is one Citus task on the worker of the user's shard
 # (function_call_delegation.c); a call Citus would run on the coordinator has no Custom Scan
@@ -138,19 +141,18 @@ explain_check "ex7.fire_signal" "SELECT ex7.fire_signal('$U1'::uuid, '$S1'::uuid
 explain_check "ex7.close_signal" "SELECT ex7.close_signal('$U1'::uuid, '00000000-0000-4000-8000-000000000000'::uuid, 5002.50)"
 
 # the counters start at zero after the setup (its calls are not the runs')
-for p in "$COORD" "$WORKER1" "$WORKER2"; do node "$p" -c "SELECT pg_stat_reset()" >/dev/null; done
+for p in "$COORD" "$WORKER1" "$WORKER2"; do
+	node "$p" -c "SELECT pg_stat_reset()" -c "SELECT citus_stat_counters_reset()" >/dev/null
+done
 one -c "SELECT pg_stat_reset()" >/dev/null
 
 # run SIDE N: one pgbench run against SIDE (one or citus), log and output under $W/SIDE.N.*; prints
 # "tps transactions"
 run() {
-	local side=$1 n=$2 conn=() vars=() st=0
-	if [ "$side" = one ]; then vars=("${DEF_ONE[@]}"); else
-		conn=(-h "$CHOST" -p "$COORD" -U postgres "$CDB")
-		vars=("${DEF_CITUS[@]}")
-	fi
+	local side=$1 n=$2 conn=() st=0
+	[ "$side" = citus ] && conn=(-h "$CHOST" -p "$COORD" -U postgres "$CDB")
 	pgbench -n -M prepared -c "$CLIENTS" -j "$THREADS" -T "$SECS" -l --log-prefix="$W/$side.$n.lat" \
-		-f "$W/fire.pgbench" "${vars[@]}" "${conn[@]}" >"$W/$side.$n.out" 2>"$W/$side.$n.err" || st=$?
+		-f "$W/fire.$side.pgbench" "${conn[@]}" >"$W/$side.$n.out" 2>"$W/$side.$n.err" || st=$?
 	if [ "$st" != 0 ] || grep -q 'aborted' "$W/$side.$n.err"; then
 		# the first client's error with its context (the function and the statement Citus refused)
 		awk '/aborted|ERROR:/ { on = 1; n++ } on && n == 2 && /^pgbench:/ { exit } on { print "  " $0 }' \
@@ -227,9 +229,20 @@ inside=$(awk -v of="$of" -v oc="$oc" -v oft="$oft" -v oct="$oct" -v cf=$((w1f + 
 read -r ofm ocm cfm ccm <<<"$inside"
 echo "time inside the function per call: fire_signal one node $ofm ms, on the workers $cfm ms; close_signal one node $ocm ms, on the workers $ccm ms"
 
+# what each Citus node executed per transaction: single-shard and multi-shard queries (a delegated call is
+# one single-shard query on the coordinator; a worker counts the shard queries its functions ran), and the
+# connections it opened to other nodes
+for p in "$COORD" "$WORKER1" "$WORKER2"; do
+	node "$p" -At -F' ' -c "SELECT c.query_execution_single_shard, c.query_execution_multi_shard, c.connection_establishment_succeeded
+	                        FROM pg_database d, citus_stat_counters(d.oid) c WHERE d.datname = current_database()"
+done | awk -v ports="$COORD $WORKER1 $WORKER2" -v tx="$citus_n $w1f $w2f" 'BEGIN { split(ports, p, " "); split(tx, t, " ") }
+	{ s = s sprintf("%s :%s %d transactions: %.1f single-shard, %.2f multi-shard queries each, %d connections opened; ",
+	                NR == 1 ? "coordinator" : "worker", p[NR], t[NR], t[NR] ? $1 / t[NR] : 0, t[NR] ? $2 / t[NR] : 0, $3) }
+	END { sub(/; $/, "", s); print "Citus per node (citus_stat_counters): " s }'
+
 echo "one node: $otps tps ($one_n transactions), latency avg $oavg ms, p50 $o50, p95 $o95, p99 $o99"
 echo "Citus:    $ctps tps ($citus_n transactions), latency avg $cavg ms, p50 $c50, p95 $c95, p99 $c99"
 awk -v ot="$otps" -v ct="$ctps" -v oa="$oavg" -v ca="$cavg" -v o95="$o95" -v c95="$c95" 'BEGIN {
 	printf "Citus / one node: throughput %.2fx, latency avg %.2fx, p95 %.2fx; added per transaction (2 calls) %.2f ms\n",
 	       ct / ot, ca / oa, c95 / o95, ca - oa }'
-echo "(2 shared cores: three Citus nodes, the one-node cluster and pgbench compete for the same CPUs; the ratio is the routing overhead, not a scale-out result)"
+echo "(2 shared cores: three Citus nodes, the one-node cluster and pgbench compete for the same CPUs; the ratio is the cost of going through Citus, not a scale-out result)"
