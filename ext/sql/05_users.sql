@@ -25,6 +25,7 @@ DECLARE
     u ex7.users;
     t ex7.tiers;
     v_until timestamptz;
+    v_tier text;
 BEGIN
     PERFORM ex7._ensure_user(p_user);
     IF p_email IS NOT NULL AND p_email <> '' THEN
@@ -34,7 +35,10 @@ BEGIN
     -- tells the front when these caps go stale ("Tier changes take effect on the next request")
     v_until := ex7._billing_refresh(p_user);
     SELECT * INTO u FROM ex7.users WHERE id = p_user;
-    SELECT * INTO t FROM ex7.tiers WHERE tier = ex7._current_tier(p_user);
+    -- the tier first: ex7._current_tier reads tables itself and is not called inside a statement Citus
+    -- routes (docs/citus-statements.md)
+    v_tier := ex7._current_tier(p_user);
+    SELECT * INTO t FROM ex7.tiers WHERE tier = v_tier;
     RETURN pg_catalog.jsonb_build_object('id', u.id, 'email', u.email, 'tier', t.tier, 'created_at', u.created_at,
         'limits', pg_catalog.jsonb_build_object('requests_per_minute', t.requests_per_minute,
                                                 'requests_per_day', t.requests_per_day,

@@ -44,7 +44,8 @@ AS $$
 DECLARE
     v ex7.auth_attempts;
     -- a window that started at or before this has ended; computed here because Citus takes only IMMUTABLE
-    -- expressions in ON CONFLICT DO UPDATE SET (timestamptz + interval is STABLE; docs/scale-out.md)
+    -- expressions in ON CONFLICT DO UPDATE SET (timestamptz + interval is STABLE;
+    -- docs/citus-statements.md)
     v_ended timestamptz := p_now - p_window;
 BEGIN
     INSERT INTO ex7.auth_attempts AS a (subject, window_start, count)
@@ -259,7 +260,8 @@ BEGIN
         PERFORM ex7._attempt_count('login-addr:' || COALESCE(p_addr, 'unknown'));
         RETURN '{"status": 422, "body": {"detail": [{"loc": ["body", "current_password"], "msg": "current password is incorrect", "type": "value_error.password"}]}}'::jsonb;
     END IF;
-    -- the hash as a value: Citus refuses a VOLATILE function in an UPDATE of one of its tables (docs/scale-out.md)
+    -- the hash as a value: Citus refuses a VOLATILE function in an UPDATE of one of its tables
+    -- (docs/citus-statements.md)
     v_hash := ex7._password_hash(p_new);
     UPDATE ex7.auth_accounts
        SET password_hash = v_hash, password_changed_at = pg_catalog.statement_timestamp()
@@ -394,7 +396,7 @@ LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
     -- a plain read over every user (keyset by id); PL/pgSQL because Citus plans no query of a SQL function
-    -- that takes parameters and is not routed to one shard (docs/scale-out.md)
+    -- that takes parameters and is not routed to one shard (docs/citus-statements.md)
     RETURN (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                        'id', k.id, 'user_id', k.user_id, 'exchange', k.exchange, 'kid', k.kid,
                        'iv', pg_catalog.encode(k.iv, 'hex'), 'ciphertext', pg_catalog.encode(k.ciphertext, 'hex'),
@@ -416,7 +418,7 @@ DECLARE
     v_user uuid;
 BEGIN
     -- ex7d rekey names the key by its id: the key's user comes from a plain read, so that the write is a
-    -- statement on one user's rows (docs/scale-out.md)
+    -- statement on one user's rows (docs/citus-statements.md)
     SELECT k.user_id INTO v_user FROM ex7.exchange_keys k WHERE k.id = p_id;
     UPDATE ex7.exchange_keys
        SET kid = p_kid, iv = p_iv, ciphertext = p_ciphertext, tag = p_tag,

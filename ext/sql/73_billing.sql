@@ -21,7 +21,7 @@ COMMENT ON FUNCTION ex7._current_documents() IS
 /*
  * The user's acceptances are read on their own, then compared with the documents (a reference table):
  * Citus does not plan a subquery on a distributed table correlated with a function's or a reference
- * table's rows (docs/scale-out.md).
+ * table's rows (docs/citus-statements.md).
  */
 CREATE OR REPLACE FUNCTION ex7._missing_documents(p_user uuid)
 RETURNS jsonb
@@ -183,7 +183,7 @@ BEGIN
         END LOOP;
     END IF;
     -- one INSERT ... VALUES a document: an INSERT ... SELECT from an array would go through the coordinator
-    -- on Citus, these stay on the user's shard (docs/scale-out.md)
+    -- on Citus, these stay on the user's shard (docs/citus-statements.md)
     FOREACH v_cur IN ARRAY COALESCE(v_want, '{}') LOOP
         INSERT INTO ex7.compliance_acceptances (user_id, document, version, client_addr)
         VALUES (p_user, v_cur.document, v_cur.version, pg_catalog.left(p_client_addr, 64))
@@ -273,7 +273,7 @@ DECLARE
 BEGIN
     PERFORM ex7._lock_user(p_user);
     -- the tier first: ex7._current_tier reads the user's rows and must not run inside another statement
-    -- Citus routes (docs/scale-out.md)
+    -- Citus routes (docs/citus-statements.md)
     v_tier := ex7._current_tier(p_user);
     SELECT t.tier, t.strategies_max INTO v_tier, v_max FROM ex7.tiers t WHERE t.tier = v_tier;
     SELECT pg_catalog.count(*) INTO v_used FROM ex7.strategies s WHERE s.user_id = p_user AND s.deleted_at IS NULL;
@@ -370,7 +370,7 @@ DECLARE
 BEGIN
     -- PL/pgSQL: Citus routes a query by its parameters only in a PL/pgSQL function; and
     -- _billing_effective_tier, which reads tables itself, runs outside the query Citus sends to the
-    -- user's shard (docs/scale-out.md)
+    -- user's shard (docs/citus-statements.md)
     SELECT u.tier, a.comp_until <= pg_catalog.now() AND u.tier = a.comp_tier INTO v_tier, v_comp
       FROM ex7.users u LEFT JOIN ex7.billing_accounts a ON a.user_id = u.id
      WHERE u.id = p_user;
@@ -397,7 +397,7 @@ DECLARE
     v_tier  text;
 BEGIN
     -- the stored tier in a statement of its own: ex7._current_tier reads tables itself and must not run
-    -- inside a query Citus sends to the user's shard (docs/scale-out.md)
+    -- inside a query Citus sends to the user's shard (docs/citus-statements.md)
     SELECT u.tier INTO v_tier FROM ex7.users u WHERE u.id = p_user;
     -- a role bound to a user may not write its tier (99_grants.sql): it reads ex7._current_tier instead
     IF ex7._current_tier(p_user) IS DISTINCT FROM v_tier
@@ -459,7 +459,8 @@ BEGIN
     END IF;
     SELECT * INTO t FROM ex7.tiers x WHERE x.tier = v_tier;
     -- "usage against caps today" (daily counts reset at 00:00 UTC, ex7-api-introduction.txt). The rate
-    -- counter is read on its own: it is distributed by its subject, not with the user's rows (docs/scale-out.md)
+    -- counter is read on its own: it is distributed by its subject, not with the user's rows
+    -- (docs/citus-statements.md)
     SELECT c.day_used INTO v_requests FROM ex7.rate_counters c WHERE c.subject = 'user:' || p_user AND c.day_start = v_day;
     v_usage := pg_catalog.jsonb_build_object(
         'requests_today', COALESCE(v_requests, 0),
@@ -505,7 +506,8 @@ DECLARE
     v_tier  text;
     v_days  integer := 30;
     v_until timestamptz;
-    -- a value: Citus takes only IMMUTABLE expressions in ON CONFLICT DO UPDATE SET (docs/scale-out.md)
+    -- a value: Citus takes only IMMUTABLE expressions in ON CONFLICT DO UPDATE SET
+    -- (docs/citus-statements.md)
     v_now   timestamptz := pg_catalog.now();
 BEGIN
     p_body := COALESCE(p_body, '{}');
@@ -745,7 +747,8 @@ DECLARE
     v_id    text := p_sub ->> 'id';
     v_tier  text;
     v_status text := CASE WHEN p_deleted THEN 'canceled' ELSE p_sub ->> 'status' END;
-    -- a value: Citus takes only IMMUTABLE expressions in ON CONFLICT DO UPDATE SET (docs/scale-out.md)
+    -- a value: Citus takes only IMMUTABLE expressions in ON CONFLICT DO UPDATE SET
+    -- (docs/citus-statements.md)
     v_now   timestamptz := pg_catalog.now();
 BEGIN
     IF v_id IS NULL OR v_status IS NULL THEN
@@ -796,7 +799,8 @@ RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-    -- a value: Citus takes only IMMUTABLE expressions in ON CONFLICT DO UPDATE SET (docs/scale-out.md)
+    -- a value: Citus takes only IMMUTABLE expressions in ON CONFLICT DO UPDATE SET
+    -- (docs/citus-statements.md)
     v_now timestamptz := pg_catalog.now();
 BEGIN
     IF p_action IN ('checkout', 'portal') THEN
@@ -861,7 +865,8 @@ DECLARE
     v_tier    text;
     v_sub     text;
     a         ex7.billing_accounts;
-    -- a value: Citus takes only IMMUTABLE expressions in ON CONFLICT DO UPDATE SET (docs/scale-out.md)
+    -- a value: Citus takes only IMMUTABLE expressions in ON CONFLICT DO UPDATE SET
+    -- (docs/citus-statements.md)
     v_now     timestamptz := pg_catalog.now();
 BEGIN
     IF pg_catalog.jsonb_typeof(p_event) IS DISTINCT FROM 'object' OR v_id IS NULL OR v_type IS NULL

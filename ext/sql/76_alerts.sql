@@ -223,7 +223,8 @@ COMMENT ON FUNCTION ex7._alert_destination(text, text) IS
  * (the receiver checks the Svix signature and shows the code to its owner). telegram: a new start token;
  * nothing can be sent before the user has written to the bot.
  * The random token and secret and the time come into the UPDATEs as values: Citus refuses a VOLATILE
- * function in an UPDATE of a distributed table, and a STABLE one (now()) inside CASE (docs/scale-out.md).
+ * function in an UPDATE of a distributed table, and a STABLE one (now()) inside CASE
+ * (docs/citus-statements.md).
  */
 CREATE OR REPLACE FUNCTION ex7._channel_send_verification(p_user uuid, p_id uuid)
 RETURNS ex7.alert_channels
@@ -301,7 +302,7 @@ COMMENT ON FUNCTION ex7._channel_send_verification(uuid) IS
 /*
  * The list functions are PL/pgSQL and hand the item builders rows of a subquery: Citus plans no query of a
  * SQL function whose parameters it must know to route it, and on a shard a whole-row reference to the
- * table has the shard's row type, which ex7._channel_json does not take (docs/scale-out.md).
+ * table has the shard's row type, which ex7._channel_json does not take (docs/citus-statements.md).
  */
 CREATE OR REPLACE FUNCTION ex7.list_channels(p_user uuid)
 RETURNS jsonb
@@ -731,7 +732,8 @@ BEGIN
         RETURN 0;
     END IF;
     -- one INSERT ... SELECT within the user's rows (the user_id of the subscription, channels joined on the
-    -- user too), without a CTE around it: Citus runs that on the user's shard alone (docs/scale-out.md). No
+    -- user too), without a CTE around it: Citus runs that on the user's shard alone
+    -- (docs/citus-statements.md). No
     -- conflict target: (subscription, event) is the one unique key besides the id, with or without the user.
     FOR v_status IN
         INSERT INTO ex7.alert_deliveries (user_id, subscription_id, channel_id, channel_type, strategy_id, event,
@@ -766,7 +768,8 @@ RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
 BEGIN
-    -- PL/pgSQL: Citus routes a query by its parameters only in a PL/pgSQL function (docs/scale-out.md)
+    -- PL/pgSQL: Citus routes a query by its parameters only in a PL/pgSQL function
+    -- (docs/citus-statements.md)
     RETURN coalesce((SELECT st.name FROM ex7.strategies st WHERE st.user_id = p_user AND st.id = p_strategy_id),
                     'a deleted strategy');
 END
@@ -976,7 +979,8 @@ COMMENT ON FUNCTION ex7._outbox_job(ex7.alert_deliveries, ex7.alert_channels, js
  * on its first attempt a row counts against the tier's alerts_per_day (ex7.alert_usage, UTC day), and
  * over the quota it is suppressed with reason quota. Usage rows are locked in user order.
  *
- * The claim locks per user (docs/scale-out.md): on Citus a SELECT ... FOR UPDATE may only touch one
+ * The claim locks per user (docs/citus-statements.md): on Citus a SELECT ... FOR UPDATE may only
+ * touch one
  * user's shard, so the oldest due rows are read without a lock, then each user's share of them is locked
  * (SKIP LOCKED) and leased in one statement per user. Rows another worker holds are skipped as before and
  * made up from the next due rows, until p_limit rows are claimed or no due row is left untried.
@@ -1062,7 +1066,7 @@ BEGIN
             IF v_user IS DISTINCT FROM (r.d).user_id THEN
                 v_user := (r.d).user_id;
                 -- the tier first: a function that reads the user's rows must not run inside a statement
-                -- Citus sends to a shard (docs/scale-out.md)
+                -- Citus sends to a shard (docs/citus-statements.md)
                 v_tier := ex7._current_tier(v_user);
                 SELECT t.alerts_per_day INTO v_cap FROM ex7.tiers t WHERE t.tier = v_tier;
             END IF;
@@ -1121,7 +1125,8 @@ DECLARE
     v_error text;
 BEGIN
     -- the worker names a delivery by its id: its user comes from a plain read, so that the locking read is
-    -- a statement on one user's rows (docs/scale-out.md). The key is (user_id, id): the row being recorded
+    -- a statement on one user's rows (docs/citus-statements.md). The key is (user_id, id): the row
+    -- being recorded
     -- is queued, and alert_deliveries_due_idx holds only queued rows, so it is looked for among them first
     -- (205,000 deliveries of which 5,000 queued, one core: 2 ms, where a scan of the table took 100 to 200
     -- ms); a row recorded already or an unknown id (a stale or a 404 answer) is looked for among all.
@@ -1161,7 +1166,7 @@ BEGIN
     END IF;
     v_retry := coalesce(p_http_status, 0) = 0 OR p_http_status IN (408, 425, 429) OR p_http_status >= 500;
     -- computed first: Citus refuses a STABLE function (now(), text || integer) inside CASE or coalesce in an
-    -- UPDATE of a distributed table (docs/scale-out.md)
+    -- UPDATE of a distributed table (docs/citus-statements.md)
     IF v_retry AND d.attempts < 8 THEN
         v_status := 'queued';
         v_next := pg_catalog.now() + ex7._outbox_retry_delay(d.attempts, coalesce(p_retry_base_ms, 30000));
@@ -1209,7 +1214,7 @@ DECLARE
     v_id uuid;
 BEGIN
     -- the provider names the delivery by its message id: (user, id) come from a plain read, the write is a
-    -- statement on that user's rows (docs/scale-out.md)
+    -- statement on that user's rows (docs/citus-statements.md)
     SELECT x.user_id, x.id INTO v_user, v_id FROM ex7.alert_deliveries x
      WHERE x.provider_message_id = p_mid AND x.channel_type = p_channel_type;
     IF NOT FOUND THEN
@@ -1312,7 +1317,7 @@ BEGIN
         RETURN pg_catalog.jsonb_build_object('action', 'ignored');
     END IF;
     -- the token names a channel of any user: (user, id) from a plain read, then a write on that user's rows
-    -- (docs/scale-out.md)
+    -- (docs/citus-statements.md)
     SELECT x.user_id, x.id INTO v_user, v_id FROM ex7.alert_channels x
      WHERE x.verify_token = v_token AND x.type = 'telegram';
     UPDATE ex7.alert_channels x
@@ -1367,7 +1372,7 @@ BEGIN
         RETURN v_empty;
     END IF;
     -- a number may be a channel of several users: their channels are read first, then written one user's
-    -- row at a time (docs/scale-out.md)
+    -- row at a time (docs/citus-statements.md)
     IF v_word IN ('STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'OPTOUT', 'REVOKE') THEN
         FOR v_user, v_id IN
             SELECT x.user_id, x.id FROM ex7.alert_channels x
@@ -1500,7 +1505,7 @@ BEGIN
     END IF;
     SELECT * INTO t FROM ex7._unsubscribe_target(v_token);
     -- the target's user from a plain read (the token holds no user), then a write on that user's rows; the
-    -- time as a value: Citus refuses now() inside coalesce in an UPDATE (docs/scale-out.md)
+    -- time as a value: Citus refuses now() inside coalesce in an UPDATE (docs/citus-statements.md)
     IF t.kind = 'subscription' THEN
         SELECT x.user_id INTO v_user FROM ex7.alert_subscriptions x WHERE x.id = t.id;
         UPDATE ex7.alert_subscriptions

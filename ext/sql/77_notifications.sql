@@ -25,7 +25,8 @@ COMMENT ON FUNCTION ex7._notification_json(ex7.notifications) IS
 /*
  * _notify: the one writer; a type the user turned off is not written. The preference is read first and
  * the row written with INSERT ... VALUES: two statements on the user's rows, where an INSERT ... SELECT
- * without a table of the user in its FROM would go through the coordinator on Citus (docs/scale-out.md).
+ * without a table of the user in its FROM would go through the coordinator on Citus
+ * (docs/citus-statements.md).
  */
 CREATE OR REPLACE FUNCTION ex7._notify(p_user uuid, p_type text, p_title text, p_message text, p_action_url text,
                             p_data jsonb)
@@ -100,7 +101,8 @@ RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-    -- a value: Citus refuses now() inside coalesce in an UPDATE of a distributed table (docs/scale-out.md)
+    -- a value: Citus refuses now() inside coalesce in an UPDATE of a distributed table
+    -- (docs/citus-statements.md)
     v_now timestamptz := pg_catalog.now();
 BEGIN
     UPDATE ex7.notifications SET read_at = coalesce(read_at, v_now) WHERE user_id = p_user AND id = p_id;
@@ -134,7 +136,7 @@ DECLARE
     v_prefs jsonb;
 BEGIN
     -- the user's row first, then the list of types: a subquery on a distributed table correlated with a
-    -- function's rows is not something Citus plans (docs/scale-out.md)
+    -- function's rows is not something Citus plans (docs/citus-statements.md)
     SELECT np.preferences INTO v_prefs FROM ex7.notification_preferences np WHERE np.user_id = p_user;
     -- every type, on unless turned off
     RETURN (SELECT pg_catalog.jsonb_build_object('notification_preferences', pg_catalog.jsonb_object_agg(t,
@@ -152,7 +154,8 @@ AS $$
 DECLARE
     v_prefs jsonb := p_body -> 'notification_preferences';
     v_key text;
-    -- a value: Citus takes only IMMUTABLE functions in ON CONFLICT DO UPDATE SET (docs/scale-out.md)
+    -- a value: Citus takes only IMMUTABLE functions in ON CONFLICT DO UPDATE SET
+    -- (docs/citus-statements.md)
     v_now timestamptz := pg_catalog.now();
 BEGIN
     PERFORM ex7._ensure_user(p_user);
