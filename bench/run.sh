@@ -5,6 +5,7 @@
 # when it ends (bench/lib.sh), so they run in any order and after any other. Each measures its baseline in
 # the same run and prints ratios and one "goal met:" / "goal missed:" line per goal; docs/performance.md
 # records the results and says how the goals are judged.
+# bench_citus.sh also starts a three-node Citus cluster of its own (tools/citus.sh) and compares the two.
 #   bench/run.sh --smoke [NAME...]   the same benchmarks with tiny sizes, seconds each, goals not judged
 #                                    (make test runs this through test/checks/bench_smoke.sh)
 # Ends with one line per benchmark and exits non-zero when one could not run (or failed a correctness
