@@ -501,8 +501,10 @@ BEGIN
         SELECT c.ts, c.id::uuid INTO v_ts, v_id FROM ex7.cursor_decode('strategies', p_user, p_cursor) c;
     END IF;
 
+    -- ROW(s.*)::ex7.strategies, not the whole-row s: on Citus a shard's row has the shard table's type, which
+    -- the JSON builder does not take (docs/scale-out.md)
     WITH page AS MATERIALIZED (
-        SELECT s
+        SELECT ROW(s.*)::ex7.strategies AS s
           FROM ex7.strategies s
          WHERE s.user_id = p_user AND s.deleted_at IS NULL
            AND (s.updated_at, s.id) < (v_ts, v_id)
@@ -781,7 +783,7 @@ BEGIN
     v := ex7._get_strategy(p_user, p_id);
 
     WITH page AS MATERIALIZED (
-        SELECT sv
+        SELECT ROW(sv.*)::ex7.strategy_versions AS sv      -- not the whole-row sv (list_strategies)
           FROM ex7.strategy_versions sv
          WHERE sv.user_id = v.user_id AND sv.strategy_id = v.id AND sv.version < v_before
          ORDER BY sv.version DESC

@@ -45,10 +45,11 @@ LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     v_seq bigint;
+    v_now timestamptz := pg_catalog.now();     -- a variable: Citus refuses now() in a CASE of an UPDATE
 BEGIN
     UPDATE ex7.users
        SET last_event_seq = last_event_seq + 1,
-           last_signal_at = CASE WHEN p_kind = 'signal' THEN pg_catalog.now() ELSE last_signal_at END
+           last_signal_at = CASE WHEN p_kind = 'signal' THEN v_now ELSE last_signal_at END
      WHERE id = p_user
     RETURNING last_event_seq INTO v_seq;
     IF v_seq IS NULL THEN
@@ -93,9 +94,16 @@ COMMENT ON FUNCTION ex7.replay_since_event_id(uuid, bigint, uuid, integer) IS
 
 CREATE OR REPLACE FUNCTION ex7.last_event_id(p_user uuid)
 RETURNS bigint
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
-    SELECT coalesce((SELECT u.last_event_seq FROM ex7.users u WHERE u.id = p_user), 0);
+-- PL/pgSQL: Citus plans no statement on a distributed table with the parameters of a SQL function
+-- (docs/scale-out.md)
+DECLARE
+    v_seq bigint;
+BEGIN
+    SELECT u.last_event_seq INTO v_seq FROM ex7.users u WHERE u.id = p_user;
+    RETURN coalesce(v_seq, 0);
+END
 $$;
 COMMENT ON FUNCTION ex7.last_event_id(uuid) IS
 'Returns the id of the user''s newest committed event (0 when none): where a new stream without Last-Event-ID starts.';

@@ -72,13 +72,20 @@ CREATE OR REPLACE FUNCTION ex7._audit(p_user uuid, p_strategy_id uuid, p_strateg
                            p_timeframe text, p_mode text, p_bar_ts timestamptz, p_decision text,
                            p_signal_id uuid DEFAULT NULL, p_detail jsonb DEFAULT '{}')
 RETURNS bigint
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 AS $$
+-- PL/pgSQL: Citus plans no statement on a distributed table with the parameters of a SQL function
+-- (docs/scale-out.md)
+DECLARE
+    v_id bigint;
+BEGIN
     INSERT INTO ex7.signal_audit (user_id, strategy_id, strategy_version, instrument, timeframe, mode, bar_ts,
                                   decision, signal_id, detail)
     VALUES (p_user, p_strategy_id, p_strategy_version, p_instrument, p_timeframe, p_mode, p_bar_ts,
             p_decision, p_signal_id, coalesce(p_detail, '{}'))
-    RETURNING id;
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END
 $$;
 COMMENT ON FUNCTION ex7._audit(uuid, uuid, integer, text, text, text, timestamptz, text, uuid, jsonb) IS
 'Returns the id of the new signal_audit row recording one dispatcher decision (fired, no_signal, blocked, exit, error, skipped) for a bar.';
@@ -236,7 +243,9 @@ BEGIN
       INTO v_items, v_more, v_last_ts, v_last_id
       FROM (SELECT q.s, q.fired_at, q.id,
                    pg_catalog.row_number() OVER (ORDER BY q.fired_at DESC, q.id DESC) AS rn
-              FROM (SELECT x AS s, x.fired_at, x.id FROM ex7.signals x
+              -- ROW(x.*)::ex7.signals, not the whole-row x: on Citus a shard's row has the shard table's type,
+              -- which _signal_json does not take (docs/scale-out.md)
+              FROM (SELECT ROW(x.*)::ex7.signals AS s, x.fired_at, x.id FROM ex7.signals x
                      WHERE x.user_id = p_user
                        AND (x.fired_at, x.id) < (v_ts, v_id)
                        AND x.fired_at >= coalesce(p_from, '-infinity')
@@ -291,7 +300,7 @@ BEGIN
     END IF;
     RETURN coalesce(
         (SELECT pg_catalog.jsonb_agg(ex7._signal_json(q.s) ORDER BY q.fired_at DESC, q.id DESC)
-           FROM (SELECT x AS s, x.fired_at, x.id FROM ex7.signals x
+           FROM (SELECT ROW(x.*)::ex7.signals AS s, x.fired_at, x.id FROM ex7.signals x    -- (list_signals)
                   WHERE x.user_id = p_user
                     AND x.fired_at >= pg_catalog.now() - pg_catalog.make_interval(hours => p_hours)
                     AND (p_instrument IS NULL OR x.instrument = pg_catalog.upper(p_instrument))
@@ -341,7 +350,7 @@ BEGIN
       INTO v_items, v_more, v_last_ts, v_last_id
       FROM (SELECT q.a, q.bar_ts, q.id,
                    pg_catalog.row_number() OVER (ORDER BY q.bar_ts DESC, q.id DESC) AS rn
-              FROM (SELECT x AS a, x.bar_ts, x.id FROM ex7.signal_audit x
+              FROM (SELECT ROW(x.*)::ex7.signal_audit AS a, x.bar_ts, x.id FROM ex7.signal_audit x  -- (list_signals)
                      WHERE x.user_id = p_user
                        AND (x.bar_ts, x.id) < (v_ts, v_id)
                        AND x.bar_ts >= coalesce(p_from, '-infinity')

@@ -70,8 +70,10 @@ BEGIN
     -- the open signals of the strategy and mode, locked, in the order they opened; then the columns the
     -- decision reads, as arrays in that order. One ordered aggregate and a loop over the (few) rows: five
     -- ordered aggregates cost five sorts a call, whether or not a row is open, which made this statement
-    -- most of the dispatcher's time per runtime (docs/performance.md, 2026-12-05)
-    SELECT pg_catalog.array_agg(x ORDER BY x.fired_at, x.id)
+    -- most of the dispatcher's time per runtime (docs/performance.md, 2026-12-05). ROW(x.*)::ex7.signals, not
+    -- the whole-row x: on Citus the array comes back from the user's worker as text, and an array of
+    -- anonymous records cannot be read (docs/scale-out.md)
+    SELECT pg_catalog.array_agg(ROW(x.*)::ex7.signals ORDER BY x.fired_at, x.id)
       INTO v_sigs
       FROM (SELECT * FROM ex7.signals y
              WHERE y.user_id = p_rt.user_id AND y.strategy_id = p_s.id AND y.mode = p_rt.mode

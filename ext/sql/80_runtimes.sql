@@ -62,11 +62,15 @@ COMMENT ON FUNCTION ex7._check_mode(text) IS
  */
 CREATE OR REPLACE FUNCTION ex7._runtime_open_signals(p_user uuid, p_strategy_id uuid, p_mode text)
 RETURNS boolean
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
-    SELECT EXISTS (SELECT 1 FROM ex7.signals x
+-- PL/pgSQL: Citus plans no statement on a distributed table with the parameters of a SQL function
+-- (docs/scale-out.md)
+BEGIN
+    RETURN EXISTS (SELECT 1 FROM ex7.signals x
                     WHERE x.user_id = p_user AND x.strategy_id = p_strategy_id AND x.mode = p_mode
                       AND x.status = 'open');
+END
 $$;
 COMMENT ON FUNCTION ex7._runtime_open_signals(uuid, uuid, text) IS
 'Returns true when user p_user''s strategy has an open signal in p_mode: what a draining runtime of (strategy, mode) still has to finish.';
@@ -175,13 +179,20 @@ COMMENT ON FUNCTION ex7._stop_runtimes(uuid, boolean) IS
  */
 CREATE OR REPLACE FUNCTION ex7.list_runtimes(p_user uuid)
 RETURNS jsonb
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
+-- PL/pgSQL: Citus plans no statement on a distributed table with the parameters of a SQL function; and
+-- ROW(r.*)::ex7.strategy_runtimes, not the whole-row r: on Citus a shard's row has the shard table's type,
+-- which _runtime_json does not take (docs/scale-out.md)
+BEGIN
+    RETURN (
     SELECT pg_catalog.jsonb_build_object('items', coalesce(
-        pg_catalog.jsonb_agg(ex7._runtime_json(r, s.name) ORDER BY r.started_at DESC NULLS LAST, r.id), '[]'))
+        pg_catalog.jsonb_agg(ex7._runtime_json(ROW(r.*)::ex7.strategy_runtimes, s.name)
+                             ORDER BY r.started_at DESC NULLS LAST, r.id), '[]'))
       FROM ex7.strategy_runtimes r
       JOIN ex7.strategies s ON s.user_id = r.user_id AND s.id = r.strategy_id
-     WHERE r.user_id = p_user;
+     WHERE r.user_id = p_user);
+END
 $$;
 COMMENT ON FUNCTION ex7.list_runtimes(uuid) IS
 'Returns {items}: every runtime of the user, most recently started first, never-started ones last.';
@@ -314,17 +325,21 @@ COMMENT ON FUNCTION ex7.stop_runtime(uuid, uuid, text) IS
  */
 CREATE OR REPLACE FUNCTION ex7.signals_health_me(p_user uuid)
 RETURNS jsonb
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
+-- PL/pgSQL and ROW(r.*): as list_runtimes
+BEGIN
+    RETURN (
     SELECT pg_catalog.jsonb_build_object('items', coalesce(
-        pg_catalog.jsonb_agg(ex7._runtime_json(r, s.name)
+        pg_catalog.jsonb_agg(ex7._runtime_json(ROW(r.*)::ex7.strategy_runtimes, s.name)
                              || pg_catalog.jsonb_build_object('strategy_status', s.status,
                                                               'instrument', s.instrument,
                                                               'timeframe', s.timeframe)
                              ORDER BY r.started_at DESC NULLS LAST, r.id), '[]'))
       FROM ex7.strategy_runtimes r
       JOIN ex7.strategies s ON s.user_id = r.user_id AND s.id = r.strategy_id AND s.deleted_at IS NULL
-     WHERE r.user_id = p_user;
+     WHERE r.user_id = p_user);
+END
 $$;
 COMMENT ON FUNCTION ex7.signals_health_me(uuid) IS
 'Returns {items}: the user''s runtimes of live (not deleted) strategies, each the runtime JSON plus strategy_status, instrument and timeframe, most recently started first.';
