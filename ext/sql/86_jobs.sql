@@ -132,6 +132,13 @@ DECLARE
     v_user uuid;
     n integer := 0;
 BEGIN
+    -- On Citus a worker process holds its lock on the node that launched it: the user's worker, where the
+    -- call that queued the backtest ran (docs/scale-out.md). Advisory locks are per node, so from here (the
+    -- coordinator) every lock would look free and running backtests would be failed. There the owner's reads
+    -- reap (get_backtest and list_backtests run on the user's worker) and this job leaves the rows alone.
+    IF ex7._citus_class('ex7.backtests'::regclass) IS NOT NULL THEN
+        RETURN pg_catalog.jsonb_build_object('failed', 0);
+    END IF;
     FOR v_user IN
         SELECT DISTINCT b.user_id FROM ex7.backtests b
          WHERE b.status IN ('queued', 'running')
@@ -144,7 +151,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7.job_backtests_reap(timestamptz) IS
-'Returns {failed}: marks failed, for every user, the background backtests whose worker is gone (ex7._backtests_reap: running with no worker holding it, or queued for over a minute with none). Idempotent. The job backtests_reap (docs/jobs.md).';
+'Returns {failed}: marks failed, for every user, the background backtests whose worker is gone (ex7._backtests_reap: running with no worker holding it, or queued for over a minute with none). Idempotent. On a Citus coordinator it does nothing (the workers'' locks are on other nodes; the owner''s reads reap). The job backtests_reap (docs/jobs.md).';
 
 /*
  * retention: the operational tables that grow with traffic, and how long their rows are kept (the
