@@ -67,6 +67,7 @@
 #include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "common/int.h"
@@ -83,6 +84,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/tuplestore.h"
@@ -1193,22 +1195,87 @@ bar_blocks_sync(PG_FUNCTION_ARGS)
 							 PG_GETARG_TIMESTAMPTZ(3)));
 }
 
-/* bars_rel: opens ex7.bars and its primary key (AccessShareLock) after checking SELECT on it */
+/* rows_check: returns ex7.<name> after checking SELECT on it */
+static Oid
+rows_check(const char *name)
+{
+	Oid			relid = get_relname_relid(name, get_namespace_oid("ex7", false));
+	AclResult	acl;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "ex7.%s is missing", name);
+	acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_TABLE, name);
+	return relid;
+}
+
+/*
+ * rows_rel: returns the relation that holds the rows of table ex7.<name> (relid) on this node. On
+ * plain PostgreSQL that is the table. On Citus, where ex7.bars and ex7.bar_blocks are reference tables
+ * (docs/scale-out.md), the table is an empty shell on every node and its rows are in its one shard,
+ * ex7.<name>_<shardid> (pg_dist_shard names it), of which every node has a copy: the readers here
+ * scan relations directly, not through the planner Citus hooks, so they read the shard.
+ */
+static Oid
+rows_rel(Oid relid, const char *name)
+{
+	Oid			ns = get_namespace_oid("ex7", false);
+	Oid			result = relid;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1];
+	int			rc;
+
+	if (!OidIsValid(get_relname_relid("pg_dist_shard", PG_CATALOG_NAMESPACE)))
+		return relid;			/* no Citus here */
+	args[0] = ObjectIdGetDatum(relid);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed for bar blocks");
+	rc = SPI_execute_with_args("SELECT s.shardid FROM pg_catalog.pg_dist_shard s "
+							   "WHERE s.logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+							   1, argtypes, args, NULL, true, 2);
+	if (rc == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		char		shard[NAMEDATALEN];
+
+		if (!isnull)
+		{
+			Oid			shardrel;
+
+			snprintf(shard, sizeof(shard), "%s_" INT64_FORMAT, name, DatumGetInt64(d));
+			shardrel = get_relname_relid(shard, ns);
+			if (OidIsValid(shardrel))
+				result = shardrel;
+		}
+	}
+	SPI_finish();
+	return result;
+}
+
+/*
+ * rows_open: opens the relation holding the rows of ex7.<name> here (rows_rel) and its primary key
+ * (AccessShareLock), after checking SELECT on ex7.<name>
+ */
+static void
+rows_open(const char *name, Relation *heap, Relation *idx)
+{
+	Oid			relid = rows_check(name);
+	Oid			idxid;
+
+	*heap = table_open(rows_rel(relid, name), AccessShareLock);
+	idxid = RelationGetPrimaryKeyIndex(*heap);
+	if (!OidIsValid(idxid))
+		elog(ERROR, "ex7.%s has no primary key", name);
+	*idx = index_open(idxid, AccessShareLock);
+}
+
+/* bars_rel: opens the rows of ex7.bars and its primary key (AccessShareLock) after checking SELECT on it */
 static void
 bars_rel(Relation *heap, Relation *idx)
 {
-	Oid			ns = get_namespace_oid("ex7", false);
-	Oid			relid = get_relname_relid("bars", ns);
-	Oid			idxid = get_relname_relid("bars_pkey", ns);
-	AclResult	acl;
-
-	if (!OidIsValid(relid) || !OidIsValid(idxid))
-		elog(ERROR, "ex7.bars or its primary key is missing");
-	acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
-	if (acl != ACLCHECK_OK)
-		aclcheck_error(acl, OBJECT_TABLE, "bars");
-	*heap = table_open(relid, AccessShareLock);
-	*idx = index_open(idxid, AccessShareLock);
+	rows_open("bars", heap, idx);
 }
 
 static void
@@ -1869,31 +1936,22 @@ typedef struct BlockScan
 
 /*
  * bscan_begin: returns false when (instrument, timeframe) can have no block in [lo, hi]; else
- * starts an index scan of ex7.bar_blocks' primary key over the blocks of lo .. hi with the active
- * snapshot, after checking SELECT on the table.
+ * starts an index scan of ex7.bar_blocks' primary key (its shard's on Citus: rows_rel) over the blocks
+ * of lo .. hi with the active snapshot, after checking SELECT on the table.
  */
 static bool
 bscan_begin(BlockScan *s, text *instrument, text *timeframe, TimestampTz lo, TimestampTz hi)
 {
-	Oid			ns = get_namespace_oid("ex7", false);
-	Oid			relid = get_relname_relid("bar_blocks", ns);
-	Oid			idxid = get_relname_relid("bar_blocks_pkey", ns);
 	int64		span = tf_span_text(timeframe);
 	ScanKeyData keys[4];
-	AclResult	acl;
 
 	memset(s, 0, sizeof(BlockScan));
-	if (!OidIsValid(relid) || !OidIsValid(idxid))
-		elog(ERROR, "ex7.bar_blocks or its primary key is missing");
-	acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
-	if (acl != ACLCHECK_OK)
-		aclcheck_error(acl, OBJECT_TABLE, "bar_blocks");
+	rows_check("bar_blocks");
 	if (span == 0 || lo > hi)
 		return false;
 	s->lo = lo;
 	s->hi = hi;
-	s->heap = table_open(relid, AccessShareLock);
-	s->idx = index_open(idxid, AccessShareLock);
+	rows_open("bar_blocks", &s->heap, &s->idx);
 	series_keys(keys, s->idx, instrument, timeframe);
 	ScanKeyInit(&keys[2], 3, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(block_of(lo, span)));
 	ScanKeyInit(&keys[3], 3, BTLessEqualStrategyNumber, F_INT8LE, Int64GetDatum(block_of(hi, span)));
