@@ -238,7 +238,8 @@ COMMENT ON FUNCTION ex7.delete_price_alert_logs(uuid) IS 'Returns {deleted: n} a
 /*
  * _price_alerts_bars: new bars just stored in ex7.bars, oldest first (ex7._store_bar passes each bar it
  * inserts, after its block and before the dispatcher; a restore of bars by COPY evaluates none). For every active alert of
- * their series, in id order (the row locks of two ingests cannot cross: a series is ingested by one
+ * their series, user by user and in id order within a user (on Citus a statement that locks rows names one
+ * user, docs/citus-statements.md; the row locks of two ingests cannot cross: a series is ingested by one
  * transaction at a time), each bar newer than the alert's last one is compared with the reference
  * price (the previous bar's close, or the bar's open when there is none):
  *   crosses_above: reference < level <= high;   crosses_below: reference > level >= low.
@@ -254,6 +255,8 @@ AS $$
 DECLARE
     a ex7.price_alerts;
     b ex7.bars;
+    v_user uuid;
+    v_now timestamptz := pg_catalog.now();
     v_ref numeric;
     v_last timestamptz;
     v_active boolean;
@@ -263,54 +266,61 @@ DECLARE
     v_fired integer := 0;
     v_verb text;
 BEGIN
-    FOR a IN
-        SELECT x.* FROM ex7.price_alerts x
+    FOR v_user IN
+        SELECT DISTINCT x.user_id FROM ex7.price_alerts x
          WHERE x.active AND (x.instrument, x.timeframe) IN (SELECT n.instrument, n.timeframe FROM pg_catalog.unnest(p_bars) n)
-         ORDER BY x.id
-           FOR UPDATE
+         ORDER BY 1
     LOOP
-        v_ref := a.last_price;
-        v_last := a.last_ts;
-        v_active := true;
-        v_count := a.triggered_count;
-        v_fired_at := a.last_triggered_at;
-        FOREACH b IN ARRAY p_bars LOOP
-            CONTINUE WHEN b.instrument <> a.instrument OR b.timeframe <> a.timeframe
-                          OR (v_last IS NOT NULL AND b.ts <= v_last);
-            v_ref := coalesce(v_ref, b.open);
-            IF (a.condition = 'crosses_above' AND v_ref < a.level AND b.high >= a.level)
-               OR (a.condition = 'crosses_below' AND v_ref > a.level AND b.low <= a.level) THEN
-                INSERT INTO ex7.price_alert_logs (user_id, alert_id, instrument, condition, level, price, timeframe, bar_ts)
-                VALUES (a.user_id, a.id, a.instrument, a.condition, a.level, b.close, b.timeframe, b.ts)
-                RETURNING * INTO v_log;
-                v_verb := CASE a.condition WHEN 'crosses_above' THEN 'crossed above' ELSE 'crossed below' END;
-                PERFORM ex7._alert_event(a.user_id, 'price_alert', NULL, 'price_alert:' || v_log.id,
-                    pg_catalog.jsonb_build_object(
-                        'title', pg_catalog.format('%s %s %s', a.instrument, v_verb, a.level),
-                        'text', pg_catalog.format('%s %s %s on the %s bar closing %s (close %s).%s', a.instrument,
-                                                  v_verb, a.level, b.timeframe, ex7._utc_text(b.ts), b.close,
-                                                  coalesce(' ' || NULLIF(a.note, ''), '')),
-                        'action_url', '/alerts/price',
-                        'data', pg_catalog.jsonb_build_object('alert', ex7._price_alert_json(a),
-                                                              'log', ex7._price_alert_log_json(v_log))));
-                v_fired := v_fired + 1;
-                v_count := v_count + 1;
-                v_fired_at := pg_catalog.now();
+        FOR a IN
+            SELECT x.* FROM ex7.price_alerts x
+             WHERE x.user_id = v_user AND x.active
+               AND (x.instrument, x.timeframe) IN (SELECT n.instrument, n.timeframe FROM pg_catalog.unnest(p_bars) n)
+             ORDER BY x.id
+               FOR UPDATE
+        LOOP
+            v_ref := a.last_price;
+            v_last := a.last_ts;
+            v_active := true;
+            v_count := a.triggered_count;
+            v_fired_at := a.last_triggered_at;
+            FOREACH b IN ARRAY p_bars LOOP
+                CONTINUE WHEN b.instrument <> a.instrument OR b.timeframe <> a.timeframe
+                              OR (v_last IS NOT NULL AND b.ts <= v_last);
+                v_ref := coalesce(v_ref, b.open);
+                IF (a.condition = 'crosses_above' AND v_ref < a.level AND b.high >= a.level)
+                   OR (a.condition = 'crosses_below' AND v_ref > a.level AND b.low <= a.level) THEN
+                    INSERT INTO ex7.price_alert_logs (user_id, alert_id, instrument, condition, level, price, timeframe, bar_ts)
+                    VALUES (a.user_id, a.id, a.instrument, a.condition, a.level, b.close, b.timeframe, b.ts)
+                    RETURNING * INTO v_log;
+                    v_verb := CASE a.condition WHEN 'crosses_above' THEN 'crossed above' ELSE 'crossed below' END;
+                    PERFORM ex7._alert_event(a.user_id, 'price_alert', NULL, 'price_alert:' || v_log.id,
+                        pg_catalog.jsonb_build_object(
+                            'title', pg_catalog.format('%s %s %s', a.instrument, v_verb, a.level),
+                            'text', pg_catalog.format('%s %s %s on the %s bar closing %s (close %s).%s', a.instrument,
+                                                      v_verb, a.level, b.timeframe, ex7._utc_text(b.ts), b.close,
+                                                      coalesce(' ' || NULLIF(a.note, ''), '')),
+                            'action_url', '/alerts/price',
+                            'data', pg_catalog.jsonb_build_object('alert', ex7._price_alert_json(a),
+                                                                  'log', ex7._price_alert_log_json(v_log))));
+                    v_fired := v_fired + 1;
+                    v_count := v_count + 1;
+                    v_fired_at := v_now;
+                    v_ref := b.close;
+                    v_last := b.ts;
+                    IF NOT a.repeat THEN
+                        v_active := false;
+                        EXIT;
+                    END IF;
+                    CONTINUE;
+                END IF;
                 v_ref := b.close;
                 v_last := b.ts;
-                IF NOT a.repeat THEN
-                    v_active := false;
-                    EXIT;
-                END IF;
-                CONTINUE;
-            END IF;
-            v_ref := b.close;
-            v_last := b.ts;
+            END LOOP;
+            UPDATE ex7.price_alerts
+               SET last_price = v_ref, last_ts = v_last, active = v_active, triggered_count = v_count,
+                   last_triggered_at = v_fired_at, updated_at = CASE WHEN v_active THEN updated_at ELSE v_now END
+             WHERE user_id = a.user_id AND id = a.id;
         END LOOP;
-        UPDATE ex7.price_alerts
-           SET last_price = v_ref, last_ts = v_last, active = v_active, triggered_count = v_count,
-               last_triggered_at = v_fired_at, updated_at = CASE WHEN v_active THEN updated_at ELSE pg_catalog.now() END
-         WHERE id = a.id;
     END LOOP;
     RETURN v_fired;
 END
