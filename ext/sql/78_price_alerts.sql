@@ -94,6 +94,10 @@ DECLARE
     v_timeframe text;
     v_close numeric;
     v_ts timestamptz;
+    v_condition text;
+    v_level numeric;
+    v_repeat boolean := false;
+    v_note text := '';
     a ex7.price_alerts;
 BEGIN
     PERFORM ex7._ensure_user(p_user);
@@ -124,12 +128,18 @@ BEGIN
     IF (SELECT pg_catalog.count(*) FROM ex7.price_alerts x WHERE x.user_id = p_user) >= 100 THEN
         PERFORM ex7._raise(409, 'at most 100 price alerts per user', '{"code": "price_alert_limit", "limit": 100}');
     END IF;
+    -- the fields into variables first, in this order: Citus evaluates every branch of a CASE in an INSERT's
+    -- VALUES (an absent repeat was refused as not a boolean on a three-node cluster)
+    v_condition := ex7._price_alert_field(p_body, 'condition');
+    v_level := ex7._price_alert_field(p_body, 'level')::numeric;
+    IF p_body ? 'repeat' THEN
+        v_repeat := ex7._price_alert_field(p_body, 'repeat')::boolean;
+    END IF;
+    IF p_body ? 'note' THEN
+        v_note := ex7._price_alert_field(p_body, 'note');
+    END IF;
     INSERT INTO ex7.price_alerts (user_id, instrument, timeframe, condition, level, repeat, note, last_price, last_ts)
-    VALUES (p_user, v_instrument, v_timeframe, ex7._price_alert_field(p_body, 'condition'),
-            ex7._price_alert_field(p_body, 'level')::numeric,
-            CASE WHEN p_body ? 'repeat' THEN ex7._price_alert_field(p_body, 'repeat')::boolean ELSE false END,
-            CASE WHEN p_body ? 'note' THEN ex7._price_alert_field(p_body, 'note') ELSE '' END,
-            v_close, v_ts)
+    VALUES (p_user, v_instrument, v_timeframe, v_condition, v_level, v_repeat, v_note, v_close, v_ts)
     RETURNING * INTO a;
     RETURN ex7._price_alert_json(a);
 END
