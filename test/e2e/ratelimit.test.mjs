@@ -51,7 +51,9 @@ test('a tier change takes effect on the next request (NOTIFY ex7_user_changed)',
   if (new Date().getSeconds() > 45) await new Promise((r) => setTimeout(r, (61 - new Date().getSeconds()) * 1000));
   for (let i = 0; i < 30; i++) assert.equal((await api(srv, 'GET', '/api/strategies', { tok })).status, 200);
   assert.equal((await api(srv, 'GET', '/api/strategies', { tok })).status, 429);
-  psql(`UPDATE ex7.users SET tier = 'operator' WHERE id = '${U}'`);
+  // an operator's complimentary tier (docs/billing.md): the billing functions change ex7.users.tier and
+  // notify ex7_user_changed (ex7._user_changed)
+  psql(`SELECT ex7.billing_comp(NULL, '{"user_id": "${U}", "tier": "operator", "days": 1}')`);
   // the notification travels asynchronously to ex7d's listener; it arrives within milliseconds
   let status = 0;
   for (let i = 0; i < 20 && status !== 200; i++) {
