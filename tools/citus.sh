@@ -95,7 +95,16 @@ for n in "${NODES[@]}"; do
 	say "initdb $n in $DIR/$n/data"
 	cluster_init "$DIR/$n" || die "initdb of $n failed"
 	say "starting $n"
-	cluster_start_any "$DIR/$n" "$base" "$opts" || { stop_all "$DIR"; die "$n did not start (log: $DIR/$n/postgresql.log)"; }
+	# the servers get no descriptor of ours but 0-2: a caller holding a lock on an open file (flock FILE
+	# tools/citus.sh ..., tools/try.sh's /tmp/ex7-try.lock on 9) must not leave the lock held by servers that
+	# outlive it (cluster_start closes 9 only)
+	CLUSTER_PORT=$(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		cluster_start_any "$DIR/$n" "$base" "$opts" >&2 && echo "$CLUSTER_PORT"
+	) || { stop_all "$DIR"; die "$n did not start (log: $DIR/$n/postgresql.log)"; }
 	PORT[$n]=$CLUSTER_PORT
 	base=$((CLUSTER_PORT + 1))
 	say "$n listens on 127.0.0.1:${PORT[$n]}"
