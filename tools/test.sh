@@ -12,7 +12,7 @@ TOP=$PWD
 
 bash tools/deps.sh || exit 1
 # one build/install/test cycle at a time in this checkout (tools/try.sh takes the same lock)
-exec 9>"${EX7_TRY_LOCK:-/tmp/ex7-try.lock}"   # another lock only for a private PostgreSQL install (PATH)
+exec 9>"${TRY_LOCK:-/tmp/ex7-try.lock}"   # another lock only for a private PostgreSQL install (PATH)
 flock -n 9 || { echo "== waiting for another build/test run in this checkout (/tmp/ex7-try.lock)"; flock 9; }
 echo "== build (ex7.so, ex7d) and make install"
 make -s clean >/dev/null 2>&1

@@ -34,7 +34,7 @@ for t in "$@"; do
 	esac
 done
 
-exec 9>"${EX7_TRY_LOCK:-/tmp/ex7-try.lock}"   # another lock only for a private PostgreSQL install (PATH)
+exec 9>"${TRY_LOCK:-/tmp/ex7-try.lock}"   # another lock only for a private PostgreSQL install (PATH)
 flock 9
 
 make -s 2>&1 || exit 1
