@@ -142,17 +142,20 @@ for f in "${suites[@]}"; do
 	(cd test/e2e && EX7_E2E_DB=ex7_e2e EX7_E2E_PGDATA=$TMP/citus/coord/data timeout 300 \
 		node --test --test-reporter=tap "$(basename "$f")") >"$TMP/e2e-$name.log" 2>&1
 	# one line per top-level test: ok, or not ok with the first line of its error (the TAP reporter's YAML
-	# block: error: 'text', or error: |- with the text on the next lines)
+	# block: error: 'text', or error: |- with the text on the next lines, where a failed psql's ERROR line
+	# is added to the first)
 	awk -v suite="$name" '
 	     function title(l) { return suite ": " substr(l, index(l, "- ") + 2) }
 	     function say(m) { print "not ok - " title(name) ": " substr(m, 1, 400); want = 0; block = 0 }
-	     want && /^(ok|not ok) / { say("(no error text)") }
+	     want && /^(ok|not ok) / { if (block == 2) say(first); else say("(no error text)") }
 	     /^ok / { print "ok - " title($0); next }
 	     /^not ok / { name = $0; want = 1; block = 0; next }
-	     block && NF { sub(/^ +/, ""); say($0); next }
+	     block == 1 && NF { sub(/^ +/, ""); first = $0; block = 2; next }
+	     block == 2 && /ERROR: / { sub(/^ +/, ""); say(first " | " $0); next }
+	     block == 2 && (/^ +[a-zA-Z]+:( |$)/ || /^ *\.\.\./) { say(first) }
 	     want && /^  +error: *[|>]-?$/ { block = 1; next }
 	     want && /^  +error: / { sub(/^ +error: /, ""); say($0); next }
-	     END { if (want) say("(no error text)") }' "$TMP/e2e-$name.log" >"$TMP/e2e-$name.verdicts"
+	     END { if (block == 2) say(first); else if (want) say("(no error text)") }' "$TMP/e2e-$name.log" >"$TMP/e2e-$name.verdicts"
 	[ -s "$TMP/e2e-$name.verdicts" ] ||
 		echo "not ok - $name printed no verdict: $(tail -3 "$TMP/e2e-$name.log" | tr '\n' ' ')" >"$TMP/e2e-$name.verdicts"
 	cat "$TMP/e2e-$name.verdicts"
