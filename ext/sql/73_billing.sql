@@ -235,7 +235,9 @@ AS $$
             'purchasable', t.stripe_price_id IS NOT NULL,
             'caps', ex7._tier_caps(t))
         ORDER BY t.rank), '[]'))
-      FROM ex7.tiers t;
+      -- through a subquery: on Citus the table's own row has the shard's type, which _tier_caps does not
+      -- take (docs/citus-statements.md)
+      FROM (SELECT * FROM ex7.tiers) t;
 $$;
 COMMENT ON FUNCTION ex7.billing_tiers() IS
 'Returns {tiers: [{tier, name, rank, price {amount (decimal string), currency, interval}, purchasable (has a Stripe price), caps}]} in rank order (GET /api/billing/tiers, public).';
