@@ -100,10 +100,13 @@ done
 # backtest's JSON, which carries every trade, grows with the trades and is not the run) of the first
 # tenth of the bars, and of all of them
 mem() {	# $1: to
-	q -tA -c "SELECT ex7._backtest_exec((ex7._backtest_create(s, s.current_version, '2023-01-01T00:00:00Z', '$1',
-	                                                          '{\"evaluation\": \"fast\"}', 'user')).id) IS NULL
-	            FROM ex7.strategies s WHERE s.id = '$S'" \
-		-c "SELECT substring(pg_read_file('/proc/self/status') FROM 'RssAnon:\\s+(\\d+) kB')" | tail -1
+	# the row first, then the run (by user and id) in a statement of its own, in the same session
+	q -tA <<-SQL | tail -1
+		SELECT (ex7._backtest_create(s, s.current_version, '2023-01-01T00:00:00Z', '$1', '{"evaluation": "fast"}', 'user')).id AS bt
+		  FROM ex7.strategies s WHERE s.user_id = '$U' AND s.id = '$S' \\gset
+		SELECT ex7._backtest_exec('$U', :'bt') IS NULL AS ran \\gset
+		SELECT substring(pg_read_file('/proc/self/status') FROM 'RssAnon:\\s+(\\d+) kB');
+	SQL
 }
 mem_small=$(mem "$(q -tA -c "SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM ex7.bars WHERE instrument = 'MES' AND timeframe = '1m' ORDER BY ts OFFSET $((N / 10 - 1)) LIMIT 1")")
 mem_large=$(mem "2030-01-01T00:00:00Z")
