@@ -48,13 +48,11 @@ COMMENT ON FUNCTION ex7._backtest_launch(uuid) IS
  * ------------------------------------------------------------------------------------------------- */
 
 /*
- * 0.3.0 names the backtest by its user as well (the key of the chunk rows); the id-only forms go. The readers
- * of per-user tables here are PL/pgSQL, not SQL functions: Citus plans no statement on a distributed table
- * that uses an SQL function's parameters ("could not create distributed plan"), while PL/pgSQL hands it
- * their values (docs/scale-out.md).
+ * 0.3.0 names the backtest by its user as well (the key of the chunk rows); the id-only forms went (the
+ * upgrade script drops them). The readers of per-user tables here are PL/pgSQL, not SQL functions: Citus
+ * plans no statement on a distributed table that uses an SQL function's parameters ("could not create
+ * distributed plan"), while PL/pgSQL hands it their values (docs/scale-out.md).
  */
-DROP FUNCTION IF EXISTS ex7._backtest_trades_json(uuid);
-DROP FUNCTION IF EXISTS ex7._backtest_equity_json(uuid);
 
 CREATE OR REPLACE FUNCTION ex7._backtest_trades_json(p_user uuid, p_id uuid)
 RETURNS jsonb

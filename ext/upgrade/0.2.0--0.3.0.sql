@@ -17,6 +17,10 @@ DROP FUNCTION ex7._signals_blocked_alert();
 DROP TRIGGER strategy_runtimes_error_alert ON ex7.strategy_runtimes;
 DROP FUNCTION ex7._runtime_error_alert();
 
+-- Functions of 0.2.0 that named a row by its id alone: their (user, id) forms replace them
+DROP FUNCTION ex7._backtest_trades_json(uuid);
+DROP FUNCTION ex7._backtest_equity_json(uuid);
+
 -- Foreign keys to the keys that change, and those that become (user_id, ...) pairs
 ALTER TABLE ex7.strategy_versions DROP CONSTRAINT strategy_versions_strategy_id_fkey;
 ALTER TABLE ex7.strategy_runtimes DROP CONSTRAINT strategy_runtimes_strategy_id_fkey;
