@@ -50,6 +50,8 @@ GRANT INSERT, UPDATE, DELETE ON ex7.backtests, ex7.backtest_trade_chunks, ex7.ba
 GRANT INSERT ON ex7.strategy_validations TO ex7_user;
 -- the Judge's policy is the operator's to set (ext/sql/67_backtest.sql)
 REVOKE EXECUTE ON FUNCTION ex7.set_validation_policy(jsonb) FROM PUBLIC, ex7_user;
+-- the operator's: distributing the database on Citus (95_distribute.sql)
+REVOKE EXECUTE ON FUNCTION ex7.distribute() FROM PUBLIC, ex7_user;
 -- the operator's: a tier's caps and prices (05_users.sql)
 REVOKE EXECUTE ON FUNCTION ex7.set_tier_caps(text, jsonb) FROM PUBLIC, ex7_user;
 -- account (ext/sql/72_account_schema.sql, docs/account.md): the waitlist, password accounts and attempt
