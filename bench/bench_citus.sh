@@ -47,8 +47,9 @@ if [ "$BENCH_SMOKE" = 1 ] && ! [ -f "$(pg_config --pkglibdir)/citus.so" ]; then
 fi
 
 bench_begin citus
-# the Citus nodes live under $W/citus: stopped before bench_end removes $W, whatever ends the run
-trap 'st=$?; bash tools/citus.sh stop "$W/citus" >/dev/null 2>&1 || true; (exit $st); bench_end' EXIT
+# the Citus nodes live under $W/citus: stopped before bench_end removes $W, whatever ends the run (set +e:
+# under set -e the `(exit $st)` that hands bench_end a failure's status would end the trap before it)
+trap 'st=$?; set +e; bash tools/citus.sh stop "$W/citus" >/dev/null 2>&1; (exit $st); bench_end' EXIT
 
 one() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
