@@ -288,17 +288,6 @@ $$;
 COMMENT ON FUNCTION ex7._channel_send_verification(uuid, uuid) IS
 'Returns user p_user''s channel p_id after starting its verification: a new code (hashed on the row) queued as a verification delivery for email, sms and webhook, a new start token for telegram; counts the send in the hourly window.';
 
-/* The form without the user, kept only until the 0.3.0 upgrade script drops it (docs/extending.md: a
- * changed signature is dropped there); nothing in ex7 calls it. The channel's user comes from a plain read. */
-CREATE OR REPLACE FUNCTION ex7._channel_send_verification(p_id uuid)
-RETURNS ex7.alert_channels
-LANGUAGE sql VOLATILE
-AS $$
-    SELECT ex7._channel_send_verification((SELECT c.user_id FROM ex7.alert_channels c WHERE c.id = p_id), p_id);
-$$;
-COMMENT ON FUNCTION ex7._channel_send_verification(uuid) IS
-'Returns the channel row after starting its verification, as ex7._channel_send_verification(user, id) with the channel''s user. Superseded by that form.';
-
 /*
  * The list functions are PL/pgSQL and hand the item builders rows of a subquery: Citus plans no query of a
  * SQL function whose parameters it must know to route it, and on a shard a whole-row reference to the
@@ -776,16 +765,6 @@ END
 $$;
 COMMENT ON FUNCTION ex7._alert_strategy_name(uuid, uuid) IS 'Returns the name of the user''s strategy for alert messages.';
 
-/* The form without the user, kept only until the 0.3.0 upgrade script drops it (docs/extending.md: a
- * changed signature is dropped there); nothing in ex7 calls it. */
-CREATE OR REPLACE FUNCTION ex7._alert_strategy_name(p_strategy_id uuid)
-RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-    SELECT coalesce((SELECT st.name FROM ex7.strategies st WHERE st.id = p_strategy_id), 'a deleted strategy');
-$$;
-COMMENT ON FUNCTION ex7._alert_strategy_name(uuid) IS 'Returns the strategy''s name for alert messages. Superseded by ex7._alert_strategy_name(user, strategy).';
-
 /*
  * The message of a signal event: instrument, side, size, price, strategy, time, and the P&L on close
  * (docs/alerts.md, "The outbox"). p_signal is the signal JSON of the event (ex7._signal_json).
@@ -1244,17 +1223,6 @@ AS $$
      WHERE user_id = p_user AND id = p_channel_id AND disabled_at IS NULL;
 $$;
 COMMENT ON FUNCTION ex7._channel_disable(uuid, uuid, text) IS 'Returns nothing; disables the user''s channel for good (bounced, complained, stopped, unsubscribed) unless it already is.';
-
-/* The form without the user, kept only until the 0.3.0 upgrade script drops it (docs/extending.md: a
- * changed signature is dropped there); nothing in ex7 calls it. The channel's user comes from a plain read. */
-CREATE OR REPLACE FUNCTION ex7._channel_disable(p_channel_id uuid, p_reason text)
-RETURNS void
-LANGUAGE sql VOLATILE
-AS $$
-    SELECT ex7._channel_disable((SELECT c.user_id FROM ex7.alert_channels c WHERE c.id = p_channel_id),
-                                p_channel_id, p_reason);
-$$;
-COMMENT ON FUNCTION ex7._channel_disable(uuid, text) IS 'Returns nothing; disables a channel for good unless it already is, as ex7._channel_disable(user, channel, reason) with the channel''s user. Superseded by that form.';
 
 /*
  * Resend: "email.delivered | email.bounced | email.complained | ...", data.email_id is our

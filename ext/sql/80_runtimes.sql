@@ -75,18 +75,6 @@ $$;
 COMMENT ON FUNCTION ex7._runtime_open_signals(uuid, uuid, text) IS
 'Returns true when user p_user''s strategy has an open signal in p_mode: what a draining runtime of (strategy, mode) still has to finish.';
 
-/* The form without the user, kept only until the 0.3.0 upgrade script drops it (docs/extending.md: a
- * changed signature is dropped there); nothing in ex7 calls it. The strategy's user comes from a plain read. */
-CREATE OR REPLACE FUNCTION ex7._runtime_open_signals(p_strategy_id uuid, p_mode text)
-RETURNS boolean
-LANGUAGE sql STABLE
-AS $$
-    SELECT ex7._runtime_open_signals((SELECT s.user_id FROM ex7.strategies s WHERE s.id = p_strategy_id),
-                                     p_strategy_id, p_mode);
-$$;
-COMMENT ON FUNCTION ex7._runtime_open_signals(uuid, text) IS
-'Returns ex7._runtime_open_signals(user, strategy, mode) with the strategy''s user. Superseded by that form.';
-
 CREATE OR REPLACE FUNCTION ex7._settle_drained(p_user uuid, p_strategy_id uuid, p_mode text)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
@@ -108,17 +96,6 @@ END
 $$;
 COMMENT ON FUNCTION ex7._settle_drained(uuid, uuid, text) IS
 'Returns how many draining runtimes of user p_user''s strategy (in p_mode, or any mode when NULL) it stopped because no open signal of theirs is left. The caller holds the user row lock.';
-
-/* The form without the user, kept only until the 0.3.0 upgrade script drops it; nothing in ex7 calls it. */
-CREATE OR REPLACE FUNCTION ex7._settle_drained(p_strategy_id uuid, p_mode text)
-RETURNS integer
-LANGUAGE sql VOLATILE
-AS $$
-    SELECT ex7._settle_drained((SELECT s.user_id FROM ex7.strategies s WHERE s.id = p_strategy_id),
-                               p_strategy_id, p_mode);
-$$;
-COMMENT ON FUNCTION ex7._settle_drained(uuid, text) IS
-'Returns ex7._settle_drained(user, strategy, mode) with the strategy''s user. Superseded by that form.';
 
 /*
  * _stop_runtimes: what happens to a strategy's runtimes when the strategy goes away. Called with the
@@ -159,17 +136,6 @@ END
 $$;
 COMMENT ON FUNCTION ex7._stop_runtimes(uuid, uuid, boolean) IS
 'Returns how many runtimes of user p_user''s strategy changed: with p_drain running ones drain (or stop when they have no open signal) and starting ones stop; without, every active one stops at once.';
-
-/* The form without the user, kept only until the 0.3.0 upgrade script drops it; nothing in ex7 calls it. */
-CREATE OR REPLACE FUNCTION ex7._stop_runtimes(p_strategy_id uuid, p_drain boolean)
-RETURNS integer
-LANGUAGE sql VOLATILE
-AS $$
-    SELECT ex7._stop_runtimes((SELECT s.user_id FROM ex7.strategies s WHERE s.id = p_strategy_id),
-                              p_strategy_id, p_drain);
-$$;
-COMMENT ON FUNCTION ex7._stop_runtimes(uuid, boolean) IS
-'Returns ex7._stop_runtimes(user, strategy, drain) with the strategy''s user. Superseded by that form.';
 
 /*
  * list_runtimes: List Runtimes: "Return every (strategy, mode) runtime row owned by the caller. Ordered so

@@ -20,6 +20,12 @@ DROP FUNCTION ex7._runtime_error_alert();
 -- Functions of 0.2.0 that named a row by its id alone: their (user, id) forms replace them
 DROP FUNCTION ex7._backtest_trades_json(uuid);
 DROP FUNCTION ex7._backtest_equity_json(uuid);
+DROP FUNCTION ex7._channel_send_verification(uuid);
+DROP FUNCTION ex7._alert_strategy_name(uuid);
+DROP FUNCTION ex7._channel_disable(uuid, text);
+DROP FUNCTION ex7._runtime_open_signals(uuid, text);
+DROP FUNCTION ex7._settle_drained(uuid, text);
+DROP FUNCTION ex7._stop_runtimes(uuid, boolean);
 
 -- Foreign keys to the keys that change, and those that become (user_id, ...) pairs
 ALTER TABLE ex7.strategy_versions DROP CONSTRAINT strategy_versions_strategy_id_fkey;
