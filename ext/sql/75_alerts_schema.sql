@@ -2,8 +2,8 @@
  * verified, subscriptions that say which events go to which channel, the outbox of deliveries the
  * worker sends, the per-day usage the tier quota counts, in-app notifications with their preferences,
  * and price alerts with their log. DDL: runs once; new in 0.2.0, included whole by
- * ext/upgrade/0.1.0--0.2.0.sql. The triggers' functions are thin: the work is in 76_alerts.sql and
- * 78_price_alerts.sql (re-runnable). */
+ * ext/upgrade/0.1.0--0.2.0.sql. No trigger here: the functions that write the events call the alerts
+ * (76_alerts.sql and 78_price_alerts.sql, re-runnable; docs/alerts.md). */
 
 /* The key of unsubscribe tokens (ext/alerts.c): random per database, like the cursor key. */
 INSERT INTO ex7.secrets (name, value)
@@ -176,7 +176,7 @@ COMMENT ON TABLE ex7.notification_preferences IS 'Per user: {type: boolean} for 
 /*
  * Price alerts: a level on an instrument, crossed above or below, once or repeating. Bar ingestion
  * evaluates them (ex7._store_bar calls ex7._price_alerts_bars); last_price and last_ts are the reference the next bar is
- * compared with. Each trigger writes a log row, a notification and deliveries.
+ * compared with. Each crossing writes a log row, a notification and deliveries.
  */
 CREATE TABLE ex7.price_alerts (
     id                  uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
@@ -201,7 +201,7 @@ COMMENT ON TABLE ex7.price_alerts IS 'A user''s price levels on instruments (cro
 COMMENT ON COLUMN ex7.price_alerts.timeframe IS 'The bar series the alert watches. One series only: its bars are ingested one transaction at a time (the series advisory lock of ex7._store_bar), so the alert row is never contended by two ingests.';
 COMMENT ON COLUMN ex7.price_alerts.last_price IS 'The price the next bar is compared with: the last bar''s close seen (or the newest close when the alert was set).';
 CREATE INDEX price_alerts_user_idx ON ex7.price_alerts (user_id, created_at DESC, id DESC);
--- the bar trigger's probe: active alerts of a series
+-- the bar ingest's probe: active alerts of a series
 CREATE INDEX price_alerts_series_idx ON ex7.price_alerts (instrument, timeframe) WHERE active;
 
 CREATE TABLE ex7.price_alert_logs (
