@@ -100,6 +100,11 @@ else
 	verdict not "ex7.distribution(): $(echo "$off" | tr '\n' ';')"
 fi
 
+# before the suites: it stores bars of its own series and needs them not yet stored
+echo "== single-user calls and the dispatcher, bare and in a transaction block (test/citus/calls.sh)"
+bash test/citus/calls.sh "$TMP/citus" | tee "$TMP/calls.log"
+count "$TMP/calls.log"
+
 echo "== ex7d on the coordinator"
 SECRET=test-citus-hs256-secret-0123456789abcdef
 HTTP_PORT=$(free_port 18700)
