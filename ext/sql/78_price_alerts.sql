@@ -75,13 +75,18 @@ $$;
 COMMENT ON FUNCTION ex7._price_alert_field(jsonb, text) IS
 'Returns body field p_field (condition, level, repeat, active, note) of a price alert as text, validated; X7422 at ["body", p_field] otherwise.';
 
+-- PL/pgSQL handing the builder ROW(a.*): Citus plans no query of a SQL function whose parameters it must
+-- know to route it, and on a shard the whole row a has the shard's type (docs/citus-statements.md)
 CREATE OR REPLACE FUNCTION ex7.list_price_alerts(p_user uuid, p_instrument text DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
-    SELECT coalesce(pg_catalog.jsonb_agg(ex7._price_alert_json(a) ORDER BY a.created_at DESC, a.id DESC), '[]')
-      FROM ex7.price_alerts a
-     WHERE a.user_id = p_user AND (p_instrument IS NULL OR a.instrument = pg_catalog.upper(p_instrument));
+BEGIN
+    RETURN (SELECT coalesce(pg_catalog.jsonb_agg(ex7._price_alert_json(ROW(a.*)::ex7.price_alerts)
+                                                 ORDER BY a.created_at DESC, a.id DESC), '[]')
+              FROM ex7.price_alerts a
+             WHERE a.user_id = p_user AND (p_instrument IS NULL OR a.instrument = pg_catalog.upper(p_instrument)));
+END
 $$;
 COMMENT ON FUNCTION ex7.list_price_alerts(uuid, text) IS 'Returns the user''s price alerts, newest first, optionally of one instrument (case-insensitive).';
 
