@@ -651,6 +651,34 @@ block_keep(const BlockView *v, TimestampTz from, TimestampTz to, BarVals *b)
 }
 
 /*
+ * merge_bars: returns how many bars *old now holds: the on bars of *old and the nn of new, both ts
+ * ascending, merged by ts, a bar of new replacing one of old at the same ts (*old is reallocated).
+ */
+static int
+merge_bars(BarVals **old, int on, const BarVals *nb, int nn)
+{
+	const BarVals *ob = *old;
+	BarVals    *r = palloc(sizeof(BarVals) * Max(on + nn, 1));
+	int			i = 0,
+				j = 0,
+				k = 0;
+
+	while (i < on || j < nn)
+	{
+		if (j >= nn || (i < on && ob[i].ts < nb[j].ts))
+			r[k++] = ob[i++];
+		else
+		{
+			if (i < on && ob[i].ts == nb[j].ts)
+				i++;
+			r[k++] = nb[j++];
+		}
+	}
+	*old = r;
+	return k;
+}
+
+/*
  * ex7._bar_blocks_splice(old bytea, new bytea, p_from timestamptz, p_to timestamptz) -> bytea: the
  * bars of old outside [p_from, p_to] and every bar of new, by ts, a bar of new replacing one of old at
  * the same ts: block old after ex7._bar_blocks_sync read the range [p_from, p_to] of its series (new).
@@ -664,12 +692,8 @@ bar_blocks_splice(PG_FUNCTION_ARGS)
 	BlockView	o,
 				nw;
 	BarVals    *ob,
-			   *nb,
-			   *r;
-	int			on,
-				i = 0,
-				j = 0,
-				k = 0;
+			   *nb;
+	int			on;
 
 	bytea_block(PG_GETARG_BYTEA_PP(0), &o);
 	bytea_block(PG_GETARG_BYTEA_PP(1), &nw);
@@ -680,19 +704,8 @@ bar_blocks_splice(PG_FUNCTION_ARGS)
 	ob = palloc(sizeof(BarVals) * Max(o.n, 1));
 	on = block_keep(&o, from, to, ob);
 	nb = block_bars(&nw);
-	r = palloc(sizeof(BarVals) * Max(on + nw.n, 1));
-	while (i < on || j < nw.n)
-	{
-		if (j >= nw.n || (i < on && ob[i].ts < nb[j].ts))
-			r[k++] = ob[i++];
-		else
-		{
-			if (i < on && ob[i].ts == nb[j].ts)
-				i++;
-			r[k++] = nb[j++];
-		}
-	}
-	PG_RETURN_BYTEA_P(block_encode(r, k, o.base));
+	on = merge_bars(&ob, on, nb, nw.n);
+	PG_RETURN_BYTEA_P(block_encode(ob, on, o.base));
 }
 
 /*
@@ -1317,11 +1330,8 @@ bar_blocks_merge(PG_FUNCTION_ARGS)
 	BlockView	o,
 				nw;
 	BarVals    *ob,
-			   *nb,
-			   *r;
-	int			i = 0,
-				j = 0,
-				k = 0;
+			   *nb;
+	int			n;
 
 	bytea_block(PG_GETARG_BYTEA_PP(0), &o);
 	bytea_block(PG_GETARG_BYTEA_PP(1), &nw);
@@ -1331,19 +1341,8 @@ bar_blocks_merge(PG_FUNCTION_ARGS)
 				 errmsg("bar blocks of different blocks cannot be merged")));
 	ob = block_bars(&o);
 	nb = block_bars(&nw);
-	r = palloc(sizeof(BarVals) * Max(o.n + nw.n, 1));
-	while (i < o.n || j < nw.n)
-	{
-		if (j >= nw.n || (i < o.n && ob[i].ts < nb[j].ts))
-			r[k++] = ob[i++];
-		else
-		{
-			if (i < o.n && ob[i].ts == nb[j].ts)
-				i++;
-			r[k++] = nb[j++];
-		}
-	}
-	PG_RETURN_BYTEA_P(block_encode(r, k, o.base));
+	n = merge_bars(&ob, o.n, nb, nw.n);
+	PG_RETURN_BYTEA_P(block_encode(ob, n, o.base));
 }
 
 /*
