@@ -950,15 +950,22 @@ sync_flush(Sync *s)
 	}
 	else
 	{
+		/*
+		 * Each parameter cast in the text (here and in the removals below): on Citus an INSERT ... SELECT
+		 * or a join into the reference table goes to every node as text with its parameters, and a node
+		 * cannot infer a parameter's type from "SELECT $1" ("could not determine data type").
+		 */
 		args[2] = PointerGetDatum(construct_array(blk, ng, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
 												  TYPALIGN_DOUBLE));
 		args[3] = PointerGetDatum(construct_array(data, ng, BYTEAOID, -1, false, TYPALIGN_INT));
 		rc = SPI_execute_plan(bb_plan(&plan_upsert,
 									  "INSERT INTO ex7.bar_blocks AS b (instrument, timeframe, block, data) "
-									  "SELECT $1, $2, u.k, u.d "
-									  "FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u (k, d) "
+									  "SELECT $1::pg_catalog.text, $2::pg_catalog.text, u.k, u.d "
+									  "FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.int8[]), "
+									  "pg_catalog.unnest($4::pg_catalog.bytea[])) AS u (k, d) "
 									  "ON CONFLICT (instrument, timeframe, block) "
-									  "DO UPDATE SET data = ex7._bar_blocks_splice(b.data, EXCLUDED.data, $5, $6)",
+									  "DO UPDATE SET data = ex7._bar_blocks_splice(b.data, EXCLUDED.data, "
+									  "$5::pg_catalog.timestamptz, $6::pg_catalog.timestamptz)",
 									  6, types),
 							  args, NULL, false, 0);
 	}
@@ -1052,23 +1059,27 @@ sync_gaps(Sync *s)
 	/* blocks with every bar in the range go; then the others lose theirs (both re-checked on the newest row) */
 	rc = SPI_execute_plan(bb_plan(&plan_drop,
 								  "DELETE FROM ex7.bar_blocks AS b "
-								  "USING ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS g (lo, hi) "
+								  "USING ROWS FROM (pg_catalog.unnest($3::pg_catalog.int8[]), "
+								  "pg_catalog.unnest($4::pg_catalog.int8[])) AS g (lo, hi) "
 								  "WHERE b.instrument OPERATOR(pg_catalog.=) $1 "
 								  "AND b.timeframe OPERATOR(pg_catalog.=) $2 "
 								  "AND b.block OPERATOR(pg_catalog.>=) g.lo AND b.block OPERATOR(pg_catalog.<=) g.hi "
-								  "AND ex7._bar_blocks_count_between(b.data, $5, $6) "
-								  "OPERATOR(pg_catalog.=) ex7._bar_blocks_count(b.data)",
+								  "AND ex7._bar_blocks_count_between(b.data, $5::pg_catalog.timestamptz, "
+								  "$6::pg_catalog.timestamptz) OPERATOR(pg_catalog.=) ex7._bar_blocks_count(b.data)",
 								  6, types),
 						  args, NULL, false, 0);
 	if (rc != SPI_OK_DELETE)
 		elog(ERROR, "bar blocks: removal of emptied blocks failed: %s", SPI_result_code_string(rc));
 	rc = SPI_execute_plan(bb_plan(&plan_cut,
-								  "UPDATE ex7.bar_blocks AS b SET data = ex7._bar_blocks_cut(b.data, $5, $6) "
-								  "FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS g (lo, hi) "
+								  "UPDATE ex7.bar_blocks AS b SET data = ex7._bar_blocks_cut(b.data, $5::pg_catalog.timestamptz, "
+								  "$6::pg_catalog.timestamptz) "
+								  "FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.int8[]), "
+								  "pg_catalog.unnest($4::pg_catalog.int8[])) AS g (lo, hi) "
 								  "WHERE b.instrument OPERATOR(pg_catalog.=) $1 "
 								  "AND b.timeframe OPERATOR(pg_catalog.=) $2 "
 								  "AND b.block OPERATOR(pg_catalog.>=) g.lo AND b.block OPERATOR(pg_catalog.<=) g.hi "
-								  "AND ex7._bar_blocks_count_between(b.data, $5, $6) OPERATOR(pg_catalog.>) 0",
+								  "AND ex7._bar_blocks_count_between(b.data, $5::pg_catalog.timestamptz, "
+								  "$6::pg_catalog.timestamptz) OPERATOR(pg_catalog.>) 0",
 								  6, types),
 						  args, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE)

@@ -19,7 +19,7 @@
 #      message: where the Citus error texts are.
 # Prints "ok - ..." / "not ok - ..." per check and ends with "N passed, N failed" (non-zero exit on failure).
 # Not part of make test: it takes far longer than make test's 15-minute budget on two cores and needs Citus.
-# EX7_KEEP_TMP=1 keeps the cluster running and its folder for a look afterwards (stop: tools/citus.sh stop DIR).
+# CITUS_KEEP=1 keeps the cluster running and its folder for a look afterwards (stop: tools/citus.sh stop DIR).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 TOP=$PWD
@@ -43,7 +43,7 @@ TMP=$(mktemp -d /tmp/ex7-citus.XXXXXX)
 EX7D_PID=
 cleanup() {
 	[ -n "$EX7D_PID" ] && kill "$EX7D_PID" 2>/dev/null
-	if [ -n "${EX7_KEEP_TMP:-}" ]; then echo "kept $TMP (tools/citus.sh stop $TMP/citus)"; return; fi
+	if [ -n "${CITUS_KEEP:-}" ]; then echo "kept $TMP (tools/citus.sh stop $TMP/citus)"; return; fi
 	bash tools/citus.sh stop "$TMP/citus" >/dev/null 2>&1
 	rm -rf "$TMP"
 }

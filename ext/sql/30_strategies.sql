@@ -425,7 +425,8 @@ BEGIN
             RETURNING * INTO v;
         EXCEPTION WHEN unique_violation THEN
             GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
-            IF v_con <> 'strategies_user_name_key' THEN
+            -- on Citus the index is a shard's: its name ends in _<shard id>
+            IF v_con !~ '^strategies_user_name_key(_[0-9]+)?$' THEN
                 RAISE;
             END IF;
             CONTINUE;
@@ -602,7 +603,7 @@ BEGIN
         RETURNING * INTO v;
     EXCEPTION WHEN unique_violation THEN
         GET STACKED DIAGNOSTICS v_con = CONSTRAINT_NAME;
-        IF v_con <> 'strategies_user_name_key' THEN
+        IF v_con !~ '^strategies_user_name_key(_[0-9]+)?$' THEN     -- (a shard's name on Citus: _insert_strategy)
             RAISE;
         END IF;
         PERFORM ex7._name_conflict(v_name);

@@ -601,13 +601,21 @@ COMMENT ON FUNCTION ex7._market_status(text, text, text, timestamptz) IS
 /* _traded_timeframes: the shortest timeframe each instrument is traded on by an active runtime */
 CREATE OR REPLACE FUNCTION ex7._traded_timeframes()
 RETURNS TABLE (instrument text, timeframe text)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
-    SELECT DISTINCT ON (s.instrument) s.instrument, s.timeframe::text
-      FROM ex7.strategy_runtimes rt
-      JOIN ex7.strategies s ON s.id = rt.strategy_id AND s.deleted_at IS NULL
-     WHERE rt.status IN ('starting', 'running', 'draining')
-     ORDER BY s.instrument, ex7._timeframe_interval(s.timeframe);
+BEGIN
+    -- PL/pgSQL, and the join on user_id grouped first: on Citus a SQL function's body is inlined into the
+    -- caller's join with the instruments (a reference table), and a join of runtimes and strategies that
+    -- does not pair user_id needs a repartition Citus refuses (docs/citus-statements.md)
+    RETURN QUERY
+    SELECT DISTINCT ON (g.instrument) g.instrument, g.timeframe
+      FROM (SELECT s.instrument, s.timeframe::text AS timeframe
+              FROM ex7.strategy_runtimes rt
+              JOIN ex7.strategies s ON s.user_id = rt.user_id AND s.id = rt.strategy_id AND s.deleted_at IS NULL
+             WHERE rt.status IN ('starting', 'running', 'draining')
+             GROUP BY s.instrument, s.timeframe) g
+     ORDER BY g.instrument, ex7._timeframe_interval(g.timeframe);
+END
 $$;
 COMMENT ON FUNCTION ex7._traded_timeframes() IS
 'Returns (instrument, timeframe): for each instrument with an active (starting, running, draining) runtime, the shortest timeframe such a runtime trades.';
@@ -662,6 +670,8 @@ DECLARE
     v_market jsonb;
     v_runtimes jsonb;
     v_stale integer;
+    v_open_syms text[];
+    v_opened timestamptz[];
 BEGIN
     SELECT coalesce(pg_catalog.jsonb_object_agg(i.symbol,
                ex7._market_status(i.symbol, i.session_calendar, t.timeframe, v_now) - 'last_bar'
@@ -677,14 +687,19 @@ BEGIN
       LEFT JOIN (SELECT rt.status, pg_catalog.count(*) AS n FROM ex7.strategy_runtimes rt GROUP BY rt.status) c
              ON c.status = st.status;
 
+    -- the instruments whose session is open, and since when, first: the count below runs on every shard,
+    -- and on Citus a query on a shard may not call a function that reads another table (the calendar's
+    -- closures, a reference table): "cannot execute a distributed query from a query on a shard"
+    SELECT pg_catalog.array_agg(i.symbol), pg_catalog.array_agg(ex7._session_opened_at(i.session_calendar, v_now))
+      INTO v_open_syms, v_opened
+      FROM ex7.instruments i
+     WHERE ex7._session_at(i.session_calendar, v_now) = 'open';
     SELECT pg_catalog.count(*)::integer INTO v_stale
       FROM ex7.strategy_runtimes rt
-      JOIN ex7.strategies s ON s.id = rt.strategy_id AND s.deleted_at IS NULL
-      JOIN ex7.instruments i ON i.symbol = s.instrument
+      JOIN ex7.strategies s ON s.user_id = rt.user_id AND s.id = rt.strategy_id AND s.deleted_at IS NULL
+      JOIN pg_catalog.unnest(v_open_syms, v_opened) AS o(symbol, opened_at) ON o.symbol = s.instrument
      WHERE rt.status IN ('starting', 'running', 'draining')
-       AND ex7._session_at(i.session_calendar, v_now) = 'open'
-       AND v_now - GREATEST(rt.last_bar_ts, rt.started_at, ex7._session_opened_at(i.session_calendar, v_now))
-           > 2 * ex7._timeframe_interval(s.timeframe);
+       AND v_now - GREATEST(rt.last_bar_ts, rt.started_at, o.opened_at) > 2 * ex7._timeframe_interval(s.timeframe);
 
     RETURN pg_catalog.jsonb_build_object(
         'dispatcher', CASE WHEN v_stale > 0 THEN 'stale' ELSE 'ok' END,

@@ -313,7 +313,9 @@ BEGIN
       FROM ex7.signals c
      WHERE c.user_id = p_user AND c.mode = p_mode AND c.status <> 'open' AND c.closed_at <= p_at;
     -- signals_user_mode_open_idx (user_id, mode) WHERE status = 'open'
-    SELECT coalesce(pg_catalog.jsonb_agg(ex7._signal_json(s) ORDER BY s.fired_at DESC, s.id DESC), '[]'), count(*)
+    -- ROW(s.*)::ex7.signals, not the whole-row s: on Citus a shard's row has the shard table's type
+    SELECT coalesce(pg_catalog.jsonb_agg(ex7._signal_json(ROW(s.*)::ex7.signals) ORDER BY s.fired_at DESC, s.id DESC), '[]'),
+           count(*)
       INTO v_open, v_open_n
       FROM ex7.signals s
      WHERE s.user_id = p_user AND s.mode = p_mode AND s.status = 'open';

@@ -170,15 +170,27 @@ BEGIN
          WHERE b.instrument = a.instrument AND b.timeframe = a.timeframe
          ORDER BY b.ts DESC LIMIT 1;
     END IF;
+    -- each field checked and taken here, not in a CASE of the UPDATE: Citus evaluates a function call over
+    -- parameters before it sends a statement to the shard, on every branch of a CASE (docs/citus-statements.md)
+    IF p_body ? 'condition' THEN
+        a.condition := ex7._price_alert_field(p_body, 'condition');
+    END IF;
+    IF p_body ? 'level' THEN
+        a.level := ex7._price_alert_field(p_body, 'level')::numeric;
+    END IF;
+    IF p_body ? 'repeat' THEN
+        a.repeat := ex7._price_alert_field(p_body, 'repeat')::boolean;
+    END IF;
+    IF p_body ? 'active' THEN
+        a.active := ex7._price_alert_field(p_body, 'active')::boolean;
+    END IF;
+    IF p_body ? 'note' THEN
+        a.note := ex7._price_alert_field(p_body, 'note');
+    END IF;
     UPDATE ex7.price_alerts
-       SET last_price = a.last_price, last_ts = a.last_ts,
-           condition = CASE WHEN p_body ? 'condition' THEN ex7._price_alert_field(p_body, 'condition') ELSE condition END,
-           level = CASE WHEN p_body ? 'level' THEN ex7._price_alert_field(p_body, 'level')::numeric ELSE level END,
-           repeat = CASE WHEN p_body ? 'repeat' THEN ex7._price_alert_field(p_body, 'repeat')::boolean ELSE repeat END,
-           active = CASE WHEN p_body ? 'active' THEN ex7._price_alert_field(p_body, 'active')::boolean ELSE active END,
-           note = CASE WHEN p_body ? 'note' THEN ex7._price_alert_field(p_body, 'note') ELSE note END,
-           updated_at = pg_catalog.now()
-     WHERE id = a.id
+       SET last_price = a.last_price, last_ts = a.last_ts, condition = a.condition, level = a.level,
+           repeat = a.repeat, active = a.active, note = a.note, updated_at = pg_catalog.now()
+     WHERE user_id = a.user_id AND id = a.id
     RETURNING * INTO a;
     RETURN ex7._price_alert_json(a);
 END

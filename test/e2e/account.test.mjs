@@ -208,7 +208,9 @@ test('login brute force: 5 failures lock the account (429, Retry-After) wherever
   const ra = Number(r.headers.get('retry-after'));
   assert.ok(ra > 800 && ra <= 900, `Retry-After ${ra}`);
   // the window passes: the right password works again
-  psql(`UPDATE ex7.auth_attempts SET window_start = window_start - interval '15 minutes' WHERE subject = 'login:brute@example.com'`);
+  // (the new start computed first: Citus refuses timestamptz arithmetic over a column in an UPDATE)
+  const start = psql(`SELECT window_start - interval '15 minutes' FROM ex7.auth_attempts WHERE subject = 'login:brute@example.com'`);
+  psql(`UPDATE ex7.auth_attempts SET window_start = '${start}' WHERE subject = 'login:brute@example.com'`);
   r = await call(srv, 'POST', '/api/auth/login', { body: { username: 'brute@example.com', password: pw }, headers: ADDR(40) });
   assert.equal(r.status, 200, r.text);
   // an address that failed 20 times is refused for every account

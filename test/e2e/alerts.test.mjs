@@ -424,9 +424,9 @@ test('BOLA: another user\'s channel, subscription, delivery, notification, price
 test('`ex7d worker` alone delivers (no HTTP listener); the server without EX7_WORKER does not', async () => {
   const plain = await startEx7d(env({ EX7_WORKER: '0' }));
   // C's webhook channel, verified directly, subscribed to its strategy
-  const chan = JSON.parse(psql(`INSERT INTO ex7.alert_channels (user_id, type, destination, verified_at, signing_secret)
+  const chan = psql(`INSERT INTO ex7.alert_channels (user_id, type, destination, verified_at, signing_secret)
         VALUES ('${C}', 'webhook', '${prov.base}/hook-solo', now(), 'whsec_${Buffer.from('solo-worker-key-0123456789').toString('base64')}')
-        RETURNING to_json(id)`));
+        RETURNING id`);
   prov.secrets['/hook-solo'] = `whsec_${Buffer.from('solo-worker-key-0123456789').toString('base64')}`;
   psql(`INSERT INTO ex7.alert_subscriptions (user_id, channel_id, events) VALUES ('${C}', '${chan}', '{signal}')`);
   await srv.stop();			// the in-process worker of the first server must not take it

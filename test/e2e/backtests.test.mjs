@@ -47,7 +47,7 @@ before(async () => {
 after(async () => {
   psql(`SELECT ex7.set_validation_policy('{"window_days": 90, "min_trades": null, "max_drawdown": null,
         "min_profit_factor": null, "min_net_pnl": null, "min_win_rate": null}')`);
-  await srv.stop();
+  await srv?.stop();		// (none when before() failed)
 });
 
 async function strategy(tok, name) {

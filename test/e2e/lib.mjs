@@ -20,6 +20,24 @@ export function psql(sql, db = DB) {
   return execFileSync('psql', ['-X', '-qAt', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', sql], { encoding: 'utf8' }).trim();
 }
 
+// psqlEveryNode: runs sql (a schema change a test makes to inject a fault) where the functions run. On
+// plain PostgreSQL that is psql(sql); on a Citus coordinator it is each node in turn, the coordinator
+// first, with Citus's DDL propagation off there: a delegated call runs the worker's own copy of every
+// function the extension owns, and Citus would otherwise send half of the change (docs/scale-out.md).
+export function psqlEveryNode(sql, db = DB) {
+  const citus = psql(`SELECT to_regclass('pg_catalog.pg_dist_node') IS NOT NULL`, db) === 't';
+  if (!citus) return psql(sql, db);
+  const nodes = psql(`SELECT nodename || ' ' || nodeport FROM pg_catalog.pg_dist_node
+                       WHERE noderole = 'primary' AND groupid <> 0 ORDER BY nodeid`, db).split('\n').filter(Boolean);
+  psql(`SET citus.enable_ddl_propagation = off; ${sql}`, db);
+  for (const n of nodes) {
+    const [host, port] = n.split(' ');
+    execFileSync('psql', ['-X', '-qAt', '-v', 'ON_ERROR_STOP=1', '-h', host, '-p', port, '-d', db,
+      '-c', `SET citus.enable_ddl_propagation = off; ${sql}`], { encoding: 'utf8' });
+  }
+  return '';
+}
+
 export function ensureDb() {
   const exists = psql(`SELECT 1 FROM pg_database WHERE datname = '${DB}'`, 'postgres');
   if (exists !== '1') {

@@ -78,7 +78,7 @@ test('SIGTERM: the in-flight request finishes, then ex7d exits 0', async () => {
   assert.equal(created.status, 201, created.text);
   // hold the strategy row so the update waits inside PostgreSQL
   const holder = spawn('psql', ['-X', '-q', '-d', process.env.EX7_E2E_DB || 'ex7_e2e'], { stdio: ['pipe', 'ignore', 'ignore'] });
-  holder.stdin.write(`BEGIN; SELECT 1 FROM ex7.strategies WHERE id = '${created.body.id}' FOR UPDATE; SELECT pg_sleep(1.5); COMMIT;\n`);
+  holder.stdin.write(`BEGIN; SELECT 1 FROM ex7.strategies WHERE user_id = '${U}' AND id = '${created.body.id}' FOR UPDATE; SELECT pg_sleep(1.5); COMMIT;\n`);
   await new Promise((res) => setTimeout(res, 300));
   const pending = api(s2, 'PUT', `/api/strategies/${created.body.id}`, { tok, body: { description: 'after the lock' } });
   await new Promise((res) => setTimeout(res, 200));

@@ -14,7 +14,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { EventSource } from 'eventsource';
-import { ensureDb, freePort, conninfo, keys, token, api, uid, psql, EX7D, SECRET, GRAPH, acceptCompliance } from './lib.mjs';
+import { ensureDb, freePort, conninfo, keys, token, api, uid, psql, psqlEveryNode, EX7D, SECRET, GRAPH, acceptCompliance } from './lib.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const A = uid('f5', 1);
@@ -477,14 +477,14 @@ test('a lost LISTEN connection and a notification without the signal are caught 
     fire(E, strat['e-mnq'], 3, 'l2');
     await until(() => e.got.length === 4, 'caught up after the listener reconnects', 10000);
     // notifications that leave the signal out (as one over 8000 bytes would): ex7d reads it from the log
-    psql(`ALTER FUNCTION ex7._event_notification(bigint, uuid, text, uuid, uuid, jsonb) RENAME TO _event_notification_full;
+    psqlEveryNode(`ALTER FUNCTION ex7._event_notification(bigint, uuid, text, uuid, uuid, jsonb) RENAME TO _event_notification_full;
           CREATE FUNCTION ex7._event_notification(p_seq bigint, p_user uuid, p_kind text, p_signal_id uuid, p_strategy_id uuid, p_payload jsonb)
           RETURNS text LANGUAGE sql AS $$ SELECT ex7._event_notification_full(p_seq, p_user, p_kind, p_signal_id, p_strategy_id, p_payload)::jsonb - 'signal' $$`);
     let f;
     try {
       f = fire(E, strat['e-mnq'], 2, 'l3');
     } finally {
-      psql(`DROP FUNCTION ex7._event_notification(bigint, uuid, text, uuid, uuid, jsonb);
+      psqlEveryNode(`DROP FUNCTION ex7._event_notification(bigint, uuid, text, uuid, uuid, jsonb);
             ALTER FUNCTION ex7._event_notification_full(bigint, uuid, text, uuid, uuid, jsonb) RENAME TO _event_notification`);
     }
     await until(() => e.got.length === 6, 'the header-only events, read from the log');
