@@ -855,7 +855,6 @@ typedef struct Sync
 
 static SPIPlanPtr plan_read = NULL;
 static SPIPlanPtr plan_upsert = NULL;
-static SPIPlanPtr plan_upsert1 = NULL;
 static SPIPlanPtr plan_drop = NULL;
 static SPIPlanPtr plan_cut = NULL;
 
@@ -891,7 +890,7 @@ check_bars_desc(TupleDesc desc)
 }
 
 /*
- * sync_flush: writes the bars s holds to their blocks, one statement for all of them, in block order,
+ * sync_flush: writes the bars s holds to their blocks, one statement per block, in block order,
  * and empties s. A block that has a row gets ex7._bar_blocks_splice of it (ON CONFLICT DO UPDATE:
  * against the newest version of the row, after waiting for its writer): its bars outside the range
  * stay, those inside are the ones read.
@@ -899,8 +898,7 @@ check_bars_desc(TupleDesc desc)
 static void
 sync_flush(Sync *s)
 {
-	static Oid	types[6] = {TEXTOID, TEXTOID, INT8ARRAYOID, BYTEAARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	static Oid	types1[6] = {TEXTOID, TEXTOID, INT8OID, BYTEAOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	static Oid	types[6] = {TEXTOID, TEXTOID, INT8OID, BYTEAOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	MemoryContext old;
 	Datum	   *blk,
 			   *data;
@@ -935,42 +933,26 @@ sync_flush(Sync *s)
 	args[1] = PointerGetDatum(s->timeframe);
 	args[4] = TimestampTzGetDatum(s->from);
 	args[5] = TimestampTzGetDatum(s->to);
-	if (ng == 1)
+	/*
+	 * One statement per block, not one INSERT ... SELECT over arrays of them: on Citus bar_blocks is a
+	 * reference table, and Citus runs an INSERT ... SELECT into one through an intermediate result whose
+	 * statement keeps the ON CONFLICT clause's parameters but not their values ("could not determine data
+	 * type of parameter"). A block holds many bars, so a flush is a few statements.
+	 */
+	for (int g = 0; g < ng; g++)
 	{
-		/* one block (every single-bar ingest): the plain statement, no arrays to build and unnest */
-		args[2] = blk[0];
-		args[3] = data[0];
-		rc = SPI_execute_plan(bb_plan(&plan_upsert1,
+		args[2] = blk[g];
+		args[3] = data[g];
+		rc = SPI_execute_plan(bb_plan(&plan_upsert,
 									  "INSERT INTO ex7.bar_blocks AS b (instrument, timeframe, block, data) "
 									  "VALUES ($1, $2, $3, $4) "
 									  "ON CONFLICT (instrument, timeframe, block) "
 									  "DO UPDATE SET data = ex7._bar_blocks_splice(b.data, EXCLUDED.data, $5, $6)",
-									  6, types1),
-							  args, NULL, false, 0);
-	}
-	else
-	{
-		/*
-		 * Each parameter cast in the text (here and in the removals below): on Citus an INSERT ... SELECT
-		 * or a join into the reference table goes to every node as text with its parameters, and a node
-		 * cannot infer a parameter's type from "SELECT $1" ("could not determine data type").
-		 */
-		args[2] = PointerGetDatum(construct_array(blk, ng, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
-												  TYPALIGN_DOUBLE));
-		args[3] = PointerGetDatum(construct_array(data, ng, BYTEAOID, -1, false, TYPALIGN_INT));
-		rc = SPI_execute_plan(bb_plan(&plan_upsert,
-									  "INSERT INTO ex7.bar_blocks AS b (instrument, timeframe, block, data) "
-									  "SELECT $1::pg_catalog.text, $2::pg_catalog.text, u.k, u.d "
-									  "FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.int8[]), "
-									  "pg_catalog.unnest($4::pg_catalog.bytea[])) AS u (k, d) "
-									  "ON CONFLICT (instrument, timeframe, block) "
-									  "DO UPDATE SET data = ex7._bar_blocks_splice(b.data, EXCLUDED.data, "
-									  "$5::pg_catalog.timestamptz, $6::pg_catalog.timestamptz)",
 									  6, types),
 							  args, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "bar blocks: upsert failed: %s", SPI_result_code_string(rc));
 	}
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "bar blocks: upsert failed: %s", SPI_result_code_string(rc));
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(s->flushcxt);
 	s->n = 0;
@@ -1059,27 +1041,23 @@ sync_gaps(Sync *s)
 	/* blocks with every bar in the range go; then the others lose theirs (both re-checked on the newest row) */
 	rc = SPI_execute_plan(bb_plan(&plan_drop,
 								  "DELETE FROM ex7.bar_blocks AS b "
-								  "USING ROWS FROM (pg_catalog.unnest($3::pg_catalog.int8[]), "
-								  "pg_catalog.unnest($4::pg_catalog.int8[])) AS g (lo, hi) "
+								  "USING ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS g (lo, hi) "
 								  "WHERE b.instrument OPERATOR(pg_catalog.=) $1 "
 								  "AND b.timeframe OPERATOR(pg_catalog.=) $2 "
 								  "AND b.block OPERATOR(pg_catalog.>=) g.lo AND b.block OPERATOR(pg_catalog.<=) g.hi "
-								  "AND ex7._bar_blocks_count_between(b.data, $5::pg_catalog.timestamptz, "
-								  "$6::pg_catalog.timestamptz) OPERATOR(pg_catalog.=) ex7._bar_blocks_count(b.data)",
+								  "AND ex7._bar_blocks_count_between(b.data, $5, $6) "
+								  "OPERATOR(pg_catalog.=) ex7._bar_blocks_count(b.data)",
 								  6, types),
 						  args, NULL, false, 0);
 	if (rc != SPI_OK_DELETE)
 		elog(ERROR, "bar blocks: removal of emptied blocks failed: %s", SPI_result_code_string(rc));
 	rc = SPI_execute_plan(bb_plan(&plan_cut,
-								  "UPDATE ex7.bar_blocks AS b SET data = ex7._bar_blocks_cut(b.data, $5::pg_catalog.timestamptz, "
-								  "$6::pg_catalog.timestamptz) "
-								  "FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.int8[]), "
-								  "pg_catalog.unnest($4::pg_catalog.int8[])) AS g (lo, hi) "
+								  "UPDATE ex7.bar_blocks AS b SET data = ex7._bar_blocks_cut(b.data, $5, $6) "
+								  "FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS g (lo, hi) "
 								  "WHERE b.instrument OPERATOR(pg_catalog.=) $1 "
 								  "AND b.timeframe OPERATOR(pg_catalog.=) $2 "
 								  "AND b.block OPERATOR(pg_catalog.>=) g.lo AND b.block OPERATOR(pg_catalog.<=) g.hi "
-								  "AND ex7._bar_blocks_count_between(b.data, $5::pg_catalog.timestamptz, "
-								  "$6::pg_catalog.timestamptz) OPERATOR(pg_catalog.>) 0",
+								  "AND ex7._bar_blocks_count_between(b.data, $5, $6) OPERATOR(pg_catalog.>) 0",
 								  6, types),
 						  args, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE)

@@ -697,7 +697,8 @@ BEGIN
     SELECT pg_catalog.count(*)::integer INTO v_stale
       FROM ex7.strategy_runtimes rt
       JOIN ex7.strategies s ON s.user_id = rt.user_id AND s.id = rt.strategy_id AND s.deleted_at IS NULL
-      JOIN pg_catalog.unnest(v_open_syms, v_opened) AS o(symbol, opened_at) ON o.symbol = s.instrument
+      JOIN ROWS FROM (pg_catalog.unnest(v_open_syms), pg_catalog.unnest(v_opened)) AS o (symbol, opened_at)
+        ON o.symbol = s.instrument
      WHERE rt.status IN ('starting', 'running', 'draining')
        AND v_now - GREATEST(rt.last_bar_ts, rt.started_at, o.opened_at) > 2 * ex7._timeframe_interval(s.timeframe);
 
