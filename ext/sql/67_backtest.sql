@@ -453,7 +453,9 @@ BEGIN
     SELECT coalesce(pg_catalog.jsonb_agg(ex7._backtest_json(p.x) ORDER BY p.rn) FILTER (WHERE p.rn <= v_limit), '[]'),
            count(*)
       INTO v_items, v_n
-      FROM (SELECT x, pg_catalog.row_number() OVER (ORDER BY x.created_at DESC, x.id DESC) AS rn
+      -- ROW(x.*)::ex7.backtests, not the whole-row x: on Citus a shard's row has the shard table's type
+      FROM (SELECT ROW(x.*)::ex7.backtests AS x,
+                   pg_catalog.row_number() OVER (ORDER BY x.created_at DESC, x.id DESC) AS rn
               FROM ex7.backtests x
              WHERE x.user_id = p_user AND x.strategy_id = p_strategy_id AND (x.created_at, x.id) < (v_ts, v_id)
              ORDER BY x.created_at DESC, x.id DESC

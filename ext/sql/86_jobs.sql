@@ -123,6 +123,11 @@ COMMENT ON FUNCTION ex7.job_runtimes_settle(timestamptz) IS
  * does it for every user, so the row stops counting against the two background runs a user may have and
  * the operator's view is right without anyone looking. The rule and the one-minute grace for a queued
  * row are ex7._backtests_reap's (judged by the real clock); p_now chooses the users to look at.
+ *
+ * On Citus the rule needs the node that runs the backtest: its worker process holds its advisory lock on
+ * the node where the call that launched it ran, the user's worker (a delegated call), and advisory locks
+ * are per node. So the coordinator asks every node (run_command_on_all_nodes) to reap the users whose
+ * backtests shard it holds (ex7._job_backtests_reap_here), and adds up their answers.
  */
 CREATE OR REPLACE FUNCTION ex7.job_backtests_reap(p_now timestamptz)
 RETURNS jsonb
@@ -131,13 +136,20 @@ AS $$
 DECLARE
     v_user uuid;
     n integer := 0;
+    v_failed text;
 BEGIN
-    -- On Citus a worker process holds its lock on the node that launched it: the user's worker, where the
-    -- call that queued the backtest ran (docs/scale-out.md). Advisory locks are per node, so from here (the
-    -- coordinator) every lock would look free and running backtests would be failed. There the owner's reads
-    -- reap (get_backtest and list_backtests run on the user's worker) and this job leaves the rows alone.
     IF ex7._citus_class('ex7.backtests'::regclass) IS NOT NULL THEN
-        RETURN pg_catalog.jsonb_build_object('failed', 0);
+        -- dynamic SQL: run_command_on_all_nodes exists only where Citus is installed
+        EXECUTE $q$
+            SELECT coalesce(sum((r.result::jsonb ->> 'failed')::integer) FILTER (WHERE r.success), 0)::integer,
+                   pg_catalog.string_agg(r.nodeid || ': ' || r.result, '; ') FILTER (WHERE NOT r.success)
+              FROM pg_catalog.run_command_on_all_nodes($1) r
+        $q$ INTO n, v_failed
+        USING pg_catalog.format('SELECT ex7._job_backtests_reap_here(%L)', p_now);
+        IF v_failed IS NOT NULL THEN
+            RAISE EXCEPTION 'backtests_reap failed on node(s) %', v_failed;
+        END IF;
+        RETURN pg_catalog.jsonb_build_object('failed', n);
     END IF;
     FOR v_user IN
         SELECT DISTINCT b.user_id FROM ex7.backtests b
@@ -151,7 +163,46 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7.job_backtests_reap(timestamptz) IS
-'Returns {failed}: marks failed, for every user, the background backtests whose worker is gone (ex7._backtests_reap: running with no worker holding it, or queued for over a minute with none). Idempotent. On a Citus coordinator it does nothing (the workers'' locks are on other nodes; the owner''s reads reap). The job backtests_reap (docs/jobs.md).';
+'Returns {failed}: marks failed, for every user, the background backtests whose worker is gone (ex7._backtests_reap: running with no worker holding it, or queued for over a minute with none). Idempotent. On a Citus coordinator every node reaps the users whose shard it holds (ex7._job_backtests_reap_here), where their workers hold their locks. The job backtests_reap (docs/jobs.md).';
+
+CREATE OR REPLACE FUNCTION ex7._job_backtests_reap_here(p_now timestamptz)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    v_group integer;
+    v_shards bigint[];
+    v_user uuid;
+    n integer := 0;
+BEGIN
+    IF ex7._citus_class('ex7.backtests'::regclass) IS NULL THEN
+        RETURN ex7.job_backtests_reap(p_now);      -- not distributed: the one node is every node
+    END IF;
+    -- this node's shards of ex7.backtests (dynamic SQL: Citus's catalogs exist only where it is installed)
+    EXECUTE $q$
+        SELECT pg_catalog.array_agg(p.shardid)
+          FROM pg_catalog.pg_dist_placement p
+          JOIN pg_catalog.pg_dist_shard s ON s.shardid = p.shardid
+         WHERE s.logicalrelid = 'ex7.backtests'::pg_catalog.regclass
+           AND p.groupid = (SELECT g.groupid FROM pg_catalog.pg_dist_local_group g)
+    $q$ INTO v_shards;
+    IF v_shards IS NULL THEN
+        RETURN pg_catalog.jsonb_build_object('failed', 0);
+    END IF;
+    FOR v_user IN
+        SELECT DISTINCT b.user_id FROM ex7.backtests b
+         WHERE b.status IN ('queued', 'running')
+           AND (b.status = 'running' OR b.created_at < p_now - interval '1 minute')
+         ORDER BY b.user_id
+    LOOP
+        CONTINUE WHEN NOT pg_catalog.get_shard_id_for_distribution_column('ex7.backtests', v_user) = ANY (v_shards);
+        n := n + ex7._backtests_reap(v_user);
+    END LOOP;
+    RETURN pg_catalog.jsonb_build_object('failed', n);
+END
+$$;
+COMMENT ON FUNCTION ex7._job_backtests_reap_here(timestamptz) IS
+'Returns {failed}: on one node of a Citus cluster, ex7._backtests_reap for each user with a queued or running background backtest whose ex7.backtests shard this node holds (their workers run here and hold their locks here). Called on every node by ex7.job_backtests_reap. Service only.';
 
 /*
  * retention: the operational tables that grow with traffic, and how long their rows are kept (the

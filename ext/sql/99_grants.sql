@@ -95,4 +95,5 @@ REVOKE ALL ON ex7.jobs, ex7.job_status FROM ex7_user;
 REVOKE EXECUTE ON FUNCTION ex7.run_due_jobs(timestamptz), ex7.run_job(text, timestamptz),
     ex7.job_configure(text, boolean, interval), ex7._job_step(text, timestamptz, boolean),
     ex7._job_call(text, timestamptz), ex7.job_billing_expire(timestamptz), ex7.job_runtimes_settle(timestamptz),
-    ex7.job_backtests_reap(timestamptz), ex7.job_retention(timestamptz) FROM PUBLIC, ex7_user;
+    ex7.job_backtests_reap(timestamptz), ex7._job_backtests_reap_here(timestamptz), ex7.job_retention(timestamptz)
+    FROM PUBLIC, ex7_user;

@@ -9,6 +9,8 @@
 # shard's row type, a SQL function's parameters in a distributed statement, now() in a CASE of an UPDATE or in
 # ON CONFLICT DO UPDATE SET, a function that queries called inside a statement on a shard, an array of
 # anonymous records from a worker.
+# The job backtests_reap run on the coordinator reaps on each node (a run without its worker fails, one whose
+# worker holds its lock on the user's node stays).
 # One "ok - ..." / "not ok - ..." line per check. Needs M2K 1h bars at 2026-03-04 15:00 and 16:00 UTC not yet
 # stored (a fresh cluster).
 set -uo pipefail
@@ -120,3 +122,33 @@ check_tx "archive_strategy" "archived" "SELECT ex7.archive_strategy('$U2', '$S2'
 check "unarchive_strategy" "draft" "SELECT ex7.unarchive_strategy('$U2', '$S2') ->> 'status'"
 check_tx "delete_strategy" "" "SELECT ex7.delete_strategy('$U2', '$S3')"
 check "a deleted strategy is 404" "ERROR:  strategy not found" "SELECT ex7.get_strategy('$U2', '$S3')"
+
+# backtests_reap from the coordinator: a background backtest's worker holds its lock on the node where it was
+# launched, the user's worker, so each node reaps the users whose shard it holds. One run per user: U1's with
+# no worker (failed), U2's with its lock held by a session on U2's node, as a live worker holds it (left alone).
+bt() {
+	q -c "INSERT INTO ex7.backtests (user_id, strategy_id, strategy_version, instrument, timeframe, range_from,
+	                                 range_to, status, started_at)
+	      VALUES ('$1', '$2', 1, 'M2K', '1h', '2026-01-01', '2026-02-01', 'running', pg_catalog.now()) RETURNING id"
+}
+B1=$(bt "$U1" "$S1")
+B2=$(bt "$U2" "$S2")
+PORT2=$(q -c "SELECT n.nodeport FROM pg_catalog.pg_dist_placement p
+              JOIN pg_catalog.pg_dist_node n ON n.groupid = p.groupid AND n.noderole = 'primary'
+              WHERE p.shardid = pg_catalog.get_shard_id_for_distribution_column('ex7.backtests', '$U2'::uuid)")
+psql -X -qAt -h "$PGHOST" -p "$PORT2" -U postgres -d "$DB" \
+	-c "SELECT pg_catalog.pg_advisory_lock(ex7._backtest_lock_key('$B2'))" -c "SELECT pg_catalog.pg_sleep(60)" \
+	>/dev/null 2>&1 &
+HOLDER=$!
+for _ in $(seq 1 50); do
+	[ "$(psql -X -qAt -h "$PGHOST" -p "$PORT2" -U postgres -d "$DB" \
+		-c "SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted")" -ge 1 ] && break
+	sleep 0.1
+done
+check "backtests_reap on the coordinator fails the run without a worker" '{"failed": 1}' \
+	"SELECT ex7.run_job('backtests_reap', pg_catalog.now()) -> 'result'"
+check "backtests_reap leaves the run whose worker holds its lock on the user's node" "failed running" \
+	"SELECT pg_catalog.string_agg(status, ' ' ORDER BY user_id = '$U2') FROM ex7.backtests WHERE id IN ('$B1', '$B2')"
+psql -X -qAt -h "$PGHOST" -p "$PORT2" -U postgres -d "$DB" >/dev/null \
+	-c "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted"
+wait "$HOLDER" 2>/dev/null
