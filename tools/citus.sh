@@ -2,7 +2,10 @@
 # tools/citus.sh: a three-node Citus cluster on this machine for development and tests (docs/scale-out.md).
 #   tools/citus.sh start DIR [DB]    coordinator + two workers under DIR, database DB (default ex7) with
 #                                    citus and ex7 on every node, distributed by SELECT ex7.distribute()
-#   tools/citus.sh stop DIR          stop the three
+#   tools/citus.sh add DIR NAME      one more worker NAME (w3, ...) under DIR: citus and ex7 there, added to the
+#                                    coordinator, SELECT ex7.distribute() again (its sequence range); shards stay
+#                                    where they are until a rebalance (docs/scale-out.md, "Adding a worker")
+#   tools/citus.sh stop DIR          stop every node under DIR
 # Exit status: 0 ready; 2 everything up but ex7.distribute() failed (the nodes keep running to look into it);
 # 1 anything else (the nodes are stopped).
 # Each node is a PostgreSQL 15 cluster of its own (DIR/coord, DIR/w1, DIR/w2: data folder, log), listening on
@@ -23,7 +26,8 @@ NODES=(coord w1 w2)
 
 stop_all() {
 	local dir=$1 n
-	for n in "${NODES[@]}"; do
+	for n in "$dir"/*/; do
+		n=$(basename "$n")
 		if [ -f "$dir/$n/data/postmaster.pid" ]; then
 			say "stopping $n ($dir/$n)"
 			cluster_stop "$dir/$n"
@@ -54,14 +58,15 @@ psql_node() {
 
 cmd=${1:-}
 DIR=${2:-}
-[ -n "$cmd" ] && [ -n "$DIR" ] || die "usage: tools/citus.sh start DIR [DB] | stop DIR"
+usage="usage: tools/citus.sh start DIR [DB] | add DIR NAME | stop DIR"
+[ -n "$cmd" ] && [ -n "$DIR" ] || die "$usage"
 case "$cmd" in
 	stop)
 		stop_all "$DIR"
 		exit 0
 		;;
-	start) ;;
-	*) die "usage: tools/citus.sh start DIR [DB] | stop DIR" ;;
+	start | add) ;;
+	*) die "$usage" ;;
 esac
 
 DB=${3:-ex7}
@@ -82,13 +87,16 @@ preload=citus
 # cluster_start adds cron_opts (pg_cron alone in shared_preload_libraries) before these options; the later
 # -c wins, so citus comes first. -k puts every node's socket in DIR (the names differ by port). The log lines
 # start with the SQLSTATE (tools/test_citus.sh sorts the errors by it; no spaces in an option, as the e2e
-# restart tests start a node again from the words of postmaster.opts).
+# restart tests start a node again from the words of postmaster.opts). wal_level=logical: the shard
+# rebalancer moves shards by logical replication while writes go on (docs/scale-out.md).
 opts="-c fsync=off -c max_connections=150 -c shared_preload_libraries=$preload -k $DIR \
--c citus.shard_count=${CITUS_SHARD_COUNT:-8} -c max_prepared_transactions=50 -c log_line_prefix=%e:%m:[%p]:"
+-c citus.shard_count=${CITUS_SHARD_COUNT:-8} -c max_prepared_transactions=50 -c log_line_prefix=%e:%m:[%p]: \
+-c wal_level=logical"
 
 declare -A PORT
-base=57432
-for n in "${NODES[@]}"; do
+# node_up NAME BASE: initdb and start node NAME under DIR on the first free port from BASE (PORT[NAME])
+node_up() {
+	local n=$1 base=$2
 	if [ -f "$DIR/$n/data/PG_VERSION" ]; then
 		die "$DIR/$n already holds a cluster: stop it (tools/citus.sh stop $DIR) and remove $DIR, or use another folder"
 	fi
@@ -98,16 +106,41 @@ for n in "${NODES[@]}"; do
 	# the servers get no descriptor of ours but 0-2: a caller holding a lock on an open file (flock FILE
 	# tools/citus.sh ..., tools/try.sh's /tmp/ex7-try.lock on 9) must not leave the lock held by servers that
 	# outlive it (cluster_start closes 9 only)
-	CLUSTER_PORT=$(
+	PORT[$n]=$(
 		for fd in /proc/$BASHPID/fd/*; do
 			fd=${fd##*/}
 			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
 		done
 		cluster_start_any "$DIR/$n" "$base" "$opts" >&2 && echo "$CLUSTER_PORT"
-	) || { stop_all "$DIR"; die "$n did not start (log: $DIR/$n/postgresql.log)"; }
-	PORT[$n]=$CLUSTER_PORT
-	base=$((CLUSTER_PORT + 1))
+	) || { [ "$cmd" = start ] && stop_all "$DIR"; die "$n did not start (log: $DIR/$n/postgresql.log)"; }
 	say "$n listens on 127.0.0.1:${PORT[$n]}"
+}
+fail() { stop_all "$DIR"; die "$*"; }
+
+if [ "$cmd" = add ]; then
+	NAME=${3:-}
+	case "$NAME" in [a-z]*[0-9]) ;; *) die "$usage (NAME: a lower-case node name such as w3)" ;; esac
+	[ -f "$DIR/ports" ] || die "$DIR/ports not found: start the cluster first (tools/citus.sh start $DIR)"
+	. "$DIR/ports"
+	last=$(grep -hoE '_PORT=[0-9]+' "$DIR/ports" | cut -d= -f2 | sort -n | tail -1)
+	node_up "$NAME" $((last + 1))
+	echo "$(echo "$NAME" | tr a-z A-Z)_PORT=${PORT[$NAME]}" >>"$DIR/ports"
+	say "$NAME: CREATE DATABASE $DB, CREATE EXTENSION citus, ex7"
+	psql_node "${PORT[$NAME]}" postgres "CREATE DATABASE $DB" || die "CREATE DATABASE on $NAME failed"
+	psql_node "${PORT[$NAME]}" "$DB" "SET client_min_messages = warning" "CREATE EXTENSION citus" \
+		"CREATE EXTENSION ex7" || die "CREATE EXTENSION on $NAME failed"
+	say "coordinator: citus_add_node for $NAME, SELECT ex7.distribute() for its sequence range"
+	psql_node "$COORD_PORT" "$DB" "SET client_min_messages = warning" \
+		"SELECT citus_add_node('127.0.0.1', ${PORT[$NAME]})" "SELECT ex7.distribute()" >/dev/null ||
+		die "adding $NAME to the cluster failed"
+	say "$NAME added: 127.0.0.1:${PORT[$NAME]} (no shards yet: SELECT citus_rebalance_start())"
+	exit 0
+fi
+
+base=57432
+for n in "${NODES[@]}"; do
+	node_up "$n" "$base"
+	base=$((PORT[$n] + 1))
 done
 cat >"$DIR/ports" <<EOF
 # written by tools/citus.sh start: the nodes of the Citus cluster in this folder
@@ -118,17 +151,16 @@ PGHOST=$DIR
 DB=$DB
 EOF
 
-fail() { stop_all "$DIR"; die "$*"; }
 for n in "${NODES[@]}"; do
 	say "$n: CREATE DATABASE $DB, CREATE EXTENSION citus"
 	psql_node "${PORT[$n]}" postgres "CREATE DATABASE $DB" || fail "CREATE DATABASE on $n failed"
 	psql_node "${PORT[$n]}" "$DB" "SET client_min_messages = warning" "CREATE EXTENSION citus" ||
 		fail "CREATE EXTENSION citus on $n failed"
 done
-# ex7 goes onto each worker before the coordinator creates it: Citus forwards CREATE EXTENSION to the
-# workers as CREATE EXTENSION IF NOT EXISTS inside a two-phase commit, and PostgreSQL cannot PREPARE a
-# transaction that ran NOTIFY, which the install script's seed rows do (the tiers_changed trigger). On a
-# worker that already has it the forwarded statement does nothing. (docs/scale-out.md says the same to operators.)
+# ex7 goes onto each worker before the coordinator creates it, as docs/scale-out.md tells operators: Citus
+# forwards CREATE EXTENSION to the workers as CREATE EXTENSION IF NOT EXISTS inside a two-phase commit, and
+# PostgreSQL cannot PREPARE a transaction that ran NOTIFY (0.2.0's install did, from a trigger on ex7.tiers).
+# On a worker that already has it the forwarded statement does nothing.
 for n in w1 w2; do
 	say "$n: CREATE EXTENSION ex7"
 	psql_node "${PORT[$n]}" "$DB" "SET client_min_messages = warning" "CREATE EXTENSION ex7" ||

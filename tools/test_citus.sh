@@ -15,7 +15,9 @@
 #      the user's worker);
 #   7. test/citus/existing.sh: a second database filled by test/checks/backup_fill.sql before it is distributed,
 #      then distributed: the rows move (same counts, nothing left on the coordinator, placement as above);
-#   8. the errors the nodes logged (SQLSTATE outside class X7, which the suites provoke on purpose), counted by
+#   8. test/citus/rebalance.sh: a third worker added and the shards rebalanced onto it, the rows and their
+#      placement kept, a moved user served, ex7d listening on the new node;
+#   9. the errors the nodes logged (SQLSTATE outside class X7, which the suites provoke on purpose), counted by
 #      message: where the Citus error texts are.
 # Prints "ok - ..." / "not ok - ..." per check and ends with "N passed, N failed" (non-zero exit on failure).
 # Not part of make test: it takes far longer than make test's 15-minute budget on two cores and needs Citus.
@@ -190,8 +192,19 @@ echo "== distributing a database that already holds data (test/citus/existing.sh
 bash test/citus/existing.sh "$TMP/citus" | tee "$TMP/existing.log"
 count "$TMP/existing.log"
 
+echo "== a third worker and a rebalance (test/citus/rebalance.sh)"
+bash test/citus/rebalance.sh "$TMP/citus" "$TMP/ex7d.log" | tee "$TMP/rebalance.log"
+count "$TMP/rebalance.log"
+code=$(health)
+if kill -0 "$EX7D_PID" 2>/dev/null && [ "$code" = 200 ]; then
+	verdict ok "ex7d on the coordinator still answers /api/health after the rebalance"
+else
+	verdict not "ex7d on the coordinator after the rebalance: /api/health $code $(tail -3 "$TMP/ex7d.log")"
+fi
+
 echo "== errors the nodes logged outside class X7, by message (count, node, SQLSTATE: message)"
-for n in coord w1 w2; do
+for n in coord w1 w2 w3; do
+	[ -f "$TMP/citus/$n/postgresql.log" ] || continue
 	# log_line_prefix (tools/citus.sh) puts the SQLSTATE first: "XX000:2026-... UTC:[pid]:ERROR:  ..."; an
 	# error's DETAIL line (Citus's reason behind "could not create distributed plan") is joined to it
 	awk -v node="$n" '
