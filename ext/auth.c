@@ -2,7 +2,8 @@
  *
  * auth.c
  *	  Password hashing for the self-hosted login (docs/account.md): scrypt (RFC 7914) from OpenSSL,
- *	  a random salt per password, the parameters stored with the hash, constant-time comparison.
+ *	  a random salt per password, the parameters stored with the hash, constant-time comparison; and the
+ *	  constant-time comparison of other secrets (secret_equal: the webhook intake, docs/webhooks.md).
  *
  * A stored hash is a PHC-style string: $scrypt$ln=15,r=8,p=1$<salt>$<hash>, salt 16 random bytes and
  * hash 32 bytes, both standard base64 without padding. ln is log2(N). N = 2^15, r = 8, p = 1 is
@@ -146,4 +147,22 @@ password_verify(PG_FUNCTION_ARGS)
 	ok = CRYPTO_memcmp(got, want, hashlen) == 0;
 	OPENSSL_cleanse(got, sizeof(got));
 	PG_RETURN_BOOL(ok);
+}
+
+/*
+ * secret_equal(a bytea, b bytea) returns boolean: true when a and b are the same bytes. The time taken
+ * depends on the lengths only (CRYPTO_memcmp), not on where they first differ, so a caller that compares
+ * a secret (or its digest, as the webhook intake does: docs/webhooks.md) leaks nothing byte by byte.
+ */
+PG_FUNCTION_INFO_V1(secret_equal);
+Datum
+secret_equal(PG_FUNCTION_ARGS)
+{
+	bytea	   *a = PG_GETARG_BYTEA_PP(0);
+	bytea	   *b = PG_GETARG_BYTEA_PP(1);
+	size_t		alen = VARSIZE_ANY_EXHDR(a);
+
+	if (alen != VARSIZE_ANY_EXHDR(b))
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(CRYPTO_memcmp(VARDATA_ANY(a), VARDATA_ANY(b), alen) == 0);
 }

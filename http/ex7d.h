@@ -45,7 +45,9 @@ typedef enum ArgKind
 	ARG_BODY_INT,				/* body member: an integer */
 	ARG_RAW_BODY,				/* the body exactly as sent, any content type ("" when empty): signed
 								 * webhooks verify these bytes, form logins parse them in the function */
-	ARG_CLIENT_ADDR				/* the client address (the trusted proxy's header, else the peer) */
+	ARG_CLIENT_ADDR,			/* the client address (the trusted proxy's header, else the peer) */
+	ARG_PUBLIC_URL				/* EX7_PUBLIC_URL, the API's public URL (NULL when unset): absolute
+								 * links in a body, such as a hook's url (docs/webhooks.md) */
 } ArgKind;
 
 typedef struct Req Req;

@@ -534,6 +534,11 @@ build_args(Req *r, const Match *m, char **values)
 			case ARG_CLIENT_ADDR:
 				v = client_addr(r, addr, sizeof(addr));
 				break;
+			case ARG_PUBLIC_URL:
+				v = getenv("EX7_PUBLIC_URL");
+				if (v != NULL && *v == '\0')
+					v = NULL;
+				break;
 			case ARG_RAW_BODY:
 				{
 					struct evbuffer *in = evhttp_request_get_input_buffer(r->req);

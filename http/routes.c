@@ -204,6 +204,7 @@ const Route routes[] = {
 #include "routes_account.h"
 #include "routes_alerts.h"
 #include "routes_performance.h"
+#include "routes_hooks.h"
 };
 
 const int	nroutes = sizeof(routes) / sizeof(routes[0]);

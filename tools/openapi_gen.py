@@ -184,6 +184,8 @@ def sql_raises():
         direct[name] = ({int(x) for x in re.findall(r'ex7\._raise\(\s*(\d{3})', body)} |
                         {int(x) for x in re.findall(r"ERRCODE\s*=\s*'X7(\d{3})'", body)} |
                         {int(x) for x in re.findall(r"'_status'\s*,\s*(\d{3})", body)} |
+                        # the webhook intake's soft answers: ex7._hook_log(user, hook, now, outcome, STATUS, ...)
+                        {int(x) for x in re.findall(r"ex7\._hook_log\((?:[^,()]*,){4}\s*(\d{3})", body)} - {200} |
                         # a status answered as a value (the login's {"status": 401, "body": ...}, http/auth.c)
                         {int(x) for x in re.findall(r"[\"']status[\"']\s*[:,]\s*([45]\d\d)\b", body)} |
                         c_file.get(c_symbol.get(name), set()))
@@ -426,7 +428,10 @@ doc = {
                         status={'enum': check_enum('signals', 'status')},
                         close_reason={'enum': [None, *check_enum('signals', 'close_reason')]}, close_price=ndec, closed_at=nts,
                         pnl_points=ndec, pnl_ticks=ndec, gross_pnl=ndec, slippage_ticks=ndec, slippage_cost=ndec,
-                        commission=ndec, net_pnl=ndec, tag={'type': ['string', 'null'], 'maxLength': 64}),
+                        commission=ndec, net_pnl=ndec, tag={'type': ['string', 'null'], 'maxLength': 64},
+                        source={'enum': ['engine', 'webhook'],   # ext/sql/79_hooks_schema.sql (an ALTER TABLE)
+                                'description': 'engine (the dispatcher, fire_signal) or webhook (a hook\'s alert: docs/webhooks.md)'},
+                        hook_id={'type': ['string', 'null'], 'format': 'uuid', 'description': 'the hook of a webhook signal'}),
             # close_signal: the signal and where its close price came from (ext/sql/60_signals.sql, close_signal)
             'ClosedSignal': {'allOf': [{'$ref': '#/components/schemas/Signal'}, S(
                 close_price_source={'enum': ['request', 'mark']},

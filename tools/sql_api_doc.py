@@ -28,6 +28,7 @@ areas = {
     '76_alerts': ('Alert channels, subscriptions and deliveries', 'docs/alerts.md'),
     '77_notifications': ('In-app notifications', 'docs/alerts.md'),
     '78_price_alerts': ('Price alerts', 'docs/alerts.md'),
+    '79_webhooks': ('Webhook intake: hooks and TradingView alerts', 'docs/webhooks.md'),
     '80_runtimes': ('Runtimes', 'docs/runtimes.md'),
     '86_jobs': ('Jobs on a clock', 'docs/jobs.md'),
     '90_health': ('Health', 'docs/http.md'),

@@ -41,10 +41,12 @@ AS $$
         'slippage_cost', s.slippage_cost::pg_catalog.text,
         'commission', s.commission::pg_catalog.text,
         'net_pnl', s.net_pnl::pg_catalog.text,
-        'tag', s.tag);
+        'tag', s.tag,
+        'source', s.source,
+        'hook_id', s.hook_id);
 $$;
 COMMENT ON FUNCTION ex7._signal_json(ex7.signals) IS
-'Returns a signal as the API shows it (SignalOut): ids, instrument, timeframe, mode, side, size, prices, bar_ts, fired_at, status, close fields, P&L fields and tag; decimals as strings.';
+'Returns a signal as the API shows it (SignalOut): ids, instrument, timeframe, mode, side, size, prices, bar_ts, fired_at, status, close fields, P&L fields, tag, and where it came from (source engine|webhook, hook_id); decimals as strings.';
 
 CREATE OR REPLACE FUNCTION ex7._audit_json(a ex7.signal_audit)
 RETURNS jsonb
@@ -122,6 +124,25 @@ CREATE OR REPLACE FUNCTION ex7.fire_signal(p_user uuid, p_strategy_id uuid, p_mo
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
+BEGIN
+    RETURN ex7._fire_signal(p_user, p_strategy_id, p_mode, p_side, p_size, p_entry_price, p_bar_ts, p_tag,
+                            p_stop_price, p_target_price, 'engine', NULL);
+END
+$$;
+COMMENT ON FUNCTION ex7.fire_signal(uuid, uuid, text, text, integer, numeric, timestamptz, text, numeric, numeric) IS
+'Returns {decision: fired, signal, event_id} after publishing a signal of the user''s strategy through the risk gate, or {decision: blocked, blocked: <Get Blocked item>} when the gate refuses (recorded in signals_blocked and the audit; not an error). X7404 for a strategy that is missing, soft-deleted or another user''s; X7422 for bad input or a price off the tick grid.';
+
+/*
+ * _fire_signal: fire_signal's work, for every source of signals: the engine (fire_signal, the dispatcher's
+ * path) and the webhook intake (ex7.hook_intake, 79_webhooks.sql), which records where the signal came
+ * from (p_source, p_hook_id). One gate for all of them.
+ */
+CREATE OR REPLACE FUNCTION ex7._fire_signal(p_user uuid, p_strategy_id uuid, p_mode text, p_side text, p_size integer,
+                                p_entry_price numeric, p_bar_ts timestamptz, p_tag text,
+                                p_stop_price numeric, p_target_price numeric, p_source text, p_hook_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+AS $$
 DECLARE
     st ex7.strategies;
     v_tick numeric;
@@ -179,9 +200,9 @@ BEGIN
     END IF;
 
     INSERT INTO ex7.signals (user_id, strategy_id, strategy_version, instrument, timeframe, mode, side, size,
-                             entry_price, stop_price, target_price, bar_ts, tag)
+                             entry_price, stop_price, target_price, bar_ts, tag, source, hook_id)
     VALUES (p_user, st.id, st.current_version, st.instrument, st.timeframe, p_mode, p_side, p_size,
-            p_entry_price, p_stop_price, p_target_price, p_bar_ts, p_tag)
+            p_entry_price, p_stop_price, p_target_price, p_bar_ts, p_tag, p_source, p_hook_id)
     RETURNING * INTO s;
     v_json := ex7._signal_json(s);
     v_event := ex7._emit_event(p_user, 'signal', s.id, s.strategy_id, v_json);
@@ -192,8 +213,8 @@ BEGIN
     RETURN pg_catalog.jsonb_build_object('decision', 'fired', 'signal', v_json, 'event_id', v_event);
 END
 $$;
-COMMENT ON FUNCTION ex7.fire_signal(uuid, uuid, text, text, integer, numeric, timestamptz, text, numeric, numeric) IS
-'Returns {decision: fired, signal, event_id} after publishing a signal of the user''s strategy through the risk gate, or {decision: blocked, blocked: <Get Blocked item>} when the gate refuses (recorded in signals_blocked and the audit; not an error). X7404 for a strategy that is missing, soft-deleted or another user''s; X7422 for bad input or a price off the tick grid.';
+COMMENT ON FUNCTION ex7._fire_signal(uuid, uuid, text, text, integer, numeric, timestamptz, text, numeric, numeric, text, uuid) IS
+'Returns what ex7.fire_signal returns, for a signal of source p_source (engine or webhook, with the hook p_hook_id): the one path of every fire through the risk gate.';
 
 /* ---------------------------------------------------------------------------------------------------
  * Read side.

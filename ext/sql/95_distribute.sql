@@ -34,7 +34,7 @@ AS $$
         ('alert_subscriptions', 'user', 'user_id'), ('alert_deliveries', 'user', 'user_id'),
         ('alert_usage', 'user', 'user_id'), ('notifications', 'user', 'user_id'),
         ('notification_preferences', 'user', 'user_id'), ('price_alerts', 'user', 'user_id'),
-        ('price_alert_logs', 'user', 'user_id'),
+        ('price_alert_logs', 'user', 'user_id'), ('hooks', 'user', 'user_id'), ('hook_events', 'user', 'user_id'),
         -- distributed by their own key
         ('rate_counters', 'own', 'subject'), ('auth_attempts', 'own', 'subject'), ('waitlist', 'own', 'email'),
         ('stripe_events', 'own', 'id'),

@@ -97,3 +97,14 @@ REVOKE EXECUTE ON FUNCTION ex7.run_due_jobs(timestamptz), ex7.run_job(text, time
     ex7._job_call(text, timestamptz), ex7.job_billing_expire(timestamptz), ex7.job_runtimes_settle(timestamptz),
     ex7.job_backtests_reap(timestamptz), ex7._job_backtests_reap_here(timestamptz), ex7.job_retention(timestamptz)
     FROM PUBLIC, ex7_user;
+-- hooks (79_hooks_schema.sql, docs/webhooks.md): a bound role manages its hooks and reads their log, never
+-- the secret's digest; the public intake is ex7d's (it authenticates the caller by the secret)
+REVOKE ALL ON ex7.hooks FROM ex7_user;
+GRANT SELECT (id, user_id, strategy_id, label, mode, max_age_seconds, dedupe_seconds, paused_at, created_at,
+              updated_at, secret_rotated_at) ON ex7.hooks TO ex7_user;
+GRANT INSERT, DELETE ON ex7.hooks TO ex7_user;
+GRANT UPDATE (label, paused_at, max_age_seconds, dedupe_seconds, updated_at, secret_hash, secret_rotated_at)
+    ON ex7.hooks TO ex7_user;
+GRANT DELETE ON ex7.hook_events TO ex7_user;
+REVOKE EXECUTE ON FUNCTION ex7.hook_intake(text, text, timestamptz), ex7._hook_log(uuid, uuid, timestamptz, text,
+    integer, text, text, jsonb, jsonb) FROM PUBLIC, ex7_user;

@@ -153,3 +153,6 @@ DROP FUNCTION ex7._bar_blocks_remove(bytea, bytea);
 SELECT pg_catalog.pg_extension_config_dump('ex7.bar_blocks', '');
 COMMENT ON TABLE ex7.bar_blocks IS 'Columnar copy of ex7.bars, one row per block of 64 bar slots of a series (block = floor(epoch seconds of ts / (timeframe seconds * 64))), brought up to date by ex7._bar_blocks_sync, which the ingest functions call in their transaction (after any other write to ex7.bars: ex7.bar_blocks_rebuild); read by the backtest (ext/barblocks.c). Compare with ex7.bar_blocks_check.';
 
+
+-- Webhook intake (docs/webhooks.md): hooks, their log, where a signal came from, the tier cap on hooks
+-- include ext/sql/79_hooks_schema.sql

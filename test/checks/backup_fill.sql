@@ -94,3 +94,9 @@ SELECT ex7.ingest_bar('MNQ', '1m', '2026-11-30 19:01+00', 18090, 18120, 18090, 1
 -- Jobs on a clock (jobs): the operator's setting of one job, a run of another (docs/jobs.md)
 SELECT ex7.job_configure('retention', true, interval '2 hours') IS NOT NULL AS configured;
 SELECT ex7.run_job('backtests_reap', now()) IS NOT NULL AS reaped;
+
+-- Webhook intake (hooks, hook_events): a hook on A's ready strategy and one TradingView alert it accepts
+SELECT ex7.create_hook(:'ua', jsonb_build_object('strategy_id', :'sa', 'label', 'fill tv')) AS hook \gset
+SELECT ex7.hook_intake(:'hook'::jsonb ->> 'id', jsonb_build_object('passphrase', :'hook'::jsonb ->> 'secret',
+           'ticker', 'CME_MINI:MNQ1!', 'action', 'buy', 'contracts', 1, 'price', 18105, 'sentiment', 'long',
+           'id', 'fill-1')::text) ->> 'outcome' AS hooked;
