@@ -218,7 +218,7 @@ BEGIN
     RETURN ex7._hook_get(p_user, p_id, p_public_url);
 END
 $$;
-COMMENT ON FUNCTION ex7.get_hook(uuid, uuid, text) IS 'Returns one of the user''s hooks (GET /api/hooks/{hook_id}/settings); X7404 when not the user''s.';
+COMMENT ON FUNCTION ex7.get_hook(uuid, uuid, text) IS 'Returns one of the user''s hooks (GET /api/hooks/{hook_id} with a token); X7404 when not the user''s.';
 
 /*
  * update_hook: PATCH /api/hooks/{hook_id}, any of {"label", "paused", "max_age_seconds", "dedupe_seconds"}.

@@ -2,7 +2,7 @@
 -- forced with the per-user policy, every object documented with COMMENT ON, and the indexes that serve
 -- each keyset order actually used by the planner (checked with EXPLAIN on a realistic table).
 BEGIN;
-SELECT plan(50);
+SELECT plan(51);
 
 SELECT has_schema('ex7');
 SELECT tables_are('ex7', ARRAY['users', 'tiers', 'role_bindings', 'secrets', 'instruments', 'strategies',
@@ -16,6 +16,8 @@ SELECT tables_are('ex7', ARRAY['users', 'tiers', 'role_bindings', 'secrets', 'in
     -- alerts, notifications, price alerts (docs/alerts.md)
     'alert_channels', 'alert_subscriptions', 'alert_deliveries', 'alert_usage', 'notifications',
     'notification_preferences', 'price_alerts', 'price_alert_logs',
+    -- webhook intake (docs/webhooks.md)
+    'hooks', 'hook_events',
     -- the run state of the jobs on a clock (docs/jobs.md)
     'jobs',
     -- the digests of the install's seed rows, which pg_dump leaves out (docs/operations.md, "Backup and restore")
@@ -38,6 +40,10 @@ SELECT ok(NOT has_function_privilege('ex7_user', 'ex7.stripe_apply_event(jsonb)'
           AND NOT has_function_privilege('ex7_user', 'ex7.alerts_resend_event(jsonb)', 'EXECUTE')
           AND NOT has_function_privilege('ex7_user', 'ex7.auth_login(text, text, text)', 'EXECUTE'),
           'webhooks, comps, the outbox worker and the login are not callable by bound roles');
+SELECT ok(NOT has_column_privilege('ex7_user', 'ex7.hooks', 'secret_hash', 'SELECT')
+          AND has_column_privilege('ex7_user', 'ex7.hooks', 'label', 'SELECT')
+          AND NOT has_function_privilege('ex7_user', 'ex7.hook_intake(text, text, timestamptz)', 'EXECUTE'),
+          'a bound role sees its hooks, never their secret''s digest, and does not call the public intake');
 SELECT ok(NOT has_function_privilege('ex7_user', 'ex7.set_validation_policy(jsonb)', 'EXECUTE'),
           'the Judge''s policy is the operator''s');
 SELECT ok(NOT has_function_privilege('ex7_user', 'ex7._backtest_launch(uuid)', 'EXECUTE'),
