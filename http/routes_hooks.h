@@ -13,14 +13,15 @@
 	 {U, {ARG_BODY, "body", NULL}, {ARG_PUBLIC_URL, "url", NULL}}, .body_required = true},
 	/*
 	 * The intake: public, since TradingView can neither sign a request nor set a header; the hook's id
-	 * in the path and the secret in the body's passphrase authenticate it (ex7.hook_intake). The id is
-	 * text here: a malformed one is the same 404 as an unknown one. The body goes as sent (TradingView
-	 * posts the alert's message, with a text/plain type when it is not JSON). A refusal the function
-	 * records comes back as {"_status": N, ...}: alerts_soft_status answers N.
+	 * in the path and the secret in the body's passphrase authenticate it (ex7.hook_intake). A
+	 * malformed id is 422 as on every item route; an unknown hook and a wrong secret are the same 404.
+	 * The body goes as sent (TradingView posts the alert's message, with a text/plain type when it is
+	 * not JSON). A refusal the function records comes back as {"_status": N, "detail": ...}:
+	 * alerts_soft_status answers N with the detail.
 	 */
 	{EVHTTP_REQ_POST, "/api/hooks/{hook_id}", AUTH_PUBLIC, 200,
 	 SQL("hook_intake", "SELECT ex7.hook_intake($1, $2)", 2),
-	 {{ARG_PATH_TEXT, "hook_id", NULL}, {ARG_RAW_BODY, "body", NULL}}, NULL, false, alerts_soft_status},
+	 {{ARG_PATH_UUID, "hook_id", NULL}, {ARG_RAW_BODY, "body", NULL}}, NULL, false, alerts_soft_status},
 	{EVHTTP_REQ_GET, "/api/hooks/{hook_id}", AUTH_USER, 200,
 	 SQL("get_hook", "SELECT ex7.get_hook($1::uuid, $2::uuid, $3)", 3),
 	 {U, {ARG_PATH_UUID, "hook_id", NULL}, {ARG_PUBLIC_URL, "url", NULL}}},

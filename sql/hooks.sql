@@ -145,6 +145,16 @@ SELECT ex7.update_hook(:'ua', :'hook', '{"paused": false, "label": "renamed"}') 
 SELECT ex7.hook_intake(:'hook_draft', pg_temp.tv('buy', '1', '43001', 'long', 'd-1', :now,
                        (SELECT ex7.rotate_hook_secret(:'ua', :'hook_draft') ->> 'secret')), :now) AS draft_strategy;
 
+-- a paused and a deleted strategy (hooks made directly, past the tier cap): rejected the same way
+SELECT pg_temp.make(:'ua', 'Paused', '{promote,promote,pause}') AS s_paused,
+       pg_temp.make(:'ua', 'Gone', '{promote}') AS s_gone \gset
+SELECT ex7.delete_strategy(:'ua', :'s_gone') IS NOT NULL AS gone;
+INSERT INTO ex7.hooks (user_id, strategy_id, label, secret_hash)
+SELECT :'ua', s, 'direct', ex7._hook_digest('whk_direct') FROM unnest(ARRAY[:'s_paused', :'s_gone']::uuid[]) s;
+SELECT h.strategy_id = :'s_paused' AS paused_strategy,
+       ex7.hook_intake(h.id::text, pg_temp.tv('buy', '1', '43001', 'long', 'g-1', :now, 'whk_direct'), :now) AS answer
+  FROM ex7.hooks h WHERE h.label = 'direct' ORDER BY 1;
+
 -- rotation: the old secret is a 404 from then on, the new one works
 SELECT ex7.rotate_hook_secret(:'ua', :'hook') ->> 'secret' AS secret2 \gset
 SELECT ex7_test.err(format('SELECT ex7.hook_intake(%L, %L, %L)', :'hook', pg_temp.tv('sell', '1', '43001', 'flat', 'r-1'), :now)) AS old_secret;

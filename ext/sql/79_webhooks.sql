@@ -575,9 +575,11 @@ COMMENT ON FUNCTION ex7._hook_log(uuid, uuid, timestamptz, text, integer, text, 
 /*
  * hook_intake: POST /api/hooks/{hook_id}, public. p_hook is the path segment, p_body the request body as
  * sent (TradingView posts the alert's message text, JSON when it is JSON). In order:
- *   1. the body must be a JSON object (422, recorded nowhere: no hook is known yet);
+ *   1. the body must be a JSON object (422, "field required" when empty; recorded nowhere: no hook is
+ *      known yet);
  *   2. the hook and its secret: "passphrase" compared in constant time with the hook's; an unknown hook,
- *      a malformed id and a wrong or missing secret are the same 404 and are not recorded;
+ *      an id that is not a uuid (ex7d answers 422 before) and a wrong or missing secret are the same 404
+ *      and are not recorded;
  *   3. the user row is locked, as every fire and close of the user takes it (60_signals.sql): two copies
  *      of one alert run one after the other, and the second finds the first in the log;
  *   4. per-hook rate limit, 60 a minute and 5,000 a day (429, rate_limited);
@@ -623,6 +625,9 @@ DECLARE
     v_close_ids uuid[];
     v_reason text;
 BEGIN
+    IF p_body IS NULL OR pg_catalog.btrim(p_body) = '' THEN
+        PERFORM ex7._invalid('["body"]', 'field required', 'value_error.missing');
+    END IF;
     BEGIN
         v_body := p_body::jsonb;
     EXCEPTION WHEN invalid_text_representation THEN

@@ -78,14 +78,17 @@ test('a TradingView alert (text/plain) fires a signal through the gate; the same
   assert.deepEqual(r.body.closed.map((s) => [s.id, s.close_reason, s.close_price]), [[sig, 'exit_signal', '20003.5']]);
 });
 
-test('a wrong secret, an unknown hook and a malformed id are the same 404; a body that is not JSON is 422', async () => {
+test('a wrong or missing secret and an unknown hook are the same 404; a malformed id or a body that is not JSON is 422', async () => {
   for (const [id, body] of [[hook, tv({ passphrase: 'whk_wrong', id: 'w-1' })], [uid('6b', 999), tv({ id: 'w-2' })],
-    ['not-a-hook', tv({ id: 'w-3' })], [hook, JSON.stringify({ ticker: 'MNQ1!', action: 'buy', contracts: 1 })]]) {
+    [hook, JSON.stringify({ ticker: 'MNQ1!', action: 'buy', contracts: 1 })]]) {
     const r = await post(id, body);
     assert.equal(r.status, 404, `${id}: ${r.text}`);
     assert.deepEqual(r.body, { detail: 'hook not found' });
   }
-  const r = await post(hook, 'buy MNQ now');
+  let r = await post('not-a-hook', tv({ id: 'w-3' }));
+  assert.equal(r.status, 422);
+  assert.deepEqual(r.body.detail[0].loc, ['path', 'hook_id']);
+  r = await post(hook, 'buy MNQ now');
   assert.equal(r.status, 422);
   assert.deepEqual(r.body.detail[0].loc, ['body']);
 });
