@@ -98,8 +98,10 @@ PARAM_ENUM = {
 }
 
 # Each area with a route file (http/routes_AREA.h) may keep its texts in tools/openapi_AREA.py: dicts
-# TAGS (list of (prefix, tag)), SUMMARY, RESULT, BODY, SCHEMAS and DESCRIPTION (operationId -> text).
-AREA_SCHEMAS, DESCRIPTION = {}, {}
+# TAGS (list of (prefix, tag)), SUMMARY, RESULT, BODY, SCHEMAS and DESCRIPTION (operationId -> text), and
+# NEVER (operationId -> {status: why}): statuses the call graph below finds but the operation cannot answer
+# (a helper's check of an argument the operation never passes as NULL).
+AREA_SCHEMAS, DESCRIPTION, NEVER = {}, {}, {}
 for area in sorted((top / 'tools').glob('openapi_*.py')):
     if area.name == 'openapi_gen.py':
         continue
@@ -114,6 +116,7 @@ for area in sorted((top / 'tools').glob('openapi_*.py')):
             raise SystemExit(f'openapi_gen: schema {k} of {area.name} is already defined by another area')
     AREA_SCHEMAS.update(mod.get('SCHEMAS', {}))
     DESCRIPTION.update(mod.get('DESCRIPTION', {}))
+    NEVER.update(mod.get('NEVER', {}))
 
 def qschema(kind, default):
     t = {'QUERY_INT': {'type': 'integer'}, 'QUERY_UUID': {'type': 'string', 'format': 'uuid'},
@@ -355,6 +358,7 @@ for m in route_re.finditer(src):
     if counted:
         codes.add(429)                  # router.c, admit
     codes.add(503)                      # every route runs on the pool: unavailable, busy, shutting down
+    codes -= set(NEVER.get(name, {}))
     for c in sorted(codes):
         responses[str(c)] = {'$ref': f'#/components/responses/{c}'}
     if name == 'health':

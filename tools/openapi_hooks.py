@@ -80,3 +80,8 @@ DESCRIPTION = {
     'rotate_hook_secret': 'The new secret is in this answer only; the old one answers 404 from then on.',
     'delete_hook': 'Its log goes with it; the signals it fired stay.',
 }
+NEVER = {
+    # the intake acts for the hook's owner, found by the hook: the helpers' 401 for a NULL acting user
+    # (ex7._ensure_user, ex7._require_compliance) cannot happen on this public route
+    'hook_intake': {401: 'the acting user is the hook\'s owner, never NULL'},
+}
