@@ -75,7 +75,7 @@ DESCRIPTION = {
     'hook_intake': 'TradingView\'s Webhook URL. An unknown hook, a malformed id and a wrong or missing passphrase are the '
                    'same 404 and are not logged. Every other call is logged (List Hook Calls). 409 hook_paused, '
                    'strategy_not_active or no_mark_price; 412 documents not accepted; 422 invalid (the failing member\'s '
-                   'locator) or stale (["body","time"]); 429 over 60 alerts a minute or 5000 a day. A repeat (same order '
+                   'locator) or stale (["body","time"]); 429 over the tier\'s hook_alerts_per_minute or hook_alerts_per_day. A repeat (same order '
                    'id, or same body within dedupe_seconds) answers 200 with the first result and fires nothing.',
     'rotate_hook_secret': 'The new secret is in this answer only; the old one answers 404 from then on.',
     'delete_hook': 'Its log goes with it; the signals it fired stay.',

@@ -69,7 +69,8 @@ ALTER TABLE ex7.signals
 COMMENT ON COLUMN ex7.signals.source IS 'engine (the dispatcher, fire_signal) or webhook (a hook''s alert: hook_id names it).';
 
 /*
- * The tier cap on hooks (docs/billing.md). On an upgrade a tier row still exactly as the install seeded it
+ * The tier's caps on hooks (docs/billing.md, docs/webhooks.md): how many a user may have, and how many alerts
+ * each hook takes a minute and a day. On an upgrade a tier row still exactly as the install seeded it
  * stays seed (ex7.seed_rows, 01_backup_schema.sql): its new digest is recorded, so pg_dump keeps leaving it
  * out. (A fresh install records every seeded row in 98_seed_schema.sql, after this.)
  */
@@ -78,7 +79,10 @@ DECLARE
     v_pristine text[];
 BEGIN
     SELECT pg_catalog.array_agg(t.tier) INTO v_pristine FROM ex7.tiers t WHERE ex7._seed_row('tiers', t);
-    ALTER TABLE ex7.tiers ADD COLUMN hooks_max integer NOT NULL DEFAULT 0 CHECK (hooks_max >= 0);
+    ALTER TABLE ex7.tiers
+        ADD COLUMN hooks_max integer NOT NULL DEFAULT 0 CHECK (hooks_max >= 0),
+        ADD COLUMN hook_alerts_per_minute integer NOT NULL DEFAULT 60 CHECK (hook_alerts_per_minute > 0),
+        ADD COLUMN hook_alerts_per_day integer NOT NULL DEFAULT 5000 CHECK (hook_alerts_per_day > 0);
     UPDATE ex7.tiers SET hooks_max = CASE tier WHEN 'free' THEN 2 WHEN 'operator' THEN 20 ELSE 100 END;
     INSERT INTO ex7.seed_rows (table_name, digest)
     SELECT 'tiers', ex7._row_digest(t) FROM ex7.tiers t WHERE t.tier = ANY (v_pristine)
@@ -86,6 +90,8 @@ BEGIN
 END
 $$;
 COMMENT ON COLUMN ex7.tiers.hooks_max IS 'Hooks a user may have; creating one more is 403 tier_limit_reached.';
+COMMENT ON COLUMN ex7.tiers.hook_alerts_per_minute IS 'Alerts one hook takes a minute; more are 429 (rate_limited in its log).';
+COMMENT ON COLUMN ex7.tiers.hook_alerts_per_day IS 'Alerts one hook takes a UTC day; more are 429 (rate_limited in its log).';
 
 /* Row-level security: as in 10_schema.sql, a bound role sees only its user's rows. */
 DO $$

@@ -582,7 +582,8 @@ COMMENT ON FUNCTION ex7._hook_log(uuid, uuid, timestamptz, text, integer, text, 
  *      and are not recorded;
  *   3. the user row is locked, as every fire and close of the user takes it (60_signals.sql): two copies
  *      of one alert run one after the other, and the second finds the first in the log;
- *   4. per-hook rate limit, 60 a minute and 5,000 a day (429, rate_limited);
+ *   4. per-hook rate limit, the owner's tier's hook_alerts_per_minute and hook_alerts_per_day (60 and 5,000
+ *      as installed; 429, rate_limited);
  *   5. a paused hook, a strategy that is not ready or live (or not live for a live hook), or documents not
  *      accepted: rejected (409, or 412 for the documents);
  *   6. the fields (422 invalid, with the locator); an alert older than the hook's max_age_seconds by its
@@ -610,6 +611,9 @@ DECLARE
     v_dedupe_s integer;
     st ex7.strategies;
     v_rate jsonb;
+    v_tier text;
+    v_per_minute integer;
+    v_per_day integer;
     v_fields jsonb;
     v_err text;
     v_detail text;
@@ -661,11 +665,17 @@ BEGIN
     END IF;
     v_action := pg_catalog.lower(v_body ->> 'action');
 
-    v_rate := ex7.rate_take('hook:' || v_id, 60, 5000, 1, 0, p_now);
+    -- the owner's tier sets the hook's rate (tiers.hook_alerts_per_minute, hook_alerts_per_day); the tier
+    -- first, on its own: it reads the user's rows (docs/citus-statements.md)
+    v_tier := ex7._current_tier(v_user);
+    SELECT t.hook_alerts_per_minute, t.hook_alerts_per_day INTO v_per_minute, v_per_day
+      FROM ex7.tiers t WHERE t.tier = v_tier;
+    v_rate := ex7.rate_take('hook:' || v_id, coalesce(v_per_minute, 60), coalesce(v_per_day, 5000), 1, 0, p_now);
     IF (v_rate ->> 'granted')::integer < 1 THEN
         RETURN ex7._hook_log(v_user, v_id, p_now, 'rate_limited', 429, NULL, v_action, v_body,
             pg_catalog.jsonb_build_object('outcome', 'rate_limited',
-                'detail', 'too many alerts for this hook: at most 60 a minute and 5000 a day',
+                'detail', pg_catalog.format('too many alerts for this hook: at most %s a minute and %s a day',
+                                            coalesce(v_per_minute, 60), coalesce(v_per_day, 5000)),
                 'retry_after', v_rate -> 'retry_after'));
     END IF;
 
