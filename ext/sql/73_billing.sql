@@ -214,15 +214,19 @@ CREATE OR REPLACE FUNCTION ex7._tier_caps(t ex7.tiers)
 RETURNS jsonb
 LANGUAGE sql STABLE
 AS $$
-    -- vix_per_day is the account area's column (72_account_schema.sql): read through the row's JSON
+    -- vix_per_day is the account area's column (72_account_schema.sql), the hook caps the webhook area's
+    -- (79_hooks_schema.sql, created after this file): read through the row's JSON
     SELECT pg_catalog.jsonb_build_object(
         'requests_per_minute', t.requests_per_minute, 'requests_per_day', t.requests_per_day,
         'alerts_per_day', t.alerts_per_day, 'strategies', t.strategies_max,
         'running_runtimes', t.running_runtimes_max,
-        'vix_generations_per_day', pg_catalog.to_jsonb(t) -> 'vix_per_day');
+        'vix_generations_per_day', pg_catalog.to_jsonb(t) -> 'vix_per_day',
+        'hooks', pg_catalog.to_jsonb(t) -> 'hooks_max',
+        'hook_alerts_per_minute', pg_catalog.to_jsonb(t) -> 'hook_alerts_per_minute',
+        'hook_alerts_per_day', pg_catalog.to_jsonb(t) -> 'hook_alerts_per_day');
 $$;
 COMMENT ON FUNCTION ex7._tier_caps(ex7.tiers) IS
-'Returns the feature caps of a tier: {requests_per_minute, requests_per_day, alerts_per_day, strategies, running_runtimes, vix_generations_per_day}.';
+'Returns the feature caps of a tier: {requests_per_minute, requests_per_day, alerts_per_day, strategies, running_runtimes, vix_generations_per_day, hooks, hook_alerts_per_minute, hook_alerts_per_day}.';
 
 CREATE OR REPLACE FUNCTION ex7.billing_tiers()
 RETURNS jsonb
