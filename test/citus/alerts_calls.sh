@@ -7,23 +7,8 @@
 # on the coordinator, statement by statement). One "ok - ..." / "not ok - ..." line per check.
 set -uo pipefail
 DIR=${1:?usage: test/citus/alerts_calls.sh DIR}
-. "$DIR/ports"
-q() { psql -X -qAt -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$COORD_PORT" -U postgres -d "$DB" "$@" 2>&1; }
-
-# check NAME EXPECTED SQL: the first line SQL prints (or its error's first line) equals EXPECTED
-check() {
-	local name=$1 want=$2 got
-	got=$(q -c "$3" | head -1)
-	if [ "$got" = "$want" ]; then echo "ok - alerts calls: $name"; else
-		echo "not ok - alerts calls: $name: wanted \"$want\", got \"$got\""; fi
-}
-# check_tx NAME EXPECTED SQL: the same inside a transaction block
-check_tx() {
-	local name=$1 want=$2 got
-	got=$(q -c "BEGIN" -c "$3" -c "COMMIT" | head -1)
-	if [ "$got" = "$want" ]; then echo "ok - alerts calls: $name (transaction block)"; else
-		echo "not ok - alerts calls: $name (transaction block): wanted \"$want\", got \"$got\""; fi
-}
+CHECK_PREFIX="alerts calls"
+. "$(dirname "$0")/lib.sh"
 
 A=$(q -c "SELECT pg_catalog.gen_random_uuid()")
 B=$(q -c "SELECT pg_catalog.gen_random_uuid()")

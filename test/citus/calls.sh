@@ -15,29 +15,8 @@
 # stored (a fresh cluster).
 set -uo pipefail
 DIR=${1:?usage: test/citus/calls.sh DIR}
-. "$DIR/ports"
-q() { psql -X -qAt -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$COORD_PORT" -U postgres -d "$DB" "$@" 2>&1; }
-
-# check NAME EXPECTED SQL: the one value SQL returns (or its error's first line) equals EXPECTED
-check() {
-	local name=$1 want=$2 got
-	got=$(q -c "$3" | head -1)
-	if [ "$got" = "$want" ]; then
-		echo "ok - calls: $name"
-	else
-		echo "not ok - calls: $name: wanted \"$want\", got \"$got\""
-	fi
-}
-# check_tx NAME EXPECTED SQL: the same inside a transaction block (run on the coordinator, statement by statement)
-check_tx() {
-	local name=$1 want=$2 got
-	got=$(q -c "BEGIN" -c "$3" -c "COMMIT" | head -1)
-	if [ "$got" = "$want" ]; then
-		echo "ok - calls: $name (transaction block)"
-	else
-		echo "not ok - calls: $name (transaction block): wanted \"$want\", got \"$got\""
-	fi
-}
+CHECK_PREFIX="calls"
+. "$(dirname "$0")/lib.sh"
 
 U1=$(q -c "SELECT pg_catalog.gen_random_uuid()")
 U2=$(q -c "SELECT pg_catalog.gen_random_uuid()")
