@@ -42,4 +42,8 @@ extern uint8 *ex7_secret(const char *name, size_t *len);
 
 extern void ex7_invalid(const char *loc_json, const char *msg, const char *type) pg_attribute_noreturn();
 
+/* risk.c: money as the API shows it, at least two decimals, none rounded away ("-500.00") */
+struct NumericData;
+extern char *ex7_money_text(struct NumericData *n);
+
 #endif							/* EX7_H */

@@ -50,11 +50,12 @@ static const char *const arg_names[RISK_NARGS] = {
 };
 
 /*
- * money_text: returns a palloc'd decimal string of n with at least two decimals ("-500.00",
- * "12.5" -> "12.50"); more decimals are kept as they are, so no value is rounded away.
+ * ex7_money_text: returns a palloc'd decimal string of n with at least two decimals ("-500.00",
+ * "12.5" -> "12.50"); more decimals are kept as they are, so no value is rounded away. The rule of
+ * ex7._money_text (ext/sql/50_risk.sql), for the C code that renders money (ext/protect.c too).
  */
-static char *
-money_text(Numeric n)
+char *
+ex7_money_text(Numeric n)
 {
 	char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
 	char	   *dot = strchr(s, '.');
@@ -161,8 +162,8 @@ risk_decide(PG_FUNCTION_ARGS)
 
 	if (DatumGetBool(DirectFunctionCall2(numeric_le, NumericGetDatum(realized),
 										 NumericGetDatum(neg_limit))))
-		PG_RETURN_DATUM(breaker_json("daily_loss_limit", money_text(realized),
-									 money_text(neg_limit)));
+		PG_RETURN_DATUM(breaker_json("daily_loss_limit", ex7_money_text(realized),
+									 ex7_money_text(neg_limit)));
 	if (trades >= max_trades)
 		PG_RETURN_DATUM(breaker_json("max_trades_per_day", psprintf(INT64_FORMAT, trades),
 									 psprintf(INT64_FORMAT, max_trades)));

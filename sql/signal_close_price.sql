@@ -116,7 +116,7 @@ SELECT r ->> 'close_price' AS close_price FROM ex7.close_signal(:'u', :'n4', 540
 -- the machine's closes are not banded: the dispatcher and the backtest close at bar prices through
 -- ex7._close_at (a stop, a target, an exit), which close_signal's band does not guard
 SELECT ex7.fire_signal(:'u', :'s', 'paper', 'long', 1, 5000.00, now(), 'm1') #>> '{signal,id}' AS m1 \gset
-SELECT (ex7._close_at(s, 9000.00, 'closed', 'take_profit')).close_price AS machine_close
+SELECT (ex7._close_at(s, 9000.00, 'closed', 'take_profit', now())).close_price AS machine_close
   FROM ex7.signals s WHERE s.id = :'m1';
 
 DELETE FROM ex7.bars WHERE instrument = 'MES' AND ts < '2019-01-01';

@@ -234,7 +234,8 @@ COMMENT ON FUNCTION ex7.set_risk_limits(uuid, text, jsonb) IS
  * that waited for the user lock runs with now() = its own transaction start, and the signal it waited
  * for may carry a later fired_at (its transaction started later); bounding by p_at would miss it.
  */
-CREATE OR REPLACE FUNCTION ex7._risk_state(p_user uuid, p_mode text, p_at timestamptz)
+CREATE OR REPLACE FUNCTION ex7._risk_state(p_user uuid, p_mode text, p_at timestamptz, p_strategy_id uuid,
+                                           p_instrument text, p_side text, p_size integer, p_bar_ts timestamptz)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 AS $$
@@ -246,6 +247,7 @@ DECLARE
     v_open bigint;
     v_consec bigint;
     v_reason jsonb;
+    lk record;
 BEGIN
     -- signals_user_mode_closed_idx (user_id, mode, closed_at DESC) WHERE status <> 'open'
     SELECT coalesce(sum(s.net_pnl), 0) INTO v_realized
@@ -267,12 +269,28 @@ BEGIN
                AND s.closed_at >= v_start) AS t
      WHERE t.in_run;
 
-    v_reason := ex7.risk_decide(lim.daily_loss_limit, lim.max_trades_per_day, lim.max_open_positions,
-                                lim.max_consecutive_losses, v_realized, v_trades, v_open, v_consec);
+    -- first the trading state (docs/trading-state.md), then the locks of protections (docs/protections.md),
+    -- then the breakers: a refusal names the first that refuses. A lock is judged at the entry's bar, never
+    -- later than now (the bar clock: docs/protections.md); the report, with no entry, sees the trading state
+    -- for every instrument and the locks of every strategy and instrument.
+    v_reason := ex7._state_block(p_user, p_mode, p_instrument, p_side, p_size);
+    IF v_reason IS NULL THEN
+        lk := ex7._entry_lock(p_user, p_mode, p_strategy_id, p_instrument, LEAST(coalesce(p_bar_ts, p_at), p_at));
+        IF lk.id IS NOT NULL THEN     -- a record: ex7.risk_locks is created after this file (80_protections_schema.sql)
+            v_reason := pg_catalog.jsonb_build_object('breaker', lk.kind, 'reason', lk.kind || '_locked',
+                                                      'observed', lk.observed,
+                                                      'limit', 'until ' || ex7._iso(lk.until), 'lock_id', lk.id);
+        END IF;
+    END IF;
+    IF v_reason IS NULL THEN
+        v_reason := ex7.risk_decide(lim.daily_loss_limit, lim.max_trades_per_day, lim.max_open_positions,
+                                    lim.max_consecutive_losses, v_realized, v_trades, v_open, v_consec);
+    END IF;
     RETURN pg_catalog.jsonb_build_object(
         'mode', p_mode,
         'trading_allowed', v_reason IS NULL,
         'blocked_reason', v_reason,
+        'trading_state', ex7._trading_state(p_user, p_mode, p_instrument),
         'limits', ex7._risk_limits_json(lim),
         'realized_pnl_today', ex7._money_text(v_realized),
         'trades_today', v_trades,
@@ -282,10 +300,11 @@ BEGIN
         'checked_at', p_at);
 END
 $$;
-COMMENT ON FUNCTION ex7._risk_state(uuid, text, timestamptz) IS
-'Returns the risk state of (p_user, p_mode) at p_at. May raise: callers use ex7._risk_check, which fails closed.';
+COMMENT ON FUNCTION ex7._risk_state(uuid, text, timestamptz, uuid, text, text, integer, timestamptz) IS
+'Returns the risk state of (p_user, p_mode) at p_at, for an entry of strategy p_strategy_id on p_instrument (p_side, p_size) on the bar p_bar_ts when given: the trading state, then the protections'' locks (judged at the bar, never later than p_at), then the breakers (the trading day of p_at). May raise: callers use ex7._entry_check, which fails closed.';
 
-CREATE OR REPLACE FUNCTION ex7._risk_check(p_user uuid, p_mode text, p_at timestamptz)
+CREATE OR REPLACE FUNCTION ex7._entry_check(p_user uuid, p_mode text, p_at timestamptz, p_strategy_id uuid,
+                                            p_instrument text, p_side text, p_size integer, p_bar_ts timestamptz)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 AS $$
@@ -293,7 +312,7 @@ DECLARE
     v_sqlstate text;
     v_message text;
 BEGIN
-    RETURN ex7._risk_state(p_user, p_mode, p_at);
+    RETURN ex7._risk_state(p_user, p_mode, p_at, p_strategy_id, p_instrument, p_side, p_size, p_bar_ts);
 EXCEPTION WHEN OTHERS THEN
     -- "On DB error: returns trading_allowed=false with blocked_reason.breaker='error'. Never returns 500
     -- — fail-closed" (ex7-api-reference.txt, Get Risk). The message goes to the server log only; the
@@ -314,8 +333,18 @@ EXCEPTION WHEN OTHERS THEN
         'checked_at', p_at);
 END
 $$;
+COMMENT ON FUNCTION ex7._entry_check(uuid, text, timestamptz, uuid, text, text, integer, timestamptz) IS
+'Returns the risk state of (p_user, p_mode) at p_at for an entry (ex7._risk_state); when computing it fails for any reason, a state with trading_allowed false and blocked_reason {breaker: error, reason: risk_state_unavailable, observed: <SQLSTATE>}. Never raises for a database error.';
+
+/* _risk_check: the state with no entry in view (GET /api/risk); fails closed like ex7._entry_check */
+CREATE OR REPLACE FUNCTION ex7._risk_check(p_user uuid, p_mode text, p_at timestamptz)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+    SELECT ex7._entry_check(p_user, p_mode, p_at, NULL, NULL, NULL, NULL, NULL);
+$$;
 COMMENT ON FUNCTION ex7._risk_check(uuid, text, timestamptz) IS
-'Returns the risk state of (p_user, p_mode) at p_at; when computing it fails for any reason, a state with trading_allowed false and blocked_reason {breaker: error, reason: risk_state_unavailable, observed: <SQLSTATE>}. Never raises for a database error.';
+'Returns the risk state of (p_user, p_mode) at p_at with no entry in view; fails closed (ex7._entry_check).';
 
 CREATE OR REPLACE FUNCTION ex7.risk_state(p_user uuid, p_mode text)
 RETURNS jsonb

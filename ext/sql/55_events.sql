@@ -59,16 +59,22 @@ BEGIN
     VALUES (p_user, v_seq, p_kind, p_signal_id, p_strategy_id, p_payload);
     -- alerts (docs/alerts.md, ext/sql/76_alerts.sql): the in-app notification and the outbox rows of this event,
     -- written in this transaction so they commit (or roll back) with the signal
-    PERFORM ex7._alert_signal_event(p_user, p_kind, v_seq, p_strategy_id, p_payload);
+    -- (the risk events, risk_lock and trading_state, have their alerts written by their callers, who know
+    -- what to say: ex7._alert_lock, ex7._alert_trading_state)
+    IF p_kind IN ('signal', 'signal_closed') THEN
+        PERFORM ex7._alert_signal_event(p_user, p_kind, v_seq, p_strategy_id, p_payload);
+    END IF;
     -- NOTIFY is delivered on commit only, in commit order (facts.md): ex7d's LISTEN connection sees the
     -- event once it is visible to a replay. Distinct seq values keep payloads distinct, so none is merged.
-    PERFORM pg_catalog.pg_notify(CASE p_kind WHEN 'signal' THEN 'signal_fired' ELSE p_kind END,
+    -- Channels: signal_fired, signal_closed, and risk_event for risk_lock and trading_state.
+    PERFORM pg_catalog.pg_notify(CASE p_kind WHEN 'signal' THEN 'signal_fired' WHEN 'signal_closed' THEN 'signal_closed'
+                                             ELSE 'risk_event' END,
                                  ex7._event_notification(v_seq, p_user, p_kind, p_signal_id, p_strategy_id, p_payload));
     RETURN v_seq;
 END
 $$;
 COMMENT ON FUNCTION ex7._emit_event(uuid, text, uuid, uuid, jsonb) IS
-'Returns the new event id. Appends a signal or signal_closed event to the user''s log under the user row lock and notifies signal_fired or signal_closed on commit with ex7._event_notification.';
+'Returns the new event id. Appends an event (signal, signal_closed, or the risk events risk_lock and trading_state, which name no signal) to the user''s log under the user row lock and notifies signal_fired, signal_closed or risk_event on commit with ex7._event_notification.';
 
 CREATE OR REPLACE FUNCTION ex7.replay_since_event_id(p_user uuid, p_last_event_id bigint, p_strategy_id uuid DEFAULT NULL,
                                           p_limit integer DEFAULT 1000)

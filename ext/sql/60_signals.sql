@@ -185,9 +185,15 @@ BEGIN
         PERFORM ex7._check_price(p_target_price, v_tick, '["body","target_price"]');
     END IF;
 
-    -- The gate (IRON LAW §4). A refusal is recorded and returned, not raised: the engine goes on with
-    -- the next strategy. _risk_check fails closed, so an error here is a refusal too.
-    v_state := ex7._risk_check(p_user, p_mode, pg_catalog.now());
+    -- The instrument's row FOR KEY SHARE before the trading state is read: a service-wide halt locks it
+    -- FOR UPDATE, so it waits for this fire to commit, or this fire waits for it and then reads it
+    -- (ext/sql/81_trading_state.sql; specs/trading_halt.spec).
+    PERFORM ex7._hold_instrument(st.instrument);
+
+    -- The gate (IRON LAW §4): the trading state, the protections' locks (judged at the bar), the
+    -- breakers. A refusal is recorded and returned, not raised: the engine goes on with the next
+    -- strategy. _entry_check fails closed, so an error here is a refusal too.
+    v_state := ex7._entry_check(p_user, p_mode, pg_catalog.now(), st.id, st.instrument, p_side, p_size, p_bar_ts);
     IF (v_state ->> 'trading_allowed')::boolean IS NOT TRUE THEN
         b := ex7._record_blocked(p_user, st.id, st.current_version, st.instrument, st.timeframe, p_bar_ts,
                                  p_mode, p_side, v_state);
@@ -395,11 +401,15 @@ COMMENT ON FUNCTION ex7.list_audit(uuid, uuid, timestamptz, timestamptz, text, t
 
 /*
  * _close_at: the one way a signal closes with P&L (close_signal for the user, the dispatcher for stops,
- * targets, exits and reversals): P&L from ex7.compute_pnl (the one formula; X7422 at
- * ["body","close_price"] for a price off the tick grid), the UPDATE guarded by status = 'open', and the
- * signal_closed event. The caller holds the user row lock (ex7._lock_user) and has the row locked.
+ * targets, exits and reversals, the webhook intake, the kill switch's flatten): P&L from ex7.compute_pnl
+ * (the one formula; X7422 at ["body","close_price"] for a price off the tick grid), the UPDATE guarded by
+ * status = 'open', the signal_closed event, then the user's protections (docs/protections.md), which may
+ * lock entries. p_at is the bar the close belongs to (the dispatcher's bar; the close's own time
+ * otherwise): the clock protections read. The caller holds the user row lock (ex7._lock_user) and has
+ * the row locked.
  */
-CREATE OR REPLACE FUNCTION ex7._close_at(p_signal ex7.signals, p_price numeric, p_status text, p_reason text)
+CREATE OR REPLACE FUNCTION ex7._close_at(p_signal ex7.signals, p_price numeric, p_status text, p_reason text,
+                                         p_at timestamptz)
 RETURNS ex7.signals
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -412,7 +422,7 @@ BEGIN
                                            p_close_price => p_price);
     UPDATE ex7.signals x
        SET status = p_status, close_reason = p_reason, close_price = p_price, closed_at = pg_catalog.now(),
-           pnl_points = pnl.points, pnl_ticks = pnl.ticks, gross_pnl = pnl.gross_pnl,
+           close_bar_ts = p_at, pnl_points = pnl.points, pnl_ticks = pnl.ticks, gross_pnl = pnl.gross_pnl,
            slippage_ticks = pnl.slippage_ticks, slippage_cost = pnl.slippage_cost,
            commission = pnl.commission, net_pnl = pnl.net_pnl
      WHERE x.user_id = p_signal.user_id AND x.id = p_signal.id AND x.status = 'open'
@@ -421,11 +431,12 @@ BEGIN
         RETURN NULL;
     END IF;
     PERFORM ex7._emit_event(s.user_id, 'signal_closed', s.id, s.strategy_id, ex7._signal_json(s));
+    PERFORM ex7._protections_after_close(s);
     RETURN s;
 END
 $$;
-COMMENT ON FUNCTION ex7._close_at(ex7.signals, numeric, text, text) IS
-'Returns the signal closed at p_price with status p_status (cancelled for a manual close, closed for the engine) and close_reason p_reason, with P&L from ex7.compute_pnl and a signal_closed event; NULL when it was no longer open. The caller holds the user row lock.';
+COMMENT ON FUNCTION ex7._close_at(ex7.signals, numeric, text, text, timestamptz) IS
+'Returns the signal closed at p_price with status p_status (cancelled for a manual close, closed for the engine) and close_reason p_reason on the bar p_at (close_bar_ts), with P&L from ex7.compute_pnl, a signal_closed event and the protections'' locks it triggers; NULL when it was no longer open. The caller holds the user row lock.';
 
 /*
  * The close price of a manual close. The contract's sample sends no body (ex7-api-reference.txt, Close
@@ -608,7 +619,7 @@ BEGIN
     --    slippage_ticks is compute_pnl's, the one formula's 2 ticks.
     -- 6. "pg_notify('signal_closed', <json>) inside the same transaction so the SSE broadcaster sees the
     --    close on commit only": _close_at appends the event and notifies signal_closed.
-    s := ex7._close_at(s, v_price, 'cancelled', 'user');
+    s := ex7._close_at(s, v_price, 'cancelled', 'user', pg_catalog.now());
     IF s.id IS NULL THEN
         SELECT * INTO s FROM ex7.signals x WHERE x.user_id = p_user AND x.id = p_signal_id;
         PERFORM ex7._raise(409, 'signal is not open',
@@ -644,7 +655,7 @@ BEGIN
     WITH u AS (
         UPDATE ex7.signals x
            SET status = 'cancelled', close_reason = 'force_close', close_price = x.entry_price,
-               closed_at = pg_catalog.now(),
+               closed_at = pg_catalog.now(), close_bar_ts = pg_catalog.now(),
                pnl_points = 0, pnl_ticks = 0, gross_pnl = 0.00, slippage_ticks = 0, slippage_cost = 0.00,
                commission = 0.00, net_pnl = 0.00
          WHERE x.strategy_id = p_strategy_id AND x.user_id = p_user AND x.status = 'open'
@@ -654,6 +665,7 @@ BEGIN
     FOR s IN SELECT x.* FROM ex7.signals x WHERE x.user_id = p_user AND x.id = ANY (v_ids)
               ORDER BY x.fired_at, x.id LOOP
         PERFORM ex7._emit_event(p_user, 'signal_closed', s.id, s.strategy_id, ex7._signal_json(s));
+        PERFORM ex7._protections_after_close(s);
     END LOOP;
     PERFORM ex7._settle_drained(p_user, p_strategy_id, NULL);
     RETURN v_ids;

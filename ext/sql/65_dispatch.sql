@@ -94,7 +94,7 @@ BEGIN
     -- the closes in the decision's order: brackets and exits (reported in the audit), then reversals
     FOR k IN 1 .. coalesce(pg_catalog.array_length(d.closes, 1), 0) LOOP
         sg := v_sigs[d.closes[k]];
-        IF (ex7._close_at(sg, d.close_prices[k], 'closed', d.close_reasons[k])).id IS NOT NULL
+        IF (ex7._close_at(sg, d.close_prices[k], 'closed', d.close_reasons[k], p_bar.ts)).id IS NOT NULL
            AND d.close_reasons[k] <> 'reverse' THEN
             v_closed := v_closed || pg_catalog.jsonb_build_object('signal_id', sg.id, 'reason', d.close_reasons[k],
                                                                   'price', d.close_prices[k]::text);

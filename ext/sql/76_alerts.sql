@@ -55,9 +55,9 @@ CREATE OR REPLACE FUNCTION ex7._alert_events()
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT ARRAY['signal', 'signal_closed', 'blocked', 'runtime_error', 'price_alert'];
+    SELECT ARRAY['signal', 'signal_closed', 'blocked', 'runtime_error', 'price_alert', 'risk_lock', 'trading_state'];
 $$;
-COMMENT ON FUNCTION ex7._alert_events() IS 'Returns the alert event types: signal, signal_closed, blocked, runtime_error, price_alert.';
+COMMENT ON FUNCTION ex7._alert_events() IS 'Returns the alert event types: signal, signal_closed, blocked, runtime_error, price_alert, risk_lock (a protection locked entries), trading_state (the kill switch changed).';
 
 /* six decimal digits from pg_strong_random (through gen_random_uuid: its first 32 bits are random) */
 CREATE OR REPLACE FUNCTION ex7._alert_code()
@@ -488,7 +488,7 @@ BEGIN
        OR EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(p_value) e
                    WHERE pg_catalog.jsonb_typeof(e) <> 'string' OR NOT (e #>> '{}') = ANY (ex7._alert_events())) THEN
         PERFORM ex7._invalid('["body","events"]',
-                             'events must be a non-empty list of signal, signal_closed, blocked, runtime_error, price_alert',
+                             'events must be a non-empty list of ' || pg_catalog.array_to_string(ex7._alert_events(), ', '),
                              'value_error.list');
     END IF;
     -- in the canonical order, each once
@@ -835,6 +835,24 @@ END
 $$;
 COMMENT ON FUNCTION ex7._alert_blocked(ex7.signals_blocked) IS
 'Returns nothing: the alert event of a refusal of the risk gate (trigger signals_blocked_alert).';
+
+/* the user's trading state changed (docs/trading-state.md) */
+CREATE OR REPLACE FUNCTION ex7._alert_trading_state(p_user uuid, p_state jsonb, p_seq bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    PERFORM ex7._alert_event(p_user, 'trading_state', NULL, 'trading_state:' || p_seq,
+        pg_catalog.jsonb_build_object(
+            'title', pg_catalog.format('Trading %s (%s)', p_state ->> 'state', p_state ->> 'mode'),
+            'text', pg_catalog.format('Your %s trading is now %s%s.', p_state ->> 'mode', p_state ->> 'state',
+                                      coalesce(': ' || (p_state ->> 'reason'), '')),
+            'action_url', '/risk',
+            'data', p_state));
+END
+$$;
+COMMENT ON FUNCTION ex7._alert_trading_state(uuid, jsonb, bigint) IS
+'Returns nothing: the alert event of a change of the user''s trading state (event p_seq of the stream).';
 
 CREATE OR REPLACE FUNCTION ex7._alert_runtime_error(r ex7.strategy_runtimes)
 RETURNS void

@@ -6,7 +6,7 @@ CREATE OR REPLACE FUNCTION ex7._notification_types()
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT ARRAY['signal', 'signal_closed', 'blocked', 'runtime_error', 'price_alert', 'system'];
+    SELECT ex7._alert_events() || ARRAY['system'];
 $$;
 COMMENT ON FUNCTION ex7._notification_types() IS 'Returns the notification types: the alert events and system.';
 
@@ -58,7 +58,7 @@ BEGIN
     END IF;
     IF p_type IS NOT NULL AND NOT p_type = ANY (ex7._notification_types()) THEN
         PERFORM ex7._invalid('["query","type"]',
-                             'type must be one of signal, signal_closed, blocked, runtime_error, price_alert, system',
+                             'type must be one of ' || pg_catalog.array_to_string(ex7._notification_types(), ', '),
                              'value_error.const');
     END IF;
     -- "unreadOnly: Set to "true" to return only unread notifications"

@@ -763,7 +763,7 @@ BEGIN
                ELSE x.side <> v_fields ->> 'side' END;
     FOR s IN SELECT * FROM ex7.signals x WHERE x.user_id = v_user AND x.id = ANY (coalesce(v_close_ids, '{}'))
                 ORDER BY x.fired_at, x.id FOR UPDATE LOOP
-        s := ex7._close_at(s, v_price, 'closed', v_reason);
+        s := ex7._close_at(s, v_price, 'closed', v_reason, LEAST(coalesce((v_fields ->> 'time')::timestamptz, p_now), p_now));
         IF s.id IS NOT NULL THEN
             v_closed := v_closed || pg_catalog.jsonb_build_array(ex7._signal_json(s));
         END IF;

@@ -22,7 +22,7 @@ AS $$
         ('market_closures', 'reference', NULL), ('bars', 'reference', NULL), ('bar_blocks', 'reference', NULL),
         ('validation_policy', 'reference', NULL), ('compliance_documents', 'reference', NULL),
         ('role_bindings', 'reference', NULL), ('auth_accounts', 'reference', NULL),
-        ('billing_accounts', 'reference', NULL),
+        ('billing_accounts', 'reference', NULL), ('trading_halts', 'reference', NULL),
         -- distributed by user, colocated with ex7.users
         ('users', 'user', 'id'), ('strategies', 'user', 'user_id'), ('strategy_versions', 'user', 'user_id'),
         ('strategy_runtimes', 'user', 'user_id'), ('signals', 'user', 'user_id'), ('signal_events', 'user', 'user_id'),
@@ -35,6 +35,9 @@ AS $$
         ('alert_usage', 'user', 'user_id'), ('notifications', 'user', 'user_id'),
         ('notification_preferences', 'user', 'user_id'), ('price_alerts', 'user', 'user_id'),
         ('price_alert_logs', 'user', 'user_id'), ('hooks', 'user', 'user_id'), ('hook_events', 'user', 'user_id'),
+        ('paper_accounts', 'user', 'user_id'),
+        ('risk_protections', 'user', 'user_id'), ('risk_locks', 'user', 'user_id'),
+        ('trading_states', 'user', 'user_id'),
         -- distributed by their own key
         ('rate_counters', 'own', 'subject'), ('auth_attempts', 'own', 'subject'), ('waitlist', 'own', 'email'),
         ('stripe_events', 'own', 'id'),

@@ -108,3 +108,14 @@ GRANT UPDATE (label, paused_at, max_age_seconds, dedupe_seconds, updated_at, sec
 GRANT DELETE ON ex7.hook_events TO ex7_user;
 REVOKE EXECUTE ON FUNCTION ex7.hook_intake(text, text, timestamptz), ex7._hook_log(uuid, uuid, timestamptz, text,
     integer, text, text, jsonb, jsonb) FROM PUBLIC, ex7_user;
+-- protections, locks and the trading state (80_protections_schema.sql, docs/protections.md,
+-- docs/trading-state.md): a bound role manages its protections and state, and its closes write locks; the
+-- service-wide state is service_role's
+GRANT INSERT, UPDATE, DELETE ON ex7.risk_protections, ex7.trading_states TO ex7_user;
+GRANT INSERT, UPDATE ON ex7.risk_locks TO ex7_user;
+REVOKE ALL ON ex7.trading_halts FROM ex7_user;
+GRANT SELECT ON ex7.trading_halts TO ex7_user;
+REVOKE EXECUTE ON FUNCTION ex7.set_service_trading_state(jsonb) FROM PUBLIC, ex7_user;
+-- the paper account (82_paper_schema.sql, docs/paper-account.md): a bound role resets its own account (RLS keeps
+-- it to its rows)
+GRANT INSERT, UPDATE ON ex7.paper_accounts TO ex7_user;

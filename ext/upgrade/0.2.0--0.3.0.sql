@@ -156,3 +156,12 @@ COMMENT ON TABLE ex7.bar_blocks IS 'Columnar copy of ex7.bars, one row per block
 
 -- Webhook intake (docs/webhooks.md): hooks, their log, where a signal came from, the tier cap on hooks
 -- include ext/sql/79_hooks_schema.sql
+
+-- Protections, their locks and the trading state (docs/protections.md, docs/trading-state.md)
+-- include ext/sql/80_protections_schema.sql
+-- the gate now sees an entry (strategy, instrument, side, size, bar: ex7._entry_check); a close records its bar
+DROP FUNCTION ex7._risk_state(uuid, text, timestamptz);
+DROP FUNCTION ex7._close_at(ex7.signals, numeric, text, text);
+
+-- Paper account (docs/paper-account.md): starting capital and start per user and mode
+-- include ext/sql/82_paper_schema.sql
