@@ -205,6 +205,7 @@ const Route routes[] = {
 #include "routes_alerts.h"
 #include "routes_performance.h"
 #include "routes_hooks.h"
+#include "routes_paper.h"
 };
 
 const int	nroutes = sizeof(routes) / sizeof(routes[0]);

@@ -98,9 +98,9 @@ PARAM_ENUM = {
 }
 
 # Each area with a route file (http/routes_AREA.h) may keep its texts in tools/openapi_AREA.py: dicts
-# TAGS (list of (prefix, tag)), SUMMARY, RESULT, BODY, SCHEMAS and DESCRIPTION (operationId -> text), and
+# TAGS (list of (prefix, tag)), SUMMARY, RESULT, BODY, SCHEMAS and DESCRIPTION (operationId -> text),
 # NEVER (operationId -> {status: why}): statuses the call graph below finds but the operation cannot answer
-# (a helper's check of an argument the operation never passes as NULL).
+# (a helper's check of an argument the operation never passes as NULL), and PARAM_ENUM (as above).
 AREA_SCHEMAS, DESCRIPTION, NEVER = {}, {}, {}
 for area in sorted((top / 'tools').glob('openapi_*.py')):
     if area.name == 'openapi_gen.py':
@@ -117,6 +117,7 @@ for area in sorted((top / 'tools').glob('openapi_*.py')):
     AREA_SCHEMAS.update(mod.get('SCHEMAS', {}))
     DESCRIPTION.update(mod.get('DESCRIPTION', {}))
     NEVER.update(mod.get('NEVER', {}))
+    PARAM_ENUM.update(mod.get('PARAM_ENUM', {}))
 
 def qschema(kind, default):
     t = {'QUERY_INT': {'type': 'integer'}, 'QUERY_UUID': {'type': 'string', 'format': 'uuid'},

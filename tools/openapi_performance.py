@@ -62,7 +62,9 @@ SCHEMAS = {
                             realized_pnl=_dec, win_rate=_ratio, gross_profit=_dec, gross_loss=_dec),
     'Portfolio': _obj(mode={'enum': ['paper', 'live']}, trading_day_start=_ts, as_of=_ts,
                       today=_ref('PortfolioToday'), cumulative=_ref('PortfolioCounts'), open_positions=_int,
-                      positions={'type': 'array', 'items': _ref('Signal')}, disclaimer=_ref('ComplianceBanner')),
+                      positions={'type': 'array', 'items': _ref('Signal')},
+                      account={**_ref('PaperAccount'), 'description': 'the paper account of the mode (GET /api/account/paper)'},
+                      disclaimer=_ref('ComplianceBanner')),
     'Dashboard': _obj(
         mode={'enum': ['paper', 'live']}, as_of=_ts,
         strategies={'type': 'array', 'items': _obj(
@@ -83,10 +85,12 @@ SCHEMAS = {
 }
 DESCRIPTION = {
     'get_performance': 'Per-strategy backtest performance and live stats: the newest finished backtest of each strategy beside '
-                       'the statistics of its closed paper and live signals (ex7.compute_metrics on a 10,000 USD notional '
-                       'capital; force-closes are not trades). Carries the CFTC Rule 4.41 statement.',
+                       'the statistics of its closed paper and live signals (ex7.compute_metrics on the starting capital of the '
+                       'paper account of each mode, 10,000 USD until a reset; force-closes are not trades). Carries the CFTC '
+                       'Rule 4.41 statement.',
     'get_portfolio': 'Portfolio summary for one mode: signals taken and closed today (the CME trading day from 18:00 New York, '
-                     'as the risk gate counts it), cumulative realized P&L and win rate, and the open positions.',
+                     'as the risk gate counts it), cumulative realized P&L and win rate, the open positions, and the paper '
+                     'account of the mode (starting capital, realized since its start, unrealized, equity).',
     'get_dashboard': 'Every strategy at a glance for one mode: status, runtime status, instrument, realized P&L, trade count, '
                      'win rate, open positions, runtime errors (audit errors of the last 24 hours and the runtime\'s error), '
                      'with totals.',

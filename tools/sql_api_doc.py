@@ -29,6 +29,7 @@ areas = {
     '77_notifications': ('In-app notifications', 'docs/alerts.md'),
     '78_price_alerts': ('Price alerts', 'docs/alerts.md'),
     '79_webhooks': ('Webhook intake: hooks and TradingView alerts', 'docs/webhooks.md'),
+    '83_paper': ('Paper account: positions, ledger, equity per trading day, reset', 'docs/paper-account.md'),
     '80_runtimes': ('Runtimes', 'docs/runtimes.md'),
     '86_jobs': ('Jobs on a clock', 'docs/jobs.md'),
     '90_health': ('Health', 'docs/http.md'),

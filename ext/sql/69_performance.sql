@@ -8,9 +8,10 @@
  * are hypothetical performance (facts.md). docs/metrics.md, "Performance API", has the shapes. */
 
 /*
- * The notional capital of a paper account, the base of every percent of the live statistics (there is
- * no account balance behind a signal). 10,000 USD, the starting equity of the peer's examples
- * (peer-capandex-api.txt: "equity": 10000); the same for every strategy, so percents compare.
+ * The default starting capital of a paper account: 10,000 USD, the starting equity of the peer's examples
+ * (peer-capandex-api.txt: "equity": 10000). The capital of the live statistics below is the user's paper
+ * account's (ex7._paper_capital(user, mode), ext/sql/83_paper.sql): this until a reset sets another
+ * (docs/paper-account.md); the column default of ex7.paper_accounts.starting_capital is the same value.
  */
 CREATE OR REPLACE FUNCTION ex7._paper_capital()
 RETURNS numeric
@@ -19,14 +20,15 @@ AS $$
     SELECT 10000.00::numeric;
 $$;
 COMMENT ON FUNCTION ex7._paper_capital() IS
-'Returns 10000.00: the notional capital of a strategy''s live (paper) statistics, the base of their percents.';
+'Returns 10000.00: the starting capital of a paper account that was never reset (docs/paper-account.md), the base of the live statistics'' percents for such an account.';
 
 /*
  * _live_metrics: {"metrics": compute_metrics(...), "equity_curve": [{ts, equity}]} of the strategy's
  * signals of p_mode closed in [p_from, p_to) (NULL: unbounded). A force-close is not a trade: the
  * contract gives it no realized P&L ("no realized PnL for an emergency cancel"), so it is left out
  * rather than counted as a breakeven. The curve starts at p_from (or the first included trade's entry)
- * at the capital, and ends at p_to (not after p_at) or the last close. The caller checks ownership.
+ * at the capital, and ends at p_to (not after p_at) or the last close. The capital is the starting capital
+ * of the user's paper account of p_mode. The caller checks ownership.
  */
 CREATE OR REPLACE FUNCTION ex7._live_metrics(p_user uuid, p_strategy uuid, p_mode text, p_from timestamptz,
                                              p_to timestamptz, p_at timestamptz)
@@ -35,6 +37,8 @@ LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
     v jsonb;
+    -- read before the query over ex7.signals: Citus runs no table-reading function inside it
+    v_capital numeric := ex7._paper_capital(p_user, p_mode);
 BEGIN
     -- PL/pgSQL, not SQL: Citus plans no statement on a distributed table that uses an SQL function's
     -- parameters, while PL/pgSQL hands it their values (docs/scale-out.md)
@@ -54,11 +58,11 @@ BEGIN
           FROM t
     ), eq AS (
         -- the start, every close, every UTC day end strictly inside (lo, hi), and the end
-        SELECT b.lo AS ts, 0 AS k, ex7._paper_capital() AS equity FROM b WHERE b.lo IS NOT NULL
+        SELECT b.lo AS ts, 0 AS k, v_capital AS equity FROM b WHERE b.lo IS NOT NULL
         UNION ALL
-        SELECT t.exit_time, 1, ex7._paper_capital() + t.cum FROM t
+        SELECT t.exit_time, 1, v_capital + t.cum FROM t
         UNION ALL
-        SELECT d.ts, 2, ex7._paper_capital()
+        SELECT d.ts, 2, v_capital
                         + coalesce((SELECT sum(t.net_pnl) FROM t WHERE t.exit_time <= d.ts), 0)
           FROM b, LATERAL (
                 SELECT pg_catalog.timezone('UTC', g) AS ts
@@ -67,7 +71,7 @@ BEGIN
                                                   pg_catalog.timezone('UTC', b.hi), interval '1 day') AS g) AS d
          WHERE b.lo IS NOT NULL AND b.hi > b.lo AND d.ts < b.hi
         UNION ALL
-        SELECT b.hi, 3, ex7._paper_capital() + b.total FROM b
+        SELECT b.hi, 3, v_capital + b.total FROM b
          WHERE b.hi > b.lo AND b.hi > coalesce((SELECT max(t.exit_time) FROM t), '-infinity')
     ), curve AS (
         SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('ts', eq.ts, 'equity', eq.equity::text)
@@ -83,7 +87,7 @@ BEGIN
     )
     SELECT pg_catalog.jsonb_build_object(
                'metrics', ex7.compute_metrics(trades.j, curve.j,
-                              pg_catalog.jsonb_build_object('initial_capital', ex7._paper_capital()::text)),
+                              pg_catalog.jsonb_build_object('initial_capital', v_capital::text)),
                'equity_curve', curve.j)
       INTO v
       FROM trades, curve;
@@ -91,7 +95,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7._live_metrics(uuid, uuid, text, timestamptz, timestamptz, timestamptz) IS
-'Returns {metrics, equity_curve}: ex7.compute_metrics over the strategy''s signals of p_mode closed in [p_from, p_to) (force-closes excluded), on the paper capital, with its curve [{ts, equity}] (start, every close, UTC day ends, end). Does not check ownership.';
+'Returns {metrics, equity_curve}: ex7.compute_metrics over the strategy''s signals of p_mode closed in [p_from, p_to) (force-closes excluded), on the starting capital of the user''s paper account of p_mode, with its curve [{ts, equity}] (start, every close, UTC day ends, end). Does not check ownership.';
 
 /* the summary fields of the peer's performance views, from a compute_metrics result */
 CREATE OR REPLACE FUNCTION ex7._metrics_summary(m jsonb)
@@ -193,7 +197,7 @@ BEGIN
     END LOOP;
     RETURN pg_catalog.jsonb_build_object(
         'strategies', v_items,
-        'initial_capital', ex7._paper_capital()::text,
+        'initial_capital', ex7._paper_capital(p_user, 'paper')::text,
         'as_of', p_at,
         'disclaimer', ex7.compliance_banner());
 END
@@ -208,7 +212,7 @@ AS $$
     SELECT ex7._performance(p_user, pg_catalog.now());
 $$;
 COMMENT ON FUNCTION ex7.performance(uuid) IS
-'Returns {strategies: [{strategy_id, name, instrument, timeframe, status, current_version, backtest: newest done backtest {id, strategy_version, purpose, range_from, range_to, finished_at, summary, metrics} | null, live: {paper, live}: compute_metrics of the closed signals without breakdowns}], initial_capital, as_of, disclaimer} for the user''s strategies (GET /api/performance).';
+'Returns {strategies: [{strategy_id, name, instrument, timeframe, status, current_version, backtest: newest done backtest {id, strategy_version, purpose, range_from, range_to, finished_at, summary, metrics} | null, live: {paper, live}: compute_metrics of the closed signals without breakdowns, each on the starting capital of the user''s paper account of that mode}], initial_capital (the paper account''s), as_of, disclaimer} for the user''s strategies (GET /api/performance).';
 
 /* ---------------------------------------------------------------------------------------------------
  * Per-strategy performance with a range (the peer's flows/{flowId}/performance).
@@ -232,7 +236,7 @@ BEGIN
     RETURN pg_catalog.jsonb_build_object(
                'strategy_id', st.id, 'name', st.name, 'instrument', st.instrument, 'timeframe', st.timeframe,
                'status', st.status, 'mode', p_mode, 'from', p_from, 'to', p_to,
-               'initial_capital', ex7._paper_capital()::text)
+               'initial_capital', ex7._paper_capital(p_user, p_mode)::text)
            || ex7._metrics_summary(v->'metrics')
            || pg_catalog.jsonb_build_object('metrics', v->'metrics', 'equity_curve', v->'equity_curve',
                                             'disclaimer', ex7.compliance_banner());
@@ -278,9 +282,13 @@ DECLARE
     v_cum jsonb;
     v_open jsonb;
     v_open_n bigint;
+    v_account jsonb;
 BEGIN
     PERFORM ex7._check_trade_mode(p_mode, '["query","mode"]');
     v_start := ex7.trading_day_start(p_at);
+    -- the paper account's figures (83_paper.sql): starting capital, realized since its start, the netted
+    -- positions at their marks, equity; the same document as GET /api/account/paper
+    v_account := ex7._paper_account(p_user, p_mode, p_at);
     -- a trade is a close with P&L: force-closes are counted apart (no realized P&L, docs/signals.md)
     SELECT pg_catalog.jsonb_build_object(
                'signals_taken', (SELECT count(*) FROM ex7.signals s
@@ -327,6 +335,7 @@ BEGIN
         'cumulative', ex7._round_rates(v_cum),
         'open_positions', v_open_n,
         'positions', v_open,
+        'account', v_account,
         'disclaimer', ex7.compliance_banner());
 END
 $$;
@@ -340,7 +349,7 @@ AS $$
     SELECT ex7._portfolio(p_user, p_mode, pg_catalog.now());
 $$;
 COMMENT ON FUNCTION ex7.portfolio(uuid, text) IS
-'Returns the user''s portfolio for one mode (GET /api/portfolio): {mode, trading_day_start, as_of, today: {signals_taken, closed, force_closed, wins, losses, realized_pnl, win_rate}, cumulative: {the same, gross_profit, gross_loss}, open_positions (count), positions (the open signals, newest first), disclaimer}. Today is the CME trading day of the risk gate. X7422 at ["query","mode"] for a mode other than paper or live.';
+'Returns the user''s portfolio for one mode (GET /api/portfolio): {mode, trading_day_start, as_of, today: {signals_taken, closed, force_closed, wins, losses, realized_pnl, win_rate}, cumulative: {the same, gross_profit, gross_loss}, open_positions (count), positions (the open signals, newest first), account (the paper account of the mode as GET /api/account/paper shows it, without the disclaimer), disclaimer}. Today is the CME trading day of the risk gate. X7422 at ["query","mode"] for a mode other than paper or live.';
 
 /* ---------------------------------------------------------------------------------------------------
  * The dashboard: every strategy at a glance with totals (the peer's dashboard/multi-flow).
@@ -351,8 +360,11 @@ LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
     v_items jsonb;
+    v_capital numeric;
 BEGIN
     PERFORM ex7._check_trade_mode(p_mode, '["query","mode"]');
+    -- the paper account's starting capital (83_paper.sql), read before the queries over per-user tables
+    v_capital := ex7._paper_capital(p_user, p_mode);
     WITH st AS (
         SELECT s.*
           FROM ex7.strategies s
@@ -389,7 +401,7 @@ BEGIN
                'timeframe', st.timeframe,
                'pnl', ex7._money_text(coalesce(closed.pnl, 0)),
                'pnl_percent', pg_catalog.trim_scale(pg_catalog.round(
-                                  coalesce(closed.pnl, 0) / ex7._paper_capital() * 100, 6)),
+                                  coalesce(closed.pnl, 0) / v_capital * 100, 6)),
                'trade_count', coalesce(closed.n, 0),
                'wins', coalesce(closed.wins, 0),
                'win_rate', pg_catalog.trim_scale(pg_catalog.round(closed.wins::numeric / NULLIF(closed.n, 0), 6)),
@@ -417,7 +429,7 @@ BEGIN
                        -- each strategy trades its own notional capital: the total's base is their sum
                        'total_pnl_percent', pg_catalog.trim_scale(pg_catalog.round(
                            coalesce(sum((i->>'pnl')::numeric), 0)
-                           / NULLIF(count(*) * ex7._paper_capital(), 0) * 100, 6)),
+                           / NULLIF(count(*) * v_capital, 0) * 100, 6)),
                        'total_trades', coalesce(sum((i->>'trade_count')::bigint), 0),
                        'win_rate', pg_catalog.trim_scale(pg_catalog.round(
                            sum((i->>'wins')::numeric) / NULLIF(sum((i->>'trade_count')::numeric), 0), 6)),

@@ -100,3 +100,6 @@ SELECT ex7.create_hook(:'ua', jsonb_build_object('strategy_id', :'sa', 'label', 
 SELECT ex7.hook_intake(:'hook'::jsonb ->> 'id', jsonb_build_object('passphrase', :'hook'::jsonb ->> 'secret',
            'ticker', 'CME_MINI:MNQ1!', 'action', 'buy', 'contracts', 1, 'price', 18105, 'sentiment', 'long',
            'id', 'fill-1')::text) ->> 'outcome' AS hooked;
+
+-- Paper account (paper_accounts): B's account, flat since its one close, reset on 25,000.00
+SELECT ex7.reset_paper_account(:'ub', 'paper', 25000) ->> 'starting_capital' AS paper_capital;

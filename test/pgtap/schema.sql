@@ -2,7 +2,7 @@
 -- forced with the per-user policy, every object documented with COMMENT ON, and the indexes that serve
 -- each keyset order actually used by the planner (checked with EXPLAIN on a realistic table).
 BEGIN;
-SELECT plan(51);
+SELECT plan(56);
 
 SELECT has_schema('ex7');
 SELECT tables_are('ex7', ARRAY['users', 'tiers', 'role_bindings', 'secrets', 'instruments', 'strategies',
@@ -18,6 +18,8 @@ SELECT tables_are('ex7', ARRAY['users', 'tiers', 'role_bindings', 'secrets', 'in
     'notification_preferences', 'price_alerts', 'price_alert_logs',
     -- webhook intake (docs/webhooks.md)
     'hooks', 'hook_events',
+    -- the paper account (docs/paper-account.md)
+    'paper_accounts',
     -- the run state of the jobs on a clock (docs/jobs.md)
     'jobs',
     -- the digests of the install's seed rows, which pg_dump leaves out (docs/operations.md, "Backup and restore")
@@ -62,6 +64,7 @@ SELECT col_is_pk('ex7', 'users', 'id', 'users keyed by the JWT sub');
 SELECT col_is_pk('ex7', 'strategy_versions', ARRAY['user_id', 'strategy_id', 'version'], 'one row per (strategy, version), keyed by user first');
 SELECT col_is_pk('ex7', 'signal_events', ARRAY['user_id', 'seq'], 'event ids are per user');
 SELECT col_is_pk('ex7', 'risk_limits', ARRAY['user_id', 'mode'], 'risk limits per user and mode');
+SELECT col_is_pk('ex7', 'paper_accounts', ARRAY['user_id', 'mode'], 'one paper account per user and mode');
 SELECT col_is_unique('ex7', 'strategy_runtimes', ARRAY['user_id', 'strategy_id', 'mode'], 'one runtime per (strategy, mode)');
 
 -- Distributable by user (docs/scale-out.md): every table with a NOT NULL user_id, but the reference tables
@@ -104,11 +107,13 @@ SELECT is(c.relrowsecurity AND c.relforcerowsecurity, true, 'RLS enabled and for
   FROM pg_class c
  WHERE c.relnamespace = 'ex7'::regnamespace
    AND c.relname IN ('users', 'role_bindings', 'strategies', 'strategy_versions', 'strategy_runtimes', 'signals',
-                     'signal_events', 'signal_audit', 'signals_blocked', 'risk_limits')
+                     'signal_events', 'signal_audit', 'signals_blocked', 'risk_limits',
+                     'paper_accounts')
  ORDER BY c.relname;
 SELECT policies_are('ex7', t, ARRAY[t || '_own'], 'the per-user policy on ex7.' || t)
   FROM unnest(ARRAY['users', 'role_bindings', 'strategies', 'strategy_versions', 'strategy_runtimes', 'signals',
-                    'signal_events', 'signal_audit', 'signals_blocked', 'risk_limits']) AS t
+                    'signal_events', 'signal_audit', 'signals_blocked', 'risk_limits',
+                    'paper_accounts']) AS t
  ORDER BY t;
 
 -- every table, and every function of the extension, has a COMMENT
@@ -193,6 +198,25 @@ SELECT matches(pg_temp.plan_of($$
     SELECT * FROM ex7.signal_events WHERE user_id = '00000000-0000-4000-8000-000000000f01' AND seq > 10
      ORDER BY seq LIMIT 1000$$), '"Index Name": "signal_events_pkey"',
     'the SSE replay reads signal_events by (user_id, seq)');
+
+-- the paper ledger's page (ex7.list_paper_ledger, docs/paper-account.md): the user's signals closed but one in
+-- ten, as an account's mostly are; a page below a cursor read newest first on signals_user_mode_closed_id_idx
+UPDATE ex7.signals SET status = 'closed', close_reason = 'exit_signal', close_price = entry_price,
+       closed_at = fired_at + interval '1 minute', net_pnl = 0
+ WHERE user_id = '00000000-0000-4000-8000-000000000f01' AND (extract(epoch FROM fired_at)::bigint / 60) % 10 <> 1;
+ANALYZE ex7.signals;
+SELECT matches(pg_temp.plan_of($$
+    SELECT * FROM ex7.signals WHERE user_id = '00000000-0000-4000-8000-000000000f01' AND mode = 'paper'
+       AND status <> 'open' AND net_pnl IS NOT NULL AND closed_at >= '-infinity'
+       AND (closed_at, id) < ('2026-01-05', '00000000-0000-4000-8000-000000000001')
+     ORDER BY closed_at DESC, id DESC LIMIT 51$$), '"Index Name": "signals_user_mode_closed_id_idx"',
+    'the paper ledger page reads signals_user_mode_closed_id_idx');
+SELECT doesnt_match(pg_temp.plan_of($$
+    SELECT * FROM ex7.signals WHERE user_id = '00000000-0000-4000-8000-000000000f01' AND mode = 'paper'
+       AND status <> 'open' AND net_pnl IS NOT NULL AND closed_at >= '-infinity'
+       AND (closed_at, id) < ('2026-01-05', '00000000-0000-4000-8000-000000000001')
+     ORDER BY closed_at DESC, id DESC LIMIT 51$$), '"Node Type": "(Sort|Seq Scan)"',
+    'the paper ledger page neither sorts nor scans the table');
 
 SELECT * FROM finish();
 ROLLBACK;
