@@ -178,9 +178,15 @@ AS $$
 DECLARE
     v_lots jsonb := ex7._paper_lots(p_user, p_mode, p_at, p_at);
     v_marks jsonb;
+    v_ticks jsonb;
     v jsonb;
 BEGIN
     v_marks := ex7._paper_marks(v_lots, p_at);
+    -- the tick sizes first: the query below calls ex7.compute_pnl, which reads ex7.instruments itself, so it
+    -- reads no table (docs/citus-statements.md, "Functions inside statements")
+    SELECT pg_catalog.jsonb_object_agg(i.symbol, i.tick_size) INTO v_ticks
+      FROM ex7.instruments i
+     WHERE i.symbol IN (SELECT l ->> 'instrument' FROM pg_catalog.jsonb_array_elements(v_lots) AS l);
     WITH l AS (
         SELECT x.*, CASE x.side WHEN 'long' THEN x.size ELSE -x.size END AS qty,
                (v_marks -> x.instrument ->> 'price')::numeric AS mark
@@ -198,7 +204,8 @@ BEGIN
                sum(priced.size * priced.entry_price) FILTER (WHERE priced.side = 'short') AS short_cost,
                count(*) AS n, min(priced.fired_at) AS opened_at,
                pg_catalog.array_agg(DISTINCT priced.strategy_id) AS strategies,
-               sum(priced.gross_pnl) AS gross, sum(priced.net_pnl) AS net_pnl
+               sum(priced.gross_pnl) AS gross, sum(priced.net_pnl) AS net_pnl,
+               (v_ticks ->> priced.instrument)::numeric AS tick
           FROM priced
          GROUP BY priced.instrument
     )
@@ -206,11 +213,11 @@ BEGIN
                'instrument', g.instrument,
                'side', CASE WHEN g.net > 0 THEN 'long' WHEN g.net < 0 THEN 'short' ELSE 'flat' END,
                'size', pg_catalog.abs(g.net),
-               'average_price', ex7._paper_price_text(g.cost / NULLIF(g.net, 0), i.tick_size),
+               'average_price', ex7._paper_price_text(g.cost / NULLIF(g.net, 0), g.tick),
                'long_size', g.long_size,
-               'long_average_price', ex7._paper_price_text(g.long_cost / NULLIF(g.long_size, 0), i.tick_size),
+               'long_average_price', ex7._paper_price_text(g.long_cost / NULLIF(g.long_size, 0), g.tick),
                'short_size', g.short_size,
-               'short_average_price', ex7._paper_price_text(g.short_cost / NULLIF(g.short_size, 0), i.tick_size),
+               'short_average_price', ex7._paper_price_text(g.short_cost / NULLIF(g.short_size, 0), g.tick),
                'open_signals', g.n,
                'strategy_ids', pg_catalog.to_jsonb(g.strategies),
                'opened_at', g.opened_at,
@@ -222,7 +229,7 @@ BEGIN
                'unrealized_pnl', ex7._money_text(g.net_pnl))
                ORDER BY g.instrument), '[]')
       INTO v
-      FROM g JOIN ex7.instruments i ON i.symbol = g.instrument;
+      FROM g;
     RETURN v;
 END
 $$;
