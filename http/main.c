@@ -82,16 +82,21 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 /*
- * listener_notify: a notification on one of the LISTEN connections (any node: http/listeners.c): signal
- * events go to the signal streams (sse.c), the rest to the router. The same notification may come from
- * two connections (a node reached under two names); both consumers are idempotent: the streams drop an
- * event id at or below a subscriber's cursor, and a user-changed notice drops a cache.
+ * listener_notify: a notification on one of the LISTEN connections (any node: http/listeners.c): the
+ * events of a user's log (signal_fired, signal_closed, and risk_event for risk_lock and trading_state)
+ * and the service's trading state broadcast (trading_halt) go to the signal streams (sse.c), the rest to
+ * the router. The same notification may come from two connections (a node reached under two names);
+ * every consumer is idempotent: the streams drop an event id at or below a subscriber's cursor and a
+ * broadcast they have just sent, and a user-changed notice drops a cache.
  */
 static void
 listener_notify(const char *channel, const char *payload, void *arg)
 {
-	if (strcmp(channel, "signal_fired") == 0 || strcmp(channel, "signal_closed") == 0)
+	if (strcmp(channel, "signal_fired") == 0 || strcmp(channel, "signal_closed") == 0 ||
+		strcmp(channel, "risk_event") == 0)
 		sse_notify(channel, payload);
+	else if (strcmp(channel, "trading_halt") == 0)
+		sse_broadcast(payload);
 	else
 		notify_cb(channel, payload, arg);
 }
@@ -323,7 +328,8 @@ main(int argc, char **argv)
 	if (worker_enabled())
 		worker = worker_start(srv.base, srv.pool, srv.cfg.database_url);
 	srv.listeners = listeners_new(srv.base, srv.pool, srv.cfg.database_url,
-								  "LISTEN ex7_user_changed; LISTEN signal_fired; LISTEN signal_closed",
+								  "LISTEN ex7_user_changed; LISTEN signal_fired; LISTEN signal_closed; "
+								  "LISTEN risk_event; LISTEN trading_halt",
 								  listener_notify, listener_ready, &srv, "stream");
 	if (metrics_start(&srv) != 0)
 		goto err;				/* EX7_METRICS_LISTEN cannot be bound (logged) */

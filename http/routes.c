@@ -205,6 +205,7 @@ const Route routes[] = {
 #include "routes_alerts.h"
 #include "routes_performance.h"
 #include "routes_hooks.h"
+#include "routes_risk.h"
 #include "routes_paper.h"
 };
 

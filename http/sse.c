@@ -11,10 +11,13 @@
  *
  * The broadcaster: the process's LISTEN connections (main.c; one per database node, since on Citus
  * an event is notified by the worker that ran its user's call: http/listeners.c) hand every
- * notification of signal_fired / signal_closed to sse_notify, which carries the signal JSON
- * (ext/sql/55_events.sql, ex7._event_notification); a hash of topics (one per user with streams) holds each user's
- * subscribers, and an event is written once per matching subscriber, the strategy filter and then
- * the instrument filter applied ("Instrument filter is post-queue").
+ * notification of signal_fired / signal_closed / risk_event to sse_notify, which carries the event's
+ * JSON (ext/sql/55_events.sql, ex7._event_notification); a hash of topics (one per user with streams)
+ * holds each user's subscribers, and an event is written once per matching subscriber, the strategy
+ * filter and then the instrument filter applied ("Instrument filter is post-queue"). The risk events
+ * (risk_lock, trading_state) are in the same log with the same ids; one with no strategy or no
+ * instrument concerns them all and passes that filter. The service's trading state (trading_halt) is
+ * no user's event: sse_broadcast writes it, without an id, to every stream.
  *
  * No gap, no duplicate. Event ids are the user's dense sequence, committed in id order, and NOTIFY
  * is delivered on commit in commit order (55_events.sql, facts.md). A subscriber joins its topic
@@ -74,6 +77,7 @@
 #define CHAIN_BYTES		4096	/* libevent's largest automatic evbuffer chain (buffer.c,
 								 * EVBUFFER_CHAIN_MAX_AUTO_SIZE): copied frames fill chains this big */
 #define CHAIN_OVERHEAD	80		/* a chain's header (struct evbuffer_chain) and malloc's own */
+#define RECENT_BROADCASTS 8		/* broadcasts remembered to drop one heard twice (two nodes' names) */
 
 typedef enum SubState
 {
@@ -84,15 +88,20 @@ typedef enum SubState
 	SUB_LIVE					/* up to date: live events are written as they come */
 } SubState;
 
-/* A signal frame, shared by the subscribers that hold it back. */
+/*
+ * A frame, shared by the subscribers that hold it back: an event of the user's log (id > 0), or a
+ * broadcast of the service's trading state, which has no id (FRAME_NO_ID).
+ */
 typedef struct Frame
 {
 	int			refs;
 	int64_t		id;
-	char		instrument[33];
+	char		instrument[33]; /* "": concerns every instrument (a user-wide event) */
 	size_t		len;
 	char		data[];
 } Frame;
+
+#define FRAME_NO_ID		(-1)
 
 typedef struct Held
 {
@@ -156,6 +165,8 @@ static struct
 	int			max_running;
 	int			batch;			/* events per replay query */
 	struct evbuffer *scratch;	/* frames are built here, then moved into the connection */
+	char	   *recent[RECENT_BROADCASTS];	/* the last broadcasts sent, as notified */
+	int			recent_next;
 	bool		ready;
 } S;
 
@@ -173,13 +184,17 @@ static void retry_later(void);
  * Frames and topics
  * ---------------------------------------------------------------------------------------------- */
 
-/* frame_new: returns a frame "id: N\nevent: K\ndata: JSON\n\n" with one reference. */
+/*
+ * frame_new: returns a frame "id: N\nevent: K\ndata: JSON\n\n" with one reference; without the id line
+ * when id is FRAME_NO_ID (an EventSource keeps its last event id over such a frame).
+ */
 static Frame *
 frame_new(int64_t id, const char *event, const char *instrument, const char *json, size_t jlen)
 {
 	char		head[96];
-	int			hlen = snprintf(head, sizeof(head), "id: %lld\nevent: %s\ndata: ", (long long) id,
-								event);
+	int			hlen = id == FRAME_NO_ID
+		? snprintf(head, sizeof(head), "event: %s\ndata: ", event)
+		: snprintf(head, sizeof(head), "id: %lld\nevent: %s\ndata: ", (long long) id, event);
 	Frame	   *f = malloc(sizeof(Frame) + (size_t) hlen + jlen + 2);
 
 	f->refs = 1;
@@ -198,6 +213,29 @@ frame_unref(Frame *f)
 {
 	if (f && --f->refs == 0)
 		free(f);
+}
+
+/*
+ * stream_kind: returns true for the kinds of event the stream sends (ext/sql/55_events.sql): signal and
+ * signal_closed, and the risk events risk_lock (a protection locked, docs/protections.md) and
+ * trading_state (the user's kill switch changed, docs/trading-state.md).
+ */
+static bool
+stream_kind(const char *kind)
+{
+	return strcmp(kind, "signal") == 0 || strcmp(kind, "signal_closed") == 0 ||
+		strcmp(kind, "risk_lock") == 0 || strcmp(kind, "trading_state") == 0;
+}
+
+/*
+ * instrument_passes: returns true when an event of instrument (NULL or "": an event about every
+ * instrument, such as a user-wide lock or a trading state) passes s's instrument filter.
+ */
+static bool
+instrument_passes(const Sub *s, const char *instrument)
+{
+	return s->instrument[0] == '\0' || instrument == NULL || instrument[0] == '\0' ||
+		strcmp(s->instrument, instrument) == 0;
 }
 
 /* topic_get: returns the topic of user; NULL when it has none, unless create. */
@@ -265,14 +303,15 @@ held_clear(Sub *s)
 
 /*
  * held_push: returns nothing; holds f back for s while its query runs (the query's snapshot may
- * predate f's commit). Too many: drop them all and read the log once more.
+ * predate f's commit), or a broadcast until s's stream has started. Too many: drop them all and read
+ * the log once more.
  */
 static void
 held_push(Sub *s, Frame *f)
 {
 	Held	   *h;
 
-	if (s->state != SUB_OPENING && f->id <= s->cursor)
+	if (s->state != SUB_OPENING && f->id != FRAME_NO_ID && f->id <= s->cursor)
 		return;
 	if (s->nheld >= HELD_MAX)
 	{
@@ -558,7 +597,7 @@ topic_resync(Topic *t)
 /*
  * add_rows: returns true when the batch was full (more events may follow); appends to b the frames
  * of the event rows of an ex7.stream_replay result (row 0 is the banner) that s has not had and
- * that pass its instrument filter, advancing its cursor.
+ * that pass its instrument filter, advancing its cursor. The strategy filter was the query's.
  */
 static bool
 add_rows(Sub *s, PGresult *res, struct evbuffer *b)
@@ -573,9 +612,10 @@ add_rows(Sub *s, PGresult *res, struct evbuffer *b)
 		if (id <= s->cursor)
 			continue;
 		s->cursor = id;
-		if (s->instrument[0] && strcmp(PQgetvalue(res, i, 3), s->instrument) != 0)
+		/* a NULL instrument: a user-wide lock or a trading state, which concerns every instrument */
+		if (!PQgetisnull(res, i, 3) && !instrument_passes(s, PQgetvalue(res, i, 3)))
 			continue;
-		if (strcmp(event, "signal") != 0 && strcmp(event, "signal_closed") != 0)
+		if (!stream_kind(event))
 			continue;
 		evbuffer_add_printf(b, "id: %lld\nevent: %s\ndata: ", (long long) id, event);
 		evbuffer_add(b, PQgetvalue(res, i, 4), (size_t) PQgetlength(res, i, 4));
@@ -604,10 +644,14 @@ finish_round(Sub *s, struct evbuffer *b, bool more)
 	{
 		for (Held *h = s->held; h; h = h->next)
 		{
-			if (h->f->id <= s->cursor)
-				continue;
-			s->cursor = h->f->id;
-			if (s->instrument[0] && strcmp(h->f->instrument, s->instrument) != 0)
+			/* a broadcast (no id) is not in the log: it goes out whatever the cursor */
+			if (h->f->id != FRAME_NO_ID)
+			{
+				if (h->f->id <= s->cursor)
+					continue;
+				s->cursor = h->f->id;
+			}
+			if (!instrument_passes(s, h->f->instrument))
 				continue;
 			evbuffer_add(b, h->f->data, h->f->len);
 			metrics_sse_frames(SSE_FRAME_LIVE, 1);
@@ -885,8 +929,8 @@ sse_notify(const char *channel, const char *payload)
 	json_object *v;
 	const char *user,
 			   *kind,
-			   *strategy,
-			   *instrument = "";
+			   *strategy,		/* NULL: a user-wide event, which concerns every strategy */
+			   *instrument = "";	/* "": likewise every instrument */
 	const char *sig;
 	int64_t		id;
 	Topic	   *t;
@@ -924,10 +968,10 @@ sse_notify(const char *channel, const char *payload)
 		goto done;
 	if (!json_object_object_get_ex(o, "kind", &v) || (kind = json_object_get_string(v)) == NULL)
 		goto done;
-	if (!json_object_object_get_ex(o, "strategy_id", &v) ||
-		(strategy = json_object_get_string(v)) == NULL)
+	if (!json_object_object_get_ex(o, "strategy_id", &v))
 		goto done;
-	if (strcmp(kind, "signal") != 0 && strcmp(kind, "signal_closed") != 0)
+	strategy = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+	if (!stream_kind(kind))
 		goto done;
 	if (json_object_object_get_ex(o, "instrument", &v) && json_object_is_type(v, json_type_string))
 		instrument = json_object_get_string(v);
@@ -951,7 +995,7 @@ sse_notify(const char *channel, const char *payload)
 	for (s = t->subs; s; s = next)
 	{
 		next = s->next;
-		if (s->strategy[0] && strcmp(s->strategy, strategy) != 0)
+		if (s->strategy[0] && strategy && strcmp(s->strategy, strategy) != 0)
 			continue;
 		if (f == NULL)
 			sub_resync(s);		/* too large for the notification: read it from the log */
@@ -962,15 +1006,76 @@ sse_notify(const char *channel, const char *payload)
 		else if (id > s->cursor)
 		{
 			s->cursor = id;
-			if (s->instrument[0] && strcmp(s->instrument, instrument) != 0)
+			if (!instrument_passes(s, instrument))
 				continue;
 			sub_live(s, f);
 		}
 	}
-	metrics_notify_lag(kind, o);
+	/* the lag from a signal's own time (fired_at, closed_at); a risk event carries none */
+	if (strcmp(kind, "signal") == 0 || strcmp(kind, "signal_closed") == 0)
+		metrics_notify_lag(kind, o);
 	frame_unref(f);
 	kick();
 done:
+	json_object_put(o);
+}
+
+void
+sse_broadcast(const char *payload)
+{
+	json_object *o;
+	json_object *v;
+	const char *instrument = NULL;
+	Frame	   *f;
+
+	if (!S.ready)
+		return;
+	/*
+	 * The same notification heard on two connections (a node listed under two names): its payload
+	 * names the change's time to the microsecond, so an identical one is the same change.
+	 */
+	for (int i = 0; i < RECENT_BROADCASTS; i++)
+		if (S.recent[i] && strcmp(S.recent[i], payload) == 0)
+			return;
+	/* the payload becomes one data: line: a JSON object (jsonb's text has no raw line break) */
+	if (strpbrk(payload, "\r\n") != NULL)
+		return;
+	o = json_tokener_parse(payload);
+	if (o == NULL || !json_object_is_type(o, json_type_object))
+	{
+		json_object_put(o);
+		return;
+	}
+	free(S.recent[S.recent_next]);
+	S.recent[S.recent_next] = strdup(payload);
+	S.recent_next = (S.recent_next + 1) % RECENT_BROADCASTS;
+	/* scope instrument: that instrument's streams (and the unfiltered ones); scope all: every stream */
+	if (json_object_object_get_ex(o, "instrument", &v) && json_object_is_type(v, json_type_string))
+		instrument = json_object_get_string(v);
+	f = frame_new(FRAME_NO_ID, "trading_state", instrument, payload, strlen(payload));
+	for (int i = 0; i < TOPIC_BUCKETS; i++)
+		for (Topic *t = S.topics[i], *tnext; t; t = tnext)
+		{
+			tnext = t->next;
+			for (Sub *s = t->subs, *next; s; s = next)
+			{
+				next = s->next;
+				if (s->r)
+					held_push(s, f);	/* opening: sent after its replay */
+				else if (!instrument_passes(s, f->instrument))
+					continue;
+				else if (s->state == SUB_LIVE)
+					sub_live(s, f);
+				else
+				{
+					/* catching up: no id, so it needs no place among the replayed events */
+					evbuffer_add(S.scratch, f->data, f->len);
+					metrics_sse_frames(SSE_FRAME_LIVE, 1);
+					sub_send(s, S.scratch);
+				}
+			}
+		}
+	frame_unref(f);
 	json_object_put(o);
 }
 
@@ -1062,5 +1167,10 @@ sse_free(void)
 	event_free(S.kick);
 	event_free(S.retry);
 	evbuffer_free(S.scratch);
+	for (int i = 0; i < RECENT_BROADCASTS; i++)
+	{
+		free(S.recent[i]);
+		S.recent[i] = NULL;
+	}
 	S.ready = false;
 }

@@ -2,8 +2,8 @@
  * sse.h
  *	  GET /api/signals/stream: the live signal stream (Server-Sent Events) of
  *	  ex7-api-reference.txt, "Signal Stream". The process's LISTEN connections (signal_fired,
- *	  signal_closed; one per database node, http/listeners.c) fan events out in process to the
- *	  subscribers of the user; a subscriber that
+ *	  signal_closed, risk_event; one per database node, http/listeners.c) fan events out in process to
+ *	  the subscribers of the user, and trading_halt to every subscriber; a subscriber that
  *	  missed something reads the user's event log (ex7.stream_replay) from the last id it sent.
  *	  docs/stream.md describes the protocol.
  */
@@ -22,8 +22,18 @@ extern void sse_init(Server *srv);
  */
 extern void sse_open(Req *r, char **values);
 
-/* sse_notify: returns nothing; one notification of channel signal_fired or signal_closed. */
+/*
+ * sse_notify: returns nothing; one notification of an event of a user's log: channel signal_fired,
+ * signal_closed or risk_event (kinds risk_lock and trading_state).
+ */
 extern void sse_notify(const char *channel, const char *payload);
+
+/*
+ * sse_broadcast: returns nothing; one notification of channel trading_halt (the service's trading
+ * state changed, ex7.set_service_trading_state): an `event: trading_state` frame without an id to every
+ * stream of this process whose instrument filter the change's instrument passes.
+ */
+extern void sse_broadcast(const char *payload);
 
 /*
  * sse_resync: returns nothing; a LISTEN connection (re)connected: notifications may have been

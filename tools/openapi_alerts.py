@@ -53,8 +53,10 @@ _dec = {'type': 'string', 'description': 'exact decimal'}
 _obj = lambda **p: {'type': 'object', 'properties': p}
 _ref = lambda n: {'$ref': f'#/components/schemas/{n}'}
 _arr = lambda n: {'type': 'array', 'items': _ref(n)}
-_events = {'type': 'array', 'minItems': 1, 'items': {'enum': ['signal', 'signal_closed', 'blocked', 'runtime_error', 'price_alert']}}
-_ntypes = ['signal', 'signal_closed', 'blocked', 'runtime_error', 'price_alert', 'system']
+# the risk events (risk_lock, trading_state: docs/protections.md, docs/trading-state.md) are in these lists too
+_events = {'type': 'array', 'minItems': 1, 'items': {'enum': ['signal', 'signal_closed', 'blocked', 'runtime_error', 'price_alert',
+                                                              'risk_lock', 'trading_state']}}
+_ntypes = check_enum('notifications', 'type')
 SCHEMAS = {
     'ChannelCreate': {'type': 'object', 'required': ['type'], 'properties': {
         'type': {'enum': ['email', 'telegram', 'sms', 'webhook']},
@@ -78,7 +80,7 @@ SCHEMAS = {
                          unsubscribed_at=_nts, created_at=_ts, updated_at=_ts),
     'SubscriptionList': _arr('Subscription'),
     'Delivery': _obj(id=_uuid, subscription_id=_nuuid, channel_id=_nuuid, channel_type=_str, strategy_id=_nuuid,
-                     event={'enum': ['signal', 'signal_closed', 'blocked', 'runtime_error', 'price_alert', 'verification']},
+                     event={'enum': check_enum('alert_deliveries', 'event')},
                      title=_str,
                      status={'enum': ['queued', 'sent', 'delivered', 'bounced', 'complained', 'failed', 'suppressed']},
                      reason={'enum': [None, 'quota', 'unsubscribed', 'unverified']}, attempts=_int, next_attempt_at=_nts,

@@ -66,6 +66,10 @@ def check_enum(table, column=None):
     else:
         t = re.search(rf'CREATE TABLE ex7\.{table} \((.*?)\n\);', _schema_sql, re.S)
         m = t and re.search(rf'CHECK \({column} IN \(([^)]*)\)', t.group(1))
+        # a later file may replace the constraint (ALTER TABLE ... ADD CONSTRAINT ... CHECK (column IN ...)): the
+        # last one is the one in force (80_protections_schema.sql widens signals.close_reason, notifications.type)
+        for m2 in re.finditer(rf'ALTER TABLE ex7\.{table} ADD CONSTRAINT \w+\s+CHECK \({column} IN \(([^)]*)\)', _schema_sql):
+            m = m2
     if not m:
         raise SystemExit(f'openapi_gen: no CHECK (... IN (...)) for {table}.{column}')
     return re.findall(r"'([^']*)'", m.group(1))
@@ -325,8 +329,12 @@ for m in route_re.finditer(src):
         ok['headers']['ETag'] = {'$ref': '#/components/headers/ETag'}
     if stream:
         op['description'] = ('Server-Sent Events (docs/stream.md): a retry hint, a compliance banner (event compliance), the events '
-                             'after Last-Event-ID, then live events (event signal or signal_closed, id = the event sequence, '
-                             'data = the signal JSON) and a comment every 15 s. Filters: strategy_id, instrument (case-insensitive).')
+                             'after Last-Event-ID, then live events (id = the event sequence) and a comment every 15 s. Events: '
+                             'signal and signal_closed (data = the signal JSON), risk_lock (data = the lock, as List Locks shows it) '
+                             'and trading_state (data = the user\'s trading state, as Get Trading State shows it). The service\'s '
+                             'trading state (PUT /api/risk/service-state) comes as event trading_state without an id, data = '
+                             '{scope, instrument, state, reason, changed_at}. Filters: strategy_id, instrument (case-insensitive); '
+                             'an event with no strategy or no instrument (a user-wide lock, a trading state) passes that filter.')
         ok['content'] = {'text/event-stream': {'schema': {'type': 'string'}}}
     elif media:
         ok['content'] = {media: {'schema': {'type': 'string'}}}
@@ -471,8 +479,20 @@ doc = {
                                runtimes={'type': 'object', 'additionalProperties': {'type': 'integer'}}, now=ts),
             'RiskState': S(mode={'enum': MODES}, trading_allowed={'type': 'boolean'},
                            blocked_reason={'type': ['object', 'null'], 'properties': {
-                               'breaker': {'type': 'string', 'description': 'daily_loss_limit, max_trades_per_day, max_open_positions, max_consecutive_losses, or error'},
-                               'reason': {'type': 'string'}, 'observed': {'type': ['string', 'null']}, 'limit': {'type': ['string', 'null']}}},
+                               'breaker': {'type': 'string', 'description': 'trading_state (docs/trading-state.md), a protection\'s '
+                                           'kind when its lock refuses (cooldown, stoploss_guard, max_drawdown, low_profit: '
+                                           'docs/protections.md), daily_loss_limit, max_trades_per_day, max_open_positions, '
+                                           'max_consecutive_losses, or error'},
+                               'reason': {'type': 'string'}, 'observed': {'type': ['string', 'null']}, 'limit': {'type': ['string', 'null']},
+                               'lock_id': {'type': 'string', 'format': 'uuid', 'optional': True,
+                                           'description': 'the refusing lock (a protection\'s breaker only): DELETE /api/risk/locks/{lock_id} lifts it'}}},
+                           trading_state={'optional': True, **S(
+                               state={'enum': ['active', 'reducing', 'halted']},
+                               source={'enum': [None, 'service', 'instrument', 'user'],
+                                       'description': 'whose state is the most restrictive in force; null when active'},
+                               reason={'type': ['string', 'null']}, changed_at=nts),
+                                          'description': 'the trading state in force for the mode (GET /api/risk/state); absent '
+                                                         'when the state could not be read (breaker error)'},
                            limits={'type': ['object', 'null'], 'optional': True, 'properties': {
                                'daily_loss_limit': dec, 'max_trades_per_day': {'type': 'integer'},
                                'max_open_positions': {'type': 'integer'}, 'max_consecutive_losses': {'type': 'integer'}}},

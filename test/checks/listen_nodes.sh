@@ -16,7 +16,10 @@
 #   - B's LISTEN connection killed and kept out while an event commits (its notification is lost): once it
 #     is back, the client catches up from the log (a replay frame), exactly once;
 #   - duplicates are harmless: A's paused notifications delivered late, and one event NOTIFYed on both
-#     nodes, leave every id exactly once on the stream.
+#     nodes, leave every id exactly once on the stream;
+#   - the risk channels too: a trading_state event NOTIFYed on B only (risk_event) reaches the client with its
+#     id, and a service trading state broadcast on B only (trading_halt) as a frame without one, once although
+#     B sends it twice.
 # Run by tools/test.sh (and tools/try.sh listen_nodes.check) with PGHOST/PGPORT/PGUSER of cluster A set and
 # its directory as $1. About 20 s.
 set -uo pipefail
@@ -61,7 +64,8 @@ payload() {
 	qa -c "SELECT ex7._event_notification(e.seq, e.user_id, e.kind, e.signal_id, e.strategy_id, e.payload)
 	         FROM ex7.signal_events e WHERE e.user_id = '$U' AND e.seq = $1"
 }
-notify_b() { psql -X -qAt -v ON_ERROR_STOP=1 -h "$B" -p "$PB" -d "$DB" -v p="$(payload "$1")" <<<"SELECT pg_notify('signal_fired', :'p')" >/dev/null; }
+# notify_b N [CHANNEL]: sends event N's payload on B only (channel signal_fired unless named)
+notify_b() { psql -X -qAt -v ON_ERROR_STOP=1 -h "$B" -p "$PB" -d "$DB" -v p="$(payload "$1")" -v c="${2:-signal_fired}" <<<"SELECT pg_notify(:'c', :'p')" >/dev/null; }
 verdict() { if [ "$1" = 0 ]; then echo "ok - $2"; else echo "not ok - $2"; fi; }
 
 # --- cluster A: the extension, a user who may stream, a strategy to fire from --------------------------
@@ -126,7 +130,7 @@ ex7d_pid=$!
 # A's LISTEN backend: its last statement is the LISTEN until its first idle probe 5 s later
 listen_pid_a() { pid_a=$(qa -c "SELECT pid FROM pg_stat_activity WHERE datname = '$DB' AND query LIKE 'LISTEN ex7_user_changed%'"); [ -n "$pid_a" ]; }
 on_b() { qb postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = '$DB' AND usename = 'postgres' AND query LIKE '$1'"; }
-listen_b() { [ "$(on_b 'LISTEN%signal_fired%')" = 1 ] && [ "$(on_b 'LISTEN ex7_outbox')" = 1 ]; }
+listen_b() { [ "$(on_b 'LISTEN%signal_fired%risk_event%trading_halt%')" = 1 ] && [ "$(on_b 'LISTEN ex7_outbox')" = 1 ]; }
 up() { [ "$(metric ex7d_listen_connected)" = 2 ]; }
 if until_ok 100 listen_pid_a && until_ok 100 listen_b && until_ok 50 up; then
 	echo "ok - ex7d LISTENs on A (DATABASE_URL) and on B (dbname $DB, user postgres from DATABASE_URL): the stream's and the alerts worker's"
@@ -180,6 +184,22 @@ sleep 1
 got=$(ids | tr '\n' ' ')
 [ "$got" = "$e1 $e2 $e3 " ]
 verdict $? "every event exactly once, in order, although events $e1, $e2 came from A late and $e3 from both nodes (ids: $got)"
+
+# --- the risk channels through B (A's listener paused again): a user's risk event, the service's broadcast ---
+kill -STOP "$pid_a" && paused=$pid_a
+e4=$(qa -c "SELECT ex7.set_trading_state('$U', 'paper', '{\"state\": \"halted\", \"reason\": \"listen check\"}') ->> 'event_id'")
+notify_b "$e4" risk_event
+until_ok 50 has_id "$e4"
+[ "$(grep -A1 -x "id: $e4" "$OUT/stream.txt" | tail -1)" = "event: trading_state" ]
+verdict $? "trading_state event $e4 NOTIFYed on B only (channel risk_event): the SSE client receives it with its id"
+halt='{"scope": "all", "instrument": null, "state": "halted", "reason": "exchange check", "changed_at": "2026-12-06T09:00:00.123456+00:00"}'
+for _ in 1 2; do qb "$DB" "SELECT pg_notify('trading_halt', '$halt')" >/dev/null; done
+until_ok 50 grep -q 'exchange check' "$OUT/stream.txt"
+sleep 0.5
+[ "$(grep -c 'exchange check' "$OUT/stream.txt")" = 1 ] &&
+	[ "$(grep -B2 'exchange check' "$OUT/stream.txt" | head -2 | tr '\n' '|')" = "|event: trading_state|" ]
+verdict $? "the service's state broadcast on B only (channel trading_halt, sent twice): one event trading_state frame, without an id"
+kill -CONT "$pid_a" && paused=
 
 # B's refused reconnects are logged as database_unreachable (expected above); anything else is shown
 grep '"level":"error"' "$OUT/ex7d.log" | grep -v '"event":"database_unreachable"' | head -5 | sed 's/^/# ex7d: /'

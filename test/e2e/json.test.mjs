@@ -190,7 +190,8 @@ test('an empty body is 422 ["body"] "field required" on every operation that nee
       const prm = op.parameters.find((x) => x.name === n);
       return prm.schema.type === 'integer' ? '1' : '00000000-0000-4000-8000-0000000000a5';
     });
-    const tok = op.security && op.security.length === 0 ? undefined : p === '/api/market/bars' || p === '/api/billing/comp' ? tsvc : ta;
+    const tok = op.security && op.security.length === 0 ? undefined
+      : ['/api/market/bars', '/api/billing/comp', '/api/risk/service-state'].includes(p) ? tsvc : ta;
     r = await api(srv, method, url, { tok });
     assert.equal(r.status, 422, `${method} ${p}: ${r.text}`);
     assert.deepEqual(r.body.detail, missing, `${method} ${p}`);
