@@ -44,6 +44,7 @@
 #include <math.h>
 
 #include "access/xact.h"
+#include "common/int.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -104,6 +105,11 @@ typedef struct BtPosition
 	double		target_d;
 	double		best;			/* largest favourable excursion so far, in points */
 	double		worst;			/* largest adverse excursion so far, in points (>= 0) */
+	/* the entry as an exact mantissa for the per-bar mark (mark_bar): 0 not read yet, 1 entry =
+	 * entry_m / 10^entry_dscale, -1 it has none (the mark goes through Numeric) */
+	int8		entry_md;
+	uint8		entry_dscale;
+	int64		entry_m;
 } BtPosition;
 
 /*
@@ -181,8 +187,8 @@ typedef struct BtState
 	Numeric		realized;		/* net P&L of closed trades */
 	Numeric		gross_profit;
 	Numeric		gross_loss;
-	Numeric		peak;			/* highest equity sample so far (from the initial capital) */
-	Numeric		max_drawdown;
+	Numeric		peak;			/* highest marked equity so far (from the initial capital) */
+	Numeric		max_drawdown;	/* over the equity marked at every bar close (mark_bar) */
 	Numeric		last_equity;
 	TimestampTz last_sample_ts;
 	bool		sampled;
@@ -195,6 +201,25 @@ typedef struct BtState
 	int64		blocked[BT_NBREAKERS];
 	int32		equity_seq;
 	int64		flushed_bars;
+
+	/*
+	 * The per-bar marks not yet folded into peak and max_drawdown (mark_bar, mark_fold): while the
+	 * realized P&L does not change, the equity at a bar close is capital + realized + tick_value * T
+	 * with T the open positions' whole ticks times their sizes, so the bars since the last fold are
+	 * summed up by three integers: T's least and greatest values and its largest fall from a
+	 * running high.
+	 */
+	bool		tick_md;		/* tick_size = tick_m / 10^tick_dscale (else every mark is a Numeric) */
+	uint8		tick_dscale;
+	int64		tick_m;
+	double		capital_d;		/* capital, tick_value, peak and max_drawdown as doubles: mark_fold's */
+	double		tick_value_d;	/* filter (each within rounding of its numeric) */
+	double		peak_d;
+	double		max_drawdown_d;
+	bool		seg_open;		/* some marks are not folded yet */
+	int64		seg_min;
+	int64		seg_max;
+	int64		seg_fall;
 
 	/* the risk gate's day (only with risk_gate) */
 	Datum		limits[4];		/* daily_loss_limit numeric, max trades, max open, max consecutive */
@@ -407,6 +432,91 @@ unrealized(BtState *st, Numeric price)
 	return sum;
 }
 
+/* set_peak, set_max_drawdown: nset, with the double beside the number (mark_fold's filter) */
+static void
+set_peak(BtState *st, Numeric n)
+{
+	nset(st, &st->peak, n);
+	st->peak_d = numeric_to_double(st->peak);
+}
+
+static void
+set_max_drawdown(BtState *st, Numeric n)
+{
+	nset(st, &st->max_drawdown, n);
+	st->max_drawdown_d = numeric_to_double(st->max_drawdown);
+}
+
+/*
+ * The drawdown (docs/backtests.md, "Fills and money"): the largest fall of the equity from its
+ * running peak (from the initial capital), over the equity marked at every bar close while a
+ * position is open (mark_bar) and at every point of the curve (sample). The curve itself keeps its
+ * sampling (trade closes, UTC day ends, the start); the drawdown sees every bar.
+ *
+ * mark_fold: folds the marks of the bars since the last fold into peak and max_drawdown. Called
+ * before the realized P&L changes (close_position) and before any other point (mark_point), so the
+ * marks are taken in time order. With base = capital + realized and tv = tick_value > 0, the marks
+ * are base + tv * T_j; the largest drawdown among them is the larger of peak - (base + tv * min T)
+ * (against the peak before them) and tv * (the largest fall of T from its running high), and the
+ * new peak the larger of the old one and base + tv * max T.
+ */
+static void
+mark_fold(BtState *st)
+{
+	Numeric		base,
+				dd,
+				hi;
+	double		base_d,
+				hi_d,
+				lo_d,
+				margin;
+
+	if (!st->seg_open)
+		return;
+	st->seg_open = false;
+
+	/*
+	 * Most folds change nothing (no new peak, no deeper drawdown): seen in doubles with a margin far
+	 * above their rounding, they need no numeric. A doubt (or a NaN, an infinity) takes the exact way.
+	 */
+	base_d = st->capital_d + numeric_to_double(st->realized);
+	hi_d = base_d + st->tick_value_d * (double) st->seg_max;
+	lo_d = base_d + st->tick_value_d * (double) st->seg_min;
+	margin = 1e-9 * (fabs(st->peak_d) + fabs(base_d) + fabs(hi_d) + fabs(lo_d) + st->max_drawdown_d) + 1e-9;
+	if (hi_d < st->peak_d - margin && st->peak_d - lo_d < st->max_drawdown_d - margin &&
+		st->tick_value_d * (double) st->seg_fall < st->max_drawdown_d - margin)
+		return;
+
+	base = nadd(st->capital, st->realized);
+	dd = nsub(st->peak, nadd(base, nmul(st->tick_value, int64_to_numeric(st->seg_min))));
+	if (st->seg_fall > 0)
+	{
+		Numeric		fall = nmul(st->tick_value, int64_to_numeric(st->seg_fall));
+
+		if (ncmp(fall, dd) > 0)
+			dd = fall;
+	}
+	if (ncmp(dd, st->max_drawdown) > 0)
+		set_max_drawdown(st, dd);
+	hi = nadd(base, nmul(st->tick_value, int64_to_numeric(st->seg_max)));
+	if (ncmp(hi, st->peak) > 0)
+		set_peak(st, hi);
+}
+
+/* mark_point: one equity value at the current time, after the marks before it */
+static void
+mark_point(BtState *st, Numeric equity)
+{
+	Numeric		dd;
+
+	mark_fold(st);
+	if (ncmp(equity, st->peak) > 0)
+		set_peak(st, equity);
+	dd = nsub(st->peak, equity);
+	if (ncmp(dd, st->max_drawdown) > 0)
+		set_max_drawdown(st, dd);
+}
+
 /*
  * sample: appends a point of the equity curve at ts (skipped when the last point has the same ts:
  * a day-end sample right after a trade close on the day's last bar repeats it) and follows the
@@ -416,7 +526,6 @@ static void
 sample(BtState *st, TimestampTz ts, Numeric equity)
 {
 	Datum		vals[2];
-	Numeric		dd;
 
 	if (st->sampled && st->last_sample_ts == ts)
 		return;
@@ -425,12 +534,101 @@ sample(BtState *st, TimestampTz ts, Numeric equity)
 	vals[0] = TimestampTzGetDatum(ts);
 	vals[1] = NumericGetDatum(equity);
 	rows_add(st, &st->equity, ++st->equity_seq, vals, NULL);
-	if (ncmp(equity, st->peak) > 0)
-		nset(st, &st->peak, equity);
-	dd = nsub(st->peak, equity);
-	if (ncmp(dd, st->max_drawdown) > 0)
-		nset(st, &st->max_drawdown, dd);
+	mark_point(st, equity);
 	nset(st, &st->last_equity, equity);
+}
+
+/* powers of ten that fit in an int64, for the marks' common scale */
+static const int64 pow10_i64[19] = {
+	INT64CONST(1), INT64CONST(10), INT64CONST(100), INT64CONST(1000), INT64CONST(10000),
+	INT64CONST(100000), INT64CONST(1000000), INT64CONST(10000000), INT64CONST(100000000),
+	INT64CONST(1000000000), INT64CONST(10000000000), INT64CONST(100000000000),
+	INT64CONST(1000000000000), INT64CONST(10000000000000), INT64CONST(100000000000000),
+	INT64CONST(1000000000000000), INT64CONST(10000000000000000), INT64CONST(100000000000000000),
+	INT64CONST(1000000000000000000)
+};
+
+/* rescale: *out = m * 10^(to - from), false on overflow */
+static inline bool
+rescale(int64 m, int from, int to, int64 *out)
+{
+	if (to - from >= (int) lengthof(pow10_i64))
+		return false;
+	return !pg_mul_s64_overflow(m, pow10_i64[to - from], out);
+}
+
+/*
+ * position_ticks: *out = p's whole ticks at the close cm / 10^cd times its size, as unrealized()
+ * computes them (the move over the tick size truncated toward zero), in exact integers. False when
+ * they do not fit (the mark then goes through Numeric).
+ */
+static bool
+position_ticks(BtState *st, BtPosition *p, int64 cm, int cd, int64 *out)
+{
+	int			d;
+	int64		c,
+				e,
+				t,
+				move;
+
+	if (p->entry_md == 0)
+		p->entry_md = numeric_md(NumericGetDatum(p->entry), &p->entry_m, &p->entry_dscale) ? 1 : -1;
+	if (p->entry_md < 0)
+		return false;
+	d = Max(Max(cd, (int) p->entry_dscale), (int) st->tick_dscale);
+	if (!rescale(cm, cd, d, &c) || !rescale(p->entry_m, p->entry_dscale, d, &e) ||
+		!rescale(st->tick_m, st->tick_dscale, d, &t))
+		return false;
+	if (p->fp.side > 0 ? pg_sub_s64_overflow(c, e, &move) : pg_sub_s64_overflow(e, c, &move))
+		return false;
+	/* C division truncates toward zero, as numeric_div_trunc */
+	return !pg_mul_s64_overflow(move / t, (int64) p->size, out);
+}
+
+/*
+ * mark_bar: the equity at the close of chunk row r (buffer bar i) with the positions still open after
+ * the bar's decision: capital + realized + the open positions marked gross at the close (unrealized()).
+ * O(1) integer work and no allocation when the close, the entries and the tick size have exact int64
+ * mantissas (a non-raw bar of the blocks); otherwise, or when an integer would overflow, the mark is
+ * computed in Numeric (in the bar's memory) and taken as a point.
+ */
+static void
+mark_bar(BtState *st, int r, int i)
+{
+	const BarExact *e = &st->prices[r];
+	int64		sum = 0;
+	bool		ok = st->tick_md && !e->raw;
+
+	for (int k = 0; ok && k < st->npos; k++)
+	{
+		int64		ticks;
+
+		ok = position_ticks(st, &st->pos[k], e->m[2], e->dscale[2], &ticks) &&
+			!pg_add_s64_overflow(sum, ticks, &sum);
+	}
+	/* within +-2^61, so that the fall below a high (at most 2^62) fits too */
+	if (ok && sum >= -(INT64CONST(1) << 61) && sum <= (INT64CONST(1) << 61))
+	{
+		if (!st->seg_open)
+		{
+			st->seg_open = true;
+			st->seg_min = st->seg_max = sum;
+			st->seg_fall = 0;
+		}
+		else
+		{
+			if (sum > st->seg_max)
+				st->seg_max = sum;
+			if (sum < st->seg_min)
+				st->seg_min = sum;
+			if (st->seg_max - sum > st->seg_fall)
+				st->seg_fall = st->seg_max - sum;
+		}
+		return;
+	}
+	if (st->cur_close == NULL)
+		st->cur_close = bar_exact_numeric(st->instrument, st->timeframe, st->ts[i], e, 2);
+	mark_point(st, nadd(nadd(st->capital, st->realized), unrealized(st, st->cur_close)));
 }
 
 /* excursion_money: points of excursion as gross money: whole ticks * tick_value * size */
@@ -480,6 +678,9 @@ close_position(BtState *st, int i, Numeric price, const char *reason, TimestampT
 	/* the exit bar's own excursion up to the fill (the level on a bracket exit) */
 	p->best = Max(p->best, (price_d - p->entry_d) * p->fp.side);
 	p->worst = Max(p->worst, (p->entry_d - price_d) * p->fp.side);
+
+	/* the marks before this close were taken at the realized P&L before it */
+	mark_fold(st);
 
 	/* ex7.compute_pnl's formula (ext/pnl.c) */
 	pnl_compute(st->instrument, p->fp.side > 0, p->size, p->entry, price, &pnl);
@@ -935,6 +1136,9 @@ run_chunk(BtState *st)
 		bar_old = MemoryContextSwitchTo(st->bar_cxt);
 		st->cur_close = NULL;
 		decide_bar(st, r, i, v, warm);
+		/* the equity at this bar's close, for the drawdown */
+		if (st->npos > 0)
+			mark_bar(st, r, i);
 		/* the previous close for the next bar's day end: this one, fetched now or later */
 		st->have_prev = true;
 		st->prev_ts = st->ts[i];
@@ -1098,6 +1302,12 @@ bt_begin(pg_uuid_t *user, pg_uuid_t *id, MemoryContext parent, bool keep_plans)
 	st->peak = ncopy_in(cxt, st->capital);
 	st->last_equity = ncopy_in(cxt, st->capital);
 	st->day_realized = int64_to_numeric(0);
+	st->tick_md = numeric_md(NumericGetDatum(st->tick_size), &st->tick_m, &st->tick_dscale) &&
+		st->tick_m > 0;
+	st->capital_d = numeric_to_double(st->capital);
+	st->tick_value_d = numeric_to_double(st->tick_value);
+	st->peak_d = st->capital_d;
+	st->max_drawdown_d = 0;
 
 	st->cap = st->lookback - 1 + BT_CHUNK;
 	st->ts = palloc(sizeof(TimestampTz) * st->cap);
@@ -1167,6 +1377,8 @@ bt_begin(pg_uuid_t *user, pg_uuid_t *id, MemoryContext parent, bool keep_plans)
 							  3, starttypes, startargs, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not start the backtest");
 	st->t0 = GetCurrentTimestamp();
+	/* the curve starts at the range's start with the initial capital */
+	sample(st, st->range_from, st->capital);
 	read_history(st);
 	return st;
 }
@@ -1208,6 +1420,7 @@ bt_finish(BtState *st)
 		}
 		day_end(st, st->prev_ts, true);
 	}
+	mark_fold(st);
 	flush(st);
 	elapsed = GetCurrentTimestamp() - st->t0;
 

@@ -460,9 +460,10 @@ block_base(TimestampTz ts, int64 span)
 /*
  * numeric_md: returns true and sets *m, *d to the mantissa and display scale of numeric datum x
  * (x = m / 10^d exactly), false when it has none that fits (NaN, infinity, dscale over
- * BB_MAX_DSCALE, |m| beyond int64).
+ * BB_MAX_DSCALE, |m| beyond int64). Declared in barblocks.h (the backtest marks open positions
+ * with it, ext/backtest.c).
  */
-static bool
+bool
 numeric_md(Datum x, int64 *m, uint8 *d)
 {
 	struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(x));

@@ -63,4 +63,11 @@ extern Numeric bar_exact_numeric(text *instrument, text *timeframe, TimestampTz 
  */
 extern double numeric_to_double(Numeric n);
 
+/*
+ * numeric_md: returns true and sets *m, *d to the mantissa and display scale of numeric datum x
+ * (x = m / 10^d exactly; what a block stores for a price), false when it has none that fits (NaN,
+ * infinity, a display scale over 254, |m| beyond int64). Allocates nothing for an untoasted x.
+ */
+extern bool numeric_md(Datum x, int64 *m, uint8 *d);
+
 #endif							/* EX7_BARBLOCKS_H */

@@ -136,13 +136,53 @@ SELECT pg_temp.live_skips(:'s3') AS live_skips, :'b6'::jsonb #> '{result,skipped
 SELECT (SELECT sum(net_pnl) FROM ex7.signals WHERE strategy_id = :'s3' AND status <> 'open') AS live_net,
        (SELECT sum(net_pnl) FROM ex7.backtest_trades WHERE backtest_id = :'b6id' AND exit_reason <> 'end_of_range') AS backtest_net;
 
--- the equity curve: initial capital + realized + open gross P&L, at every close and UTC day end
-SELECT count(*) AS samples, min(ts) = (SELECT min(exit_time) FROM bt) AS starts_at_first_close,
+-- the equity curve: initial capital + realized + open gross P&L, at the range's start (the initial
+-- capital), then at every close and UTC day end
+SELECT count(*) AS samples,
+       (SELECT ts = (:'range'::jsonb ->> 'from')::timestamptz AND equity = 10000.00
+          FROM ex7.backtest_equity WHERE backtest_id = :'b1id' ORDER BY seq LIMIT 1) AS starts_at_from_with_capital,
+       (SELECT ts FROM ex7.backtest_equity WHERE backtest_id = :'b1id' ORDER BY seq OFFSET 1 LIMIT 1)
+           = (SELECT min(exit_time) FROM bt) AS then_first_close,
        (SELECT equity FROM ex7.backtest_equity WHERE backtest_id = :'b1id' ORDER BY seq DESC LIMIT 1)
            = 10000.00 + (SELECT sum(net_pnl) FROM bt) AS ends_at_realized
   FROM ex7.backtest_equity WHERE backtest_id = :'b1id';
 SELECT to_char(ts AT TIME ZONE 'UTC', 'DD HH24:MI') AS ts, equity FROM ex7.backtest_equity
  WHERE backtest_id = :'b1id' AND (ts AT TIME ZONE 'UTC')::time = '23:55' ORDER BY seq;
+
+-- THE DRAWDOWN is over the equity marked at every bar close while a position is open (initial capital +
+-- realized net P&L + the open positions gross at the close: whole ticks, truncated toward zero, times tick
+-- value and size), from the initial capital; the curve keeps only its samples. pg_temp.bar_drawdown
+-- computes it from the bars and the trades, bar by bar.
+CREATE FUNCTION pg_temp.bar_drawdown(p_backtest uuid) RETURNS numeric LANGUAGE sql AS $$
+    WITH b AS (SELECT x.*, coalesce((x.params ->> 'initial_capital')::numeric, 10000) AS capital
+                 FROM ex7.backtests x WHERE x.id = p_backtest),
+         i AS (SELECT i.* FROM ex7.instruments i JOIN b ON i.symbol = b.instrument),
+         t AS (SELECT * FROM ex7.backtest_trades WHERE backtest_id = p_backtest),
+         e AS (SELECT b.range_from AS ts, b.capital AS equity FROM b
+               UNION ALL
+               SELECT r.ts, b.capital + coalesce((SELECT sum(t.net_pnl) FROM t WHERE t.exit_time <= r.ts), 0)
+                      + coalesce((SELECT sum(trunc(CASE WHEN t.side = 'long' THEN r.close - t.entry_price
+                                                        ELSE t.entry_price - r.close END / i.tick_size)
+                                             * i.tick_value * t.quantity)
+                                    FROM t, i WHERE t.entry_time <= r.ts AND t.exit_time > r.ts), 0)
+                 FROM b JOIN ex7.bars r ON r.instrument = b.instrument AND r.timeframe = b.timeframe
+                                       AND r.ts > b.range_from AND r.ts <= b.range_to)
+    SELECT max(peak - equity) FROM (SELECT equity, max(equity) OVER (ORDER BY ts ROWS UNBOUNDED PRECEDING) AS peak
+                                      FROM e) m
+$$;
+-- the EMA run: four winners, never a closed loss, yet open trades went against it (MAE 10.00 to 45.00).
+-- The fourth trade (long at 2004.50, after three wins: 10406.50) closes its second bar 1 tick up
+-- (10411.50, the peak) and its fourth 6 ticks down at 2003.90 (10376.50): 35.00, the deepest fall. The
+-- sampled curve (what the metrics read) has the start, the closes and the day ends, each at a new high:
+-- its drawdown is 0.
+SELECT to_char(r.ts AT TIME ZONE 'UTC', 'DD HH24:MI') AS bar, r.close,
+       ((r.close - t.entry_price) / 0.10 * 5.00)::numeric(10, 2) AS open_gross,
+       (10000.00 + 406.50 + (r.close - t.entry_price) / 0.10 * 5.00)::numeric(10, 2) AS equity
+  FROM bt t JOIN ex7.bars r ON r.instrument = 'RTY' AND r.timeframe = '5m' AND r.ts >= t.entry_time AND r.ts < t.exit_time
+ WHERE t.seq = 4 ORDER BY r.ts;
+SELECT :'b1'::jsonb #>> '{result,max_drawdown}' AS max_drawdown, pg_temp.bar_drawdown(:'b1id') AS by_hand,
+       (SELECT min(mae) || '..' || max(mae) FROM bt) AS mae,
+       ex7.get_backtest(:'u1', :'b1id') #>> '{metrics,max_drawdown,amount}' AS sampled_curve_drawdown;
 
 -- DETERMINISM: the same input twice gives the same trades, curve and summary
 SELECT (ex7.backtest_strategy(:'u1', :'s3', :'range', true) ->> 'id') AS b2id \gset
@@ -179,6 +219,14 @@ SELECT :'b4'::jsonb #> '{result,blocked}' AS blocked, :'b4'::jsonb #> '{result,e
 SELECT to_char(ex7.trading_day_start(entry_time) AT TIME ZONE 'America/New_York', 'MM-DD HH24:MI') AS trading_day,
        count(*) AS entries
   FROM ex7.backtest_trades WHERE backtest_id = (:'b4'::jsonb ->> 'id')::uuid GROUP BY 1 ORDER BY 1;
+
+-- the drawdown of the busy SMA runs (stops, reversals, size 2): exact, fast and with the risk gate, each
+-- equal to the bar-by-bar one; the sampled curve's (the metrics') is never deeper
+SELECT b.params ->> 'evaluation' AS evaluation, b.params ->> 'risk_gate' AS risk_gate,
+       b.result ->> 'max_drawdown' AS max_drawdown, pg_temp.bar_drawdown(b.id) AS by_hand,
+       (b.result ->> 'max_drawdown')::numeric = pg_temp.bar_drawdown(b.id) AS equal,
+       ex7.get_backtest(:'u1', b.id) #>> '{metrics,max_drawdown,amount}' AS sampled_curve_drawdown
+  FROM ex7.backtests b WHERE b.id IN (:'b6id', :'b3id', (:'b4'::jsonb ->> 'id')::uuid) ORDER BY 1, 2;
 
 -- GET: the trades as compute_metrics reads them, the curve, metrics, the 4.41 statement
 SELECT ex7.get_backtest(:'u1', :'b1id') AS g \gset
