@@ -136,7 +136,7 @@ SELECT pg_temp.fire(:'ua', :'s_gc', 'long', 2001.0, '10:05') AS same_bar,
        pg_temp.fire(:'ua', :'s_gc', 'long', 2001.0, '10:15') AS expired;
 -- the refusal is in the blocked log like a breaker's, with the lock in its snapshot
 SELECT triggered_limit, reason, observed, "limit", reason_json #>> '{blocked_reason,lock_id}' IS NOT NULL AS names_lock
-  FROM ex7.signals_blocked WHERE user_id = :'ua' ORDER BY blocked_at, id;
+  FROM ex7.signals_blocked WHERE user_id = :'ua' ORDER BY blocked_at, bar_ts;
 -- the lock is an event on the stream (no signal) and a notification
 SELECT kind, signal_id, payload ->> 'kind' AS lock_kind, payload ->> 'reason' AS reason
   FROM ex7.signal_events WHERE user_id = :'ua' AND kind = 'risk_lock' ORDER BY seq;
@@ -218,7 +218,7 @@ SELECT pg_temp.fire(:'uc', :'c_gc', 'long', 2000.0, '13:00') AS gc_no_position,
        (ex7.fire_signal(:'uc', :'c_mgc', 'paper', 'long', 2, 2000.0, now()) #>> '{blocked,reason}') AS flips,
        (ex7.fire_signal(:'uc', :'c_mgc', 'paper', 'long', 1, 2000.0, now()) ->> 'decision') AS reduces;
 SELECT triggered_limit, reason, observed, "limit" FROM ex7.signals_blocked
- WHERE user_id = :'uc' AND triggered_limit = 'trading_state' ORDER BY blocked_at, id;
+ WHERE user_id = :'uc' AND triggered_limit = 'trading_state' ORDER BY blocked_at, "limit";
 -- halted refuses every entry, and GET /api/risk says so; live is another pool
 SELECT pg_temp.state(ex7.set_trading_state(:'uc', 'paper', '{"state": "halted"}')) AS halted;
 SELECT (ex7.fire_signal(:'uc', :'c_mgc', 'paper', 'short', 1, 2000.0, now()) #>> '{blocked,reason}') AS refused;

@@ -29,6 +29,8 @@ areas = {
     '77_notifications': ('In-app notifications', 'docs/alerts.md'),
     '78_price_alerts': ('Price alerts', 'docs/alerts.md'),
     '79_webhooks': ('Webhook intake: hooks and TradingView alerts', 'docs/webhooks.md'),
+    '81_protections': ('Protections and their locks', 'docs/protections.md'),
+    '81_trading_state': ('The trading state: the kill switch, the service-wide state', 'docs/trading-state.md'),
     '83_paper': ('Paper account: positions, ledger, equity per trading day, reset', 'docs/paper-account.md'),
     '80_runtimes': ('Runtimes', 'docs/runtimes.md'),
     '86_jobs': ('Jobs on a clock', 'docs/jobs.md'),

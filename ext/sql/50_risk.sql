@@ -271,11 +271,13 @@ BEGIN
 
     -- first the trading state (docs/trading-state.md), then the locks of protections (docs/protections.md),
     -- then the breakers: a refusal names the first that refuses. A lock is judged at the entry's bar, never
-    -- later than now (the bar clock: docs/protections.md); the report, with no entry, sees the trading state
-    -- for every instrument and the locks of every strategy and instrument.
+    -- later than now (the bar clock: docs/protections.md). The report, with no entry in view, sees the
+    -- state for every instrument (the user's and the service's '*') and the user-wide locks: a lock of one
+    -- strategy or instrument, or the service's state of one instrument, refuses only those entries and is
+    -- listed by GET /api/risk/locks and GET /api/risk/state.
     v_reason := ex7._state_block(p_user, p_mode, p_instrument, p_side, p_size);
     IF v_reason IS NULL THEN
-        lk := ex7._entry_lock(p_user, p_mode, p_strategy_id, p_instrument, LEAST(coalesce(p_bar_ts, p_at), p_at));
+        SELECT * INTO lk FROM ex7._entry_lock(p_user, p_mode, p_strategy_id, p_instrument, LEAST(coalesce(p_bar_ts, p_at), p_at));
         IF lk.id IS NOT NULL THEN     -- a record: ex7.risk_locks is created after this file (80_protections_schema.sql)
             v_reason := pg_catalog.jsonb_build_object('breaker', lk.kind, 'reason', lk.kind || '_locked',
                                                       'observed', lk.observed,

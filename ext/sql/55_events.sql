@@ -90,7 +90,8 @@ BEGIN
         SELECT e.seq, e.kind, e.signal_id, e.strategy_id, e.payload, e.created_at
           FROM ex7.signal_events e
          WHERE e.user_id = p_user AND e.seq > p_last_event_id
-           AND (p_strategy_id IS NULL OR e.strategy_id = p_strategy_id)
+           -- an event of no strategy (a user-wide lock, the trading state) concerns every strategy
+           AND (p_strategy_id IS NULL OR e.strategy_id IS NULL OR e.strategy_id = p_strategy_id)
          ORDER BY e.seq
          LIMIT p_limit;
 END

@@ -401,59 +401,59 @@ COMMENT ON FUNCTION ex7._alert_lock(ex7.risk_locks) IS
 CREATE OR REPLACE FUNCTION ex7._protections_after_close(s ex7.signals)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
+-- the statement below costs more to plan than to run: a generic plan, made once per session
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-    p ex7.risk_protections;
     v_at timestamptz := coalesce(s.close_bar_ts, s.closed_at);
-    v_ts timestamptz[];
-    v_net numeric[];
-    v_stop boolean[];
-    v_until timestamptz;
-    v_observed text;
-    v_limit text;
+    v_bar interval := ex7._timeframe_interval(s.timeframe);
+    d record;
     v_strategy uuid;
-    v_instrument text;
     l ex7.risk_locks;
     v_n integer := 0;
 BEGIN
-    FOR p IN SELECT * FROM ex7.risk_protections x
-              WHERE x.user_id = s.user_id AND x.mode = s.mode AND x.enabled
-                AND (x.strategy_id IS NULL OR x.strategy_id = s.strategy_id)
-                AND (x.instrument IS NULL OR x.instrument = s.instrument)
-              ORDER BY x.created_at, x.id
+    -- One statement for every protection (a close is on the dispatcher's path: docs/performance.md): each
+    -- enabled protection of the user and mode whose scope holds the signal, the closes of its scope within
+    -- its lookback, oldest first with the close just made last (a cooldown reads that close alone), and
+    -- ex7.protection_decide's verdict; only the ones that lock come back.
+    FOR d IN
+        SELECT p.id, p.kind, p.strategy_id, p.instrument, x.until, x.observed, x."limit"
+          FROM ex7.risk_protections p
+          CROSS JOIN LATERAL (
+                SELECT pg_catalog.array_agg(y.close_bar_ts ORDER BY y.close_bar_ts, y.id = s.id, y.closed_at, y.id) AS ts,
+                       pg_catalog.array_agg(coalesce(y.net_pnl, 0) ORDER BY y.close_bar_ts, y.id = s.id, y.closed_at, y.id) AS net,
+                       pg_catalog.array_agg(y.close_reason = 'stop_loss' ORDER BY y.close_bar_ts, y.id = s.id, y.closed_at, y.id) AS stop
+                  FROM ex7.signals y
+                 WHERE p.kind <> 'cooldown'
+                   AND y.user_id = s.user_id AND y.mode = s.mode AND y.status <> 'open'
+                   AND y.close_bar_ts > v_at - pg_catalog.make_interval(mins => p.lookback_minutes)
+                   AND y.close_bar_ts <= v_at
+                   AND (p.strategy_id IS NULL OR y.strategy_id = p.strategy_id)
+                   AND (p.instrument IS NULL OR y.instrument = p.instrument)) AS w
+          CROSS JOIN LATERAL ex7.protection_decide(
+                p.kind, p.bars, p.trade_limit, pg_catalog.make_interval(mins => p.lookback_minutes),
+                pg_catalog.make_interval(mins => p.lock_minutes), coalesce(p.max_drawdown, p.min_profit),
+                v_bar,
+                CASE WHEN p.kind = 'cooldown' THEN ARRAY[v_at] ELSE w.ts END,
+                CASE WHEN p.kind = 'cooldown' THEN ARRAY[coalesce(s.net_pnl, 0)] ELSE w.net END,
+                CASE WHEN p.kind = 'cooldown' THEN ARRAY[s.close_reason = 'stop_loss'] ELSE w.stop END) AS x
+         WHERE p.user_id = s.user_id AND p.mode = s.mode AND p.enabled
+           AND (p.strategy_id IS NULL OR p.strategy_id = s.strategy_id)
+           AND (p.instrument IS NULL OR p.instrument = s.instrument)
+           -- a stop-loss guard locks only on a stop-out (ext/protect.c): no window to read otherwise
+           AND (p.kind <> 'stoploss_guard' OR s.close_reason = 'stop_loss')
+           AND x.until IS NOT NULL
+         ORDER BY p.created_at, p.id
     LOOP
-        IF p.kind = 'cooldown' THEN
-            v_ts := ARRAY[v_at];
-            v_net := ARRAY[coalesce(s.net_pnl, 0)];
-            v_stop := ARRAY[s.close_reason = 'stop_loss'];
-        ELSE
-            -- the closes in the protection's scope within its lookback, the close just made last
-            SELECT pg_catalog.array_agg(y.close_bar_ts ORDER BY y.close_bar_ts, y.id = s.id, y.closed_at, y.id),
-                   pg_catalog.array_agg(coalesce(y.net_pnl, 0) ORDER BY y.close_bar_ts, y.id = s.id, y.closed_at, y.id),
-                   pg_catalog.array_agg(y.close_reason = 'stop_loss' ORDER BY y.close_bar_ts, y.id = s.id, y.closed_at, y.id)
-              INTO v_ts, v_net, v_stop
-              FROM ex7.signals y
-             WHERE y.user_id = s.user_id AND y.mode = s.mode AND y.status <> 'open'
-               AND y.close_bar_ts > v_at - pg_catalog.make_interval(mins => p.lookback_minutes)
-               AND y.close_bar_ts <= v_at
-               AND (p.strategy_id IS NULL OR y.strategy_id = p.strategy_id)
-               AND (p.instrument IS NULL OR y.instrument = p.instrument);
-        END IF;
-        SELECT x.until, x.observed, x."limit" INTO v_until, v_observed, v_limit
-          FROM ex7.protection_decide(p.kind, p.bars, p.trade_limit, pg_catalog.make_interval(mins => p.lookback_minutes),
-                                     pg_catalog.make_interval(mins => p.lock_minutes), coalesce(p.max_drawdown, p.min_profit),
-                                     ex7._timeframe_interval(s.timeframe), v_ts, v_net, v_stop) AS x;
-        CONTINUE WHEN v_until IS NULL;
-        v_strategy := CASE WHEN p.kind = 'cooldown' AND p.instrument IS NULL THEN s.strategy_id ELSE p.strategy_id END;
-        v_instrument := p.instrument;
-        CONTINUE WHEN EXISTS (SELECT 1 FROM ex7.risk_locks x
-                               WHERE x.user_id = s.user_id AND x.mode = s.mode AND x.lifted_at IS NULL
-                                 AND x.until >= v_until AND x.protection_id = p.id
-                                 AND x.strategy_id IS NOT DISTINCT FROM v_strategy
-                                 AND x.instrument IS NOT DISTINCT FROM v_instrument);
+        v_strategy := CASE WHEN d.kind = 'cooldown' AND d.instrument IS NULL THEN s.strategy_id ELSE d.strategy_id END;
+        CONTINUE WHEN EXISTS (SELECT 1 FROM ex7.risk_locks k
+                               WHERE k.user_id = s.user_id AND k.mode = s.mode AND k.lifted_at IS NULL
+                                 AND k.until >= d.until AND k.protection_id = d.id
+                                 AND k.strategy_id IS NOT DISTINCT FROM v_strategy
+                                 AND k.instrument IS NOT DISTINCT FROM d.instrument);
         INSERT INTO ex7.risk_locks (user_id, mode, protection_id, kind, strategy_id, instrument, locked_at, until,
                                     observed, "limit", signal_id)
-        VALUES (s.user_id, s.mode, p.id, p.kind, v_strategy, v_instrument, v_at, v_until, v_observed, v_limit, s.id)
+        VALUES (s.user_id, s.mode, d.id, d.kind, v_strategy, d.instrument, v_at, d.until, d.observed, d."limit", s.id)
         RETURNING * INTO l;
         PERFORM ex7._emit_event(s.user_id, 'risk_lock', NULL, v_strategy, ex7._lock_json(l));
         PERFORM ex7._alert_lock(l);

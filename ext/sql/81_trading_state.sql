@@ -280,10 +280,14 @@ DECLARE
     v_body jsonb := ex7._state_body(p_body, ARRAY['scope', 'state', 'reason']);
     v_scope text := coalesce(p_body ->> 'scope', '*');
 BEGIN
+    -- "all" as the answers and the broadcast name it, or "*"
+    IF v_scope = 'all' THEN
+        v_scope := '*';
+    END IF;
     IF v_scope <> '*' THEN
         v_scope := pg_catalog.upper(v_scope);
         IF NOT EXISTS (SELECT 1 FROM ex7.instruments i WHERE i.symbol = v_scope) THEN
-            PERFORM ex7._invalid('["body","scope"]', 'scope must be * (every instrument) or a known instrument',
+            PERFORM ex7._invalid('["body","scope"]', 'scope must be all (or *: every instrument) or a known instrument',
                                  'value_error.instrument');
         END IF;
     END IF;
@@ -302,7 +306,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7.set_service_trading_state(jsonb) IS
-'Returns the service''s trading states after setting one (PUT /api/risk/service-state, service_role): body {scope: * (default, every instrument) or an instrument, state: active | halted | reducing, reason?}. Waits for fires in flight on the instruments covered; broadcast to every stream on channel trading_halt. X7422 for a bad body or scope.';
+'Returns the service''s trading states after setting one (PUT /api/risk/service-state, service_role): body {scope: all or * (the default: every instrument) or an instrument, state: active | halted | reducing, reason?}. Waits for fires in flight on the instruments covered; broadcast to every stream on channel trading_halt. X7422 for a bad body or scope.';
 
 CREATE OR REPLACE FUNCTION ex7.service_trading_states()
 RETURNS jsonb

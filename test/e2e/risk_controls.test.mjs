@@ -227,7 +227,7 @@ test('a halt (PUT /api/risk/state) refuses a webhook\'s fire, shows in Get Risk,
   again.close();
 });
 
-test('a replay filtered by strategy_id includes the user-wide events (strategy_id null)', { todo: 'ex7.replay_since_event_id keeps only the strategy\'s events' }, async () => {
+test('a replay filtered by strategy_id includes the user-wide events (strategy_id null)', async () => {
   const last = Number(psql(`SELECT ex7.last_event_id('${A}')`));
   const r = await api(srv, 'PUT', '/api/risk/state', { tok: ta, body: { state: 'active', reason: 'replay probe' } });
   assert.equal(r.status, 200, r.text);
