@@ -40,6 +40,7 @@
 #include "fills.h"
 #include "graph.h"
 #include "pnl.h"
+#include "protect.h"
 
 #include <math.h>
 
@@ -228,6 +229,23 @@ typedef struct BtState
 	Numeric		day_realized;
 	int64		day_trades;
 	int64		day_consec;
+
+	/*
+	 * Protections (docs/protections.md), with risk_gate: the user's enabled paper protections whose
+	 * scope holds the strategy, decided after every close by protection_decide (ext/protect.c), the
+	 * live path's code, over this run's closes. Locks are kept here, not written: the latest expiry
+	 * and its kind; an entry on a bar before it is refused.
+	 */
+	int			nprot;
+	Protection *prot;
+	int64		prot_lookback;	/* the longest lookback: closes older than it are dropped */
+	int64		bar_usec;		/* the strategy's timeframe (cooldown counts its bars) */
+	ProtectionClose *closes;	/* this run's closes within prot_lookback, oldest first */
+	int			nclose;
+	int			close_cap;
+	TimestampTz lock_until;		/* no lock before the first */
+	ProtectionKind lock_kind;
+	int64		blocked_lock[4];	/* entries refused by a lock, by the kind of the lock */
 
 	/* the functions shared with the live path, called through fmgr (compute_pnl: pnl_compute) */
 	FmgrInfo	day_fn;
@@ -657,6 +675,8 @@ day_roll(BtState *st, TimestampTz ts)
 	st->day_consec = 0;
 }
 
+static void protect_after_close(BtState *st, TimestampTz ts, Numeric net, bool stop);
+
 /*
  * close_position: closes position i at price on bar ts with reason: prices it with
  * ex7.compute_pnl, stores the trade, updates the summary and the risk day, samples the equity.
@@ -727,6 +747,8 @@ close_position(BtState *st, int i, Numeric price, const char *reason, TimestampT
 		/* the trailing run of losing closes of the day; a close at >= 0 ends it */
 		st->day_consec = ncmp(net, int64_to_numeric(0)) < 0 ? st->day_consec + 1 : 0;
 	}
+	if (st->nprot > 0)
+		protect_after_close(st, ts, net, strcmp(reason, "stop_loss") == 0);
 
 	/* the position leaves; its numbers were copied in the run's context */
 	if (p->fp.stop)
@@ -737,6 +759,56 @@ close_position(BtState *st, int i, Numeric price, const char *reason, TimestampT
 	st->npos--;
 	for (int k = i; k < st->npos; k++)
 		st->pos[k] = st->pos[k + 1];
+}
+
+/*
+ * protect_after_close: after a close at ts with net P&L net (stop: a stop-out), each protection
+ * decides with the live path's code (protection_decide, ext/protect.c) over the closes it reads: a
+ * cooldown the close alone, the others this run's closes within their lookback, the close just made
+ * last (ex7._protections_after_close does the same with the user's closes). The lock that expires
+ * last wins.
+ */
+static void
+protect_after_close(BtState *st, TimestampTz ts, Numeric net, bool stop)
+{
+	ProtectionClose *c;
+	int			keep;
+
+	/* the closes still inside the longest lookback, then this one */
+	for (keep = 0; keep < st->nclose && st->closes[keep].at <= ts - st->prot_lookback; keep++)
+		pfree(st->closes[keep].net);
+	if (keep > 0)
+	{
+		st->nclose -= keep;
+		memmove(st->closes, st->closes + keep, sizeof(ProtectionClose) * st->nclose);
+	}
+	if (st->nclose == st->close_cap)
+	{
+		st->close_cap *= 2;
+		st->closes = repalloc(st->closes, sizeof(ProtectionClose) * st->close_cap);
+	}
+	c = &st->closes[st->nclose++];
+	c->at = ts;
+	c->net = ncopy_in(st->cxt, net);
+	c->stop_loss = stop;
+
+	for (int k = 0; k < st->nprot; k++)
+	{
+		const Protection *p = &st->prot[k];
+		ProtectionLock lock;
+		int			first = 0;
+
+		if (p->kind == PROTECT_COOLDOWN)
+			first = st->nclose - 1;
+		else if (p->kind == PROTECT_STOPLOSS_GUARD && !stop)
+			continue;			/* it locks only on a stop-out */
+		if (protection_decide(p, st->closes + first, st->nclose - first, st->bar_usec, &lock) &&
+			lock.until > st->lock_until)
+		{
+			st->lock_until = lock.until;
+			st->lock_kind = p->kind;
+		}
+	}
 }
 
 /*
@@ -938,9 +1010,16 @@ decide_bar(BtState *st, int r, int i, const double *v, bool warm)
 			break;
 		case FILL_ENTER:
 			{
-				int			b = st->risk_gate ? gate(st, ts) : -1;
+				int			b;
 				BtPosition *p;
 
+				/* the live gate's order: the locks of protections, then the breakers */
+				if (st->nprot > 0 && ts < st->lock_until)
+				{
+					st->blocked_lock[st->lock_kind]++;
+					break;
+				}
+				b = st->risk_gate ? gate(st, ts) : -1;
 				if (b >= 0)
 				{
 					st->blocked[b]++;
@@ -1227,6 +1306,61 @@ json_param(Jsonb *params, const char *key)
 }
 
 /*
+ * bt_protections: reads the user's enabled paper protections whose scope holds the backtest's
+ * strategy and instrument (ex7.risk_protections; the order of ex7._protections_after_close) and the
+ * length of the strategy's timeframe.
+ */
+static void
+bt_protections(BtState *st)
+{
+	static const char *pq =
+	"SELECT p.kind, p.bars, p.trade_limit, p.lookback_minutes, p.lock_minutes, "
+	"coalesce(p.max_drawdown, p.min_profit), "
+	"(extract(epoch FROM ex7._timeframe_interval(b.timeframe)) * 1000000)::bigint "
+	"FROM ex7.backtests b JOIN ex7.risk_protections p ON p.user_id = b.user_id "
+	"WHERE b.user_id = $1 AND b.id = $2 AND p.mode = 'paper' AND p.enabled "
+	"AND (p.strategy_id IS NULL OR p.strategy_id = b.strategy_id) "
+	"AND (p.instrument IS NULL OR p.instrument = b.instrument) ORDER BY p.created_at, p.id";
+	Oid			types[2] = {UUIDOID, UUIDOID};
+	Datum		args[2] = {st->user_id, UUIDPGetDatum(&st->id)};
+	MemoryContext old;
+	bool		isnull;
+
+	if (SPI_execute_with_args(pq, 2, types, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the protections");
+	st->nprot = (int) SPI_processed;
+	st->lock_until = DT_NOBEGIN;
+	if (st->nprot == 0)
+		return;
+	old = MemoryContextSwitchTo(st->cxt);
+	st->prot = palloc0(sizeof(Protection) * st->nprot);
+	for (int k = 0; k < st->nprot; k++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[k];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		Protection *p = &st->prot[k];
+		Datum		v;
+
+		p->kind = protection_kind(TextDatumGetCString(SPI_getbinval(t, d, 1, &isnull)));
+		v = SPI_getbinval(t, d, 2, &isnull);
+		p->bars = isnull ? 0 : DatumGetInt32(v);
+		v = SPI_getbinval(t, d, 3, &isnull);
+		p->trade_limit = isnull ? 1 : DatumGetInt32(v);
+		v = SPI_getbinval(t, d, 4, &isnull);
+		p->lookback_usec = isnull ? 0 : (int64) DatumGetInt32(v) * USECS_PER_MINUTE;
+		v = SPI_getbinval(t, d, 5, &isnull);
+		p->lock_usec = isnull ? 0 : (int64) DatumGetInt32(v) * USECS_PER_MINUTE;
+		v = SPI_getbinval(t, d, 6, &isnull);
+		p->threshold = isnull ? NULL : DatumGetNumericCopy(v);
+		st->bar_usec = DatumGetInt64(SPI_getbinval(t, d, 7, &isnull));
+		st->prot_lookback = Max(st->prot_lookback, p->lookback_usec);
+	}
+	st->close_cap = 64;
+	st->closes = palloc(sizeof(ProtectionClose) * st->close_cap);
+	MemoryContextSwitchTo(old);
+}
+
+/*
  * bt_begin: returns the state of backtest id, status set to running: reads the row, the version's
  * graph and the instrument, compiles the graph, prepares the statements and reads the history.
  * Called inside SPI; the state lives in a context under parent.
@@ -1343,6 +1477,7 @@ bt_begin(pg_uuid_t *user, pg_uuid_t *id, MemoryContext parent, bool keep_plans)
 		MemoryContextSwitchTo(old);
 		st->day_start = DT_NOBEGIN;
 		st->day_next = DT_NOBEGIN;
+		bt_protections(st);
 	}
 
 	{
@@ -1442,6 +1577,10 @@ bt_finish(BtState *st)
 	for (int b = 0; b < BT_NBREAKERS; b++)
 		appendStringInfo(&buf, "%s\"%s\": " INT64_FORMAT, b ? ", " : "", breaker_names[b],
 						 st->blocked[b]);
+	/* with protections, the entries their locks refused, by kind (docs/protections.md) */
+	for (int k = 0; st->nprot > 0 && k < (int) lengthof(st->blocked_lock); k++)
+		appendStringInfo(&buf, ", \"%s\": " INT64_FORMAT, protection_kind_name((ProtectionKind) k),
+						 st->blocked_lock[k]);
 	appendStringInfo(&buf, "}, \"elapsed_ms\": %.3f, \"store_ms\": %.3f, \"bars_per_second\": %.0f}",
 					 elapsed / 1000.0, st->store_us / 1000.0,
 					 elapsed > 0 ? st->bars * 1e6 / elapsed : 0.0);
