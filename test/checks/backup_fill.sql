@@ -103,3 +103,12 @@ SELECT ex7.hook_intake(:'hook'::jsonb ->> 'id', jsonb_build_object('passphrase',
 
 -- Paper account (paper_accounts): B's account, flat since its one close, reset on 25,000.00
 SELECT ex7.reset_paper_account(:'ub', 'paper', 25000) ->> 'starting_capital' AS paper_capital;
+
+-- Protections, locks, the trading state (risk_protections, risk_locks, trading_states, trading_halts): a
+-- cooldown of B's that B's next close triggers, A's live trading reducing, the service halting GC
+SELECT ex7.create_protection(:'ub', '{"kind": "cooldown", "bars": 3}') ->> 'kind' AS protection;
+SELECT ex7.fire_signal(:'ub', :'sb', 'paper', 'long', 1, 5100.25, now()) ->> 'decision' AS b_fired;
+SELECT count(ex7._close_at(x, 5101.25, 'closed', 'exit_signal', now())) AS b_closed
+  FROM ex7.signals x WHERE x.user_id = :'ub' AND x.status = 'open';
+SELECT ex7.set_trading_state(:'ua', 'live', '{"state": "reducing", "reason": "fill"}') ->> 'state' AS a_live;
+SELECT ex7.set_service_trading_state('{"scope": "GC", "state": "halted", "reason": "fill"}') IS NOT NULL AS service;

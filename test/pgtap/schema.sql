@@ -2,7 +2,7 @@
 -- forced with the per-user policy, every object documented with COMMENT ON, and the indexes that serve
 -- each keyset order actually used by the planner (checked with EXPLAIN on a realistic table).
 BEGIN;
-SELECT plan(56);
+SELECT plan(63);
 
 SELECT has_schema('ex7');
 SELECT tables_are('ex7', ARRAY['users', 'tiers', 'role_bindings', 'secrets', 'instruments', 'strategies',
@@ -20,6 +20,8 @@ SELECT tables_are('ex7', ARRAY['users', 'tiers', 'role_bindings', 'secrets', 'in
     'hooks', 'hook_events',
     -- the paper account (docs/paper-account.md)
     'paper_accounts',
+    -- protections, their locks, the trading state (docs/protections.md, docs/trading-state.md)
+    'risk_protections', 'risk_locks', 'trading_states', 'trading_halts',
     -- the run state of the jobs on a clock (docs/jobs.md)
     'jobs',
     -- the digests of the install's seed rows, which pg_dump leaves out (docs/operations.md, "Backup and restore")
@@ -102,18 +104,24 @@ SELECT results_eq(
              ('MYM', 1.00, 0.50), ('NQ', 0.25, 5.00), ('RTY', 0.10, 5.00), ('YM', 1.00, 5.00)$$,
     'instruments seeded with the CME specs of facts.md');
 
+-- the service-wide trading state is service_role's: a bound role reads it, never sets it
+SELECT ok(NOT has_function_privilege('ex7_user', 'ex7.set_service_trading_state(jsonb)', 'EXECUTE')
+          AND NOT has_table_privilege('ex7_user', 'ex7.trading_halts', 'INSERT')
+          AND has_table_privilege('ex7_user', 'ex7.trading_halts', 'SELECT'),
+    'a bound role reads the service''s trading state and cannot change it');
+
 -- row-level security: enabled AND forced on every per-user table, with its _own policy
 SELECT is(c.relrowsecurity AND c.relforcerowsecurity, true, 'RLS enabled and forced on ex7.' || c.relname)
   FROM pg_class c
  WHERE c.relnamespace = 'ex7'::regnamespace
    AND c.relname IN ('users', 'role_bindings', 'strategies', 'strategy_versions', 'strategy_runtimes', 'signals',
                      'signal_events', 'signal_audit', 'signals_blocked', 'risk_limits',
-                     'paper_accounts')
+                     'paper_accounts', 'risk_protections', 'risk_locks', 'trading_states')
  ORDER BY c.relname;
 SELECT policies_are('ex7', t, ARRAY[t || '_own'], 'the per-user policy on ex7.' || t)
   FROM unnest(ARRAY['users', 'role_bindings', 'strategies', 'strategy_versions', 'strategy_runtimes', 'signals',
                     'signal_events', 'signal_audit', 'signals_blocked', 'risk_limits',
-                    'paper_accounts']) AS t
+                    'paper_accounts', 'risk_protections', 'risk_locks', 'trading_states']) AS t
  ORDER BY t;
 
 -- every table, and every function of the extension, has a COMMENT
