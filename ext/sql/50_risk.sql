@@ -247,6 +247,7 @@ DECLARE
     v_open bigint;
     v_consec bigint;
     v_reason jsonb;
+    ts record;
     lk record;
 BEGIN
     -- signals_user_mode_closed_idx (user_id, mode, closed_at DESC) WHERE status <> 'open'
@@ -275,7 +276,16 @@ BEGIN
     -- state for every instrument (the user's and the service's '*') and the user-wide locks: a lock of one
     -- strategy or instrument, or the service's state of one instrument, refuses only those entries and is
     -- listed by GET /api/risk/locks and GET /api/risk/state.
-    v_reason := ex7._state_block(p_user, p_mode, p_instrument, p_side, p_size);
+    -- The state (ex7._trading_state, 81_trading_state.sql): halted refuses every entry; reducing one that
+    -- does not reduce the net position (ex7._reduces). Inline, not a function of its own: one call and one
+    -- query for every fire (docs/performance.md, "Protections and the trading state").
+    SELECT * INTO ts FROM ex7._trading_state(p_user, p_mode, p_instrument);
+    IF ts.state = 'halted' OR (ts.state = 'reducing' AND NOT ex7._reduces(p_user, p_mode, p_instrument, p_side, p_size)) THEN
+        v_reason := pg_catalog.jsonb_build_object(
+            'breaker', 'trading_state', 'reason', ts.state, 'observed', ts.source || coalesce(': ' || ts.reason, ''),
+            'limit', CASE WHEN ts.state = 'reducing'
+                          THEN 'net position ' || ex7._net_position(p_user, p_mode, p_instrument) END);
+    END IF;
     IF v_reason IS NULL THEN
         SELECT * INTO lk FROM ex7._entry_lock(p_user, p_mode, p_strategy_id, p_instrument, LEAST(coalesce(p_bar_ts, p_at), p_at));
         IF lk.id IS NOT NULL THEN     -- a record: ex7.risk_locks is created after this file (80_protections_schema.sql)
@@ -292,7 +302,8 @@ BEGIN
         'mode', p_mode,
         'trading_allowed', v_reason IS NULL,
         'blocked_reason', v_reason,
-        'trading_state', ex7._trading_state(p_user, p_mode, p_instrument),
+        'trading_state', pg_catalog.jsonb_build_object('state', ts.state, 'source', ts.source, 'reason', ts.reason,
+                                                       'changed_at', ts.changed_at),
         'limits', ex7._risk_limits_json(lim),
         'realized_pnl_today', ex7._money_text(v_realized),
         'trades_today', v_trades,

@@ -401,8 +401,6 @@ COMMENT ON FUNCTION ex7._alert_lock(ex7.risk_locks) IS
 CREATE OR REPLACE FUNCTION ex7._protections_after_close(s ex7.signals)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
--- the statement below costs more to plan than to run: a generic plan, made once per session
-SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_at timestamptz := coalesce(s.close_bar_ts, s.closed_at);

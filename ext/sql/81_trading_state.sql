@@ -85,34 +85,22 @@ COMMENT ON FUNCTION ex7._net_position(uuid, text, text) IS
 'Returns the user''s net open size of the instrument in the mode (long positive, short negative) over every strategy.';
 
 /*
- * _state_block: the blocked_reason of the trading state for an entry (side, size) of p_instrument, or NULL
- * when the state lets it through: halted refuses every entry; reducing refuses an entry unless it is of
- * the side opposite the net position and no larger than it (it reduces the exposure, never flips it).
+ * _reduces: whether an entry (side, size) of the instrument reduces the user's net position in the mode:
+ * of the side opposite it and no larger than it (it shrinks the exposure, never flips it). What a reducing
+ * state lets through (ex7._risk_state).
  */
-CREATE OR REPLACE FUNCTION ex7._state_block(p_user uuid, p_mode text, p_instrument text, p_side text, p_size integer)
-RETURNS jsonb
+CREATE OR REPLACE FUNCTION ex7._reduces(p_user uuid, p_mode text, p_instrument text, p_side text, p_size integer)
+RETURNS boolean
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-    t record := ex7._trading_state(p_user, p_mode, p_instrument);
-    v_net bigint;
+    v_net bigint := ex7._net_position(p_user, p_mode, p_instrument);
 BEGIN
-    IF t.state = 'active' THEN
-        RETURN NULL;
-    END IF;
-    IF t.state = 'reducing' THEN
-        v_net := ex7._net_position(p_user, p_mode, p_instrument);
-        IF p_side IS NOT NULL AND v_net <> 0 AND (p_side = 'short') = (v_net > 0) AND p_size <= pg_catalog.abs(v_net) THEN
-            RETURN NULL;
-        END IF;
-    END IF;
-    RETURN pg_catalog.jsonb_build_object('breaker', 'trading_state', 'reason', t.state,
-                                         'observed', t.source || coalesce(': ' || t.reason, ''),
-                                         'limit', CASE WHEN t.state = 'reducing' THEN pg_catalog.format('net position %s', coalesce(v_net, 0)) END);
+    RETURN p_side IS NOT NULL AND v_net <> 0 AND (p_side = 'short') = (v_net > 0) AND p_size <= pg_catalog.abs(v_net);
 END
 $$;
-COMMENT ON FUNCTION ex7._state_block(uuid, text, text, text, integer) IS
-'Returns {breaker: trading_state, reason: halted | reducing, observed: whose state (service, instrument, user) and its reason, limit} when the trading state refuses an entry of p_side and p_size on the instrument, NULL when it lets it through (reducing: only an entry against the net position, at most its size).';
+COMMENT ON FUNCTION ex7._reduces(uuid, text, text, text, integer) IS
+'Returns whether an entry of p_side and p_size on the instrument reduces the user''s net position in the mode (the side opposite it, at most its size): what a reducing trading state lets through.';
 
 CREATE OR REPLACE FUNCTION ex7._trading_state_json(p_user uuid, p_mode text)
 RETURNS jsonb

@@ -43,7 +43,10 @@ AS $$
     -- the graph evaluator (C), called once per runtime and bar by the dispatcher: pinned, 1,000 strategies
     -- evaluated 3.3 -> 4.1 ms (best of 30, interleaved). Its one query (ext/graph.c, the bars window) names
     -- every operator and type with pg_catalog; it looks up no other name.
-                 'ex7._evaluate(uuid, integer, jsonb, pg_catalog.text, pg_catalog.text, timestamp with time zone)'
+                 'ex7._evaluate(uuid, integer, jsonb, pg_catalog.text, pg_catalog.text, timestamp with time zone)',
+    -- the protections' decision (C, ext/protect.c), called once per protection in the query that follows every
+    -- close (ex7._protections_after_close): it runs no query and looks up no name
+                 'ex7.protection_decide(pg_catalog.text, integer, integer, interval, interval, numeric, interval, timestamp with time zone[], numeric[], boolean[])'
                 ]::pg_catalog.text[]
 $$;
 COMMENT ON FUNCTION ex7._search_path_exceptions() IS
