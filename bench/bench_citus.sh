@@ -130,7 +130,8 @@ script citus >"$W/fire.citus.pgbench" || bench_fail "could not write the Citus s
 explain_check() {
 	local what=$1 sql=$2 plan
 	plan=$(node "$COORD" -At -c "EXPLAIN (VERBOSE, COSTS OFF) $sql") || bench_fail "EXPLAIN of $what failed on Citus"
-	echo "$plan" | grep -q 'Custom Scan (Citus Adaptive)' && echo "$plan" | grep -q 'Task Count: 1$' || {
+	# here-strings, not pipes: under pipefail, grep -q leaving at its first match can fail the echo (SIGPIPE)
+	grep -q 'Custom Scan (Citus Adaptive)' <<<"$plan" && grep -q 'Task Count: 1$' <<<"$plan" || {
 		echo "$plan" >&2
 		bench_fail "Citus does not delegate $what (no Citus custom scan with one task: plan above)"
 	}

@@ -3,9 +3,10 @@
 -- sql/backtest.sql (stops, targets, exits, reversals) with four protections of its own (a cooldown, a stop-loss
 -- guard, a low-profit lock and a max-drawdown lock) runs live, the dispatcher fed 400 bars one by one; then a
 -- backtest with risk_gate over the same bars: the same entries, the same closes, the same refusals by kind.
--- Bars: M2K 5m (tick 0.10, 0.50 USD a tick; no other test stores the series), the walk of sql/backtest.sql.
--- User 00000000-0000-4000-8000-5b0000000001.
-\set u '00000000-0000-4000-8000-5b0000000001'
+-- Bars: CL 5m (tick 0.01, 10.00 USD a tick; no other test stores CL bars), the walk of sql/backtest.sql.
+-- User 00000000-0000-4000-8000-5c0000000001. The runtime is stopped at the end: a running runtime makes
+-- its series a traded one for the market health of sql/market.sql.
+\set u '00000000-0000-4000-8000-5c0000000001'
 SELECT ex7.ensure_user(:'u') IS NOT NULL AS u, ex7_test.accept_compliance(ARRAY[:'u']::uuid[]) > 0 AS accepted;
 -- wide limits: the live run fires within one transaction (one now(), one trading day); only the
 -- protections refuse
@@ -25,10 +26,10 @@ SELECT g, ts, o,
        greatest(o, c) + 0.10 * ((g * 31) % 5) AS h, least(o, c) - 0.10 * ((g * 17) % 5) AS l, c
   FROM o;
 SELECT jsonb_build_object('from', max(ts) FILTER (WHERE g = 200), 'to', max(ts), 'risk_gate', true) AS range FROM walk \gset
-SELECT count(ex7.ingest_bar('M2K', '5m', w.ts, w.o, w.h, w.l, w.c, 100, false)) AS history
+SELECT count(ex7.ingest_bar('CL', '5m', w.ts, w.o, w.h, w.l, w.c, 100, false)) AS history
   FROM (SELECT * FROM walk WHERE g <= 200 ORDER BY g) w;
 
-SELECT (ex7.create_strategy(:'u', '{"name": "Fast SMA protected", "instrument": "M2K", "timeframe": "5m", "graph": {
+SELECT (ex7.create_strategy(:'u', '{"name": "Fast SMA protected", "instrument": "CL", "timeframe": "5m", "graph": {
   "nodes": [{"id": "c", "type": "close"},
             {"id": "f", "type": "sma", "params": {"period": 3}}, {"id": "s", "type": "sma", "params": {"period": 8}},
             {"id": "above", "type": "gt"}, {"id": "down", "type": "crosses_below"},
@@ -53,9 +54,9 @@ SELECT p ->> 'kind' AS kind, p -> 'params' AS params
     jsonb_build_object('kind', 'cooldown', 'strategy_id', :'s', 'bars', 2),
     jsonb_build_object('kind', 'stoploss_guard', 'strategy_id', :'s', 'trade_limit', 2, 'lookback_minutes', 60, 'lock_minutes', 120),
     jsonb_build_object('kind', 'low_profit', 'strategy_id', :'s', 'trade_limit', 4, 'lookback_minutes', 180,
-                       'lock_minutes', 60, 'min_profit', '-10.00'),
+                       'lock_minutes', 60, 'min_profit', '-200.00'),
     jsonb_build_object('kind', 'max_drawdown', 'strategy_id', :'s', 'trade_limit', 2, 'lookback_minutes', 240,
-                       'lock_minutes', 30, 'max_drawdown', '15.00')]) AS b,
+                       'lock_minutes', 30, 'max_drawdown', '300.00')]) AS b,
        LATERAL ex7.create_protection(:'u', b) AS p;
 SELECT ex7.promote_strategy(:'u', :'s') ->> 'status' AS ready, ex7.promote_strategy(:'u', :'s') ->> 'status' AS live;
 SELECT ex7.start_runtime(:'u', :'s', 'paper') ->> 'status' AS runtime;
@@ -65,7 +66,7 @@ DO $$
 DECLARE r record;
 BEGIN
     FOR r IN SELECT * FROM walk WHERE g > 200 ORDER BY g LOOP
-        PERFORM ex7.ingest_bar('M2K', '5m', r.ts, r.o, r.h, r.l, r.c, 100);
+        PERFORM ex7.ingest_bar('CL', '5m', r.ts, r.o, r.h, r.l, r.c, 100);
     END LOOP;
 END $$;
 SELECT a.decision, coalesce(a.detail ->> 'reason', a.detail ->> 'breaker', '') AS why, count(*)
@@ -104,3 +105,6 @@ SELECT (SELECT jsonb_object_agg(k, coalesce(n, 0) ORDER BY k)
 -- without the protections the backtest trades more: they did refuse entries
 SELECT (ex7.backtest_strategy(:'u', :'s', (:'range'::jsonb || '{"risk_gate": false}'), true) #>> '{result,entries}')::int
        > (:'b'::jsonb #>> '{result,entries}')::int AS protections_refused_entries;
+
+-- done: flat and stopped
+SELECT ex7.force_close_all(:'u', :'s') AS force_closed, ex7.stop_runtime(:'u', :'s', 'paper') ->> 'status' AS runtime;
