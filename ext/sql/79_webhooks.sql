@@ -321,7 +321,6 @@ DECLARE
     v_id uuid := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
     v_items jsonb;
     v_n integer;
-    v_last jsonb;
 BEGIN
     PERFORM ex7._hook_get(p_user, p_id);
     IF p_outcome IS NOT NULL AND p_outcome NOT IN ('accepted', 'duplicate', 'stale', 'blocked', 'invalid',
@@ -343,15 +342,7 @@ BEGIN
                AND (p_outcome IS NULL OR x.outcome = p_outcome)
              ORDER BY x.received_at DESC, x.id DESC
              LIMIT v_limit + 1) e;
-    IF v_n > v_limit THEN
-        v_last := v_items -> (v_limit - 1);
-        v_items := v_items - v_limit;
-    END IF;
-    RETURN pg_catalog.jsonb_build_object(
-        'items', coalesce(v_items, '[]'),
-        'next_cursor', CASE WHEN v_last IS NOT NULL
-                            THEN ex7.cursor_encode('hook_events', p_user, (v_last ->> 'received_at')::timestamptz,
-                                                   v_last ->> 'id') END);
+    RETURN ex7._keyset_page(v_items, v_n, v_limit, 'hook_events', p_user, 'received_at');
 END
 $$;
 COMMENT ON FUNCTION ex7.list_hook_events(uuid, uuid, text, text, integer) IS

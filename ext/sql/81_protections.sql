@@ -478,7 +478,6 @@ DECLARE
     v_id uuid := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
     v_items jsonb;
     v_n integer;
-    v_last jsonb;
 BEGIN
     IF p_user IS NULL THEN
         PERFORM ex7._raise(401, 'acting user is required');
@@ -500,15 +499,7 @@ BEGIN
                AND (p_state = 'all' OR (x.lifted_at IS NULL AND x.until > pg_catalog.now()))
              ORDER BY x.created_at DESC, x.id DESC
              LIMIT v_limit + 1) l;
-    IF v_n > v_limit THEN
-        v_last := v_items -> (v_limit - 1);
-        v_items := v_items - v_limit;
-    END IF;
-    RETURN pg_catalog.jsonb_build_object(
-        'items', coalesce(v_items, '[]'),
-        'next_cursor', CASE WHEN v_last IS NOT NULL
-                            THEN ex7.cursor_encode('risk_locks', p_user, (v_last ->> 'created_at')::timestamptz,
-                                                   v_last ->> 'id') END);
+    RETURN ex7._keyset_page(v_items, v_n, v_limit, 'risk_locks', p_user, 'created_at');
 END
 $$;
 COMMENT ON FUNCTION ex7.list_locks(uuid, text, text, text, integer) IS
