@@ -32,6 +32,7 @@ areas = {
     '81_protections': ('Protections and their locks', 'docs/protections.md'),
     '81_trading_state': ('The trading state: the kill switch, the service-wide state', 'docs/trading-state.md'),
     '83_paper': ('Paper account: positions, ledger, equity per trading day, reset', 'docs/paper-account.md'),
+    '84_stream_tickets': ('Signal stream tickets for browsers', 'docs/stream.md'),
     '80_runtimes': ('Runtimes', 'docs/runtimes.md'),
     '86_jobs': ('Jobs on a clock', 'docs/jobs.md'),
     '90_health': ('Health', 'docs/http.md'),

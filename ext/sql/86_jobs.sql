@@ -391,11 +391,29 @@ BEGIN
     v_more := v_more OR v_seen = c_batch;
     v_res := v_res || pg_catalog.jsonb_build_object('stripe_events', n);
 
+    -- stream tickets (docs/stream.md): a ticket opens nothing once expired, used or not
+    v_seen := 0;
+    n := 0;
+    FOR v_user, v_ids IN
+        SELECT t.user_id, pg_catalog.array_agg(t.id)
+          FROM (SELECT t.user_id, t.id FROM ex7.stream_tickets t WHERE t.expires_at < p_now LIMIT c_batch) t
+         GROUP BY t.user_id
+    LOOP
+        v_seen := v_seen + pg_catalog.cardinality(v_ids);
+        DELETE FROM ex7.stream_tickets x WHERE x.user_id = v_user AND x.id = ANY (ARRAY(
+            SELECT t.id FROM ex7.stream_tickets t
+             WHERE t.user_id = v_user AND t.id = ANY (v_ids) AND t.expires_at < p_now FOR UPDATE SKIP LOCKED));
+        GET DIAGNOSTICS m = ROW_COUNT;
+        n := n + m;
+    END LOOP;
+    v_more := v_more OR v_seen = c_batch;
+    v_res := v_res || pg_catalog.jsonb_build_object('stream_tickets', n);
+
     RETURN v_res || pg_catalog.jsonb_build_object('more', v_more);
 END
 $$;
 COMMENT ON FUNCTION ex7.job_retention(timestamptz) IS
-'Returns {<table>: rows deleted, ..., more}: deletes, as of p_now, rate counters of past UTC days, attempt counters a day past their window, finished alert deliveries after 90 days, alert and Vix usage counters after 31 days, read notifications after 90 days and unread ones after 365, price alert logs after 90 days and Stripe event ids after 90 days; at most ex7._retention_batch() rows a table, skipping rows another transaction holds (more: a table had a whole batch of candidates). Idempotent. The job retention (docs/jobs.md).';
+'Returns {<table>: rows deleted, ..., more}: deletes, as of p_now, rate counters of past UTC days, attempt counters a day past their window, finished alert deliveries after 90 days, alert and Vix usage counters after 31 days, read notifications after 90 days and unread ones after 365, price alert logs after 90 days, Stripe event ids after 90 days and stream tickets once expired; at most ex7._retention_batch() rows a table, skipping rows another transaction holds (more: a table had a whole batch of candidates). Idempotent. The job retention (docs/jobs.md).';
 
 /* ---------------------------------------------------------------------------------------------------
  * Running them.

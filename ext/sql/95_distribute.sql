@@ -37,7 +37,7 @@ AS $$
         ('price_alert_logs', 'user', 'user_id'), ('hooks', 'user', 'user_id'), ('hook_events', 'user', 'user_id'),
         ('paper_accounts', 'user', 'user_id'),
         ('risk_protections', 'user', 'user_id'), ('risk_locks', 'user', 'user_id'),
-        ('trading_states', 'user', 'user_id'),
+        ('trading_states', 'user', 'user_id'), ('stream_tickets', 'user', 'user_id'),
         -- distributed by their own key
         ('rate_counters', 'own', 'subject'), ('auth_attempts', 'own', 'subject'), ('waitlist', 'own', 'email'),
         ('stripe_events', 'own', 'id'),

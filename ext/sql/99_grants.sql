@@ -119,3 +119,9 @@ REVOKE EXECUTE ON FUNCTION ex7.set_service_trading_state(jsonb) FROM PUBLIC, ex7
 -- the paper account (82_paper_schema.sql, docs/paper-account.md): a bound role resets its own account (RLS keeps
 -- it to its rows)
 GRANT INSERT, UPDATE ON ex7.paper_accounts TO ex7_user;
+-- stream tickets (84_stream_tickets_schema.sql, docs/stream.md): a bound role creates its own (RLS keeps them
+-- its rows) and sees them without their digest; redeeming one is ex7d's authentication, not a user's call
+REVOKE ALL ON ex7.stream_tickets FROM ex7_user;
+GRANT SELECT (user_id, id, created_at, expires_at, used_at) ON ex7.stream_tickets TO ex7_user;
+GRANT INSERT ON ex7.stream_tickets TO ex7_user;
+REVOKE EXECUTE ON FUNCTION ex7.redeem_stream_ticket(text) FROM PUBLIC, ex7_user;

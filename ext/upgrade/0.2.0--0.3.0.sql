@@ -165,3 +165,6 @@ DROP FUNCTION ex7._close_at(ex7.signals, numeric, text, text);
 
 -- Paper account (docs/paper-account.md): starting capital and start per user and mode
 -- include ext/sql/82_paper_schema.sql
+
+-- Single-use tickets for the signal stream (docs/stream.md, "Tickets for browsers")
+-- include ext/sql/84_stream_tickets_schema.sql

@@ -112,3 +112,7 @@ SELECT count(ex7._close_at(x, 5101.25, 'closed', 'exit_signal', now())) AS b_clo
   FROM ex7.signals x WHERE x.user_id = :'ub' AND x.status = 'open';
 SELECT ex7.set_trading_state(:'ua', 'live', '{"state": "reducing", "reason": "fill"}') ->> 'state' AS a_live;
 SELECT ex7.set_service_trading_state('{"scope": "GC", "state": "halted", "reason": "fill"}') IS NOT NULL AS service;
+
+-- Stream tickets (stream_tickets): two of A's, one redeemed, one not (only their digests are stored)
+SELECT ex7.redeem_stream_ticket(ex7.create_stream_ticket(:'ua') ->> 'ticket') ->> 'user_id' = :'ua' AS redeemed;
+SELECT ex7.create_stream_ticket(:'ua') ? 'ticket' AS ticket;

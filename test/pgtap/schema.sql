@@ -2,7 +2,7 @@
 -- forced with the per-user policy, every object documented with COMMENT ON, and the indexes that serve
 -- each keyset order actually used by the planner (checked with EXPLAIN on a realistic table).
 BEGIN;
-SELECT plan(63);
+SELECT plan(66);
 
 SELECT has_schema('ex7');
 SELECT tables_are('ex7', ARRAY['users', 'tiers', 'role_bindings', 'secrets', 'instruments', 'strategies',
@@ -22,6 +22,8 @@ SELECT tables_are('ex7', ARRAY['users', 'tiers', 'role_bindings', 'secrets', 'in
     'paper_accounts',
     -- protections, their locks, the trading state (docs/protections.md, docs/trading-state.md)
     'risk_protections', 'risk_locks', 'trading_states', 'trading_halts',
+    -- single-use tickets of the signal stream (docs/stream.md)
+    'stream_tickets',
     -- the run state of the jobs on a clock (docs/jobs.md)
     'jobs',
     -- the digests of the install's seed rows, which pg_dump leaves out (docs/operations.md, "Backup and restore")
@@ -48,6 +50,11 @@ SELECT ok(NOT has_column_privilege('ex7_user', 'ex7.hooks', 'secret_hash', 'SELE
           AND has_column_privilege('ex7_user', 'ex7.hooks', 'label', 'SELECT')
           AND NOT has_function_privilege('ex7_user', 'ex7.hook_intake(text, text, timestamptz)', 'EXECUTE'),
           'a bound role sees its hooks, never their secret''s digest, and does not call the public intake');
+SELECT ok(NOT has_column_privilege('ex7_user', 'ex7.stream_tickets', 'digest', 'SELECT')
+          AND has_column_privilege('ex7_user', 'ex7.stream_tickets', 'expires_at', 'SELECT')
+          AND has_function_privilege('ex7_user', 'ex7.create_stream_ticket(uuid)', 'EXECUTE')
+          AND NOT has_function_privilege('ex7_user', 'ex7.redeem_stream_ticket(text)', 'EXECUTE'),
+          'a bound role creates and sees its stream tickets, never their digest, and does not redeem them');
 SELECT ok(NOT has_function_privilege('ex7_user', 'ex7.set_validation_policy(jsonb)', 'EXECUTE'),
           'the Judge''s policy is the operator''s');
 SELECT ok(NOT has_function_privilege('ex7_user', 'ex7._backtest_launch(uuid)', 'EXECUTE'),
@@ -116,12 +123,12 @@ SELECT is(c.relrowsecurity AND c.relforcerowsecurity, true, 'RLS enabled and for
  WHERE c.relnamespace = 'ex7'::regnamespace
    AND c.relname IN ('users', 'role_bindings', 'strategies', 'strategy_versions', 'strategy_runtimes', 'signals',
                      'signal_events', 'signal_audit', 'signals_blocked', 'risk_limits',
-                     'paper_accounts', 'risk_protections', 'risk_locks', 'trading_states')
+                     'paper_accounts', 'risk_protections', 'risk_locks', 'trading_states', 'stream_tickets')
  ORDER BY c.relname;
 SELECT policies_are('ex7', t, ARRAY[t || '_own'], 'the per-user policy on ex7.' || t)
   FROM unnest(ARRAY['users', 'role_bindings', 'strategies', 'strategy_versions', 'strategy_runtimes', 'signals',
                     'signal_events', 'signal_audit', 'signals_blocked', 'risk_limits',
-                    'paper_accounts', 'risk_protections', 'risk_locks', 'trading_states']) AS t
+                    'paper_accounts', 'risk_protections', 'risk_locks', 'trading_states', 'stream_tickets']) AS t
  ORDER BY t;
 
 -- every table, and every function of the extension, has a COMMENT
