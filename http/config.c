@@ -29,6 +29,7 @@ static const char *const known_ex7_vars[] = {
 	"EX7_VIX_LLM_BASE", "EX7_VIX_LLM_KEY", "EX7_VIX_LLM_MODEL", "EX7_VIX_LLM_TIMEOUT_MS",	/* http/vix.c */
 	"EX7_METRICS_LISTEN", "EX7_METRICS_TOKEN",	/* read by http/metrics.c */
 	"EX7_LISTEN_NODES",			/* read by http/listeners.c */
+	"EX7_WEB_DIR",				/* read by http/static.c */
 	NULL
 };
 
@@ -105,7 +106,10 @@ static const char usage[] =
 	"  EX7_METRICS_LISTEN    host:port of a separate address for /metrics, /livez and /readyz (default:\n"
 	"                        none; /metrics is then served on EX7_LISTEN to EX7_METRICS_TOKEN or a\n"
 	"                        service_role token). docs/observability.md\n"
-	"  EX7_METRICS_TOKEN     a bearer token (at least 16 bytes) that may read /metrics on EX7_LISTEN\n";
+	"  EX7_METRICS_TOKEN     a bearer token (at least 16 bytes) that may read /metrics on EX7_LISTEN\n"
+	"  EX7_WEB_DIR           the web console's folder, served at / (read into memory at start-up; \"off\":\n"
+	"                        none); default web/ beside the binary's folder, else the package's\n"
+	"                        /usr/share/ex7/web. docs/console.md\n";
 
 const char *
 config_usage(void)

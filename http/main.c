@@ -16,6 +16,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "openapi.h"
+#include "static.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -272,6 +273,14 @@ main(int argc, char **argv)
 		config_free(&srv.cfg);
 		return 2;
 	}
+	if (web_load(err, sizeof(err)) != 0)
+	{
+		/* the console's files, read into memory now (http/static.c, docs/console.md) */
+		ex7_log(EX7_ERROR, "start_failed", "ex7d: cannot start: %s", err);
+		jwt_keys_free(srv.keys);
+		config_free(&srv.cfg);
+		return 2;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	load_openapi(&srv);
 	openapi_prepare(&srv);		/* its ETag and gzip copy (http/openapi.c) */
@@ -374,6 +383,7 @@ err:
 	account_free();
 	config_free(&srv.cfg);
 	free(srv.openapi);
+	web_free();
 	fflush(stdout);
 	return rc;
 }

@@ -73,9 +73,9 @@ openapi_prepare(const Server *srv)
 
 /*
  * accepts_gzip: returns true when an Accept-Encoding value accepts gzip: a "gzip" (or "x-gzip", or "*")
- * member whose q-value is not 0 (RFC 9110, section 12.5.3).
+ * member whose q-value is not 0 (RFC 9110, section 12.5.3). Also the web console's files' (static.c).
  */
-static bool
+bool
 accepts_gzip(const char *v)
 {
 	const char *p = v;

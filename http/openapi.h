@@ -15,4 +15,7 @@ extern void openapi_prepare(const Server *srv);
 /* openapi_route: returns true after answering r when it asks for /openapi.json (GET or HEAD). */
 extern bool openapi_route(Req *r);
 
+/* accepts_gzip: returns true when an Accept-Encoding value accepts gzip (RFC 9110, section 12.5.3). */
+extern bool accepts_gzip(const char *v);
+
 #endif
