@@ -76,7 +76,7 @@ test/fuzz/fuzz_edge: test/fuzz/fuzz_edge.c $(HTTP_SRCS) $(wildcard http/*.h) ext
 # ext/base64url.h, the one base64url of both builds, is included by http/jwt.c, ext/cursor.c, ext/alerts.c
 http/ex7d http/ex7d-asan ext/cursor.o ext/alerts.o ext/cursor.bc ext/alerts.bc: ext/base64url.h
 
-.PHONY: deps test run stop bench deb chaos fuzz test-citus
+.PHONY: deps test run stop bench deb chaos fuzz test-citus web
 deps:
 	@bash tools/deps.sh
 
@@ -85,6 +85,12 @@ test:
 
 run:
 	@bash tools/run.sh
+
+# the web console's served files (web/assets/, web/index.html) from web/src/ and the npm libraries pinned by
+# web/package-lock.json; the built files are committed, so make run needs no npm (docs/console.md)
+web:
+	@[ -d web/node_modules/preact ] && [ web/node_modules/.package-lock.json -nt web/package-lock.json ] || (cd web && npm ci --no-audit --no-fund --loglevel=error)
+	@python3 tools/web_build.py
 
 stop:
 	@bash tools/run.sh stop

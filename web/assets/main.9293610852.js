@@ -1,0 +1,42 @@
+// main.js: the console's entry module: the top bar, then the sign-in screen or the page the path names.
+import { render } from './vendor/preact.6d0f985e12.js';
+import { useEffect } from './vendor/preact-hooks.3c7bb18a23.js';
+import { html } from './html.cde3ed3cc7.js';
+import * as api from './api.c7e135fac4.js';
+import * as store from './store.24be74a015.js';
+import { usePath, Link } from './router.acf9c7a626.js';
+import { TopBar } from './views/topbar.7f7c55976d.js';
+import { SignIn } from './views/signin.45bb5d0ccc.js';
+import { Dashboard } from './views/dashboard.eee22d4e25.js';
+import { Signals } from './views/signals.bb6d62a2bf.js';
+
+const PAGES = { '/': Dashboard, '/signals': Signals };
+const TITLES = { '/': 'Dashboard', '/signals': 'Signals' };
+
+function NotFound() {
+  return html`<main id="main" class="card notfound" tabindex="-1"><h1>Page not found</h1>
+    <p>There is no page at ${location.pathname}. <${Link} href="/">Go to the dashboard</${Link}></p></main>`;
+}
+
+function App() {
+  const s = store.useStore();
+  const path = usePath();
+  useEffect(() => {
+    // the 4.41 statement before any stream has sent it (public)
+    api.get('/api/billing/disclaimer', { auth: false }).then((d) => {
+      if (!store.get().banner) store.set({ banner: { rule: d.rule, text: d.text } });
+    }, () => { /* shown by the stream once signed in */ });
+  }, []);
+  const signedIn = Boolean(s.token);
+  useEffect(() => {
+    document.title = `${signedIn ? TITLES[path] ?? 'Not found' : 'Sign in'} · ex7 console`;
+    document.getElementById('main')?.focus({ preventScroll: true });
+  }, [path, signedIn]);
+  const signOut = () => store.set({ token: null, notice: 'You are signed out.' });
+  const Page = PAGES[path] ?? NotFound;
+  return html`
+    <${TopBar} signedIn=${signedIn} onSignOut=${signOut} />
+    ${signedIn ? html`<${Page} key=${path} />` : html`<${SignIn} />`}`;
+}
+
+render(html`<${App} />`, document.getElementById('app'));
