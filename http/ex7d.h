@@ -155,6 +155,8 @@ extern void route_exec(Req *r, const PoolStatement *stmt, const char *const *val
 extern bool body_strict(Req *r, const char *raw, size_t len);
 extern const char *client_addr(Req *r, char *buf, size_t len);
 extern void router_cb(struct evhttp_request *req, void *arg);
+/* router_authed: runs r once it is authenticated (or public): rate limits, then the route */
+extern void router_authed(Req *r);
 extern void notify_cb(const char *channel, const char *payload, void *arg);
 extern void listen_cb(void *arg);
 

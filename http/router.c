@@ -25,7 +25,7 @@
 #include "json_strict.h"
 #include "metrics.h"
 #include "openapi.h"
-#include "static.h"
+#include "sse.h"
 #include "users.h"
 #include "util.h"
 
@@ -819,7 +819,6 @@ router_cb(struct evhttp_request *req, void *arg)
 	int			nseg;
 	const Route *found = NULL;
 	bool		path_known = false;
-	UserEntry  *e;
 
 	r->srv = srv;
 	r->req = req;
@@ -828,7 +827,6 @@ router_cb(struct evhttp_request *req, void *arg)
 	snprintf(r->method, sizeof(r->method), "%s", method_name(method));
 	r->path = strdup(path ? path : "");
 	set_request_id(r);
-	web_headers(r);				/* CSP, nosniff, Referrer-Policy on every answer: http/static.c */
 
 	if (metrics_route(r))
 		return;					/* /metrics, /livez, /readyz: http/metrics.c */
@@ -839,8 +837,6 @@ router_cb(struct evhttp_request *req, void *arg)
 	}
 	if (openapi_route(r))
 		return;					/* /openapi.json: http/openapi.c */
-	if (web_route(r))
-		return;					/* the console's files, /assets/..., /docs: http/static.c */
 	nseg = split_path(r->path, r->seg, MAX_SEGMENTS);
 	if (nseg == -2)
 	{
@@ -880,8 +876,6 @@ router_cb(struct evhttp_request *req, void *arg)
 			break;
 		}
 	}
-	if (found == NULL && !path_known && web_page(r))
-		return;					/* a page of the console: index.html (http/static.c) */
 	if (found == NULL)
 	{
 		if (path_known)
@@ -911,8 +905,23 @@ router_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	r->route = found;
+	if (sse_ticket_auth(r))
+		return;					/* the stream with ?ticket=: sse.c redeems it, then router_authed */
 	if (!authenticate(r))
 		return;
+	router_authed(r);
+}
+
+/*
+ * router_authed: returns nothing; runs r, whose route and claims are known (authenticate, or a stream
+ * ticket redeemed in sse.c), through the user's caps and the rate limits to its route.
+ */
+void
+router_authed(Req *r)
+{
+	Server	   *srv = r->srv;
+	UserEntry  *e;
+
 	if (!r->authed)
 	{
 		/* public routes: limited per client address (docs/http.md, "Public routes") with this front's caps */

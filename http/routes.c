@@ -167,6 +167,12 @@ const Route routes[] = {
 	 SQL("force_close_all", "SELECT ex7.force_close_all($1::uuid, $2::uuid)", 2),
 	 {U, {ARG_PATH_UUID, "strategy_id", NULL}}},
 	/*
+	 * A single-use ticket for the stream (docs/stream.md, "Tickets for browsers"): 201, a ticket created.
+	 * GET /api/signals/stream?ticket=... accepts it once instead of the bearer token (sse_ticket_auth).
+	 */
+	{EVHTTP_REQ_POST, "/api/signals/stream/ticket", AUTH_USER, 201,
+	 SQL("create_stream_ticket", "SELECT ex7.create_stream_ticket($1::uuid)", 1), {U}},
+	/*
 	 * Signal Stream (Server-Sent Events): the arguments are checked here like any route's; then
 	 * sse_open answers by itself, running ex7.stream_replay in batches (with its own batch size) and
 	 * keeping the connection open for the live events of the LISTEN connection (http/sse.c).

@@ -52,6 +52,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -920,6 +921,81 @@ sse_open(Req *r, char **values)
 	s->topic->subs = s;
 	q_push(s);
 	kick();
+}
+
+/*
+ * Stream tickets (docs/stream.md, "Tickets for browsers"). A browser's EventSource sends no header, so a
+ * page asks POST /api/signals/stream/ticket for a single-use ticket (ex7.create_stream_ticket) and opens
+ * GET /api/signals/stream?ticket=<ticket>. The ticket stands in for the bearer token on that request
+ * only: ex7.redeem_stream_ticket marks it used and names its user, whose claims are then a token's
+ * (role authenticated, issued when the ticket was created, so a later password change refuses it like a
+ * token). An Authorization header wins: the ticket is then not looked at, nor used up. The ticket is
+ * never logged: the access log has the path without the query (reply.c), and a refused ticket is an
+ * X7401 whose message does not repeat it.
+ */
+static const PoolStatement redeem_ticket_stmt = {
+	"redeem_stream_ticket", "SELECT ex7.redeem_stream_ticket($1)", 1
+};
+
+/* ticket_cb: ex7.redeem_stream_ticket answered {user_id, issued_at}, or X7401 (answered as 401). */
+static void
+ticket_cb(PGresult *res, const char *conn_error, void *arg)
+{
+	Req		   *r = arg;
+	json_object *o;
+	json_object *v;
+	const char *user;
+
+	(void) conn_error;
+	if (answered_no_row(r, res))
+		return;
+	o = json_tokener_parse(PQgetvalue(res, 0, 0));
+	if (o == NULL || !json_object_object_get_ex(o, "user_id", &v) ||
+		(user = json_object_get_string(v)) == NULL || strlen(user) != 36)
+	{
+		json_object_put(o);
+		reply_detail(r, 500, "internal server error");
+		return;
+	}
+	memset(&r->claims, 0, sizeof(r->claims));
+	memcpy(r->claims.sub, user, 36);	/* jsonb prints a uuid lower case, as jwt.c keeps a sub */
+	snprintf(r->claims.role, sizeof(r->claims.role), "authenticated");
+	if (json_object_object_get_ex(o, "issued_at", &v))
+		r->claims.iat = (long) json_object_get_int64(v);
+	r->claims.exp = r->claims.iat + 30;
+	json_object_put(o);
+	r->authed = true;
+	router_authed(r);
+}
+
+bool
+sse_ticket_auth(Req *r)
+{
+	const char *uq = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(r->req));
+	struct evkeyvalq q;
+	const char *ticket;
+	int			rc;
+
+	if (r->route->handler != sse_open || uq == NULL ||
+		evhttp_find_header(evhttp_request_get_input_headers(r->req), "Authorization") != NULL)
+		return false;
+	TAILQ_INIT(&q);
+	if (evhttp_parse_query_str(uq, &q) != 0 || (ticket = evhttp_find_header(&q, "ticket")) == NULL)
+	{
+		evhttp_clear_headers(&q);
+		return false;			/* authenticate answers 401 Not authenticated (or build_args the 422) */
+	}
+	{
+		const char *v[1] = {ticket};
+
+		rc = pool_exec(r->srv->pool, &redeem_ticket_stmt, v, ticket_cb, r);
+	}
+	evhttp_clear_headers(&q);
+	if (rc == -2)
+		reply_detail(r, 503, "database unavailable, retry shortly");
+	else if (rc != 0)
+		reply_detail(r, 503, "server busy, retry shortly");
+	return true;
 }
 
 void

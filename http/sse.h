@@ -23,6 +23,13 @@ extern void sse_init(Server *srv);
 extern void sse_open(Req *r, char **values);
 
 /*
+ * sse_ticket_auth: returns false when r is to be authenticated as usual; true when r is the stream
+ * with ?ticket= and no Authorization header: the ticket is being redeemed, and r goes on through
+ * router_authed as the ticket's user once it is (or has been answered: 401 for a bad ticket, 503).
+ */
+extern bool sse_ticket_auth(Req *r);
+
+/*
  * sse_notify: returns nothing; one notification of an event of a user's log: channel signal_fired,
  * signal_closed or risk_event (kinds risk_lock and trading_state).
  */

@@ -336,6 +336,13 @@ for m in route_re.finditer(src):
                              '{scope, instrument, state, reason, changed_at}. Filters: strategy_id, instrument (case-insensitive); '
                              'an event with no strategy or no instrument (a user-wide lock, a trading state) passes that filter.')
         ok['content'] = {'text/event-stream': {'schema': {'type': 'string'}}}
+        # a browser's EventSource sends no header: a single-use ticket instead (docs/stream.md, "Tickets for browsers")
+        op['parameters'] = op.get('parameters', []) + [{
+            'name': 'ticket', 'in': 'query', 'required': False, 'schema': {'type': 'string', 'pattern': '^stk_[0-9a-f]{64}$'},
+            'description': 'A ticket of POST /api/signals/stream/ticket, accepted once within 30 s instead of the bearer '
+                           'token when no Authorization header is sent (an Authorization header wins and leaves the ticket '
+                           'unused). Unknown, expired or used: 401.'}]
+        op['security'] = [{'bearer': []}, {'streamTicket': []}]
     elif media:
         ok['content'] = {media: {'schema': {'type': 'string'}}}
     elif status != '204':
@@ -403,7 +410,10 @@ doc = {
     'tags': [{'name': t, 'description': f'{t} endpoints'} for t in dict.fromkeys(t for _, t in TAGS)],
     'paths': dict(sorted(paths.items())),
     'components': {
-        'securitySchemes': {'bearer': {'type': 'http', 'scheme': 'bearer', 'bearerFormat': 'JWT'}},
+        'securitySchemes': {'bearer': {'type': 'http', 'scheme': 'bearer', 'bearerFormat': 'JWT'},
+                            # GET /api/signals/stream only (docs/stream.md, "Tickets for browsers")
+                            'streamTicket': {'type': 'apiKey', 'in': 'query', 'name': 'ticket',
+                                             'description': 'A single-use ticket of POST /api/signals/stream/ticket'}},
         'schemas': {
             # FastAPI's shape (ex7._invalid); an item may carry the context its check names (ctx, attempts_left, ...)
             'ValidationError': {'type': 'object', 'required': ['detail'], 'additionalProperties': False, 'properties': {'detail': {'type': 'array', 'items': {
