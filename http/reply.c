@@ -244,7 +244,20 @@ reply_raw(Req *r, int status, const char *json, size_t len)
 		evhttp_add_header(out, "Content-Type",
 						  status >= 200 && status < 300 && r->route && r->route->content_type
 						  ? r->route->content_type : "application/json");
-		evbuffer_add(buf, json, len);
+		if (evhttp_request_get_command(r->req) == EVHTTP_REQ_HEAD)
+		{
+			/*
+			 * RFC 9110, section 9.3.2: the answer to HEAD has the header fields of the GET's, Content-Length
+			 * too, and no content; evhttp sends whatever buffer it is given, which a client keeping the
+			 * connection would read as the start of the next answer.
+			 */
+			char		cl[24];
+
+			snprintf(cl, sizeof(cl), "%zu", len);
+			evhttp_add_header(out, "Content-Length", cl);
+		}
+		else
+			evbuffer_add(buf, json, len);
 	}
 	add_rate_headers(r);
 	if (status >= 200 && status < 300 && json && r->route && r->route->etag_header)

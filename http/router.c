@@ -25,6 +25,7 @@
 #include "json_strict.h"
 #include "metrics.h"
 #include "openapi.h"
+#include "static.h"
 #include "sse.h"
 #include "users.h"
 #include "util.h"
@@ -827,6 +828,7 @@ router_cb(struct evhttp_request *req, void *arg)
 	snprintf(r->method, sizeof(r->method), "%s", method_name(method));
 	r->path = strdup(path ? path : "");
 	set_request_id(r);
+	web_headers(r);				/* CSP, nosniff, Referrer-Policy on every answer: http/static.c */
 
 	if (metrics_route(r))
 		return;					/* /metrics, /livez, /readyz: http/metrics.c */
@@ -837,6 +839,8 @@ router_cb(struct evhttp_request *req, void *arg)
 	}
 	if (openapi_route(r))
 		return;					/* /openapi.json: http/openapi.c */
+	if (web_route(r))
+		return;					/* the console's files, /assets/..., /docs: http/static.c */
 	nseg = split_path(r->path, r->seg, MAX_SEGMENTS);
 	if (nseg == -2)
 	{
@@ -876,6 +880,8 @@ router_cb(struct evhttp_request *req, void *arg)
 			break;
 		}
 	}
+	if (found == NULL && !path_known && web_page(r))
+		return;					/* a page of the console: index.html (http/static.c) */
 	if (found == NULL)
 	{
 		if (path_known)

@@ -543,13 +543,6 @@ web_route(Req *r)
 
 	if (W.n == 0)
 		return false;			/* no web folder: the routes answer as they always did (404) */
-	if (docs)
-	{
-		struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
-
-		evhttp_remove_header(out, "Content-Security-Policy");
-		evhttp_add_header(out, "Content-Security-Policy", WEB_CSP_DOCS);
-	}
 	/*
 	 * Only an exact match with a loaded file's path is served, and no such path holds "%", "..", "\" or a
 	 * NUL (web_name_ok): an encoded or dotted path can name nothing. Said again here, for the reader.
@@ -571,7 +564,17 @@ web_route(Req *r)
 		reply_detail(r, 405, "Method Not Allowed");
 	}
 	else
+	{
+		if (docs)
+		{
+			/* the API reference's files alone allow inline styles (see the top of the file) */
+			struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
+
+			evhttp_remove_header(out, "Content-Security-Policy");
+			evhttp_add_header(out, "Content-Security-Policy", WEB_CSP_DOCS);
+		}
 		web_send(r, f, &f->route);
+	}
 	return true;
 }
 
