@@ -94,6 +94,8 @@ cat <<MSG
 
 ex7 is running.
   API:            http://$EX7_LISTEN  (ex7d log: $DIR/ex7d.log)
+  console:        http://$EX7_LISTEN/  (paste the demo token below to sign in; docs/console.md)
+  API reference:  http://$EX7_LISTEN/docs
   try:            curl -s http://$EX7_LISTEN/api/health
                   curl -s -H "Authorization: Bearer $TOKEN" http://$EX7_LISTEN/api/strategies
   a token for another user:  EX7_JWT_SECRET=\$(cat $DIR/jwt_secret) http/ex7d token --sub <uuid>
