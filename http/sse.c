@@ -884,6 +884,29 @@ sse_init(Server *srv)
 	S.ready = true;
 }
 
+/*
+ * query_last_event_id: returns a malloc'd copy of the query parameter last_event_id, or NULL. A browser's
+ * EventSource sends Last-Event-ID itself only when it reconnects on its own; a page that opens a new
+ * EventSource (a new stream ticket: docs/stream.md, "Tickets for browsers") names the id it has in the query
+ * instead. The header wins when both are sent; the value is checked as the header's (ex7.stream_replay).
+ */
+static char *
+query_last_event_id(Req *r)
+{
+	const char *uq = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(r->req));
+	struct evkeyvalq q;
+	const char *v;
+	char	   *out = NULL;
+
+	if (uq == NULL)
+		return NULL;
+	TAILQ_INIT(&q);
+	if (evhttp_parse_query_str(uq, &q) == 0 && (v = evhttp_find_header(&q, "last_event_id")) != NULL)
+		out = strdup(v);
+	evhttp_clear_headers(&q);
+	return out;
+}
+
 void
 sse_open(Req *r, char **values)
 {
@@ -908,7 +931,7 @@ sse_open(Req *r, char **values)
 	s->r = r;
 	s->req = r->req;
 	s->state = SUB_OPENING;
-	s->open_lei = values[1] ? strdup(values[1]) : NULL;
+	s->open_lei = values[1] ? strdup(values[1]) : query_last_event_id(r);
 	s->open_inst = values[3] ? strdup(values[3]) : NULL;
 	if (values[2])
 		for (int i = 0; i < 36 && values[2][i]; i++)

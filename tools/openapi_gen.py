@@ -341,7 +341,11 @@ for m in route_re.finditer(src):
             'name': 'ticket', 'in': 'query', 'required': False, 'schema': {'type': 'string', 'pattern': '^stk_[0-9a-f]{64}$'},
             'description': 'A ticket of POST /api/signals/stream/ticket, accepted once within 30 s instead of the bearer '
                            'token when no Authorization header is sent (an Authorization header wins and leaves the ticket '
-                           'unused). Unknown, expired or used: 401.'}]
+                           'unused). Unknown, expired or used: 401.'}, {
+            'name': 'last_event_id', 'in': 'query', 'required': False, 'schema': {'type': 'string'},
+            'description': 'The Last-Event-ID of a page that opens a new EventSource (which sends the header only when it '
+                           'reconnects by itself): the events after it are replayed. The header wins when both are sent; '
+                           'checked as the header.'}]
         op['security'] = [{'bearer': []}, {'streamTicket': []}]
     elif media:
         ok['content'] = {media: {'schema': {'type': 'string'}}}

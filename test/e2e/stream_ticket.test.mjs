@@ -111,6 +111,31 @@ test('an EventSource without headers opens the stream with ?ticket=: the banner,
   }
 });
 
+test('a new EventSource resumes with ?last_event_id=: the events after it are replayed once, then live ones', async () => {
+  const sa = makeStrategy(A, `resume a ${Date.now()}`);
+  const first = fire(A, sa);
+  const second = fire(A, sa);
+  const third = fire(A, sa);
+  const t = await ticket(ta);
+  // the page had event `first`: a fresh ticket and last_event_id replay what came after it
+  const s = stream(`?ticket=${t.ticket}&last_event_id=${first.event_id}&strategy_id=${sa}`);
+  try {
+    await until(() => s.got.length === 2, 10000, 'the two events after last_event_id');
+    assert.deepEqual(s.got.map((e) => e.id), [Number(second.event_id), Number(third.event_id)]);
+    const live = fire(A, sa);
+    await until(() => s.got.length === 3, 10000, 'the live event');
+    assert.equal(s.got[2].id, Number(live.event_id));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(s.got.length, 3, 'nothing twice');
+  } finally {
+    s.src.close();
+  }
+  // checked as the header: not an id is 422
+  const t2 = await ticket(ta);
+  const bad = await api(srv, 'GET', `/api/signals/stream?ticket=${t2.ticket}&last_event_id=x`);
+  assert.equal(bad.status, 422, bad.text);
+});
+
 test('an expired, an unknown, a malformed and an empty ticket are 401; the query filters are still checked', async () => {
   const t = await ticket(ta);
   psql(`UPDATE ex7.stream_tickets SET created_at = created_at - interval '31 seconds', expires_at = expires_at - interval '31 seconds'
