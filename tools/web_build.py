@@ -4,12 +4,16 @@
 No bundler: the browser loads ES modules. This script
   1. copies the libraries' ESM files from web/node_modules (pinned by web/package-lock.json) into
      web/assets/vendor/ under content-hashed names, each library's LICENSE next to it;
-  2. copies the app's modules (web/src/**/*.js) and stylesheet (web/src/app.css) into web/assets/ under
+  2. copies the app's modules (web/src/**/*.js that main.js imports, directly or not) and stylesheet (web/src/app.css) into web/assets/ under
      content-hashed names, rewriting every import: a bare specifier ('preact', 'preact/hooks', 'htm') to
      its vendored file, a relative one to the hashed name of that module (a module's hash covers its
      rewritten text, so a change anywhere renames every module that imports it, up to main.js);
+     A dynamic import('...') is rewritten the same way; a library in LAZY may only be imported so (uPlot:
+     the backtest screen loads it), and new URL('<library file>', import.meta.url) names a library's other
+     vendored file (uPlot's stylesheet);
   3. writes web/index.html from web/src/index.html, with the hashed names of the stylesheet, the entry
-     module and a modulepreload of every module (one round trip instead of a waterfall of imports);
+     module and a modulepreload of every module (one round trip instead of a waterfall of imports) but
+     the LAZY libraries;
   4. removes the hashed files of earlier builds.
 The served page needs no import map (an inline script, which the Content-Security-Policy forbids).
 Run it again after any change in web/src/ and commit web/assets/ and web/index.html with the sources.
@@ -32,9 +36,19 @@ LIBS = [
     ('preact', 'preact', 'dist/preact.module.js', 'preact'),
     ('preact/hooks', 'preact', 'hooks/dist/hooks.module.js', 'preact-hooks'),
     ('htm', 'htm', 'dist/htm.module.js', 'htm'),
+    ('uplot', 'uplot', 'dist/uPlot.esm.js', 'uplot'),
+]
+# libraries the app may only import() (dynamic): vendored, not preloaded; the screen that needs one loads it
+LAZY = {'uplot'}
+# other files of a library, named in a module as new URL('<name>', import.meta.url) (a stylesheet the module
+# links when it loads the library): name -> (package, file inside the package, served base name)
+LIB_FILES = [
+    ('uplot/uPlot.min.css', 'uplot', 'dist/uPlot.min.css', 'uplot'),
 ]
 HASHED = re.compile(r'^[\w-]+\.[0-9a-f]{10}\.(js|css|svg)$')
-IMPORT = re.compile(r'''(\bimport\s*(?:[\w*{}\s,$]+?\s*from\s*)?|\bexport\s*[\w*{}\s,$]+?\s*from\s*|\bimport\s*\()(['"])([^'"]+)\2''')
+# (the keyword not after a dot, slash or hyphen: '/api/strategies/import' in a string is no import)
+IMPORT = re.compile(r'''((?<![\w$./-])import\s*(?:[\w*{}\s,$]+?\s*from\s*)?|(?<![\w$./-])export\s*[\w*{}\s,$]+?\s*from\s*|(?<![\w$./-])import\s*\()(['"])([^'"]+)\2''')
+ASSET_URL = re.compile(r'''(\bnew\s+URL\(\s*)(['"])([^'"]+)\2(\s*,\s*import\.meta\.url\s*\))''')
 MAP = re.compile(r'\n?//# sourceMappingURL=\S+\s*$')
 
 
@@ -54,7 +68,8 @@ def write(path, data):
 
 
 def rewrite(text, resolve):
-    return IMPORT.sub(lambda m: m.group(1) + m.group(2) + resolve(m.group(3)) + m.group(2), text)
+    # resolve(specifier, dynamic): dynamic is True for import('...')
+    return IMPORT.sub(lambda m: m.group(1) + m.group(2) + resolve(m.group(3), m.group(1).rstrip().endswith('(')) + m.group(2), text)
 
 
 def main():
@@ -69,7 +84,7 @@ def main():
         with open(os.path.join(NM, pkg, rel), encoding='utf-8') as f:
             text = MAP.sub('\n', f.read())
 
-        def lib_resolve(s):
+        def lib_resolve(s, dynamic=False):
             if s in served:
                 return './' + os.path.basename(served[s])
             sys.exit(f'{pkg}/{rel} imports {s}, which is not vendored before it')
@@ -85,6 +100,17 @@ def main():
         with open(os.path.join(NM, pkg, 'LICENSE'), 'rb') as f:
             write(lic, f'{pkg} {version} ({pkg} on npm)\n\n'.encode() + f.read())
         keep.add(lic)
+
+    # a library's other files (a stylesheet), for new URL(name, import.meta.url) in the app's modules
+    for spec, pkg, rel, base in LIB_FILES:
+        with open(os.path.join(NM, pkg, rel), 'rb') as f:
+            data = f.read()
+        ext = os.path.splitext(rel)[1]
+        name = f'{base}.{digest(data)}{ext}'
+        write(os.path.join(VENDOR, name), data)
+        keep.add(os.path.join(VENDOR, name))
+        served[spec] = 'vendor/' + name
+        sizes.append(('vendor/' + name, len(data)))
 
     # 2. the app's modules, dependencies first (a module's name depends on its imports' names)
     modules = {}
@@ -105,7 +131,9 @@ def main():
         with open(modules[rel], encoding='utf-8') as f:
             text = f.read()
 
-        def app_resolve(s):
+        def app_resolve(s, dynamic=False):
+            if s in LAZY and not dynamic:
+                sys.exit(f'web/src/{rel} imports {s} statically: it is loaded with import() only (LAZY in tools/web_build.py)')
             if s in served:
                 r = os.path.relpath(os.path.join(ASSETS, served[s]), os.path.join(ASSETS, os.path.dirname(rel)))
                 return r if r.startswith('.') else './' + r
@@ -117,6 +145,7 @@ def main():
                 r = os.path.relpath(out, os.path.dirname(rel) or '.')
                 return r if r.startswith('.') else './' + r
             sys.exit(f'web/src/{rel} imports {s}: not a vendored library (LIBS in tools/web_build.py)')
+        text = ASSET_URL.sub(lambda m: m.group(1) + m.group(2) + app_resolve(m.group(3)) + m.group(2) + m.group(4), text)
         data = rewrite(text, app_resolve).encode()
         stem, _ = os.path.splitext(rel)
         out = f'{stem}.{digest(data)}.js'
@@ -129,8 +158,10 @@ def main():
 
     if 'main.js' not in modules:
         sys.exit('web/src/main.js is missing')
-    for rel in sorted(modules):
-        build(rel)
+    # from main.js through its imports: a module nothing imports is neither served nor preloaded
+    build('main.js')
+    for rel in sorted(set(modules) - set(done)):
+        print(f'  (web/src/{rel}: not imported from main.js, left out)')
 
     # the stylesheet and the icon
     statics = {}
@@ -148,7 +179,8 @@ def main():
     with open(os.path.join(SRC, 'index.html'), encoding='utf-8') as f:
         html = f.read()
     preload = '\n'.join(f'  <link rel="modulepreload" href="/assets/{p}">'
-                        for p in sorted(set(done.values()) | set(served.values())) if p != done['main.js'])
+                        for p in sorted(set(done.values()) | {served[s] for s, *_ in LIBS if s not in LAZY})
+                        if p != done['main.js'])
     html = (html.replace('{{css}}', '/assets/' + statics['app.css'])
                 .replace('{{icon}}', '/assets/' + statics['icon.svg'])
                 .replace('{{main}}', '/assets/' + done['main.js'])
@@ -172,6 +204,8 @@ def main():
     for p, n in sorted(sizes):
         print(f'  {n:7d}  web/assets/{p}' if not p.startswith('..') else f'  {n:7d}  web/index.html')
     print(f'  {total:7d}  in all (uncompressed)')
+    lazy = {served[s] for s, *_ in LIBS if s in LAZY} | {served[s] for s, *_ in LIB_FILES}
+    print(f'  {sum(n for p, n in sizes if p not in lazy):7d}  the first load: all but the libraries loaded with import() and their files')
 
 
 if __name__ == '__main__':

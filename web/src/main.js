@@ -9,9 +9,25 @@ import { TopBar } from './views/topbar.js';
 import { SignIn } from './views/signin.js';
 import { Dashboard } from './views/dashboard.js';
 import { Signals } from './views/signals.js';
+import { SignalDetail } from './views/signal.js';
+import { Backtest, BacktestNew } from './views/backtests.js';
 
 const PAGES = { '/': Dashboard, '/signals': Signals };
 const TITLES = { '/': 'Dashboard', '/signals': 'Signals' };
+// pages whose path holds an id: [pattern, view, title]; the pattern's named groups are the view's props
+const ROUTES = [
+  [/^\/signals\/(?<id>[^/]+)\/?$/, SignalDetail, 'Signal'],
+  [/^\/backtests\/new\/?$/, BacktestNew, 'New backtest'],
+  [/^\/backtests\/(?<id>[^/]+)\/?$/, Backtest, 'Backtest'],
+];
+function route(path) {
+  if (PAGES[path]) return [PAGES[path], TITLES[path], {}];
+  for (const [re, view, title] of ROUTES) {
+    const m = re.exec(path);
+    if (m) return [view, title, { ...m.groups }];
+  }
+  return [NotFound, 'Not found', {}];
+}
 
 function NotFound() {
   return html`<main id="main" class="card notfound" tabindex="-1"><h1>Page not found</h1>
@@ -29,14 +45,14 @@ function App() {
   }, []);
   const signedIn = Boolean(s.token);
   useEffect(() => {
-    document.title = `${signedIn ? TITLES[path] ?? 'Not found' : 'Sign in'} · ex7 console`;
+    document.title = `${signedIn ? route(path)[1] : 'Sign in'} · ex7 console`;
     document.getElementById('main')?.focus({ preventScroll: true });
   }, [path, signedIn]);
   const signOut = () => store.set({ token: null, notice: 'You are signed out.' });
-  const Page = PAGES[path] ?? NotFound;
+  const [Page, , params] = route(path);
   return html`
     <${TopBar} signedIn=${signedIn} onSignOut=${signOut} />
-    ${signedIn ? html`<${Page} key=${path} />` : html`<${SignIn} />`}`;
+    ${signedIn ? html`<${Page} key=${path} ...${params} />` : html`<${SignIn} />`}`;
 }
 
 render(html`<${App} />`, document.getElementById('app'));

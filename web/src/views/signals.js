@@ -1,8 +1,9 @@
 // signals.js: the signals page (/signals): the latest signals of every mode (GET /api/signals), newest
-// first, a page at a time.
+// first, a page at a time; each row links to the signal's page (/signals/{id}, views/signal.js).
 import { useEffect, useState } from 'preact/hooks';
 import { html } from '../html.js';
 import * as api from '../api.js';
+import { Link } from '../router.js';
 import { money, signClass, dateTime, label } from '../format.js';
 
 export function Signals() {
@@ -49,7 +50,7 @@ export function Signals() {
                 <th scope="col" class="num">Size</th><th scope="col" class="num">Entry</th><th scope="col">Status</th>
                 <th scope="col" class="num">Close</th><th scope="col" class="num">Net P&L</th><th scope="col">Tag</th></tr></thead>
               <tbody>${items.map((s) => html`<tr key=${s.id}>
-                <td>${dateTime(s.fired_at)}</td><td>${s.instrument}</td><td>${s.mode}</td><td class=${`side-${s.side}`}>${s.side}</td>
+                <td><${Link} href=${`/signals/${s.id}`}>${dateTime(s.fired_at)}</${Link}></td><td>${s.instrument}</td><td>${s.mode}</td><td class=${`side-${s.side}`}>${s.side}</td>
                 <td class="num">${s.size}</td><td class="num">${s.entry_price}</td>
                 <td>${s.status}${s.close_reason ? ` (${label(s.close_reason)})` : ''}</td>
                 <td class="num">${s.close_price ?? '—'}</td><td class=${`num ${signClass(s.net_pnl)}`}>${s.net_pnl == null ? '—' : money(s.net_pnl)}</td>
