@@ -11,14 +11,17 @@ import { Dashboard } from './views/dashboard.js';
 import { Signals } from './views/signals.js';
 import { SignalDetail } from './views/signal.js';
 import { Backtest, BacktestNew } from './views/backtests.js';
+import { Strategies } from './views/strategies.js';
+import { Strategy } from './views/strategy.js';
 
-const PAGES = { '/': Dashboard, '/signals': Signals };
-const TITLES = { '/': 'Dashboard', '/signals': 'Signals' };
+const PAGES = { '/': Dashboard, '/signals': Signals, '/strategies': Strategies };
+const TITLES = { '/': 'Dashboard', '/signals': 'Signals', '/strategies': 'Strategies' };
 // pages whose path holds an id: [pattern, view, title]; the pattern's named groups are the view's props
 const ROUTES = [
   [/^\/signals\/(?<id>[^/]+)\/?$/, SignalDetail, 'Signal'],
   [/^\/backtests\/new\/?$/, BacktestNew, 'New backtest'],
   [/^\/backtests\/(?<id>[^/]+)\/?$/, Backtest, 'Backtest'],
+  [/^\/strategies\/(?<id>[^/]+)\/?$/, Strategy, 'Strategy'],
 ];
 function route(path) {
   if (PAGES[path]) return [PAGES[path], TITLES[path], {}];

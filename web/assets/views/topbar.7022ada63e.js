@@ -14,6 +14,7 @@ export function TopBar({ signedIn, onSignOut }) {
         <nav aria-label="Pages">
           <${Link} href="/">Dashboard</${Link}>
           <${Link} href="/signals">Signals</${Link}>
+          <${Link} href="/strategies">Strategies</${Link}>
         </nav>
         <button type="button" class="signout" onClick=${onSignOut}>Sign out</button>` : null}
     </header>

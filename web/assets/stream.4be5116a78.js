@@ -6,7 +6,7 @@
 // stream must resume after the last event id received, which it takes only as the Last-Event-ID header
 // (no query parameter), so the console reads that stream with fetch, which can send the bearer header and
 // Last-Event-ID. A server without the ticket route (404) is read with fetch from the start.
-import * as api from './api.c7e135fac4.js';
+import * as api from './api.be17d892af.js';
 import * as store from './store.24be74a015.js';
 
 const KINDS = ['signal', 'signal_closed', 'risk_lock', 'trading_state'];

@@ -74,9 +74,10 @@ function serverBack() {
 
 // ---------------------------------------------------------------------------------------------------
 // request: method, path (with its query), options {body, auth (default true), token (another than the
-// session's: a pasted one being checked), quiet (no server-away banner: a probe)}; resolves to the parsed JSON, rejects with ApiError
-export async function request(method, path, { body, auth = true, quiet = false, token: given } = {}) {
-  const headers = { Accept: 'application/json' };
+// session's: a pasted one being checked), quiet (no server-away banner: a probe), headers (more request
+// headers: If-Match)}; resolves to the parsed JSON, rejects with ApiError
+export async function request(method, path, { body, auth = true, quiet = false, token: given, headers: extra } = {}) {
+  const headers = { Accept: 'application/json', ...extra };
   const token = given ?? store.get().token;
   if (auth && token) headers.Authorization = `Bearer ${token}`;
   let payload;

@@ -6,7 +6,7 @@
 // with where the price came from (close_price_source).
 import { useEffect, useRef, useState } from '../vendor/preact-hooks.3c7bb18a23.js';
 import { html } from '../html.cde3ed3cc7.js';
-import * as api from '../api.c7e135fac4.js';
+import * as api from '../api.be17d892af.js';
 import { Link } from '../router.acf9c7a626.js';
 import { money, signClass, dateTime, label } from '../format.d46c67b7d9.js';
 

@@ -5,8 +5,8 @@
 // back reloads the panels.
 import { useCallback, useEffect, useRef, useState } from '../vendor/preact-hooks.3c7bb18a23.js';
 import { html } from '../html.cde3ed3cc7.js';
-import * as api from '../api.c7e135fac4.js';
-import { openStream } from '../stream.61ba9392ce.js';
+import * as api from '../api.be17d892af.js';
+import { openStream } from '../stream.4be5116a78.js';
 import { money, signClass, time, dateTime, label } from '../format.d46c67b7d9.js';
 
 const MODE = 'paper';

@@ -2,23 +2,26 @@
 import { render } from './vendor/preact.6d0f985e12.js';
 import { useEffect } from './vendor/preact-hooks.3c7bb18a23.js';
 import { html } from './html.cde3ed3cc7.js';
-import * as api from './api.c7e135fac4.js';
+import * as api from './api.be17d892af.js';
 import * as store from './store.24be74a015.js';
 import { usePath, Link } from './router.acf9c7a626.js';
-import { TopBar } from './views/topbar.7f7c55976d.js';
-import { SignIn } from './views/signin.45bb5d0ccc.js';
-import { Dashboard } from './views/dashboard.eee22d4e25.js';
-import { Signals } from './views/signals.d3a0a36cb9.js';
-import { SignalDetail } from './views/signal.09f41a7a2f.js';
-import { Backtest, BacktestNew } from './views/backtests.75e01cb604.js';
+import { TopBar } from './views/topbar.7022ada63e.js';
+import { SignIn } from './views/signin.738ce4dc00.js';
+import { Dashboard } from './views/dashboard.21bf4a5cb8.js';
+import { Signals } from './views/signals.a9620fc55a.js';
+import { SignalDetail } from './views/signal.8ec5bbf15f.js';
+import { Backtest, BacktestNew } from './views/backtests.ef05d3bad5.js';
+import { Strategies } from './views/strategies.2723dec1b4.js';
+import { Strategy } from './views/strategy.8131d1af8d.js';
 
-const PAGES = { '/': Dashboard, '/signals': Signals };
-const TITLES = { '/': 'Dashboard', '/signals': 'Signals' };
+const PAGES = { '/': Dashboard, '/signals': Signals, '/strategies': Strategies };
+const TITLES = { '/': 'Dashboard', '/signals': 'Signals', '/strategies': 'Strategies' };
 // pages whose path holds an id: [pattern, view, title]; the pattern's named groups are the view's props
 const ROUTES = [
   [/^\/signals\/(?<id>[^/]+)\/?$/, SignalDetail, 'Signal'],
   [/^\/backtests\/new\/?$/, BacktestNew, 'New backtest'],
   [/^\/backtests\/(?<id>[^/]+)\/?$/, Backtest, 'Backtest'],
+  [/^\/strategies\/(?<id>[^/]+)\/?$/, Strategy, 'Strategy'],
 ];
 function route(path) {
   if (PAGES[path]) return [PAGES[path], TITLES[path], {}];

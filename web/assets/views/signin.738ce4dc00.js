@@ -4,7 +4,7 @@
 // the identity provider. The token is kept in memory and sessionStorage (never a cookie).
 import { useEffect, useRef, useState } from '../vendor/preact-hooks.3c7bb18a23.js';
 import { html } from '../html.cde3ed3cc7.js';
-import * as api from '../api.c7e135fac4.js';
+import * as api from '../api.be17d892af.js';
 import * as store from '../store.24be74a015.js';
 
 // detectAuthMode: an empty login request: 404 means no self-hosted login; any other answer (422 for the
