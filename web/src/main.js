@@ -13,9 +13,10 @@ import { SignalDetail } from './views/signal.js';
 import { Backtest, BacktestNew } from './views/backtests.js';
 import { Strategies } from './views/strategies.js';
 import { Strategy } from './views/strategy.js';
+import { Alerts } from './views/alerts.js';
 
-const PAGES = { '/': Dashboard, '/signals': Signals, '/strategies': Strategies };
-const TITLES = { '/': 'Dashboard', '/signals': 'Signals', '/strategies': 'Strategies' };
+const PAGES = { '/': Dashboard, '/signals': Signals, '/strategies': Strategies, '/alerts': Alerts };
+const TITLES = { '/': 'Dashboard', '/signals': 'Signals', '/strategies': 'Strategies', '/alerts': 'Alerts' };
 // pages whose path holds an id: [pattern, view, title]; the pattern's named groups are the view's props
 const ROUTES = [
   [/^\/signals\/(?<id>[^/]+)\/?$/, SignalDetail, 'Signal'],

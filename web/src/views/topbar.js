@@ -15,6 +15,7 @@ export function TopBar({ signedIn, onSignOut }) {
           <${Link} href="/">Dashboard</${Link}>
           <${Link} href="/signals">Signals</${Link}>
           <${Link} href="/strategies">Strategies</${Link}>
+          <${Link} href="/alerts">Alerts</${Link}>
         </nav>
         <button type="button" class="signout" onClick=${onSignOut}>Sign out</button>` : null}
     </header>
