@@ -14,9 +14,10 @@ import { Backtest, BacktestNew } from './views/backtests.js';
 import { Strategies } from './views/strategies.js';
 import { Strategy } from './views/strategy.js';
 import { Alerts } from './views/alerts.js';
+import { Account } from './views/account.js';
 
-const PAGES = { '/': Dashboard, '/signals': Signals, '/strategies': Strategies, '/alerts': Alerts };
-const TITLES = { '/': 'Dashboard', '/signals': 'Signals', '/strategies': 'Strategies', '/alerts': 'Alerts' };
+const PAGES = { '/': Dashboard, '/signals': Signals, '/strategies': Strategies, '/alerts': Alerts, '/account': Account };
+const TITLES = { '/': 'Dashboard', '/signals': 'Signals', '/strategies': 'Strategies', '/alerts': 'Alerts', '/account': 'Account' };
 // pages whose path holds an id: [pattern, view, title]; the pattern's named groups are the view's props
 const ROUTES = [
   [/^\/signals\/(?<id>[^/]+)\/?$/, SignalDetail, 'Signal'],

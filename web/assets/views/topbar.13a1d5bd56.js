@@ -16,6 +16,7 @@ export function TopBar({ signedIn, onSignOut }) {
           <${Link} href="/signals">Signals</${Link}>
           <${Link} href="/strategies">Strategies</${Link}>
           <${Link} href="/alerts">Alerts</${Link}>
+          <${Link} href="/account">Account</${Link}>
         </nav>
         <button type="button" class="signout" onClick=${onSignOut}>Sign out</button>` : null}
     </header>

@@ -5,7 +5,7 @@ import { html } from './html.cde3ed3cc7.js';
 import * as api from './api.be17d892af.js';
 import * as store from './store.24be74a015.js';
 import { usePath, Link } from './router.acf9c7a626.js';
-import { TopBar } from './views/topbar.1aca0e8766.js';
+import { TopBar } from './views/topbar.13a1d5bd56.js';
 import { SignIn } from './views/signin.738ce4dc00.js';
 import { Dashboard } from './views/dashboard.21bf4a5cb8.js';
 import { Signals } from './views/signals.a9620fc55a.js';
@@ -14,9 +14,10 @@ import { Backtest, BacktestNew } from './views/backtests.ef05d3bad5.js';
 import { Strategies } from './views/strategies.2723dec1b4.js';
 import { Strategy } from './views/strategy.8131d1af8d.js';
 import { Alerts } from './views/alerts.16d303478a.js';
+import { Account } from './views/account.e4c1fb54ec.js';
 
-const PAGES = { '/': Dashboard, '/signals': Signals, '/strategies': Strategies, '/alerts': Alerts };
-const TITLES = { '/': 'Dashboard', '/signals': 'Signals', '/strategies': 'Strategies', '/alerts': 'Alerts' };
+const PAGES = { '/': Dashboard, '/signals': Signals, '/strategies': Strategies, '/alerts': Alerts, '/account': Account };
+const TITLES = { '/': 'Dashboard', '/signals': 'Signals', '/strategies': 'Strategies', '/alerts': 'Alerts', '/account': 'Account' };
 // pages whose path holds an id: [pattern, view, title]; the pattern's named groups are the view's props
 const ROUTES = [
   [/^\/signals\/(?<id>[^/]+)\/?$/, SignalDetail, 'Signal'],

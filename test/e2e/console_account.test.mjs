@@ -1,0 +1,217 @@
+// test/e2e/console_account.test.mjs: the console's Account page (web/src/views/account.js, docs/console.md)
+// in headless Chromium against a real ex7d under its Content-Security-Policy: reached from the top bar; a
+// user who has not accepted the compliance documents sees them and accepts them; the tier, its caps and
+// today's usage; Upgrade navigates to the URL POST /api/billing/checkout returns (the local Stripe
+// stand-in's; the browser's visit to it is answered by the test); an exchange key is added (its hint shown,
+// the secret in no field or text of the page afterwards) and deleted; a notification is shown and marked
+// read; the paper account is reset after a dialog (Escape cancels, nothing changes), at a new capital.
+// axe-core finds no serious or critical violation; screenshots at 375 and 1440 px go to results/console/
+// (EX7_E2E_OUT to put them elsewhere). A console error, an uncaught exception, a failed request or an error
+// answer fails the flow.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import puppeteer from 'puppeteer-core';
+import { ensureDb, startEx7d, token, api, uid, psql } from './lib.mjs';
+import { startStripe } from './standins/stripe.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const WEB = path.resolve(here, '../../web');
+const OUT = process.env.EX7_E2E_OUT ? path.resolve(process.env.EX7_E2E_OUT, 'console') : path.resolve(here, '../../results/console');
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const KEY = 'sk_test_e2e_console_account';
+const U = uid('c6', 1);
+let srv, sd, browser, tok;
+
+const chromium = ['/usr/bin/chromium', 'chromium', 'chromium-browser']
+  .map((b) => spawnSync('sh', ['-c', `command -v ${b}`], { encoding: 'utf8' }).stdout.trim()).find(Boolean);
+
+before(async () => {
+  assert.ok(chromium, 'chromium is installed (tools/deps.sh)');
+  mkdirSync(OUT, { recursive: true });
+  ensureDb();
+  // operator (set by the operator, no subscription): Upgrade offers strategist; no document accepted yet
+  psql(`SELECT ex7.ensure_user('${U}'); UPDATE ex7.users SET tier = 'operator' WHERE id = '${U}';
+        DELETE FROM ex7.compliance_acceptances WHERE user_id = '${U}';
+        DELETE FROM ex7.notifications WHERE user_id = '${U}';
+        DELETE FROM ex7.paper_accounts WHERE user_id = '${U}';
+        DELETE FROM ex7.exchange_keys WHERE user_id = '${U}';
+        INSERT INTO ex7.notifications (user_id, type, title, message)
+        VALUES ('${U}', 'system', 'Console account check', 'A notification for the account page')`);
+  tok = await token(U);
+  sd = await startStripe({ key: KEY });
+  srv = await startEx7d({ EX7_WEB_DIR: WEB, STRIPE_SECRET_KEY: KEY, STRIPE_API_BASE: sd.url,
+    STRIPE_RETURN_URL: 'https://app.example/billing', EX7_MASTER_KEYS: `k1:${randomBytes(32).toString('base64')}` });
+  psql(`UPDATE ex7.tiers SET stripe_price_id = CASE tier WHEN 'operator' THEN 'price_e2e_operator' WHEN 'strategist' THEN 'price_e2e_strategist' END`);
+  browser = await puppeteer.launch({
+    executablePath: chromium, headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-extensions', '--disable-dev-shm-usage'],
+  });
+});
+after(async () => {
+  psql('UPDATE ex7.tiers SET stripe_price_id = NULL');
+  await browser?.close();
+  await srv?.stop();
+  sd?.close();
+});
+
+// watch: the page's problems (as console.test.mjs): console errors, uncaught exceptions, failed requests
+// and error answers
+function watch(page) {
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
+  page.on('response', (r) => {
+    if (r.status() >= 400) problems.push(`${r.request().method()} ${new URL(r.url()).pathname} answered ${r.status()}`);
+  });
+  page.on('requestfailed', (r) => problems.push(`${r.method()} ${r.url()} failed: ${r.failure()?.errorText}`));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()} (${m.location()?.url ?? ''})`); });
+  return problems;
+}
+
+async function axe(page) {
+  await page.evaluate(AXE);
+  const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+async function shots(page, name) {
+  for (const width of [375, 1440]) {
+    await page.setViewport({ width, height: 900 });
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    const over = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(over <= 0, `${name} at ${width} px scrolls sideways by ${over} px`);
+    await page.screenshot({ path: path.join(OUT, `${name}-${width}.png`), fullPage: true });
+  }
+  await page.setViewport({ width: 1440, height: 900 });
+}
+
+const text = (page, sel) => page.$eval(sel, (e) => e.textContent.replace(/\s+/g, ' ').trim());
+const hasText = (page, sel, re, timeout = 15000) => page.waitForFunction(
+  (s, src) => { const e = document.querySelector(s); return e && new RegExp(src).test(e.textContent.replace(/\s+/g, ' ')); },
+  { timeout }, sel, re.source);
+const cells = (page, sel) => page.$eval(sel, (tr) => [...tr.cells].map((c) => c.textContent.replace(/\s+/g, ' ').trim()).join(' | '));
+const button = (page, label) => page.waitForSelector(`::-p-xpath(//button[normalize-space(.)="${label}"])`);
+
+test('the account page: documents accepted, tier and caps, checkout, exchange keys, notifications, the paper account reset', async () => {
+  const page = await browser.newPage();
+  const problems = watch(page);
+  await page.evaluateOnNewDocument((t) => sessionStorage.setItem('ex7.console.token', t), tok);
+  // the browser's visit to Stripe's Checkout (the stand-in's URL) is answered here
+  await page.setRequestInterception(true);
+  const visited = [];
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (u.hostname.endsWith('.stripe.test')) {
+      visited.push(r.url());
+      r.respond({ status: 200, contentType: 'text/html', body: '<!doctype html><title>Stripe Checkout</title><h1>Checkout</h1>' });
+    } else r.continue();
+  });
+  await page.setViewport({ width: 1440, height: 900 });
+
+  // the top bar's link (no reload); the signals page opens no stream (it would be 412 before the documents)
+  await page.goto(`${srv.base}/signals`, { waitUntil: 'load' });
+  await page.waitForSelector('nav a[href="/account"]');
+  await page.evaluate(() => { window.__sameDocument = true; });
+  await page.click('nav a[href="/account"]');
+  await page.waitForSelector('#account-h');
+  assert.equal(await page.evaluate(() => document.title), 'Account · ex7 console');
+
+  // the documents to accept
+  await hasText(page, '[data-testid="compliance-state"]', /To accept: 3 documents/);
+  assert.deepEqual(await page.$$eval('#compliance li[data-document]', (l) => l.map((e) => e.dataset.document).sort()), ['privacy', 'risk', 'tos']);
+  // tier, caps and usage
+  await hasText(page, '[data-testid="tier"]', /Tier: Operator/);
+  assert.equal(await cells(page, 'tr[data-cap="requests_per_minute"]'), 'Requests a minute | — | 120');
+  assert.match(await cells(page, 'tr[data-cap="requests_per_day"]'), /^Requests today \| [1-9][\d,]* \| 10,000$/);
+  assert.match(await cells(page, 'tr[data-cap="alerts_per_day"]'), /^Alerts today \| 0 \| 200$/);
+  assert.match(await cells(page, 'tr[data-cap="strategies"]'), /^Strategies \| 0 \| \d[\d,]*$/);
+  // the notification, unread
+  await page.waitForSelector('li.unread[data-notification-id]');
+  assert.match(await text(page, 'li[data-notification-id]'), /Console account check A notification for the account page/);
+  // the paper account, never reset
+  await hasText(page, '[data-testid="paper-capital"]', /\$10,000\.00/);
+  await page.waitForSelector('::-p-xpath(//p[contains(., "No exchange keys.")])');
+  assert.deepEqual(await axe(page), [], 'axe on the account page');
+  await shots(page, 'account');
+
+  // accept: the checkbox first
+  const accept = await button(page, 'Accept');
+  assert.equal(await accept.evaluate((b) => b.disabled), true, 'Accept waits for the checkbox');
+  await page.click('#compliance-agree');
+  await page.waitForFunction((b) => !b.disabled, {}, accept);
+  await accept.click();
+  await hasText(page, '[data-testid="compliance-state"]', /Every document is accepted/);
+  await hasText(page, '#compliance [role="status"]', /Accepted: /);
+  const st = await api(srv, 'GET', '/api/billing/compliance', { tok });
+  assert.equal(st.body.compliant, true, st.text);
+
+  // an exchange key: added (the hint shown), then deleted
+  const secret = 'console-secret-DO-NOT-SHOW-0123456789';
+  await page.select('#key-exchange', 'kraken');
+  await page.type('#key-label', 'console desk');
+  await page.type('#key-api', 'APIKEY-console-WXYZ');
+  await page.type('#key-secret', secret);
+  await (await button(page, 'Add key')).click();
+  await hasText(page, '[data-testid="keys-msg"]', /Saved the kraken key \*\*\*\*WXYZ\. Its secret is stored encrypted and is never shown again\./);
+  await page.waitForSelector('tr[data-key-id]');
+  const kid = await page.$eval('tr[data-key-id]', (e) => e.dataset.keyId);
+  assert.match(await cells(page, `tr[data-key-id="${kid}"]`), /^kraken \| console desk \| \*\*\*\*WXYZ \| no \| .+ \| Delete$/);
+  assert.equal(await page.$eval('#key-secret', (e) => e.value), '', 'the secret field is cleared');
+  assert.equal(await page.$eval('#key-api', (e) => e.value), '', 'the API key field is cleared');
+  assert.equal(await page.evaluate((s) => document.documentElement.outerHTML.includes(s), secret), false, 'the secret is nowhere on the page');
+  assert.deepEqual((await api(srv, 'GET', '/api/exchange-keys', { tok })).body.keys.map((k) => k.hint), ['****WXYZ']);
+  assert.deepEqual(await axe(page), [], 'axe after adding a key');
+  await page.click(`button[aria-label="Delete the kraken key ****WXYZ"]`);
+  await hasText(page, '[data-testid="keys-msg"]', /Deleted the kraken key \*\*\*\*WXYZ/);
+  await page.waitForFunction(() => !document.querySelector('tr[data-key-id]'));
+  assert.deepEqual((await api(srv, 'GET', '/api/exchange-keys', { tok })).body.keys, []);
+
+  // the notification marked read
+  await page.click('button[aria-label="Mark read: Console account check"]');
+  await page.waitForSelector('li.read[data-notification-id] [data-testid="read"]');
+  assert.equal(Number(psql(`SELECT count(*) FROM ex7.notifications WHERE user_id = '${U}' AND read_at IS NULL`)), 0);
+
+  // the paper account: Escape cancels (focus back on the button, nothing changes), then a reset to 25,000
+  const reset = await button(page, 'Reset paper account…');
+  await reset.click();
+  await page.waitForSelector('#reset-dialog[open]');
+  assert.equal(await page.evaluate(() => Boolean(document.activeElement?.closest('#reset-dialog'))), true, 'focus in the dialog');
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !document.querySelector('#reset-dialog'));
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Reset paper account…', 'focus back on the button');
+  assert.equal((await api(srv, 'GET', '/api/account/paper?mode=paper', { tok })).body.resets, 0, 'cancel changes nothing');
+  await reset.click();
+  await page.waitForSelector('#reset-dialog[open] #reset-capital');
+  await page.$eval('#reset-capital', (e) => { e.value = ''; e.dispatchEvent(new Event('input', { bubbles: true })); });
+  await page.type('#reset-capital', '25000');
+  assert.deepEqual(await axe(page), [], 'axe on the reset dialog');
+  await shots(page, 'account-reset-confirm');
+  await page.click('#reset-dialog button.danger');
+  await hasText(page, '[data-testid="paper-msg"]', /Reset: the account starts again at \$25,000\.00 \(it was \$10,000\.00\)/);
+  assert.equal(await page.$('#reset-dialog'), null);
+  assert.equal(await text(page, '[data-testid="paper-capital"]'), '$25,000.00');
+  assert.equal(await text(page, '[data-testid="paper-resets"]'), '1');
+  const paper = (await api(srv, 'GET', '/api/account/paper?mode=paper', { tok })).body;
+  assert.deepEqual([paper.starting_capital, paper.resets], ['25000.00', 1]);
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no reload');
+  assert.deepEqual(await axe(page), [], 'axe after the reset');
+  await shots(page, 'account-after');
+
+  // Upgrade: the browser goes to the URL POST /api/billing/checkout answered
+  await (await button(page, 'Upgrade to Strategist ($149.00 a month)')).click();
+  await page.waitForFunction(() => location.hostname.endsWith('.stripe.test'), { timeout: 15000 });
+  assert.match(page.url(), /^https:\/\/checkout\.stripe\.test\/c\/pay\/cs_test_/);
+  assert.equal(visited.filter((u) => /\/c\/pay\//.test(u)).length, 1, visited.join(', '));
+  const req = sd.requests.find((r) => r.path === '/v1/checkout/sessions');
+  assert.equal(req.form['line_items[0][price]'], 'price_e2e_strategist');
+  assert.equal(req.form.client_reference_id, U);
+
+  assert.deepEqual(problems, [], 'no console error, failed request or error answer');
+  await page.close();
+});
