@@ -103,6 +103,26 @@ dpkg-query -W -f='${Conffiles}\n' ex7d | grep -q '^ /etc/ex7/ex7d.env ' || { ech
 man -w ex7d >/dev/null 2>&1 || [ -f /usr/share/man/man1/ex7d.1.gz ] || { echo "# no man page"; bad=1; }
 verdict $bad "ex7d installs /usr/bin/ex7d, /etc/ex7/ex7d.env (conffile, 0600), the unit, openapi.json, ex7d(1)"
 
+# the web console and the API reference (debian/ex7d.install; docs/console.md, "Serving"): index.html and the
+# folders assets/ and docs/ under /usr/share/ex7/web, nothing else there (no src/, node_modules/ or
+# package.json), the API reference's page in docs/, and every file index.html names (the stylesheet, the
+# icon, the preloaded modules, the entry) in the package. Judged on the package itself, not on web/, which
+# another developer's `make web` may have rebuilt since; dpkg --verify above compared the installed bytes.
+bad=0
+listed=$(dpkg -L ex7d 2>/dev/null)
+for f in /usr/share/ex7/web/index.html /usr/share/ex7/web/assets /usr/share/ex7/web/docs /usr/share/ex7/web/docs/index.html; do
+	grep -qxF "$f" <<<"$listed" || { echo "# $f is not in the ex7d package"; bad=1; }
+done
+web=$(dpkg-deb -c "$DIR"/out/ex7d_*.deb | awk '$1 !~ /^d/ { print $NF }' | sed -n 's|^\./usr/share/ex7/web/||p' | sort)
+other=$(grep -vE '^(index\.html|assets/.+|docs/.+)$' <<<"$web")
+[ -z "$other" ] || { echo "# not the console's, under /usr/share/ex7/web:" $other; bad=1; }
+refs=$(grep -oE '(href|src)="/assets/[^"]+"' /usr/share/ex7/web/index.html 2>/dev/null | sed -E 's|^[a-z]+="/||; s|"$||')
+[ -n "$refs" ] || { echo "# /usr/share/ex7/web/index.html names no /assets/ file"; bad=1; }
+for f in $refs; do
+	grep -qxF "$f" <<<"$web" || { echo "# index.html names /$f, which is not in the package"; bad=1; }
+done
+verdict $bad "ex7d installs the web console under /usr/share/ex7/web: index.html, assets/, docs/ ($(grep -c . <<<"$web") files; the $(wc -w <<<"$refs") that index.html names among them)"
+
 st=1
 v=$(/usr/bin/ex7d --version 2>&1) && [ "$v" = "ex7d $version" ] && st=0
 verdict $st "ex7d --version prints \"ex7d $version\" (got \"$v\")"
@@ -205,6 +225,12 @@ verdict $st "ex7d runs as $user"
 code=$(curl -s -o "$DIR/openapi.json" -w '%{http_code}' "http://127.0.0.1:$port/openapi.json")
 [ "$code" = 200 ] && cmp -s "$DIR/openapi.json" /usr/share/ex7/openapi.json
 verdict $? "GET /openapi.json serves /usr/share/ex7/openapi.json ($code)"
+
+# the packaged ex7d serves the packaged console (no EX7_WEB_DIR: its default, /usr/share/ex7/web)
+code=$(curl -s -o "$DIR/index.html" -w '%{http_code}' "http://127.0.0.1:$port/")
+docs=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/docs")
+[ "$code" = 200 ] && cmp -s "$DIR/index.html" /usr/share/ex7/web/index.html && [ "$docs" = 200 ]
+verdict $? "GET / serves /usr/share/ex7/web/index.html ($code), GET /docs the API reference ($docs)"
 
 # the generated secret verifies tokens: one minted with it (ex7d token, same environment) is accepted
 sub=$(cat /proc/sys/kernel/random/uuid)
