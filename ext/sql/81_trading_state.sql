@@ -115,11 +115,8 @@ BEGIN
         'mode', p_mode,
         'state', coalesce(u.state, 'active'), 'reason', u.reason, 'changed_at', u.changed_at,
         'effective', t.state, 'effective_source', t.source,
-        'service', coalesce((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-                                 'scope', CASE h.scope WHEN '*' THEN 'all' ELSE 'instrument' END,
-                                 'instrument', NULLIF(h.scope, '*'), 'state', h.state, 'reason', h.reason,
-                                 'changed_at', h.changed_at) ORDER BY h.scope)
-                               FROM ex7.trading_halts h), '[]'));
+        -- the service's states as GET /api/risk/service-state lists them (ex7.service_trading_states, below)
+        'service', ex7.service_trading_states() -> 'items');
 END
 $$;
 COMMENT ON FUNCTION ex7._trading_state_json(uuid, text) IS
