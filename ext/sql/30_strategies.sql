@@ -67,15 +67,7 @@ BEGIN
     END IF;
     -- unknown keys are refused (Pydantic extra="forbid"): a misspelt field would otherwise be dropped
     -- silently and the user would believe it saved
-    SELECT k INTO v_key
-      FROM pg_catalog.jsonb_object_keys(p_body) AS k
-     WHERE k NOT IN ('name', 'description', 'instrument', 'timeframe', 'tags', 'graph', 'note')
-     ORDER BY k
-     LIMIT 1;
-    IF FOUND THEN
-        PERFORM ex7._invalid(pg_catalog.jsonb_build_array('body', v_key), 'extra fields not permitted',
-                             'value_error.extra');
-    END IF;
+    PERFORM ex7._refuse_extra(p_body, ARRAY['name', 'description', 'instrument', 'timeframe', 'tags', 'graph', 'note']);
     -- required fields: missing (create only) or null (always) is refused
     FOREACH v_key IN ARRAY ARRAY['name', 'instrument', 'timeframe', 'graph'] LOOP
         IF NOT p_body ? v_key THEN

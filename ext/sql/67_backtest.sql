@@ -193,12 +193,7 @@ BEGIN
     IF p_body IS NULL OR pg_catalog.jsonb_typeof(p_body) <> 'object' THEN
         PERFORM ex7._invalid('["body"]', 'value is not a valid dict', 'type_error.dict');
     END IF;
-    FOR v_key IN SELECT k FROM pg_catalog.jsonb_object_keys(p_body) AS k ORDER BY k LOOP
-        IF v_key NOT IN ('from', 'to', 'version', 'initial_capital', 'risk_free_rate', 'risk_gate', 'evaluation') THEN
-            PERFORM ex7._invalid(pg_catalog.jsonb_build_array('body', v_key), 'extra fields not permitted',
-                                 'value_error.extra');
-        END IF;
-    END LOOP;
+    PERFORM ex7._refuse_extra(p_body, ARRAY['from', 'to', 'version', 'initial_capital', 'risk_free_rate', 'risk_gate', 'evaluation']);
     FOREACH v_key IN ARRAY ARRAY['from', 'to'] LOOP
         IF p_body -> v_key IS NULL OR p_body -> v_key = 'null' THEN
             PERFORM ex7._invalid(pg_catalog.jsonb_build_array('body', v_key), 'field required', 'value_error.missing');
@@ -554,12 +549,9 @@ BEGIN
     IF p_policy IS NULL OR pg_catalog.jsonb_typeof(p_policy) <> 'object' THEN
         PERFORM ex7._invalid('["body"]', 'value is not a valid dict', 'type_error.dict');
     END IF;
+    PERFORM ex7._refuse_extra(p_policy, ARRAY['window_days', 'min_trades', 'max_drawdown', 'min_profit_factor',
+                                               'min_net_pnl', 'min_win_rate']);
     FOR v_key IN SELECT k FROM pg_catalog.jsonb_object_keys(p_policy) AS k ORDER BY k LOOP
-        IF v_key NOT IN ('window_days', 'min_trades', 'max_drawdown', 'min_profit_factor', 'min_net_pnl',
-                         'min_win_rate') THEN
-            PERFORM ex7._invalid(pg_catalog.jsonb_build_array('body', v_key), 'extra fields not permitted',
-                                 'value_error.extra');
-        END IF;
         IF v_key <> 'window_days' AND pg_catalog.jsonb_typeof(p_policy -> v_key) NOT IN ('number', 'string', 'null')
            OR v_key = 'window_days' AND pg_catalog.jsonb_typeof(p_policy -> v_key) <> 'number' THEN
             PERFORM ex7._invalid(pg_catalog.jsonb_build_array('body', v_key), 'value is not a valid number',

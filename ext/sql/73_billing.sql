@@ -118,7 +118,6 @@ RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-    v_key   text;
     v_item  jsonb;
     v_i     integer := 0;
     v_doc   text;
@@ -130,12 +129,7 @@ BEGIN
     IF p_body IS NOT NULL AND pg_catalog.jsonb_typeof(p_body) IS DISTINCT FROM 'object' THEN
         PERFORM ex7._invalid('["body"]', 'the body must be an object {"documents": [...]}', 'type_error.dict');
     END IF;
-    FOR v_key IN SELECT pg_catalog.jsonb_object_keys(COALESCE(p_body, '{}')) LOOP
-        IF v_key <> 'documents' THEN
-            PERFORM ex7._invalid(pg_catalog.jsonb_build_array('body', v_key), 'extra fields not permitted',
-                                 'value_error.extra');
-        END IF;
-    END LOOP;
+    PERFORM ex7._refuse_extra(COALESCE(p_body, '{}'), ARRAY['documents']);
     IF p_body IS NULL THEN
         SELECT pg_catalog.array_agg(d) INTO v_want FROM ex7._current_documents() d;
     ELSIF NOT p_body ? 'documents' THEN
@@ -507,7 +501,6 @@ RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-    v_key   text;
     v_user  uuid;
     v_tier  text;
     v_days  integer := 30;
@@ -517,12 +510,7 @@ DECLARE
     v_now   timestamptz := pg_catalog.now();
 BEGIN
     p_body := COALESCE(p_body, '{}');
-    FOR v_key IN SELECT pg_catalog.jsonb_object_keys(p_body) LOOP
-        IF v_key NOT IN ('user_id', 'tier', 'days') THEN
-            PERFORM ex7._invalid(pg_catalog.jsonb_build_array('body', v_key), 'extra fields not permitted',
-                                 'value_error.extra');
-        END IF;
-    END LOOP;
+    PERFORM ex7._refuse_extra(p_body, ARRAY['user_id', 'tier', 'days']);
     IF pg_catalog.jsonb_typeof(p_body -> 'user_id') IS DISTINCT FROM 'string'
        OR (p_body ->> 'user_id') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
         PERFORM ex7._invalid('["body","user_id"]', 'user_id must be a uuid', 'type_error.uuid');
@@ -590,7 +578,6 @@ RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-    v_key   text;
     v_tier  text;
     t       ex7.tiers;
     a       ex7.billing_accounts;
@@ -603,12 +590,7 @@ BEGIN
     IF p_body IS NOT NULL AND pg_catalog.jsonb_typeof(p_body) IS DISTINCT FROM 'object' THEN
         PERFORM ex7._invalid('["body"]', 'the body must be an object {"documents": [...]}', 'type_error.dict');
     END IF;
-    FOR v_key IN SELECT pg_catalog.jsonb_object_keys(COALESCE(p_body, '{}')) LOOP
-        IF v_key <> 'tier' THEN
-            PERFORM ex7._invalid(pg_catalog.jsonb_build_array('body', v_key), 'extra fields not permitted',
-                                 'value_error.extra');
-        END IF;
-    END LOOP;
+    PERFORM ex7._refuse_extra(COALESCE(p_body, '{}'), ARRAY['tier']);
     IF pg_catalog.jsonb_typeof(p_body -> 'tier') IS DISTINCT FROM 'string' THEN
         PERFORM ex7._invalid('["body","tier"]', 'tier is required', 'value_error.missing');
     END IF;

@@ -801,15 +801,11 @@ RETURNS boolean
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
 DECLARE
-    v_key text;
 BEGIN
     IF p_body IS NULL OR pg_catalog.jsonb_typeof(p_body) <> 'object' THEN
         PERFORM ex7._invalid('["body"]', 'value is not a valid dict', 'type_error.dict');
     END IF;
-    SELECT k INTO v_key FROM pg_catalog.jsonb_object_keys(p_body) k WHERE k NOT IN ('prompt', 'create', 'name') ORDER BY k LIMIT 1;
-    IF v_key IS NOT NULL THEN
-        PERFORM ex7._invalid(pg_catalog.jsonb_build_array('body', v_key), 'extra fields not permitted', 'value_error.extra');
-    END IF;
+    PERFORM ex7._refuse_extra(p_body, ARRAY['prompt', 'create', 'name']);
     IF pg_catalog.jsonb_typeof(p_body -> 'prompt') IS DISTINCT FROM 'string' THEN
         PERFORM ex7._invalid('["body","prompt"]', CASE WHEN p_body ? 'prompt' THEN 'str type expected' ELSE 'field required' END,
                              CASE WHEN p_body ? 'prompt' THEN 'type_error.str' ELSE 'value_error.missing' END);

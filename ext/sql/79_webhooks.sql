@@ -146,7 +146,6 @@ DECLARE
     v_mode text;
     v_max_age integer;
     v_dedupe integer;
-    v_key text;
     v_tier text;
     v_max integer;
     v_used bigint;
@@ -157,12 +156,7 @@ BEGIN
     IF p_body IS NULL OR pg_catalog.jsonb_typeof(p_body) <> 'object' THEN
         PERFORM ex7._invalid('["body"]', 'body must be a JSON object', 'type_error.dict');
     END IF;
-    SELECT k INTO v_key FROM pg_catalog.jsonb_object_keys(p_body) k
-     WHERE k NOT IN ('strategy_id', 'label', 'mode', 'max_age_seconds', 'dedupe_seconds') ORDER BY k LIMIT 1;
-    IF v_key IS NOT NULL THEN
-        PERFORM ex7._invalid(pg_catalog.jsonb_build_array('body', v_key), 'extra fields not permitted',
-                             'value_error.extra');
-    END IF;
+    PERFORM ex7._refuse_extra(p_body, ARRAY['strategy_id', 'label', 'mode', 'max_age_seconds', 'dedupe_seconds']);
     IF pg_catalog.jsonb_typeof(p_body -> 'strategy_id') IS DISTINCT FROM 'string'
        OR (p_body ->> 'strategy_id') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
         PERFORM ex7._invalid('["body","strategy_id"]', 'strategy_id must be a uuid',
@@ -229,7 +223,6 @@ RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-    v_key text;
     v_label text;
     v_paused_at timestamptz;
     v_max_age integer;
@@ -239,12 +232,7 @@ BEGIN
     IF p_body IS NULL OR pg_catalog.jsonb_typeof(p_body) <> 'object' THEN
         PERFORM ex7._invalid('["body"]', 'body must be a JSON object', 'type_error.dict');
     END IF;
-    SELECT k INTO v_key FROM pg_catalog.jsonb_object_keys(p_body) k
-     WHERE k NOT IN ('label', 'paused', 'max_age_seconds', 'dedupe_seconds') ORDER BY k LIMIT 1;
-    IF v_key IS NOT NULL THEN
-        PERFORM ex7._invalid(pg_catalog.jsonb_build_array('body', v_key), 'extra fields not permitted',
-                             'value_error.extra');
-    END IF;
+    PERFORM ex7._refuse_extra(p_body, ARRAY['label', 'paused', 'max_age_seconds', 'dedupe_seconds']);
     SELECT h.label, h.paused_at, h.max_age_seconds, h.dedupe_seconds INTO v_label, v_paused_at, v_max_age, v_dedupe
       FROM ex7.hooks h WHERE h.user_id = p_user AND h.id = p_id FOR UPDATE;
     IF NOT FOUND THEN
