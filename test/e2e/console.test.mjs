@@ -9,27 +9,13 @@
 // request or an error answer other than the expected one (the login probe's 404) fails the flow.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
-import puppeteer from 'puppeteer-core';
 import { ensureDb, startEx7d, token, api, uid, psql, acceptCompliance } from './lib.mjs';
+import { WEB, launch, watch, screen, text } from './console_lib.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const WEB = path.resolve(here, '../../web');
-const OUT = process.env.EX7_E2E_OUT ? path.resolve(process.env.EX7_E2E_OUT, 'console') : path.resolve(here, '../../results/console');
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const U = uid('c0', 1);
 let srv, browser, tok, sid;
 
-const chromium = ['/usr/bin/chromium', 'chromium', 'chromium-browser']
-  .map((b) => spawnSync('sh', ['-c', `command -v ${b}`], { encoding: 'utf8' }).stdout.trim()).find(Boolean);
-
 before(async () => {
-  assert.ok(chromium, 'chromium is installed (tools/deps.sh)');
-  mkdirSync(OUT, { recursive: true });
   ensureDb();
   psql(`SELECT ex7.ensure_user('${U}');
         INSERT INTO ex7.risk_limits (user_id, mode, daily_loss_limit, max_trades_per_day, max_open_positions, max_consecutive_losses)
@@ -42,76 +28,21 @@ before(async () => {
     v AS (INSERT INTO ex7.strategy_versions (strategy_id, version, user_id, graph) SELECT id, 1, user_id, '{}' FROM s)
     SELECT id FROM s`);
   tok = await token(U);
-  srv = await startEx7d({ EX7_WEB_DIR: WEB });
-  browser = await puppeteer.launch({
-    executablePath: chromium, headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-extensions', '--disable-dev-shm-usage'],
-  });
+  [srv, browser] = await Promise.all([startEx7d({ EX7_WEB_DIR: WEB }), launch()]);
 });
 after(async () => {
   await browser?.close();
   await srv?.stop();
 });
 
-// watch: the page's problems: console errors, uncaught exceptions, failed requests and error answers,
-// except those allow() accepts (method, path, status) and the stream's requests cut by closing it
-function watch(page, allow = () => false) {
-  const problems = [];
-  const allowedUrls = new Set();
-  page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
-  page.on('response', (r) => {
-    if (r.status() < 400) return;
-    const u = new URL(r.url());
-    if (allow(r.request().method(), u.pathname, r.status())) { allowedUrls.add(r.url()); return; }
-    problems.push(`${r.request().method()} ${u.pathname} answered ${r.status()}`);
-  });
-  page.on('requestfailed', (r) => {
-    const u = new URL(r.url());
-    if (u.pathname === '/api/signals/stream' && /ERR_ABORTED/.test(r.failure()?.errorText ?? '')) return;
-    problems.push(`${r.method()} ${u.pathname} failed: ${r.failure()?.errorText}`);
-  });
-  page.on('console', (m) => {
-    if (m.type() !== 'error') return;
-    // Chromium's "Failed to load resource" for an error answer may come before the response event: judge it
-    // by its URL and status (the method is not in it)
-    const url = m.location()?.url;
-    const st = /Failed to load resource: the server responded with a status of (\d+)/.exec(m.text());
-    if (url && (allowedUrls.has(url) || (st && allow(null, new URL(url).pathname, Number(st[1]))))) return;
-    problems.push(`console: ${m.text()} (${m.location()?.url ?? ''})`);
-  });
-  return problems;
-}
-
-// axe: the serious and critical violations on the page (axe-core evaluated through the DevTools
-// protocol, which the page's CSP does not govern)
-async function axe(page) {
-  await page.evaluate(AXE);
-  const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-}
-
-async function shots(page, name) {
-  for (const width of [375, 1440]) {
-    await page.setViewport({ width, height: 900 });
-    await new Promise((r) => setTimeout(r, 150));
-    // no sideways scrolling at either width
-    const over = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-    assert.ok(over <= 0, `${name} at ${width} px scrolls sideways by ${over} px`);
-    await page.screenshot({ path: path.join(OUT, `${name}-${width}.png`), fullPage: true });
-  }
-}
-
-const text = (page, sel) => page.$eval(sel, (e) => e.textContent.replace(/\s+/g, ' ').trim());
-
 test('the console: sign in with a token, trading allowed, a fired signal in the live feed, the kill switch halts, sign out', async () => {
   const page = await browser.newPage();
   // the sign-in screen probes the self-hosted login: 404 without EX7_AUTH_ENABLED; the wrong token below
   // is checked with GET /api/risk/state: 401
-  const problems = watch(page, (m, p, s) => ((m ?? 'POST') === 'POST' && p === '/api/auth/login' && s === 404)
+  const { problems, settle } = watch(page, (m, p, s) => ((m ?? 'POST') === 'POST' && p === '/api/auth/login' && s === 404)
     || ((m ?? 'GET') === 'GET' && p === '/api/risk/state' && s === 401));
   await page.setViewport({ width: 1440, height: 900 });
-  const res = await page.goto(`${srv.base}/`, { waitUntil: 'networkidle0' });
+  const res = await page.goto(`${srv.base}/`, { waitUntil: 'load' });
   assert.equal(res.status(), 200);
   assert.match(res.headers()['content-security-policy'] ?? '', /script-src 'self'/, 'served under the CSP');
 
@@ -120,20 +51,19 @@ test('the console: sign in with a token, trading allowed, a fired signal in the 
   assert.equal(await page.$('#signin-email'), null);
   await page.waitForSelector('.compliance');
   assert.match(await text(page, '.compliance'), /CFTC Rule 4\.41\(b\)\(1\)\(i\).*HYPOTHETICAL/);
-  assert.deepEqual(await axe(page), [], 'axe on the sign-in screen');
-  await shots(page, 'signin');
+  await screen(page, 'signin');
 
   // a wrong token is refused in place with the API's detail
   await page.type('#signin-token', 'not-a-token');
   await page.click('.signin button[type="submit"]');
   await page.waitForSelector('.signin .error');
   assert.match(await text(page, '.signin .error'), /token/i);
-  await new Promise((r) => setTimeout(r, 300)); // its console line is in before the strict watch below
+  await settle(); // its console line is in before the strict watch below
 
   // sign in with the token (keyboard: Enter in the form submits it)
   await page.$eval('#signin-token', (e) => { e.value = ''; });
   await page.evaluate(() => { window.__sameDocument = true; });
-  const pageProblems = watch(page, () => false);
+  const { problems: pageProblems } = watch(page);
   await page.type('#signin-token', tok);
   await page.click('.signin button[type="submit"]');
   await page.waitForFunction(() => document.querySelector('[data-testid="trading-status"]')?.textContent.includes('Trading allowed'), { timeout: 15000 });
@@ -153,9 +83,7 @@ test('the console: sign in with a token, trading allowed, a fired signal in the 
   // the open position comes to the portfolio panel (reloaded on the event)
   await page.waitForFunction(() => document.querySelector('#portfolio-h')?.closest('section').textContent.includes('20000.25'), { timeout: 15000 });
 
-  assert.deepEqual(await axe(page), [], 'axe on the dashboard');
-  await shots(page, 'dashboard');
-  await page.setViewport({ width: 1440, height: 900 });
+  await screen(page, 'dashboard');
 
   // the kill switch: a confirmation first (cancel leaves everything as it was), then halt
   const halt = await page.$('button::-p-text(Halt trading)');
@@ -168,16 +96,14 @@ test('the console: sign in with a token, trading allowed, a fired signal in the 
   await halt.click();
   await page.waitForSelector('#killswitch-reason');
   await page.type('#killswitch-reason', 'console e2e');
-  await shots(page, 'killswitch-confirm');
-  await page.setViewport({ width: 1440, height: 900 });
+  await screen(page, 'killswitch-confirm');
   const confirm = await page.$('button::-p-text(Confirm halt)');
   await confirm.click();
   await page.waitForFunction(() => document.querySelector('[data-testid="trading-status"]')?.textContent.includes('blocked: halted'), { timeout: 15000 });
   // the change came down the stream too
   await page.waitForSelector('.feed li.feed-trading_state', { timeout: 15000 });
   assert.match(await text(page, '.feed li.feed-trading_state'), /halted \(console e2e\)/);
-  await shots(page, 'dashboard-halted');
-  await page.setViewport({ width: 1440, height: 900 });
+  await screen(page, 'dashboard-halted');
 
   // the signals page through the router (no reload), and back
   await page.click('nav a[href="/signals"]');
@@ -185,8 +111,7 @@ test('the console: sign in with a token, trading allowed, a fired signal in the 
   await page.waitForFunction(() => document.querySelector('main')?.textContent.includes('console-e2e'), { timeout: 15000 });
   assert.equal(new URL(page.url()).pathname, '/signals');
   assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no reload');
-  await shots(page, 'signals');
-  await page.setViewport({ width: 1440, height: 900 });
+  await screen(page, 'signals');
   await page.goBack();
   await page.waitForSelector('[data-testid="trading-status"]');
 
@@ -194,7 +119,7 @@ test('the console: sign in with a token, trading allowed, a fired signal in the 
   await page.click('button.signout');
   await page.waitForSelector('#signin-token');
   assert.equal(await page.evaluate(() => sessionStorage.getItem('ex7.console.token')), null);
-  await new Promise((r) => setTimeout(r, 300));
+  await settle();
   assert.deepEqual([...problems, ...pageProblems], [], 'no console error, failed request or error answer');
 
   // restore the user's state for the other flows
@@ -211,14 +136,12 @@ test('with EX7_AUTH_ENABLED: the sign-in screen asks for an email and a password
     acceptCompliance(su.body.user.id);
     const page = await browser.newPage();
     // the probe's 422 (an empty login) and the wrong password's 401 are expected
-    const problems = watch(page, (m, p, s) => (m ?? 'POST') === 'POST' && p === '/api/auth/login' && (s === 422 || s === 401 || s === 400));
+    const { problems, settle } = watch(page, (m, p, s) => (m ?? 'POST') === 'POST' && p === '/api/auth/login' && (s === 422 || s === 401 || s === 400));
     await page.setViewport({ width: 1440, height: 900 });
-    await page.goto(`${own.base}/`, { waitUntil: 'networkidle0' });
+    await page.goto(`${own.base}/`, { waitUntil: 'load' });
     await page.waitForSelector('#signin-email');
     assert.equal(await page.$eval('label[for="signin-password"]', (e) => e.textContent), 'Password');
-    assert.deepEqual(await axe(page), [], 'axe on the login form');
-    await shots(page, 'signin-password');
-    await page.setViewport({ width: 1440, height: 900 });
+    await screen(page, 'signin-password');
     await page.type('#signin-email', email);
     await page.type('#signin-password', 'wrong password!');
     await page.keyboard.press('Enter');
@@ -231,7 +154,7 @@ test('with EX7_AUTH_ENABLED: the sign-in screen asks for an email and a password
     await page.waitForFunction(() => document.querySelector('.stream-state')?.textContent.includes('Live'), { timeout: 15000 });
     await page.click('button.signout');
     await page.waitForSelector('#signin-email');
-    await new Promise((r) => setTimeout(r, 300));
+    await settle();
     assert.deepEqual(problems, [], 'no console error, failed request or unexpected error answer');
     await page.close();
   } finally {

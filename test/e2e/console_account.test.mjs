@@ -10,30 +10,16 @@
 // answer fails the flow.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
-import puppeteer from 'puppeteer-core';
 import { ensureDb, startEx7d, token, api, uid, psql } from './lib.mjs';
 import { startStripe } from './standins/stripe.mjs';
+import { WEB, launch, signedIn, axe, screen, text, hasText, cells, button } from './console_lib.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const WEB = path.resolve(here, '../../web');
-const OUT = process.env.EX7_E2E_OUT ? path.resolve(process.env.EX7_E2E_OUT, 'console') : path.resolve(here, '../../results/console');
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const KEY = 'sk_test_e2e_console_account';
 const U = uid('c6', 1);
 let srv, sd, browser, tok;
 
-const chromium = ['/usr/bin/chromium', 'chromium', 'chromium-browser']
-  .map((b) => spawnSync('sh', ['-c', `command -v ${b}`], { encoding: 'utf8' }).stdout.trim()).find(Boolean);
-
 before(async () => {
-  assert.ok(chromium, 'chromium is installed (tools/deps.sh)');
-  mkdirSync(OUT, { recursive: true });
   ensureDb();
   // operator (set by the operator, no subscription): Upgrade offers strategist; no document accepted yet
   psql(`SELECT ex7.ensure_user('${U}'); UPDATE ex7.users SET tier = 'operator' WHERE id = '${U}';
@@ -48,10 +34,7 @@ before(async () => {
   srv = await startEx7d({ EX7_WEB_DIR: WEB, STRIPE_SECRET_KEY: KEY, STRIPE_API_BASE: sd.url,
     STRIPE_RETURN_URL: 'https://app.example/billing', EX7_MASTER_KEYS: `k1:${randomBytes(32).toString('base64')}` });
   psql(`UPDATE ex7.tiers SET stripe_price_id = CASE tier WHEN 'operator' THEN 'price_e2e_operator' WHEN 'strategist' THEN 'price_e2e_strategist' END`);
-  browser = await puppeteer.launch({
-    executablePath: chromium, headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-extensions', '--disable-dev-shm-usage'],
-  });
+  browser = await launch();
 });
 after(async () => {
   psql('UPDATE ex7.tiers SET stripe_price_id = NULL');
@@ -60,48 +43,8 @@ after(async () => {
   sd?.close();
 });
 
-// watch: the page's problems (as console.test.mjs): console errors, uncaught exceptions, failed requests
-// and error answers
-function watch(page) {
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
-  page.on('response', (r) => {
-    if (r.status() >= 400) problems.push(`${r.request().method()} ${new URL(r.url()).pathname} answered ${r.status()}`);
-  });
-  page.on('requestfailed', (r) => problems.push(`${r.method()} ${r.url()} failed: ${r.failure()?.errorText}`));
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()} (${m.location()?.url ?? ''})`); });
-  return problems;
-}
-
-async function axe(page) {
-  await page.evaluate(AXE);
-  const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-}
-
-async function shots(page, name) {
-  for (const width of [375, 1440]) {
-    await page.setViewport({ width, height: 900 });
-    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-    const over = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-    assert.ok(over <= 0, `${name} at ${width} px scrolls sideways by ${over} px`);
-    await page.screenshot({ path: path.join(OUT, `${name}-${width}.png`), fullPage: true });
-  }
-  await page.setViewport({ width: 1440, height: 900 });
-}
-
-const text = (page, sel) => page.$eval(sel, (e) => e.textContent.replace(/\s+/g, ' ').trim());
-const hasText = (page, sel, re, timeout = 15000) => page.waitForFunction(
-  (s, src) => { const e = document.querySelector(s); return e && new RegExp(src).test(e.textContent.replace(/\s+/g, ' ')); },
-  { timeout }, sel, re.source);
-const cells = (page, sel) => page.$eval(sel, (tr) => [...tr.cells].map((c) => c.textContent.replace(/\s+/g, ' ').trim()).join(' | '));
-const button = (page, label) => page.waitForSelector(`::-p-xpath(//button[normalize-space(.)="${label}"])`);
-
 test('the account page: documents accepted, tier and caps, checkout, exchange keys, notifications, the paper account reset', async () => {
-  const page = await browser.newPage();
-  const problems = watch(page);
-  await page.evaluateOnNewDocument((t) => sessionStorage.setItem('ex7.console.token', t), tok);
+  const { page, problems, settle } = await signedIn(browser, srv.base, tok, { path: null });
   // the browser's visit to Stripe's Checkout (the stand-in's URL) is answered here
   await page.setRequestInterception(true);
   const visited = [];
@@ -112,7 +55,6 @@ test('the account page: documents accepted, tier and caps, checkout, exchange ke
       r.respond({ status: 200, contentType: 'text/html', body: '<!doctype html><title>Stripe Checkout</title><h1>Checkout</h1>' });
     } else r.continue();
   });
-  await page.setViewport({ width: 1440, height: 900 });
 
   // the top bar's link (no reload); the signals page opens no stream (it would be 412 before the documents)
   await page.goto(`${srv.base}/signals`, { waitUntil: 'load' });
@@ -137,8 +79,7 @@ test('the account page: documents accepted, tier and caps, checkout, exchange ke
   // the paper account, never reset
   await hasText(page, '[data-testid="paper-capital"]', /\$10,000\.00/);
   await page.waitForSelector('::-p-xpath(//p[contains(., "No exchange keys.")])');
-  assert.deepEqual(await axe(page), [], 'axe on the account page');
-  await shots(page, 'account');
+  await screen(page, 'account');
 
   // accept: the checkbox first
   const accept = await button(page, 'Accept');
@@ -190,8 +131,7 @@ test('the account page: documents accepted, tier and caps, checkout, exchange ke
   await page.waitForSelector('#reset-dialog[open] #reset-capital');
   await page.$eval('#reset-capital', (e) => { e.value = ''; e.dispatchEvent(new Event('input', { bubbles: true })); });
   await page.type('#reset-capital', '25000');
-  assert.deepEqual(await axe(page), [], 'axe on the reset dialog');
-  await shots(page, 'account-reset-confirm');
+  await screen(page, 'account-reset-confirm');
   await page.click('#reset-dialog button.danger');
   await hasText(page, '[data-testid="paper-msg"]', /Reset: the account starts again at \$25,000\.00 \(it was \$10,000\.00\)/);
   assert.equal(await page.$('#reset-dialog'), null);
@@ -200,8 +140,7 @@ test('the account page: documents accepted, tier and caps, checkout, exchange ke
   const paper = (await api(srv, 'GET', '/api/account/paper?mode=paper', { tok })).body;
   assert.deepEqual([paper.starting_capital, paper.resets], ['25000.00', 1]);
   assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no reload');
-  assert.deepEqual(await axe(page), [], 'axe after the reset');
-  await shots(page, 'account-after');
+  await screen(page, 'account-after');
 
   // Upgrade: the browser goes to the URL POST /api/billing/checkout answered
   await (await button(page, 'Upgrade to Strategist ($149.00 a month)')).click();
@@ -212,6 +151,7 @@ test('the account page: documents accepted, tier and caps, checkout, exchange ke
   assert.equal(req.form['line_items[0][price]'], 'price_e2e_strategist');
   assert.equal(req.form.client_reference_id, U);
 
+  await settle();
   assert.deepEqual(problems, [], 'no console error, failed request or error answer');
   await page.close();
 });

@@ -11,29 +11,15 @@
 // exception, a failed request or an error answer other than the expected ones fails the flow.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
-import puppeteer from 'puppeteer-core';
 import { ensureDb, startEx7d, token, api, uid, psql, acceptCompliance, until } from './lib.mjs';
 import { startProviders, RESEND_KEY } from './standins/providers.mjs';
+import { WEB, launch, signedIn, screen, text, hasText, cells, hasCells, button, setValue } from './console_lib.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const WEB = path.resolve(here, '../../web');
-const OUT = process.env.EX7_E2E_OUT ? path.resolve(process.env.EX7_E2E_OUT, 'console') : path.resolve(here, '../../results/console');
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const U = uid('c9', 1);
 const EMAIL = 'console.trader@example.com';
 let srv, browser, tok, prov, strategy;
 
-const chromium = ['/usr/bin/chromium', 'chromium', 'chromium-browser']
-  .map((b) => spawnSync('sh', ['-c', `command -v ${b}`], { encoding: 'utf8' }).stdout.trim()).find(Boolean);
-
 before(async () => {
-  assert.ok(chromium, 'chromium is installed (tools/deps.sh)');
-  mkdirSync(OUT, { recursive: true });
   ensureDb();
   prov = await startProviders();
   // strategist: the flow makes more requests than the free tier's 30 a minute
@@ -47,10 +33,7 @@ before(async () => {
   const r = await api(srv, 'POST', '/api/strategies', { tok, body: { name: 'alerted strategy', instrument: 'MES', timeframe: '5m' } });
   assert.equal(r.status, 201, r.text);
   strategy = r.body.id;
-  browser = await puppeteer.launch({
-    executablePath: chromium, headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-extensions', '--disable-dev-shm-usage'],
-  });
+  browser = await launch();
 });
 after(async () => {
   await browser?.close();
@@ -58,78 +41,16 @@ after(async () => {
   await prov?.close();
 });
 
-// watch: the page's problems (as console.test.mjs): console errors, uncaught exceptions, failed requests
-// and error answers, except those allow() accepts (method, path, status)
-function watch(page, allow = () => false) {
-  const problems = [];
-  const allowedUrls = new Set();
-  page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
-  page.on('response', (r) => {
-    if (r.status() < 400) return;
-    const u = new URL(r.url());
-    if (allow(r.request().method(), u.pathname, r.status())) { allowedUrls.add(r.url()); return; }
-    problems.push(`${r.request().method()} ${u.pathname} answered ${r.status()}`);
-  });
-  page.on('requestfailed', (r) => {
-    const u = new URL(r.url());
-    if (u.pathname === '/api/signals/stream' && /ERR_ABORTED/.test(r.failure()?.errorText ?? '')) return;
-    problems.push(`${r.method()} ${r.url()} failed: ${r.failure()?.errorText}`);
-  });
-  page.on('console', (m) => {
-    if (m.type() !== 'error') return;
-    const url = m.location()?.url;
-    const st = /Failed to load resource: the server responded with a status of (\d+)/.exec(m.text());
-    if (url && (allowedUrls.has(url) || (st && allow(null, new URL(url).pathname, Number(st[1]))))) return;
-    problems.push(`console: ${m.text()} (${m.location()?.url ?? ''})`);
-  });
-  return problems;
-}
-
-async function axe(page) {
-  await page.evaluate(AXE);
-  const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-}
-
-async function shots(page, name) {
-  for (const width of [375, 1440]) {
-    await page.setViewport({ width, height: 900 });
-    // the layout has settled at the new width: two animation frames
-    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-    const over = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-    assert.ok(over <= 0, `${name} at ${width} px scrolls sideways by ${over} px`);
-    await page.screenshot({ path: path.join(OUT, `${name}-${width}.png`), fullPage: true });
-  }
-  await page.setViewport({ width: 1440, height: 900 });
-}
-
-const text = (page, sel) => page.$eval(sel, (e) => e.textContent.replace(/\s+/g, ' ').trim());
-const hasText = (page, sel, re, timeout = 15000) => page.waitForFunction(
-  (s, src) => { const e = document.querySelector(s); return e && new RegExp(src).test(e.textContent.replace(/\s+/g, ' ')); },
-  { timeout }, sel, re.source);
-// cells: a table row's cells, "a | b | c"; hasCells waits until they match
-const cells = (page, sel) => page.$eval(sel, (tr) => [...tr.cells].map((c) => c.textContent.replace(/\s+/g, ' ').trim()).join(' | '));
-const hasCells = (page, sel, re, timeout = 15000) => page.waitForFunction(
-  (s, src) => { const tr = document.querySelector(s); return tr && new RegExp(src).test([...tr.cells].map((c) => c.textContent.replace(/\s+/g, ' ').trim()).join(' | ')); },
-  { timeout }, sel, re.source);
-const button = (page, label) => page.waitForSelector(`::-p-xpath(//button[normalize-space(.)="${label}"])`);
-// setValue: a textarea or input's whole value at once, as typing it would (Preact listens to input)
-const setValue = (page, sel, v) => page.$eval(sel, (e, x) => { e.value = x; e.dispatchEvent(new Event('input', { bubbles: true })); }, v);
-
 const mailTo = (to, after = 0) => until(() => prov.requests.resend.slice(after).find((q) => q.body?.to?.[0] === to), 15000, `an email to ${to}`);
 const codeOf = (mail) => /verification code is (\d{6})/.exec(mail.body.text)[1];
 
 test('the alerts page: an email channel verified with the code it received, subscriptions, deliveries, price alerts', async () => {
-  const page = await browser.newPage();
   // expected error answers: the bad address's and the bad level's 422, the wrong code's 422, the early
   // resend's 429 and the second subscription of a pair's 409
-  const problems = watch(page, (m, p, s) => (m ?? 'POST') === 'POST' && (
+  const { page, problems, settle } = await signedIn(browser, srv.base, tok, { path: null, allow: (m, p, s) => (m ?? 'POST') === 'POST' && (
     (p === '/api/alerts/channels' && s === 422) || (/^\/api\/alerts\/channels\/[^/]+\/verify$/.test(p) && s === 422)
     || (/^\/api\/alerts\/channels\/[^/]+\/resend$/.test(p) && s === 429)
-    || (p === '/api/alerts/subscriptions' && s === 409) || (p === '/api/alerts/price' && s === 422)));
-  await page.evaluateOnNewDocument((t) => sessionStorage.setItem('ex7.console.token', t), tok);
-  await page.setViewport({ width: 1440, height: 900 });
+    || (p === '/api/alerts/subscriptions' && s === 409) || (p === '/api/alerts/price' && s === 422)) });
 
   // the top bar's link (no reload)
   await page.goto(`${srv.base}/`, { waitUntil: 'load' }); // the dashboard's stream never lets the network idle
@@ -171,8 +92,7 @@ test('the alerts page: an email channel verified with the code it received, subs
   const resend = await page.waitForSelector(`li[data-channel-id="${ch}"] .verify .actions button`);
   assert.match(await resend.evaluate((e) => e.textContent), /^Resend \(in \d+ s\)$/);
   assert.equal(await resend.evaluate((e) => e.disabled), true);
-  assert.deepEqual(await axe(page), [], 'axe on the pending channel');
-  await shots(page, 'alerts-verify');
+  await screen(page, 'alerts-verify');
   // the code of the email, entered in the page
   await setValue(page, `#ch-${ch}-code`, code);
   await (await button(page, 'Verify')).click();
@@ -229,14 +149,14 @@ test('the alerts page: an email channel verified with the code it received, subs
   assert.equal(r.body[0].condition, 'crosses_below');
   assert.equal(r.body[0].level, '4800.25');
   assert.equal(await page.$('[data-testid="price-error"]'), null);
-  assert.deepEqual(await axe(page), [], 'axe on the alerts page');
-  await shots(page, 'alerts');
+  await screen(page, 'alerts');
   await page.click('button[aria-label="Delete the alert MES crosses below 4800.25"]');
   await hasText(page, '[data-testid="price-alerts"]', /No price alerts/);
   assert.equal((await api(srv, 'GET', '/api/alerts/price', { tok })).body.length, 0);
 
   assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no reload');
   assert.deepEqual(prov.errors, [], 'the stand-in saw well-formed requests');
+  await settle();
   assert.deepEqual(problems, [], 'no console error, failed request or unexpected error answer');
   await page.close();
 });

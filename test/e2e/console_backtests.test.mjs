@@ -10,18 +10,10 @@
 // console error, an uncaught exception, a failed request or an unexpected error answer fails the flow.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
-import puppeteer from 'puppeteer-core';
+import { spawn } from 'node:child_process';
 import { ensureDb, startEx7d, token, api, uid, psql, acceptCompliance, until, DB } from './lib.mjs';
+import { WEB, launch, signedIn, screen, text } from './console_lib.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const WEB = path.resolve(here, '../../web');
-const OUT = process.env.EX7_E2E_OUT ? path.resolve(process.env.EX7_E2E_OUT, 'console') : path.resolve(here, '../../results/console');
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const U = uid('cb', 1);
 let srv, browser, tok, sigStrategy;
 
@@ -37,9 +29,6 @@ const GRAPH = {
     { from: 'long', to: 'ls' }, { from: 'long', to: 'lt' }, { from: 'short', to: 'ss' }],
   meta: {},
 };
-
-const chromium = ['/usr/bin/chromium', 'chromium', 'chromium-browser']
-  .map((b) => spawnSync('sh', ['-c', `command -v ${b}`], { encoding: 'utf8' }).stdout.trim()).find(Boolean);
 
 // bars: a scripted walk of GC (tick 0.10) over [from, to) every `step`, no bar in the daily break
 function storeBars(tf, from, to, step) {
@@ -57,8 +46,6 @@ function storeBars(tf, from, to, step) {
 }
 
 before(async () => {
-  assert.ok(chromium, 'chromium is installed (tools/deps.sh)');
-  mkdirSync(OUT, { recursive: true });
   ensureDb();
   psql(`SELECT ex7.ensure_user('${U}'); UPDATE ex7.users SET tier = 'strategist' WHERE id = '${U}';
         INSERT INTO ex7.risk_limits (user_id, mode, daily_loss_limit, max_trades_per_day, max_open_positions, max_consecutive_losses)
@@ -76,77 +63,20 @@ before(async () => {
   storeBars('30m', '2026-03-02 00:30+00', '2026-03-06 21:30+00', '30 minutes');
   storeBars('1m', '2026-02-02 00:01+00', '2026-02-23 00:00+00', '1 minute');
   tok = await token(U);
-  srv = await startEx7d({ EX7_WEB_DIR: WEB });
-  browser = await puppeteer.launch({
-    executablePath: chromium, headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-extensions', '--disable-dev-shm-usage'],
-  });
+  [srv, browser] = await Promise.all([startEx7d({ EX7_WEB_DIR: WEB }), launch()]);
 });
 after(async () => {
   await browser?.close();
   await srv?.stop();
 });
 
-// watch: the page's problems (console errors, uncaught exceptions, failed requests, error answers) except
-// those allow(method, path, status) accepts
-function watch(page, allow = () => false) {
-  const problems = [];
-  const allowedUrls = new Set();
-  page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
-  page.on('response', (r) => {
-    if (r.status() < 400) return;
-    const u = new URL(r.url());
-    if (allow(r.request().method(), u.pathname, r.status())) { allowedUrls.add(r.url()); return; }
-    problems.push(`${r.request().method()} ${u.pathname} answered ${r.status()}`);
-  });
-  page.on('requestfailed', (r) => {
-    const u = new URL(r.url());
-    if (u.pathname === '/api/signals/stream' && /ERR_ABORTED/.test(r.failure()?.errorText ?? '')) return;
-    problems.push(`${r.method()} ${u.pathname} failed: ${r.failure()?.errorText}`);
-  });
-  page.on('console', (m) => {
-    if (m.type() !== 'error') return;
-    const url = m.location()?.url;
-    const st = /Failed to load resource: the server responded with a status of (\d+)/.exec(m.text());
-    if (url && (allowedUrls.has(url) || (st && allow(null, new URL(url).pathname, Number(st[1]))))) return;
-    problems.push(`console: ${m.text()} (${m.location()?.url ?? ''})`);
-  });
-  return problems;
-}
-
-async function axe(page) {
-  await page.evaluate(AXE);
-  const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-}
-
-// shots: no sideways scrolling, then a full-page picture, at 375 and at 1440 px (the charts follow their
-// panel's width: wait until they have)
-async function shots(page, name) {
-  for (const width of [375, 1440]) {
-    await page.setViewport({ width, height: 900 });
-    await page.waitForFunction(() => [...document.querySelectorAll('.chart-box')].every((b) =>
-      [...b.querySelectorAll('.uplot')].every((u) => u.getBoundingClientRect().width <= b.getBoundingClientRect().width + 1)));
-    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-    const over = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-    assert.ok(over <= 0, `${name} at ${width} px scrolls sideways by ${over} px`);
-    await page.screenshot({ path: path.join(OUT, `${name}-${width}.png`), fullPage: true });
-  }
-  await page.setViewport({ width: 1440, height: 900 });
-}
-
-const text = (page, sel) => page.$eval(sel, (e) => e.textContent.replace(/\s+/g, ' ').trim());
-
 // signedInPage: a page whose tab holds the token (as the sign-in screen leaves it), watching for problems
+// and listing the paths it requested
 async function signedInPage(allow) {
-  const page = await browser.newPage();
-  const problems = watch(page, allow);
+  const w = await signedIn(browser, srv.base, tok, { path: null, allow });
   const requests = [];
-  page.on('request', (r) => requests.push(new URL(r.url()).pathname));
-  await page.evaluateOnNewDocument((t) => sessionStorage.setItem('ex7.console.token', t), tok);
-  await page.setViewport({ width: 1440, height: 900 });
-  return { page, problems, requests };
+  w.page.on('request', (r) => requests.push(new URL(r.url()).pathname));
+  return { ...w, requests };
 }
 
 // the DD values of a <dl class="stats"> by their DT
@@ -158,9 +88,9 @@ test('a signal\'s page: opened from the list, the close refused in place (422 ba
   assert.equal(fired.decision, 'fired', JSON.stringify(fired));
   const id = fired.signal.id;
   const closePath = `/api/signals/${id}/close`;
-  const { page, problems, requests } = await signedInPage((m, p, s) => p === closePath && (m ?? 'POST') === 'POST' && (s === 422 || s === 409));
+  const { page, problems, settle, requests } = await signedInPage((m, p, s) => p === closePath && (m ?? 'POST') === 'POST' && (s === 422 || s === 409));
 
-  await page.goto(`${srv.base}/signals`, { waitUntil: 'networkidle0' });
+  await page.goto(`${srv.base}/signals`, { waitUntil: 'load' });
   await page.waitForSelector(`a[href="/signals/${id}"]`);
   await page.evaluate(() => { window.__sameDocument = true; });
   await page.click(`a[href="/signals/${id}"]`);
@@ -170,8 +100,7 @@ test('a signal\'s page: opened from the list, the close refused in place (422 ba
   assert.match(await text(page, '#signal-h'), /^CL long 1 @ 70\.00$/);
   assert.match(await text(page, '[data-testid="signal-pnl"]'), /Open: the P&L is realized when the signal closes/);
   assert.equal(await page.evaluate(() => document.title), 'Signal · ex7 console');
-  assert.deepEqual(await axe(page), [], 'axe on an open signal');
-  await shots(page, 'signal-open');
+  await screen(page, 'signal-open');
 
   // a price far from the market: the 422's message in place, on the field
   await page.type('#signal-close-price', '200.00');
@@ -207,10 +136,10 @@ test('a signal\'s page: opened from the list, the close refused in place (422 ba
   assert.match(await text(page, '[data-testid="signal-pnl"]'), /Closed .* at 70\.50 \(the price you entered\)/);
   assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'signal-pnl', 'focus on the result');
   assert.match(await text(page, '#main .stats'), /Status\s*cancelled \(user\)/);
-  assert.deepEqual(await axe(page), [], 'axe on a closed signal');
-  await shots(page, 'signal-closed');
+  await screen(page, 'signal-closed');
 
   assert.ok(!requests.some((p) => /\/vendor\/uplot\./.test(p)), 'uPlot is not loaded outside the backtest screens');
+  await settle();
   assert.deepEqual(problems, [], 'no console error, failed request or unexpected error answer');
   await page.close();
 });
@@ -219,16 +148,15 @@ test('a backtest from /backtests/new: metrics, the uPlot equity and drawdown cha
   const s = await api(srv, 'POST', '/api/strategies', { tok, body: { name: 'console-gc-30m', instrument: 'GC', timeframe: '30m', graph: GRAPH } });
   assert.equal(s.status, 201, s.text);
   const sid = s.body.id;
-  const { page, problems, requests } = await signedInPage();
+  const { page, problems, settle, requests } = await signedInPage();
   const cssAnswers = [];
   page.on('response', (r) => { if (/\/vendor\/uplot\.[0-9a-f]+\.css$/.test(r.url())) cssAnswers.push(r.headers()['content-type']); });
 
-  await page.goto(`${srv.base}/backtests/new?strategy=${sid}`, { waitUntil: 'networkidle0' });
+  await page.goto(`${srv.base}/backtests/new?strategy=${sid}`, { waitUntil: 'load' });
   await page.waitForFunction((id) => document.querySelector('#backtest-strategy')?.value === id
     && !document.querySelector('#backtest-strategy').disabled, {}, sid);
   assert.match(await page.$eval('#backtest-strategy', (e) => e.selectedOptions[0].textContent), /console-gc-30m \(GC 30m, draft\)/);
-  assert.deepEqual(await axe(page), [], 'axe on the new backtest form');
-  await shots(page, 'backtest-new');
+  await screen(page, 'backtest-new');
   assert.ok(!requests.some((p) => /\/vendor\/uplot\./.test(p)), 'uPlot waits for a chart');
 
   // the week of bars: Monday to Friday, inclusive
@@ -289,12 +217,12 @@ test('a backtest from /backtests/new: metrics, the uPlot equity and drawdown cha
   assert.deepEqual([rows[0][0], rows[0][1], rows[0][4], rows[0][6], rows[0][7]],
     [String(t0.seq ?? 1), t0.side, t0.entry_price, t0.exit_price, t0.exit_reason.replace(/_/g, ' ')]);
 
-  assert.deepEqual(await axe(page), [], 'axe on the backtest');
-  await shots(page, 'backtest');
+  await screen(page, 'backtest');
 
   // the strategy's backtests list the run on /backtests/new
   await page.click('a::-p-text(Run another)');
   await page.waitForSelector(`.backtest-list a[href="/backtests/${bt.id}"]`);
+  await settle();
   assert.deepEqual(problems, [], 'no console error, failed request or unexpected error answer');
   await page.close();
 });
@@ -320,7 +248,7 @@ test('a background backtest: queued, its progress polled on the page while it ru
   const s = await api(srv, 'POST', '/api/strategies', { tok, body: { name: 'console-gc-1m', instrument: 'GC', timeframe: '1m', graph: GRAPH } });
   assert.equal(s.status, 201, s.text);
   const sid = s.body.id;
-  const { page, problems } = await signedInPage();
+  const { page, problems, settle } = await signedInPage();
   const polls = [];
   page.on('response', async (r) => {
     const u = new URL(r.url());
@@ -328,7 +256,7 @@ test('a background backtest: queued, its progress polled on the page while it ru
       try { polls.push((await r.json()).status); } catch { /* the page went on */ }
     }
   });
-  await page.goto(`${srv.base}/backtests/new?strategy=${sid}`, { waitUntil: 'networkidle0' });
+  await page.goto(`${srv.base}/backtests/new?strategy=${sid}`, { waitUntil: 'load' });
   await page.waitForFunction((id) => document.querySelector('#backtest-strategy')?.value === id, {}, sid);
   const setDate = (sel, v) => page.$eval(sel, (e, x) => { e.value = x; e.dispatchEvent(new Event('input', { bubbles: true })); }, v);
   await setDate('#backtest-from', '2026-02-02');
@@ -350,8 +278,7 @@ test('a background backtest: queued, its progress polled on the page while it ru
     await page.waitForFunction((id) => location.pathname === `/backtests/${id}`, {}, bt.id);
     await page.waitForSelector('.backtest-status[data-status="queued"] progress, .backtest-status[data-status="running"] progress');
     assert.match(await text(page, '.backtest-status'), /^(Queued|Running): [\d.]+ %( \([\d,]+ of [\d,]+ bars\))?/);
-    assert.deepEqual(await axe(page), [], 'axe on a running backtest');
-    await shots(page, 'backtest-running');
+    await screen(page, 'backtest-running');
     // the page asks again while it runs
     const seen = polls.length;
     await until(() => polls.length > seen, 10000, 'the page to ask for the progress again');
@@ -369,6 +296,7 @@ test('a background backtest: queued, its progress polled on the page while it ru
     await page.click('button::-p-text(more of)');
     await page.waitForFunction((n) => document.querySelectorAll('table.trades tbody tr').length === n, {}, Math.min(200, total));
   }
+  await settle();
   assert.deepEqual(problems, [], 'no console error, failed request or unexpected error answer');
   await page.close();
 });

@@ -17,20 +17,12 @@
 // console error, uncaught exception, failed request or error answer fails the test.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import puppeteer from 'puppeteer-core';
-import { ensureDb, token, uid, psql, acceptCompliance, keys, conninfo, freePort, EX7D, SECRET, sleep } from './lib.mjs';
+import { spawn } from 'node:child_process';
+import { ensureDb, token, uid, psql, acceptCompliance, keys, conninfo, freePort, EX7D, SECRET, sleep, until } from './lib.mjs';
+import { WEB, TOKEN_KEY, launch, frames } from './console_lib.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const WEB = path.resolve(here, '../../web');
-const TOKEN_KEY = 'ex7.console.token'; // web/src/store.js
 const U = uid('c4e5', 1);
 let browser, tok, sid;
-
-const chromium = ['/usr/bin/chromium', 'chromium', 'chromium-browser']
-  .map((b) => spawnSync('sh', ['-c', `command -v ${b}`], { encoding: 'utf8' }).stdout.trim()).find(Boolean);
 
 // ex7d on a port of our choosing (the restart must come back on the same one); resolves once
 // /api/health answers 200
@@ -70,7 +62,6 @@ async function ex7dOn(port) {
 }
 
 before(async () => {
-  assert.ok(chromium, 'chromium is installed (tools/deps.sh)');
   ensureDb();
   psql(`SELECT ex7.ensure_user('${U}');
         INSERT INTO ex7.risk_limits (user_id, mode, daily_loss_limit, max_trades_per_day, max_open_positions, max_consecutive_losses)
@@ -83,10 +74,7 @@ before(async () => {
     v AS (INSERT INTO ex7.strategy_versions (strategy_id, version, user_id, graph) SELECT id, 1, user_id, '{}' FROM s)
     SELECT id FROM s`);
   tok = await token(U);
-  browser = await puppeteer.launch({
-    executablePath: chromium, headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-extensions', '--disable-dev-shm-usage'],
-  });
+  browser = await launch();
 });
 after(async () => {
   await browser?.close();
@@ -179,8 +167,8 @@ test('ex7d stops and starts again under an open dashboard: the outage is shown, 
     await page.waitForSelector('main .outage[role="alert"]', { timeout: 15000 });
     assert.match(await text(page, 'main .outage'), /^The live feed was interrupted/);
     assert.match(await text(page, '.stream-state'), /^Reconnecting…/);
-    await sleep(2500); // a few of the console's retries fail while ex7d is down
-    assert.ok(w.expected.some((e) => /ERR_CONNECTION_REFUSED/.test(e)), `the console retried while ex7d was down: ${w.expected}`);
+    // the console retries while ex7d is down, and those fail
+    await until(() => w.expected.some((e) => /ERR_CONNECTION_REFUSED/.test(e)), 15000, 'a retry refused while ex7d is down');
 
     srv = await ex7dOn(port);
     // the health poll (every 3 s) clears the top bar's notice, the stream's backoff (1 s doubling) brings
@@ -202,8 +190,10 @@ test('ex7d stops and starts again under an open dashboard: the outage is shown, 
     await page.waitForSelector('main .outage[role="alert"]', { timeout: 15000 });
     assert.match(await text(page, 'main .outage'), /^The live feed was interrupted/);
     assert.match(await text(page, '.stream-state'), /^Reconnecting…/);
+    const refused = w.expected.length;
     const missed = fire('recovery-down', 20001.25);
-    await sleep(1500);
+    // a reconnect refused while ex7d is down, so the stream resumes only after it is back
+    await until(() => w.expected.slice(refused).some((e) => /stream.*ERR_CONNECTION_REFUSED/.test(e)), 15000, 'a stream reconnect refused while ex7d is down');
     srv = await ex7dOn(port);
     await page.waitForSelector(`.feed li[data-signal-id="${missed}"]`, { timeout: 45000 });
     await whole(page, 15000);
@@ -217,7 +207,8 @@ test('ex7d stops and starts again under an open dashboard: the outage is shown, 
       .every((p) => document.querySelector('#portfolio-h')?.closest('section').textContent.includes(p)), { timeout: 15000 });
     assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no reload');
 
-    await sleep(300);
+    await w.quiet();
+    await frames(page);
     assert.deepEqual(w.problems, [], 'no console error, failed request or error answer but the outage\'s');
   } finally {
     await page.close();

@@ -11,28 +11,16 @@
 // ones (the 422 of the bad graph, the 409 of the stale promote) fails the flow.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
-import puppeteer from 'puppeteer-core';
 import { ensureDb, startEx7d, token, api, uid, psql, acceptCompliance, until } from './lib.mjs';
+import { WEB, launch, signedIn, screen, text, hasText, cells, hasCells, button, setValue } from './console_lib.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const WEB = path.resolve(here, '../../web');
-const OUT = process.env.EX7_E2E_OUT ? path.resolve(process.env.EX7_E2E_OUT, 'console') : path.resolve(here, '../../results/console');
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const U = uid('c5', 1);
 let srv, browser, tok;
 
-const chromium = ['/usr/bin/chromium', 'chromium', 'chromium-browser']
-  .map((b) => spawnSync('sh', ['-c', `command -v ${b}`], { encoding: 'utf8' }).stdout.trim()).find(Boolean);
-
 before(async () => {
-  assert.ok(chromium, 'chromium is installed (tools/deps.sh)');
-  mkdirSync(OUT, { recursive: true });
   ensureDb();
   // strategist: the flow makes more requests than the free tier's 30 a minute
   psql(`SELECT ex7.ensure_user('${U}'); UPDATE ex7.users SET tier = 'strategist' WHERE id = '${U}';
@@ -42,86 +30,21 @@ before(async () => {
           max_open_positions = 1000000000, max_consecutive_losses = 1000000000`);
   acceptCompliance(U); // runtime starts and force-close-all answer 412 until then
   tok = await token(U);
-  srv = await startEx7d({ EX7_WEB_DIR: WEB });
-  browser = await puppeteer.launch({
-    executablePath: chromium, headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-extensions', '--disable-dev-shm-usage'],
-  });
+  [srv, browser] = await Promise.all([startEx7d({ EX7_WEB_DIR: WEB }), launch()]);
 });
 after(async () => {
   await browser?.close();
   await srv?.stop();
 });
 
-// watch: the page's problems (as console.test.mjs): console errors, uncaught exceptions, failed requests
-// and error answers, except those allow() accepts (method, path, status)
-function watch(page, allow = () => false) {
-  const problems = [];
-  const allowedUrls = new Set();
-  page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
-  page.on('response', (r) => {
-    if (r.status() < 400) return;
-    const u = new URL(r.url());
-    if (allow(r.request().method(), u.pathname, r.status())) { allowedUrls.add(r.url()); return; }
-    problems.push(`${r.request().method()} ${u.pathname} answered ${r.status()}`);
-  });
-  page.on('requestfailed', (r) => {
-    const u = new URL(r.url());
-    if (u.pathname === '/api/signals/stream' && /ERR_ABORTED/.test(r.failure()?.errorText ?? '')) return;
-    problems.push(`${r.method()} ${r.url()} failed: ${r.failure()?.errorText}`);
-  });
-  page.on('console', (m) => {
-    if (m.type() !== 'error') return;
-    const url = m.location()?.url;
-    const st = /Failed to load resource: the server responded with a status of (\d+)/.exec(m.text());
-    if (url && (allowedUrls.has(url) || (st && allow(null, new URL(url).pathname, Number(st[1]))))) return;
-    problems.push(`console: ${m.text()} (${m.location()?.url ?? ''})`);
-  });
-  return problems;
-}
-
-async function axe(page) {
-  await page.evaluate(AXE);
-  const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-}
-
-async function shots(page, name) {
-  for (const width of [375, 1440]) {
-    await page.setViewport({ width, height: 900 });
-    // the layout has settled at the new width: two animation frames
-    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-    const over = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-    assert.ok(over <= 0, `${name} at ${width} px scrolls sideways by ${over} px`);
-    await page.screenshot({ path: path.join(OUT, `${name}-${width}.png`), fullPage: true });
-  }
-  await page.setViewport({ width: 1440, height: 900 });
-}
-
-const text = (page, sel) => page.$eval(sel, (e) => e.textContent.replace(/\s+/g, ' ').trim());
-const hasText = (page, sel, re, timeout = 15000) => page.waitForFunction(
-  (s, src) => { const e = document.querySelector(s); return e && new RegExp(src).test(e.textContent.replace(/\s+/g, ' ')); },
-  { timeout }, sel, re.source);
-// cells: a table row's cells, "a | b | c"; hasCells waits until they match
-const cells = (page, sel) => page.$eval(sel, (tr) => [...tr.cells].map((c) => c.textContent.replace(/\s+/g, ' ').trim()).join(' | '));
-const hasCells = (page, sel, re, timeout = 15000) => page.waitForFunction(
-  (s, src) => { const tr = document.querySelector(s); return tr && new RegExp(src).test([...tr.cells].map((c) => c.textContent.replace(/\s+/g, ' ').trim()).join(' | ')); },
-  { timeout }, sel, re.source);
-const button = (page, label) => page.waitForSelector(`::-p-xpath(//button[normalize-space(.)="${label}"])`);
-// setValue: a textarea or input's whole value at once, as typing it would (Preact listens to input)
-const setValue = (page, sel, v) => page.$eval(sel, (e, x) => { e.value = x; e.dispatchEvent(new Event('input', { bubbles: true })); }, v);
-
 test('the strategies screens: create from a template, a bad graph refused in place, lifecycle, the paper runtime, versions, export', async () => {
-  const page = await browser.newPage();
   // expected error answers: the bad graph's 422 and the stale promote's 409
-  const problems = watch(page, (m, p, s) => ((m ?? 'POST') === 'POST' && p === '/api/strategies' && s === 422)
-    || ((m ?? 'POST') === 'POST' && /^\/api\/strategies\/[^/]+\/promote$/.test(p) && s === 409));
-  await page.evaluateOnNewDocument((t) => sessionStorage.setItem('ex7.console.token', t), tok);
+  const { page, problems, settle } = await signedIn(browser, srv.base, tok, { path: null,
+    allow: (m, p, s) => ((m ?? 'POST') === 'POST' && p === '/api/strategies' && s === 422)
+      || ((m ?? 'POST') === 'POST' && /^\/api\/strategies\/[^/]+\/promote$/.test(p) && s === 409) });
   const downloads = mkdtempSync(path.join(tmpdir(), 'ex7-console-dl-'));
   const cdp = await page.createCDPSession();
   await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
-  await page.setViewport({ width: 1440, height: 900 });
 
   // the top bar's link to the strategies page (no reload)
   await page.goto(`${srv.base}/`, { waitUntil: 'load' }); // the dashboard's stream never lets the network idle
@@ -136,8 +59,7 @@ test('the strategies screens: create from a template, a bad graph refused in pla
   await (await button(page, 'New strategy')).click();
   await page.waitForSelector('li[data-slug="ema-crossover"] button');
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'create-h', 'focus on the new panel');
-  assert.deepEqual(await axe(page), [], 'axe on the new-strategy panel');
-  await shots(page, 'strategy-new');
+  await screen(page, 'strategy-new');
   await page.click('li[data-slug="ema-crossover"] button');
   await hasText(page, '[data-testid="created"]', /Created “EMA 9\/21 crossover” \(draft, version 1\)/);
   await page.waitForSelector('tr[data-strategy-id]');
@@ -149,6 +71,8 @@ test('the strategies screens: create from a template, a bad graph refused in pla
   await (await button(page, 'New strategy')).click();
   await page.waitForSelector('input[name="create-way"][value="graph"]');
   await page.click('input[name="create-way"][value="graph"]');
+  await page.waitForSelector('#new-g-tab-json');
+  await page.click('#new-g-tab-json'); // the graph as JSON: the editor's other tab
   await page.waitForSelector('#new-graph');
   await page.type('#new-name', 'console hand-written');
   const bad = {
@@ -163,8 +87,7 @@ test('the strategies screens: create from a template, a bad graph refused in pla
   assert.match(await text(page, '[data-testid="error-422"]'), /body\.graph\.nodes\[2\]\.params\.period: ensure this value is greater than or equal to 1/);
   assert.equal(await page.$eval('#new-graph', (e) => e.getAttribute('aria-invalid')), 'true');
   assert.equal((await api(srv, 'GET', '/api/strategies', { tok })).body.items.length, 1, 'the bad graph created nothing');
-  assert.deepEqual(await axe(page), [], 'axe on the refused graph');
-  await shots(page, 'strategy-graph-422');
+  await screen(page, 'strategy-graph-422');
   // not JSON at all: refused before any request
   await setValue(page, '#new-graph', '{"nodes": [');
   await (await button(page, 'Create strategy')).click();
@@ -180,8 +103,7 @@ test('the strategies screens: create from a template, a bad graph refused in pla
   await hasText(page, 'main', /No strategies match these filters/);
   await page.select('#f-status', '');
   await page.waitForFunction(() => document.querySelectorAll('tr[data-strategy-id]').length === 2);
-  assert.deepEqual(await axe(page), [], 'axe on the list');
-  await shots(page, 'strategies');
+  await screen(page, 'strategies');
 
   // the strategy page
   await page.click(`tr[data-strategy-id="${sid}"] a`);
@@ -229,8 +151,7 @@ test('the strategies screens: create from a template, a bad graph refused in pla
   await force.click();
   await page.waitForSelector('#force-close-dialog[open]');
   await hasText(page, '#force-close-dialog', /Open signals: 1/);
-  assert.deepEqual(await axe(page), [], 'axe on the force-close dialog');
-  await shots(page, 'force-close-confirm');
+  await screen(page, 'force-close-confirm');
   await page.click('#force-close-dialog button.danger');
   await hasText(page, '.strategy [role="status"]', /Force close: 1 open signal cancelled/);
   assert.equal(await page.$('#force-close-dialog'), null);
@@ -242,6 +163,8 @@ test('the strategies screens: create from a template, a bad graph refused in pla
 
   // the graph edited as JSON: version 2; the key diff of versions 1 and 2; rollback to 1 (version 3)
   await (await button(page, 'Edit graph')).click();
+  await page.waitForSelector('[data-testid="graph-editor"]'); // the visual editor first
+  await page.click('#edit-g-tab-json');
   await page.waitForSelector('#edit-graph');
   const g = JSON.parse(await page.$eval('#edit-graph', (e) => e.value));
   g.nodes.find((n) => n.id === 'fast').params.period = 10;
@@ -255,8 +178,7 @@ test('the strategies screens: create from a template, a bad graph refused in pla
   await page.waitForSelector('[data-testid="graph-diff"] table');
   assert.match(await text(page, '[data-testid="graph-diff"]'), /version 1 → version 2: 1 difference/);
   assert.equal(await cells(page, '[data-testid="graph-diff"] tbody tr'), 'nodes[id=fast].params.period changed | 9 | 10');
-  assert.deepEqual(await axe(page), [], 'axe on the strategy page');
-  await shots(page, 'strategy');
+  await screen(page, 'strategy');
   await page.click('button[aria-label="Roll back to version 1"]');
   await hasText(page, '#graph-h', /version 3/);
   await page.waitForSelector('tr[data-version="3"]');
@@ -289,6 +211,125 @@ test('the strategies screens: create from a template, a bad graph refused in pla
   await hasText(page, '[data-testid="created"]', /Created “EMA 9\/21 crossover \(2\)” \(draft, version 1\)/);
   await page.waitForFunction(() => document.querySelectorAll('tr[data-strategy-id]').length === 3);
   assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no reload');
+  await settle();
+  assert.deepEqual(problems, [], 'no console error, failed request or unexpected error answer');
+  await page.close();
+});
+
+test('the graph editor: a graph built with the keyboard and selects, saved; a refused one marked on the node the 422 names', async () => {
+  const { page, problems, settle } = await signedIn(browser, srv.base, tok, { path: '/strategies',
+    allow: (m, p, s) => (m ?? 'PUT') === 'PUT' && /^\/api\/strategies\/[^/]+$/.test(p) && s === 422 });
+  await (await button(page, 'New strategy')).click();
+  await page.waitForSelector('input[name="create-way"][value="graph"]');
+  await page.click('input[name="create-way"][value="graph"]');
+  // the visual editor is the first tab, with the example graph drawn (six boxes)
+  await page.waitForSelector('[data-testid="graph-editor"] svg .gnode');
+  assert.equal(await page.$$eval('[data-testid="graph-editor"] .gnode', (l) => l.length), 6);
+  await (await button(page, 'Start from an empty graph')).click();
+  await hasText(page, '[data-testid="graph-editor"]', /The graph is empty/);
+  // nodes added from the catalogue (GET /api/engines), each by its type and id
+  const addNode = async (type, id) => {
+    await page.select('#new-g-add-type', type);
+    await setValue(page, '#new-g-add-id', id);
+    await (await button(page, 'Add node')).click();
+    await page.waitForSelector(`.gnode[data-node-id="${id}"]`);
+  };
+  await addNode('close', 'c');
+  await addNode('constant', 'k');
+  await addNode('gt', 'up');
+  await addNode('enter_long', 'e');
+  // the keyboard: Tab to a box and Enter chooses it; its form is labelled
+  await page.$eval('.gnode[data-node-id="c"]', (e) => e.focus());
+  await page.keyboard.press('Tab'); // the next box: k
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset?.nodeId), 'k');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.$eval('#new-g-node', (e) => e.value), 'k');
+  assert.equal(await page.$eval('.gnode[data-node-id="k"]', (e) => e.getAttribute('aria-pressed')), 'true');
+  await page.$eval('#new-g-1-p-value', (e) => e.focus());
+  await page.keyboard.down('Control'); await page.keyboard.press('a'); await page.keyboard.up('Control');
+  await page.keyboard.type('4000');
+  assert.match(await text(page, 'label[for="new-g-1-p-value"]'), /^value$/);
+  // inputs connected through their selects (only the nodes whose output fits the port are offered)
+  await page.select('#new-g-node', 'up');
+  assert.deepEqual(await page.$$eval('#new-g-2-in-a option', (l) => l.map((o) => o.value)), ['', 'c', 'k']);
+  await page.select('#new-g-2-in-a', 'c');
+  await page.select('#new-g-2-in-b', 'k');
+  await page.select('#new-g-node', 'e');
+  assert.deepEqual(await page.$$eval('#new-g-3-in-when option', (l) => l.map((o) => o.value)), ['', 'up']);
+  await page.select('#new-g-3-in-when', 'up');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="graph-editor"] .gedge').length === 3);
+  await screen(page, 'strategy-editor');
+  await page.type('#new-name', 'console visual');
+  await (await button(page, 'Create strategy')).click();
+  await hasText(page, '[data-testid="created"]', /Created “console visual” \(draft, version 1\)/);
+  const vid = await page.$eval('[data-testid="created"] a', (a) => a.getAttribute('href').split('/').pop());
+  const made = (await api(srv, 'GET', `/api/strategies/${vid}`, { tok })).body.graph;
+  assert.deepEqual(made.nodes.map((n) => [n.id, n.type]), [['c', 'close'], ['k', 'constant'], ['up', 'gt'], ['e', 'enter_long']]);
+  assert.equal(made.nodes[1].params.value, 4000);
+  assert.deepEqual(made.edges.map((e) => `${e.from}>${e.to}.${e.port}`), ['c>up.a', 'k>up.b', 'up>e.when']);
+
+  // its page: the graph drawn; Edit graph; a node added with a period out of range and connected
+  await page.click('[data-testid="created"] a');
+  await page.waitForSelector('#strategy-h');
+  await page.waitForSelector('.gnode[data-node-id="up"]');
+  await (await button(page, 'Edit graph')).click();
+  await page.waitForSelector('#edit-g-add-type');
+  await page.select('#edit-g-add-type', 'sma');
+  await setValue(page, '#edit-g-add-id', 'avg');
+  await (await button(page, 'Add node')).click();
+  await page.waitForSelector('.graph-editor .gnode[data-node-id="avg"]');
+  assert.equal(await page.$eval('#edit-g-node', (e) => e.value), 'avg', 'the new node is chosen');
+  await setValue(page, '#edit-g-4-p-period', '0');
+  await page.select('#edit-g-4-in-in', 'c');
+  await page.select('#edit-g-node', 'up');
+  await page.select('#edit-g-2-in-b', 'avg');
+  await (await button(page, 'Save as a new version')).click();
+  // the 422's locator ["body","graph","nodes",4,"params","period"] on the node it names
+  await page.waitForSelector('.graph-editor .gnode.has-error');
+  assert.equal(await page.$eval('.graph-editor .gnode.has-error', (e) => e.dataset.nodeId), 'avg');
+  assert.match(await text(page, '.graph-editor .gnode.has-error .node-error'), /period: ensure this value is greater than or equal to 1/);
+  assert.equal(await page.$eval('#edit-g-node', (e) => e.value), 'avg', 'the node in error is chosen');
+  assert.equal(await page.$eval('#edit-g-4-p-period', (e) => e.getAttribute('aria-invalid')), 'true');
+  assert.match(await text(page, '#edit-g-4-p-period-err'), /ensure this value is greater than or equal to 1/);
+  assert.match(await text(page, '[data-testid="error-422"]'), /body\.graph\.nodes\[4\]\.params\.period/);
+  await screen(page, 'strategy-editor-422');
+  // corrected: the mark goes with the change; saved as version 2
+  await setValue(page, '#edit-g-4-p-period', '5');
+  await page.waitForFunction(() => !document.querySelector('.graph-editor .has-error'));
+  await (await button(page, 'Save as a new version')).click();
+  await hasText(page, '#graph-h', /version 2/);
+  const saved = (await api(srv, 'GET', `/api/strategies/${vid}`, { tok })).body.graph;
+  assert.deepEqual(saved.nodes[4], { id: 'avg', type: 'sma', params: { period: 5 } });
+  assert.deepEqual(saved.edges.map((e) => `${e.from}>${e.to}.${e.port}`), ['c>up.a', 'avg>up.b', 'up>e.when', 'c>avg.in']);
+
+  // a cycle: the 422 names an edge, drawn in red; Delete node removes a node with its edges
+  await (await button(page, 'Edit graph')).click();
+  await page.waitForSelector('#edit-g-node');
+  await page.select('#edit-g-node', 'avg');
+  // up is not offered for a series input: its output is boolean
+  assert.deepEqual(await page.$$eval('#edit-g-4-in-in option', (l) => l.map((o) => o.value)), ['', 'c', 'k']);
+  await page.select('#edit-g-add-type', 'add');
+  await setValue(page, '#edit-g-add-id', 'sum');
+  await (await button(page, 'Add node')).click();
+  await page.waitForSelector('#edit-g-5-in-a');
+  await page.select('#edit-g-5-in-a', 'avg');
+  await page.select('#edit-g-5-in-b', 'k');
+  await page.select('#edit-g-node', 'avg');
+  await page.select('#edit-g-4-in-in', 'sum');
+  await (await button(page, 'Save as a new version')).click();
+  await page.waitForSelector('.graph-editor .gedge.has-error');
+  assert.match(await text(page, '[data-testid="error-422"]'), /body\.graph\.edges\[\d+\]: graph has a cycle/);
+  await page.select('#edit-g-node', 'sum');
+  await (await button(page, 'Delete node sum')).click();
+  await page.waitForFunction(() => !document.querySelector('.graph-editor .gnode[data-node-id="sum"]'));
+  await page.select('#edit-g-node', 'avg');
+  assert.equal(await page.$eval('#edit-g-4-in-in', (e) => e.value), '', 'its edges went with it');
+  await page.select('#edit-g-4-in-in', 'c');
+  await setValue(page, '#edit-g-4-p-period', '6');
+  await (await button(page, 'Save as a new version')).click();
+  await hasText(page, '#graph-h', /version 3/);
+  assert.equal((await api(srv, 'GET', `/api/strategies/${vid}`, { tok })).body.graph.nodes.length, 5);
+  await settle();
   assert.deepEqual(problems, [], 'no console error, failed request or unexpected error answer');
   await page.close();
 });

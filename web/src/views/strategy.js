@@ -1,7 +1,7 @@
 // strategy.js: one strategy's page (/strategies/{id}): its fields and lifecycle (promote, pause, resume,
 // archive, unarchive, clone, delete; a refused transition's 409 shown in place), its paper runtime (start,
-// stop, force-close-all after a confirmation dialog; the state and the last bar), the current graph with a
-// JSON editor (PUT with If-Match: a new version), the versions (a key diff of two versions' graphs,
+// stop, force-close-all after a confirmation dialog; the state and the last bar), the current graph with the
+// graph editor or as JSON (views/graph_editor.js; PUT with If-Match: a new version), the versions (a key diff of two versions' graphs,
 // rollback), Export (the export JSON as a download from a Blob link), and its backtests (views/backtests.js:
 // the launcher and the list).
 import { useEffect, useRef, useState } from 'preact/hooks';
@@ -9,7 +9,8 @@ import { html } from '../html.js';
 import * as api from '../api.js';
 import { Link, navigate } from '../router.js';
 import { dateTime, label } from '../format.js';
-import { ErrorBox, GraphField, parseGraph, runtimeLabel } from './strategies.js';
+import { ErrorBox, runtimeLabel } from './strategies.js';
+import { GraphInput, GraphView, graphValue, graphOf } from './graph_editor.js';
 import { BacktestLauncher, BacktestList } from './backtests.js';
 
 const MODE = 'paper';
@@ -265,27 +266,30 @@ function Versions({ strategy, onChanged }) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// the graph: shown, and edited as JSON (a new version)
+// the graph: shown, and edited in the graph editor or as JSON (a new version)
 
 function GraphPanel({ strategy, onSaved }) {
-  const [edit, setEdit] = useState(null); // {text, note}
+  const [edit, setEdit] = useState(null); // {g: the GraphInput value, note}
   const [error, setError] = useState(null);
+  const [refused, setRefused] = useState(null);
   const [busy, setBusy] = useState(false);
   const g = strategy.graph ?? { nodes: [], edges: [] };
   const save = async (e) => {
     e.preventDefault();
     setError(null);
     let graph;
-    try { graph = parseGraph(edit.text); } catch (err) { setError(new Error(`The graph is not valid JSON: ${err.message}`)); return; }
+    try { graph = graphOf(edit.g); } catch (err) { setError(new Error(`The graph is not valid JSON: ${err.message}`)); setRefused({ graph: null, error: err }); return; }
     const body = { graph };
     if (edit.note.trim()) body.note = edit.note;
     setBusy(true);
     try {
       const s = await api.request('PUT', sp(strategy.id), { body, headers: { 'If-Match': `"${strategy.etag}"` } });
       setEdit(null);
+      setRefused(null);
       onSaved(s);
     } catch (err) {
       setError(err);
+      setRefused({ graph, error: err });
       if (err.status === 409) onSaved(null); // a stale etag: read the strategy again
     } finally { setBusy(false); }
   };
@@ -294,22 +298,23 @@ function GraphPanel({ strategy, onSaved }) {
       <div class="panel-head">
         <h2 id="graph-h">Graph (version ${strategy.current_version})</h2>
         ${edit ? null : html`<button type="button" disabled=${strategy.status === 'archived'}
-          onClick=${() => { setError(null); setEdit({ text: JSON.stringify(g, null, 2), note: '' }); }}>Edit graph</button>`}
+          onClick=${() => { setError(null); setRefused(null); setEdit({ g: graphValue(g), note: '' }); }}>Edit graph</button>`}
       </div>
-      <p class="muted small">${(g.nodes ?? []).length} nodes, ${(g.edges ?? []).length} edges. A visual editor is later work; the graph is edited as JSON.</p>
+      <p class="muted small">${(g.nodes ?? []).length} nodes, ${(g.edges ?? []).length} edges. Saving a changed graph makes the next version.</p>
       ${edit ? html`
-        <form onSubmit=${save} aria-label="Edit the graph">
-          <${GraphField} id="edit-graph" value=${edit.text} onInput=${(v) => setEdit((x) => ({ ...x, text: v }))}
-            invalid=${Boolean(error)} describedBy=${error ? 'edit-error' : undefined} />
+        <form onSubmit=${save} aria-label="Edit the graph" novalidate>
+          <${GraphInput} idBase="edit-g" jsonId="edit-graph" value=${edit.g} onChange=${(v) => setEdit((x) => ({ ...x, g: v }))}
+            refused=${refused} describedBy=${error ? 'edit-error' : undefined} />
           <label for="edit-note">Version note (optional)</label>
           <input id="edit-note" type="text" maxlength="1000" value=${edit.note} onInput=${(ev) => { const v = ev.currentTarget.value; setEdit((x) => ({ ...x, note: v })); }} />
           <${ErrorBox} error=${error} id="edit-error" />
           <div class="actions">
             <button type="submit" class="primary" disabled=${busy}>${busy ? 'Saving…' : 'Save as a new version'}</button>
-            <button type="button" onClick=${() => { setEdit(null); setError(null); }}>Cancel</button>
+            <button type="button" onClick=${() => { setEdit(null); setError(null); setRefused(null); }}>Cancel</button>
           </div>
         </form>` : html`
         <${ErrorBox} error=${error} />
+        <${GraphView} graph=${g} />
         <details><summary>Show the graph as JSON</summary><pre class="graph-view" tabindex="0">${JSON.stringify(g, null, 2)}</pre></details>`}
     </section>`;
 }

@@ -2,13 +2,15 @@
 // status, instrument and tag filters and keyset paging, each with its paper runtime (GET
 // /api/signals/runtimes); and the three ways to create one: from a template (GET /api/strategies/fixtures,
 // POST /api/strategies/from-fixture/{slug}), from an export file (POST /api/strategies/import), or from a
-// graph written as JSON (POST /api/strategies; the validator's 422 is shown in place with its locator).
-// Also the pieces the strategy page shares: errorText, ErrorBox, GraphField, cachedGet.
+// graph built in the graph editor or written as JSON (POST /api/strategies; the validator's 422 is shown
+// in place with its locator and marked on the node or edge it names: views/graph_editor.js).
+// Also the pieces the strategy page shares: errorText, ErrorBox, cachedGet.
 import { useEffect, useRef, useState } from '../vendor/preact-hooks.3c7bb18a23.js';
 import { html } from '../html.cde3ed3cc7.js';
 import * as api from '../api.be17d892af.js';
 import { Link } from '../router.acf9c7a626.js';
 import { dateTime, label } from '../format.d46c67b7d9.js';
+import { GraphInput, graphValue, graphOf } from './graph_editor.e6404b6f5d.js';
 
 export const STATUSES = ['draft', 'ready', 'live', 'paused', 'archived'];
 export const TIMEFRAMES = ['1m', '2m', '5m', '15m', '30m', '1h', '4h', '1d'];
@@ -60,22 +62,6 @@ export function ErrorBox({ error, id }) {
     </div>`;
   }
   return html`<p class="error" role="alert" id=${id}>${errorText(error)}${error.status ? ` (${error.status})` : ''}</p>`;
-}
-
-// GraphField: a strategy graph as JSON in a textarea (a visual editor is later work); parse() returns the
-// graph or throws a SyntaxError with the position
-export function GraphField({ id, value, onInput, invalid, describedBy }) {
-  return html`
-    <label for=${id}>Graph (JSON: nodes, edges, meta; docs/engine.md)</label>
-    <textarea id=${id} class="graph-json" rows="14" spellcheck="false" value=${value}
-      aria-invalid=${invalid ? 'true' : 'false'} aria-describedby=${describedBy}
-      onInput=${(e) => onInput(e.currentTarget.value)}></textarea>`;
-}
-
-export function parseGraph(text) {
-  const g = JSON.parse(text);
-  if (!g || typeof g !== 'object' || Array.isArray(g)) throw new SyntaxError('the graph must be a JSON object');
-  return g;
 }
 
 // a valid starting graph: long when the close crosses above its 20-bar average, 20-tick stop, 40-tick target
@@ -164,9 +150,11 @@ function FromFile({ onCreated }) {
 }
 
 function FromGraph({ onCreated }) {
-  const [f, setF] = useState({ name: '', instrument: 'MES', timeframe: '5m', note: '', graph: JSON.stringify(SAMPLE_GRAPH, null, 2) });
+  const [f, setF] = useState({ name: '', instrument: 'MES', timeframe: '5m', note: '' });
+  const [g, setG] = useState(() => graphValue(SAMPLE_GRAPH));
   const [instruments, setInstruments] = useState(null);
   const [error, setError] = useState(null);
+  const [refused, setRefused] = useState(null);
   const [busy, setBusy] = useState(false);
   useEffect(() => { cachedGet('/api/instruments').then((d) => setInstruments(d.items.filter((i) => i.active)), () => setInstruments([])); }, []);
   const set = (k) => (e) => setF((p) => ({ ...p, [k]: e.currentTarget.value }));
@@ -174,17 +162,17 @@ function FromGraph({ onCreated }) {
     e.preventDefault();
     setError(null);
     let graph;
-    try { graph = parseGraph(f.graph); } catch (err) { setError(new Error(`The graph is not valid JSON: ${err.message}`)); return; }
+    try { graph = graphOf(g); } catch (err) { setError(new Error(`The graph is not valid JSON: ${err.message}`)); setRefused({ graph: null, error: err }); return; }
     const body = { name: f.name, instrument: f.instrument, timeframe: f.timeframe, graph };
     if (f.note.trim()) body.note = f.note;
     setBusy(true);
-    try { onCreated(await api.post('/api/strategies', body)); } catch (err) { setError(err); } finally { setBusy(false); }
+    try { onCreated(await api.post('/api/strategies', body)); } catch (err) { setError(err); setRefused({ graph, error: err }); } finally { setBusy(false); }
   };
-  const graphError = error && (error.status !== 422 || (Array.isArray(error.detail) && error.detail.some((d) => d?.loc?.[1] === 'graph')) || !error.status);
   return html`
-    <form onSubmit=${submit} aria-label="Write a strategy">
-      <p class="muted small">The graph as JSON: the node types and their parameters are in docs/engine.md and GET /api/engines.
-        A visual editor is later work.</p>
+    <form onSubmit=${submit} aria-label="Build a strategy" novalidate>
+      <p class="muted small">Build the graph in the visual editor (the node types and their parameters come from GET
+        /api/engines, docs/engine.md) or write it as JSON. It starts with an example: long when the close crosses above
+        its 20-bar average, a 20-tick stop and a 40-tick target.</p>
       <label for="new-name">Name</label>
       <input id="new-name" type="text" required maxlength="120" value=${f.name} onInput=${set('name')} />
       <div class="row">
@@ -197,8 +185,9 @@ function FromGraph({ onCreated }) {
             ${TIMEFRAMES.map((t) => html`<option key=${t} value=${t}>${t}</option>`)}
           </select></div>
       </div>
-      <${GraphField} id="new-graph" value=${f.graph} onInput=${(v) => setF((p) => ({ ...p, graph: v }))}
-        invalid=${graphError} describedBy=${error ? 'new-error' : undefined} />
+      <${GraphInput} idBase="new-g" jsonId="new-graph" value=${g} onChange=${setG} refused=${refused}
+        describedBy=${error ? 'new-error' : undefined} />
+      <div class="actions"><button type="button" onClick=${() => setG(graphValue({ nodes: [], edges: [], meta: {} }, g.tab))}>Start from an empty graph</button></div>
       <label for="new-note">Version note (optional)</label>
       <input id="new-note" type="text" maxlength="1000" value=${f.note} onInput=${set('note')} />
       <${ErrorBox} error=${error} id="new-error" />
@@ -206,7 +195,7 @@ function FromGraph({ onCreated }) {
     </form>`;
 }
 
-const WAYS = [['fixture', 'From a template', FromFixture], ['file', 'Import a file', FromFile], ['graph', 'Write a graph', FromGraph]];
+const WAYS = [['fixture', 'From a template', FromFixture], ['file', 'Import a file', FromFile], ['graph', 'Build a graph', FromGraph]];
 
 function CreatePanel({ onCreated, onClose }) {
   const [way, setWay] = useState('fixture');

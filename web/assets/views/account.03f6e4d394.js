@@ -8,7 +8,7 @@ import { useEffect, useRef, useState } from '../vendor/preact-hooks.3c7bb18a23.j
 import { html } from '../html.cde3ed3cc7.js';
 import * as api from '../api.be17d892af.js';
 import { dateTime, label, money, signClass } from '../format.d46c67b7d9.js';
-import { ErrorBox } from './strategies.2723dec1b4.js';
+import { ErrorBox } from './strategies.141208b344.js';
 
 const EXCHANGES = ['binance', 'bybit', 'coinbase', 'kraken', 'mexc', 'okx', 'rithmic', 'tradovate'];
 const plain = (v) => {

@@ -11,10 +11,10 @@ import { Dashboard } from './views/dashboard.21bf4a5cb8.js';
 import { Signals } from './views/signals.a9620fc55a.js';
 import { SignalDetail } from './views/signal.8ec5bbf15f.js';
 import { Backtest, BacktestNew } from './views/backtests.ef05d3bad5.js';
-import { Strategies } from './views/strategies.2723dec1b4.js';
-import { Strategy } from './views/strategy.8131d1af8d.js';
-import { Alerts } from './views/alerts.16d303478a.js';
-import { Account } from './views/account.e4c1fb54ec.js';
+import { Strategies } from './views/strategies.141208b344.js';
+import { Strategy } from './views/strategy.6e2c238f7e.js';
+import { Alerts } from './views/alerts.8a4f6d6fc7.js';
+import { Account } from './views/account.03f6e4d394.js';
 
 const PAGES = { '/': Dashboard, '/signals': Signals, '/strategies': Strategies, '/alerts': Alerts, '/account': Account };
 const TITLES = { '/': 'Dashboard', '/signals': 'Signals', '/strategies': 'Strategies', '/alerts': 'Alerts', '/account': 'Account' };
