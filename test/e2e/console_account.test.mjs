@@ -27,6 +27,7 @@ before(async () => {
         DELETE FROM ex7.notifications WHERE user_id = '${U}';
         DELETE FROM ex7.paper_accounts WHERE user_id = '${U}';
         DELETE FROM ex7.exchange_keys WHERE user_id = '${U}';
+        DELETE FROM ex7.vix_usage WHERE user_id = '${U}';
         INSERT INTO ex7.notifications (user_id, type, title, message)
         VALUES ('${U}', 'system', 'Console account check', 'A notification for the account page')`);
   tok = await token(U);
@@ -44,7 +45,12 @@ after(async () => {
 });
 
 test('the account page: documents accepted, tier and caps, checkout, exchange keys, notifications, the paper account reset', async () => {
-  const { page, problems, settle } = await signedIn(browser, srv.base, tok, { path: null });
+  // expected: the stream refused with 412 before the documents are accepted (its ticket, the EventSource's
+  // request and Chromium's line about its JSON answer, the console's HEAD asking why), and Vix's 429 once
+  // the day's quota is used
+  const { page, problems, settle } = await signedIn(browser, srv.base, tok, { path: null, allow: (m, p, s) =>
+    ((p === '/api/signals/stream' || p === '/api/signals/stream/ticket') && (s === 412 || (m === 'console' && /EventSource's response has a MIME type/.test(s))))
+    || ((m ?? 'POST') === 'POST' && p === '/api/vix/generate-strategy' && s === 429) });
   // the browser's visit to Stripe's Checkout (the stand-in's URL) is answered here
   await page.setRequestInterception(true);
   const visited = [];
@@ -56,10 +62,16 @@ test('the account page: documents accepted, tier and caps, checkout, exchange ke
     } else r.continue();
   });
 
-  // the top bar's link (no reload); the signals page opens no stream (it would be 412 before the documents)
-  await page.goto(`${srv.base}/signals`, { waitUntil: 'load' });
-  await page.waitForSelector('nav a[href="/account"]');
+  // the dashboard before the documents are accepted: the stream's 412 stops the feed, with a link to this page
+  await page.goto(`${srv.base}/`, { waitUntil: 'load' });
+  await hasText(page, '.stream-state', /Stopped — .*compliance documents/);
   await page.evaluate(() => { window.__sameDocument = true; });
+  await page.click('.stream-state a.compliance-link');
+  await page.waitForSelector('#account-h');
+  assert.equal(new URL(page.url()).pathname, '/account');
+  // and the top bar's link (no reload)
+  await page.click('nav a[href="/signals"]');
+  await page.waitForSelector('#signals-h');
   await page.click('nav a[href="/account"]');
   await page.waitForSelector('#account-h');
   assert.equal(await page.evaluate(() => document.title), 'Account · ex7 console');
@@ -141,6 +153,24 @@ test('the account page: documents accepted, tier and caps, checkout, exchange ke
   assert.deepEqual([paper.starting_capital, paper.resets], ['25000.00', 1]);
   assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no reload');
   await screen(page, 'account-after');
+
+  // Vix: a strategy from words, drawn, and created as a draft; the day's quota
+  await hasText(page, '[data-testid="vix-quota"]', /Today: 0 of 50 generations used, 50 left/);
+  await page.type('#vix-prompt', 'RSI(2) mean reversion on MES 5m, 8 tick stop');
+  await page.click('#vix input[type="checkbox"]');
+  await (await button(page, 'Generate')).click();
+  await page.waitForSelector('[data-testid="vix-result"] .gnode');
+  const made = (await api(srv, 'GET', '/api/strategies', { tok })).body.items.find((x) => x.tags.includes('vix'));
+  assert.ok(made, 'Vix created a draft');
+  await hasText(page, '[data-testid="vix-result"]', new RegExp(`Created the draft “${made.name.replace(/[()]/g, '\\$&')}”`));
+  assert.equal(await page.$eval('[data-testid="vix-result"] a', (a) => a.getAttribute('href')), `/strategies/${made.id}`);
+  await hasText(page, '[data-testid="vix-quota"]', /Today: 1 of 50 generations used, 49 left/);
+  await screen(page, 'account-vix');
+  // the quota used up: the 429 says when to retry
+  psql(`UPDATE ex7.vix_usage SET used = 50 WHERE user_id = '${U}'`);
+  await (await button(page, 'Generate')).click();
+  await hasText(page, '[data-testid="vix-error"]', /Today's Vix generations are used \(50 of 50\): retry in [\d,]+ s, when the quota resets at .+ \(429\)/);
+  await hasText(page, '[data-testid="vix-quota"]', /Today: 50 of 50 generations used, 0 left/);
 
   // Upgrade: the browser goes to the URL POST /api/billing/checkout answered
   await (await button(page, 'Upgrade to Strategist ($149.00 a month)')).click();

@@ -45,7 +45,7 @@ export async function signedIn(browser, base, tok, { path: p = '/', allow } = {}
 
 // watch: the page's problems: console errors, uncaught exceptions, failed requests and error answers,
 // except those allow(method, path, status) accepts (method is null for Chromium's console line about an
-// error answer, which names only the URL) and the stream's requests the console cuts itself (closing an
+// error answer, which names only the URL; 'console', path, text for any other console error) and the stream's requests the console cuts itself (closing an
 // EventSource, leaving the page). Returns {problems, settle}: settle() resolves once no request but the
 // stream has been in flight for 100 ms and the page has painted twice, so every answer's console line is
 // in (call it before asserting problems is empty).
@@ -76,6 +76,8 @@ export function watch(page, allow = () => false) {
     const url = m.location()?.url;
     const st = /Failed to load resource: the server responded with a status of (\d+)/.exec(m.text());
     if (url && (allowedUrls.has(url) || (st && allow(null, new URL(url).pathname, Number(st[1]))))) return;
+    // another console line the flow expects: allow('console', path, text)
+    if (url && allow('console', new URL(url).pathname, m.text())) return;
     problems.push(`console: ${m.text()} (${url ?? ''})`);
   });
   const settle = async (ms = 15000) => {

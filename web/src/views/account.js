@@ -3,12 +3,16 @@
 // upgrading (POST /api/billing/checkout) and the billing portal (POST /api/billing/portal): both answer a
 // Stripe URL the page then navigates to (a navigation, not a fetch); exchange keys (add, list, delete: only
 // the hint comes back, never the secret); notifications (list, mark read); the paper account (starting
-// capital, equity, reset after a confirmation dialog). Every refusal shows in its panel.
+// capital, equity, reset after a confirmation dialog); Vix (a strategy generated from a plain-language
+// request: POST /api/vix/generate-strategy, its daily quota GET /api/vix/quota and its 429 with when to
+// retry). Every refusal shows in its panel.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from '../html.js';
 import * as api from '../api.js';
 import { dateTime, label, money, signClass } from '../format.js';
 import { ErrorBox } from './strategies.js';
+import { GraphView } from './graph_editor.js';
+import { Link } from '../router.js';
 
 const EXCHANGES = ['binance', 'bybit', 'coinbase', 'kraken', 'mexc', 'okx', 'rithmic', 'tradovate'];
 const plain = (v) => {
@@ -352,6 +356,73 @@ function PaperAccount({ reloadKey }) {
 
 // ---------------------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------------------
+// Vix: a graph from a plain-language request (docs/account.md, "Vix: strategy generation")
+
+function vixError(e) {
+  const d = e?.detail;
+  if (e?.status === 429 && d && d.code === 'vix_quota_exceeded') {
+    const wait = e.retryAfter ?? d.retry_after;
+    return `Today's Vix generations are used (${count(d.used)} of ${count(d.limit)}): retry in ${count(wait)} s, when the quota resets at ${dateTime(d.resets_at)}.`;
+  }
+  return null;
+}
+
+function Vix() {
+  const [quota, setQuota] = useState(null);
+  const [f, setF] = useState({ prompt: '', create: false, name: '' });
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const [result, setResult] = useState(null);
+  const resultRef = useRef(null);
+  const loadQuota = () => api.get('/api/vix/quota').then(setQuota, setError);
+  useEffect(() => { loadQuota(); }, []);
+  useEffect(() => { if (result) resultRef.current?.focus(); }, [result]);
+  const submit = async (e) => {
+    e.preventDefault();
+    setError(null);
+    const body = { prompt: f.prompt };
+    if (f.create) { body.create = true; if (f.name.trim()) body.name = f.name.trim(); }
+    setBusy(true);
+    try {
+      const r = await api.post('/api/vix/generate-strategy', body);
+      setResult(r);
+      setQuota((q) => ({ ...q, ...r.quota }));
+    } catch (err) {
+      setError(err);
+      if (err.status === 429) loadQuota();
+    } finally { setBusy(false); }
+  };
+  const special = vixError(error);
+  const example = error?.status === 422 && Array.isArray(error.detail) ? error.detail.find((d) => d?.ctx?.example)?.ctx.example : null;
+  return html`
+    <section class="card panel wide" aria-labelledby="vix-h" id="vix">
+      <h2 id="vix-h">Vix: a strategy from words</h2>
+      <p class="small" data-testid="vix-quota">${quota ? `Today: ${count(quota.used)} of ${count(quota.limit)} generations used, ${count(quota.remaining)} left (the quota resets at ${dateTime(quota.resets_at)}).` : 'Reading the quota…'}</p>
+      <form onSubmit=${submit} aria-label="Generate a strategy with Vix">
+        <label for="vix-prompt">What should the strategy do?</label>
+        <textarea id="vix-prompt" rows="3" maxlength="2000" required placeholder="RSI(2) mean reversion on MES 5m, 8 tick stop"
+          aria-invalid=${error?.status === 422 ? 'true' : 'false'} aria-describedby=${error ? 'vix-error' : undefined}
+          value=${f.prompt} onInput=${(e) => { const v = e.currentTarget.value; setF((x) => ({ ...x, prompt: v })); }}></textarea>
+        <label class="check"><input type="checkbox" checked=${f.create} onChange=${(e) => { const v = e.currentTarget.checked; setF((x) => ({ ...x, create: v })); }} />
+          Also create a draft strategy from it</label>
+        ${f.create ? html`<label for="vix-name">Name (optional: Vix names it)</label>
+          <input id="vix-name" type="text" maxlength="120" value=${f.name} onInput=${(e) => { const v = e.currentTarget.value; setF((x) => ({ ...x, name: v })); }} />` : null}
+        ${special ? html`<p class="error" role="alert" id="vix-error" data-testid="vix-error">${special} (429)</p>` : html`<div data-testid="vix-error"><${ErrorBox} error=${error} id="vix-error" /></div>`}
+        ${example ? html`<p class="small">For example: “${example}”</p>` : null}
+        <div class="actions"><button type="submit" class="primary" disabled=${busy || !f.prompt.trim()}>${busy ? 'Generating…' : 'Generate'}</button></div>
+      </form>
+      ${result ? html`<div class="vix-result" data-testid="vix-result">
+        <h3 tabindex="-1" ref=${resultRef}>${result.name}</h3>
+        <p>${result.summary}</p>
+        <p class="small">${result.instrument} · ${result.timeframe} · ${result.graph.nodes.length} nodes, ${result.graph.edges.length} edges · generator: ${result.generator}</p>
+        ${result.assumptions?.length ? html`<p class="small muted">Assumed: ${result.assumptions.join('; ')}</p>` : null}
+        <${GraphView} graph=${result.graph} />
+        ${result.strategy ? html`<p class="notice" role="status">Created the draft “${result.strategy.name}”. <${Link} href=${`/strategies/${result.strategy.id}`}>Open it</${Link}></p>` : null}
+      </div>` : null}
+    </section>`;
+}
+
 export function Account() {
   const [accepted, setAccepted] = useState(0);
   return html`
@@ -363,6 +434,7 @@ export function Account() {
         <${PaperAccount} reloadKey=${accepted} />
         <${Notifications} />
         <${ExchangeKeys} />
+        <${Vix} />
       </div>
     </main>`;
 }

@@ -5,6 +5,7 @@
 // back reloads the panels.
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { html } from '../html.js';
+import { ComplianceLink } from './compliance_link.js';
 import * as api from '../api.js';
 import { openStream } from '../stream.js';
 import { money, signClass, time, dateTime, label } from '../format.js';
@@ -31,7 +32,7 @@ function Panel({ id, title, error, loading, children, wide }) {
   return html`
     <section class=${`card panel${wide ? ' wide' : ''}`} aria-labelledby=${`${id}-h`} aria-busy=${loading ? 'true' : 'false'}>
       <h2 id=${`${id}-h`}>${title}</h2>
-      ${error ? html`<p class="error" role="alert">${error.message}</p>` : null}
+      ${error ? html`<p class="error" role="alert">${error.message}<${ComplianceLink} error=${error} /></p>` : null}
       ${loading && !error ? html`<p class="muted">Loading…</p>` : children}
     </section>`;
 }
@@ -195,7 +196,7 @@ function FeedPanel({ feed, stream }) {
     <${Panel} id="feed" title="Live signals" wide>
       <p class=${`stream-state ${stream.state}`} role="status">
         ${stream.state === 'live' ? 'Live' : stream.state === 'connecting' ? 'Connecting…' : stream.state === 'failed' ? 'Stopped' : 'Reconnecting…'}
-        ${stream.message ? html`<span class="small"> — ${stream.message}</span>` : null}
+        ${stream.message ? html`<span class="small"> — ${stream.message}</span>` : null}<${ComplianceLink} error=${{ status: stream.state === 'failed' ? stream.status : null }} />
       </p>
       ${feed.length ? html`
         <ol class="feed" aria-label="Signal events, newest first" aria-live="polite">
@@ -244,6 +245,7 @@ export function Dashboard() {
   const [feed, setFeed] = useState([]);
   const [stream, setStream] = useState({ state: 'connecting', message: null });
   const reloadTimer = useRef(null);
+  const lost = useRef(false);
   const reloaders = useRef(null);
   reloaders.current = [risk.reload, state.reload, portfolio.reload, health.reload, signals.reload];
   const reloadAll = useCallback(() => {
@@ -258,10 +260,13 @@ export function Dashboard() {
         setFeed((f) => [{ key: id ?? `x${n++}`, id, kind, data, at: data.fired_at && kind === 'signal' ? data.fired_at : data.closed_at ?? data.changed_at ?? new Date().toISOString() }, ...f].slice(0, FEED_MAX));
         reloadAll();
       },
-      onState: (st, message) => setStream((prev) => {
-        if (st === 'live' && prev.state !== 'live' && prev.state !== 'connecting') reloadAll();
-        return { state: st, message: message ?? null };
-      }),
+      // live again after a loss: what happened meanwhile without an event (a change of limits, a position
+      // closed by a bar while the stream was down) is read again, not only on the next event
+      onState: (st, message, status) => {
+        if (st === 'lost' || st === 'failed') lost.current = true;
+        else if (st === 'live' && lost.current) { lost.current = false; reloadAll(); }
+        setStream({ state: st, message: message ?? null, status: status ?? null });
+      },
     });
     window.addEventListener('ex7:server-back', reloadAll);
     return () => { s.close(); window.removeEventListener('ex7:server-back', reloadAll); clearTimeout(reloadTimer.current); };

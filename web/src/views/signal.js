@@ -6,6 +6,7 @@
 // with where the price came from (close_price_source).
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from '../html.js';
+import { ComplianceLink } from './compliance_link.js';
 import * as api from '../api.js';
 import { Link } from '../router.js';
 import { money, signClass, dateTime, label } from '../format.js';
@@ -56,7 +57,7 @@ export function SignalDetail({ id }) {
     } catch (err) {
       if (err.status === 409 && err.detail?.code === 'signal_not_open' && err.detail.signal) setSig(err.detail.signal);
       const onPrice = err.status === 422 && Array.isArray(err.detail) && err.detail.some((d) => Array.isArray(d.loc) && d.loc.includes('close_price'));
-      setCloseErr({ text: closeError(err, sig), field: onPrice });
+      setCloseErr({ text: closeError(err, sig), field: onPrice, error: err });
     } finally {
       setBusy(false);
     }
@@ -116,7 +117,7 @@ export function SignalDetail({ id }) {
               onInput=${(e) => setPrice(e.currentTarget.value)} aria-describedby=${closeErr?.field ? 'signal-close-hint signal-close-error' : 'signal-close-hint'}
               aria-invalid=${closeErr?.field ? 'true' : undefined} />
             <p id="signal-close-hint" class="hint small">Empty: the server closes at the mark (the latest bar's close, when it is recent). A price must be on the tick grid and near the market.</p>
-            ${closeErr ? html`<p id="signal-close-error" class="error" role="alert">${closeErr.text}</p>` : null}
+            ${closeErr ? html`<p id="signal-close-error" class="error" role="alert">${closeErr.text}<${ComplianceLink} error=${closeErr.error} /></p>` : null}
             <div class="actions"><button type="submit" class="danger" disabled=${busy}>${busy ? 'Closing…' : 'Close position'}</button></div>
           </form>
         </section>` : null}

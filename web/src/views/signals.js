@@ -2,6 +2,7 @@
 // first, a page at a time; each row links to the signal's page (/signals/{id}, views/signal.js).
 import { useEffect, useState } from 'preact/hooks';
 import { html } from '../html.js';
+import { ComplianceLink } from './compliance_link.js';
 import * as api from '../api.js';
 import { Link } from '../router.js';
 import { money, signClass, dateTime, label } from '../format.js';
@@ -40,7 +41,7 @@ export function Signals() {
             <option value="closed">closed</option><option value="cancelled">cancelled</option>
           </select>
         </div>
-        ${error ? html`<p class="error" role="alert">${error.message}</p>` : null}
+        ${error ? html`<p class="error" role="alert">${error.message}<${ComplianceLink} error=${error} /></p>` : null}
         ${items === null && !error ? html`<p class="muted">Loading…</p>` : null}
         ${items && !items.length ? html`<p class="muted">No signals.</p>` : null}
         ${items && items.length ? html`

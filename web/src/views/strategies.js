@@ -7,6 +7,7 @@
 // Also the pieces the strategy page shares: errorText, ErrorBox, cachedGet.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from '../html.js';
+import { ComplianceLink } from './compliance_link.js';
 import * as api from '../api.js';
 import { Link } from '../router.js';
 import { dateTime, label } from '../format.js';
@@ -61,7 +62,7 @@ export function ErrorBox({ error, id }) {
       <ul class="locs">${error.detail.map((d, i) => html`<li key=${i}>${d && d.loc ? html`<code>${locator(d.loc)}</code>: ` : null}${d?.msg ?? JSON.stringify(d)}</li>`)}</ul>
     </div>`;
   }
-  return html`<p class="error" role="alert" id=${id}>${errorText(error)}${error.status ? ` (${error.status})` : ''}</p>`;
+  return html`<p class="error" role="alert" id=${id}>${errorText(error)}${error.status ? ` (${error.status})` : ''}<${ComplianceLink} error=${error} /></p>`;
 }
 
 // a valid starting graph: long when the close crosses above its 20-bar average, 20-tick stop, 40-tick target

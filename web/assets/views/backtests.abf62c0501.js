@@ -8,6 +8,7 @@
 //     with import()), and the trades.
 import { useEffect, useRef, useState } from '../vendor/preact-hooks.3c7bb18a23.js';
 import { html } from '../html.cde3ed3cc7.js';
+import { ComplianceLink } from './compliance_link.e4680dfd0f.js';
 import * as api from '../api.be17d892af.js';
 import { Link, navigate } from '../router.acf9c7a626.js';
 import { money, signClass, dateTime, label } from '../format.d46c67b7d9.js';
@@ -130,7 +131,7 @@ export function BacktestList({ strategyId }) {
   return html`
     <div class="backtest-list">
       <h2 id="backtest-list-h">Backtests of this strategy</h2>
-      ${error ? html`<p class="error" role="alert">${error.message}</p>` : null}
+      ${error ? html`<p class="error" role="alert">${error.message}<${ComplianceLink} error=${error} /></p>` : null}
       ${items && !items.length ? html`<p class="muted">None yet.</p>` : null}
       ${items && items.length ? html`
         <div class="table-wrap" tabindex="0" role="region" aria-labelledby="backtest-list-h">
@@ -168,7 +169,7 @@ export function BacktestNew() {
     <main id="main" class="backtest-new grid" tabindex="-1">
       <section class="card panel wide" aria-labelledby="backtest-new-h">
         <div class="panel-head"><h1 id="backtest-new-h">New backtest</h1></div>
-        ${error ? html`<p class="error" role="alert">${error.message}</p>` : null}
+        ${error ? html`<p class="error" role="alert">${error.message}<${ComplianceLink} error=${error} /></p>` : null}
         <label for="backtest-strategy">Strategy</label>
         <select id="backtest-strategy" value=${sid} onChange=${(e) => choose(e.currentTarget.value)} disabled=${!strategies}>
           <option value="">${strategies ? 'Choose a strategy' : 'Loading…'}</option>
@@ -399,7 +400,7 @@ export function Backtest({ id }) {
           : bt.status === 'failed' ? html`<p class="error">The backtest failed: ${bt.error ?? 'no reason given'}</p>`
           : html`<p class="good"><strong>Done</strong>${bt.finished_at ? ` ${dateTime(bt.finished_at)}` : ''}</p>`}
         </div>
-        ${error ? html`<p class="error" role="alert">${error.message}</p>` : null}
+        ${error ? html`<p class="error" role="alert">${error.message}<${ComplianceLink} error=${error} /></p>` : null}
       </section>
       ${bt.status === 'done' ? html`
         <section class="card panel wide" aria-labelledby="backtest-metrics-h">
