@@ -1,14 +1,15 @@
 // test/e2e/console_recovery.test.mjs: the web console (docs/console.md) when ex7d goes away and comes
 // back, in headless Chromium driven by puppeteer-core. The dashboard is open, signed in (the token in
 // sessionStorage, where the sign-in screen keeps it); ex7d is stopped and started again on the same port.
-// Twice, because the console reconnects its live feed in two ways (web/src/stream.js):
-//   1. before any event arrived (a fresh ticket and a new EventSource): the EventSource's error makes the
-//      console ask GET /api/health, which fails, so the top bar says "The server cannot be reached.
-//      Retrying…" and the dashboard "The live feed was interrupted"; once ex7d is back both clear (the
-//      health poll, the feed Live again) and a signal fired then appears in the feed, no reload;
-//   2. after an event (a fetch with Last-Event-ID): the dashboard says the feed was interrupted; a signal
-//      fired while ex7d is down arrives once it is back (replayed after the last event id), and one fired
-//      after that arrives live.
+// Twice (web/src/stream.js: a new ticket and a new EventSource each time):
+//   1. before any event arrived: the EventSource's error makes the console ask GET /api/health, which
+//      fails, so the top bar says "The server cannot be reached. Retrying…" and the dashboard "The live
+//      feed was interrupted"; once ex7d is back both clear (the health poll, the feed Live again), the
+//      panels are read again (a risk limit changed while ex7d was down, which no event carries, shows) and
+//      a signal fired then appears in the feed, no reload;
+//   2. after an event (the new EventSource names the last id received, ?last_event_id=): a signal fired
+//      while ex7d is down arrives once it is back (replayed after that id), and one fired after that
+//      arrives live.
 // Only what an outage must cause is accepted, and only while ex7d is down or coming back: the requests of
 // the health poll, the stream's ticket and the stream itself failing (net::ERR_CONNECTION_REFUSED, and the
 // open stream cut by the stop) or answered 503 (what a stopping ex7d answers on a connection still open,
@@ -170,10 +171,13 @@ test('ex7d stops and starts again under an open dashboard: the outage is shown, 
     // the console retries while ex7d is down, and those fail
     await until(() => w.expected.some((e) => /ERR_CONNECTION_REFUSED/.test(e)), 15000, 'a retry refused while ex7d is down');
 
+    // a change no stream event carries, made while ex7d is down
+    psql(`UPDATE ex7.risk_limits SET max_trades_per_day = 777777 WHERE user_id = '${U}' AND mode = 'paper'`);
     srv = await ex7dOn(port);
     // the health poll (every 3 s) clears the top bar's notice, the stream's backoff (1 s doubling) brings
-    // the feed back
+    // the feed back, and the panels are read again
     await whole(page, 45000);
+    await page.waitForFunction(() => document.querySelector('#risk-h')?.closest('section').textContent.includes('777777'), { timeout: 15000 });
     w.window.outage = false;
     assert.equal(await page.$('.outage'), null, 'no outage notice left');
     const first = fire('recovery-after', 20000.25);
