@@ -10,6 +10,12 @@
 //   2. after an event (the new EventSource names the last id received, ?last_event_id=): a signal fired
 //      while ex7d is down arrives once it is back (replayed after that id), and one fired after that
 //      arrives live.
+// A third test cuts only the stream's connection, ex7d staying up (a TCP proxy between the browser and ex7d
+// drops every connection it carries): the console asks GET /api/health and HEAD on the stream, both
+// answer, so no server banner and no health poll; the new EventSource names the last event id
+// (?last_event_id=), the dashboard's panels are read again (a limit changed meanwhile, which no event
+// carries, shows: the reconnect alone reloaded them), and the 4.41 statement on screen is the stream's
+// (the page's GET /api/billing/disclaimer is answered with a stand-in).
 // Only what an outage must cause is accepted, and only while ex7d is down or coming back: the requests of
 // the health poll, the stream's ticket and the stream itself failing (net::ERR_CONNECTION_REFUSED, and the
 // open stream cut by the stop) or answered 503 (what a stopping ex7d answers on a connection still open,
@@ -19,6 +25,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { ensureDb, token, uid, psql, acceptCompliance, keys, conninfo, freePort, EX7D, SECRET, sleep, until } from './lib.mjs';
 import { WEB, TOKEN_KEY, launch, frames } from './console_lib.mjs';
 
@@ -64,7 +71,8 @@ async function ex7dOn(port) {
 
 before(async () => {
   ensureDb();
-  psql(`SELECT ex7.ensure_user('${U}');
+  // strategist: the two flows make more requests than the free tier's 30 a minute
+  psql(`SELECT ex7.ensure_user('${U}'); UPDATE ex7.users SET tier = 'strategist' WHERE id = '${U}';
         INSERT INTO ex7.risk_limits (user_id, mode, daily_loss_limit, max_trades_per_day, max_open_positions, max_consecutive_losses)
         VALUES ('${U}', 'paper', 1e12, 1000000000, 1000000000, 1000000000)
         ON CONFLICT (user_id, mode) DO UPDATE SET daily_loss_limit = 1e12, max_trades_per_day = 1000000000,
@@ -216,6 +224,84 @@ test('ex7d stops and starts again under an open dashboard: the outage is shown, 
     assert.deepEqual(w.problems, [], 'no console error, failed request or error answer but the outage\'s');
   } finally {
     await page.close();
+    await srv.stop();
+  }
+});
+
+// tcpProxy: a TCP proxy on a free port to ex7d's; cut() closes every connection it carries, as a dropped
+// network path would, and it goes on accepting new ones
+async function tcpProxy(port) {
+  const socks = new Set();
+  const server = net.createServer((c) => {
+    const u = net.connect(port, '127.0.0.1');
+    socks.add(c); socks.add(u);
+    const gone = () => { c.destroy(); u.destroy(); socks.delete(c); socks.delete(u); };
+    for (const x of [c, u]) { x.on('error', gone); x.on('close', gone); }
+    c.pipe(u); u.pipe(c);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    base: `http://127.0.0.1:${server.address().port}`,
+    cut() { for (const x of socks) x.destroy(); },
+    close() { for (const x of socks) x.destroy(); return new Promise((r) => server.close(r)); },
+  };
+}
+
+test('the stream cut with ex7d up: a new EventSource with last_event_id, the panels read again, the stream\'s 4.41 statement', async () => {
+  const srv = await ex7dOn(await freePort());
+  const proxy = await tcpProxy(srv.port);
+  const page = await browser.newPage();
+  try {
+    const w = watch(page);
+    const streams = [];
+    await page.setRequestInterception(true);
+    page.on('request', (r) => {
+      const u = new URL(r.url());
+      if (u.pathname === '/api/signals/stream' && r.method() === 'GET') streams.push(u);
+      if (u.pathname === '/api/billing/disclaimer') {
+        r.respond({ status: 200, contentType: 'application/json', body: JSON.stringify({ rule: 'Stand-in rule', text: 'the page stand-in statement' }) });
+      } else r.continue();
+    });
+    await page.setViewport({ width: 1440, height: 900 });
+    await page.evaluateOnNewDocument((key, t) => sessionStorage.setItem(key, t), TOKEN_KEY, tok);
+    await page.goto(`${proxy.base}/`, { waitUntil: 'domcontentloaded' });
+    await whole(page, 15000);
+    // the statement on screen is the one the stream sent first (event: compliance)
+    await page.waitForFunction(() => /^CFTC Rule 4\.41\(b\)\(1\)\(i\).*HYPOTHETICAL/.test(document.querySelector('.compliance')?.textContent.replace(/\s+/g, ' ').trim() ?? ''), { timeout: 15000 });
+    assert.equal(streams.length, 1);
+    assert.ok(streams[0].searchParams.get('ticket')?.startsWith('stk_'), 'opened with a ticket');
+    assert.equal(streams[0].searchParams.get('last_event_id'), null);
+
+    // an event, so that the reconnect has an id to name
+    const before = fire('cut-before', 20003.25);
+    await page.waitForSelector(`.feed li[data-signal-id="${before}"]`, { timeout: 15000 });
+    const lastId = await page.$eval(`.feed li[data-signal-id="${before}"]`, (e) => e.dataset.eventId);
+    await page.waitForFunction(() => document.querySelector('#portfolio-h')?.closest('section').textContent.includes('20003.25'), { timeout: 15000 });
+    await w.quiet();
+    // a change no stream event carries
+    psql(`UPDATE ex7.risk_limits SET max_trades_per_day = 888888 WHERE user_id = '${U}' AND mode = 'paper'`);
+    w.window.outage = true;
+    proxy.cut();
+    await page.waitForSelector('main .outage[role="alert"]', { timeout: 15000 });
+    assert.match(await text(page, 'main .outage'), /^The live feed was interrupted: the connection dropped; reconnecting\./);
+    await whole(page, 15000);
+    w.window.outage = false;
+    // the new EventSource named the last id it received; the panels were read again on the reconnect alone
+    assert.equal(streams.length, 2);
+    assert.equal(streams[1].searchParams.get('last_event_id'), lastId);
+    await page.waitForFunction(() => document.querySelector('#risk-h')?.closest('section').textContent.includes('888888'), { timeout: 15000 });
+    assert.equal(await page.$('.topbar ~ .outage'), null, 'no server banner: ex7d stayed up');
+    assert.ok(!w.expected.some((e) => /\/api\/health/.test(e)), `the health check answered: ${w.expected}`);
+    const live = fire('cut-after', 20005.25);
+    await page.waitForSelector(`.feed li[data-signal-id="${live}"]`, { timeout: 15000 });
+    const ids = await page.$$eval('.feed li[data-signal-id]', (l) => l.map((e) => e.dataset.signalId));
+    assert.deepEqual(ids, [live, before], 'each signal once');
+    await w.quiet();
+    await frames(page);
+    assert.deepEqual(w.problems, [], 'no console error, failed request or error answer but the cut stream\'s');
+  } finally {
+    await page.close();
+    await proxy.close();
     await srv.stop();
   }
 });

@@ -64,16 +64,16 @@ export function openStream({ onEvent, onState }) {
     try {
       await api.get('/api/health', { auth: false });
     } catch {
-      return again('The server is unavailable; the live feed will reconnect.');
+      return again('the server is unavailable; reconnecting when it is back.');
     }
     let res;
     try {
       res = await fetch('/api/signals/stream', { method: 'HEAD', headers: { Authorization: `Bearer ${store.get().token}` }, cache: 'no-store', credentials: 'omit' });
     } catch {
-      return again('The server cannot be reached; the live feed will reconnect.');
+      return again('the server cannot be reached; reconnecting.');
     }
     if (stopped) return undefined;
-    if (res.ok) return again('The live feed was interrupted; reconnecting.');
+    if (res.ok) return again('the connection dropped; reconnecting.');
     const ra = res.headers.get('Retry-After');
     return refused(new api.ApiError(res.status, REFUSED[res.status] ?? `the live feed answered ${res.status}`,
       ra !== null && Number.isFinite(Number(ra)) ? Number(ra) : null));

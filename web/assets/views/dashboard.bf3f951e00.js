@@ -7,7 +7,7 @@ import { useCallback, useEffect, useRef, useState } from '../vendor/preact-hooks
 import { html } from '../html.cde3ed3cc7.js';
 import { ComplianceLink } from './compliance_link.e4680dfd0f.js';
 import * as api from '../api.be17d892af.js';
-import { openStream } from '../stream.f18f5de371.js';
+import { openStream } from '../stream.f7af241b24.js';
 import { money, signClass, time, dateTime, label } from '../format.d46c67b7d9.js';
 
 const MODE = 'paper';

@@ -7,7 +7,7 @@ import * as store from './store.24be74a015.js';
 import { usePath, Link } from './router.acf9c7a626.js';
 import { TopBar } from './views/topbar.13a1d5bd56.js';
 import { SignIn } from './views/signin.738ce4dc00.js';
-import { Dashboard } from './views/dashboard.2729757e59.js';
+import { Dashboard } from './views/dashboard.bf3f951e00.js';
 import { Signals } from './views/signals.a30fa42698.js';
 import { SignalDetail } from './views/signal.a0775bc3dd.js';
 import { Backtest, BacktestNew } from './views/backtests.abf62c0501.js';
