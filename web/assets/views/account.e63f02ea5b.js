@@ -10,8 +10,8 @@ import { useEffect, useRef, useState } from '../vendor/preact-hooks.3c7bb18a23.j
 import { html } from '../html.cde3ed3cc7.js';
 import * as api from '../api.be17d892af.js';
 import { dateTime, label, money, signClass } from '../format.d46c67b7d9.js';
-import { ErrorBox } from './strategies.0ae2b1983b.js';
-import { GraphView } from './graph_editor.e6404b6f5d.js';
+import { ErrorBox } from './strategies.e05675a3a5.js';
+import { GraphView } from './graph_editor.dc2fb2cf22.js';
 import { Link } from '../router.acf9c7a626.js';
 
 const EXCHANGES = ['binance', 'bybit', 'coinbase', 'kraken', 'mexc', 'okx', 'rithmic', 'tradovate'];

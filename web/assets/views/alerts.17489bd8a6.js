@@ -8,7 +8,7 @@ import { useEffect, useRef, useState } from '../vendor/preact-hooks.3c7bb18a23.j
 import { html } from '../html.cde3ed3cc7.js';
 import * as api from '../api.be17d892af.js';
 import { dateTime, label } from '../format.d46c67b7d9.js';
-import { ErrorBox, cachedGet } from './strategies.0ae2b1983b.js';
+import { ErrorBox, cachedGet } from './strategies.e05675a3a5.js';
 
 export const CHANNEL_TYPES = [
   ['email', 'Email', 'Email address', 'trader@example.com'],

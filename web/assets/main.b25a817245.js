@@ -11,10 +11,10 @@ import { Dashboard } from './views/dashboard.bf3f951e00.js';
 import { Signals } from './views/signals.a30fa42698.js';
 import { SignalDetail } from './views/signal.a0775bc3dd.js';
 import { Backtest, BacktestNew } from './views/backtests.abf62c0501.js';
-import { Strategies } from './views/strategies.0ae2b1983b.js';
-import { Strategy } from './views/strategy.21c931c5e6.js';
-import { Alerts } from './views/alerts.fa0cad97d4.js';
-import { Account } from './views/account.41d58c7112.js';
+import { Strategies } from './views/strategies.e05675a3a5.js';
+import { Strategy } from './views/strategy.dcfa288b56.js';
+import { Alerts } from './views/alerts.17489bd8a6.js';
+import { Account } from './views/account.e63f02ea5b.js';
 
 const PAGES = { '/': Dashboard, '/signals': Signals, '/strategies': Strategies, '/alerts': Alerts, '/account': Account };
 const TITLES = { '/': 'Dashboard', '/signals': 'Signals', '/strategies': 'Strategies', '/alerts': 'Alerts', '/account': 'Account' };

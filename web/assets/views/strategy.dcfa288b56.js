@@ -9,8 +9,8 @@ import { html } from '../html.cde3ed3cc7.js';
 import * as api from '../api.be17d892af.js';
 import { Link, navigate } from '../router.acf9c7a626.js';
 import { dateTime, label } from '../format.d46c67b7d9.js';
-import { ErrorBox, runtimeLabel } from './strategies.0ae2b1983b.js';
-import { GraphInput, GraphView, graphValue, graphOf } from './graph_editor.e6404b6f5d.js';
+import { ErrorBox, runtimeLabel } from './strategies.e05675a3a5.js';
+import { GraphInput, GraphView, graphValue, graphOf } from './graph_editor.dc2fb2cf22.js';
 import { BacktestLauncher, BacktestList } from './backtests.abf62c0501.js';
 
 const MODE = 'paper';

@@ -11,7 +11,7 @@ import { ComplianceLink } from './compliance_link.e4680dfd0f.js';
 import * as api from '../api.be17d892af.js';
 import { Link } from '../router.acf9c7a626.js';
 import { dateTime, label } from '../format.d46c67b7d9.js';
-import { GraphInput, graphValue, graphOf } from './graph_editor.e6404b6f5d.js';
+import { GraphInput, graphValue, graphOf } from './graph_editor.dc2fb2cf22.js';
 
 export const STATUSES = ['draft', 'ready', 'live', 'paused', 'archived'];
 export const TIMEFRAMES = ['1m', '2m', '5m', '15m', '30m', '1h', '4h', '1d'];

@@ -112,7 +112,7 @@ function Drawing({ graph, cat, selected, onSelect, marks, idPrefix, readOnly }) 
   const { pos, width, height } = useMemo(() => layout(nodes, edges), [graph]);
   if (!nodes.length) return html`<p class="muted">The graph is empty: add a node below.</p>`;
   return html`
-    <div class="graph-scroll" tabindex="-1">
+    <div class="graph-scroll" tabindex="0" role="region" aria-label=${`Drawing of the graph (${nodes.length} nodes); scrolls when wider than the page`}>
       <svg class="graph-canvas" width=${width} height=${height} viewBox=${`0 0 ${width} ${height}`}
         role="group" aria-label=${`The graph: ${nodes.length} nodes, ${edges.length} edges`}>
         <defs><marker id=${`${idPrefix}-arrow`} viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
@@ -310,7 +310,7 @@ export function GraphEditor({ graph, onChange, errors, idBase }) {
             ${nodes.map((n, i) => html`<option key=${n.id} value=${n.id}>${n.id} (${n.type})${marks.nodes.has(i) ? ' ⚠' : ''}</option>`)}
           </select>
           ${sel ? html`
-            <p class="small muted">${selDef ? `${selDef.category}: ${selDef.description} Output: ${selDef.output}.` : `Unknown type ${sel.type}.`}</p>
+            <p class="small muted">${selDef ? `${selDef.category}: ${selDef.description.replace(/\.?$/, '.')} Output: ${selDef.output}.` : `Unknown type ${sel.type}.`}</p>
             ${selMark && !selDef?.params.some((p) => p.name === selMark.field) ? html`<p class="error" id=${`${idBase}-node-err`} data-testid="node-error">${selMark.text}</p>` : null}
             ${selMark && selDef?.params.some((p) => p.name === selMark.field) ? html`<p class="visually-hidden" id=${`${idBase}-node-err`}>${selMark.text}</p>` : null}
             ${selDef?.params.length ? html`<div class="params">${selDef.params.map((p) => html`<${ParamField} key=${`${sel.id}-${p.name}`} node=${sel} p=${p} idBase=${`${idBase}-${selIndex}`}
