@@ -23,6 +23,7 @@
  *-------------------------------------------------------------------------
  */
 #include "ex7.h"
+#include "svg.h"
 
 #include <math.h>
 
@@ -988,8 +989,8 @@ compute_metrics(PG_FUNCTION_ARGS)
 #define SVG_XTICKS			5
 
 /* appends s with the five XML special characters escaped and characters XML 1.0 forbids dropped */
-static void
-append_xml(StringInfo b, const char *s)
+void
+ex7_svg_text(StringInfo b, const char *s)
 {
 	for (; *s; s++)
 	{
@@ -1023,8 +1024,8 @@ append_xml(StringInfo b, const char *s)
 }
 
 /* the "nice" step (1, 2 or 5 times a power of ten) that cuts range into about n intervals */
-static double
-nice_step(double range, int n)
+double
+ex7_svg_nice_step(double range, int n)
 {
 	double		raw = range / n;
 	double		mag = pow(10.0, floor(log10(raw)));
@@ -1034,16 +1035,16 @@ nice_step(double range, int n)
 }
 
 /* decimals needed to print multiples of step exactly (0 for steps >= 1) */
-static int
-step_decimals(double step)
+int
+ex7_svg_step_decimals(double step)
 {
 	int			d = (int) ceil(-log10(step) - 1e-9);
 
 	return Max(0, Min(d, 6));
 }
 
-static void
-append_date_label(StringInfo b, TimestampTz ts, bool with_time)
+void
+ex7_svg_date_label(StringInfo b, TimestampTz ts, bool with_time)
 {
 	struct pg_tm tm;
 	fsec_t		fsec;
@@ -1056,8 +1057,8 @@ append_date_label(StringInfo b, TimestampTz ts, bool with_time)
 }
 
 /* the statement, wrapped at word boundaries into lines of at most SVG_NOTE_CHARS; returns lines */
-static List *
-wrap_words(const char *s)
+List *
+ex7_svg_wrap(const char *s)
 {
 	List	   *lines = NIL;
 	StringInfoData line;
@@ -1137,7 +1138,7 @@ _equity_svg(PG_FUNCTION_ARGS)
 		lo = i == 0 ? eq[i] : Min(lo, eq[i]);
 		hi = i == 0 ? eq[i] : Max(hi, eq[i]);
 	}
-	lines = wrap_words(statement);
+	lines = ex7_svg_wrap(statement);
 	height = SVG_NOTE_TOP + SVG_NOTE_LINE * (list_length(lines) + 1) + 10;
 
 	initStringInfo(&b);
@@ -1145,13 +1146,13 @@ _equity_svg(PG_FUNCTION_ARGS)
 					 "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"11\">\n",
 					 SVG_WIDTH, height, SVG_WIDTH, height);
 	appendStringInfoString(&b, "<title>");
-	append_xml(&b, title);
+	ex7_svg_text(&b, title);
 	appendStringInfoString(&b, "</title>\n");
 	appendStringInfo(&b, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n",
 					 SVG_WIDTH, height);
 	appendStringInfo(&b, "<text class=\"title\" x=\"%d\" y=\"30\" font-size=\"16\" "
 					 "font-weight=\"bold\">", SVG_LEFT);
-	append_xml(&b, title);
+	ex7_svg_text(&b, title);
 	appendStringInfoString(&b, "</text>\n");
 
 	/* panel frames and their axis titles */
@@ -1198,8 +1199,8 @@ _equity_svg(PG_FUNCTION_ARGS)
 			lo -= Max(fabs(lo) * 0.01, 1.0);
 			hi += Max(fabs(hi) * 0.01, 1.0);
 		}
-		step = nice_step(hi - lo, 5);
-		dec = step_decimals(step);
+		step = ex7_svg_nice_step(hi - lo, 5);
+		dec = ex7_svg_step_decimals(step);
 		ylo = floor(lo / step) * step;
 		yhi = ceil(hi / step) * step;
 		for (double v = ylo; v <= yhi + step / 2; v += step)
@@ -1233,7 +1234,7 @@ _equity_svg(PG_FUNCTION_ARGS)
 			appendStringInfo(&b, "<text class=\"x-label\" x=\"%.1f\" y=\"%d\" text-anchor=\"%s\">",
 							 x, SVG_XLABEL_Y,
 							 span <= 0 ? "middle" : k == 0 ? "start" : k == SVG_XTICKS - 1 ? "end" : "middle");
-			append_date_label(&b, ts, with_time);
+			ex7_svg_date_label(&b, ts, with_time);
 			appendStringInfoString(&b, "</text>\n");
 		}
 
@@ -1258,7 +1259,7 @@ _equity_svg(PG_FUNCTION_ARGS)
 	/* the statement, in full, under the chart */
 	appendStringInfo(&b, "<text class=\"disclaimer-rule\" x=\"%d\" y=\"%d\" font-weight=\"bold\">",
 					 SVG_LEFT - 70, SVG_NOTE_TOP);
-	append_xml(&b, rule);
+	ex7_svg_text(&b, rule);
 	appendStringInfoString(&b, "</text>\n");
 	{
 		int			y = SVG_NOTE_TOP;
@@ -1267,7 +1268,7 @@ _equity_svg(PG_FUNCTION_ARGS)
 		{
 			y += SVG_NOTE_LINE;
 			appendStringInfo(&b, "<text class=\"disclaimer\" x=\"%d\" y=\"%d\">", SVG_LEFT - 70, y);
-			append_xml(&b, (char *) lfirst(lc));
+			ex7_svg_text(&b, (char *) lfirst(lc));
 			appendStringInfoString(&b, "</text>\n");
 		}
 	}
