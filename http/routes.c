@@ -213,6 +213,7 @@ const Route routes[] = {
 #include "routes_hooks.h"
 #include "routes_risk.h"
 #include "routes_paper.h"
+#include "routes_research.h"
 };
 
 const int	nroutes = sizeof(routes) / sizeof(routes[0]);
