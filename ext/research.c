@@ -25,6 +25,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -918,6 +919,7 @@ _monte_carlo(PG_FUNCTION_ARGS)
 #define PIC_NOTE_TOP		(PIC_XLABEL_Y + 40)
 #define PIC_NOTE_LINE		15
 #define PIC_XTICKS			5
+#define PIC_TITLE_CHARS		80
 #define PIC_BLUE			"#1f6fb2"
 #define PIC_RED				"#d9534f"
 /* the heatmap's bounds: cells, and the legend's column at the right */
@@ -937,7 +939,11 @@ pic_begin(StringInfo b, int height, const char *title)
 	ex7_svg_text(b, title);
 	appendStringInfoString(b, "</title>\n");
 	appendStringInfo(b, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", PIC_WIDTH, height);
-	appendStringInfo(b, "<text class=\"title\" x=\"%d\" y=\"30\" font-size=\"16\" font-weight=\"bold\">", PIC_LEFT);
+	appendStringInfo(b, "<text class=\"title\" x=\"%d\" y=\"30\" font-size=\"16\" font-weight=\"bold\"", PIC_LEFT);
+	/* bold 16 averages about 9.5 units a character: a longer title is squeezed into the width */
+	if (pg_mbstrlen(title) > PIC_TITLE_CHARS)
+		appendStringInfo(b, " textLength=\"%d\" lengthAdjust=\"spacingAndGlyphs\"", PIC_WIDTH - PIC_LEFT - PIC_RIGHT);
+	appendStringInfoChar(b, '>');
 	ex7_svg_text(b, title);
 	appendStringInfoString(b, "</text>\n");
 }
@@ -1213,12 +1219,17 @@ _monte_carlo_svg(PG_FUNCTION_ARGS)
 	initStringInfo(&b);
 	pic_begin(&b, height, title);
 
-	/* the summary line under the title */
+	/* the summary line under the title: runs and seed, then the percentiles of final equity and drawdown */
 	appendStringInfo(&b, "<text class=\"summary\" x=\"%d\" y=\"50\" fill=\"#444444\">", PIC_LEFT);
 	{
 		const char *parts[2] = {"final_equity", "max_drawdown"};
-		const char *names[2] = {"Final equity", "Max drawdown"};
+		const char *names[2] = {"final equity", "max drawdown"};
+		double		runs,
+					seed;
 
+		if (json_double(&res->root, "runs", &runs, "[\"result\",\"runs\"]") &&
+			json_double(&res->root, "seed", &seed, "[\"result\",\"seed\"]"))
+			appendStringInfo(&b, "%.0f runs, seed %.0f", runs, seed);
 		for (int k = 0; k < 2; k++)
 		{
 			JsonbValue	pv;
@@ -1233,8 +1244,7 @@ _monte_carlo_svg(PG_FUNCTION_ARGS)
 				if (json_double(pv.val.binary.data, "p5", &p5, "[\"result\"]") &&
 					json_double(pv.val.binary.data, "p50", &p50, "[\"result\"]") &&
 					json_double(pv.val.binary.data, "p95", &p95, "[\"result\"]"))
-					appendStringInfo(&b, "%s%s 5%% / 50%% / 95%%: %.2f / %.2f / %.2f", k ? "; " : "", names[k],
-									 p5, p50, p95);
+					appendStringInfo(&b, " | %s p5 / p50 / p95: %.2f / %.2f / %.2f", names[k], p5, p50, p95);
 			}
 		}
 	}
@@ -1363,8 +1373,11 @@ index_of(const double *v, int n, double x)
 	return lo;
 }
 
-/* the colour of value v: red below 0, blue above, white at 0 (scale: the largest magnitude m) */
-static void
+/*
+ * The colour of value v: red below 0, blue above, near-white at 0 (one scale for both sides, the larger
+ * magnitude); one-sided when lo and hi have one sign. Returns the colour's strength, 0 to 1.
+ */
+static double
 append_heat_colour(StringInfo b, double v, double lo, double hi)
 {
 	/* the ends: PIC_RED and PIC_BLUE; the middle: #f7f7f7 */
@@ -1396,6 +1409,7 @@ append_heat_colour(StringInfo b, double v, double lo, double hi)
 	for (int k = 0; k < 3; k++)
 		rgb[k] = (int) rint(mid[k] + (end[k] - mid[k]) * t);
 	appendStringInfo(b, "#%02x%02x%02x", rgb[0], rgb[1], rgb[2]);
+	return t;
 }
 
 /*
@@ -1433,6 +1447,7 @@ _heatmap_svg(PG_FUNCTION_ARGS)
 	int			plot_w = PIC_WIDTH - PIC_LEFT - PIC_RIGHT - HEAT_LEGEND_W;
 	double		cw,
 				ch;
+	double	   *strength;
 	List	   *lines;
 	int			height,
 				note_top;
@@ -1445,6 +1460,7 @@ _heatmap_svg(PG_FUNCTION_ARGS)
 	if (n > HEAT_MAX_CELLS)
 		ex7_invalid("[\"cells\"]", "cells must hold at most 10,000 cells", "value_error.list.max_items");
 	cells = palloc(sizeof(HeatCell) * Max(n, 1));
+	strength = palloc0(sizeof(double) * Max(n, 1));
 	xs = palloc(sizeof(double) * Max(n, 1));
 	ys = palloc(sizeof(double) * Max(n, 1));
 	for (int i = 0; i < n; i++)
@@ -1522,10 +1538,12 @@ _heatmap_svg(PG_FUNCTION_ARGS)
 			double		x = PIC_LEFT + ix * cw,
 						y = PIC_TOP + (ny - 1 - iy) * ch;
 
-			appendStringInfo(&b, "<rect class=\"%s\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"",
+			/* crisp edges: no anti-aliased seam between neighbouring cells */
+			appendStringInfo(&b, "<rect class=\"%s\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" "
+							 "shape-rendering=\"crispEdges\" fill=\"",
 							 cells[i].feasible ? "cell" : "cell infeasible", x, y, cw, ch);
 			if (cells[i].feasible)
-				append_heat_colour(&b, cells[i].value, lo, hi);
+				strength[i] = append_heat_colour(&b, cells[i].value, lo, hi);
 			else
 				appendStringInfoString(&b, "url(#infeasible)");
 			appendStringInfoString(&b, "\">");
@@ -1546,8 +1564,10 @@ _heatmap_svg(PG_FUNCTION_ARGS)
 			appendStringInfoString(&b, "</title></rect>\n");
 			if (show_values && cells[i].feasible)
 			{
+				/* white on the strong colours, dark on the pale ones */
 				appendStringInfo(&b, "<text class=\"cell-value\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
-								 "font-size=\"10\" fill=\"#222222\">", x + cw / 2, y + ch / 2 + 3.5);
+								 "font-size=\"10\" fill=\"%s\">", x + cw / 2, y + ch / 2 + 3.5,
+								 strength[i] > 0.6 ? "#ffffff" : "#222222");
 				append_label_number(&b, rint(cells[i].value * 100) / 100);
 				appendStringInfoString(&b, "</text>\n");
 			}
@@ -1589,7 +1609,7 @@ _heatmap_svg(PG_FUNCTION_ARGS)
 				for (int k = 0; k <= 10; k++)
 				{
 					appendStringInfo(&b, "<stop offset=\"%.1f\" stop-color=\"", k / 10.0);
-					append_heat_colour(&b, hi - (hi - lo) * k / 10.0, lo, hi);
+					(void) append_heat_colour(&b, hi - (hi - lo) * k / 10.0, lo, hi);
 					appendStringInfoString(&b, "\"/>");
 				}
 				appendStringInfoString(&b, "</linearGradient></defs>\n");
@@ -1637,8 +1657,8 @@ typedef struct CurvePoint
 /*
  * ex7._walk_forward_svg(equity jsonb, boundaries jsonb, title text, statement text) -> text: the
  * out-of-sample equity curve [{ts, equity}] (time order; equity a number or a decimal string) with the
- * window boundaries (an array of timestamps, at most 1,000: boundary i is where window i + 1 starts) as
- * vertical dashed lines numbered W1, W2, ... Curves with more than two points per horizontal unit are
+ * window boundaries (at most 1,000 timestamps in increasing order, each the start of a window) as vertical
+ * dashed lines labelled with the window they open, W1, W2, ... Curves with more than two points per horizontal unit are
  * reduced to each unit's first, lowest, highest and last point (the picture does not change).
  */
 PG_FUNCTION_INFO_V1(_walk_forward_svg);
@@ -1691,7 +1711,12 @@ _walk_forward_svg(PG_FUNCTION_ARGS)
 		ex7_invalid("[\"boundaries\"]", "boundaries must hold at most 1,000 timestamps", "value_error.list.max_items");
 	bounds = palloc(sizeof(TimestampTz) * Max(nb, 1));
 	for (int i = 0; i < nb; i++)
+	{
 		bounds[i] = json_ts(&elems[i], psprintf("[\"boundaries\",%d]", i), "a boundary");
+		if (i > 0 && bounds[i] <= bounds[i - 1])
+			ex7_invalid(psprintf("[\"boundaries\",%d]", i), "the boundaries must be in increasing time order",
+						"value_error.order");
+	}
 
 	pic_split_statement(statement, &rule, &lines);
 	height = pic_height(lines, PIC_NOTE_TOP);
@@ -1732,18 +1757,31 @@ _walk_forward_svg(PG_FUNCTION_ARGS)
 			appendStringInfoString(&b, "</text>\n");
 		}
 
-		/* the window boundaries inside the curve's span, numbered by the window they open */
-		for (int i = 0; i < nb; i++)
+		/*
+		 * the window boundaries inside the curve's span, each labelled with the window it opens: windows are
+		 * numbered from 1 in time order, and when the first boundary comes after the curve's start, the
+		 * part before it is window 1 (labelled at the left edge) and the boundaries open windows 2, 3, ...
+		 */
 		{
-			double		x;
+			int			first = (nb > 0 && bounds[0] > t0) ? 2 : 1;
 
-			if (bounds[i] < t0 || bounds[i] > t1)
-				continue;
-			x = WX(bounds[i]);
-			appendStringInfo(&b, "<line class=\"boundary\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" "
-							 "stroke=\"#888888\" stroke-dasharray=\"4,3\"/>\n", x, PIC_TOP, x, PIC_TOP + PIC_HEIGHT);
-			appendStringInfo(&b, "<text class=\"window\" x=\"%.1f\" y=\"%d\" fill=\"#666666\">W%d</text>\n",
-							 x + 3, PIC_TOP + 12, i + 1);
+			if (first == 2)
+				appendStringInfo(&b, "<text class=\"window\" x=\"%d\" y=\"%d\" fill=\"#666666\">W1</text>\n",
+								 PIC_LEFT + 3, PIC_TOP + 12);
+			for (int i = 0; i < nb; i++)
+			{
+				double		x;
+
+				if (bounds[i] < t0 || bounds[i] > t1)
+					continue;
+				x = WX(bounds[i]);
+				if (bounds[i] > t0)
+					appendStringInfo(&b, "<line class=\"boundary\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" "
+									 "stroke=\"#888888\" stroke-dasharray=\"4,3\"/>\n",
+									 x, PIC_TOP, x, PIC_TOP + PIC_HEIGHT);
+				appendStringInfo(&b, "<text class=\"window\" x=\"%.1f\" y=\"%d\" fill=\"#666666\">W%d</text>\n",
+								 x + 3, PIC_TOP + 12, i + first);
+			}
 		}
 
 		/* the curve, reduced per horizontal unit when it is denser than two points a unit */

@@ -124,10 +124,15 @@ SELECT xml_is_well_formed_document(:'svg') AS well_formed,
               ARRAY[ARRAY['svg', 'http://www.w3.org/2000/svg']]))[1]::text AS capital,
        (SELECT array_agg(x::text) FROM unnest(xpath('//svg:text[@class="x-label"]/text()', xmlparse(document :'svg'),
                                                    ARRAY[ARRAY['svg', 'http://www.w3.org/2000/svg']])) x) AS trade_ticks,
+       (xpath('//svg:text[@class="summary"]/text()', xmlparse(document :'svg'), ARRAY[ARRAY['svg', 'http://www.w3.org/2000/svg']]))[1]::text
+         = format('500 runs, seed 3 | final equity p5 / p50 / p95: %s / %s / %s | max drawdown p5 / p50 / p95: %s / %s / %s',
+                  r -> 'final_equity' ->> 'p5', r -> 'final_equity' ->> 'p50', r -> 'final_equity' ->> 'p95',
+                  r -> 'max_drawdown' ->> 'p5', r -> 'max_drawdown' ->> 'p50', r -> 'max_drawdown' ->> 'p95') AS summary,
        (xpath('//svg:text[@class="disclaimer-rule"]/text()', xmlparse(document :'svg'), ARRAY[ARRAY['svg', 'http://www.w3.org/2000/svg']]))[1]::text AS rule,
        (SELECT string_agg(x::text, ' ') FROM unnest(xpath('//svg:text[@class="disclaimer"]/text()', xmlparse(document :'svg'),
                                                          ARRAY[ARRAY['svg', 'http://www.w3.org/2000/svg']])) x)
-         = ex7.compliance_banner() ->> 'text' AS statement_in_full;
+         = ex7.compliance_banner() ->> 'text' AS statement_in_full
+  FROM ex7.monte_carlo(:'u1', :'bt', '{"method": "bootstrap", "runs": 500, "seed": 3}') r;
 
 -- ---------------------------------------------------------------------------------------------------
 -- Refusals. Another user's backtest, or none: 404; not finished: 409; a bad body: 422 at ["body", field]

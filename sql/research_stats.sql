@@ -193,7 +193,8 @@ SELECT ex7_test.err($$SELECT ex7._heatmap_svg('[{"x": 1, "y": 1, "value": 1}, {"
 SELECT ex7_test.err($$SELECT ex7._heatmap_svg((SELECT jsonb_agg(jsonb_build_object('x', i, 'y', 0, 'value', i))
                                                 FROM generate_series(1, 10001) i), 'a', 'b', 't', 's')$$) AS too_many;
 
--- The walk-forward curve: three windows, boundaries as numbered dashed lines.
+-- The walk-forward curve: three windows, the two boundaries as dashed lines; the part before the first
+-- boundary is window 1, each boundary opens the next.
 SELECT ex7._walk_forward_svg('[{"ts": "2026-01-05T00:00:00Z", "equity": "10000.00"}, {"ts": "2026-02-02T00:00:00Z", "equity": 10250.5},
                                {"ts": "2026-03-02T00:00:00Z", "equity": "9900.00"}, {"ts": "2026-03-30T00:00:00Z", "equity": "10400.00"}]',
                              '["2026-02-02T00:00:00Z", "2026-03-02T00:00:00Z"]', 'Walk <forward>',
@@ -215,4 +216,5 @@ SELECT array_length(string_to_array((xpath('//svg:polyline[@class="equity"]/@poi
            ARRAY[ARRAY['svg', 'http://www.w3.org/2000/svg']]))[1]::text, ' '), 1) BETWEEN 770 AND 4 * 770 AS reduced;
 SELECT ex7_test.err($$SELECT ex7._walk_forward_svg('[{"ts": "2026-02-01", "equity": 1}, {"ts": "2026-01-01", "equity": 2}]', '[]', 't', 's')$$) AS out_of_order,
        ex7_test.err($$SELECT ex7._walk_forward_svg('[{"ts": "2026-02-01"}]', '[]', 't', 's')$$) AS missing_equity,
-       ex7_test.err($$SELECT ex7._walk_forward_svg('[]', '["soon"]', 't', 's')$$) AS bad_boundary;
+       ex7_test.err($$SELECT ex7._walk_forward_svg('[]', '["soon"]', 't', 's')$$) AS bad_boundary,
+       ex7_test.err($$SELECT ex7._walk_forward_svg('[]', '["2026-02-01", "2026-01-01"]', 't', 's')$$) AS boundaries_out_of_order;

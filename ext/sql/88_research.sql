@@ -195,8 +195,7 @@ DECLARE
 BEGIN
     SELECT s.name INTO v_name FROM ex7.strategies s WHERE s.user_id = b.user_id AND s.id = b.strategy_id;
     RETURN ex7._monte_carlo_svg(ex7._backtest_monte_carlo(b, v_params, 'query'),
-                                pg_catalog.format('Monte Carlo (%s, %s runs, seed %s): %s v%s, %s %s, %s to %s',
-                                                  v_params ->> 'method', v_params ->> 'runs', v_params ->> 'seed',
+                                pg_catalog.format('Monte Carlo, %s: %s v%s, %s %s, %s to %s', v_params ->> 'method',
                                                   v_name, b.strategy_version, b.instrument, b.timeframe,
                                                   pg_catalog.to_char(b.range_from AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
                                                   pg_catalog.to_char(b.range_to AT TIME ZONE 'UTC', 'YYYY-MM-DD')),
@@ -204,7 +203,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7.monte_carlo_svg(uuid, uuid, text, integer, integer) IS
-'Returns the fan chart (ex7._monte_carlo_svg) of ex7.monte_carlo of the caller''s finished backtest with method, runs and seed, titled with the method, runs, seed, strategy, version, series and range, with the CFTC Rule 4.41 statement under it. X7404, X7409 and X7422 (locator ["query", field]) as ex7.monte_carlo.';
+'Returns the fan chart (ex7._monte_carlo_svg) of ex7.monte_carlo of the caller''s finished backtest with method, runs and seed, titled with the method, strategy, version, series and range (runs and seed in the line under the title), with the CFTC Rule 4.41 statement under it. X7404, X7409 and X7422 (locator ["query", field]) as ex7.monte_carlo.';
 
 /* ---------------------------------------------------------------------------------------------------
  * The pictures of parameter studies and walk-forwards.
@@ -223,7 +222,7 @@ RETURNS text
 AS 'MODULE_PATHNAME', '_walk_forward_svg'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION ex7._walk_forward_svg(jsonb, jsonb, text, text) IS
-'Returns a self-contained SVG of an out-of-sample equity curve [{ts, equity}] (time order; equity a number or decimal string) with the window boundaries (an array of at most 1,000 timestamps; boundary i opens window i + 1) as numbered vertical dashed lines, dated and valued axes, and p_statement under it (a first line ended by a newline is drawn bold, as the rule''s name). Curves denser than two points per horizontal unit are reduced to each unit''s first, lowest, highest and last point. X7422 at ["equity", i] or ["boundaries", i].';
+'Returns a self-contained SVG of an out-of-sample equity curve [{ts, equity}] (time order; equity a number or decimal string) with the window boundaries (at most 1,000 timestamps in increasing order, each the start of a window) as vertical dashed lines labelled with the window they open (when the first comes after the curve''s start, the part before it is window 1), dated and valued axes, and p_statement under it (a first line ended by a newline is drawn bold, as the rule''s name). Curves denser than two points per horizontal unit are reduced to each unit''s first, lowest, highest and last point. X7422 at ["equity", i] or ["boundaries", i].';
 
 /* the public forms: the statement is the CFTC Rule 4.41 statement, as ex7.equity_svg passes it */
 CREATE OR REPLACE FUNCTION ex7.heatmap_svg(p_cells jsonb, p_x_name text, p_y_name text, p_title text)

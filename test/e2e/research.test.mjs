@@ -110,7 +110,8 @@ test('GET /api/backtests/{id}/monte-carlo.svg: the fan chart, well-formed, with 
   assert.equal(r.status, 200, r.text);
   assert.match(r.headers.get('content-type'), /^image\/svg\+xml/);
   const svg = svgDoc(r.text);
-  assert.match(txt(svg.title[0]), /^Monte Carlo \(bootstrap, 400 runs, seed 9\): Monte <Carlo> & co v1, GC 30m/);
+  assert.match(txt(svg.title[0]), /^Monte Carlo, bootstrap: Monte <Carlo> & co v1, GC 30m, 2026-03-02 to 2026-03-06$/);
+  assert.match(texts(svg, 'summary')[0], /^400 runs, seed 9 \| final equity p5 \/ p50 \/ p95: /);
   assert.deepEqual(svg.polygon.map((p) => p.class), ['band-5-95', 'band-25-75']);
   assert.equal(svg.polyline.filter((p) => p.class === 'median').length, 1);
   assert.equal(svg.line.filter((l) => l.class === 'initial-capital').length, 1);
@@ -142,7 +143,7 @@ test('the heatmap and walk-forward pictures of the SQL API: well-formed, escaped
                    'Walk-forward <OOS>')`);
   svg = svgDoc(wf);
   assert.equal(txt(svg.title[0]), 'Walk-forward <OOS>');
-  assert.deepEqual(texts(svg, 'window'), ['W1', 'W2']);
+  assert.deepEqual(texts(svg, 'window'), ['W1', 'W2', 'W3'], 'the part before the first boundary is window 1');
   assert.equal(svg.line.filter((l) => l.class === 'boundary').length, 2);
   assert.deepEqual(texts(svg, 'disclaimer-rule'), [banner().rule]);
 });
