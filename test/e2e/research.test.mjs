@@ -174,7 +174,7 @@ test('refusals: 404 for another user\'s backtest, 409 while it runs, 422 with th
                         VALUES ('${A}', '${bt.strategy_id}', 1, 'GC', '30m', '${RANGE.from}', '${RANGE.to}', 'running') RETURNING id`);
   r = await api(srv, 'POST', `/api/backtests/${running}/monte-carlo`, { tok: tokA, body: {} });
   assert.equal(r.status, 409, r.text);
-  assert.deepEqual(r.body.detail, { status: 'running' });
+  assert.deepEqual(r.body.detail, { code: 'backtest_not_done', status: 'running' });
   psql(`DELETE FROM ex7.backtests WHERE user_id = '${A}' AND id = '${running}'`);
   r = await api(srv, 'POST', `/api/backtests/${bt.id}/monte-carlo`, { body: {} });
   assert.equal(r.status, 401);
