@@ -361,6 +361,85 @@ quantile_sorted(const double *x, int n, double p)
 	return x[lo] + (h - lo) * (x[lo + 1] - x[lo]);
 }
 
+/*
+ * Rearranges a[lo..hi] so that a[k] holds the value it would hold sorted, with no greater value before it
+ * and no smaller one after (Hoare's selection, median of three pivots; a range still large after 64 rounds
+ * is sorted instead, so the time stays O(n log n) at worst). The value at k is the sort's, whatever the
+ * path: the quantiles below equal quantile_sorted's over the sorted array.
+ */
+static void
+select_kth(double *a, int lo, int hi, int k)
+{
+	for (int depth = 0; hi > lo; depth++)
+	{
+		int			i = lo,
+					j = hi,
+					mid = lo + (hi - lo) / 2;
+		double		pivot,
+					x = a[lo],
+					y = a[mid],
+					z = a[hi];
+
+		if (depth >= 64)
+		{
+			qsort(a + lo, hi - lo + 1, sizeof(double), cmp_double);
+			return;
+		}
+		pivot = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
+		while (i <= j)
+		{
+			while (a[i] < pivot)
+				i++;
+			while (a[j] > pivot)
+				j--;
+			if (i <= j)
+			{
+				double		t = a[i];
+
+				a[i++] = a[j];
+				a[j--] = t;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			return;				/* a[j + 1 .. i - 1] all equal the pivot */
+	}
+}
+
+/*
+ * out[q] = the ps[q]-quantile of a[0..n-1] (ps ascending), interpolated as quantile_sorted does, in
+ * O(n) per quantile instead of a sort; a is reordered.
+ */
+static void
+quantiles_select(double *a, int n, const double *ps, int nps, double *out)
+{
+	int			from = 0;
+
+	for (int q = 0; q < nps; q++)
+	{
+		double		h = (n - 1) * ps[q];
+		int			k = (int) floor(h);
+		double		next;
+
+		select_kth(a, from, n - 1, k);
+		if (k + 1 < n && h > k)
+		{
+			/* the next order statistic: the least value after k */
+			next = a[k + 1];
+			for (int i = k + 2; i < n; i++)
+				if (a[i] < next)
+					next = a[i];
+			out[q] = a[k] + (h - k) * (next - a[k]);
+		}
+		else
+			out[q] = a[k];
+		from = k;
+	}
+}
+
 /* ------------------------------------------------------------------------------------------------
  * The probability of backtest overfitting (CSCV).
  * ------------------------------------------------------------------------------------------------ */
@@ -702,19 +781,45 @@ xoshiro_next(Xoshiro *g)
 	return result;
 }
 
-/* a uniform integer in [0, n), n >= 1: rejection of the 2^64 mod n lowest draws, so no value is favoured */
+/* the 128-bit product of a and b as two 64-bit halves, in portable integer arithmetic */
+static inline void
+mul_64x64(uint64 a, uint64 b, uint64 *hi, uint64 *lo)
+{
+	uint64		a0 = (uint32) a,
+				a1 = a >> 32,
+				b0 = (uint32) b,
+				b1 = b >> 32;
+	uint64		p00 = a0 * b0,
+				p01 = a0 * b1,
+				p10 = a1 * b0,
+				p11 = a1 * b1;
+	uint64		mid = (p00 >> 32) + (uint32) p01 + (uint32) p10;
+
+	*hi = p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
+	*lo = (mid << 32) | (uint32) p00;
+}
+
+/*
+ * A uniform integer in [0, n), n >= 1: the high half of draw x n, rejecting the draws whose low half falls
+ * below 2^64 mod n, so that no value is favoured (D. Lemire, "Fast Random Integer Generation in an
+ * Interval", ACM Transactions on Modeling and Computer Simulation 29(1), 2019). The division happens only
+ * on the rare draws that may need rejecting.
+ */
 static inline uint64
 xoshiro_below(Xoshiro *g, uint64 n)
 {
-	uint64		threshold = (-n) % n;
+	uint64		hi,
+				lo;
 
-	for (;;)
+	mul_64x64(xoshiro_next(g), n, &hi, &lo);
+	if (lo < n)
 	{
-		uint64		r = xoshiro_next(g);
+		uint64		threshold = (-n) % n;
 
-		if (r >= threshold)
-			return r % n;
+		while (lo < threshold)
+			mul_64x64(xoshiro_next(g), n, &hi, &lo);
 	}
+	return hi;
 }
 
 /* runs x trades above which a Monte Carlo is refused: about a second of work */
@@ -753,7 +858,10 @@ _monte_carlo(PG_FUNCTION_ARGS)
 	double	   *seq,
 			   *final,
 			   *maxdd,
-			   *fan;
+			   *fan,
+			   *col;
+	double		final_q[5],
+				maxdd_q[5];
 	int		   *fan_idx;
 	int			npoints;
 	int			nbeyond = 0;
@@ -796,7 +904,8 @@ _monte_carlo(PG_FUNCTION_ARGS)
 	seq = palloc(sizeof(double) * Max(n, 1));
 	final = palloc(sizeof(double) * runs);
 	maxdd = palloc(sizeof(double) * runs);
-	fan = palloc(sizeof(double) * (Size) runs * (npoints + 1));	/* fan[j * runs + run] */
+	/* fan[run * (npoints + 1) + j]: run-major, so a run writes its points next to each other */
+	fan = palloc(sizeof(double) * (Size) runs * (npoints + 1));
 	memcpy(seq, pnl, sizeof(double) * n);
 
 	/* the backtest's own order, for reference */
@@ -820,6 +929,7 @@ _monte_carlo(PG_FUNCTION_ARGS)
 					peak = capital,
 					dd = 0;
 		int			next = 1;
+		double	   *row = fan + (Size) run * (npoints + 1);
 
 		CHECK_FOR_INTERRUPTS();
 		if (!bootstrap)
@@ -831,7 +941,7 @@ _monte_carlo(PG_FUNCTION_ARGS)
 				seq[i] = seq[k];
 				seq[k] = tmp;
 			}
-		fan[run] = capital;
+		row[0] = capital;
 		for (int i = 0; i < n; i++)
 		{
 			eq += bootstrap ? pnl[xoshiro_below(&g, (uint64) n)] : seq[i];
@@ -840,7 +950,7 @@ _monte_carlo(PG_FUNCTION_ARGS)
 			else if (peak - eq > dd)
 				dd = peak - eq;
 			while (next <= npoints && fan_idx[next] == i + 1)
-				fan[(Size) next++ * runs + run] = eq;
+				row[next++] = eq;
 		}
 		final[run] = eq;
 		maxdd[run] = rint(dd * 100) / 100;
@@ -848,8 +958,8 @@ _monte_carlo(PG_FUNCTION_ARGS)
 			nbeyond++;
 	}
 
-	qsort(final, runs, sizeof(double), cmp_double);
-	qsort(maxdd, runs, sizeof(double), cmp_double);
+	quantiles_select(final, runs, mc_quantiles, 5, final_q);
+	quantiles_select(maxdd, runs, mc_quantiles, 5, maxdd_q);
 
 	initStringInfo(&b);
 	appendStringInfo(&b, "{\"method\": \"%s\", \"runs\": %d, \"seed\": " INT64_FORMAT ", \"trades\": %d, "
@@ -863,13 +973,13 @@ _monte_carlo(PG_FUNCTION_ARGS)
 	for (int q = 0; q < 5; q += 2)
 	{
 		appendStringInfo(&b, "%s\"%s\": ", q ? ", " : "", mc_quantile_names[q]);
-		append_money(&b, quantile_sorted(final, runs, mc_quantiles[q]));
+		append_money(&b, final_q[q]);
 	}
 	appendStringInfoString(&b, "}, \"max_drawdown\": {");
 	for (int q = 0; q < 5; q += 2)
 	{
 		appendStringInfo(&b, "%s\"%s\": ", q ? ", " : "", mc_quantile_names[q]);
-		append_money(&b, quantile_sorted(maxdd, runs, mc_quantiles[q]));
+		append_money(&b, maxdd_q[q]);
 	}
 	appendStringInfoString(&b, "}, \"drawdown_threshold\": ");
 	if (has_threshold)
@@ -882,16 +992,20 @@ _monte_carlo(PG_FUNCTION_ARGS)
 	else
 		appendStringInfoString(&b, "null");
 	appendStringInfoString(&b, ", \"fan\": [");
+	col = palloc(sizeof(double) * runs);
 	for (int j = 0; j <= npoints; j++)
 	{
-		double	   *col = fan + (Size) j * runs;
+		double		fq[5];
 
-		qsort(col, runs, sizeof(double), cmp_double);
+		/* the column of index j, gathered from the runs' rows */
+		for (int run = 0; run < runs; run++)
+			col[run] = fan[(Size) run * (npoints + 1) + j];
+		quantiles_select(col, runs, mc_quantiles, 5, fq);
 		appendStringInfo(&b, "%s{\"trade\": %d", j ? ", " : "", fan_idx[j]);
 		for (int q = 0; q < 5; q++)
 		{
 			appendStringInfo(&b, ", \"%s\": ", mc_quantile_names[q]);
-			append_money(&b, quantile_sorted(col, runs, mc_quantiles[q]));
+			append_money(&b, fq[q]);
 		}
 		appendStringInfoChar(&b, '}');
 	}
