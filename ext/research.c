@@ -822,7 +822,7 @@ xoshiro_below(Xoshiro *g, uint64 n)
 	return hi;
 }
 
-/* runs x trades above which a Monte Carlo is refused: about a second of work */
+/* runs x trades above which a Monte Carlo is refused: about 2 s of work (docs/performance.md) */
 #define MC_MAX_WORK			INT64CONST(100000000)
 /* the fan's per-index samples (runs x points) are bounded by this many doubles (16 MB) */
 #define MC_FAN_BUDGET		(1 << 21)
