@@ -27,6 +27,7 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "port/pg_bitutils.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -586,7 +587,7 @@ pbo_cscv(PG_FUNCTION_ARGS)
 					equal = 0,
 					w;
 
-		if (__builtin_popcount(mask) != s / 2)
+		if (pg_popcount32(mask) != s / 2)
 			continue;
 		CHECK_FOR_INTERRUPTS();
 		for (int j = 0; j < nt; j++)
@@ -1456,6 +1457,23 @@ typedef struct HeatCell
 	bool		feasible;		/* false: value null */
 } HeatCell;
 
+/* the cells qsort orders by index in cmp_cell_xy (qsort has no argument for them) */
+static const HeatCell *heat_sort_cells;
+
+/* cell indices by (x, y), then by index: a stable order */
+static int
+cmp_cell_xy(const void *a, const void *b)
+{
+	const HeatCell *p = &heat_sort_cells[*(const int *) a],
+			   *q = &heat_sort_cells[*(const int *) b];
+
+	if (p->x != q->x)
+		return p->x < q->x ? -1 : 1;
+	if (p->y != q->y)
+		return p->y < q->y ? -1 : 1;
+	return *(const int *) a - *(const int *) b;
+}
+
 /* the sorted distinct values of v[0..n-1] (sorts v); returns the count */
 static int
 distinct_sorted(double *v, int n)
@@ -1557,7 +1575,6 @@ _heatmap_svg(PG_FUNCTION_ARGS)
 			   *ys,
 				lo = 0,
 				hi = 0;
-	bool	   *seen;
 	int			plot_w = PIC_WIDTH - PIC_LEFT - PIC_RIGHT - HEAT_LEGEND_W;
 	double		cw,
 				ch;
@@ -1607,14 +1624,18 @@ _heatmap_svg(PG_FUNCTION_ARGS)
 	}
 	nx = distinct_sorted(xs, n);
 	ny = distinct_sorted(ys, n);
-	seen = palloc0(sizeof(bool) * Max((Size) nx * ny, 1));
-	for (int i = 0; i < n; i++)
+	/* no (x, y) twice: sorted by (x, y), twins are neighbours (no grid of nx x ny flags to allocate) */
 	{
-		Size		k = (Size) index_of(ys, ny, cells[i].y) * nx + index_of(xs, nx, cells[i].x);
+		int		   *order = palloc(sizeof(int) * Max(n, 1));
 
-		if (seen[k])
-			ex7_invalid(psprintf("[\"cells\",%d]", i), "two cells have the same x and y", "value_error.duplicate");
-		seen[k] = true;
+		for (int i = 0; i < n; i++)
+			order[i] = i;
+		heat_sort_cells = cells;
+		qsort(order, n, sizeof(int), cmp_cell_xy);
+		for (int i = 1; i < n; i++)
+			if (cells[order[i]].x == cells[order[i - 1]].x && cells[order[i]].y == cells[order[i - 1]].y)
+				ex7_invalid(psprintf("[\"cells\",%d]", Max(order[i], order[i - 1])), "two cells have the same x and y",
+							"value_error.duplicate");
 	}
 
 	/* cells as wide as the plot allows, 24 to 60 units high, the grid at most 360 high */

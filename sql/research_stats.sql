@@ -190,6 +190,9 @@ SELECT ex7_test.err($$SELECT ex7._heatmap_svg('[{"x": 1, "y": 1, "value": 1}, {"
        ex7_test.err($$SELECT ex7._heatmap_svg('[{"x": 1, "value": 1}]', 'a', 'b', 't', 's')$$) AS missing_y,
        ex7_test.err($$SELECT ex7._heatmap_svg('[{"x": "abc", "y": 1}]', 'a', 'b', 't', 's')$$) AS bad_x,
        ex7_test.err($$SELECT ex7._heatmap_svg('{"x": 1}', 'a', 'b', 't', 's')$$) AS not_array;
+-- 10,000 cells on a diagonal: a grid of 10^8 positions, drawn without a flag per position
+SELECT xml_is_well_formed_document(ex7._heatmap_svg((SELECT jsonb_agg(jsonb_build_object('x', i, 'y', -i, 'value', i % 97 - 48))
+                                                       FROM generate_series(1, 10000) i), 'a', 'b', 't', 's')) AS diagonal;
 SELECT ex7_test.err($$SELECT ex7._heatmap_svg((SELECT jsonb_agg(jsonb_build_object('x', i, 'y', 0, 'value', i))
                                                 FROM generate_series(1, 10001) i), 'a', 'b', 't', 's')$$) AS too_many;
 
