@@ -314,7 +314,9 @@ for m in route_re.finditer(src):
         op['parameters'] = params
     if whole_body or (raw_body and name in BODY):
         ref = BODY.get(name)
-        op['requestBody'] = {'required': True, 'content': {'application/json': {'schema': {'$ref': f'#/components/schemas/{ref}'} if ref else {'type': 'object'}}}}
+        # a JSON body is required as the route says (Route.body_required): one whose every field has a default
+        # may be left out; a raw body read by a handler (the webhook intake) is always required
+        op['requestBody'] = {'required': m.group(11) == 'true' or not whole_body, 'content': {'application/json': {'schema': {'$ref': f'#/components/schemas/{ref}'} if ref else {'type': 'object'}}}}
     elif body_props:
         # Route.body_required: an empty body is 422 ["body"] (docs/http.md, "Request bodies")
         op['requestBody'] = {'required': m.group(11) == 'true', 'content': {'application/json': {'schema': {

@@ -171,6 +171,10 @@ verdict $? "event $e2 committed while B's listener is down and A's paused: not o
 qb postgres "ALTER DATABASE $DB ALLOW_CONNECTIONS true" >/dev/null
 until_ok 80 has_id "$e2"
 verdict $? "B's LISTEN connection back: the stream catches up event $e2 from the log"
+# the alerts worker's connection comes back on its own schedule, maybe after the stream's caught up: wait for
+# both reconnects, then check there were exactly two
+reconnected() { [ "$(metric ex7d_listen_reconnects_total)" -ge $((reconnects0 + 2)) ]; }
+until_ok 80 reconnected
 [ "$(metric ex7d_listen_reconnects_total)" = $((reconnects0 + 2)) ] &&
 	[ "$(metric 'ex7d_sse_frames_total{kind="replay"}')" = $((replay0 + 1)) ]
 verdict $? "... counted as one replay frame and two LISTEN reconnects (the stream's and the alerts worker's on B)"
