@@ -36,6 +36,7 @@
  *-------------------------------------------------------------------------
  */
 #include "ex7.h"
+#include "backtest.h"
 #include "barblocks.h"
 #include "fills.h"
 #include "graph.h"
@@ -1361,15 +1362,17 @@ bt_protections(BtState *st)
 }
 
 /*
- * bt_begin: returns the state of backtest id, status set to running: reads the row, the version's
- * graph and the instrument, compiles the graph, prepares the statements and reads the history.
- * Called inside SPI; the state lives in a context under parent.
+ * bt_begin: returns the state of backtest id, status set to running: reads the row, its graph (the
+ * row's own when a study trial substituted parameters, else the version's) and the instrument,
+ * compiles the graph, prepares the statements and reads the history. Called inside SPI; the state
+ * lives in a context under parent.
  */
-static BtState *
+BtState *
 bt_begin(pg_uuid_t *user, pg_uuid_t *id, MemoryContext parent, bool keep_plans)
 {
 	static const char *q =
-	"SELECT b.user_id, b.instrument, b.timeframe::text, b.range_from, b.range_to, b.params, v.graph, "
+	"SELECT b.user_id, b.instrument, b.timeframe::text, b.range_from, b.range_to, b.params, "
+	"COALESCE(b.graph, v.graph), "
 	"i.tick_size, i.tick_value, b.status FROM ex7.backtests b "
 	"JOIN ex7.strategy_versions v ON v.user_id = b.user_id AND v.strategy_id = b.strategy_id "
 	"AND v.version = b.strategy_version "
@@ -1598,7 +1601,25 @@ bt_finish(BtState *st)
 	return summary;
 }
 
-static void
+/*
+ * bt_run_some: runs chunks until at least BT_PROGRESS_BARS more bars are done and stores bars_done
+ * (returns true: more to run), or to the end of the range and stores the result (returns false).
+ */
+bool
+bt_run_some(BtState *st)
+{
+	bool		more = true;
+
+	while (more && st->bars - st->flushed_bars < BT_PROGRESS_BARS)
+		more = run_chunk(st);
+	if (more)
+		bt_progress(st);
+	else
+		bt_finish(st);
+	return more;
+}
+
+void
 bt_end(BtState *st)
 {
 	if (st->keep_plans)
@@ -1731,9 +1752,9 @@ backtest_launch(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(RegisterDynamicBackgroundWorker(&w, NULL));
 }
 
-/* worker_xact_begin / worker_xact_end: a transaction with a snapshot and SPI around a step */
-static void
-worker_xact_begin(void)
+/* bt_xact_begin / bt_xact_end: a transaction with a snapshot and SPI around a step */
+void
+bt_xact_begin(void)
 {
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -1742,8 +1763,8 @@ worker_xact_begin(void)
 	PushActiveSnapshot(GetTransactionSnapshot());
 }
 
-static void
-worker_xact_end(void)
+void
+bt_xact_end(void)
 {
 	SPI_finish();
 	PopActiveSnapshot();
@@ -1776,7 +1797,7 @@ backtest_worker_main(Datum arg)
 	 * (67_backtest.sql). Taken before the launching transaction commits, so the row is never queued
 	 * without it while the worker lives.
 	 */
-	worker_xact_begin();
+	bt_xact_begin();
 	{
 		Oid			types[1] = {UUIDOID};
 		Datum		args[1] = {UUIDPGetDatum(&l.id)};
@@ -1785,7 +1806,7 @@ backtest_worker_main(Datum arg)
 								  types, args, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not take the backtest's lock");
 	}
-	worker_xact_end();
+	bt_xact_end();
 
 	/* the row is visible once the launching transaction commits */
 	StartTransactionCommand();
@@ -1798,31 +1819,26 @@ backtest_worker_main(Datum arg)
 		Oid			types[2] = {UUIDOID, UUIDOID};
 		Datum		args[2] = {UUIDPGetDatum(&l.user), UUIDPGetDatum(&l.id)};
 
-		worker_xact_begin();
+		bt_xact_begin();
 		/* rolled back, or already run: nothing to do */
 		if (SPI_execute_with_args("SELECT 1 FROM ex7.backtests WHERE user_id = $1 AND id = $2 "
 								  "AND status = 'queued'", 2, types, args, NULL, true, 1) != SPI_OK_SELECT ||
 			SPI_processed == 0)
 		{
-			worker_xact_end();
+			bt_xact_end();
 			proc_exit(0);
 		}
 		st = bt_begin(&l.user, &l.id, top, true);
-		worker_xact_end();
+		bt_xact_end();
 		while (more)
 		{
-			worker_xact_begin();
-			while (more && st->bars - st->flushed_bars < BT_PROGRESS_BARS)
-				more = run_chunk(st);
-			if (more)
-				bt_progress(st);
-			else
-				bt_finish(st);
-			worker_xact_end();
+			bt_xact_begin();
+			more = bt_run_some(st);
+			bt_xact_end();
 		}
-		worker_xact_begin();
+		bt_xact_begin();
 		bt_end(st);
-		worker_xact_end();
+		bt_xact_end();
 	}
 	PG_CATCH();
 	{
@@ -1834,7 +1850,7 @@ backtest_worker_main(Datum arg)
 		EmitErrorReport();
 		FlushErrorState();
 		AbortCurrentTransaction();
-		worker_xact_begin();
+		bt_xact_begin();
 		{
 			Oid			types[4] = {UUIDOID, UUIDOID, TEXTOID, TIMESTAMPTZOID};
 			Datum		args[4] = {UUIDPGetDatum(&l.user), UUIDPGetDatum(&l.id),
@@ -1844,7 +1860,7 @@ backtest_worker_main(Datum arg)
 								  "finished_at = $4 WHERE user_id = $1 AND id = $2", 4,
 								  types, args, NULL, false, 0);
 		}
-		worker_xact_end();
+		bt_xact_end();
 	}
 	PG_END_TRY();
 	proc_exit(0);

@@ -218,14 +218,16 @@ frame_unref(Frame *f)
 
 /*
  * stream_kind: returns true for the kinds of event the stream sends (ext/sql/55_events.sql): signal and
- * signal_closed, and the risk events risk_lock (a protection locked, docs/protections.md) and
- * trading_state (the user's kill switch changed, docs/trading-state.md).
+ * signal_closed, the risk events risk_lock (a protection locked, docs/protections.md) and
+ * trading_state (the user's kill switch changed, docs/trading-state.md), and study_progress (a
+ * study's trial finished, or the study was cancelled: docs/research.md).
  */
 static bool
 stream_kind(const char *kind)
 {
 	return strcmp(kind, "signal") == 0 || strcmp(kind, "signal_closed") == 0 ||
-		strcmp(kind, "risk_lock") == 0 || strcmp(kind, "trading_state") == 0;
+		strcmp(kind, "risk_lock") == 0 || strcmp(kind, "trading_state") == 0 ||
+		strcmp(kind, "study_progress") == 0;
 }
 
 /*

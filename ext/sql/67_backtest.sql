@@ -383,8 +383,9 @@ BEGIN
     -- worker is gone do not count (they are failed first)
     PERFORM ex7._lock_user(p_user);
     PERFORM ex7._backtests_reap(p_user);
+    -- (a study's trials run on the study workers, under their own cap: docs/research.md)
     IF (SELECT count(*) FROM ex7.backtests x
-         WHERE x.user_id = p_user AND x.status IN ('queued', 'running') AND x.id <> b.id) >= 2 THEN
+         WHERE x.user_id = p_user AND x.status IN ('queued', 'running') AND x.id <> b.id AND x.purpose <> 'study') >= 2 THEN
         PERFORM ex7._raise(429, 'too many backtests running: wait for one to finish',
                            pg_catalog.jsonb_build_object('code', 'backtests_running', 'limit', 2, 'retry_after', 10));
     END IF;
@@ -453,6 +454,7 @@ BEGIN
                    pg_catalog.row_number() OVER (ORDER BY x.created_at DESC, x.id DESC) AS rn
               FROM ex7.backtests x
              WHERE x.user_id = p_user AND x.strategy_id = p_strategy_id AND (x.created_at, x.id) < (v_ts, v_id)
+               AND x.purpose <> 'study'   -- a study's trials are listed by the study (list_study_trials)
              ORDER BY x.created_at DESC, x.id DESC
              LIMIT v_limit + 1) p;
     IF v_n > v_limit THEN
@@ -465,7 +467,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7.list_backtests(uuid, uuid, integer, text) IS
-'Returns {items, next_cursor, compliance}: the backtests of the caller''s strategy, newest first by (created_at, id), without trades and equity. X7404 for a strategy that is missing, deleted or another user''s; X7422 for a bad limit (1..200) or cursor.';
+'Returns {items, next_cursor, compliance}: the backtests of the caller''s strategy, newest first by (created_at, id), without trades and equity; the trials of studies are not listed (GET /api/studies/{id}/trials lists them). X7404 for a strategy that is missing, deleted or another user''s; X7422 for a bad limit (1..200) or cursor.';
 
 CREATE OR REPLACE FUNCTION ex7.backtest_equity_svg(p_user uuid, p_id uuid)
 RETURNS text

@@ -217,10 +217,12 @@ AS $$
         'vix_generations_per_day', pg_catalog.to_jsonb(t) -> 'vix_per_day',
         'hooks', pg_catalog.to_jsonb(t) -> 'hooks_max',
         'hook_alerts_per_minute', pg_catalog.to_jsonb(t) -> 'hook_alerts_per_minute',
-        'hook_alerts_per_day', pg_catalog.to_jsonb(t) -> 'hook_alerts_per_day');
+        'hook_alerts_per_day', pg_catalog.to_jsonb(t) -> 'hook_alerts_per_day',
+        'study_workers', pg_catalog.to_jsonb(t) -> 'study_workers_max',
+        'study_trials', pg_catalog.to_jsonb(t) -> 'study_trials_max');
 $$;
 COMMENT ON FUNCTION ex7._tier_caps(ex7.tiers) IS
-'Returns the feature caps of a tier: {requests_per_minute, requests_per_day, alerts_per_day, strategies, running_runtimes, vix_generations_per_day, hooks, hook_alerts_per_minute, hook_alerts_per_day}.';
+'Returns the feature caps of a tier: {requests_per_minute, requests_per_day, alerts_per_day, strategies, running_runtimes, vix_generations_per_day, hooks, hook_alerts_per_minute, hook_alerts_per_day, study_workers, study_trials}.';
 
 CREATE OR REPLACE FUNCTION ex7.billing_tiers()
 RETURNS jsonb

@@ -38,6 +38,7 @@ AS $$
         ('paper_accounts', 'user', 'user_id'),
         ('risk_protections', 'user', 'user_id'), ('risk_locks', 'user', 'user_id'),
         ('trading_states', 'user', 'user_id'), ('stream_tickets', 'user', 'user_id'),
+        ('studies', 'user', 'user_id'), ('study_trials', 'user', 'user_id'),
         -- distributed by their own key
         ('rate_counters', 'own', 'subject'), ('auth_attempts', 'own', 'subject'), ('waitlist', 'own', 'email'),
         ('stripe_events', 'own', 'id'),

@@ -82,6 +82,10 @@ REVOKE EXECUTE ON FUNCTION ex7.vix_llm_request(uuid, jsonb, text, timestamptz),
 -- backtests (ext/sql/67_backtest.sql): background workers are server processes the HTTP front starts for
 -- users (at most 2 each); a bound role's backtests run in its own session (ex7.backtest_strategy)
 REVOKE EXECUTE ON FUNCTION ex7._backtest_launch(uuid), ex7._backtest_launch(uuid, uuid) FROM PUBLIC, ex7_user;
+-- studies (ext/sql/89_studies.sql): the same for their workers; a bound role runs its studies' trials in its
+-- own session, and writes its studies, their trials and the trials' backtests (row security keeps them its own)
+REVOKE EXECUTE ON FUNCTION ex7._study_launch(uuid, integer) FROM PUBLIC, ex7_user;
+GRANT INSERT, UPDATE, DELETE ON ex7.studies, ex7.study_trials TO ex7_user;
 -- bar blocks (ext/sql/64_bar_blocks.sql): rebuilding and checking them are the operator's (a rebuild locks
 -- ex7.bars against every writer); a bound role reads ex7.bar_blocks like ex7.bars (the grant above)
 REVOKE EXECUTE ON FUNCTION ex7.bar_blocks_rebuild(text, text), ex7.bar_blocks_check(text, text),

@@ -168,3 +168,7 @@ DROP FUNCTION ex7._close_at(ex7.signals, numeric, text, text);
 
 -- Single-use tickets for the signal stream (docs/stream.md, "Tickets for browsers")
 -- include ext/sql/84_stream_tickets_schema.sql
+
+-- Parameter studies and walk-forward (docs/research.md): studies, their trials, a trial's graph on its backtest,
+-- the tier caps of studies, the study_progress event
+-- include ext/sql/88_studies_schema.sql
