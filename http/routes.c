@@ -214,6 +214,7 @@ const Route routes[] = {
 #include "routes_risk.h"
 #include "routes_paper.h"
 #include "routes_research.h"
+#include "routes_studies.h"
 };
 
 const int	nroutes = sizeof(routes) / sizeof(routes[0]);

@@ -61,7 +61,7 @@ SCHEMAS = {
         bars_per_second={'type': 'number'}),
     'BacktestItem': _obj(
         id=_uuid, strategy_id=_uuid, strategy_version=_int, instrument={'type': 'string'}, timeframe={'type': 'string'},
-        **{'from': _ts}, to=_ts, params={'type': 'object'}, purpose={'enum': ['user', 'validation']},
+        **{'from': _ts}, to=_ts, params={'type': 'object'}, purpose={'enum': ['user', 'validation', 'study']},
         status={'enum': ['queued', 'running', 'done', 'failed']},
         progress=_obj(bars_done=_int, bars_total={'type': ['integer', 'null']}, percent={'type': 'number'}),
         result={'oneOf': [_ref('BacktestSummary'), {'type': 'null'}]}, error={'type': ['string', 'null']},

@@ -1100,9 +1100,11 @@ BEGIN
           FROM days d),
     r AS (
         SELECT e.d, coalesce(e.equity, (b.params ->> 'initial_capital')::numeric) AS equity FROM eq e)
-    SELECT pg_catalog.array_agg((r.equity / coalesce(pg_catalog.lag(r.equity) OVER (ORDER BY r.d),
-                                                     (b.params ->> 'initial_capital')::numeric) - 1)::float8 ORDER BY r.d)
-      INTO v FROM r;
+    SELECT pg_catalog.array_agg((q.equity / q.prev - 1)::float8 ORDER BY q.d)
+      INTO v
+      FROM (SELECT r.d, r.equity, coalesce(pg_catalog.lag(r.equity) OVER (ORDER BY r.d),
+                                           (b.params ->> 'initial_capital')::numeric) AS prev
+              FROM r) q;
     RETURN coalesce(v, '{}');
 END
 $$;
@@ -1132,30 +1134,101 @@ BEGIN
                'best_feasible', b.feasible, 'best_metrics', b.metrics)
       INTO v
       FROM ex7.study_trials x WHERE x.user_id = p_user AND x.study_id = p_study;
-    RETURN v || ex7._study_statistics(p_user, p_study);
+    -- the statistics describe the study; an error in them must not keep it from finishing
+    BEGIN
+        v := v || ex7._study_statistics(p_user, p_study);
+    EXCEPTION WHEN OTHERS THEN
+        v := v || pg_catalog.jsonb_build_object('statistics_error', SQLERRM);
+    END;
+    RETURN v;
 END
 $$;
 COMMENT ON FUNCTION ex7._study_summary(uuid, uuid) IS
 'Returns the result of a finished study: {trials_run, trials_failed, feasible, best_trial, best_values, best_objective, best_feasible, best_metrics} and the statistics of ex7._study_statistics; a walk-forward study''s is ex7._walk_forward_summary.';
 
+/* the fewest trials (and daily periods) a study needs for its PBO (ex7.pbo_cscv with 16 partitions) */
+CREATE OR REPLACE FUNCTION ex7._study_pbo_min_trials()
+RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT 16 $$;
+COMMENT ON FUNCTION ex7._study_pbo_min_trials() IS
+'Returns 16: the fewest done trials, and daily periods, for which a study reports its probability of backtest overfitting (CSCV with 16 partitions needs at least 16 periods; with fewer trials the ranks out of sample are too coarse to mean much).';
+
 /*
- * _study_statistics: the overfitting statistics of a finished grid or random study (docs/research.md): the
- * best trial's deflated Sharpe ratio (Bailey & Lopez de Prado 2014) over its daily returns, with the number
- * of trials run and the variance of their per-period Sharpe ratios; and, with at least
- * ex7._study_pbo_min_trials() trials, the probability of backtest overfitting by CSCV (Bailey et al. 2017)
- * over the matrix of the trials' daily returns. Filled in by the statistics functions (ext/sql/ of the
- * research statistics); {} until they exist.
+ * _study_statistics: the overfitting statistics of a finished grid or random study (docs/research.md,
+ * "Studies"): the best trial's deflated Sharpe ratio (Bailey & Lopez de Prado 2014) over its daily returns,
+ * deflated for the number of trials run and the variance of their per-period Sharpe ratios; and, with at
+ * least ex7._study_pbo_min_trials() done trials and as many daily periods, the probability of backtest
+ * overfitting by CSCV (Bailey et al. 2015) over the matrix of the trials' daily returns (rows days, columns
+ * trials in trial_no order). A statistic that is undefined (too few days, no variance) is null with the
+ * reason.
  */
 CREATE OR REPLACE FUNCTION ex7._study_statistics(p_user uuid, p_study uuid)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
+DECLARE
+    b ex7.study_trials := ex7._study_best(p_user, p_study);
+    v_n integer;
+    v_var float8;
+    m record;
+    v_dsr float8;
+    v_dsr_reason text;
+    v_pbo jsonb;
+    v_pbo_reason text;
+    v_matrix float8[];
+    v_periods integer;
 BEGIN
-    RETURN '{}'::jsonb;
+    CREATE TEMP TABLE IF NOT EXISTS pg_temp.ex7_study_returns (trial_no integer PRIMARY KEY, r float8[], sharpe float8)
+        ON COMMIT DROP;
+    TRUNCATE pg_temp.ex7_study_returns;
+    INSERT INTO pg_temp.ex7_study_returns
+    SELECT x.trial_no, r.r, (ex7.return_moments(r.r)).sharpe
+      FROM ex7.study_trials x
+     CROSS JOIN LATERAL (SELECT ex7._study_daily_returns(p_user, x.backtest_id) AS r) r
+     WHERE x.user_id = p_user AND x.study_id = p_study AND x.status = 'done';
+    SELECT count(*), pg_catalog.var_samp(y.sharpe) INTO v_n, v_var FROM pg_temp.ex7_study_returns y;
+    IF b.trial_no IS NOT NULL THEN
+        SELECT (ex7.return_moments(y.r)).* INTO m FROM pg_temp.ex7_study_returns y WHERE y.trial_no = b.trial_no;
+        BEGIN
+            IF m.sharpe IS NULL THEN
+                v_dsr_reason := 'the best trial''s daily returns have no variance';
+            ELSE
+                v_dsr := ex7.deflated_sharpe(m.sharpe, m.observations, m.skewness, m.kurtosis, v_n, coalesce(v_var, 0));
+            END IF;
+        EXCEPTION WHEN SQLSTATE 'X7422' THEN
+            v_dsr_reason := SQLERRM;
+        END;
+    END IF;
+    SELECT pg_catalog.max(pg_catalog.cardinality(y.r)) INTO v_periods FROM pg_temp.ex7_study_returns y;
+    IF v_n < ex7._study_pbo_min_trials() THEN
+        v_pbo_reason := pg_catalog.format('%s trials: PBO needs at least %s', v_n, ex7._study_pbo_min_trials());
+    ELSIF v_periods < ex7._study_pbo_min_trials() THEN
+        v_pbo_reason := pg_catalog.format('%s daily periods: PBO needs at least %s', v_periods, ex7._study_pbo_min_trials());
+    ELSE
+        -- rows: the days; columns: the trials in trial_no order
+        SELECT pg_catalog.array_agg(d.row ORDER BY d.i) INTO v_matrix
+          FROM (SELECT i, pg_catalog.array_agg(y.r[i] ORDER BY y.trial_no) AS row
+                  FROM pg_temp.ex7_study_returns y, pg_catalog.generate_series(1, v_periods) i
+                 GROUP BY i) d;
+        BEGIN
+            v_pbo := ex7.pbo_cscv(v_matrix, 16);
+        EXCEPTION WHEN SQLSTATE 'X7422' THEN
+            v_pbo_reason := SQLERRM;
+        END;
+    END IF;
+    TRUNCATE pg_temp.ex7_study_returns;
+    RETURN pg_catalog.jsonb_build_object(
+        'deflated_sharpe', pg_catalog.jsonb_build_object(
+            'value', ex7._float_json(v_dsr), 'reason', v_dsr_reason,
+            'sharpe_per_period', ex7._float_json(m.sharpe), 'observations', m.observations,
+            'skewness', ex7._float_json(m.skewness), 'kurtosis', ex7._float_json(m.kurtosis),
+            'trials', v_n, 'trials_sharpe_variance', ex7._float_json(v_var)),
+        'pbo', CASE WHEN v_pbo IS NOT NULL THEN v_pbo ELSE pg_catalog.jsonb_build_object('pbo', NULL, 'reason', v_pbo_reason) END);
 END
 $$;
 COMMENT ON FUNCTION ex7._study_statistics(uuid, uuid) IS
-'Returns the overfitting statistics of a finished study (deflated Sharpe of the best trial, PBO over the trials'' daily returns).';
+'Returns {deflated_sharpe: {value, reason, sharpe_per_period, observations, skewness, kurtosis, trials, trials_sharpe_variance}, pbo: ex7.pbo_cscv of the trials'' daily returns (rows days, columns trials) or {pbo: null, reason}} of a finished grid or random study: the best trial''s deflated Sharpe ratio over its daily returns (ex7._study_daily_returns) for the trials run and the variance of their per-period Sharpe ratios; PBO with at least ex7._study_pbo_min_trials() trials and daily periods.';
 
 /* ---------------------------------------------------------------------------------------------------
  * Reading.
@@ -1593,3 +1666,86 @@ END
 $$;
 COMMENT ON FUNCTION ex7.get_walk_forward(uuid, uuid) IS
 'Returns the walk-forward analysis of the caller''s study (GET /api/studies/{id}/walk-forward), also while it runs (the windows finished so far): {study_id, status, walk_forward, windows, windows_tested, in_sample_net_pnl, out_of_sample_net_pnl, efficiency, equity: the stitched out-of-sample curve [{ts, equity}], compliance}. X7404 when missing, another user''s, or not a walk-forward study.';
+
+/* ---------------------------------------------------------------------------------------------------
+ * Pictures: the objective over two parameters, the walk-forward's out-of-sample curve.
+ * ------------------------------------------------------------------------------------------------- */
+
+/*
+ * study_heatmap_svg: GET /api/studies/{id}/heatmap.svg?x=&y=. Each cell is the best objective among the done
+ * feasible trials with that x and y value (the other parameters free); a cell with none is drawn infeasible.
+ * x and y default to the space's first two parameters (name order).
+ */
+CREATE OR REPLACE FUNCTION ex7.study_heatmap_svg(p_user uuid, p_id uuid, p_x text DEFAULT NULL, p_y text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    st ex7.studies;
+    v_names text[];
+    v_cells jsonb;
+    v_name text;
+BEGIN
+    SELECT * INTO st FROM ex7.studies x WHERE x.user_id = p_user AND x.id = p_id;
+    IF NOT FOUND THEN
+        PERFORM ex7._raise(404, 'study not found');
+    END IF;
+    SELECT pg_catalog.array_agg(p ->> 'name' ORDER BY i) INTO v_names
+      FROM pg_catalog.jsonb_array_elements(st.space -> 'parameters') WITH ORDINALITY AS q (p, i);
+    p_x := coalesce(p_x, v_names[1]);
+    p_y := coalesce(p_y, v_names[2]);
+    IF NOT p_x = ANY (v_names) THEN
+        PERFORM ex7._invalid('["query","x"]', pg_catalog.format('x must be a parameter of the study: %s', pg_catalog.array_to_string(v_names, ', ')),
+                             'type_error.enum');
+    END IF;
+    IF p_y IS NULL OR NOT p_y = ANY (v_names) OR p_y = p_x THEN
+        PERFORM ex7._invalid('["query","y"]', pg_catalog.format('y must be another parameter of the study: %s', pg_catalog.array_to_string(v_names, ', ')),
+                             'type_error.enum');
+    END IF;
+    SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('x', c.x, 'y', c.y, 'value', c.v)), '[]') INTO v_cells
+      FROM (SELECT t."values" -> p_x AS x, t."values" -> p_y AS y,
+                   max(t.objective) FILTER (WHERE t.status = 'done' AND t.feasible
+                                                  AND t.objective NOT IN ('Infinity', '-Infinity')) AS v
+              FROM ex7.study_trials t
+             WHERE t.user_id = p_user AND t.study_id = p_id AND t."values" IS NOT NULL AND t.phase IS DISTINCT FROM 'out_of_sample'
+             GROUP BY 1, 2) c;
+    v_name := (SELECT s.name FROM ex7.strategies s WHERE s.user_id = p_user AND s.id = st.strategy_id);
+    RETURN ex7.heatmap_svg(v_cells, p_x, p_y,
+                           pg_catalog.format('%s v%s: %s by %s and %s (%s), %s to %s', v_name, st.strategy_version,
+                                             st.objective ->> 'metric', p_x, p_y, st.status,
+                                             pg_catalog.to_char(st.range_from AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
+                                             pg_catalog.to_char(st.range_to AT TIME ZONE 'UTC', 'YYYY-MM-DD')));
+END
+$$;
+COMMENT ON FUNCTION ex7.study_heatmap_svg(uuid, uuid, text, text) IS
+'Returns the SVG heatmap (ex7.heatmap_svg, with the CFTC Rule 4.41 statement) of the caller''s study''s objective over parameters x and y (default the first two, name order): each cell the best objective of the done feasible trials with those two values (walk-forward: in-sample trials of every window), infeasible when none (an infinite profit factor is drawn as none). X7404 when missing or another user''s; X7422 at ["query","x"] or ["query","y"] for a name that is not a parameter of the study (y must differ from x).';
+
+CREATE OR REPLACE FUNCTION ex7.study_walk_forward_svg(p_user uuid, p_id uuid)
+RETURNS text
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    st ex7.studies;
+    v_bounds jsonb;
+    v_name text;
+BEGIN
+    SELECT * INTO st FROM ex7.studies x WHERE x.user_id = p_user AND x.id = p_id;
+    IF NOT FOUND OR st.kind <> 'walk_forward' THEN
+        PERFORM ex7._raise(404, CASE WHEN st.id IS NULL THEN 'study not found' ELSE 'the study is not a walk-forward study' END);
+    END IF;
+    -- boundary i opens window i + 1: the out-of-sample starts of the windows after the first
+    SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t.range_from) ORDER BY t.window_no), '[]') INTO v_bounds
+      FROM ex7.study_trials t
+     WHERE t.user_id = p_user AND t.study_id = p_id AND t.phase = 'out_of_sample' AND t.window_no > 1;
+    v_name := (SELECT s.name FROM ex7.strategies s WHERE s.user_id = p_user AND s.id = st.strategy_id);
+    RETURN ex7.walk_forward_svg(ex7._walk_forward_curve(p_user, p_id), v_bounds,
+                                pg_catalog.format('%s v%s: walk-forward (%s, %s/%s/%s days), out of sample, %s to %s', v_name,
+                                                  st.strategy_version, st.walk_forward ->> 'mode',
+                                                  st.walk_forward ->> 'in_sample_days', st.walk_forward ->> 'out_of_sample_days',
+                                                  st.walk_forward ->> 'step_days',
+                                                  pg_catalog.to_char(st.range_from AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
+                                                  pg_catalog.to_char(st.range_to AT TIME ZONE 'UTC', 'YYYY-MM-DD')));
+END
+$$;
+COMMENT ON FUNCTION ex7.study_walk_forward_svg(uuid, uuid) IS
+'Returns the SVG (ex7.walk_forward_svg, with the CFTC Rule 4.41 statement) of the caller''s walk-forward study''s stitched out-of-sample equity curve with the windows'' boundaries. X7404 when missing, another user''s, or not a walk-forward study.';
