@@ -125,6 +125,19 @@ SELECT t.trial_no, t."values", t.status, b.purpose, b.status AS backtest_status,
 SELECT (:'st'::jsonb -> 'best' ->> 'trial_no')::int
      = (SELECT trial_no FROM ex7.study_trials WHERE study_id = :'sid' ORDER BY objective DESC, trial_no LIMIT 1) AS best_is_highest,
        :'st'::jsonb -> 'result' ->> 'trials_run' AS trials_run;
+-- the statistics: the best trial's deflated Sharpe ratio for 5 trials; too few trials for PBO (sql/walk_forward.sql
+-- has a study with enough)
+SELECT jsonb_typeof(:'st'::jsonb #> '{result,deflated_sharpe,value}') AS dsr_type,
+       (:'st'::jsonb #>> '{result,deflated_sharpe,value}')::float8 BETWEEN 0 AND 1 AS dsr_is_probability,
+       :'st'::jsonb #>> '{result,deflated_sharpe,trials}' AS dsr_trials,
+       :'st'::jsonb #>> '{result,deflated_sharpe,observations}' AS daily_returns,
+       :'st'::jsonb #> '{result,pbo}' AS pbo;
+-- the heatmap: one cell per (x, y) pair, the statement under it; bad axes are 422 at the query parameter
+SELECT left(ex7.study_heatmap_svg(:'u1', :'sid'), 5) AS svg,
+       ex7.study_heatmap_svg(:'u1', :'sid', 'slow.period', 'fast.period') LIKE '%CFTC Rule 4.41%' AS statement,
+       ex7_test.err(pg_catalog.format('SELECT ex7.study_heatmap_svg(%L, %L, %L, %L)', :'u1', :'sid', 'fast.period', 'fast.period')) AS same_axis,
+       ex7_test.err(pg_catalog.format('SELECT ex7.study_heatmap_svg(%L, %L, %L, NULL)', :'u1', :'sid', 'nope')) AS bad_x,
+       ex7_test.err(pg_catalog.format('SELECT ex7.study_heatmap_svg(%L, %L)', :'u2', :'sid')) AS other_user;
 -- the trials' backtests are not in the strategy's backtest list (they are the study's)
 SELECT jsonb_array_length(ex7.list_backtests(:'u1', :'s1') -> 'items') AS listed_backtests;
 

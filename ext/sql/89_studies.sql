@@ -1090,7 +1090,8 @@ DECLARE
 BEGIN
     WITH days AS (
         SELECT d::date AS d FROM pg_catalog.generate_series((b.range_from AT TIME ZONE 'UTC')::date,
-                                                             (b.range_to AT TIME ZONE 'UTC')::date, interval '1 day') d
+                                                             ((b.range_to - interval '1 microsecond') AT TIME ZONE 'UTC')::date,
+                                                             interval '1 day') d
          WHERE EXTRACT(isodow FROM d) < 6),
     eq AS (
         SELECT d.d, (SELECT e.equity FROM ex7.backtest_equity e
@@ -1109,7 +1110,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7._study_daily_returns(uuid, uuid) IS
-'Returns a backtest''s daily returns over its range''s UTC weekdays: equity at each day''s end (the last curve sample before the next midnight, carried forward; the initial capital before the first) over the previous day''s, minus 1.';
+'Returns a backtest''s daily returns over the UTC weekdays of its range (from the day of from to the day of the range''s last instant): equity at each day''s end (the last curve sample before the next midnight, carried forward; the initial capital before the first) over the previous day''s, minus 1.';
 
 /* _study_summary: the result of a finished study; walk-forward in ex7._walk_forward_summary */
 CREATE OR REPLACE FUNCTION ex7._study_summary(p_user uuid, p_study uuid)
