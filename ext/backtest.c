@@ -1363,7 +1363,9 @@ bt_protections(BtState *st)
 
 /*
  * bt_begin: returns the state of backtest id, status set to running: reads the row, its graph (the
- * row's own when a study trial substituted parameters, else the version's) and the instrument,
+ * row's own when a study trial substituted parameters, else the version's; read through the row's JSON,
+ * so that this library also runs a schema from before the column, 0.2.0's, as tools/upgrade_check.sh
+ * does when it fills a 0.2.0 database) and the instrument,
  * compiles the graph, prepares the statements and reads the history. Called inside SPI; the state
  * lives in a context under parent.
  */
@@ -1372,7 +1374,7 @@ bt_begin(pg_uuid_t *user, pg_uuid_t *id, MemoryContext parent, bool keep_plans)
 {
 	static const char *q =
 	"SELECT b.user_id, b.instrument, b.timeframe::text, b.range_from, b.range_to, b.params, "
-	"COALESCE(b.graph, v.graph), "
+	"COALESCE(NULLIF(pg_catalog.to_jsonb(b) -> 'graph', 'null'), v.graph), "
 	"i.tick_size, i.tick_value, b.status FROM ex7.backtests b "
 	"JOIN ex7.strategy_versions v ON v.user_id = b.user_id AND v.strategy_id = b.strategy_id "
 	"AND v.version = b.strategy_version "

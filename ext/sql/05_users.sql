@@ -97,4 +97,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7.set_tier_caps(text, jsonb) IS
-'Returns the tier row as JSON after setting the columns named in p_caps (requests_per_minute, requests_per_day, alerts_per_day, vix_per_day, strategies_max, running_runtimes_max, hooks_max, hook_alerts_per_minute, hook_alerts_per_day, name, price_monthly, currency, stripe_price_id) and notifying ex7_user_changed with * so that every HTTP front drops its cached caps. Operator only. X7404 for an unknown tier; X7422 for an unknown or invalid cap (the locator names it).';
+'Returns the tier row as JSON after setting the columns named in p_caps (requests_per_minute, requests_per_day, alerts_per_day, vix_per_day, strategies_max, running_runtimes_max, hooks_max, hook_alerts_per_minute, hook_alerts_per_day, study_workers_max, study_trials_max, name, price_monthly, currency, stripe_price_id) and notifying ex7_user_changed with * so that every HTTP front drops its cached caps. Operator only. X7404 for an unknown tier; X7422 for an unknown or invalid cap (the locator names it).';

@@ -59,6 +59,10 @@ SELECT ex7.fire_signal(:'ua', :'sa', 'paper', 'long', 1, 18002.00, '2026-11-30 1
 SELECT ex7.backtest_strategy(:'ua', :'sa', '{"from": "2026-11-30 15:00+00", "to": "2026-11-30 19:00+00"}', true) ->> 'id' AS bt \gset
 SELECT ex7.validate_strategy(:'ua', :'sa') IS NOT NULL AS judged;
 
+-- Parameter studies (studies, study_trials; the trials' backtests carry their graph)
+SELECT ex7.create_study(:'ua', :'sa', '{"from": "2026-11-30 15:00+00", "to": "2026-11-30 19:00+00",
+    "objective": {"metric": "net_pnl"}, "space": {"parameters": {"fast.period": {"values": [2, 3]}}}}', true) ->> 'status' AS studied;
+
 -- Accounts (auth_accounts, auth_attempts, waitlist, vix_usage, exchange_keys)
 SELECT ex7.auth_signup('carol@example.com', 'hunter2hunter2', '192.0.2.2') IS NOT NULL AS signed_up;
 SELECT ex7.auth_login('carol@example.com', 'not her password', '192.0.2.2') ->> 'status' AS failed_login;

@@ -56,7 +56,7 @@ test('tiers and the disclaimer are public: prices as decimal strings, every cap,
   const op = r.body.tiers[1];
   assert.deepEqual(op.price, { amount: '49.00', currency: 'usd', interval: 'month' });
   assert.equal(op.purchasable, true);
-  assert.deepEqual(Object.keys(op.caps).sort(), ['alerts_per_day', 'hook_alerts_per_day', 'hook_alerts_per_minute', 'hooks', 'requests_per_day', 'requests_per_minute', 'running_runtimes', 'strategies', 'vix_generations_per_day']);
+  assert.deepEqual(Object.keys(op.caps).sort(), ['alerts_per_day', 'hook_alerts_per_day', 'hook_alerts_per_minute', 'hooks', 'requests_per_day', 'requests_per_minute', 'running_runtimes', 'strategies', 'study_trials', 'study_workers', 'vix_generations_per_day']);
   assert.deepEqual([op.caps.requests_per_minute, op.caps.requests_per_day, op.caps.alerts_per_day], [120, 10000, 200]);
   assert.equal(r.body.tiers[0].purchasable, false);
   r = await api(srv, 'GET', '/api/billing/disclaimer');
