@@ -23,7 +23,9 @@ _obj = lambda **p: {'type': 'object', 'properties': p}
 _ref = lambda n: {'$ref': f'#/components/schemas/{n}'}
 _caps = _obj(requests_per_minute=_int, requests_per_day=_int, alerts_per_day=_int, strategies=_int,
              running_runtimes=_int, vix_generations_per_day=_int, hooks=_int, hook_alerts_per_minute=_int,
-             hook_alerts_per_day=_int)
+             hook_alerts_per_day=_int,
+             study_workers={**_int, 'description': "background workers a user's studies run on at once"},
+             study_trials={**_int, 'description': 'trials one study may have'})
 _doc = _obj(document=_str, version=_str, title=_str, url={'type': ['string', 'null']}, effective_at=_ts)
 _missing = {'type': 'array', 'items': _obj(document=_str, version=_str)}
 SCHEMAS = {
