@@ -36,6 +36,7 @@ areas = {
     '80_runtimes': ('Runtimes', 'docs/runtimes.md'),
     '86_jobs': ('Jobs on a clock', 'docs/jobs.md'),
     '88_research': ('Research statistics: deflated Sharpe ratio, PBO, Monte Carlo, pictures', 'docs/research.md'),
+    '89_studies': ('Parameter studies and walk-forward', 'docs/research.md'),
     '90_health': ('Health', 'docs/http.md'),
     '91_ops_metrics': ('Operations: the database figures of ex7d\'s /metrics', 'docs/observability.md'),
     '95_distribute': ('Scale-out on Citus', 'docs/scale-out.md'),

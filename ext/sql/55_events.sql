@@ -66,7 +66,7 @@ BEGIN
     END IF;
     -- NOTIFY is delivered on commit only, in commit order (facts.md): ex7d's LISTEN connection sees the
     -- event once it is visible to a replay. Distinct seq values keep payloads distinct, so none is merged.
-    -- Channels: signal_fired, signal_closed, and risk_event for risk_lock and trading_state.
+    -- Channels: signal_fired, signal_closed, and risk_event for risk_lock, trading_state and study_progress.
     PERFORM pg_catalog.pg_notify(CASE p_kind WHEN 'signal' THEN 'signal_fired' WHEN 'signal_closed' THEN 'signal_closed'
                                              ELSE 'risk_event' END,
                                  ex7._event_notification(v_seq, p_user, p_kind, p_signal_id, p_strategy_id, p_payload));
@@ -74,7 +74,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7._emit_event(uuid, text, uuid, uuid, jsonb) IS
-'Returns the new event id. Appends an event (signal, signal_closed, or the risk events risk_lock and trading_state, which name no signal) to the user''s log under the user row lock and notifies signal_fired, signal_closed or risk_event on commit with ex7._event_notification.';
+'Returns the new event id. Appends an event (signal, signal_closed, the risk events risk_lock and trading_state, or study_progress; the last three name no signal) to the user''s log under the user row lock and notifies signal_fired, signal_closed or risk_event on commit with ex7._event_notification.';
 
 CREATE OR REPLACE FUNCTION ex7.replay_since_event_id(p_user uuid, p_last_event_id bigint, p_strategy_id uuid DEFAULT NULL,
                                           p_limit integer DEFAULT 1000)
