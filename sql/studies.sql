@@ -169,6 +169,12 @@ END
 $$;
 SELECT * FROM eq ORDER BY trial;
 SELECT count(*) FILTER (WHERE n_trades > 0) >= 3 AS trades_in_most, count(DISTINCT n_trades) > 1 AS trials_differ FROM eq;
+-- a trial's figures are its backtest's full metrics (ex7.compute_metrics of trades and curve), read cheaply
+SELECT t.trial_no, jsonb_build_array(t.metrics -> 'sharpe', t.metrics -> 'sortino', t.metrics -> 'profit_factor', t.metrics -> 'win_rate')
+     = jsonb_build_array(m -> 'sharpe', m -> 'sortino', m -> 'profit_factor', m -> 'win_rate') AS same_as_full_metrics,
+       t.metrics -> 'sharpe' IS NOT NULL AND t.metrics -> 'sharpe' <> 'null' AS sharpe_defined
+  FROM ex7.study_trials t CROSS JOIN LATERAL (SELECT ex7.get_backtest(t.user_id, t.backtest_id) -> 'metrics' AS m) x
+ WHERE t.study_id = :'sid' ORDER BY t.trial_no;
 
 -- ---------------------------------------------------------------------------------------------------
 -- Apply: the best by default, a new version with a note; the same values again make no new version

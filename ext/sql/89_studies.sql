@@ -714,7 +714,15 @@ $$;
 COMMENT ON FUNCTION ex7._study_start(uuid, uuid) IS
 'Returns how many background workers were registered for the user''s studies: min(the tier''s study_workers_max less the workers alive, the pending trials), fewer when the server''s worker slots run out.';
 
-/* the metrics of a finished trial's backtest, and its objective */
+/*
+ * _study_trial_metrics: a finished trial's figures. The counts and money come from its backtest's result;
+ * sharpe and sortino from ex7.compute_metrics of its equity curve alone (they are functions of the curve's
+ * daily returns: docs/metrics.md, "Returns, Sharpe, Sortino"); profit_factor and win_rate from the result's
+ * sums by compute_metrics' own formulas (6 decimals, trailing zeros trimmed; profit_factor null without a
+ * losing trade). Reading the trades as JSON for compute_metrics cost more than the run itself (0.5 s for
+ * 3,800 trades, docs/performance.md "Studies"); sql/studies.sql checks these figures equal the backtest's
+ * full metrics.
+ */
 CREATE OR REPLACE FUNCTION ex7._study_trial_metrics(p_user uuid, p_backtest uuid)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
@@ -723,18 +731,27 @@ DECLARE
     b ex7.backtests := ex7._own_backtest(p_user, p_backtest);
     m jsonb;
     r jsonb := b.result;
+    v_trades bigint := (r ->> 'trades')::bigint;
+    v_losses bigint := (r ->> 'losses')::bigint;
 BEGIN
-    m := ex7._backtest_metrics(b, ex7._backtest_trades_json(b.user_id, b.id), ex7._backtest_equity_json(b.user_id, b.id));
+    m := ex7.compute_metrics('[]', ex7._backtest_equity_json(b.user_id, b.id),
+                             pg_catalog.jsonb_build_object('initial_capital', b.params -> 'initial_capital',
+                                                           'risk_free_rate', b.params -> 'risk_free_rate'));
     RETURN pg_catalog.jsonb_build_object(
         'net_pnl', r ->> 'net_pnl', 'gross_profit', r ->> 'gross_profit', 'gross_loss', r ->> 'gross_loss',
         'max_drawdown', r ->> 'max_drawdown', 'final_equity', r ->> 'final_equity',
-        'trades', (r ->> 'trades')::bigint, 'wins', (r ->> 'wins')::bigint, 'losses', (r ->> 'losses')::bigint,
-        'win_rate', m -> 'win_rate', 'sharpe', m -> 'sharpe', 'sortino', m -> 'sortino',
-        'profit_factor', m -> 'profit_factor', 'bars', (r ->> 'bars')::bigint);
+        'trades', v_trades, 'wins', (r ->> 'wins')::bigint, 'losses', v_losses,
+        'win_rate', CASE WHEN v_trades > 0
+                         THEN pg_catalog.trim_scale(pg_catalog.round(((r ->> 'wins')::float8 / v_trades)::numeric, 6)) END,
+        'sharpe', m -> 'sharpe', 'sortino', m -> 'sortino',
+        'profit_factor', CASE WHEN v_losses > 0
+                              THEN pg_catalog.trim_scale(pg_catalog.round(((r ->> 'gross_profit')::float8
+                                                                           / -(r ->> 'gross_loss')::float8)::numeric, 6)) END,
+        'bars', (r ->> 'bars')::bigint);
 END
 $$;
 COMMENT ON FUNCTION ex7._study_trial_metrics(uuid, uuid) IS
-'Returns a finished trial''s figures: net_pnl, gross_profit, gross_loss, max_drawdown (every bar close), final_equity, trades, wins, losses and bars from its backtest''s result; win_rate, sharpe, sortino and profit_factor from ex7.compute_metrics of its trades and curve (docs/metrics.md).';
+'Returns a finished trial''s figures: net_pnl, gross_profit, gross_loss, max_drawdown (every bar close), final_equity, trades, wins, losses and bars from its backtest''s result; sharpe and sortino from ex7.compute_metrics of its equity curve; win_rate and profit_factor from the result''s counts and sums by compute_metrics'' formulas (docs/metrics.md).';
 
 /*
  * _study_objective: the objective of a trial's metrics. profit_factor without a losing trade is +Infinity
@@ -1076,9 +1093,9 @@ COMMENT ON FUNCTION ex7._study_run_inline(uuid, uuid) IS
 
 /*
  * _study_daily_returns: a trial's daily returns on the study's calendar: the equity at the end of each UTC
- * weekday from the range's first to its last (carried forward over days without a sample), against the
- * previous day's (the first against the initial capital); the same days for every trial, so the columns
- * of the trials line up (PBO).
+ * weekday from the range's first day to the last sample's (carried forward over days without a sample),
+ * against the previous weekday's (the first against the initial capital); the same days for every trial of
+ * a study (their curves all end with a sample at the range's last bar), so the trials' columns line up (PBO).
  */
 CREATE OR REPLACE FUNCTION ex7._study_daily_returns(p_user uuid, p_backtest uuid)
 RETURNS float8[]
@@ -1086,31 +1103,34 @@ LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
     b ex7.backtests := ex7._own_backtest(p_user, p_backtest);
+    v_capital numeric := (b.params ->> 'initial_capital')::numeric;
     v float8[];
 BEGIN
-    WITH days AS (
-        SELECT d::date AS d FROM pg_catalog.generate_series((b.range_from AT TIME ZONE 'UTC')::date,
-                                                             ((b.range_to - interval '1 microsecond') AT TIME ZONE 'UTC')::date,
-                                                             interval '1 day') d
-         WHERE EXTRACT(isodow FROM d) < 6),
-    eq AS (
-        SELECT d.d, (SELECT e.equity FROM ex7.backtest_equity e
-                      WHERE e.user_id = p_user AND e.backtest_id = p_backtest
-                        AND e.ts < (d.d + 1)::timestamp AT TIME ZONE 'UTC'
-                      ORDER BY e.seq DESC LIMIT 1) AS equity
-          FROM days d),
-    r AS (
-        SELECT e.d, coalesce(e.equity, (b.params ->> 'initial_capital')::numeric) AS equity FROM eq e)
-    SELECT pg_catalog.array_agg((q.equity / q.prev - 1)::float8 ORDER BY q.d)
-      INTO v
-      FROM (SELECT r.d, r.equity, coalesce(pg_catalog.lag(r.equity) OVER (ORDER BY r.d),
-                                           (b.params ->> 'initial_capital')::numeric) AS prev
-              FROM r) q;
+    -- one pass over the curve: each UTC day's last sample; every day from the range's first to the last
+    -- sample's, carried forward over days without one; then the weekdays' returns
+    WITH pts AS (
+        SELECT DISTINCT ON (d) d, e.equity
+          FROM (SELECT (e.ts AT TIME ZONE 'UTC')::date AS d, e.equity, e.seq
+                  FROM ex7.backtest_equity e WHERE e.user_id = p_user AND e.backtest_id = p_backtest) e
+         ORDER BY d, e.seq DESC),
+    days AS (
+        SELECT g::date AS d, p.equity,
+               count(p.equity) OVER (ORDER BY g) AS grp
+          FROM pg_catalog.generate_series((b.range_from AT TIME ZONE 'UTC')::date, (SELECT max(x.d) FROM pts x),
+                                          interval '1 day') g
+          LEFT JOIN pts p ON p.d = g::date),
+    filled AS (
+        SELECT d, coalesce(pg_catalog.first_value(equity) OVER (PARTITION BY grp ORDER BY d), v_capital) AS equity
+          FROM days),
+    wk AS (
+        SELECT d, equity, coalesce(pg_catalog.lag(equity) OVER (ORDER BY d), v_capital) AS prev
+          FROM filled WHERE EXTRACT(isodow FROM d) < 6)
+    SELECT pg_catalog.array_agg((wk.equity / wk.prev - 1)::float8 ORDER BY wk.d) INTO v FROM wk;
     RETURN coalesce(v, '{}');
 END
 $$;
 COMMENT ON FUNCTION ex7._study_daily_returns(uuid, uuid) IS
-'Returns a backtest''s daily returns over the UTC weekdays of its range (from the day of from to the day of the range''s last instant): equity at each day''s end (the last curve sample before the next midnight, carried forward; the initial capital before the first) over the previous day''s, minus 1.';
+'Returns a backtest''s daily returns over the UTC weekdays from its range''s first day to the day of its curve''s last sample (the last bar: the same day for every trial of a study): equity at each day''s end (the day''s last curve sample, carried forward; the initial capital before the first) over the previous weekday''s (the first over the initial capital), minus 1; a weekend''s change lands in Monday''s return.';
 
 /* _study_summary: the result of a finished study; walk-forward in ex7._walk_forward_summary */
 CREATE OR REPLACE FUNCTION ex7._study_summary(p_user uuid, p_study uuid)

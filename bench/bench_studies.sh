@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# bench/bench_studies.sh: parameter studies on background workers (run by bench/run.sh; the goals in
+# docs/performance.md, "Studies"; docs/research.md, "Studies"). MES 1-minute bars (a seeded random walk on the
+# 0.25 grid, as bench_backtest.sh) and the SMA crossover of bench_backtest.sh; a 100-trial grid on it:
+#   f.period 5..14 (10 values) x s.period 20, 25, ..., 65 (10 values), evaluation fast.
+# Side by side in one run, one cluster, baselines measured in the same run:
+#   single:   one backtest of the same strategy over the same bars (inline, ex7.backtest_strategy p_sync): its
+#             bars per second (the result's, reading the bars to storing the result).
+#   1 worker: the grid with the tier's study_workers_max at 1: bars per second per worker = the trials' bars /
+#             the study's wall time (created to finished: claims, runs, metrics, events, the summary with its
+#             deflated Sharpe and PBO included).
+#   2 workers: the same grid with study_workers_max at 2 (a study of its own, the same trials).
+# Goals (the requirement): per-worker bars/s of the 1-worker study >= 0.9x the single backtest's; the 2-worker
+# study >= 1.7x the 1-worker one (this machine has 2 cores, shared).
+# Memory: each study worker's private memory (RssAnon of /proc/PID/status, sampled every 0.2 s while it runs,
+# the largest) for 100 trials over a tenth of the bars, 100 trials over all of them, and 10 trials over all
+# of them: it must not grow with the bars or the trials (within 25%).
+# Correctness: every trial done, and the 2-worker study's trials equal the 1-worker study's (values, trades,
+# net P&L); a difference fails the run.
+# STUDY_BARS overrides the size (the full goal is 1,000,000 bars: docs/performance.md says which size ran).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+N=${STUDY_BARS:-$(smoke 1000000 5000)}
+U=00000000-0000-4000-8000-5d00000000b1
+bench_begin studies
+
+q >/dev/null <<SQL
+SELECT setseed(0.5);
+INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
+SELECT 'MES', '1m', ts, o, greatest(o, c) + 0.25 * (g % 3), least(o, c) - 0.25 * (g % 2), c, 10
+  FROM (SELECT g, ts, c, lag(c, 1, c) OVER (ORDER BY g) AS o
+          FROM (SELECT g, timestamptz '2023-01-02 00:00+00' + g * interval '1 minute' AS ts,
+                       4000 + 0.25 * sum(floor(random() * 9)::int - 4) OVER (ORDER BY g) AS c
+                  FROM generate_series(1, $N) g) w) b;
+SELECT ex7._bar_blocks_sync('MES', '1m', '-infinity', 'infinity');
+ANALYZE ex7.bars;
+SELECT ex7.ensure_user('$U');
+SQL
+S=$(q -tA -c "SELECT ex7.create_strategy('$U', '{\"name\": \"SMA study\", \"instrument\": \"MES\", \"timeframe\": \"1m\", \"graph\": {
+  \"nodes\": [{\"id\": \"c\", \"type\": \"close\"},
+            {\"id\": \"f\", \"type\": \"sma\", \"params\": {\"period\": 10}}, {\"id\": \"s\", \"type\": \"sma\", \"params\": {\"period\": 30}},
+            {\"id\": \"up\", \"type\": \"crosses_above\"}, {\"id\": \"dn\", \"type\": \"crosses_below\"},
+            {\"id\": \"long\", \"type\": \"enter_long\"}, {\"id\": \"short\", \"type\": \"enter_short\"},
+            {\"id\": \"ls\", \"type\": \"stop_loss_ticks\", \"params\": {\"ticks\": 12}},
+            {\"id\": \"lt\", \"type\": \"take_profit_ticks\", \"params\": {\"ticks\": 24}},
+            {\"id\": \"ss\", \"type\": \"stop_loss_ticks\", \"params\": {\"ticks\": 16}}],
+  \"edges\": [{\"from\": \"c\", \"to\": \"f\"}, {\"from\": \"c\", \"to\": \"s\"},
+            {\"from\": \"f\", \"to\": \"up\", \"port\": \"a\"}, {\"from\": \"s\", \"to\": \"up\", \"port\": \"b\"},
+            {\"from\": \"f\", \"to\": \"dn\", \"port\": \"a\"}, {\"from\": \"s\", \"to\": \"dn\", \"port\": \"b\"},
+            {\"from\": \"up\", \"to\": \"long\"}, {\"from\": \"dn\", \"to\": \"short\"},
+            {\"from\": \"long\", \"to\": \"ls\"}, {\"from\": \"long\", \"to\": \"lt\"}, {\"from\": \"short\", \"to\": \"ss\"}]}}') ->> 'id'")
+TO_ALL=2030-01-01T00:00:00Z
+TO_TENTH=$(q -tA -c "SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM ex7.bars
+                      WHERE instrument = 'MES' AND timeframe = '1m' ORDER BY ts OFFSET $((N / 10 - 1)) LIMIT 1")
+SPACE100='{"parameters": {"f.period": {"min": 5, "max": 14, "step": 1}, "s.period": {"min": 20, "max": 65, "step": 5}}}'
+SPACE10='{"parameters": {"f.period": {"min": 5, "max": 14, "step": 1}, "s.period": {"values": [30]}}}'
+
+# the tier cap of study workers: the user's tier (free) set to 1 or 2 workers and 1000 trials
+workers() { q -tA -c "SELECT ex7.set_tier_caps('free', '{\"study_workers_max\": $1, \"study_trials_max\": 1000}') IS NULL" >/dev/null; }
+
+# study TO SPACE: creates the study (background workers, as over HTTP), waits for it to finish while sampling
+# its workers' private memory; prints "id wall_ms bars trials max_rss_kB workers_seen"
+study() {
+	local id st peak=0 seen=0 r
+	id=$(q -tA -c "SELECT ex7.create_study('$U', '$S', '{\"from\": \"2023-01-01T00:00:00Z\", \"to\": \"$1\",
+	         \"evaluation\": \"fast\", \"objective\": {\"metric\": \"sharpe\"}, \"space\": $2}') ->> 'id'")
+	for _ in $(seq 1 100000); do
+		r=$(q -tA -F ' ' -c "SELECT (SELECT status FROM ex7.studies WHERE id = '$id'),
+		        coalesce(max(substring(pg_read_file('/proc/' || pid || '/status') FROM 'RssAnon:\\s+(\\d+) kB')::int), 0),
+		        count(*) FROM pg_stat_activity WHERE backend_type = 'ex7 study'")
+		read -r st rss n <<<"$r"
+		[ "$rss" -gt "$peak" ] && peak=$rss
+		[ "$n" -gt "$seen" ] && seen=$n
+		case "$st" in done) break ;; queued|running) sleep 0.2 ;; *) bench_fail "study $id ended $st" ;; esac
+	done
+	q -tA -F ' ' -c "SELECT '$id', round(extract(epoch FROM s.finished_at - s.created_at) * 1000),
+	                        (SELECT sum((t.metrics ->> 'bars')::bigint) FROM ex7.study_trials t
+	                          WHERE t.user_id = s.user_id AND t.study_id = s.id AND t.status = 'done'),
+	                        s.trials_done, $peak, $seen
+	                   FROM ex7.studies s WHERE s.user_id = '$U' AND s.id = '$id'"
+}
+# wait until no study worker is left (a worker exits when nothing is pending)
+idle() { for _ in $(seq 1 200); do [ "$(q -tA -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'ex7 study'")" = 0 ] && return; sleep 0.1; done; }
+
+# the single backtest: a warm-up on a small range, then the whole range inline; bars/s as the result says
+q -tA -c "SELECT ex7.backtest_strategy('$U', '$S', '{\"from\": \"2023-01-02T00:00:00Z\", \"to\": \"2023-01-03T00:00:00Z\"}', true) IS NULL" >/dev/null
+single() { q -tA -F ' ' -c "SELECT r ->> 'bars', r ->> 'bars_per_second', r ->> 'trades'
+    FROM (SELECT ex7.backtest_strategy('$U', '$S', '{\"from\": \"2023-01-01T00:00:00Z\", \"to\": \"$TO_ALL\", \"evaluation\": \"fast\"}', true) -> 'result' AS r) x"; }
+read -r bars single_bps trades <<<"$(single)"
+
+workers 1
+read -r id1 wall1 bars1 n1 rss1 seen1 <<<"$(study "$TO_ALL" "$SPACE100")"
+idle
+read -r _ single_bps2 _ <<<"$(single)"		# again after the study: the machine's state on both sides
+workers 2
+read -r id2 wall2 bars2 n2 rss2 seen2 <<<"$(study "$TO_ALL" "$SPACE100")"
+idle
+# memory against bars and trials (1 worker each)
+workers 1
+read -r _ _ _ _ rss_tenth _ <<<"$(study "$TO_TENTH" "$SPACE100")"
+idle
+read -r _ _ _ n10 rss_ten_trials _ <<<"$(study "$TO_ALL" "$SPACE10")"
+idle
+
+# the trials of both studies must be the same runs
+same=$(q -tA -c "SELECT (SELECT jsonb_agg(jsonb_build_array(trial_no, \"values\", metrics -> 'trades', metrics -> 'net_pnl') ORDER BY trial_no)
+                           FROM ex7.study_trials WHERE user_id = '$U' AND study_id = '$id1')
+                      = (SELECT jsonb_agg(jsonb_build_array(trial_no, \"values\", metrics -> 'trades', metrics -> 'net_pnl') ORDER BY trial_no)
+                           FROM ex7.study_trials WHERE user_id = '$U' AND study_id = '$id2')")
+[ "$n1" = 100 ] && [ "$n2" = 100 ] || bench_fail "trials done: $n1 and $n2 of 100"
+[ "$same" = t ] || bench_fail "the 2-worker study's trials differ from the 1-worker study's"
+
+best_single=$(awk -v a="$single_bps" -v b="$single_bps2" 'BEGIN { printf "%.0f", (a > b ? a : b) }')
+per_worker1=$(awk -v b="$bars1" -v ms="$wall1" 'BEGIN { printf "%.0f", b / (ms / 1000) }')
+per_worker2=$(awk -v b="$bars2" -v ms="$wall2" 'BEGIN { printf "%.0f", b / (ms / 1000) / 2 }')
+speedup=$(awk -v a="$wall1" -v b="$wall2" 'BEGIN { printf "%.2f", a / b }')
+ratio1=$(awk -v a="$per_worker1" -v b="$best_single" 'BEGIN { printf "%.2f", a / b }')
+echo "100-trial grid over $bars 1-minute bars (ten-node SMA crossover, evaluation fast; the single backtest: $trades trades):"
+echo "  single backtest: $single_bps and $single_bps2 bars/s (before and after the 1-worker study; the better one counts)"
+echo "  1 worker:  $n1 trials, $bars1 bars in $wall1 ms: $per_worker1 bars/s per worker (${ratio1}x the single backtest); workers seen $seen1"
+echo "  2 workers: $n2 trials, $bars2 bars in $wall2 ms: $per_worker2 bars/s per worker, ${speedup}x the 1-worker study; workers seen $seen2"
+echo "  worker private memory (largest sample): 100 trials x $((N / 10)) bars $rss_tenth kB, 100 trials x $bars bars $rss1 kB" \
+	"(2 workers: $rss2 kB), $n10 trials x $bars bars $rss_ten_trials kB"
+bench_goal "bars/s per worker of the 1-worker study ${ratio1}x a single backtest's (>= 0.9x)" 'a / b >= 0.9' a="$per_worker1" b="$best_single"
+bench_goal "2 workers ${speedup}x 1 worker (>= 1.7x)" 'a / b >= 1.7' a="$wall1" b="$wall2"
+bench_goal "worker memory flat in the bars: $rss1 kB for $bars bars, $rss_tenth kB for $((N / 10)) (within 25%)" 'm2 <= 1.25 * m1' \
+	m1="$rss_tenth" m2="$rss1"
+bench_goal "worker memory flat in the trials: $rss1 kB for 100 trials, $rss_ten_trials kB for $n10 (within 25%)" 'm2 <= 1.25 * m1' \
+	m1="$rss_ten_trials" m2="$rss1"
