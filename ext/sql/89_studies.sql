@@ -716,8 +716,8 @@ COMMENT ON FUNCTION ex7._study_start(uuid, uuid) IS
 
 /*
  * _study_trial_metrics: a finished trial's figures. The counts and money come from its backtest's result;
- * sharpe and sortino from ex7.compute_metrics of its equity curve alone (they are functions of the curve's
- * daily returns: docs/metrics.md, "Returns, Sharpe, Sortino"); profit_factor and win_rate from the result's
+ * sharpe and sortino from ex7.compute_metrics of its equity curve alone, reduced to the samples its daily
+ * returns read (they are functions of those: docs/metrics.md, "Returns, Sharpe, Sortino"); profit_factor and win_rate from the result's
  * sums by compute_metrics' own formulas (6 decimals, trailing zeros trimmed; profit_factor null without a
  * losing trade). Reading the trades as JSON for compute_metrics cost more than the run itself (0.5 s for
  * 3,800 trades, docs/performance.md "Studies"); sql/studies.sql checks these figures equal the backtest's
@@ -733,8 +733,19 @@ DECLARE
     r jsonb := b.result;
     v_trades bigint := (r ->> 'trades')::bigint;
     v_losses bigint := (r ->> 'losses')::bigint;
+    v_curve jsonb;
 BEGIN
-    m := ex7.compute_metrics('[]', ex7._backtest_equity_json(b.user_id, b.id),
+    -- the curve reduced to what the daily returns read (docs/metrics.md): its first sample and the last one
+    -- of each UTC day (a day ends at the next midnight inclusive); a million bars' 40,000 points become
+    -- some 700, so the metrics cost little and their memory does not grow with the trades
+    SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('ts', x.ts, 'equity', x.equity::text) ORDER BY x.seq)
+      INTO v_curve
+      FROM (SELECT e.ts, e.equity, e.seq,
+                   pg_catalog.lead(((e.ts - interval '1 microsecond') AT TIME ZONE 'UTC')::date) OVER (ORDER BY e.seq)
+                   IS DISTINCT FROM ((e.ts - interval '1 microsecond') AT TIME ZONE 'UTC')::date AS day_end
+              FROM ex7.backtest_equity e WHERE e.user_id = b.user_id AND e.backtest_id = b.id) x
+     WHERE x.seq = 1 OR x.day_end;
+    m := ex7.compute_metrics('[]', coalesce(v_curve, '[]'),
                              pg_catalog.jsonb_build_object('initial_capital', b.params -> 'initial_capital',
                                                            'risk_free_rate', b.params -> 'risk_free_rate'));
     RETURN pg_catalog.jsonb_build_object(
@@ -751,7 +762,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7._study_trial_metrics(uuid, uuid) IS
-'Returns a finished trial''s figures: net_pnl, gross_profit, gross_loss, max_drawdown (every bar close), final_equity, trades, wins, losses and bars from its backtest''s result; sharpe and sortino from ex7.compute_metrics of its equity curve; win_rate and profit_factor from the result''s counts and sums by compute_metrics'' formulas (docs/metrics.md).';
+'Returns a finished trial''s figures: net_pnl, gross_profit, gross_loss, max_drawdown (every bar close), final_equity, trades, wins, losses and bars from its backtest''s result; sharpe and sortino from ex7.compute_metrics of its equity curve (its first sample and each UTC day''s last, all the daily returns read); win_rate and profit_factor from the result''s counts and sums by compute_metrics'' formulas (docs/metrics.md).';
 
 /*
  * _study_objective: the objective of a trial's metrics. profit_factor without a losing trade is +Infinity
