@@ -13,7 +13,8 @@
 #             judged over the trials (created to the last trial recorded); the summary after them (the
 #             statistics over all trials, one worker) is printed with it, and timed alone.
 # Goals (the requirement): per-worker bars/s of the 1-worker study >= 0.9x the single backtest's; the 2-worker
-# study >= 1.7x the 1-worker one (this machine has 2 cores, shared).
+# study >= 1.7x the 1-worker one (this machine has 2 cores, shared). The machine's own ceiling is measured
+# beside it: two single backtests at once in two sessions against one.
 # Memory: each study worker's private memory (RssAnon of /proc/PID/status, sampled every 0.2 s while trials
 # remain, the largest; the summary, a matrix of trials x days, is the last trial's and timed apart) for 100 trials over a tenth of the bars, 100 trials over all of them, and 10 trials over all
 # of them: it must not grow with the bars or the trials (within 25%).
@@ -97,6 +98,12 @@ q -tA -c "SELECT ex7.backtest_strategy('$U', '$S', '{\"from\": \"2023-01-02T00:0
 single() { q -tA -F ' ' -c "SELECT r ->> 'bars', r ->> 'bars_per_second', r ->> 'trades'
     FROM (SELECT ex7.backtest_strategy('$U', '$S', '{\"from\": \"2023-01-01T00:00:00Z\", \"to\": \"$TO_ALL\", \"evaluation\": \"fast\", \"initial_capital\": \"1000000\"}', true) -> 'result' AS r) x"; }
 read -r bars single_bps trades <<<"$(single)"
+# the machine's own ceiling for two processes: the same backtest alone, then two at once in two sessions
+# (wall times as the client sees them); on shared cores this bounds what two workers can reach
+wall() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null; t1=$(date +%s%N); echo $(( (t1 - t0) / 1000000 )); }
+one_ms=$(wall single)
+two_ms=$(wall bash -c "$(declare -f q single); U=$U S=$S TO_ALL=$TO_ALL; single & single & wait")
+pair=$(awk -v a="$one_ms" -v b="$two_ms" 'BEGIN { printf "%.2f", 2 * a / b }')
 
 workers 1
 read -r id1 wall1 tr1 bars1 n1 rss1 seen1 <<<"$(study "$TO_ALL" "$SPACE100")"
@@ -132,6 +139,7 @@ echo "100-trial grid over $bars 1-minute bars (ten-node SMA crossover, evaluatio
 echo "  single backtest: $single_bps and $single_bps2 bars/s (before and after the 1-worker study; the better one counts)"
 echo "  1 worker:  $n1 trials, $bars1 bars in $wall1 ms (the trials $tr1 ms): $per_worker1 bars/s per worker over the whole study (${ratio1}x the single backtest); workers seen $seen1"
 echo "  2 workers: $n2 trials, $bars2 bars in $wall2 ms (the trials $tr2 ms): $per_worker2 bars/s per worker over the trials, ${speedup}x the 1-worker study's trials (${speedup_all}x over the whole study); workers seen $seen2"
+echo "  two single backtests at once in two sessions: ${pair}x the throughput of one ($two_ms ms for both, $one_ms ms for one): the machine's ceiling for 2 processes"
 echo "  the summary (deflated Sharpe, PBO over 100 trials' daily returns), run again alone: $summary_ms ms"
 echo "  worker private memory (largest sample): 100 trials x $((N / 10)) bars $rss_tenth kB, 100 trials x $bars bars $rss1 kB" \
 	"(2 workers: $rss2 kB), $n10 trials x $bars bars $rss_ten_trials kB"
