@@ -2,7 +2,7 @@
 -- forced with the per-user policy, every object documented with COMMENT ON, and the indexes that serve
 -- each keyset order actually used by the planner (checked with EXPLAIN on a realistic table).
 BEGIN;
-SELECT plan(66);
+SELECT plan(71);
 
 SELECT has_schema('ex7');
 SELECT tables_are('ex7', ARRAY['users', 'tiers', 'role_bindings', 'secrets', 'instruments', 'strategies',
@@ -24,6 +24,8 @@ SELECT tables_are('ex7', ARRAY['users', 'tiers', 'role_bindings', 'secrets', 'in
     'risk_protections', 'risk_locks', 'trading_states', 'trading_halts',
     -- single-use tickets of the signal stream (docs/stream.md)
     'stream_tickets',
+    -- parameter studies and their trials (docs/research.md)
+    'studies', 'study_trials',
     -- the run state of the jobs on a clock (docs/jobs.md)
     'jobs',
     -- the digests of the install's seed rows, which pg_dump leaves out (docs/operations.md, "Backup and restore")
@@ -59,6 +61,8 @@ SELECT ok(NOT has_function_privilege('ex7_user', 'ex7.set_validation_policy(json
           'the Judge''s policy is the operator''s');
 SELECT ok(NOT has_function_privilege('ex7_user', 'ex7._backtest_launch(uuid)', 'EXECUTE'),
           'background backtest workers are started by the front, not by bound roles');
+SELECT ok(NOT has_function_privilege('ex7_user', 'ex7._study_launch(uuid, integer)', 'EXECUTE'),
+          'study workers are started by the front, not by bound roles (their studies run inline)');
 -- the shared rate counters: unlogged (no WAL on the request path); a bound role reads only its own row
 -- (RLS, test/pgtap/rls.sql) and writes none
 SELECT is((SELECT relpersistence FROM pg_class WHERE oid = 'ex7.rate_counters'::regclass), 'u'::"char",
@@ -123,12 +127,14 @@ SELECT is(c.relrowsecurity AND c.relforcerowsecurity, true, 'RLS enabled and for
  WHERE c.relnamespace = 'ex7'::regnamespace
    AND c.relname IN ('users', 'role_bindings', 'strategies', 'strategy_versions', 'strategy_runtimes', 'signals',
                      'signal_events', 'signal_audit', 'signals_blocked', 'risk_limits',
-                     'paper_accounts', 'risk_protections', 'risk_locks', 'trading_states', 'stream_tickets')
+                     'paper_accounts', 'risk_protections', 'risk_locks', 'trading_states', 'stream_tickets',
+                     'studies', 'study_trials')
  ORDER BY c.relname;
 SELECT policies_are('ex7', t, ARRAY[t || '_own'], 'the per-user policy on ex7.' || t)
   FROM unnest(ARRAY['users', 'role_bindings', 'strategies', 'strategy_versions', 'strategy_runtimes', 'signals',
                     'signal_events', 'signal_audit', 'signals_blocked', 'risk_limits',
-                    'paper_accounts', 'risk_protections', 'risk_locks', 'trading_states', 'stream_tickets']) AS t
+                    'paper_accounts', 'risk_protections', 'risk_locks', 'trading_states', 'stream_tickets',
+                    'studies', 'study_trials']) AS t
  ORDER BY t;
 
 -- every table, and every function of the extension, has a COMMENT
