@@ -98,11 +98,15 @@ q -tA -c "SELECT ex7.backtest_strategy('$U', '$S', '{\"from\": \"2023-01-02T00:0
 single() { q -tA -F ' ' -c "SELECT r ->> 'bars', r ->> 'bars_per_second', r ->> 'trades'
     FROM (SELECT ex7.backtest_strategy('$U', '$S', '{\"from\": \"2023-01-01T00:00:00Z\", \"to\": \"$TO_ALL\", \"evaluation\": \"fast\", \"initial_capital\": \"1000000\"}', true) -> 'result' AS r) x"; }
 read -r bars single_bps trades <<<"$(single)"
-# the machine's own ceiling for two processes: the same backtest alone, then two at once in two sessions
-# (wall times as the client sees them); on shared cores this bounds what two workers can reach
+# the machine's own ceiling for two processes: the same run alone, then two at once in two sessions (wall
+# times); on shared cores this bounds what two workers can reach
 wall() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null; t1=$(date +%s%N); echo $(( (t1 - t0) / 1000000 )); }
-one_ms=$(wall single)
-two_ms=$(wall bash -c "$(declare -f q single); U=$U S=$S TO_ALL=$TO_ALL; single & single & wait")
+# the run alone (ex7._backtest_exec of a new row: what a worker runs per trial, without the answer's JSON)
+run() { q -tA -c "SELECT ex7._backtest_exec('$U', (ex7._backtest_create(s, s.current_version, '2023-01-01T00:00:00Z', '$TO_ALL',
+                    '{\"evaluation\": \"fast\", \"initial_capital\": \"1000000\"}', 'user')).id) IS NULL
+                    FROM ex7.strategies s WHERE s.user_id = '$U' AND s.id = '$S'"; }
+one_ms=$(wall run)
+two_ms=$(wall bash -c "$(declare -f q run); U=$U S=$S TO_ALL=$TO_ALL; run & run & wait")
 pair=$(awk -v a="$one_ms" -v b="$two_ms" 'BEGIN { printf "%.2f", 2 * a / b }')
 
 workers 1
@@ -139,7 +143,7 @@ echo "100-trial grid over $bars 1-minute bars (ten-node SMA crossover, evaluatio
 echo "  single backtest: $single_bps and $single_bps2 bars/s (before and after the 1-worker study; the better one counts)"
 echo "  1 worker:  $n1 trials, $bars1 bars in $wall1 ms (the trials $tr1 ms): $per_worker1 bars/s per worker over the whole study (${ratio1}x the single backtest); workers seen $seen1"
 echo "  2 workers: $n2 trials, $bars2 bars in $wall2 ms (the trials $tr2 ms): $per_worker2 bars/s per worker over the trials, ${speedup}x the 1-worker study's trials (${speedup_all}x over the whole study); workers seen $seen2"
-echo "  two single backtests at once in two sessions: ${pair}x the throughput of one ($two_ms ms for both, $one_ms ms for one): the machine's ceiling for 2 processes"
+echo "  two runs of the single backtest at once in two sessions: ${pair}x the throughput of one ($two_ms ms for both, $one_ms ms for one): the machine's ceiling for 2 processes"
 echo "  the summary (deflated Sharpe, PBO over 100 trials' daily returns), run again alone: $summary_ms ms"
 echo "  worker private memory (largest sample): 100 trials x $((N / 10)) bars $rss_tenth kB, 100 trials x $bars bars $rss1 kB" \
 	"(2 workers: $rss2 kB), $n10 trials x $bars bars $rss_ten_trials kB"
