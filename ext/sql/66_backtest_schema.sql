@@ -162,9 +162,14 @@ CREATE TABLE ex7.validation_policy (
     min_profit_factor   numeric CHECK (min_profit_factor >= 0),
     min_net_pnl         numeric,
     min_win_rate        numeric CHECK (min_win_rate BETWEEN 0 AND 1),
-    updated_at          timestamptz NOT NULL DEFAULT pg_catalog.now()
+    updated_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- new in 0.3.0 (docs/research.md), after updated_at as the upgrade's ALTER TABLE puts them
+    min_deflated_sharpe numeric CHECK (min_deflated_sharpe BETWEEN 0 AND 1),
+    min_walk_forward_efficiency numeric
 );
 COMMENT ON TABLE ex7.validation_policy IS 'The Judge''s criteria for promoting a strategy to live (one row, the operator''s): a backtest of the current version over the window_days before the newest stored bar must meet every criterion that is not NULL.';
+COMMENT ON COLUMN ex7.validation_policy.min_deflated_sharpe IS 'The deflated Sharpe ratio (a probability, 0..1) the validation backtest''s daily returns must reach, deflated by the trials of the study the version came from (docs/research.md).';
+COMMENT ON COLUMN ex7.validation_policy.min_walk_forward_efficiency IS 'The walk-forward efficiency the strategy''s newest finished walk-forward study must reach (docs/research.md).';
 -- a fixed updated_at, like every seed row (ext/sql/01_backup_schema.sql)
 INSERT INTO ex7.validation_policy (id, updated_at) VALUES (true, '2026-01-01 00:00:00+00');
 -- seeded: dumped only where changed since the install (ext/sql/01_backup_schema.sql, 98_seed_schema.sql)

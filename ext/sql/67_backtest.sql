@@ -522,10 +522,11 @@ AS $$
     SELECT pg_catalog.jsonb_build_object(
         'window_days', p.window_days, 'min_trades', p.min_trades, 'max_drawdown', p.max_drawdown::text,
         'min_profit_factor', p.min_profit_factor, 'min_net_pnl', p.min_net_pnl::text,
-        'min_win_rate', p.min_win_rate);
+        'min_win_rate', p.min_win_rate, 'min_deflated_sharpe', p.min_deflated_sharpe,
+        'min_walk_forward_efficiency', p.min_walk_forward_efficiency);
 $$;
 COMMENT ON FUNCTION ex7._validation_policy_json(ex7.validation_policy) IS
-'Returns the policy as {window_days, min_trades, max_drawdown, min_profit_factor, min_net_pnl, min_win_rate}: money as decimal strings, ratios as numbers, null for a criterion not checked.';
+'Returns the policy as {window_days, min_trades, max_drawdown, min_profit_factor, min_net_pnl, min_win_rate, min_deflated_sharpe, min_walk_forward_efficiency}: money as decimal strings, ratios as numbers, null for a criterion not checked.';
 
 CREATE OR REPLACE FUNCTION ex7.get_validation_policy()
 RETURNS jsonb
@@ -534,7 +535,7 @@ AS $$
     SELECT ex7._validation_policy_json(ex7._validation_policy());
 $$;
 COMMENT ON FUNCTION ex7.get_validation_policy() IS
-'Returns the Judge''s policy {window_days, min_trades, max_drawdown, min_profit_factor, min_net_pnl, min_win_rate} (null: not checked). The same for every user.';
+'Returns the Judge''s policy {window_days, min_trades, max_drawdown, min_profit_factor, min_net_pnl, min_win_rate, min_deflated_sharpe, min_walk_forward_efficiency} (null: not checked). The same for every user.';
 
 /*
  * set_validation_policy: the operator's. Every key of p_policy that is present replaces that setting (null
@@ -552,7 +553,8 @@ BEGIN
         PERFORM ex7._invalid('["body"]', 'value is not a valid dict', 'type_error.dict');
     END IF;
     PERFORM ex7._refuse_extra(p_policy, ARRAY['window_days', 'min_trades', 'max_drawdown', 'min_profit_factor',
-                                               'min_net_pnl', 'min_win_rate']);
+                                               'min_net_pnl', 'min_win_rate', 'min_deflated_sharpe',
+                                               'min_walk_forward_efficiency']);
     FOR v_key IN SELECT k FROM pg_catalog.jsonb_object_keys(p_policy) AS k ORDER BY k LOOP
         IF v_key <> 'window_days' AND pg_catalog.jsonb_typeof(p_policy -> v_key) NOT IN ('number', 'string', 'null')
            OR v_key = 'window_days' AND pg_catalog.jsonb_typeof(p_policy -> v_key) <> 'number' THEN
@@ -567,14 +569,23 @@ BEGIN
         IF p_policy ? 'min_profit_factor' THEN p.min_profit_factor := (p_policy ->> 'min_profit_factor')::numeric; END IF;
         IF p_policy ? 'min_net_pnl' THEN p.min_net_pnl := (p_policy ->> 'min_net_pnl')::numeric; END IF;
         IF p_policy ? 'min_win_rate' THEN p.min_win_rate := (p_policy ->> 'min_win_rate')::numeric; END IF;
+        IF p_policy ? 'min_deflated_sharpe' THEN
+            p.min_deflated_sharpe := (p_policy ->> 'min_deflated_sharpe')::numeric;
+        END IF;
+        IF p_policy ? 'min_walk_forward_efficiency' THEN
+            p.min_walk_forward_efficiency := (p_policy ->> 'min_walk_forward_efficiency')::numeric;
+        END IF;
         INSERT INTO ex7.validation_policy AS x (id, window_days, min_trades, max_drawdown, min_profit_factor,
-                                                min_net_pnl, min_win_rate, updated_at)
+                                                min_net_pnl, min_win_rate, updated_at, min_deflated_sharpe,
+                                                min_walk_forward_efficiency)
         VALUES (true, p.window_days, p.min_trades, p.max_drawdown, p.min_profit_factor, p.min_net_pnl,
-                p.min_win_rate, pg_catalog.now())
+                p.min_win_rate, pg_catalog.now(), p.min_deflated_sharpe, p.min_walk_forward_efficiency)
         ON CONFLICT (id) DO UPDATE
            SET window_days = excluded.window_days, min_trades = excluded.min_trades,
                max_drawdown = excluded.max_drawdown, min_profit_factor = excluded.min_profit_factor,
                min_net_pnl = excluded.min_net_pnl, min_win_rate = excluded.min_win_rate,
+               min_deflated_sharpe = excluded.min_deflated_sharpe,
+               min_walk_forward_efficiency = excluded.min_walk_forward_efficiency,
                updated_at = excluded.updated_at;
     EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range OR check_violation THEN
         PERFORM ex7._invalid('["body"]', 'invalid policy: ' || SQLERRM, 'value_error');
@@ -583,7 +594,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7.set_validation_policy(jsonb) IS
-'Returns the Judge''s policy after setting the keys of p_policy (window_days 1..3660, min_trades >= 0, max_drawdown >= 0, min_profit_factor >= 0, min_net_pnl, min_win_rate 0..1; null switches a criterion off). The operator''s: not granted to user roles. X7422 for an unknown key or a bad value.';
+'Returns the Judge''s policy after setting the keys of p_policy (window_days 1..3660, min_trades >= 0, max_drawdown >= 0, min_profit_factor >= 0, min_net_pnl, min_win_rate 0..1, min_deflated_sharpe 0..1, min_walk_forward_efficiency; null switches a criterion off). The operator''s: not granted to user roles. X7422 for an unknown key or a bad value.';
 
 /* _validation_json: a stored verdict */
 -- PL/pgSQL: it reads the verdict's backtest with the row's values (see the JSON readers above)
@@ -609,11 +620,67 @@ COMMENT ON FUNCTION ex7._validation_json(ex7.strategy_validations) IS
 'Returns a verdict of the Judge: {id, strategy_id, strategy_version, backtest_id, passed, trigger, window: {from, to, bars}, criteria, observed, failed: [{criterion, observed, required}], validated_at, compliance}.';
 
 /*
+ * _judge_research: what the Judge observes beyond the backtest's summary (docs/research.md). The deflated
+ * Sharpe ratio (Bailey and Lopez de Prado, 2014) of the validation backtest's daily returns
+ * (ex7._study_daily_returns: UTC weekdays of the window), deflated by the trials of the study whose
+ * parameters made the current version (its newest apply): the parameters were picked as the best of that
+ * many, so the Sharpe they show must clear the best of that many tries of luck. A version that did not come
+ * from a study counts as one trial, which leaves the probabilistic Sharpe ratio against 0. And the
+ * walk-forward efficiency of the strategy's newest finished walk-forward study (any version: it judges the
+ * way the parameters are chosen, not one set of them).
+ */
+CREATE OR REPLACE FUNCTION ex7._judge_research(s ex7.strategies, p_backtest uuid)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    m record;
+    v_trials integer := 1;
+    v_var float8 := 0;
+    v_study uuid;
+    v_dsr float8;
+    w record;
+BEGIN
+    SELECT y.id, (y.result #>> '{deflated_sharpe,trials}')::integer AS trials,
+           (y.result #>> '{deflated_sharpe,trials_sharpe_variance}')::float8 AS var
+      INTO w
+      FROM ex7.studies y
+     WHERE y.user_id = s.user_id AND y.strategy_id = s.id AND y.applied_version = s.current_version
+     ORDER BY y.finished_at DESC NULLS LAST, y.id
+     LIMIT 1;
+    IF FOUND THEN
+        v_study := w.id;
+        v_trials := greatest(coalesce(w.trials, 1), 1);
+        v_var := coalesce(w.var, 0);
+    END IF;
+    SELECT (ex7.return_moments(ex7._study_daily_returns(s.user_id, p_backtest))).* INTO m;
+    IF m.observations >= 2 AND m.sd > 0 THEN
+        v_dsr := ex7.deflated_sharpe(m.sharpe, m.observations, m.skewness, m.kurtosis, v_trials, v_var);
+    END IF;
+    SELECT y.id, (y.result ->> 'efficiency')::numeric AS efficiency
+      INTO w
+      FROM ex7.studies y
+     WHERE y.user_id = s.user_id AND y.strategy_id = s.id AND y.kind = 'walk_forward' AND y.status = 'done'
+     ORDER BY y.finished_at DESC, y.id
+     LIMIT 1;
+    RETURN pg_catalog.jsonb_build_object(
+        'deflated_sharpe', pg_catalog.round(v_dsr::numeric, 4),
+        'sharpe_per_day', pg_catalog.round(m.sharpe::numeric, 4),
+        'days', m.observations,
+        'trials', v_trials, 'trials_study_id', v_study,
+        'walk_forward_efficiency', w.efficiency, 'walk_forward_study_id', w.id);
+END
+$$;
+COMMENT ON FUNCTION ex7._judge_research(ex7.strategies, uuid) IS
+'Returns {deflated_sharpe (4 decimals; null with fewer than 2 daily returns or none varying), sharpe_per_day, days, trials, trials_study_id (the study whose apply made the current version, or null: 1 trial), walk_forward_efficiency, walk_forward_study_id (the strategy''s newest finished walk-forward study, or null)} for strategy s and its validation backtest p_backtest (docs/research.md).';
+
+/*
  * _judge: validates strategy s's current version: a backtest (purpose validation, fast evaluation, run inline) over the
  * policy's window_days before the newest stored bar of its series (before now() when there is none), then
  * every criterion that is set. Observed values come from the backtest's summary: trades, max_drawdown
  * (peak to trough of the equity curve, money), profit_factor (gross profit / gross loss of net P&L; no
- * losing trade: null, which meets any minimum when something was won), net_pnl, win_rate (wins / trades).
+ * losing trade: null, which meets any minimum when something was won), net_pnl, win_rate (wins / trades);
+ * the deflated Sharpe ratio and the walk-forward efficiency from ex7._judge_research.
  * Stores and returns the verdict.
  */
 CREATE OR REPLACE FUNCTION ex7._judge(s ex7.strategies, p_trigger text)
@@ -633,6 +700,7 @@ DECLARE
     v_pf numeric;
     v_wr numeric;
     v_failed jsonb := '[]';
+    v_research jsonb;
     v ex7.strategy_validations;
 BEGIN
     SELECT max(x.ts) INTO v_to FROM ex7.bars x WHERE x.instrument = s.instrument AND x.timeframe = s.timeframe;
@@ -650,6 +718,7 @@ BEGIN
     v_net := (r ->> 'net_pnl')::numeric;
     v_pf := CASE WHEN v_gl > 0 THEN pg_catalog.round(v_gp / v_gl, 4) END;
     v_wr := CASE WHEN v_trades > 0 THEN pg_catalog.round((r ->> 'wins')::numeric / v_trades, 4) END;
+    v_research := ex7._judge_research(s, b.id);
 
     IF p.min_trades IS NOT NULL AND v_trades < p.min_trades THEN
         v_failed := v_failed || pg_catalog.jsonb_build_object('criterion', 'min_trades', 'observed', v_trades,
@@ -672,20 +741,33 @@ BEGIN
         v_failed := v_failed || pg_catalog.jsonb_build_object('criterion', 'min_win_rate', 'observed', v_wr,
                                                               'required', p.min_win_rate);
     END IF;
+    IF p.min_deflated_sharpe IS NOT NULL
+       AND coalesce((v_research ->> 'deflated_sharpe')::numeric < p.min_deflated_sharpe, true) THEN
+        v_failed := v_failed || pg_catalog.jsonb_build_object('criterion', 'min_deflated_sharpe',
+                                                              'observed', v_research -> 'deflated_sharpe',
+                                                              'required', p.min_deflated_sharpe);
+    END IF;
+    IF p.min_walk_forward_efficiency IS NOT NULL
+       AND coalesce((v_research ->> 'walk_forward_efficiency')::numeric < p.min_walk_forward_efficiency, true) THEN
+        v_failed := v_failed || pg_catalog.jsonb_build_object('criterion', 'min_walk_forward_efficiency',
+                                                              'observed', v_research -> 'walk_forward_efficiency',
+                                                              'required', p.min_walk_forward_efficiency);
+    END IF;
 
     INSERT INTO ex7.strategy_validations (user_id, strategy_id, strategy_version, backtest_id, passed, criteria,
                                           observed, failed, trigger)
     VALUES (s.user_id, s.id, s.current_version, b.id, pg_catalog.jsonb_array_length(v_failed) = 0,
             ex7._validation_policy_json(p),
             pg_catalog.jsonb_build_object('trades', v_trades, 'max_drawdown', v_dd::text, 'profit_factor', v_pf,
-                                          'net_pnl', v_net::text, 'win_rate', v_wr, 'bars', (r ->> 'bars')::bigint),
+                                          'net_pnl', v_net::text, 'win_rate', v_wr, 'bars', (r ->> 'bars')::bigint)
+            || v_research,
             v_failed, p_trigger)
     RETURNING * INTO v;
     RETURN ex7._validation_json(v);
 END
 $$;
 COMMENT ON FUNCTION ex7._judge(ex7.strategies, text) IS
-'Returns the verdict of the Judge on strategy s''s current version (stored in ex7.strategy_validations): a backtest over the policy''s window before the newest stored bar of its series, its observed trades, max_drawdown, profit_factor, net_pnl and win_rate, and every criterion of ex7.validation_policy it fails as {criterion, observed, required}.';
+'Returns the verdict of the Judge on strategy s''s current version (stored in ex7.strategy_validations): a backtest over the policy''s window before the newest stored bar of its series, its observed trades, max_drawdown, profit_factor, net_pnl and win_rate, the research observations of ex7._judge_research (deflated_sharpe, walk_forward_efficiency ...), and every criterion of ex7.validation_policy it fails as {criterion, observed, required}.';
 
 /* _judge_promotion: the hook of ex7._transition for ready -> live: the verdict, or X7409 validation_failed */
 CREATE OR REPLACE FUNCTION ex7._judge_promotion(s ex7.strategies)

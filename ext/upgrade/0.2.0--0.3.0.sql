@@ -172,3 +172,21 @@ DROP FUNCTION ex7._close_at(ex7.signals, numeric, text, text);
 -- Parameter studies and walk-forward (docs/research.md): studies, their trials, a trial's graph on its backtest,
 -- the tier caps of studies, the study_progress event
 -- include ext/sql/88_studies_schema.sql
+
+-- The Judge's research criteria (docs/backtests.md, "The policy"). The policy row, when still exactly as the
+-- install seeded it, stays seed: its new digest is recorded (ext/sql/01_backup_schema.sql).
+DO $$
+DECLARE
+    v_pristine boolean;
+BEGIN
+    SELECT bool_or(ex7._seed_row('validation_policy', p)) INTO v_pristine FROM ex7.validation_policy p;
+    ALTER TABLE ex7.validation_policy
+        ADD COLUMN min_deflated_sharpe numeric CHECK (min_deflated_sharpe BETWEEN 0 AND 1),
+        ADD COLUMN min_walk_forward_efficiency numeric;
+    IF v_pristine THEN
+        PERFORM ex7._seed_mark('ex7.validation_policy');
+    END IF;
+END
+$$;
+COMMENT ON COLUMN ex7.validation_policy.min_deflated_sharpe IS 'The deflated Sharpe ratio (a probability, 0..1) the validation backtest''s daily returns must reach, deflated by the trials of the study the version came from (docs/research.md).';
+COMMENT ON COLUMN ex7.validation_policy.min_walk_forward_efficiency IS 'The walk-forward efficiency the strategy''s newest finished walk-forward study must reach (docs/research.md).';
