@@ -128,6 +128,69 @@ SELECT ex7_test.err(format('SELECT ex7.validate_strategy(%L, %L)', :'u4', :'s'))
        ex7_test.err(format('SELECT ex7.get_validation(%L, %L)', :'u4', :'s')) AS other_get,
        ex7_test.err(format('SELECT ex7.get_validation(%L, %L)', :'u3', gen_random_uuid())) AS missing;
 
+-- 8. RESEARCH CRITERIA (docs/research.md, "The Judge"): every verdict observes the deflated Sharpe ratio of the
+-- validation backtest's daily returns, deflated by the trials of the study whose apply made the current version,
+-- and the efficiency of the strategy's newest finished walk-forward study
+SELECT (ex7.create_strategy(:'u3', jsonb_build_object('name', 'Researched', 'instrument', 'NQ', 'timeframe', '15m',
+                                                       'graph', pg_temp.graph(1))) ->> 'id') AS r \gset
+-- version 1 came from no study: one trial, so the probabilistic Sharpe ratio against 0
+SELECT ex7.validate_strategy(:'u3', :'r') AS v1 \gset
+SELECT (:'v1'::jsonb #>> '{observed,trials}')::int AS trials, :'v1'::jsonb #> '{observed,trials_study_id}' AS study,
+       (:'v1'::jsonb #>> '{observed,deflated_sharpe}')::numeric
+         = round(ex7.deflated_sharpe(m.sharpe, m.observations, m.skewness, m.kurtosis, 1, 0)::numeric, 4) AS dsr_is_psr,
+       (:'v1'::jsonb #>> '{observed,days}')::int = m.observations AS days_are_the_returns
+  FROM ex7.return_moments(ex7._study_daily_returns(:'u3', (:'v1'::jsonb ->> 'backtest_id')::uuid)) m;
+-- a 6-trial grid over the last week, run inline, its best applied as version 2
+SELECT ex7.create_study(:'u3', :'r', '{"from": "2026-03-02T00:00:00Z", "to": "2026-03-07T00:00:00Z", "evaluation": "fast",
+    "objective": {"metric": "net_pnl"},
+    "space": {"parameters": {"f.period": {"values": [2, 3, 4]}, "s.period": {"values": [8, 10]}}}}', true) AS st \gset
+SELECT :'st'::jsonb ->> 'status' AS status, :'st'::jsonb #>> '{result,deflated_sharpe,trials}' AS study_trials;
+SELECT ex7.apply_study(:'u3', (:'st'::jsonb ->> 'id')::uuid) ->> 'version' AS applied_version;
+SELECT ex7.validate_strategy(:'u3', :'r') AS v2 \gset
+-- the verdict on version 2 deflates by the study's 6 trials and the variance of their Sharpe ratios: lower than
+-- the same returns judged as one trial
+SELECT (:'v2'::jsonb ->> 'strategy_version')::int AS judged_version, (:'v2'::jsonb #>> '{observed,trials}')::int AS trials,
+       :'v2'::jsonb #>> '{observed,trials_study_id}' = :'st'::jsonb ->> 'id' AS from_the_study,
+       (:'v2'::jsonb #>> '{observed,deflated_sharpe}')::numeric
+         = round(ex7.deflated_sharpe(m.sharpe, m.observations, m.skewness, m.kurtosis, 6,
+                                     (:'st'::jsonb #>> '{result,deflated_sharpe,trials_sharpe_variance}')::float8)::numeric, 4)
+         AS dsr_recomputed,
+       (:'v2'::jsonb #>> '{observed,deflated_sharpe}')::numeric
+         < round(ex7.deflated_sharpe(m.sharpe, m.observations, m.skewness, m.kurtosis, 1, 0)::numeric, 4) AS deflated
+  FROM ex7.return_moments(ex7._study_daily_returns(:'u3', (:'v2'::jsonb ->> 'backtest_id')::uuid)) m;
+-- the minimum: above the observed value refuses, at or below it passes; no value (no bars) refuses
+SELECT ex7.set_validation_policy(jsonb_build_object('min_deflated_sharpe', (:'v2'::jsonb #>> '{observed,deflated_sharpe}')::numeric + 0.0001))
+       -> 'min_deflated_sharpe' IS NOT NULL AS set;
+SELECT v -> 'passed' AS passed, v -> 'failed' -> 0 ->> 'criterion' AS criterion,
+       v -> 'failed' -> 0 -> 'observed' = :'v2'::jsonb #> '{observed,deflated_sharpe}' AS observed_as_before
+  FROM ex7.validate_strategy(:'u3', :'r') v;
+SELECT ex7.set_validation_policy(jsonb_build_object('min_deflated_sharpe', (:'v2'::jsonb #>> '{observed,deflated_sharpe}')::numeric))
+       -> 'min_deflated_sharpe' IS NOT NULL AS set;
+SELECT ex7.validate_strategy(:'u3', :'r') -> 'passed' AS passed_at_the_minimum;
+SELECT v -> 'passed' AS passed, v -> 'failed' AS failed FROM ex7.validate_strategy(:'u3', :'d') v;
+SELECT ex7.set_validation_policy('{"min_deflated_sharpe": null}') -> 'min_deflated_sharpe' AS off;
+-- walk-forward: none finished yet, so a minimum efficiency refuses with nothing observed
+SELECT ex7.set_validation_policy('{"min_walk_forward_efficiency": -1000}') -> 'min_walk_forward_efficiency' AS min_wfe;
+SELECT v -> 'passed' AS passed, v -> 'failed' AS failed FROM ex7.validate_strategy(:'u3', :'r') v;
+-- a rolling walk-forward over the week (2 days in sample, 1 out), run inline: its efficiency is the one observed
+SELECT ex7.create_study(:'u3', :'r', '{"from": "2026-03-02T00:00:00Z", "to": "2026-03-07T00:00:00Z", "evaluation": "fast",
+    "objective": {"metric": "net_pnl"},
+    "space": {"parameters": {"f.period": {"values": [2, 4]}, "s.period": {"values": [8, 10]}}},
+    "walk_forward": {"mode": "rolling", "in_sample_days": 2, "out_of_sample_days": 1}}', true) AS wf \gset
+SELECT :'wf'::jsonb ->> 'status' AS status, :'wf'::jsonb #>> '{result,efficiency}' AS efficiency;
+SELECT v #> '{observed,walk_forward_efficiency}' AS observed_efficiency,
+       v #>> '{observed,walk_forward_study_id}' = :'wf'::jsonb ->> 'id' AS from_the_study,
+       v -> 'passed' AS passed, v -> 'failed' AS failed
+  FROM ex7.validate_strategy(:'u3', :'r') v;
+SELECT ex7.set_validation_policy(jsonb_build_object('min_walk_forward_efficiency', (:'wf'::jsonb #>> '{result,efficiency}')::numeric + 1))
+       -> 'min_walk_forward_efficiency' IS NOT NULL AS set;
+SELECT v -> 'passed' AS passed, v -> 'failed' -> 0 ->> 'criterion' AS criterion FROM ex7.validate_strategy(:'u3', :'r') v;
+-- bad values change nothing
+SELECT p AS policy, ex7_test.err(format('SELECT ex7.set_validation_policy(%L)', p)) AS error
+  FROM unnest(ARRAY['{"min_deflated_sharpe": 1.5}', '{"min_deflated_sharpe": -0.1}', '{"min_deflated_sharpe": "high"}',
+                    '{"min_walk_forward_efficiency": true}']) p;
+SELECT ex7.get_validation_policy() -> 'min_deflated_sharpe' AS dsr_unchanged;
+
 -- every criterion off again: the default policy for the other files
 SELECT ex7.set_validation_policy('{"window_days": 90, "min_trades": null, "max_drawdown": null, "min_profit_factor": null,
-    "min_net_pnl": null, "min_win_rate": null}') AS reset;
+    "min_net_pnl": null, "min_win_rate": null, "min_deflated_sharpe": null, "min_walk_forward_efficiency": null}') AS reset;
