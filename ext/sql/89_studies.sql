@@ -737,14 +737,19 @@ DECLARE
 BEGIN
     -- the curve reduced to what the daily returns read (docs/metrics.md): its first sample and the last one
     -- of each UTC day (a day ends at the next midnight inclusive); a million bars' 40,000 points become
-    -- some 700, so the metrics cost little and their memory does not grow with the trades
-    SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('ts', x.ts, 'equity', x.equity::text) ORDER BY x.seq)
+    -- some 700, so the metrics cost little. The days' last samples come from a grouping by day (the curve is
+    -- in time order, so a day's last sample has its largest seq), not from a window over the whole curve:
+    -- the grouping keeps one row a day in memory, a window's sort every sample of the run
+    WITH last AS (
+        SELECT pg_catalog.max(e.seq) AS seq
+          FROM ex7.backtest_equity e WHERE e.user_id = b.user_id AND e.backtest_id = b.id
+         GROUP BY ((e.ts - interval '1 microsecond') AT TIME ZONE 'UTC')::date
+        UNION
+        SELECT 1)
+    SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('ts', e.ts, 'equity', e.equity::text) ORDER BY e.seq)
       INTO v_curve
-      FROM (SELECT e.ts, e.equity, e.seq,
-                   pg_catalog.lead(((e.ts - interval '1 microsecond') AT TIME ZONE 'UTC')::date) OVER (ORDER BY e.seq)
-                   IS DISTINCT FROM ((e.ts - interval '1 microsecond') AT TIME ZONE 'UTC')::date AS day_end
-              FROM ex7.backtest_equity e WHERE e.user_id = b.user_id AND e.backtest_id = b.id) x
-     WHERE x.seq = 1 OR x.day_end;
+      FROM ex7.backtest_equity e
+     WHERE e.user_id = b.user_id AND e.backtest_id = b.id AND e.seq IN (SELECT l.seq FROM last l);
     m := ex7.compute_metrics('[]', coalesce(v_curve, '[]'),
                              pg_catalog.jsonb_build_object('initial_capital', b.params -> 'initial_capital',
                                                            'risk_free_rate', b.params -> 'risk_free_rate'));
@@ -1119,11 +1124,15 @@ DECLARE
 BEGIN
     -- one pass over the curve: each UTC day's last sample; every day from the range's first to the last
     -- sample's, carried forward over days without one; then the weekdays' returns
-    WITH pts AS (
-        SELECT DISTINCT ON (d) d, e.equity
-          FROM (SELECT (e.ts AT TIME ZONE 'UTC')::date AS d, e.equity, e.seq
-                  FROM ex7.backtest_equity e WHERE e.user_id = p_user AND e.backtest_id = p_backtest) e
-         ORDER BY d, e.seq DESC),
+    -- (a grouping by day, not a sort of the whole curve: see ex7._study_trial_metrics)
+    WITH last AS (
+        SELECT (e.ts AT TIME ZONE 'UTC')::date AS d, pg_catalog.max(e.seq) AS seq
+          FROM ex7.backtest_equity e WHERE e.user_id = p_user AND e.backtest_id = p_backtest
+         GROUP BY 1),
+    pts AS (
+        SELECT l.d, e.equity
+          FROM last l JOIN ex7.backtest_equity e ON e.seq = l.seq
+         WHERE e.user_id = p_user AND e.backtest_id = p_backtest),
     days AS (
         SELECT g::date AS d, p.equity,
                count(p.equity) OVER (ORDER BY g) AS grp
