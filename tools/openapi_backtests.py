@@ -27,7 +27,9 @@ _verdict_failed = {'type': 'array', 'items': _obj(criterion={'type': 'string'},
                                                   observed={'type': ['string', 'number', 'integer', 'null']},
                                                   required={'type': ['string', 'number', 'integer']})}
 _policy = _obj(window_days=_int, min_trades={'type': ['integer', 'null']}, max_drawdown=_ndec,
-               min_profit_factor={'type': ['number', 'null']}, min_net_pnl=_ndec, min_win_rate={'type': ['number', 'null']})
+               min_profit_factor={'type': ['number', 'null']}, min_net_pnl=_ndec, min_win_rate={'type': ['number', 'null']},
+               min_deflated_sharpe={'type': ['number', 'null'], 'description': '0..1 (docs/research.md, "The Judge")'},
+               min_walk_forward_efficiency={'type': ['number', 'null']})
 SCHEMAS = {
     'BacktestRequest': {
         'type': 'object', 'required': ['from', 'to'], 'additionalProperties': False,
@@ -78,7 +80,11 @@ SCHEMAS = {
         id=_uuid, strategy_id=_uuid, strategy_version=_int, backtest_id=_uuid, passed={'type': 'boolean'},
         trigger={'enum': ['promotion', 'request']}, window=_obj(**{'from': _ts}, to=_ts, bars=_int), criteria=_policy,
         observed=_obj(bars=_int, trades=_int, net_pnl=_dec, max_drawdown=_dec, profit_factor={'type': ['number', 'null']},
-                      win_rate={'type': ['number', 'null']}),
+                      win_rate={'type': ['number', 'null']}, days=_int, sharpe_per_day={'type': ['number', 'null']},
+                      deflated_sharpe={'type': ['number', 'null']}, trials=_int,
+                      trials_study_id={'type': ['string', 'null'], 'format': 'uuid'},
+                      walk_forward_efficiency={'type': ['number', 'null']},
+                      walk_forward_study_id={'type': ['string', 'null'], 'format': 'uuid'}),
         failed=_verdict_failed, validated_at=_ts, compliance=_statement),
     'ValidationState': _obj(strategy_id=_uuid, current_version=_int, policy=_policy,
                             latest={'oneOf': [_ref('Validation'), {'type': 'null'}]}, compliance=_statement),
