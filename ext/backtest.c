@@ -547,7 +547,26 @@ sample(BtState *st, TimestampTz ts, Numeric equity)
 	Datum		vals[2];
 
 	if (st->sampled && st->last_sample_ts == ts)
-		return;
+	{
+		BtRows	   *r = &st->equity;
+
+		/*
+		 * A second figure for the same instant is the later one: the end of the range closing at the last
+		 * bar what that bar's own sample marked gross, so the curve ends at the final equity, net of the
+		 * exit's costs. The point is still pending (a flush comes only after a whole chunk of bars): its
+		 * equity is replaced; were it stored already, the later figure is a point of its own.
+		 */
+		if (r->n > 0)
+		{
+			MemoryContext old = MemoryContextSwitchTo(st->rows_cxt);
+
+			r->vals[1][r->n - 1] = datumCopy(NumericGetDatum(equity), r->typbyval[1], r->typlen[1]);
+			MemoryContextSwitchTo(old);
+			mark_point(st, equity);
+			nset(st, &st->last_equity, equity);
+			return;
+		}
+	}
 	st->sampled = true;
 	st->last_sample_ts = ts;
 	vals[0] = TimestampTzGetDatum(ts);
