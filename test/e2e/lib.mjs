@@ -183,14 +183,14 @@ export const GRAPH = {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// until: resolves to fn()'s first truthy value, polling every 50 ms; fails the test after ms (what names
+// until: resolves to fn()'s first truthy value, polling every `every` ms (50); fails the test after ms (what names
 // the awaited condition in the failure)
-export async function until(fn, ms = 10000, what = 'condition') {
+export async function until(fn, ms = 10000, what = 'condition', every = 50) {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
+    await sleep(every);
   }
 }

@@ -29,7 +29,7 @@ const SPACE = { parameters: { 'fast.period': { min: 2, max: 5, step: 1 }, 'slow.
 before(async () => {
   ensureDb();
   psql(`SELECT ex7.ensure_user('${A}'); SELECT ex7.ensure_user('${B}');
-        UPDATE ex7.users SET tier = 'operator' WHERE id IN ('${A}', '${B}')`);
+        UPDATE ex7.users SET tier = 'strategist' WHERE id IN ('${A}', '${B}')`);  // polling needs more than 30 requests a minute
   acceptCompliance(A);
   // MGC 30m (tick 0.10): a scripted walk over the Globex week, no bar in the daily break
   psql(`INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
@@ -90,7 +90,7 @@ test('a grid study over HTTP: 201 queued, background workers run it to done, pro
     assert.ok(g.body.progress.percent >= last, 'progress only grows');
     last = g.body.progress.percent;
     return g.body.status === 'done' ? g.body : null;
-  }, 60000, 'the study done');
+  }, 60000, 'the study done', 250);
   assert.equal(done.progress.trials_done, 8);
   assert.equal(done.progress.percent, 100);
   assert.ok(done.best && done.best.status === 'done', 'the best trial');
@@ -178,7 +178,7 @@ test('a walk-forward study over HTTP: windows, stitched curve, efficiency, and i
     walk_forward: { mode: 'rolling', in_sample_days: 2, out_of_sample_days: 1 } } });
   assert.equal(r.status, 201, r.text);
   const id = r.body.id;
-  await until(async () => (await api(srv, 'GET', `/api/studies/${id}`, { tok: tokA })).body.status === 'done', 60000, 'walk-forward done');
+  await until(async () => (await api(srv, 'GET', `/api/studies/${id}`, { tok: tokA })).body.status === 'done', 60000, 'walk-forward done', 250);
   r = await api(srv, 'GET', `/api/studies/${id}/walk-forward`, { tok: tokA });
   assert.equal(r.status, 200, r.text);
   assert.equal(r.body.windows.length, 2);
