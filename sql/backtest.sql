@@ -383,7 +383,7 @@ SELECT (SELECT count(*) FROM ex7.backtest_trades WHERE backtest_id = :'b5id') AS
        (SELECT count(*) FROM ex7.backtest_equity WHERE backtest_id = :'b5id') AS points_left;
 
 -- every curve ends at its run's final equity, net of the costs of the exits that closed the range
-SELECT count(*) AS done_backtests,
-       count(*) FILTER (WHERE (SELECT e.equity FROM ex7.backtest_equity e WHERE e.user_id = b.user_id AND e.backtest_id = b.id
-                                ORDER BY e.seq DESC LIMIT 1) = (b.result ->> 'final_equity')::numeric) AS curve_ends_at_final_equity
+SELECT count(*) > 0 AS some_done,
+       bool_and((SELECT e.equity FROM ex7.backtest_equity e WHERE e.user_id = b.user_id AND e.backtest_id = b.id
+                                ORDER BY e.seq DESC LIMIT 1) = (b.result ->> 'final_equity')::numeric) AS every_curve_ends_at_final_equity
   FROM ex7.backtests b WHERE b.status = 'done';

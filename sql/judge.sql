@@ -193,9 +193,9 @@ SELECT ex7.get_validation_policy() -> 'min_deflated_sharpe' AS dsr_unchanged;
 
 -- every curve ends at its run's final equity, net of the costs of the exits that closed the range, also when
 -- the range closed on a bar whose own sample had marked the position gross (docs/backtests.md)
-SELECT count(*) AS done_backtests,
-       count(*) FILTER (WHERE (SELECT e.equity FROM ex7.backtest_equity e WHERE e.user_id = b.user_id AND e.backtest_id = b.id
-                                ORDER BY e.seq DESC LIMIT 1) = (b.result ->> 'final_equity')::numeric) AS curve_ends_at_final_equity
+SELECT count(*) > 0 AS some_done,
+       bool_and((SELECT e.equity FROM ex7.backtest_equity e WHERE e.user_id = b.user_id AND e.backtest_id = b.id
+                                ORDER BY e.seq DESC LIMIT 1) = (b.result ->> 'final_equity')::numeric) AS every_curve_ends_at_final_equity
   FROM ex7.backtests b WHERE b.user_id = :'u3' AND b.status = 'done';
 
 -- every criterion off again: the default policy for the other files
