@@ -972,6 +972,7 @@ DECLARE
     v_done integer;
     v_left integer;
     v_best integer;
+    v_result jsonb;
     v_now timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     SELECT count(*) FILTER (WHERE x.status IN ('done', 'failed')),
@@ -985,7 +986,9 @@ BEGIN
     UPDATE ex7.studies y SET trials_done = v_done, best_trial = v_best
      WHERE y.user_id = p_user AND y.id = p_study;
     IF v_left = 0 AND st.status IN ('queued', 'running') THEN
-        UPDATE ex7.studies y SET status = 'done', finished_at = v_now, result = ex7._study_summary(p_user, p_study)
+        -- the summary first, then the row: Citus refuses a VOLATILE function in an UPDATE of a distributed table
+        v_result := ex7._study_summary(p_user, p_study);
+        UPDATE ex7.studies y SET status = 'done', finished_at = v_now, result = v_result
          WHERE y.user_id = p_user AND y.id = p_study;
     END IF;
     SELECT * INTO st FROM ex7.studies y WHERE y.user_id = p_user AND y.id = p_study;
