@@ -1362,6 +1362,7 @@ DECLARE
     v_limit integer := ex7._check_limit(p_limit);
     v_ts timestamptz := 'infinity';
     v_id uuid := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+    v_rows ex7.studies[];
     v_items jsonb;
     v_n integer;
     v_page jsonb;
@@ -1371,14 +1372,20 @@ BEGIN
     IF p_cursor IS NOT NULL THEN
         SELECT c.ts, c.id::uuid INTO v_ts, v_id FROM ex7.cursor_decode('studies', p_user, p_cursor) c;
     END IF;
-    SELECT coalesce(pg_catalog.jsonb_agg(ex7._study_json(p.x) - 'space' ORDER BY p.rn), '[]'), count(*)
-      INTO v_items, v_n
-      FROM (SELECT ROW(x.*)::ex7.studies AS x,
-                   pg_catalog.row_number() OVER (ORDER BY x.created_at DESC, x.id DESC) AS rn
+    -- The page's rows first, then their JSON: _study_json reads the best trial from ex7.study_trials, and on
+    -- Citus a query on a shard may not call a function that reads another distributed table ("cannot execute
+    -- a distributed query from a query on a shard", docs/citus-statements.md).
+    SELECT pg_catalog.array_agg(p.x ORDER BY p.created_at DESC, p.id DESC)
+      INTO v_rows
+      FROM (SELECT ROW(x.*)::ex7.studies AS x, x.created_at, x.id
               FROM ex7.studies x
              WHERE x.user_id = p_user AND x.strategy_id = p_strategy_id AND (x.created_at, x.id) < (v_ts, v_id)
              ORDER BY x.created_at DESC, x.id DESC
              LIMIT v_limit + 1) p;
+    v_n := coalesce(pg_catalog.cardinality(v_rows), 0);
+    SELECT coalesce(pg_catalog.jsonb_agg(ex7._study_json(v_rows[i]) - 'space' ORDER BY i), '[]')
+      INTO v_items
+      FROM pg_catalog.generate_series(1, v_n) i;
     v_page := ex7._keyset_page(v_items, v_n, v_limit, 'studies', p_user, 'created_at');
     RETURN v_page || pg_catalog.jsonb_build_object('compliance', ex7.compliance_banner());
 END
