@@ -291,3 +291,29 @@ BEGIN
 END
 $$;
 SELECT ex7._study_workers_alive(:'u1') AS workers_alive, ex7._studies_reap(:'u1') AS reaped;
+
+-- ---------------------------------------------------------------------------------------------------
+-- Workers that die: the job backtests_reap repairs every user's studies without anyone looking. The
+-- resumed study above, left as a killed worker leaves it: trial 3 running with no worker holding its
+-- backtest's lock, trial 2 pending, the study running, its workers asked for two minutes ago, none alive.
+-- ---------------------------------------------------------------------------------------------------
+UPDATE ex7.study_trials SET status = 'running', metrics = NULL, objective = NULL, feasible = NULL, finished_at = NULL
+ WHERE study_id = current_setting('ex7_test.sid')::uuid AND trial_no = 3;
+UPDATE ex7.study_trials SET status = 'pending', backtest_id = NULL, metrics = NULL, objective = NULL, feasible = NULL,
+       started_at = NULL, finished_at = NULL
+ WHERE study_id = current_setting('ex7_test.sid')::uuid AND trial_no = 2;
+SELECT backtest_id AS dead_backtest FROM ex7.study_trials
+ WHERE study_id = current_setting('ex7_test.sid')::uuid AND trial_no = 3 \gset
+UPDATE ex7.studies SET status = 'running', trials_done = 1, result = NULL, finished_at = NULL,
+       launched_at = now() - interval '2 minutes'
+ WHERE id = current_setting('ex7_test.sid')::uuid;
+-- one trial back to pending (its backtest deleted) and the study failed: two repairs
+SELECT ex7.run_job('backtests_reap', now()) -> 'result' AS reaped;
+SELECT status, error FROM ex7.studies WHERE id = current_setting('ex7_test.sid')::uuid;
+SELECT jsonb_agg(jsonb_build_array(trial_no, status, backtest_id IS NOT NULL) ORDER BY trial_no) AS trials
+  FROM ex7.study_trials WHERE study_id = current_setting('ex7_test.sid')::uuid;
+SELECT count(*) AS dead_backtest_left FROM ex7.backtests WHERE id = :'dead_backtest';
+SELECT ex7.run_job('backtests_reap', now()) -> 'result' AS again;
+-- resumed, it runs the two trials left and ends as it did
+SELECT ex7.resume_study(:'u1', current_setting('ex7_test.sid')::uuid, true) -> 'progress' AS resumed_progress;
+SELECT status, error IS NULL AS no_error FROM ex7.studies WHERE id = current_setting('ex7_test.sid')::uuid;

@@ -47,7 +47,7 @@ AS $$
     VALUES ('retention', interval '1 hour',
             'Deletes operational rows past their retention period: rate counters of past days, attempt counters, finished alert deliveries, usage counters, old notifications, price alert logs and Stripe event ids (docs/jobs.md).'),
            ('backtests_reap', interval '1 minute',
-            'Marks failed the background backtests whose worker is gone (running without it, or queued over a minute with none), for every user (docs/backtests.md).'),
+            'Marks failed the background backtests whose worker is gone (running without it, or queued over a minute with none), and repairs the studies whose workers are gone (a trial back to pending, a study with no live worker failed, to be resumed), for every user (docs/backtests.md, docs/research.md).'),
            ('billing_expire', interval '1 minute',
             'Ends complimentary tiers past comp_until and subscriptions set to cancel at period end whose period ended over an hour ago with no webhook saying so; writes ex7.users.tier (docs/billing.md).'),
            ('runtimes_settle', interval '1 minute',

@@ -124,6 +124,11 @@ COMMENT ON FUNCTION ex7.job_runtimes_settle(timestamptz) IS
  * the operator's view is right without anyone looking. The rule and the one-minute grace for a queued
  * row are ex7._backtests_reap's (judged by the real clock); p_now chooses the users to look at.
  *
+ * The same for parameter studies (docs/research.md, "Studies"), whose trials are backtests run by study
+ * workers: ex7._studies_reap puts a running trial whose worker is gone back to pending, and fails a queued
+ * or running study of a user none of whose study workers is alive a minute after they were asked for (its
+ * owner resumes it). The result counts those repairs as studies.
+ *
  * On Citus the rule needs the node that runs the backtest: its worker process holds its advisory lock on
  * the node where the call that launched it ran, the user's worker (a delegated call), and advisory locks
  * are per node. So the coordinator asks every node (run_command_on_all_nodes) to reap the users whose
@@ -136,20 +141,22 @@ AS $$
 DECLARE
     v_user uuid;
     n integer := 0;
+    m integer := 0;
     v_failed text;
 BEGIN
     IF ex7._citus_class('ex7.backtests'::regclass) IS NOT NULL THEN
         -- dynamic SQL: run_command_on_all_nodes exists only where Citus is installed
         EXECUTE $q$
             SELECT coalesce(sum((r.result::jsonb ->> 'failed')::integer) FILTER (WHERE r.success), 0)::integer,
+                   coalesce(sum((r.result::jsonb ->> 'studies')::integer) FILTER (WHERE r.success), 0)::integer,
                    pg_catalog.string_agg(r.nodeid || ': ' || r.result, '; ') FILTER (WHERE NOT r.success)
               FROM pg_catalog.run_command_on_all_nodes($1) r
-        $q$ INTO n, v_failed
+        $q$ INTO n, m, v_failed
         USING pg_catalog.format('SELECT ex7._job_backtests_reap_here(%L)', p_now);
         IF v_failed IS NOT NULL THEN
             RAISE EXCEPTION 'backtests_reap failed on node(s) %', v_failed;
         END IF;
-        RETURN pg_catalog.jsonb_build_object('failed', n);
+        RETURN pg_catalog.jsonb_build_object('failed', n, 'studies', m);
     END IF;
     FOR v_user IN
         SELECT DISTINCT b.user_id FROM ex7.backtests b
@@ -159,11 +166,16 @@ BEGIN
     LOOP
         n := n + ex7._backtests_reap(v_user);
     END LOOP;
-    RETURN pg_catalog.jsonb_build_object('failed', n);
+    FOR v_user IN
+        SELECT DISTINCT y.user_id FROM ex7.studies y WHERE y.status IN ('queued', 'running') ORDER BY y.user_id
+    LOOP
+        m := m + ex7._studies_reap(v_user);
+    END LOOP;
+    RETURN pg_catalog.jsonb_build_object('failed', n, 'studies', m);
 END
 $$;
 COMMENT ON FUNCTION ex7.job_backtests_reap(timestamptz) IS
-'Returns {failed}: marks failed, for every user, the background backtests whose worker is gone (ex7._backtests_reap: running with no worker holding it, or queued for over a minute with none). Idempotent. On a Citus coordinator every node reaps the users whose shard it holds (ex7._job_backtests_reap_here), where their workers hold their locks. The job backtests_reap (docs/jobs.md).';
+'Returns {failed, studies}: marks failed, for every user, the background backtests whose worker is gone (ex7._backtests_reap: running with no worker holding it, or queued for over a minute with none); and repairs the studies whose workers are gone (ex7._studies_reap: a running trial without its worker back to pending, a queued or running study with no live worker a minute after the launch failed, to be resumed), counted as studies. Idempotent. On a Citus coordinator every node reaps the users whose shard it holds (ex7._job_backtests_reap_here), where their workers hold their locks. The job backtests_reap (docs/jobs.md).';
 
 CREATE OR REPLACE FUNCTION ex7._job_backtests_reap_here(p_now timestamptz)
 RETURNS jsonb
@@ -174,6 +186,7 @@ DECLARE
     v_shards bigint[];
     v_user uuid;
     n integer := 0;
+    m integer := 0;
 BEGIN
     IF ex7._citus_class('ex7.backtests'::regclass) IS NULL THEN
         RETURN ex7.job_backtests_reap(p_now);      -- not distributed: the one node is every node
@@ -187,7 +200,7 @@ BEGIN
            AND p.groupid = (SELECT g.groupid FROM pg_catalog.pg_dist_local_group g)
     $q$ INTO v_shards;
     IF v_shards IS NULL THEN
-        RETURN pg_catalog.jsonb_build_object('failed', 0);
+        RETURN pg_catalog.jsonb_build_object('failed', 0, 'studies', 0);
     END IF;
     FOR v_user IN
         SELECT DISTINCT b.user_id FROM ex7.backtests b
@@ -198,11 +211,18 @@ BEGIN
         CONTINUE WHEN NOT pg_catalog.get_shard_id_for_distribution_column('ex7.backtests', v_user) = ANY (v_shards);
         n := n + ex7._backtests_reap(v_user);
     END LOOP;
-    RETURN pg_catalog.jsonb_build_object('failed', n);
+    -- ex7.studies is colocated with ex7.backtests (distributed by user): the same node holds both
+    FOR v_user IN
+        SELECT DISTINCT y.user_id FROM ex7.studies y WHERE y.status IN ('queued', 'running') ORDER BY y.user_id
+    LOOP
+        CONTINUE WHEN NOT pg_catalog.get_shard_id_for_distribution_column('ex7.backtests', v_user) = ANY (v_shards);
+        m := m + ex7._studies_reap(v_user);
+    END LOOP;
+    RETURN pg_catalog.jsonb_build_object('failed', n, 'studies', m);
 END
 $$;
 COMMENT ON FUNCTION ex7._job_backtests_reap_here(timestamptz) IS
-'Returns {failed}: on one node of a Citus cluster, ex7._backtests_reap for each user with a queued or running background backtest whose ex7.backtests shard this node holds (their workers run here and hold their locks here). Called on every node by ex7.job_backtests_reap. Service only.';
+'Returns {failed, studies}: on one node of a Citus cluster, ex7._backtests_reap for each user with a queued or running background backtest, and ex7._studies_reap for each user with a queued or running study, whose ex7.backtests shard this node holds (their workers run here and hold their locks here). Called on every node by ex7.job_backtests_reap. Service only.';
 
 /*
  * retention: the operational tables that grow with traffic, and how long their rows are kept (the

@@ -190,3 +190,20 @@ END
 $$;
 COMMENT ON COLUMN ex7.validation_policy.min_deflated_sharpe IS 'The deflated Sharpe ratio (a probability, 0..1) the validation backtest''s daily returns must reach, deflated by the trials of the study the version came from (docs/research.md).';
 COMMENT ON COLUMN ex7.validation_policy.min_walk_forward_efficiency IS 'The walk-forward efficiency the strategy''s newest finished walk-forward study must reach (docs/research.md).';
+
+-- The job backtests_reap also repairs studies whose workers are gone (docs/jobs.md): its description
+CREATE OR REPLACE FUNCTION ex7._job_catalog()
+RETURNS TABLE (name text, run_every interval, description text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    VALUES ('retention', interval '1 hour',
+            'Deletes operational rows past their retention period: rate counters of past days, attempt counters, finished alert deliveries, usage counters, old notifications, price alert logs and Stripe event ids (docs/jobs.md).'),
+           ('backtests_reap', interval '1 minute',
+            'Marks failed the background backtests whose worker is gone (running without it, or queued over a minute with none), and repairs the studies whose workers are gone (a trial back to pending, a study with no live worker failed, to be resumed), for every user (docs/backtests.md, docs/research.md).'),
+           ('billing_expire', interval '1 minute',
+            'Ends complimentary tiers past comp_until and subscriptions set to cancel at period end whose period ended over an hour ago with no webhook saying so; writes ex7.users.tier (docs/billing.md).'),
+           ('runtimes_settle', interval '1 minute',
+            'Stops draining runtimes that got no bar for two lengths of their timeframe since the stop (market closed, feed gone), as the dispatcher would have on that bar (docs/runtimes.md).');
+$$;
+COMMENT ON FUNCTION ex7._job_catalog() IS
+'Returns (name, run_every, description): every job of ex7, with its default period, in the order ex7.run_due_jobs runs them.';
