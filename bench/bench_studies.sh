@@ -12,6 +12,11 @@
 #   2 workers: the same grid with study_workers_max at 2 (a study of its own, the same trials). The speedup is
 #             judged over the trials (created to the last trial recorded); the summary after them (the
 #             statistics over all trials, one worker) is printed with it, and timed alone.
+#   The 1-worker and 2-worker studies run ROUNDS times (3), alternately; the fastest of each counts, the
+#   run least disturbed by whatever else shares the two cores (every time is printed).
+#   The trials keep no trades (the default, docs/research.md "Studies"); for comparison, not judged, the
+#   same grid with keep_trades (every trial storing its trades, as the single backtest does) once with
+#   each number of workers.
 # Goals (the requirement): per-worker bars/s of the 1-worker study >= 0.9x the single backtest's; the 2-worker
 # study >= 1.7x the 1-worker one (this machine has 2 cores, shared). The machine's own ceiling is measured
 # beside it: two single backtests at once in two sessions against one.
@@ -63,12 +68,12 @@ SPACE10='{"parameters": {"f.period": {"min": 5, "max": 14, "step": 1}, "s.period
 # the tier cap of study workers: the user's tier (free) set to 1 or 2 workers and 1000 trials
 workers() { q -tA -c "SELECT ex7.set_tier_caps('free', '{\"study_workers_max\": $1, \"study_trials_max\": 1000}') IS NULL" >/dev/null; }
 
-# study TO SPACE: creates the study (background workers, as over HTTP), waits for it to finish while sampling
+# study TO SPACE [FIELDS]: creates the study (FIELDS: more body fields, each followed by a comma) (background workers, as over HTTP), waits for it to finish while sampling
 # its workers' private memory; prints "id wall_ms trials_ms bars trials max_rss_kB workers_seen" (trials_ms:
 # created to the last trial recorded, before the summary)
 study() {
 	local id st peak=0 seen=0 r
-	id=$(q -tA -c "SELECT ex7.create_study('$U', '$S', '{\"from\": \"2023-01-01T00:00:00Z\", \"to\": \"$1\",
+	id=$(q -tA -c "SELECT ex7.create_study('$U', '$S', '{${3:-} \"from\": \"2023-01-01T00:00:00Z\", \"to\": \"$1\",
 	         \"evaluation\": \"fast\", \"initial_capital\": \"1000000\", \"objective\": {\"metric\": \"sharpe\"}, \"space\": $2}') ->> 'id'")
 	for _ in $(seq 1 100000); do
 		# sampled while trials remain: the last trial's transaction also computes the summary (the statistics
@@ -109,12 +114,28 @@ one_ms=$(wall run)
 two_ms=$(wall bash -c "$(declare -f q run); U=$U S=$S TO_ALL=$TO_ALL; run & run & wait")
 pair=$(awk -v a="$one_ms" -v b="$two_ms" 'BEGIN { printf "%.2f", 2 * a / b }')
 
+# ROUNDS alternate runs of the 1-worker and the 2-worker study; the fastest of each counts (its values kept)
+ROUNDS=$(smoke 3 1)
+tr1=0 tr2=0 times1= times2=
+for _ in $(seq 1 "$ROUNDS"); do
+	workers 1
+	read -r i w t b n r sn <<<"$(study "$TO_ALL" "$SPACE100")"
+	idle
+	times1="$times1 $t"
+	if [ "$tr1" = 0 ] || [ "$t" -lt "$tr1" ]; then id1=$i wall1=$w tr1=$t bars1=$b n1=$n rss1=$r seen1=$sn; fi
+	workers 2
+	read -r i w t b n r sn <<<"$(study "$TO_ALL" "$SPACE100")"
+	idle
+	times2="$times2 $t"
+	if [ "$tr2" = 0 ] || [ "$t" -lt "$tr2" ]; then id2=$i wall2=$w tr2=$t bars2=$b n2=$n rss2=$r seen2=$sn; fi
+done
+read -r _ single_bps2 _ <<<"$(single)"		# again after the studies: the machine's state on both sides
+# for comparison, not judged: every trial keeping its trades (what the single backtest stores)
 workers 1
-read -r id1 wall1 tr1 bars1 n1 rss1 seen1 <<<"$(study "$TO_ALL" "$SPACE100")"
+read -r _ _ keep_tr1 keep_bars1 _ _ _ <<<"$(study "$TO_ALL" "$SPACE100" '"keep_trades": true,')"
 idle
-read -r _ single_bps2 _ <<<"$(single)"		# again after the study: the machine's state on both sides
 workers 2
-read -r id2 wall2 tr2 bars2 n2 rss2 seen2 <<<"$(study "$TO_ALL" "$SPACE100")"
+read -r _ _ keep_tr2 _ _ _ _ <<<"$(study "$TO_ALL" "$SPACE100" '"keep_trades": true,')"
 idle
 # memory against bars and trials (1 worker each)
 workers 1
@@ -139,10 +160,15 @@ per_worker2=$(awk -v b="$bars2" -v ms="$tr2" 'BEGIN { printf "%.0f", b / (ms / 1
 speedup=$(awk -v a="$tr1" -v b="$tr2" 'BEGIN { printf "%.2f", a / b }')
 speedup_all=$(awk -v a="$wall1" -v b="$wall2" 'BEGIN { printf "%.2f", a / b }')
 ratio1=$(awk -v a="$per_worker1" -v b="$best_single" 'BEGIN { printf "%.2f", a / b }')
+keep_per_worker1=$(awk -v b="$keep_bars1" -v ms="$keep_tr1" 'BEGIN { printf "%.0f", b / (ms / 1000) }')
+keep_ratio1=$(awk -v a="$keep_per_worker1" -v b="$best_single" 'BEGIN { printf "%.2f", a / b }')
+keep_speedup=$(awk -v a="$keep_tr1" -v b="$keep_tr2" 'BEGIN { printf "%.2f", a / b }')
 echo "100-trial grid over $bars 1-minute bars (ten-node SMA crossover, evaluation fast; the single backtest: $trades trades):"
 echo "  single backtest: $single_bps and $single_bps2 bars/s (before and after the 1-worker study; the better one counts)"
 echo "  1 worker:  $n1 trials, $bars1 bars in $wall1 ms (the trials $tr1 ms): $per_worker1 bars/s per worker over the whole study (${ratio1}x the single backtest); workers seen $seen1"
 echo "  2 workers: $n2 trials, $bars2 bars in $wall2 ms (the trials $tr2 ms): $per_worker2 bars/s per worker over the trials, ${speedup}x the 1-worker study's trials (${speedup_all}x over the whole study); workers seen $seen2"
+echo "  the trials' times of the $ROUNDS rounds (the fastest counts): 1 worker$times1 ms; 2 workers$times2 ms"
+echo "  with keep_trades (not judged): 1 worker $keep_tr1 ms for the trials ($keep_per_worker1 bars/s, ${keep_ratio1}x the single backtest), 2 workers $keep_tr2 ms (${keep_speedup}x)"
 echo "  two runs of the single backtest at once in two sessions: ${pair}x the throughput of one ($two_ms ms for both, $one_ms ms for one): the machine's ceiling for 2 processes"
 echo "  the summary (deflated Sharpe, PBO over 100 trials' daily returns), run again alone: $summary_ms ms"
 echo "  worker private memory (largest sample): 100 trials x $((N / 10)) bars $rss_tenth kB, 100 trials x $bars bars $rss1 kB" \

@@ -147,6 +147,7 @@ typedef struct BtState
 	TimestampTz range_from;
 	TimestampTz range_to;
 	bool		exact;
+	bool		keep_trades;	/* store the trades (false: a study trial's, docs/research.md) */
 	bool		risk_gate;
 	GraphPlan  *plan;
 	int			lookback;
@@ -729,25 +730,30 @@ close_position(BtState *st, int i, Numeric price, const char *reason, TimestampT
 	commission = pnl.commission;
 	net = pnl.net;
 
-	memset(nulls, 0, sizeof(nulls));
-	vals[0] = CStringGetTextDatum(p->fp.side > 0 ? "long" : "short");
-	vals[1] = Int32GetDatum(p->size);
-	vals[2] = TimestampTzGetDatum(p->entry_ts);
-	vals[3] = NumericGetDatum(p->entry);
-	vals[4] = NumericGetDatum(p->fp.stop);
-	nulls[4] = p->fp.stop == NULL;
-	vals[5] = NumericGetDatum(p->fp.target);
-	nulls[5] = p->fp.target == NULL;
-	vals[6] = TimestampTzGetDatum(ts);
-	vals[7] = NumericGetDatum(price);
-	vals[8] = CStringGetTextDatum(reason);
-	vals[9] = NumericGetDatum(gross);
-	vals[10] = NumericGetDatum(slippage);
-	vals[11] = NumericGetDatum(commission);
-	vals[12] = NumericGetDatum(net);
-	vals[13] = NumericGetDatum(excursion_money(st, p->worst, p->size));
-	vals[14] = NumericGetDatum(excursion_money(st, p->best, p->size));
-	rows_add(st, &st->trade_rows, (int32) ++st->trades, vals, nulls);
+	/* a study trial that keeps no trades counts them (its result) and stores none */
+	st->trades++;
+	if (st->keep_trades)
+	{
+		memset(nulls, 0, sizeof(nulls));
+		vals[0] = CStringGetTextDatum(p->fp.side > 0 ? "long" : "short");
+		vals[1] = Int32GetDatum(p->size);
+		vals[2] = TimestampTzGetDatum(p->entry_ts);
+		vals[3] = NumericGetDatum(p->entry);
+		vals[4] = NumericGetDatum(p->fp.stop);
+		nulls[4] = p->fp.stop == NULL;
+		vals[5] = NumericGetDatum(p->fp.target);
+		nulls[5] = p->fp.target == NULL;
+		vals[6] = TimestampTzGetDatum(ts);
+		vals[7] = NumericGetDatum(price);
+		vals[8] = CStringGetTextDatum(reason);
+		vals[9] = NumericGetDatum(gross);
+		vals[10] = NumericGetDatum(slippage);
+		vals[11] = NumericGetDatum(commission);
+		vals[12] = NumericGetDatum(net);
+		vals[13] = NumericGetDatum(excursion_money(st, p->worst, p->size));
+		vals[14] = NumericGetDatum(excursion_money(st, p->best, p->size));
+		rows_add(st, &st->trade_rows, (int32) st->trades, vals, nulls);
+	}
 
 	nset(st, &st->realized, nadd(st->realized, net));
 	if (ncmp(net, int64_to_numeric(0)) > 0)
@@ -1382,9 +1388,9 @@ bt_protections(BtState *st)
 
 /*
  * bt_begin: returns the state of backtest id, status set to running: reads the row, its graph (the
- * row's own when a study trial substituted parameters, else the version's; read through the row's JSON,
- * so that this library also runs a schema from before the column, 0.2.0's, as tools/upgrade_check.sh
- * does when it fills a 0.2.0 database) and the instrument,
+ * row's own when a study trial substituted parameters, else the version's) and whether it keeps its
+ * trades (both read through the row's JSON, so that this library also runs a schema from before those
+ * columns, 0.2.0's, as tools/upgrade_check.sh does when it fills a 0.2.0 database), the instrument,
  * compiles the graph, prepares the statements and reads the history. Called inside SPI; the state
  * lives in a context under parent.
  */
@@ -1394,7 +1400,8 @@ bt_begin(pg_uuid_t *user, pg_uuid_t *id, MemoryContext parent, bool keep_plans)
 	static const char *q =
 	"SELECT b.user_id, b.instrument, b.timeframe::text, b.range_from, b.range_to, b.params, "
 	"COALESCE(NULLIF(pg_catalog.to_jsonb(b) -> 'graph', 'null'), v.graph), "
-	"i.tick_size, i.tick_value, b.status FROM ex7.backtests b "
+	"i.tick_size, i.tick_value, b.status, "
+	"COALESCE((pg_catalog.to_jsonb(b) ->> 'trades_kept')::boolean, true) FROM ex7.backtests b "
 	"JOIN ex7.strategy_versions v ON v.user_id = b.user_id AND v.strategy_id = b.strategy_id "
 	"AND v.version = b.strategy_version "
 	"JOIN ex7.instruments i ON i.symbol = b.instrument WHERE b.user_id = $1 AND b.id = $2 "
@@ -1443,6 +1450,7 @@ bt_begin(pg_uuid_t *user, pg_uuid_t *id, MemoryContext parent, bool keep_plans)
 	st->tick_size = DatumGetNumericCopy(SPI_getbinval(tup, td, 8, &isnull));
 	st->tick_d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(st->tick_size)));
 	st->tick_value = DatumGetNumericCopy(SPI_getbinval(tup, td, 9, &isnull));
+	st->keep_trades = DatumGetBool(SPI_getbinval(tup, td, 11, &isnull));
 
 	s = json_param(params, "evaluation");
 	st->exact = s == NULL || strcmp(s, "exact") == 0;

@@ -109,9 +109,9 @@ SELECT (SELECT jsonb_agg("values" ORDER BY ord) FROM ex7._study_points((SELECT s
 SELECT ord, "values" FROM ex7._study_points((SELECT s FROM sp), 'random', 5, 7);
 
 -- ---------------------------------------------------------------------------------------------------
--- A grid run inline: 3 x 2 points less the constraint's
+-- A grid run inline: 3 x 2 points less the constraint's, every trial keeping its trades
 -- ---------------------------------------------------------------------------------------------------
-SELECT ex7.create_study(:'u1', :'s1', :'base'::jsonb || '{"space": {"parameters": {
+SELECT ex7.create_study(:'u1', :'s1', :'base'::jsonb || '{"keep_trades": true, "space": {"parameters": {
            "fast.period": {"min": 2, "max": 6, "step": 2}, "slow.period": {"values": [6, 12]}},
            "constraints": ["fast.period < slow.period"]}}', true) AS st \gset
 SELECT :'st'::jsonb ->> 'status' AS status, :'st'::jsonb -> 'progress' AS progress, :'st'::jsonb ->> 'kind' AS kind,
@@ -138,8 +138,9 @@ SELECT left(ex7.study_heatmap_svg(:'u1', :'sid'), 5) AS svg,
        ex7_test.err(pg_catalog.format('SELECT ex7.study_heatmap_svg(%L, %L, %L, %L)', :'u1', :'sid', 'fast.period', 'fast.period')) AS same_axis,
        ex7_test.err(pg_catalog.format('SELECT ex7.study_heatmap_svg(%L, %L, %L, NULL)', :'u1', :'sid', 'nope')) AS bad_x,
        ex7_test.err(pg_catalog.format('SELECT ex7.study_heatmap_svg(%L, %L)', :'u2', :'sid')) AS other_user;
--- the trials' backtests are not in the strategy's backtest list (they are the study's)
-SELECT jsonb_array_length(ex7.list_backtests(:'u1', :'s1') -> 'items') AS listed_backtests;
+-- the trials' backtests are not in the strategy's backtest list (they are the study's), nor its latest backtest
+SELECT jsonb_array_length(ex7.list_backtests(:'u1', :'s1') -> 'items') AS listed_backtests,
+       ex7._latest_backtest(:'u1', :'s1') IS NULL AS no_latest_backtest;
 
 -- ---------------------------------------------------------------------------------------------------
 -- Every trial equals a stand-alone backtest: apply its values as a version, backtest that version
@@ -175,6 +176,33 @@ SELECT t.trial_no, jsonb_build_array(t.metrics -> 'sharpe', t.metrics -> 'sortin
        t.metrics -> 'sharpe' IS NOT NULL AND t.metrics -> 'sharpe' <> 'null' AS sharpe_defined
   FROM ex7.study_trials t CROSS JOIN LATERAL (SELECT ex7.get_backtest(t.user_id, t.backtest_id) -> 'metrics' AS m) x
  WHERE t.study_id = :'sid' ORDER BY t.trial_no;
+
+-- ---------------------------------------------------------------------------------------------------
+-- By default a trial keeps no trades: the same runs (result, curve, figures) as the study that kept them,
+-- no trade stored; its backtest says so, and a Monte Carlo of it is 409 trades_not_kept
+-- ---------------------------------------------------------------------------------------------------
+SELECT ex7.create_study(:'u1', :'s1', :'base'::jsonb || '{"space": {"parameters": {
+           "fast.period": {"min": 2, "max": 6, "step": 2}, "slow.period": {"values": [6, 12]}},
+           "constraints": ["fast.period < slow.period"]}}', true) AS lean \gset
+SELECT :'lean'::jsonb ->> 'keep_trades' AS keep_trades, :'lean'::jsonb ->> 'status' AS status,
+       :'lean'::jsonb -> 'best' ->> 'trial_no' = :'st'::jsonb -> 'best' ->> 'trial_no' AS same_best,
+       round((:'lean'::jsonb #>> '{result,deflated_sharpe,value}')::numeric, 9) = round((:'st'::jsonb #>> '{result,deflated_sharpe,value}')::numeric, 9) AS same_deflated_sharpe;
+SELECT t.trial_no, b.trades_kept,
+       (SELECT count(*) FROM ex7.backtest_trade_chunks c WHERE c.user_id = b.user_id AND c.backtest_id = b.id) AS trade_chunks,
+       b.result - 'elapsed_ms' - 'store_ms' - 'bars_per_second' = k.result - 'elapsed_ms' - 'store_ms' - 'bars_per_second' AS same_result,
+       ex7._backtest_equity_json(b.user_id, b.id) = ex7._backtest_equity_json(k.user_id, k.id) AS same_curve,
+       t.metrics = kt.metrics AS same_metrics, (t.metrics ->> 'trades')::int > 0 AS counted_trades
+  FROM ex7.study_trials t JOIN ex7.backtests b ON b.user_id = t.user_id AND b.id = t.backtest_id
+  JOIN ex7.study_trials kt ON kt.user_id = t.user_id AND kt.study_id = :'sid' AND kt.trial_no = t.trial_no
+  JOIN ex7.backtests k ON k.user_id = kt.user_id AND k.id = kt.backtest_id
+ WHERE t.study_id = (:'lean'::jsonb ->> 'id')::uuid ORDER BY t.trial_no;
+SELECT ex7.get_backtest(:'u1', backtest_id) AS lean_bt FROM ex7.study_trials
+ WHERE study_id = (:'lean'::jsonb ->> 'id')::uuid AND trial_no = 1 \gset
+SELECT :'lean_bt'::jsonb -> 'trades_kept' AS trades_kept, :'lean_bt'::jsonb -> 'trades' AS trades,
+       :'lean_bt'::jsonb -> 'metrics' AS metrics, jsonb_array_length(:'lean_bt'::jsonb -> 'equity') > 0 AS has_curve,
+       ex7_test.err(pg_catalog.format('SELECT ex7.monte_carlo(%L, %L, %L)', :'u1', :'lean_bt'::jsonb ->> 'id', '{}')) AS monte_carlo;
+SELECT ex7_test.err(pg_catalog.format('SELECT ex7.create_study(%L, %L, %L, true)', :'u1', :'s1',
+                                      (:'base'::jsonb || '{"keep_trades": "yes", "space": {"parameters": {"fast.period": {"values": [2]}}}}')::text)) AS keep_trades_not_bool;
 
 -- ---------------------------------------------------------------------------------------------------
 -- Apply: the best by default, a new version with a note; the same values again make no new version

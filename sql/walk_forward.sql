@@ -104,6 +104,14 @@ SELECT o.window_no,
                                         ORDER BY (q ->> 'ts')::timestamptz DESC LIMIT 1) - 10000))
           FROM ex7.backtest_equity e WHERE e.backtest_id = o.backtest_id AND e.seq > 1) AS shifted_by_previous_end
   FROM ex7.study_trials o WHERE o.study_id = :'sid' AND o.phase = 'out_of_sample' ORDER BY o.window_no;
+-- the out-of-sample runs keep their trades (what the walk-forward traded), the in-sample trials do not
+-- (the study did not ask for keep_trades); the out-of-sample trades sum to the window's net P&L
+SELECT t.phase, bool_and(b.trades_kept) AS all_kept, bool_or(b.trades_kept) AS any_kept,
+       bool_and((SELECT coalesce(sum(x.net_pnl), 0) FROM ex7.backtest_trades x
+                  WHERE x.user_id = b.user_id AND x.backtest_id = b.id) = (b.result ->> 'net_pnl')::numeric)
+           FILTER (WHERE b.trades_kept) AS kept_trades_sum_to_net
+  FROM ex7.study_trials t JOIN ex7.backtests b ON b.user_id = t.user_id AND b.id = t.backtest_id
+ WHERE t.study_id = :'sid' GROUP BY t.phase ORDER BY t.phase;
 -- the picture
 SELECT left(ex7.study_walk_forward_svg(:'u1', :'sid'), 5) AS svg,
        ex7.study_walk_forward_svg(:'u1', :'sid') LIKE '%CFTC Rule 4.41%' AS statement;

@@ -45,7 +45,8 @@ DESCRIPTION = {
                    'runs simulated sequences, reshuffled (shuffle) or resampled with replacement (bootstrap) from a seeded '
                    'generator; the 5th, 50th and 95th percentiles of final equity and max drawdown, the probability of a '
                    'drawdown beyond a threshold, and the fan of equity percentiles by trade (docs/research.md). Nothing '
-                   'is stored. 409 while the backtest is not done. Hypothetical performance: carries the CFTC Rule 4.41 '
+                   'is stored. 409 while the backtest is not done (code backtest_not_done), and for a study trial run '
+                   'without keeping its trades (code trades_not_kept). Hypothetical performance: carries the CFTC Rule 4.41 '
                    'statement.',
     'monte_carlo_svg': 'The Monte Carlo fan as an SVG picture: equity by trade number with the 5-95 and 25-75 percentile '
                        'bands, the median and the initial capital, and the CFTC Rule 4.41 statement under the chart.',

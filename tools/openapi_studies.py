@@ -36,6 +36,8 @@ SCHEMAS = {
             'version': {'type': 'integer', 'minimum': 1, 'description': 'the strategy version (default: current)'},
             'initial_capital': {'type': ['string', 'number']}, 'risk_free_rate': {'type': ['string', 'number']},
             'risk_gate': {'type': 'boolean'}, 'evaluation': {'enum': ['exact', 'fast']},
+            'keep_trades': {'type': 'boolean', 'description': 'store every trial\'s trades (default false: a trial '
+                            'stores its result and curve; a walk-forward\'s out-of-sample runs keep theirs)'},
             'space': {'type': 'object', 'required': ['parameters'], 'additionalProperties': False, 'properties': {
                 'parameters': {'type': 'object', 'description': '"<node id>.<parameter>": {min, max, step} or {values: [...]}; 1 to 6',
                                'additionalProperties': {'type': 'object'}},
@@ -60,8 +62,8 @@ SCHEMAS = {
         error={'type': ['string', 'null']}, started_at=_nts, finished_at=_nts),
     'StudyItem': _obj(
         id=_uuid, strategy_id=_uuid, strategy_version=_int, kind={'enum': ['grid', 'random', 'walk_forward']},
-        search=_map, objective=_map, **{'from': _ts}, to=_ts, params=_map, walk_forward=_nmap,
-        status={'enum': ['queued', 'running', 'cancelled', 'done', 'failed']},
+        search=_map, objective=_map, **{'from': _ts}, to=_ts, params=_map, keep_trades={'type': 'boolean'},
+        walk_forward=_nmap, status={'enum': ['queued', 'running', 'cancelled', 'done', 'failed']},
         progress=_obj(trials_done=_int, trials_total=_int, percent={'type': 'number'}),
         best={'oneOf': [_ref('StudyTrial'), {'type': 'null'}]}, applied_version=_nint, result=_nmap,
         error={'type': ['string', 'null']}, created_at=_ts, started_at=_nts, finished_at=_nts, compliance=_statement),

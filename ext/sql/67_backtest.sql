@@ -104,7 +104,7 @@ AS $$
     SELECT pg_catalog.jsonb_build_object(
         'id', b.id, 'strategy_id', b.strategy_id, 'strategy_version', b.strategy_version,
         'instrument', b.instrument, 'timeframe', b.timeframe, 'from', b.range_from, 'to', b.range_to,
-        'params', b.params, 'purpose', b.purpose, 'status', b.status,
+        'params', b.params, 'purpose', b.purpose, 'trades_kept', b.trades_kept, 'status', b.status,
         'progress', pg_catalog.jsonb_build_object(
             'bars_done', b.bars_done, 'bars_total', b.bars_total,
             'percent', CASE WHEN b.status = 'done' THEN 100
@@ -116,7 +116,7 @@ AS $$
         'compliance', ex7.compliance_banner());
 $$;
 COMMENT ON FUNCTION ex7._backtest_json(ex7.backtests) IS
-'Returns a backtest without its trades and equity: {id, strategy_id, strategy_version, instrument, timeframe, from, to, params, purpose, status, progress: {bars_done, bars_total, percent}, result, error, created_at, started_at, finished_at, duration_ms, compliance}. compliance is the CFTC Rule 4.41 statement: hypothetical performance.';
+'Returns a backtest without its trades and equity: {id, strategy_id, strategy_version, instrument, timeframe, from, to, params, purpose, trades_kept (false only for a study trial run without storing its trades), status, progress: {bars_done, bars_total, percent}, result, error, created_at, started_at, finished_at, duration_ms, compliance}. compliance is the CFTC Rule 4.41 statement: hypothetical performance.';
 
 CREATE OR REPLACE FUNCTION ex7._backtest_metrics(b ex7.backtests, p_trades jsonb, p_equity jsonb)
 RETURNS jsonb
@@ -416,14 +416,19 @@ BEGIN
     IF b.status IN ('queued', 'running') AND ex7._backtests_reap(p_user) > 0 THEN
         b := ex7._own_backtest(p_user, p_id);   -- its worker is gone: now failed
     END IF;
-    v_trades := ex7._backtest_trades_json(b.user_id, b.id);
     v_equity := ex7._backtest_equity_json(b.user_id, b.id);
+    IF NOT b.trades_kept THEN
+        -- a study trial run without its trades (docs/research.md, "Studies"): no trade list, and no metrics
+        -- that would read one; the trial's figures are its study trial's metrics
+        RETURN ex7._backtest_json(b) || pg_catalog.jsonb_build_object('trades', NULL, 'equity', v_equity, 'metrics', NULL);
+    END IF;
+    v_trades := ex7._backtest_trades_json(b.user_id, b.id);
     RETURN ex7._backtest_json(b) || pg_catalog.jsonb_build_object(
         'trades', v_trades, 'equity', v_equity, 'metrics', ex7._backtest_metrics(b, v_trades, v_equity));
 END
 $$;
 COMMENT ON FUNCTION ex7.get_backtest(uuid, uuid) IS
-'Returns the caller''s backtest with its trades, equity curve [{ts, equity}] and metrics (ex7.compute_metrics; null until done), with the CFTC Rule 4.41 statement under compliance. X7404 when missing or another user''s.';
+'Returns the caller''s backtest with its trades, equity curve [{ts, equity}] and metrics (ex7.compute_metrics; null until done); trades and metrics are null for a study trial whose trades were not kept (trades_kept false), with the CFTC Rule 4.41 statement under compliance. X7404 when missing or another user''s.';
 
 CREATE OR REPLACE FUNCTION ex7.list_backtests(p_user uuid, p_strategy_id uuid, p_limit integer DEFAULT 50,
                                               p_cursor text DEFAULT NULL)

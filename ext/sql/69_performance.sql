@@ -148,6 +148,7 @@ BEGIN
     SELECT * INTO b
       FROM ex7.backtests x
      WHERE x.user_id = p_user AND x.strategy_id = p_strategy AND x.status = 'done'
+       AND x.purpose <> 'study'   -- a study's trials are the study's (docs/research.md), as in list_backtests
      ORDER BY x.created_at DESC, x.id DESC
      LIMIT 1;
     IF NOT FOUND THEN
@@ -162,7 +163,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7._latest_backtest(uuid, uuid) IS
-'Returns {id, strategy_version, purpose, range_from, range_to, finished_at, summary, metrics (compute_metrics without breakdowns)} of the strategy''s newest finished (done) backtest, or NULL when it has none.';
+'Returns {id, strategy_version, purpose, range_from, range_to, finished_at, summary, metrics (compute_metrics without breakdowns)} of the strategy''s newest finished (done) backtest that is not a study''s trial, or NULL when it has none.';
 
 /* ---------------------------------------------------------------------------------------------------
  * Get Performance: "Per-strategy backtest performance and live stats."

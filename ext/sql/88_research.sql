@@ -142,6 +142,10 @@ BEGIN
         PERFORM ex7._raise(409, pg_catalog.format('backtest is %s: a Monte Carlo needs a finished backtest', b.status),
                            pg_catalog.jsonb_build_object('code', 'backtest_not_done', 'status', b.status));
     END IF;
+    IF NOT b.trades_kept THEN
+        PERFORM ex7._raise(409, 'this study trial ran without keeping its trades: run the study with keep_trades, or apply the trial and backtest the new version',
+                           pg_catalog.jsonb_build_object('code', 'trades_not_kept'));
+    END IF;
     SELECT coalesce(pg_catalog.array_agg(t.net_pnl::float8 ORDER BY t.seq), '{}')
       INTO v_pnl
       FROM ex7.backtest_trades t
@@ -161,7 +165,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7._backtest_monte_carlo(ex7.backtests, jsonb, text) IS
-'Returns {backtest_id} || ex7._monte_carlo of backtest b''s trades (net P&L in exit order) from its initial capital with the checked parameters p_params (ex7._monte_carlo_params) || {compliance}. X7409 {code: backtest_not_done, status} while b is not done; X7422 at [p_where, "runs"] when runs x trades exceeds 100,000,000.';
+'Returns {backtest_id} || ex7._monte_carlo of backtest b''s trades (net P&L in exit order) from its initial capital with the checked parameters p_params (ex7._monte_carlo_params) || {compliance}. X7409 {code: backtest_not_done, status} while b is not done, {code: trades_not_kept} for a study trial run without its trades; X7422 at [p_where, "runs"] when runs x trades exceeds 100,000,000.';
 
 CREATE OR REPLACE FUNCTION ex7.monte_carlo(p_user uuid, p_backtest_id uuid, p_body jsonb)
 RETURNS jsonb
@@ -174,7 +178,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7.monte_carlo(uuid, uuid, jsonb) IS
-'Returns the Monte Carlo of the caller''s finished backtest''s trades (net P&L in exit order, from its initial capital): {backtest_id, method, runs, seed, trades, initial_capital, observed, final_equity, max_drawdown, drawdown_threshold, probability_drawdown_beyond, fan, compliance} (ex7._monte_carlo; compliance is the CFTC Rule 4.41 statement). Body {method: shuffle | bootstrap (shuffle), runs: 1..100000 (1000), seed: 0..2147483647 (1), drawdown_threshold?: decimal > 0}. X7404 for a backtest that is missing or another user''s; X7422 for a bad body (unknown fields are value_error.extra) or runs x trades above 100,000,000; X7409 {code: backtest_not_done, status} while the backtest is not done.';
+'Returns the Monte Carlo of the caller''s finished backtest''s trades (net P&L in exit order, from its initial capital): {backtest_id, method, runs, seed, trades, initial_capital, observed, final_equity, max_drawdown, drawdown_threshold, probability_drawdown_beyond, fan, compliance} (ex7._monte_carlo; compliance is the CFTC Rule 4.41 statement). Body {method: shuffle | bootstrap (shuffle), runs: 1..100000 (1000), seed: 0..2147483647 (1), drawdown_threshold?: decimal > 0}. X7404 for a backtest that is missing or another user''s; X7422 for a bad body (unknown fields are value_error.extra) or runs x trades above 100,000,000; X7409 {code: backtest_not_done, status} while the backtest is not done, {code: trades_not_kept} for a study trial run without keeping its trades.';
 
 CREATE OR REPLACE FUNCTION ex7._monte_carlo_svg(p_result jsonb, p_title text, p_rule text, p_statement text)
 RETURNS text

@@ -15,6 +15,15 @@ ALTER TABLE ex7.backtests DROP CONSTRAINT backtests_purpose_check;
 ALTER TABLE ex7.backtests ADD CONSTRAINT backtests_purpose_check
     CHECK (purpose IN ('user', 'validation', 'study') AND (graph IS NULL OR purpose = 'study'));
 COMMENT ON COLUMN ex7.backtests.purpose IS 'user: POST /api/strategies/{id}/backtest; validation: run by the Judge; study: a trial of a study (docs/research.md).';
+/*
+ * Whether the run stored its trades. Every backtest does except a study's trials, which keep them only when
+ * the study asks (keep_trades) or for a walk-forward's out-of-sample windows: a trial's figures come from
+ * its result and curve, and a million-bar trial's trades are some 5 MB, which a 1,000-trial study would
+ * write for nothing (docs/research.md, "Studies"; docs/performance.md, "Parameter studies").
+ */
+ALTER TABLE ex7.backtests ADD COLUMN trades_kept boolean NOT NULL DEFAULT true;
+ALTER TABLE ex7.backtests ADD CONSTRAINT backtests_trades_kept_check CHECK (trades_kept OR purpose = 'study');
+COMMENT ON COLUMN ex7.backtests.trades_kept IS 'false for a study trial run without storing its trades (its result and equity curve are stored; the study did not ask for keep_trades); true for every other backtest.';
 
 CREATE TABLE ex7.studies (
     id                  uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
@@ -28,6 +37,7 @@ CREATE TABLE ex7.studies (
     range_from          timestamptz NOT NULL,
     range_to            timestamptz NOT NULL,
     params              jsonb NOT NULL,     -- the backtests' parameters: initial_capital, risk_free_rate, risk_gate, evaluation
+    keep_trades         boolean NOT NULL DEFAULT false,
     walk_forward        jsonb,              -- {mode, in_sample_days, out_of_sample_days, step_days, windows: [...]}
     trials_total        integer NOT NULL CHECK (trials_total >= 1),
     trials_done         integer NOT NULL DEFAULT 0 CHECK (trials_done >= 0),
@@ -51,6 +61,7 @@ CREATE TABLE ex7.studies (
 SELECT pg_catalog.pg_extension_config_dump('ex7.studies', '');
 COMMENT ON TABLE ex7.studies IS 'A parameter study (grid, seeded random search, or walk-forward) of a strategy version over a range: the space, the search, the objective, the backtests'' parameters, progress (trials_done of trials_total), status (queued, running, cancelled, done, failed), the best trial and the summary (result). Its trials are in ex7.study_trials.';
 COMMENT ON COLUMN ex7.studies.best_trial IS 'trial_no of the best trial so far (feasible first, then by objective, then by trial_no); for a walk-forward study NULL (each window has its own).';
+COMMENT ON COLUMN ex7.studies.keep_trades IS 'Whether every trial''s backtest stores its trades (the body''s keep_trades); otherwise only a walk-forward''s out-of-sample trials do (ex7.backtests.trades_kept).';
 COMMENT ON COLUMN ex7.studies.applied_version IS 'The strategy version the last POST /api/studies/{id}/apply created.';
 -- keyset order of ex7.list_studies
 CREATE INDEX studies_strategy_idx ON ex7.studies (user_id, strategy_id, created_at DESC, id DESC);

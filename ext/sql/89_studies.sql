@@ -487,11 +487,16 @@ BEGIN
     ELSE
         v_wf := NULL;
     END IF;
-    RETURN pg_catalog.jsonb_build_object('search', v_search, 'objective', v_obj, 'walk_forward', v_wf);
+    -- keep_trades: whether every trial stores its trades (docs/research.md, "Studies")
+    IF p_body ? 'keep_trades' AND pg_catalog.jsonb_typeof(p_body -> 'keep_trades') <> 'boolean' THEN
+        PERFORM ex7._invalid('["body","keep_trades"]', 'value could not be parsed to a boolean', 'type_error.bool');
+    END IF;
+    RETURN pg_catalog.jsonb_build_object('search', v_search, 'objective', v_obj, 'walk_forward', v_wf,
+                                         'keep_trades', coalesce((p_body ->> 'keep_trades')::boolean, false));
 END
 $$;
 COMMENT ON FUNCTION ex7._study_body(jsonb, integer) IS
-'Returns {search, objective, walk_forward} of a study body checked and completed: search {method: grid} (the default) or {method: random, trials 1..p_max_trials, seed 0..2^53-1}; objective {metric: net_pnl | sharpe | sortino | profit_factor, max_drawdown: decimal string or null}; walk_forward null or {mode: rolling | anchored, in_sample_days, out_of_sample_days, step_days (default out_of_sample_days)}, days 1..3660. X7422 at ["body", ...] otherwise.';
+'Returns {search, objective, walk_forward, keep_trades} of a study body checked and completed: keep_trades a boolean (default false); search {method: grid} (the default) or {method: random, trials 1..p_max_trials, seed 0..2^53-1}; objective {metric: net_pnl | sharpe | sortino | profit_factor, max_drawdown: decimal string or null}; walk_forward null or {mode: rolling | anchored, in_sample_days, out_of_sample_days, step_days (default out_of_sample_days)}, days 1..3660. X7422 at ["body", ...] otherwise.';
 
 /* _study_bars: the bars of the strategy's series in (p_from, p_to] (a trial's bars_total) */
 CREATE OR REPLACE FUNCTION ex7._study_bars(p_instrument text, p_timeframe text, p_from timestamptz, p_to timestamptz)
@@ -541,7 +546,7 @@ BEGIN
         PERFORM ex7._invalid('["body"]', 'value is not a valid dict', 'type_error.dict');
     END IF;
     -- the backtests' own fields, checked as POST /api/strategies/{id}/backtest checks them
-    v_bt := ex7._backtest_params(p_body - 'space' - 'search' - 'objective' - 'walk_forward');
+    v_bt := ex7._backtest_params(p_body - 'space' - 'search' - 'objective' - 'walk_forward' - 'keep_trades');
     v_from := (v_bt ->> 'from')::timestamptz;
     v_to := (v_bt ->> 'to')::timestamptz;
     v_version := coalesce((v_bt ->> 'version')::integer, s.current_version);
@@ -603,10 +608,10 @@ BEGIN
     END IF;
 
     INSERT INTO ex7.studies (user_id, strategy_id, strategy_version, kind, space, search, objective, range_from,
-                             range_to, params, walk_forward, trials_total, launched_at)
+                             range_to, params, keep_trades, walk_forward, trials_total, launched_at)
     VALUES (p_user, s.id, v_version, v_kind, v_space, v_st -> 'search', v_st -> 'objective', v_from, v_to,
-            v_bt - 'from' - 'to' - 'version', CASE WHEN v_kind = 'walk_forward' THEN v_wf END, v_total,
-            pg_catalog.now())
+            v_bt - 'from' - 'to' - 'version', (v_st ->> 'keep_trades')::boolean,
+            CASE WHEN v_kind = 'walk_forward' THEN v_wf END, v_total, pg_catalog.now())
     RETURNING id INTO v_id;
 
     IF v_kind = 'walk_forward' THEN
@@ -821,9 +826,10 @@ BEGIN
         SELECT v.graph INTO v_graph FROM ex7.strategy_versions v
          WHERE v.user_id = p_user AND v.strategy_id = st.strategy_id AND v.version = st.strategy_version;
         INSERT INTO ex7.backtests (user_id, strategy_id, strategy_version, instrument, timeframe, range_from, range_to,
-                                   params, purpose, bars_total, graph)
+                                   params, purpose, bars_total, graph, trades_kept)
         SELECT p_user, st.strategy_id, st.strategy_version, s.instrument, s.timeframe, t.range_from, t.range_to,
-               st.params, 'study', t.bars_total, ex7._study_graph(v_graph, t."values")
+               st.params, 'study', t.bars_total, ex7._study_graph(v_graph, t."values"),
+               st.keep_trades OR t.phase IS NOT DISTINCT FROM 'out_of_sample'
           FROM ex7.strategies s WHERE s.user_id = p_user AND s.id = st.strategy_id
         RETURNING id INTO v_bt;
         UPDATE ex7.study_trials x SET status = 'running', backtest_id = v_bt, started_at = v_now, error = NULL
@@ -841,7 +847,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7._study_claim(uuid) IS
-'Returns (study_id, trial_no, backtest_id) of the trial claimed for a worker: the lowest pending trial of the user''s oldest queued or running study that has one, taken under the study row lock, marked running, with its backtest row created (purpose study, the version''s graph with the trial''s values); no row when nothing is pending.';
+'Returns (study_id, trial_no, backtest_id) of the trial claimed for a worker: the lowest pending trial of the user''s oldest queued or running study that has one, taken under the study row lock, marked running, with its backtest row created (purpose study, the version''s graph with the trial''s values, trades_kept when the study keeps trades or the trial is a walk-forward''s out-of-sample run); no row when nothing is pending.';
 
 /* _study_rank: the order of trials: feasible first, then by objective (NULL last), then by trial_no */
 CREATE OR REPLACE FUNCTION ex7._study_best(p_user uuid, p_study uuid, p_window integer DEFAULT NULL)
@@ -917,13 +923,21 @@ DECLARE
     v_feasible boolean;
     v_now timestamptz := pg_catalog.clock_timestamp();
 BEGIN
+    -- the trial's figures before the study row's lock, which every other worker's claim and finish takes:
+    -- they read only this trial's backtest, finished in this transaction
+    IF p_error IS NULL THEN
+        SELECT x.backtest_id INTO t.backtest_id FROM ex7.study_trials x
+         WHERE x.user_id = p_user AND x.study_id = p_study AND x.trial_no = p_trial;
+        IF t.backtest_id IS NOT NULL THEN
+            m := ex7._study_trial_metrics(p_user, t.backtest_id);
+        END IF;
+    END IF;
     SELECT * INTO st FROM ex7.studies y WHERE y.user_id = p_user AND y.id = p_study FOR UPDATE;
     SELECT * INTO t FROM ex7.study_trials x WHERE x.user_id = p_user AND x.study_id = p_study AND x.trial_no = p_trial FOR UPDATE;
     IF t.status <> 'running' THEN
         RETURN;   -- reaped or abandoned meanwhile
     END IF;
     IF p_error IS NULL THEN
-        m := ex7._study_trial_metrics(p_user, t.backtest_id);
         v_obj := ex7._study_objective(st.objective ->> 'metric', m);
         v_feasible := st.objective ->> 'max_drawdown' IS NULL
                       OR (m ->> 'max_drawdown')::numeric <= (st.objective ->> 'max_drawdown')::numeric;
@@ -1325,7 +1339,7 @@ BEGIN
     RETURN pg_catalog.jsonb_build_object(
         'id', st.id, 'strategy_id', st.strategy_id, 'strategy_version', st.strategy_version, 'kind', st.kind,
         'space', st.space, 'search', st.search, 'objective', st.objective, 'from', st.range_from, 'to', st.range_to,
-        'params', st.params, 'walk_forward', st.walk_forward, 'status', st.status,
+        'params', st.params, 'keep_trades', st.keep_trades, 'walk_forward', st.walk_forward, 'status', st.status,
         'progress', pg_catalog.jsonb_build_object('trials_done', st.trials_done, 'trials_total', st.trials_total,
                                                   'percent', pg_catalog.round(100.0 * st.trials_done / st.trials_total, 1)),
         'best', CASE WHEN b.trial_no IS NOT NULL THEN ex7._study_trial_json(b) END,
@@ -1335,7 +1349,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7._study_json(ex7.studies) IS
-'Returns a study: {id, strategy_id, strategy_version, kind, space, search, objective, from, to, params, walk_forward, status, progress: {trials_done, trials_total, percent}, best (the best trial so far, null for walk-forward), applied_version, result, error, created_at, started_at, finished_at, compliance (CFTC Rule 4.41)}.';
+'Returns a study: {id, strategy_id, strategy_version, kind, space, search, objective, from, to, params, keep_trades, walk_forward, status, progress: {trials_done, trials_total, percent}, best (the best trial so far, null for walk-forward), applied_version, result, error, created_at, started_at, finished_at, compliance (CFTC Rule 4.41)}.';
 
 CREATE OR REPLACE FUNCTION ex7.get_study(p_user uuid, p_id uuid)
 RETURNS jsonb

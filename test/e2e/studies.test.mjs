@@ -117,6 +117,13 @@ test('a grid study over HTTP: 201 queued, background workers run it to done, pro
   assert.equal(r.status, 200, r.text);
   assert.equal(r.body.purpose, 'study');
   assert.equal(r.body.result.net_pnl, all[0].metrics.net_pnl);
+  // the study did not ask for keep_trades: the trial's backtest has its curve, not its trades
+  assert.equal(r.body.trades_kept, false);
+  assert.equal(r.body.trades, null);
+  assert.ok(r.body.equity.length > 0);
+  r = await api(srv, 'POST', `/api/backtests/${all[0].backtest_id}/monte-carlo`, { tok: tokA, body: {} });
+  assert.equal(r.status, 409, r.text);
+  assert.deepEqual(r.body.detail, { code: 'trades_not_kept' });
 
   r = await api(srv, 'GET', `/api/strategies/${sid}/studies`, { tok: tokA });
   assert.equal(r.status, 200, r.text);

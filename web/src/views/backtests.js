@@ -403,18 +403,25 @@ export function Backtest({ id }) {
         ${error ? html`<p class="error" role="alert">${error.message}<${ComplianceLink} error=${error} /></p>` : null}
       </section>
       ${bt.status === 'done' ? html`
+        ${bt.metrics ? html`
         <section class="card panel wide" aria-labelledby="backtest-metrics-h">
           <h2 id="backtest-metrics-h">Metrics</h2>
           <${Metrics} bt=${bt} />
-        </section>
+        </section>` : null}
         <section class="card panel wide" aria-labelledby="backtest-chart-h">
           <h2 id="backtest-chart-h">Equity and drawdown</h2>
           <${EquityChart} id=${bt.id} equity=${bt.equity ?? []} capital=${p.initial_capital} />
           ${bt.compliance ? html`<p class="small muted"><strong>${bt.compliance.rule}:</strong> ${bt.compliance.text}</p>` : null}
         </section>
+        ${bt.trades_kept === false ? html`
+        <section class="card panel wide" aria-labelledby="backtest-trades-h">
+          <h2 id="backtest-trades-h">Trades not kept</h2>
+          <p>This backtest is a trial of a parameter study, run without storing its trades: its figures are the
+            study's trial metrics. Apply the trial as a new version and backtest it to see its trades.</p>
+        </section>` : html`
         <section class="card panel wide" aria-labelledby="backtest-trades-h">
           <h2 id="backtest-trades-h">Trades (${(bt.trades ?? []).length})</h2>
           <${Trades} trades=${bt.trades ?? []} />
-        </section>` : null}
+        </section>`}` : null}
     </main>`;
 }
