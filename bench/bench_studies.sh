@@ -68,32 +68,55 @@ SPACE10='{"parameters": {"f.period": {"min": 5, "max": 14, "step": 1}, "s.period
 # the tier cap of study workers: the user's tier (free) set to 1 or 2 workers and 1000 trials
 workers() { q -tA -c "SELECT ex7.set_tier_caps('free', '{\"study_workers_max\": $1, \"study_trials_max\": 1000}') IS NULL" >/dev/null; }
 
-# study TO SPACE [FIELDS]: creates the study (FIELDS: more body fields, each followed by a comma) (background workers, as over HTTP), waits for it to finish while sampling
-# its workers' private memory; prints "id wall_ms trials_ms bars trials max_rss_kB workers_seen" (trials_ms:
-# created to the last trial recorded, before the summary)
+# study TO SPACE [FIELDS]: creates the study (background workers, as over HTTP; FIELDS: more body fields,
+# each followed by a comma), waits for it to finish while sampling its workers' private memory; prints
+# "id wall_ms trials_ms bars trials max_rss_kB workers_seen" (trials_ms: created to the last trial recorded,
+# before the summary). The wait is one session sampling every 0.2 s inside the server: a client process
+# started at each sample would take CPU from the workers, and from two workers more than from one.
 study() {
-	local id st peak=0 seen=0 r
+	local id
 	id=$(q -tA -c "SELECT ex7.create_study('$U', '$S', '{${3:-} \"from\": \"2023-01-01T00:00:00Z\", \"to\": \"$1\",
 	         \"evaluation\": \"fast\", \"initial_capital\": \"1000000\", \"objective\": {\"metric\": \"sharpe\"}, \"space\": $2}') ->> 'id'")
-	for _ in $(seq 1 100000); do
-		# sampled while trials remain: the last trial's transaction also computes the summary (the statistics
-		# over every trial's daily returns: a matrix of trials x days), measured apart (summary_ms)
-		r=$(q -tA -F ' ' -c "SELECT (SELECT status FROM ex7.studies WHERE id = '$id'),
-		        coalesce(max(substring(pg_read_file('/proc/' || pid || '/status') FROM 'RssAnon:\\s+(\\d+) kB')::int)
-		                 FILTER (WHERE (SELECT trials_done < trials_total - 1 FROM ex7.studies WHERE id = '$id')), 0),
-		        count(*) FROM pg_stat_activity WHERE backend_type = 'ex7 study'")
-		read -r st rss n <<<"$r"
-		[ "$rss" -gt "$peak" ] && peak=$rss
-		[ "$n" -gt "$seen" ] && seen=$n
-		case "$st" in done) break ;; queued|running) sleep 0.2 ;; *) bench_fail "study $id ended $st" ;; esac
-	done
-	q -tA -F ' ' -c "SELECT '$id', round(extract(epoch FROM s.finished_at - s.created_at) * 1000),
-	                        round(extract(epoch FROM (SELECT max(t.finished_at) FROM ex7.study_trials t
-	                                                   WHERE t.user_id = s.user_id AND t.study_id = s.id) - s.created_at) * 1000),
-	                        (SELECT sum((t.metrics ->> 'bars')::bigint) FROM ex7.study_trials t
-	                          WHERE t.user_id = s.user_id AND t.study_id = s.id AND t.status = 'done'),
-	                        s.trials_done, $peak, $seen
-	                   FROM ex7.studies s WHERE s.user_id = '$U' AND s.id = '$id'"
+	q -tA -F ' ' <<SQL || bench_fail "study $id did not finish"
+SET client_min_messages = warning;
+CREATE TEMP TABLE watched (rss integer, seen integer);
+DO \$\$
+DECLARE
+    v_status text;
+    v_rss integer;
+    v_n integer;
+    v_peak integer := 0;
+    v_seen integer := 0;
+BEGIN
+    LOOP
+        PERFORM pg_stat_clear_snapshot();
+        SELECT status INTO v_status FROM ex7.studies WHERE id = '$id';
+        -- sampled while trials remain: the last trial's transaction also computes the summary (the statistics
+        -- over every trial's daily returns: a matrix of trials x days), measured apart (summary_ms)
+        SELECT coalesce(max(substring(pg_read_file('/proc/' || pid || '/status') FROM 'RssAnon:\s+(\d+) kB')::int)
+                        FILTER (WHERE (SELECT trials_done < trials_total - 1 FROM ex7.studies WHERE id = '$id')), 0),
+               count(*)
+          INTO v_rss, v_n
+          FROM pg_stat_activity WHERE backend_type = 'ex7 study';
+        v_peak := greatest(v_peak, v_rss);
+        v_seen := greatest(v_seen, v_n);
+        EXIT WHEN v_status NOT IN ('queued', 'running');
+        PERFORM pg_sleep(0.2);
+    END LOOP;
+    IF v_status <> 'done' THEN
+        RAISE EXCEPTION 'study % ended %', '$id', v_status;
+    END IF;
+    INSERT INTO watched VALUES (v_peak, v_seen);
+END
+\$\$;
+SELECT '$id', round(extract(epoch FROM s.finished_at - s.created_at) * 1000),
+       round(extract(epoch FROM (SELECT max(t.finished_at) FROM ex7.study_trials t
+                                  WHERE t.user_id = s.user_id AND t.study_id = s.id) - s.created_at) * 1000),
+       (SELECT sum((t.metrics ->> 'bars')::bigint) FROM ex7.study_trials t
+         WHERE t.user_id = s.user_id AND t.study_id = s.id AND t.status = 'done'),
+       s.trials_done, w.rss, w.seen
+  FROM ex7.studies s, watched w WHERE s.user_id = '$U' AND s.id = '$id';
+SQL
 }
 # wait until no study worker is left (a worker exits when nothing is pending)
 idle() { for _ in $(seq 1 200); do [ "$(q -tA -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'ex7 study'")" = 0 ] && return; sleep 0.1; done; }
