@@ -1752,7 +1752,6 @@ PG_FUNCTION_INFO_V1(backtest_launch);
 Datum
 backtest_launch(PG_FUNCTION_ARGS)
 {
-	BackgroundWorker w;
 	BtLaunch	l;
 	Oid			one[1] = {UUIDOID};
 
@@ -1760,7 +1759,6 @@ backtest_launch(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 						errmsg("permission denied for function _backtest_launch"),
 						errdetail("Background backtest workers are started by the HTTP front, not by roles bound to a user.")));
-	memset(&w, 0, sizeof(w));
 	memset(&l, 0, sizeof(l));
 	l.database = MyDatabaseId;
 	l.role = GetUserId();
@@ -1769,16 +1767,31 @@ backtest_launch(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	backtest_key(fcinfo, &l.user, &l.id);
 	SPI_finish();
+	PG_RETURN_BOOL(bt_register_worker("backtest_worker_main", "ex7 backtest", &l, sizeof(l)));
+}
+
+/*
+ * bt_register_worker: registers a dynamic background worker of this library running function, named
+ * and typed name (pg_stat_activity's backend_type), never restarted, with extra in bgw_extra. It
+ * starts once the postmaster gets to it; false when no worker slot is free (max_worker_processes).
+ */
+bool
+bt_register_worker(const char *function, const char *name, const void *extra, Size len)
+{
+	BackgroundWorker w;
+
+	Assert(len <= BGW_EXTRALEN);
+	memset(&w, 0, sizeof(w));
 	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	w.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(w.bgw_library_name, BGW_MAXLEN, "ex7");
-	snprintf(w.bgw_function_name, BGW_MAXLEN, "backtest_worker_main");
-	snprintf(w.bgw_name, BGW_MAXLEN, "ex7 backtest");
-	snprintf(w.bgw_type, BGW_MAXLEN, "ex7 backtest");
-	memcpy(w.bgw_extra, &l, sizeof(l));
+	snprintf(w.bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(w.bgw_name, BGW_MAXLEN, "%s", name);
+	snprintf(w.bgw_type, BGW_MAXLEN, "%s", name);
+	memcpy(w.bgw_extra, extra, len);
 	w.bgw_notify_pid = 0;
-	PG_RETURN_BOOL(RegisterDynamicBackgroundWorker(&w, NULL));
+	return RegisterDynamicBackgroundWorker(&w, NULL);
 }
 
 /* bt_xact_begin / bt_xact_end: a transaction with a snapshot and SPI around a step */

@@ -30,6 +30,10 @@ extern bool bt_run_some(BtState *st);
 /* frees the state and, for a background run, its prepared statements (inside SPI) */
 extern void bt_end(BtState *st);
 
+/* registers a dynamic background worker of ex7 running function (named and typed name, bgw_extra
+ * from extra); false when no worker slot is free */
+extern bool bt_register_worker(const char *function, const char *name, const void *extra, Size len);
+
 /* a transaction with a snapshot and SPI around a step of a background worker */
 extern void bt_xact_begin(void);
 extern void bt_xact_end(void);

@@ -77,22 +77,8 @@ study_launch(PG_FUNCTION_ARGS)
 	l.xid = GetTopTransactionId();
 	memcpy(&l.user, PG_GETARG_UUID_P(0), sizeof(pg_uuid_t));
 	for (; n < want && n < STUDY_MAX_SLOTS; n++)
-	{
-		BackgroundWorker w;
-
-		memset(&w, 0, sizeof(w));
-		w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		w.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		w.bgw_restart_time = BGW_NEVER_RESTART;
-		snprintf(w.bgw_library_name, BGW_MAXLEN, "ex7");
-		snprintf(w.bgw_function_name, BGW_MAXLEN, "study_worker_main");
-		snprintf(w.bgw_name, BGW_MAXLEN, "ex7 study");
-		snprintf(w.bgw_type, BGW_MAXLEN, "ex7 study");
-		memcpy(w.bgw_extra, &l, sizeof(l));
-		w.bgw_notify_pid = 0;
-		if (!RegisterDynamicBackgroundWorker(&w, NULL))
+		if (!bt_register_worker("study_worker_main", "ex7 study", &l, sizeof(l)))
 			break;
-	}
 	PG_RETURN_INT32(n);
 }
 

@@ -139,7 +139,7 @@ SELECT (:'v1'::jsonb #>> '{observed,trials}')::int AS trials, :'v1'::jsonb #> '{
        (:'v1'::jsonb #>> '{observed,deflated_sharpe}')::numeric
          = round(ex7.deflated_sharpe(m.sharpe, m.observations, m.skewness, m.kurtosis, 1, 0)::numeric, 4) AS dsr_is_psr,
        (:'v1'::jsonb #>> '{observed,days}')::int = m.observations AS days_are_the_returns
-  FROM ex7.return_moments(ex7._study_daily_returns(:'u3', (:'v1'::jsonb ->> 'backtest_id')::uuid)) m;
+  FROM ex7.return_moments(ex7._backtest_daily_returns(:'u3', (:'v1'::jsonb ->> 'backtest_id')::uuid)) m;
 -- a 6-trial grid over the last week, run inline, its best applied as version 2
 SELECT ex7.create_study(:'u3', :'r', '{"from": "2026-03-02T00:00:00Z", "to": "2026-03-07T00:00:00Z", "evaluation": "fast",
     "objective": {"metric": "net_pnl"},
@@ -157,7 +157,7 @@ SELECT (:'v2'::jsonb ->> 'strategy_version')::int AS judged_version, (:'v2'::jso
          AS dsr_recomputed,
        (:'v2'::jsonb #>> '{observed,deflated_sharpe}')::numeric
          < round(ex7.deflated_sharpe(m.sharpe, m.observations, m.skewness, m.kurtosis, 1, 0)::numeric, 4) AS deflated
-  FROM ex7.return_moments(ex7._study_daily_returns(:'u3', (:'v2'::jsonb ->> 'backtest_id')::uuid)) m;
+  FROM ex7.return_moments(ex7._backtest_daily_returns(:'u3', (:'v2'::jsonb ->> 'backtest_id')::uuid)) m;
 -- the minimum: above the observed value refuses, at or below it passes; no value (no bars) refuses
 SELECT ex7.set_validation_policy(jsonb_build_object('min_deflated_sharpe', (:'v2'::jsonb #>> '{observed,deflated_sharpe}')::numeric + 0.0001))
        -> 'min_deflated_sharpe' IS NOT NULL AS set;

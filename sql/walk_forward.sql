@@ -147,7 +147,7 @@ SELECT :'g'::jsonb #>> '{result,trials_run}' AS trials, :'g'::jsonb #>> '{result
 -- the same matrix by hand: pbo_cscv of the trials' daily returns (rows days, columns trials in trial_no order)
 SELECT (SELECT ex7.pbo_cscv(array_agg(row ORDER BY i), 16) ->> 'pbo'
           FROM (SELECT i, array_agg(r[i] ORDER BY trial_no) AS row
-                  FROM (SELECT t.trial_no, ex7._study_daily_returns(:'u1', t.backtest_id) AS r FROM ex7.study_trials t
+                  FROM (SELECT t.trial_no, ex7._backtest_daily_returns(:'u1', t.backtest_id) AS r FROM ex7.study_trials t
                          WHERE t.study_id = (:'g'::jsonb ->> 'id')::uuid) x, generate_series(1, cardinality(x.r)) i GROUP BY i) m)
        = :'g'::jsonb #>> '{result,pbo,pbo}' AS pbo_by_hand;
 

@@ -627,7 +627,7 @@ COMMENT ON FUNCTION ex7._validation_json(ex7.strategy_validations) IS
 /*
  * _judge_research: what the Judge observes beyond the backtest's summary (docs/research.md). The deflated
  * Sharpe ratio (Bailey and Lopez de Prado, 2014) of the validation backtest's daily returns
- * (ex7._study_daily_returns: UTC weekdays of the window), deflated by the trials of the study whose
+ * (ex7._backtest_daily_returns: UTC weekdays of the window), deflated by the trials of the study whose
  * parameters made the current version (its newest apply): the parameters were picked as the best of that
  * many, so the Sharpe they show must clear the best of that many tries of luck. A version that did not come
  * from a study counts as one trial, which leaves the probabilistic Sharpe ratio against 0. And the
@@ -658,7 +658,7 @@ BEGIN
         v_trials := greatest(coalesce(w.trials, 1), 1);
         v_var := coalesce(w.var, 0);
     END IF;
-    SELECT (ex7.return_moments(ex7._study_daily_returns(s.user_id, p_backtest))).* INTO m;
+    SELECT (ex7.return_moments(ex7._backtest_daily_returns(s.user_id, p_backtest))).* INTO m;
     IF m.observations >= 2 AND m.sd > 0 THEN
         v_dsr := ex7.deflated_sharpe(m.sharpe, m.observations, m.skewness, m.kurtosis, v_trials, v_var);
     END IF;

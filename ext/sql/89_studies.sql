@@ -1125,12 +1125,13 @@ COMMENT ON FUNCTION ex7._study_run_inline(uuid, uuid) IS
  * ------------------------------------------------------------------------------------------------- */
 
 /*
- * _study_daily_returns: a trial's daily returns on the study's calendar: the equity at the end of each UTC
- * weekday from the range's first day to the last sample's (carried forward over days without a sample),
- * against the previous weekday's (the first against the initial capital); the same days for every trial of
- * a study (their curves all end with a sample at the range's last bar), so the trials' columns line up (PBO).
+ * _backtest_daily_returns: a backtest's daily returns (a study trial's, or the Judge's validation run's,
+ * ext/sql/67_backtest.sql): the equity at the end of each UTC weekday from the range's first day to the last
+ * sample's (carried forward over days without a sample), against the previous weekday's (the first against
+ * the initial capital); the same days for every trial of a study (their curves all end with a sample at the
+ * range's last bar), so the trials' columns line up (PBO).
  */
-CREATE OR REPLACE FUNCTION ex7._study_daily_returns(p_user uuid, p_backtest uuid)
+CREATE OR REPLACE FUNCTION ex7._backtest_daily_returns(p_user uuid, p_backtest uuid)
 RETURNS float8[]
 LANGUAGE plpgsql STABLE
 AS $$
@@ -1166,7 +1167,7 @@ BEGIN
     RETURN coalesce(v, '{}');
 END
 $$;
-COMMENT ON FUNCTION ex7._study_daily_returns(uuid, uuid) IS
+COMMENT ON FUNCTION ex7._backtest_daily_returns(uuid, uuid) IS
 'Returns a backtest''s daily returns over the UTC weekdays from its range''s first day to the day of its curve''s last sample (the last bar: the same day for every trial of a study): equity at each day''s end (the day''s last curve sample, carried forward; the initial capital before the first) over the previous weekday''s (the first over the initial capital), minus 1; a weekend''s change lands in Monday''s return.';
 
 /* _study_summary: the result of a finished study; walk-forward in ex7._walk_forward_summary */
@@ -1243,7 +1244,7 @@ BEGIN
     INSERT INTO pg_temp.ex7_study_returns
     SELECT x.trial_no, r.r, (ex7.return_moments(r.r)).sharpe
       FROM ex7.study_trials x
-     CROSS JOIN LATERAL (SELECT ex7._study_daily_returns(p_user, x.backtest_id) AS r) r
+     CROSS JOIN LATERAL (SELECT ex7._backtest_daily_returns(p_user, x.backtest_id) AS r) r
      WHERE x.user_id = p_user AND x.study_id = p_study AND x.status = 'done';
     SELECT count(*), pg_catalog.var_samp(y.sharpe) INTO v_n, v_var FROM pg_temp.ex7_study_returns y;
     IF b.trial_no IS NOT NULL THEN
@@ -1286,7 +1287,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ex7._study_statistics(uuid, uuid) IS
-'Returns {deflated_sharpe: {value, reason, sharpe_per_period, observations, skewness, kurtosis, trials, trials_sharpe_variance}, pbo: ex7.pbo_cscv of the trials'' daily returns (rows days, columns trials) or {pbo: null, reason}} of a finished grid or random study: the best trial''s deflated Sharpe ratio over its daily returns (ex7._study_daily_returns) for the trials run and the variance of their per-period Sharpe ratios; PBO with at least ex7._study_pbo_min_trials() trials and daily periods.';
+'Returns {deflated_sharpe: {value, reason, sharpe_per_period, observations, skewness, kurtosis, trials, trials_sharpe_variance}, pbo: ex7.pbo_cscv of the trials'' daily returns (rows days, columns trials) or {pbo: null, reason}} of a finished grid or random study: the best trial''s deflated Sharpe ratio over its daily returns (ex7._backtest_daily_returns) for the trials run and the variance of their per-period Sharpe ratios; PBO with at least ex7._study_pbo_min_trials() trials and daily periods.';
 
 /* ---------------------------------------------------------------------------------------------------
  * Reading.
