@@ -335,13 +335,14 @@ SELECT backtest_id AS dead_backtest FROM ex7.study_trials
 UPDATE ex7.studies SET status = 'running', trials_done = 1, result = NULL, finished_at = NULL,
        launched_at = now() - interval '2 minutes'
  WHERE id = current_setting('ex7_test.sid')::uuid;
--- one trial back to pending (its backtest deleted) and the study failed: two repairs
-SELECT ex7.run_job('backtests_reap', now()) -> 'result' AS reaped;
+-- one trial back to pending (its backtest deleted) and the study failed: two repairs (its count of failed
+-- backtests depends on what earlier files left running, so only the studies' count is shown)
+SELECT ex7.run_job('backtests_reap', now()) #> '{result,studies}' AS reaped_studies;
 SELECT status, error FROM ex7.studies WHERE id = current_setting('ex7_test.sid')::uuid;
 SELECT jsonb_agg(jsonb_build_array(trial_no, status, backtest_id IS NOT NULL) ORDER BY trial_no) AS trials
   FROM ex7.study_trials WHERE study_id = current_setting('ex7_test.sid')::uuid;
 SELECT count(*) AS dead_backtest_left FROM ex7.backtests WHERE id = :'dead_backtest';
-SELECT ex7.run_job('backtests_reap', now()) -> 'result' AS again;
+SELECT ex7.run_job('backtests_reap', now()) #> '{result,studies}' AS again;
 -- resumed, it runs the two trials left and ends as it did
 SELECT ex7.resume_study(:'u1', current_setting('ex7_test.sid')::uuid, true) -> 'progress' AS resumed_progress;
 SELECT status, error IS NULL AS no_error FROM ex7.studies WHERE id = current_setting('ex7_test.sid')::uuid;
