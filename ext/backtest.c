@@ -147,7 +147,8 @@ typedef struct BtState
 	TimestampTz range_from;
 	TimestampTz range_to;
 	bool		exact;
-	bool		keep_trades;	/* store the trades (false: a study trial's, docs/research.md) */
+	bool		keep_trades;	/* store the trades and the whole curve (false: a study trial's, which
+								 * stores no trade and a daily curve, docs/research.md) */
 	bool		risk_gate;
 	GraphPlan  *plan;
 	int			lookback;
@@ -195,6 +196,10 @@ typedef struct BtState
 	Numeric		last_equity;
 	TimestampTz last_sample_ts;
 	bool		sampled;
+	/* a daily curve (!keep_trades): the latest sample, stored once the next one shows it ends a day */
+	TimestampTz pend_ts;
+	Numeric		pend_equity;	/* NULL: none pending */
+	bool		pend_first_stored;
 	int64		bars;
 	int64		entries;
 	int64		trades;
@@ -537,16 +542,72 @@ mark_point(BtState *st, Numeric equity)
 		set_max_drawdown(st, dd);
 }
 
+static int64 utc_day(TimestampTz ts);
+
+/* store_point: appends a point to the stored curve */
+static void
+store_point(BtState *st, TimestampTz ts, Numeric equity)
+{
+	Datum		vals[2];
+
+	vals[0] = TimestampTzGetDatum(ts);
+	vals[1] = NumericGetDatum(equity);
+	rows_add(st, &st->equity, ++st->equity_seq, vals, NULL);
+}
+
+/*
+ * daily_point: the curve of a trial that keeps no trades is daily: its first point and every point that
+ * is a UTC day's last, where a day is either [midnight, midnight) (ex7._backtest_daily_returns) or
+ * (midnight, midnight] (ex7._study_trial_metrics): exactly the points those read of the whole curve, so
+ * their figures are the same (sql/studies.sql compares). A point is held until the next one shows whether
+ * it ends a day; a later figure for the same instant replaces it, as in sample(); bt_finish stores the
+ * last one (daily_point_last).
+ */
+static void
+daily_point(BtState *st, TimestampTz ts, Numeric equity)
+{
+	if (st->pend_equity != NULL && st->pend_ts == ts)
+	{
+		nset(st, &st->pend_equity, equity);
+		return;
+	}
+	if (st->pend_equity != NULL &&
+		(!st->pend_first_stored || utc_day(st->pend_ts) != utc_day(ts) ||
+		 utc_day(st->pend_ts - 1) != utc_day(ts - 1)))
+	{
+		store_point(st, st->pend_ts, st->pend_equity);
+		st->pend_first_stored = true;
+	}
+	st->pend_ts = ts;
+	nset(st, &st->pend_equity, equity);
+}
+
+/* daily_point_last: stores the point daily_point holds, the curve's last */
+static void
+daily_point_last(BtState *st)
+{
+	if (st->pend_equity == NULL)
+		return;
+	store_point(st, st->pend_ts, st->pend_equity);
+	pfree(st->pend_equity);
+	st->pend_equity = NULL;
+}
+
 /*
  * sample: appends a point of the equity curve at ts (skipped when the last point has the same ts:
  * a day-end sample right after a trade close on the day's last bar repeats it) and follows the
- * drawdown.
+ * drawdown. A trial that keeps no trades stores only its daily points (daily_point).
  */
 static void
 sample(BtState *st, TimestampTz ts, Numeric equity)
 {
-	Datum		vals[2];
-
+	if (!st->keep_trades)
+	{
+		daily_point(st, ts, equity);
+		mark_point(st, equity);
+		nset(st, &st->last_equity, equity);
+		return;
+	}
 	if (st->sampled && st->last_sample_ts == ts)
 	{
 		BtRows	   *r = &st->equity;
@@ -570,9 +631,7 @@ sample(BtState *st, TimestampTz ts, Numeric equity)
 	}
 	st->sampled = true;
 	st->last_sample_ts = ts;
-	vals[0] = TimestampTzGetDatum(ts);
-	vals[1] = NumericGetDatum(equity);
-	rows_add(st, &st->equity, ++st->equity_seq, vals, NULL);
+	store_point(st, ts, equity);
 	mark_point(st, equity);
 	nset(st, &st->last_equity, equity);
 }
@@ -1587,6 +1646,7 @@ bt_finish(BtState *st)
 		}
 		day_end(st, st->prev_ts, true);
 	}
+	daily_point_last(st);
 	mark_fold(st);
 	flush(st);
 	elapsed = GetCurrentTimestamp() - st->t0;

@@ -178,9 +178,25 @@ SELECT t.trial_no, jsonb_build_array(t.metrics -> 'sharpe', t.metrics -> 'sortin
  WHERE t.study_id = :'sid' ORDER BY t.trial_no;
 
 -- ---------------------------------------------------------------------------------------------------
--- By default a trial keeps no trades: the same runs (result, curve, figures) as the study that kept them,
--- no trade stored; its backtest says so, and a Monte Carlo of it is 409 trades_not_kept
+-- By default a trial keeps no trades and a daily curve: the same runs (result, figures) as the study that
+-- kept everything; its curve is exactly the points of the whole curve that the figures read (the first, and
+-- each UTC day's last, a day taken both as [midnight, midnight) and as (midnight, midnight]); no trade
+-- stored; its backtest says so, and a Monte Carlo of it is 409 trades_not_kept
 -- ---------------------------------------------------------------------------------------------------
+CREATE FUNCTION pg_temp.curve(u uuid, b uuid) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_agg(jsonb_build_array(e.ts, e.equity) ORDER BY e.seq)
+      FROM ex7.backtest_equity e WHERE e.user_id = u AND e.backtest_id = b;
+$$;
+CREATE FUNCTION pg_temp.daily(u uuid, b uuid) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_agg(jsonb_build_array(e.ts, e.equity) ORDER BY e.seq)
+      FROM ex7.backtest_equity e
+     WHERE e.user_id = u AND e.backtest_id = b
+       AND (e.seq = 1
+            OR e.seq IN (SELECT max(x.seq) FROM ex7.backtest_equity x WHERE x.user_id = u AND x.backtest_id = b
+                          GROUP BY ((x.ts - interval '1 microsecond') AT TIME ZONE 'UTC')::date)
+            OR e.seq IN (SELECT max(x.seq) FROM ex7.backtest_equity x WHERE x.user_id = u AND x.backtest_id = b
+                          GROUP BY (x.ts AT TIME ZONE 'UTC')::date));
+$$;
 SELECT ex7.create_study(:'u1', :'s1', :'base'::jsonb || '{"space": {"parameters": {
            "fast.period": {"min": 2, "max": 6, "step": 2}, "slow.period": {"values": [6, 12]}},
            "constraints": ["fast.period < slow.period"]}}', true) AS lean \gset
@@ -190,7 +206,8 @@ SELECT :'lean'::jsonb ->> 'keep_trades' AS keep_trades, :'lean'::jsonb ->> 'stat
 SELECT t.trial_no, b.trades_kept,
        (SELECT count(*) FROM ex7.backtest_trade_chunks c WHERE c.user_id = b.user_id AND c.backtest_id = b.id) AS trade_chunks,
        b.result - 'elapsed_ms' - 'store_ms' - 'bars_per_second' = k.result - 'elapsed_ms' - 'store_ms' - 'bars_per_second' AS same_result,
-       ex7._backtest_equity_json(b.user_id, b.id) = ex7._backtest_equity_json(k.user_id, k.id) AS same_curve,
+       pg_temp.curve(b.user_id, b.id) = pg_temp.daily(k.user_id, k.id) AS daily_curve,
+       jsonb_array_length(pg_temp.curve(b.user_id, b.id)) < jsonb_array_length(pg_temp.curve(k.user_id, k.id)) AS fewer_points,
        t.metrics = kt.metrics AS same_metrics, (t.metrics ->> 'trades')::int > 0 AS counted_trades
   FROM ex7.study_trials t JOIN ex7.backtests b ON b.user_id = t.user_id AND b.id = t.backtest_id
   JOIN ex7.study_trials kt ON kt.user_id = t.user_id AND kt.study_id = :'sid' AND kt.trial_no = t.trial_no

@@ -64,7 +64,8 @@ SCHEMAS = {
     'BacktestItem': _obj(
         id=_uuid, strategy_id=_uuid, strategy_version=_int, instrument={'type': 'string'}, timeframe={'type': 'string'},
         **{'from': _ts}, to=_ts, params={'type': 'object'}, purpose={'enum': ['user', 'validation', 'study']},
-        trades_kept={'type': 'boolean', 'description': 'false only for a study trial run without storing its trades'},
+        trades_kept={'type': 'boolean', 'description': 'false only for a study trial run without storing its trades '
+                    '(its equity curve is then daily: the first point and each UTC day\'s last)'},
         status={'enum': ['queued', 'running', 'done', 'failed']},
         progress=_obj(bars_done=_int, bars_total={'type': ['integer', 'null']}, percent={'type': 'number'}),
         result={'oneOf': [_ref('BacktestSummary'), {'type': 'null'}]}, error={'type': ['string', 'null']},

@@ -36,8 +36,9 @@ SCHEMAS = {
             'version': {'type': 'integer', 'minimum': 1, 'description': 'the strategy version (default: current)'},
             'initial_capital': {'type': ['string', 'number']}, 'risk_free_rate': {'type': ['string', 'number']},
             'risk_gate': {'type': 'boolean'}, 'evaluation': {'enum': ['exact', 'fast']},
-            'keep_trades': {'type': 'boolean', 'description': 'store every trial\'s trades (default false: a trial '
-                            'stores its result and curve; a walk-forward\'s out-of-sample runs keep theirs)'},
+            'keep_trades': {'type': 'boolean', 'description': 'store every trial\'s trades and whole curve (default '
+                            'false: a trial stores its result and a daily curve; a walk-forward\'s out-of-sample '
+                            'runs keep everything)'},
             'space': {'type': 'object', 'required': ['parameters'], 'additionalProperties': False, 'properties': {
                 'parameters': {'type': 'object', 'description': '"<node id>.<parameter>": {min, max, step} or {values: [...]}; 1 to 6',
                                'additionalProperties': {'type': 'object'}},

@@ -16,14 +16,15 @@ ALTER TABLE ex7.backtests ADD CONSTRAINT backtests_purpose_check
     CHECK (purpose IN ('user', 'validation', 'study') AND (graph IS NULL OR purpose = 'study'));
 COMMENT ON COLUMN ex7.backtests.purpose IS 'user: POST /api/strategies/{id}/backtest; validation: run by the Judge; study: a trial of a study (docs/research.md).';
 /*
- * Whether the run stored its trades. Every backtest does except a study's trials, which keep them only when
- * the study asks (keep_trades) or for a walk-forward's out-of-sample windows: a trial's figures come from
- * its result and curve, and a million-bar trial's trades are some 5 MB, which a 1,000-trial study would
- * write for nothing (docs/research.md, "Studies"; docs/performance.md, "Parameter studies").
+ * Whether the run stored its trades and its whole curve. Every backtest does except a study's trials, which
+ * do only when the study asks (keep_trades) or for a walk-forward's out-of-sample windows; the others store
+ * no trade and a daily curve (the first point and each UTC day's last: what a trial's figures read). A
+ * million-bar trial's trades are some 5 MB and its curve 0.7 MB, which a 1,000-trial study would write for
+ * nothing (docs/research.md, "Studies"; docs/performance.md, "Parameter studies").
  */
 ALTER TABLE ex7.backtests ADD COLUMN trades_kept boolean NOT NULL DEFAULT true;
 ALTER TABLE ex7.backtests ADD CONSTRAINT backtests_trades_kept_check CHECK (trades_kept OR purpose = 'study');
-COMMENT ON COLUMN ex7.backtests.trades_kept IS 'false for a study trial run without storing its trades (its result and equity curve are stored; the study did not ask for keep_trades); true for every other backtest.';
+COMMENT ON COLUMN ex7.backtests.trades_kept IS 'false for a study trial run without storing its trades, whose curve is daily (its first point and each UTC day''s last; the study did not ask for keep_trades); true for every other backtest (every trade, every point).';
 
 CREATE TABLE ex7.studies (
     id                  uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
@@ -61,7 +62,7 @@ CREATE TABLE ex7.studies (
 SELECT pg_catalog.pg_extension_config_dump('ex7.studies', '');
 COMMENT ON TABLE ex7.studies IS 'A parameter study (grid, seeded random search, or walk-forward) of a strategy version over a range: the space, the search, the objective, the backtests'' parameters, progress (trials_done of trials_total), status (queued, running, cancelled, done, failed), the best trial and the summary (result). Its trials are in ex7.study_trials.';
 COMMENT ON COLUMN ex7.studies.best_trial IS 'trial_no of the best trial so far (feasible first, then by objective, then by trial_no); for a walk-forward study NULL (each window has its own).';
-COMMENT ON COLUMN ex7.studies.keep_trades IS 'Whether every trial''s backtest stores its trades (the body''s keep_trades); otherwise only a walk-forward''s out-of-sample trials do (ex7.backtests.trades_kept).';
+COMMENT ON COLUMN ex7.studies.keep_trades IS 'Whether every trial''s backtest stores its trades and whole curve (the body''s keep_trades); otherwise only a walk-forward''s out-of-sample trials do, and the others keep a daily curve (ex7.backtests.trades_kept).';
 COMMENT ON COLUMN ex7.studies.applied_version IS 'The strategy version the last POST /api/studies/{id}/apply created.';
 -- keyset order of ex7.list_studies
 CREATE INDEX studies_strategy_idx ON ex7.studies (user_id, strategy_id, created_at DESC, id DESC);

@@ -10,9 +10,9 @@ import { SignIn } from './views/signin.738ce4dc00.js';
 import { Dashboard } from './views/dashboard.bf3f951e00.js';
 import { Signals } from './views/signals.a30fa42698.js';
 import { SignalDetail } from './views/signal.a0775bc3dd.js';
-import { Backtest, BacktestNew } from './views/backtests.788e281d85.js';
+import { Backtest, BacktestNew } from './views/backtests.c81b9d5236.js';
 import { Strategies } from './views/strategies.e05675a3a5.js';
-import { Strategy } from './views/strategy.5067a5dad3.js';
+import { Strategy } from './views/strategy.fb4e43f8a1.js';
 import { Alerts } from './views/alerts.17489bd8a6.js';
 import { Account } from './views/account.e63f02ea5b.js';
 

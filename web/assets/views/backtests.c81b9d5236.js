@@ -416,8 +416,9 @@ export function Backtest({ id }) {
         ${bt.trades_kept === false ? html`
         <section class="card panel wide" aria-labelledby="backtest-trades-h">
           <h2 id="backtest-trades-h">Trades not kept</h2>
-          <p>This backtest is a trial of a parameter study, run without storing its trades: its figures are the
-            study's trial metrics. Apply the trial as a new version and backtest it to see its trades.</p>
+          <p>This backtest is a trial of a parameter study, run without storing its trades (its curve above is
+            daily): its figures are the study's trial metrics. Apply the trial as a new version and backtest it
+            to see its trades.</p>
         </section>` : html`
         <section class="card panel wide" aria-labelledby="backtest-trades-h">
           <h2 id="backtest-trades-h">Trades (${(bt.trades ?? []).length})</h2>

@@ -11,7 +11,7 @@ import { Link, navigate } from '../router.acf9c7a626.js';
 import { dateTime, label } from '../format.d46c67b7d9.js';
 import { ErrorBox, runtimeLabel } from './strategies.e05675a3a5.js';
 import { GraphInput, GraphView, graphValue, graphOf } from './graph_editor.dc2fb2cf22.js';
-import { BacktestLauncher, BacktestList } from './backtests.788e281d85.js';
+import { BacktestLauncher, BacktestList } from './backtests.c81b9d5236.js';
 
 const MODE = 'paper';
 const sp = (id) => `/api/strategies/${encodeURIComponent(id)}`;
