@@ -26,33 +26,12 @@ N=${BACKTEST_BARS:-$(smoke 1000000 20000)}
 U=00000000-0000-4000-8000-5a00000000b1
 bench_begin backtest
 
+bench_mes_walk "$N"
 q >/dev/null <<SQL
-SELECT setseed(0.5);
-INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
-SELECT 'MES', '1m', ts, o, greatest(o, c) + 0.25 * (g % 3), least(o, c) - 0.25 * (g % 2), c, 10
-  FROM (SELECT g, ts, c, lag(c, 1, c) OVER (ORDER BY g) AS o
-          FROM (SELECT g, timestamptz '2023-01-02 00:00+00' + g * interval '1 minute' AS ts,
-                       4000 + 0.25 * sum(floor(random() * 9)::int - 4) OVER (ORDER BY g) AS c
-                  FROM generate_series(1, $N) g) w) b;
--- written directly, as an import would: the blocks the backtest reads follow by a sync (docs/market.md)
-SELECT ex7._bar_blocks_sync('MES', '1m', '-infinity', 'infinity');
-ANALYZE ex7.bars;
 SELECT ex7.ensure_user('$U');
 SELECT ex7.accept_compliance('$U', NULL, 'bench');
 SQL
-S=$(q -tA -c "SELECT ex7.create_strategy('$U', '{\"name\": \"SMA 10/30\", \"instrument\": \"MES\", \"timeframe\": \"1m\", \"graph\": {
-  \"nodes\": [{\"id\": \"c\", \"type\": \"close\"},
-            {\"id\": \"f\", \"type\": \"sma\", \"params\": {\"period\": 10}}, {\"id\": \"s\", \"type\": \"sma\", \"params\": {\"period\": 30}},
-            {\"id\": \"up\", \"type\": \"crosses_above\"}, {\"id\": \"dn\", \"type\": \"crosses_below\"},
-            {\"id\": \"long\", \"type\": \"enter_long\"}, {\"id\": \"short\", \"type\": \"enter_short\"},
-            {\"id\": \"ls\", \"type\": \"stop_loss_ticks\", \"params\": {\"ticks\": 12}},
-            {\"id\": \"lt\", \"type\": \"take_profit_ticks\", \"params\": {\"ticks\": 24}},
-            {\"id\": \"ss\", \"type\": \"stop_loss_ticks\", \"params\": {\"ticks\": 16}}],
-  \"edges\": [{\"from\": \"c\", \"to\": \"f\"}, {\"from\": \"c\", \"to\": \"s\"},
-            {\"from\": \"f\", \"to\": \"up\", \"port\": \"a\"}, {\"from\": \"s\", \"to\": \"up\", \"port\": \"b\"},
-            {\"from\": \"f\", \"to\": \"dn\", \"port\": \"a\"}, {\"from\": \"s\", \"to\": \"dn\", \"port\": \"b\"},
-            {\"from\": \"up\", \"to\": \"long\"}, {\"from\": \"dn\", \"to\": \"short\"},
-            {\"from\": \"long\", \"to\": \"ls\"}, {\"from\": \"long\", \"to\": \"lt\"}, {\"from\": \"short\", \"to\": \"ss\"}]}}') ->> 'id'")
+S=$(bench_sma_crossover "$U" "SMA 10/30")
 RANGE="{\"from\": \"2023-01-01T00:00:00Z\", \"to\": \"2030-01-01T00:00:00Z\""
 
 # the engine: one session, a warm-up run on a small range first (plans, caches), then each mode

@@ -34,31 +34,11 @@ N=${STUDY_BARS:-$(smoke 1000000 5000)}
 U=00000000-0000-4000-8000-5d00000000b1
 bench_begin studies
 
+bench_mes_walk "$N"
 q >/dev/null <<SQL
-SELECT setseed(0.5);
-INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
-SELECT 'MES', '1m', ts, o, greatest(o, c) + 0.25 * (g % 3), least(o, c) - 0.25 * (g % 2), c, 10
-  FROM (SELECT g, ts, c, lag(c, 1, c) OVER (ORDER BY g) AS o
-          FROM (SELECT g, timestamptz '2023-01-02 00:00+00' + g * interval '1 minute' AS ts,
-                       4000 + 0.25 * sum(floor(random() * 9)::int - 4) OVER (ORDER BY g) AS c
-                  FROM generate_series(1, $N) g) w) b;
-SELECT ex7._bar_blocks_sync('MES', '1m', '-infinity', 'infinity');
-ANALYZE ex7.bars;
 SELECT ex7.ensure_user('$U');
 SQL
-S=$(q -tA -c "SELECT ex7.create_strategy('$U', '{\"name\": \"SMA study\", \"instrument\": \"MES\", \"timeframe\": \"1m\", \"graph\": {
-  \"nodes\": [{\"id\": \"c\", \"type\": \"close\"},
-            {\"id\": \"f\", \"type\": \"sma\", \"params\": {\"period\": 10}}, {\"id\": \"s\", \"type\": \"sma\", \"params\": {\"period\": 30}},
-            {\"id\": \"up\", \"type\": \"crosses_above\"}, {\"id\": \"dn\", \"type\": \"crosses_below\"},
-            {\"id\": \"long\", \"type\": \"enter_long\"}, {\"id\": \"short\", \"type\": \"enter_short\"},
-            {\"id\": \"ls\", \"type\": \"stop_loss_ticks\", \"params\": {\"ticks\": 12}},
-            {\"id\": \"lt\", \"type\": \"take_profit_ticks\", \"params\": {\"ticks\": 24}},
-            {\"id\": \"ss\", \"type\": \"stop_loss_ticks\", \"params\": {\"ticks\": 16}}],
-  \"edges\": [{\"from\": \"c\", \"to\": \"f\"}, {\"from\": \"c\", \"to\": \"s\"},
-            {\"from\": \"f\", \"to\": \"up\", \"port\": \"a\"}, {\"from\": \"s\", \"to\": \"up\", \"port\": \"b\"},
-            {\"from\": \"f\", \"to\": \"dn\", \"port\": \"a\"}, {\"from\": \"s\", \"to\": \"dn\", \"port\": \"b\"},
-            {\"from\": \"up\", \"to\": \"long\"}, {\"from\": \"dn\", \"to\": \"short\"},
-            {\"from\": \"long\", \"to\": \"ls\"}, {\"from\": \"long\", \"to\": \"lt\"}, {\"from\": \"short\", \"to\": \"ss\"}]}}') ->> 'id'")
+S=$(bench_sma_crossover "$U" "SMA study")
 TO_ALL=2030-01-01T00:00:00Z
 TO_TENTH=$(q -tA -c "SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM ex7.bars
                       WHERE instrument = 'MES' AND timeframe = '1m' ORDER BY ts OFFSET $((N / 10 - 1)) LIMIT 1")

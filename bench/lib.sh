@@ -37,6 +37,42 @@ bench_begin() {
 	return 0
 }
 
+# bench_mes_walk N: N MES 1-minute bars from 2023-01-02 00:01 UTC, a seeded random walk on the tick grid
+# (0.25), written directly as an import would; their blocks (what the backtest reads) follow by a sync
+# (docs/market.md). The bars of bench_backtest.sh and bench_studies.sh.
+bench_mes_walk() {
+	psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+SELECT setseed(0.5);
+INSERT INTO ex7.bars (instrument, timeframe, ts, open, high, low, close, volume)
+SELECT 'MES', '1m', ts, o, greatest(o, c) + 0.25 * (g % 3), least(o, c) - 0.25 * (g % 2), c, 10
+  FROM (SELECT g, ts, c, lag(c, 1, c) OVER (ORDER BY g) AS o
+          FROM (SELECT g, timestamptz '2023-01-02 00:00+00' + g * interval '1 minute' AS ts,
+                       4000 + 0.25 * sum(floor(random() * 9)::int - 4) OVER (ORDER BY g) AS c
+                  FROM generate_series(1, $1) g) w) b;
+SELECT ex7._bar_blocks_sync('MES', '1m', '-infinity', 'infinity');
+ANALYZE ex7.bars;
+SQL
+}
+
+# bench_sma_crossover USER NAME: creates USER's ten-node SMA 10/30 crossover on MES 1m (long and short
+# entries, stops and a long target) named NAME; prints its id. The strategy of bench_backtest.sh and
+# bench_studies.sh.
+bench_sma_crossover() {
+	psql -X -q -v ON_ERROR_STOP=1 -tA -c "SELECT ex7.create_strategy('$1', '{\"name\": \"$2\", \"instrument\": \"MES\", \"timeframe\": \"1m\", \"graph\": {
+  \"nodes\": [{\"id\": \"c\", \"type\": \"close\"},
+            {\"id\": \"f\", \"type\": \"sma\", \"params\": {\"period\": 10}}, {\"id\": \"s\", \"type\": \"sma\", \"params\": {\"period\": 30}},
+            {\"id\": \"up\", \"type\": \"crosses_above\"}, {\"id\": \"dn\", \"type\": \"crosses_below\"},
+            {\"id\": \"long\", \"type\": \"enter_long\"}, {\"id\": \"short\", \"type\": \"enter_short\"},
+            {\"id\": \"ls\", \"type\": \"stop_loss_ticks\", \"params\": {\"ticks\": 12}},
+            {\"id\": \"lt\", \"type\": \"take_profit_ticks\", \"params\": {\"ticks\": 24}},
+            {\"id\": \"ss\", \"type\": \"stop_loss_ticks\", \"params\": {\"ticks\": 16}}],
+  \"edges\": [{\"from\": \"c\", \"to\": \"f\"}, {\"from\": \"c\", \"to\": \"s\"},
+            {\"from\": \"f\", \"to\": \"up\", \"port\": \"a\"}, {\"from\": \"s\", \"to\": \"up\", \"port\": \"b\"},
+            {\"from\": \"f\", \"to\": \"dn\", \"port\": \"a\"}, {\"from\": \"s\", \"to\": \"dn\", \"port\": \"b\"},
+            {\"from\": \"up\", \"to\": \"long\"}, {\"from\": \"dn\", \"to\": \"short\"},
+            {\"from\": \"long\", \"to\": \"ls\"}, {\"from\": \"long\", \"to\": \"lt\"}, {\"from\": \"short\", \"to\": \"ss\"}]}}') ->> 'id'"
+}
+
 # bench_end: the EXIT trap. Stops the benchmark's processes, drops its database, removes $W; keeps the
 # exit status.
 bench_end() {

@@ -1831,6 +1831,41 @@ backtest_launch(PG_FUNCTION_ARGS)
 }
 
 /*
+ * bt_worker_connect: the start of an ex7 background worker: SIGTERM ends it, its signals unblocked, connected
+ * to the launcher's database as the launcher's role, named in pg_stat_activity.
+ */
+void
+bt_worker_connect(Oid database, Oid role, const char *name)
+{
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(database, role, 0);
+	pgstat_report_appname(name);
+}
+
+/* bt_worker_wait: waits for the launching transaction xid to end (what it wrote is visible then) */
+void
+bt_worker_wait(TransactionId xid)
+{
+	StartTransactionCommand();
+	XactLockTableWait(xid, NULL, NULL, XLTW_None);
+	CommitTransactionCommand();
+}
+
+/* bt_fail: marks backtest id of user failed with message, finished now (inside SPI) */
+void
+bt_fail(pg_uuid_t *user, pg_uuid_t *id, const char *message)
+{
+	Oid			types[4] = {UUIDOID, UUIDOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		args[4] = {UUIDPGetDatum(user), UUIDPGetDatum(id), CStringGetTextDatum(message),
+	TimestampTzGetDatum(GetCurrentTimestamp())};
+
+	if (SPI_execute_with_args("UPDATE ex7.backtests SET status = 'failed', error = $3, finished_at = $4 "
+							  "WHERE user_id = $1 AND id = $2", 4, types, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not mark the backtest failed");
+}
+
+/*
  * bt_register_worker: registers a dynamic background worker of this library running function, named
  * and typed name (pg_stat_activity's backend_type), never restarted, with extra in bgw_extra. It
  * starts once the postmaster gets to it; false when no worker slot is free (max_worker_processes).
@@ -1888,10 +1923,7 @@ backtest_worker_main(Datum arg)
 											  ALLOCSET_DEFAULT_SIZES);
 
 	memcpy(&l, MyBgworkerEntry->bgw_extra, sizeof(l));
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(l.database, l.role, 0);
-	pgstat_report_appname("ex7 backtest");
+	bt_worker_connect(l.database, l.role, "ex7 backtest");
 
 	/*
 	 * Hold the backtest's advisory lock for the life of this process (session level): ended by a kill
@@ -1911,9 +1943,7 @@ backtest_worker_main(Datum arg)
 	bt_xact_end();
 
 	/* the row is visible once the launching transaction commits */
-	StartTransactionCommand();
-	XactLockTableWait(l.xid, NULL, NULL, XLTW_None);
-	CommitTransactionCommand();
+	bt_worker_wait(l.xid);
 
 	PG_TRY();
 	{
@@ -1953,15 +1983,7 @@ backtest_worker_main(Datum arg)
 		FlushErrorState();
 		AbortCurrentTransaction();
 		bt_xact_begin();
-		{
-			Oid			types[4] = {UUIDOID, UUIDOID, TEXTOID, TIMESTAMPTZOID};
-			Datum		args[4] = {UUIDPGetDatum(&l.user), UUIDPGetDatum(&l.id),
-				CStringGetTextDatum(e->message), TimestampTzGetDatum(GetCurrentTimestamp())};
-
-			SPI_execute_with_args("UPDATE ex7.backtests SET status = 'failed', error = $3, "
-								  "finished_at = $4 WHERE user_id = $1 AND id = $2", 4,
-								  types, args, NULL, false, 0);
-		}
+		bt_fail(&l.user, &l.id, e->message);
 		bt_xact_end();
 	}
 	PG_END_TRY();

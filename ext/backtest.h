@@ -34,6 +34,13 @@ extern void bt_end(BtState *st);
  * from extra); false when no worker slot is free */
 extern bool bt_register_worker(const char *function, const char *name, const void *extra, Size len);
 
+/* a worker's start: signals, the connection to database as role, its name */
+extern void bt_worker_connect(Oid database, Oid role, const char *name);
+/* waits for the launching transaction xid to end */
+extern void bt_worker_wait(TransactionId xid);
+/* marks p_user's backtest id failed with message (inside SPI) */
+extern void bt_fail(pg_uuid_t *user, pg_uuid_t *id, const char *message);
+
 /* a transaction with a snapshot and SPI around a step of a background worker */
 extern void bt_xact_begin(void);
 extern void bt_xact_end(void);

@@ -29,16 +29,10 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
-#include "storage/lmgr.h"
-#include "tcop/tcopprot.h"
-#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
-#include "utils/timestamp.h"
 #include "utils/uuid.h"
 
 /* the most study worker slots a user can have (tiers.study_workers_max is at most this) */
@@ -188,15 +182,10 @@ study_worker_main(Datum arg)
 	bool		got;
 
 	memcpy(&l, MyBgworkerEntry->bgw_extra, sizeof(l));
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(l.database, l.role, 0);
-	pgstat_report_appname("ex7 study");
+	bt_worker_connect(l.database, l.role, "ex7 study");
 
 	/* the studies and trials are visible once the launching transaction commits */
-	StartTransactionCommand();
-	XactLockTableWait(l.xid, NULL, NULL, XLTW_None);
-	CommitTransactionCommand();
+	bt_worker_wait(l.xid);
 
 	bt_xact_begin();
 	got = take_slot(&l.user);
@@ -263,15 +252,7 @@ study_worker_main(Datum arg)
 			AbortCurrentTransaction();
 			/* the trial failed: its backtest too, with the message; the worker goes on */
 			bt_xact_begin();
-			{
-				Oid			types[4] = {UUIDOID, UUIDOID, TEXTOID, TIMESTAMPTZOID};
-				Datum		args[4] = {UUIDPGetDatum(&l.user), UUIDPGetDatum(&backtest),
-					CStringGetTextDatum(e->message), TimestampTzGetDatum(GetCurrentTimestamp())};
-
-				SPI_execute_with_args("UPDATE ex7.backtests SET status = 'failed', error = $3, "
-									  "finished_at = $4 WHERE user_id = $1 AND id = $2", 4,
-									  types, args, NULL, false, 0);
-			}
+			bt_fail(&l.user, &backtest, e->message);
 			trial_call("SELECT ex7._study_trial_finish($1, $2, $3, $4)", &l.user, &study, trial, e->message);
 			if (st != NULL)
 				bt_end(st);

@@ -1013,11 +1013,12 @@ COMMENT ON FUNCTION ex7._study_settle(uuid, uuid) IS
 'Returns nothing. Recounts a study''s finished trials and best trial, marks it done with its summary (ex7._study_summary) when no trial is left, and emits a study_progress event on the user''s stream. The caller holds the study row lock.';
 
 /*
- * _study_trial_abandon: a worker saw its study cancelled (or failed) between chunks: the trial goes back to
- * pending, its partial backtest is deleted.
+ * _study_trial_requeue: a running trial back to pending, its partial backtest deleted (it runs again from the
+ * start), under the study row lock. Both ways a trial stops short share it: a worker that sees its study
+ * cancelled (_study_trial_abandon), and a worker that died (_studies_reap).
  */
-CREATE OR REPLACE FUNCTION ex7._study_trial_abandon(p_user uuid, p_study uuid, p_trial integer)
-RETURNS void
+CREATE OR REPLACE FUNCTION ex7._study_trial_requeue(p_user uuid, p_study uuid, p_trial integer)
+RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
@@ -1026,12 +1027,29 @@ BEGIN
     PERFORM 1 FROM ex7.studies y WHERE y.user_id = p_user AND y.id = p_study FOR UPDATE;
     SELECT x.backtest_id INTO v_bt FROM ex7.study_trials x
      WHERE x.user_id = p_user AND x.study_id = p_study AND x.trial_no = p_trial AND x.status = 'running' FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
     UPDATE ex7.study_trials x SET status = 'pending', backtest_id = NULL, started_at = NULL
-     WHERE x.user_id = p_user AND x.study_id = p_study AND x.trial_no = p_trial AND x.status = 'running';
+     WHERE x.user_id = p_user AND x.study_id = p_study AND x.trial_no = p_trial;
     IF v_bt IS NOT NULL THEN
         DELETE FROM ex7.backtests b WHERE b.user_id = p_user AND b.id = v_bt;
     END IF;
+    RETURN true;
 END
+$$;
+COMMENT ON FUNCTION ex7._study_trial_requeue(uuid, uuid, integer) IS
+'Returns whether the trial was running and is now pending again, its partial backtest deleted; takes the study row lock.';
+
+/*
+ * _study_trial_abandon: a worker saw its study cancelled (or failed) between chunks: the trial goes back to
+ * pending, its partial backtest is deleted.
+ */
+CREATE OR REPLACE FUNCTION ex7._study_trial_abandon(p_user uuid, p_study uuid, p_trial integer)
+RETURNS void
+LANGUAGE sql VOLATILE
+AS $$
+    SELECT ex7._study_trial_requeue(p_user, p_study, p_trial);
 $$;
 COMMENT ON FUNCTION ex7._study_trial_abandon(uuid, uuid, integer) IS
 'Returns nothing. Puts a running trial of a cancelled study back to pending and deletes its partial backtest (resume runs it again from the start).';
@@ -1067,14 +1085,9 @@ DECLARE
 BEGIN
     FOR r IN SELECT x.study_id, x.trial_no, x.backtest_id FROM ex7.study_trials x
               WHERE x.user_id = p_user AND x.status = 'running' LOOP
-        IF pg_catalog.pg_try_advisory_xact_lock_shared(ex7._backtest_lock_key(r.backtest_id)) THEN
-            PERFORM 1 FROM ex7.studies y WHERE y.user_id = p_user AND y.id = r.study_id FOR UPDATE;
-            UPDATE ex7.study_trials x SET status = 'pending', backtest_id = NULL, started_at = NULL
-             WHERE x.user_id = p_user AND x.study_id = r.study_id AND x.trial_no = r.trial_no AND x.status = 'running';
-            IF FOUND THEN
-                DELETE FROM ex7.backtests b WHERE b.user_id = p_user AND b.id = r.backtest_id;
-                v_n := v_n + 1;
-            END IF;
+        IF pg_catalog.pg_try_advisory_xact_lock_shared(ex7._backtest_lock_key(r.backtest_id))
+           AND ex7._study_trial_requeue(p_user, r.study_id, r.trial_no) THEN
+            v_n := v_n + 1;
         END IF;
     END LOOP;
     IF EXISTS (SELECT 1 FROM ex7.studies y WHERE y.user_id = p_user AND y.status IN ('queued', 'running')
